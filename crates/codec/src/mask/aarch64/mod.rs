@@ -1,0 +1,3 @@
+//! aarch64 SIMD masking backends.
+
+pub(crate) mod neon;

@@ -1,0 +1,271 @@
+//! The kernel template shared by every SIMD backend.
+//!
+//! [`vector_kernels!`] expands, inside a backend module, to the in-place and
+//! copying kernels for one vector width, plus the safe `kernels()` accessor
+//! that hands them out only after the backend's `is_available()` check.
+//!
+//! Shape of both kernels, for a vector of `W` bytes:
+//! - `len < W`: delegate to the next narrower backend (`small`).
+//! - `W <= len <= 2W`: two unaligned vectors, at `0` and `len - W`. They may
+//!   overlap; both are loaded before either is stored, so overlapping bytes
+//!   receive the same value twice.
+//! - `len > 2W`: the first and last vectors are loaded unaligned up front;
+//!   the body between them runs on vectors aligned for the destination
+//!   (4× unrolled), and the head and tail are stored last. Again every
+//!   overlapping byte is written with the value computed from unmodified
+//!   input.
+
+/// See the module docs. Parameters:
+/// - `feature`: the `target_feature` string the kernels are compiled for;
+/// - `width`: vector width in bytes (a power of two);
+/// - `splat`, `xor`, `loadu`, `storeu`, `load`, `store`: the vector operations,
+///   written as closures over a key word, two vectors, or a pointer;
+/// - `small` / `small_copy`: kernels for `len < width`, each callable from a
+///   function compiled with `feature`.
+macro_rules! vector_kernels {
+    (
+        feature: $feature:literal,
+        width: $width:literal,
+        splat: |$sk:ident| $splat:expr,
+        xor: |$xa:ident, $xb:ident| $xor:expr,
+        loadu: |$lup:ident| $loadu:expr,
+        storeu: |$sup:ident, $suv:ident| $storeu:expr,
+        load: |$lap:ident| $load:expr,
+        store: |$sap:ident, $sav:ident| $store:expr,
+        small: $small:path,
+        small_copy: $small_copy:path $(,)?
+    ) => {
+        use $crate::mask::{Kernels, rotate};
+
+        const W: usize = $width;
+
+        /// The kernels of this backend, when the CPU supports it.
+        pub(crate) fn kernels() -> Option<Kernels> {
+            is_available().then_some(Kernels {
+                mask: mask_entry,
+                copy: copy_entry,
+            })
+        }
+
+        fn mask_entry(buf: &mut [u8], key: u32) {
+            // SAFETY: this function is private to its backend module and is
+            // handed out only by `kernels()`, after `is_available()` found
+            // the target feature on this CPU.
+            unsafe { mask_impl(buf, key) }
+        }
+
+        fn copy_entry(src: &[u8], dst: &mut [u8], key: u32) {
+            // SAFETY: as for `mask_entry`.
+            unsafe { copy_impl(src, dst, key) }
+        }
+
+        /// Masks `buf` in place.
+        #[target_feature(enable = $feature)]
+        pub(crate) fn mask_impl(buf: &mut [u8], key: u32) {
+            let len = buf.len();
+            if len < W {
+                return $small(buf, key);
+            }
+            let splat = |$sk: u32| $splat;
+            let xor = |$xa, $xb| $xor;
+            let p = buf.as_mut_ptr();
+            let k = splat(key);
+            let kt = splat(rotate(key, len - W));
+            if len <= 2 * W {
+                // SAFETY: `W <= len`, so `[0, W)` and `[len - W, len)` lie
+                // inside `buf`; both loads precede both stores.
+                unsafe {
+                    let a = {
+                        let $lup = p as *const u8;
+                        $loadu
+                    };
+                    let b = {
+                        let $lup = p.add(len - W) as *const u8;
+                        $loadu
+                    };
+                    {
+                        let ($sup, $suv) = (p, xor(a, k));
+                        $storeu
+                    };
+                    {
+                        let ($sup, $suv) = (p.add(len - W), xor(b, kt));
+                        $storeu
+                    };
+                }
+                return;
+            }
+            let start = (W - p.addr() % W) % W;
+            let end = start + ((len - start) & !(W - 1));
+            let kb = splat(rotate(key, start));
+            // SAFETY: `len > 2W`, so the head `[0, W)` and tail `[len - W, len)`
+            // are inside `buf`. The body runs over `[start, end)`, where
+            // `start < W` makes `p + start` W-aligned and `end <= len`, so each
+            // aligned vector `[i, i + W)` with `i + W <= end` is inside `buf`.
+            // Head and tail are loaded before the body is modified and stored
+            // after it, with the same values the body wrote where they overlap.
+            unsafe {
+                let head = {
+                    let $lup = p as *const u8;
+                    $loadu
+                };
+                let tail = {
+                    let $lup = p.add(len - W) as *const u8;
+                    $loadu
+                };
+                let mut i = start;
+                while i + 4 * W <= end {
+                    let v0 = {
+                        let $lap = p.add(i) as *const u8;
+                        $load
+                    };
+                    let v1 = {
+                        let $lap = p.add(i + W) as *const u8;
+                        $load
+                    };
+                    let v2 = {
+                        let $lap = p.add(i + 2 * W) as *const u8;
+                        $load
+                    };
+                    let v3 = {
+                        let $lap = p.add(i + 3 * W) as *const u8;
+                        $load
+                    };
+                    {
+                        let ($sap, $sav) = (p.add(i), xor(v0, kb));
+                        $store
+                    };
+                    {
+                        let ($sap, $sav) = (p.add(i + W), xor(v1, kb));
+                        $store
+                    };
+                    {
+                        let ($sap, $sav) = (p.add(i + 2 * W), xor(v2, kb));
+                        $store
+                    };
+                    {
+                        let ($sap, $sav) = (p.add(i + 3 * W), xor(v3, kb));
+                        $store
+                    };
+                    i += 4 * W;
+                }
+                while i < end {
+                    let v = {
+                        let $lap = p.add(i) as *const u8;
+                        $load
+                    };
+                    {
+                        let ($sap, $sav) = (p.add(i), xor(v, kb));
+                        $store
+                    };
+                    i += W;
+                }
+                {
+                    let ($sup, $suv) = (p, xor(head, k));
+                    $storeu
+                };
+                {
+                    let ($sup, $suv) = (p.add(len - W), xor(tail, kt));
+                    $storeu
+                };
+            }
+        }
+
+        /// Writes `src ^ key` into `dst`.
+        ///
+        /// # Panics
+        /// If `src` and `dst` differ in length.
+        #[target_feature(enable = $feature)]
+        pub(crate) fn copy_impl(src: &[u8], dst: &mut [u8], key: u32) {
+            let len = src.len();
+            assert_eq!(len, dst.len(), "copy kernel: lengths differ");
+            if len < W {
+                return $small_copy(src, dst, key);
+            }
+            let splat = |$sk: u32| $splat;
+            let xor = |$xa, $xb| $xor;
+            let s = src.as_ptr();
+            let d = dst.as_mut_ptr();
+            let k = splat(key);
+            let kt = splat(rotate(key, len - W));
+            // SAFETY: `W <= len` and both slices are `len` bytes long (asserted
+            // above), so the vectors at `0` and `len - W` lie
+            // inside both.
+            unsafe {
+                let a = {
+                    let $lup = s;
+                    $loadu
+                };
+                let b = {
+                    let $lup = s.add(len - W);
+                    $loadu
+                };
+                {
+                    let ($sup, $suv) = (d, xor(a, k));
+                    $storeu
+                };
+                {
+                    let ($sup, $suv) = (d.add(len - W), xor(b, kt));
+                    $storeu
+                };
+            }
+            if len <= 2 * W {
+                return;
+            }
+            let start = (W - d.addr() % W) % W;
+            let end = start + ((len - start) & !(W - 1));
+            let kb = splat(rotate(key, start));
+            let mut i = start;
+            // SAFETY: `start < W` makes `d + start` W-aligned for the aligned
+            // stores; every vector `[i, i + W)` with `i + W <= end <= len` is
+            // inside both slices (equal lengths, asserted above).
+            unsafe {
+                while i + 4 * W <= end {
+                    let v0 = {
+                        let $lup = s.add(i);
+                        $loadu
+                    };
+                    let v1 = {
+                        let $lup = s.add(i + W);
+                        $loadu
+                    };
+                    let v2 = {
+                        let $lup = s.add(i + 2 * W);
+                        $loadu
+                    };
+                    let v3 = {
+                        let $lup = s.add(i + 3 * W);
+                        $loadu
+                    };
+                    {
+                        let ($sap, $sav) = (d.add(i), xor(v0, kb));
+                        $store
+                    };
+                    {
+                        let ($sap, $sav) = (d.add(i + W), xor(v1, kb));
+                        $store
+                    };
+                    {
+                        let ($sap, $sav) = (d.add(i + 2 * W), xor(v2, kb));
+                        $store
+                    };
+                    {
+                        let ($sap, $sav) = (d.add(i + 3 * W), xor(v3, kb));
+                        $store
+                    };
+                    i += 4 * W;
+                }
+                while i < end {
+                    let v = {
+                        let $lup = s.add(i);
+                        $loadu
+                    };
+                    {
+                        let ($sap, $sav) = (d.add(i), xor(v, kb));
+                        $store
+                    };
+                    i += W;
+                }
+            }
+        }
+    };
+}
