@@ -29,6 +29,8 @@ pub mod encode;
 pub mod error;
 #[forbid(unsafe_code)]
 pub mod frame;
+#[forbid(unsafe_code)]
+pub mod handshake;
 pub mod mask;
 #[forbid(unsafe_code)]
 pub mod message;
