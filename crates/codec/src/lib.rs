@@ -42,5 +42,5 @@ pub use decode::{FrameDecoder, FrameEvent, PayloadChunk};
 pub use encode::{EncodeError, Encoder, FastMaskKeys, FrameKind, MaskKeySource};
 pub use error::ProtocolError;
 pub use frame::{FrameHeader, FrameRules, OpCode, Role};
-pub use message::{Decoder, DecoderConfig, Message};
+pub use message::{Decoder, DecoderConfig, Message, OwnedMessage};
 pub use utf8::Utf8Validator;

@@ -16,7 +16,7 @@
 //! frame in steady state) and released when a message grew it beyond
 //! [`DecoderConfig::retain_capacity`].
 
-use crate::close::{CloseFrame, parse_close_body};
+use crate::close::{CloseCode, CloseFrame, parse_close_body};
 use crate::decode::{FrameDecoder, FrameEvent, PayloadChunk};
 use crate::error::ProtocolError;
 use crate::frame::{FrameHeader, FrameRules, MAX_CONTROL_PAYLOAD, OpCode, RSV1, Role};
@@ -82,6 +82,45 @@ pub enum Message<'a> {
     Pong(&'a [u8]),
     /// The peer's close frame: `None` when it carried no status code.
     Close(Option<CloseFrame<'a>>),
+}
+
+impl Message<'_> {
+    /// An owned copy, to keep after the decoder moves on.
+    pub fn to_owned_message(&self) -> OwnedMessage {
+        match *self {
+            Message::Text(t) => OwnedMessage::Text(t.to_owned()),
+            Message::Binary(b) => OwnedMessage::Binary(b.to_vec()),
+            Message::Compressed { text, payload } => OwnedMessage::Compressed {
+                text,
+                payload: payload.to_vec(),
+            },
+            Message::Ping(p) => OwnedMessage::Ping(p.to_vec()),
+            Message::Pong(p) => OwnedMessage::Pong(p.to_vec()),
+            Message::Close(c) => OwnedMessage::Close(c.map(|c| (c.code, c.reason.to_owned()))),
+        }
+    }
+}
+
+/// An owned [`Message`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OwnedMessage {
+    /// See [`Message::Text`].
+    Text(String),
+    /// See [`Message::Binary`].
+    Binary(Vec<u8>),
+    /// See [`Message::Compressed`].
+    Compressed {
+        /// Whether the message is text.
+        text: bool,
+        /// The compressed payload.
+        payload: Vec<u8>,
+    },
+    /// See [`Message::Ping`].
+    Ping(Vec<u8>),
+    /// See [`Message::Pong`].
+    Pong(Vec<u8>),
+    /// See [`Message::Close`]: code and reason, when a code was sent.
+    Close(Option<(CloseCode, String)>),
 }
 
 /// What the next call has to do first.

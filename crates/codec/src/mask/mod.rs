@@ -20,6 +20,10 @@
 use std::fmt;
 use std::sync::OnceLock;
 
+pub(crate) use kernels::Kernels;
+
+#[allow(unsafe_code)]
+mod kernels;
 #[forbid(unsafe_code)]
 mod scalar;
 #[forbid(unsafe_code)]
@@ -41,16 +45,6 @@ mod aarch64;
 /// Payloads up to this many bytes are masked inline by the dispatched entry
 /// points, without calling through the selected kernel.
 pub const SMALL_LEN: usize = 16;
-
-/// The kernels of one backend. Both take the key as a little-endian word
-/// already rotated to the phase of `buf[0]` (see [`key_word`]).
-#[derive(Clone, Copy)]
-pub(crate) struct Kernels {
-    /// XOR `buf` in place.
-    pub(crate) mask: fn(&mut [u8], u32),
-    /// Write `src ^ key` into `dst`; both have the same length.
-    pub(crate) copy: fn(&[u8], &mut [u8], u32),
-}
 
 /// A masking implementation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -175,7 +169,7 @@ impl Masker {
     /// Masks (or unmasks) `buf` in place; `buf[0]` sits at `phase` in the key.
     #[inline]
     pub fn mask(&self, buf: &mut [u8], key: [u8; 4], phase: usize) {
-        (self.kernels.mask)(buf, key_word(key, phase));
+        self.kernels.mask(buf, key_word(key, phase));
     }
 
     /// Writes `src` masked with `key` into `dst`, in one pass.
@@ -189,7 +183,7 @@ impl Masker {
             dst.len(),
             "copy_mask: source and destination lengths differ"
         );
-        (self.kernels.copy)(src, dst, key_word(key, phase));
+        self.kernels.copy(src, dst, key_word(key, phase));
     }
 }
 
@@ -211,7 +205,7 @@ pub fn mask(buf: &mut [u8], key: [u8; 4], phase: usize) {
     if buf.len() <= SMALL_LEN {
         swar::mask_small(buf, key);
     } else {
-        (selected().kernels.mask)(buf, key);
+        selected().kernels.mask(buf, key);
     }
 }
 
@@ -231,7 +225,7 @@ pub fn copy_mask(src: &[u8], dst: &mut [u8], key: [u8; 4], phase: usize) {
     if src.len() <= SMALL_LEN {
         swar::copy_small(src, dst, key);
     } else {
-        (selected().kernels.copy)(src, dst, key);
+        selected().kernels.copy(src, dst, key);
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::Kernels;
 
-pub(crate) const KERNELS: Kernels = Kernels { mask, copy };
+pub(crate) const KERNELS: Kernels = Kernels::portable(mask, copy);
 
 fn mask(buf: &mut [u8], key: u32) {
     let key = key.to_le_bytes();

@@ -7,7 +7,7 @@
 
 use super::{Kernels, rotate};
 
-pub(crate) const KERNELS: Kernels = Kernels { mask, copy };
+pub(crate) const KERNELS: Kernels = Kernels::portable(mask, copy);
 
 /// The key word repeated over 8 bytes.
 #[inline(always)]
@@ -102,15 +102,58 @@ fn mask(buf: &mut [u8], key: u32) {
             store8(c, w * 8, load8(c, w * 8) ^ k);
         }
     }
-    let rest = chunks.into_remainder();
-    let mut words = rest.chunks_exact_mut(8);
-    for w in &mut words {
-        store8(w, 0, load8(w, 0) ^ k);
+    mask_words(chunks.into_remainder(), key);
+}
+
+/// Masks `buf` (under 64 bytes) in place with words that partition it
+/// exactly: one block per set bit of the length, widest first, so no two
+/// stores overlap and a later load of any part of `buf` can be forwarded
+/// from one store. Used for the ends of the SIMD kernels' bodies and for
+/// remainders. Straight-line code: no loop to set up for a few bytes.
+#[inline(always)]
+pub(crate) fn mask_words(buf: &mut [u8], key: u32) {
+    debug_assert!(buf.len() < 64);
+    let k = wide(key);
+    let mut rest = buf;
+    // Each block splits off exactly its width after checking the length,
+    // so the compiler sees every access in bounds.
+    if rest.len() >= 32 {
+        let (block, tail) = rest.split_at_mut(32);
+        for w in block.chunks_exact_mut(8) {
+            store8(w, 0, load8(w, 0) ^ k);
+        }
+        rest = tail;
     }
-    let tail = words.into_remainder();
-    let k = key.to_le_bytes();
-    for (i, b) in tail.iter_mut().enumerate() {
-        *b ^= k[i % 4];
+    if rest.len() >= 16 {
+        let (block, tail) = rest.split_at_mut(16);
+        store8(block, 0, load8(block, 0) ^ k);
+        store8(block, 8, load8(block, 8) ^ k);
+        rest = tail;
+    }
+    if rest.len() >= 8 {
+        let (block, tail) = rest.split_at_mut(8);
+        store8(block, 0, load8(block, 0) ^ k);
+        rest = tail;
+    }
+    if rest.len() >= 4 {
+        let (block, tail) = rest.split_at_mut(4);
+        store4(block, 0, load4(block, 0) ^ key);
+        rest = tail;
+    }
+    // Every block so far was a multiple of 4 bytes: the key starts over.
+    let kb = key.to_le_bytes();
+    match rest {
+        [] => {}
+        [a] => *a ^= kb[0],
+        [a, b] => {
+            *a ^= kb[0];
+            *b ^= kb[1];
+        }
+        [a, b, c, ..] => {
+            *a ^= kb[0];
+            *b ^= kb[1];
+            *c ^= kb[2];
+        }
     }
 }
 

@@ -12,14 +12,17 @@ const GUARD_BYTE: u8 = 0xa5;
 
 /// Payload lengths to test. Natively: every length 0..=257. Under Miri
 /// (~1000× slower): every length to 17, then each size-class boundary of
-/// each vector width W (W - 1, W, W + 1, 2W - 1, 2W, 2W + 1) and a length
-/// that runs the 4×-unrolled body and its remainder loop.
+/// each vector width W (W - 1, W, W + 1, 2W - 1, 2W, 2W + 1), a length
+/// that runs the 4×-unrolled body and its remainder loop, and the switch
+/// from unaligned to aligned bodies (256, 257).
 fn lengths() -> Vec<usize> {
     if cfg!(miri) {
         let mut v: Vec<usize> = (0..=17).collect();
         for w in [16, 32, 64] {
             v.extend([w - 1, w, w + 1, 2 * w - 1, 2 * w, 2 * w + 1, 6 * w + 3]);
         }
+        // Where in-place kernels switch from unaligned to aligned bodies.
+        v.extend([256, 257]);
         v.sort_unstable();
         v.dedup();
         v

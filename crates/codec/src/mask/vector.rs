@@ -9,11 +9,14 @@
 //! - `W <= len <= 2W`: two unaligned vectors, at `0` and `len - W`. They may
 //!   overlap; both are loaded before either is stored, so overlapping bytes
 //!   receive the same value twice.
-//! - `len > 2W`: the first and last vectors are loaded unaligned up front;
-//!   the body between them runs on vectors aligned for the destination
-//!   (4× unrolled), and the head and tail are stored last. Again every
-//!   overlapping byte is written with the value computed from unmodified
-//!   input.
+//! - in place, `2W < len <= 256`: unaligned vectors from the start, the
+//!   remainder in non-overlapping words;
+//! - `len > 2W` otherwise: the body runs on vectors aligned for the destination
+//!   (4× unrolled). In place, the unaligned ends before and after it are
+//!   masked in non-overlapping words, so no store overlaps another and a
+//!   later read of the buffer never waits on store-to-load forwarding;
+//!   the copying kernel never reads its destination and stores the ends as
+//!   two unaligned vectors, loaded from the source up front.
 
 /// See the module docs. Parameters:
 /// - `feature`: the `target_feature` string the kernels are compiled for;
@@ -38,25 +41,17 @@ macro_rules! vector_kernels {
         use $crate::mask::{Kernels, rotate};
 
         const W: usize = $width;
+        /// Up to this length, in-place masking uses unaligned vectors from
+        /// the start: a few cache-line splits cost less than the scalar
+        /// ends of an aligned body. Above it, the body is aligned.
+        const UNALIGNED_MAX: usize = 256;
 
         /// The kernels of this backend, when the CPU supports it.
         pub(crate) fn kernels() -> Option<Kernels> {
-            is_available().then_some(Kernels {
-                mask: mask_entry,
-                copy: copy_entry,
-            })
-        }
-
-        fn mask_entry(buf: &mut [u8], key: u32) {
-            // SAFETY: this function is private to its backend module and is
-            // handed out only by `kernels()`, after `is_available()` found
-            // the target feature on this CPU.
-            unsafe { mask_impl(buf, key) }
-        }
-
-        fn copy_entry(src: &[u8], dst: &mut [u8], key: u32) {
-            // SAFETY: as for `mask_entry`.
-            unsafe { copy_impl(src, dst, key) }
+            // SAFETY: `is_available()` has just confirmed the target feature
+            // the two kernels are compiled for; both are sound for any
+            // slices (the copy kernel asserts equal lengths).
+            is_available().then(|| unsafe { Kernels::detected(mask_impl, copy_impl) })
         }
 
         /// Masks `buf` in place.
@@ -94,24 +89,36 @@ macro_rules! vector_kernels {
                 }
                 return;
             }
+            if len <= UNALIGNED_MAX {
+                let end = len & !(W - 1);
+                // SAFETY: every vector `[i, i + W)` with `i + W <= end <= len`
+                // is inside `buf`; they do not overlap.
+                unsafe {
+                    let mut i = 0;
+                    while i < end {
+                        let v = {
+                            let $lup = p.add(i) as *const u8;
+                            $loadu
+                        };
+                        {
+                            let ($sup, $suv) = (p.add(i), xor(v, k));
+                            $storeu
+                        };
+                        i += W;
+                    }
+                }
+                if end != len {
+                    $crate::mask::swar::mask_words(&mut buf[end..], rotate(key, end));
+                }
+                return;
+            }
             let start = (W - p.addr() % W) % W;
             let end = start + ((len - start) & !(W - 1));
             let kb = splat(rotate(key, start));
-            // SAFETY: `len > 2W`, so the head `[0, W)` and tail `[len - W, len)`
-            // are inside `buf`. The body runs over `[start, end)`, where
-            // `start < W` makes `p + start` W-aligned and `end <= len`, so each
-            // aligned vector `[i, i + W)` with `i + W <= end` is inside `buf`.
-            // Head and tail are loaded before the body is modified and stored
-            // after it, with the same values the body wrote where they overlap.
+            // SAFETY: the body runs over `[start, end)`, where `start < W`
+            // makes `p + start` W-aligned and `end <= len`, so each aligned
+            // vector `[i, i + W)` with `i + W <= end` is inside `buf`.
             unsafe {
-                let head = {
-                    let $lup = p as *const u8;
-                    $loadu
-                };
-                let tail = {
-                    let $lup = p.add(len - W) as *const u8;
-                    $loadu
-                };
                 let mut i = start;
                 while i + 4 * W <= end {
                     let v0 = {
@@ -159,14 +166,16 @@ macro_rules! vector_kernels {
                     };
                     i += W;
                 }
-                {
-                    let ($sup, $suv) = (p, xor(head, k));
-                    $storeu
-                };
-                {
-                    let ($sup, $suv) = (p.add(len - W), xor(tail, kt));
-                    $storeu
-                };
+            }
+            // The unaligned ends, in words that do not overlap the body:
+            // overlapping stores would make the next pass over this buffer
+            // (a decoder re-reading it, or a benchmark) wait on
+            // store-to-load forwarding.
+            if start != 0 {
+                $crate::mask::swar::mask_words(&mut buf[..start], key);
+            }
+            if end != len {
+                $crate::mask::swar::mask_words(&mut buf[end..], rotate(key, end));
             }
         }
 

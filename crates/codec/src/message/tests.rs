@@ -4,28 +4,10 @@ use crate::encode::{Encoder, FastMaskKeys, FrameKind};
 use crate::frame::{MAX_HEADER_LEN, RSV2};
 use proptest::prelude::*;
 
-/// An owned copy of a [`Message`], to compare outcomes across calls.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Owned {
-    Text(String),
-    Binary(Vec<u8>),
-    Compressed(bool, Vec<u8>),
-    Ping(Vec<u8>),
-    Pong(Vec<u8>),
-    Close(Option<(u16, String)>),
-}
+type Owned = OwnedMessage;
 
-impl From<Message<'_>> for Owned {
-    fn from(m: Message<'_>) -> Owned {
-        match m {
-            Message::Text(t) => Owned::Text(t.to_owned()),
-            Message::Binary(b) => Owned::Binary(b.to_vec()),
-            Message::Compressed { text, payload } => Owned::Compressed(text, payload.to_vec()),
-            Message::Ping(p) => Owned::Ping(p.to_vec()),
-            Message::Pong(p) => Owned::Pong(p.to_vec()),
-            Message::Close(c) => Owned::Close(c.map(|c| (c.code.as_u16(), c.reason.to_owned()))),
-        }
-    }
+fn close(code: u16, reason: &str) -> Owned {
+    Owned::Close(Some((CloseCode::new(code), reason.to_owned())))
 }
 
 fn server(config: impl FnOnce(&mut DecoderConfig)) -> Decoder {
@@ -45,7 +27,7 @@ fn run(dec: &mut Decoder, pieces: &[&[u8]]) -> (Vec<Owned>, Option<ProtocolError
         loop {
             match dec.decode(&mut piece[pos..]) {
                 Ok((n, Some(m))) => {
-                    out.push(m.into());
+                    out.push(m.to_owned_message());
                     pos += n;
                 }
                 Ok((n, None)) => {
@@ -124,7 +106,7 @@ fn decodes_every_message_kind() {
             Owned::Binary(vec![0; 200]),
             Owned::Ping(b"p".to_vec()),
             Owned::Pong(vec![]),
-            Owned::Close(Some((1000, "done".into()))),
+            close(1000, "done"),
         ]
     );
 }
@@ -303,7 +285,13 @@ fn compressed_messages_pass_through_when_rsv1_is_negotiated() {
     let mut dec = server(|cfg| cfg.allowed_rsv = RSV1);
     let (msgs, err) = run(&mut dec, &[&bytes]);
     assert_eq!(err, None);
-    assert_eq!(msgs, [Owned::Compressed(true, vec![0xff, 0xfe, 0xfd])]);
+    assert_eq!(
+        msgs,
+        [Owned::Compressed {
+            text: true,
+            payload: vec![0xff, 0xfe, 0xfd]
+        }]
+    );
     // RSV1 on a continuation frame is an error even when negotiated.
     let bad = [
         c.frame_rsv(OpCode::Binary, false, RSV1, b"a"),
@@ -341,7 +329,7 @@ fn the_message_buffer_is_reused_and_released_past_the_retained_capacity() {
     .concat();
     let (n, m) = dec.decode(&mut big).unwrap();
     assert_eq!(
-        (n, m.map(Owned::from)),
+        (n, m.map(|m| m.to_owned_message())),
         (big.len(), Some(Owned::Binary(vec![1; 10_000])))
     );
     assert!(dec.heap_bytes() > 4096);
