@@ -1,0 +1,248 @@
+//! # wsbench-server
+//!
+//! The reference targets every scenario drives, on one port:
+//!
+//! | request | what it does |
+//! |---|---|
+//! | WebSocket upgrade on `/` or `/echo` | echoes every message, same opcode |
+//! | WebSocket upgrade on `/push` | subscribes to the push hub: one text message per publish |
+//! | `GET /poll?cursor=N` | long-poll: every message after `N`, held until there is one |
+//! | `GET /poll?cursor=N&wait=0` | short poll: answers at once |
+//! | `GET /events` | the same stream as Server-Sent Events |
+//! | `POST /publish` | publishes the body (UTF-8) to the hub |
+//! | `GET /health` | `ok` |
+//!
+//! Every pushed message is `{"seq":N,"ts":T,"payload":"..."}`, with `T` the
+//! publish time in CLOCK_MONOTONIC nanoseconds. Depends on the transport and
+//! codec; must not depend on the load generator or reports.
+
+#![forbid(unsafe_code)]
+
+mod http;
+pub mod hub;
+mod routes;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+pub use hub::Hub;
+
+/// How to run the server.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Listening sockets sharing the address (`SO_REUSEPORT`), each with its
+    /// own accept loop.
+    pub listeners: usize,
+    /// Largest WebSocket message accepted (larger: close 1009).
+    pub max_message_size: u64,
+    /// Time allowed for a request head, the upgrade included (slowloris).
+    pub handshake_timeout: Duration,
+    /// Time an HTTP keep-alive connection may sit between requests, and a
+    /// WebSocket without traffic before a keepalive ping.
+    pub idle_timeout: Duration,
+    /// Open connections allowed; more are answered 503 and closed.
+    pub max_connections: usize,
+    /// Messages per second the built-in publisher sends (0: none).
+    pub publish_rate: f64,
+    /// Payload length of each built-in message, bytes.
+    pub payload_size: usize,
+    /// How long a long-poll request is held when nothing arrives.
+    pub long_poll_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9001)),
+            listeners: 1,
+            max_message_size: 64 << 20,
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 18_000,
+            publish_rate: 0.0,
+            payload_size: 64,
+            long_poll_timeout: Duration::from_secs(25),
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The listening socket could not be set up.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// A setting is out of range.
+    #[error("invalid setting: {0}")]
+    Config(&'static str),
+}
+
+/// What every connection task needs.
+#[derive(Debug)]
+pub(crate) struct Ctx {
+    pub(crate) config: ServerConfig,
+    pub(crate) hub: Arc<Hub>,
+    pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    addr: SocketAddr,
+    hub: Arc<Hub>,
+    shutdown: watch::Sender<bool>,
+    connections: Arc<Semaphore>,
+    max_connections: usize,
+    tasks: JoinSet<()>,
+}
+
+impl Server {
+    /// Binds and starts serving in the background (on the current tokio
+    /// runtime).
+    pub async fn start(config: ServerConfig) -> Result<Server, ServeError> {
+        if config.listeners == 0 || config.max_connections == 0 {
+            return Err(ServeError::Config(
+                "listeners and max-connections must be at least 1",
+            ));
+        }
+        if !(config.publish_rate >= 0.0 && config.publish_rate.is_finite()) {
+            return Err(ServeError::Config(
+                "publish rate must be a finite number ≥ 0",
+            ));
+        }
+        let first = bind(config.listen, config.listeners > 1)?;
+        let addr = first.local_addr().map_err(|source| ServeError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let mut listeners = vec![first];
+        for _ in 1..config.listeners {
+            listeners.push(bind(addr, true)?);
+        }
+        let hub = Arc::new(Hub::new());
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let connections = Arc::new(Semaphore::new(config.max_connections));
+        let ctx = Arc::new(Ctx {
+            config: config.clone(),
+            hub: Arc::clone(&hub),
+            shutdown: shutdown_rx,
+        });
+        let mut tasks = JoinSet::new();
+        for l in listeners {
+            tasks.spawn(accept_loop(l, Arc::clone(&ctx), Arc::clone(&connections)));
+        }
+        if config.publish_rate > 0.0 {
+            tasks.spawn(publisher(Arc::clone(&ctx)));
+        }
+        Ok(Server {
+            addr,
+            hub,
+            shutdown,
+            connections,
+            max_connections: config.max_connections,
+            tasks,
+        })
+    }
+
+    /// The address the server listens on (the real port when 0 was asked).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The push hub, to publish from the same process.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    /// Stops accepting, closes WebSocket clients with 1001 and waits up to
+    /// `grace` for connections to finish.
+    pub async fn shutdown(mut self, grace: Duration) {
+        self.shutdown.send_replace(true);
+        self.tasks.abort_all();
+        while self.tasks.join_next().await.is_some() {}
+        let all = u32::try_from(self.max_connections).unwrap_or(u32::MAX);
+        // Every connection holds a permit until its task ends.
+        let _ = tokio::time::timeout(grace, self.connections.acquire_many(all)).await;
+    }
+}
+
+fn bind(addr: SocketAddr, reuse_port: bool) -> Result<TcpListener, ServeError> {
+    let err = |source| ServeError::Bind { addr, source };
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(err)?;
+    socket.set_reuseaddr(true).map_err(err)?;
+    if reuse_port {
+        socket.set_reuseport(true).map_err(err)?;
+    }
+    socket.bind(addr).map_err(err)?;
+    socket.listen(4096).map_err(err)
+}
+
+async fn accept_loop(listener: TcpListener, ctx: Arc<Ctx>, connections: Arc<Semaphore>) {
+    loop {
+        let (mut stream, _) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                // Out of file descriptors or a connection reset before
+                // accept: keep serving the others.
+                if e.raw_os_error() == Some(24) {
+                    eprintln!("wsbench serve: accept: {e} (at the open-files limit)");
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
+            tokio::spawn(async move {
+                let _ = stream
+                    .write_all(&http::error_response(503, "connection limit reached"))
+                    .await;
+                // Read what the client sent before closing, or the kernel
+                // answers the unread bytes with a reset that can overtake
+                // the 503.
+                let _ = stream.shutdown().await;
+                let mut sink = [0u8; 1024];
+                let drain =
+                    async { while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {} };
+                let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+            });
+            continue;
+        };
+        let ctx = Arc::clone(&ctx);
+        tokio::spawn(async move {
+            routes::connection(stream, ctx).await;
+            drop(permit);
+        });
+    }
+}
+
+async fn publisher(ctx: Arc<Ctx>) {
+    let payload = "x".repeat(ctx.config.payload_size);
+    let period = Duration::from_secs_f64(1.0 / ctx.config.publish_rate);
+    let mut tick = tokio::time::interval(period);
+    // Late ticks are caught up, so the count over a run matches the rate.
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    loop {
+        tick.tick().await;
+        ctx.hub.publish(&payload);
+    }
+}

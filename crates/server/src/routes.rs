@@ -1,0 +1,269 @@
+//! One connection: HTTP requests until it upgrades, streams, or closes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{broadcast, watch};
+use wsbench_transport::{Config, Data, Event, ServerOptions, TcpWebSocket, accept_with_head};
+
+use crate::Ctx;
+use crate::http::{self, Head, ReadError};
+
+/// How long WebSocket clients get to answer our 1001 at shutdown.
+const SHUTDOWN_CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub(crate) async fn connection(mut stream: TcpStream, ctx: Arc<Ctx>) {
+    let _ = stream.set_nodelay(true);
+    let mut buf = Vec::new();
+    let mut first = true;
+    loop {
+        let wait = if first {
+            ctx.config.handshake_timeout
+        } else {
+            ctx.config.idle_timeout
+        };
+        first = false;
+        let head = match http::read_head(&mut stream, &mut buf, wait).await {
+            Ok(head) => head,
+            Err(ReadError::Gone) => return,
+            Err(ReadError::Status(status, why)) => {
+                let _ = stream.write_all(&http::error_response(status, why)).await;
+                return;
+            }
+        };
+        if head.upgrade_websocket {
+            return websocket(stream, buf, head, &ctx).await;
+        }
+        let body_wait = ctx.config.handshake_timeout;
+        if head.content_length > 0
+            && let Err(e) = http::read_body(&mut stream, &mut buf, &head, body_wait).await
+        {
+            if let ReadError::Status(status, why) = e {
+                let _ = stream.write_all(&http::error_response(status, why)).await;
+            }
+            return;
+        }
+        let (response, keep_alive) = match (head.method.as_str(), head.path.as_str()) {
+            ("GET", "/poll") => poll(&head, &ctx).await,
+            ("GET", "/events") => return sse(stream, head.last_event_id, &ctx).await,
+            ("POST", "/publish") => {
+                let body = &buf[head.head_len..head.head_len + head.content_length];
+                match std::str::from_utf8(body) {
+                    Ok(text) => {
+                        let m = ctx.hub.publish(text);
+                        let json = format!("{{\"seq\":{},\"ts\":{}}}", m.seq, m.ts_ns);
+                        let r = http::response(
+                            200,
+                            "application/json",
+                            json.as_bytes(),
+                            head.keep_alive,
+                        );
+                        (r, head.keep_alive)
+                    }
+                    Err(_) => (http::error_response(400, "the body must be UTF-8"), false),
+                }
+            }
+            ("GET", "/health") => (
+                http::response(200, "text/plain", b"ok\n", head.keep_alive),
+                head.keep_alive,
+            ),
+            (_, "/poll" | "/events" | "/publish" | "/health") => {
+                (http::error_response(405, "method not allowed here"), false)
+            }
+            _ => (http::error_response(404, "no such endpoint"), false),
+        };
+        if stream.write_all(&response).await.is_err() || !keep_alive {
+            return;
+        }
+        buf.drain(..head.head_len + head.content_length);
+    }
+}
+
+async fn websocket(stream: TcpStream, buf: Vec<u8>, head: Head, ctx: &Ctx) {
+    let echo = match head.path.as_str() {
+        "/" | "/echo" => true,
+        "/push" => false,
+        _ => {
+            let mut stream = stream;
+            let _ = stream
+                .write_all(&http::error_response(404, "no WebSocket endpoint here"))
+                .await;
+            return;
+        }
+    };
+    let options = ServerOptions {
+        config: Config {
+            max_frame_size: ctx.config.max_message_size,
+            max_message_size: ctx.config.max_message_size,
+            keepalive: Some(ctx.config.idle_timeout),
+            ..Config::default()
+        },
+        protocols: Vec::new(),
+        handshake_timeout: Some(ctx.config.handshake_timeout),
+    };
+    // Refusals are answered with their status inside accept.
+    let Ok(accepted) = accept_with_head(stream, buf, &options).await else {
+        return;
+    };
+    let shutdown = ctx.shutdown.clone();
+    if echo {
+        echo_loop(accepted.socket, shutdown).await;
+    } else {
+        push_loop(accepted.socket, ctx, shutdown).await;
+    }
+}
+
+/// Resolves when the server shuts down (or the server is gone).
+async fn shutting_down(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|&s| s).await;
+}
+
+/// Sends 1001 and waits (bounded) for the client's answer.
+async fn going_away(ws: &mut TcpWebSocket) {
+    if ws.close(1001, "server shutting down").await.is_ok() {
+        let _ = tokio::time::timeout(SHUTDOWN_CLOSE_TIMEOUT, async {
+            while ws.next_event().await.is_some() {}
+        })
+        .await;
+    }
+}
+
+async fn echo_loop(mut ws: TcpWebSocket, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            ev = ws.next_event() => match ev {
+                Some(Event::Message(Data::Text(t))) => {
+                    if ws.send_text(&t).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Event::Message(Data::Binary(b))) => {
+                    if ws.send_binary(&b).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Event::Close(_)) | None => return,
+                Some(Event::Pong(_) | Event::Error(_)) => {}
+            },
+            () = shutting_down(&mut shutdown) => return going_away(&mut ws).await,
+        }
+    }
+}
+
+async fn push_loop(mut ws: TcpWebSocket, ctx: &Ctx, mut shutdown: watch::Receiver<bool>) {
+    let mut feed = ctx.hub.subscribe();
+    let mut last = ctx.hub.last_seq();
+    loop {
+        tokio::select! {
+            m = feed.recv() => match m {
+                Ok(m) => {
+                    if m.seq <= last {
+                        continue;
+                    }
+                    last = m.seq;
+                    if ws.send_text(&m.json).await.is_err() {
+                        return;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    // Catch up from the retained history.
+                    for m in ctx.hub.since(last) {
+                        last = m.seq;
+                        if ws.writer().queue_text(&m.json).is_err() {
+                            return;
+                        }
+                    }
+                    if ws.writer().flush().await.is_err() {
+                        return;
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => return going_away(&mut ws).await,
+            },
+            ev = ws.next_event() => match ev {
+                Some(Event::Close(_)) | None => return,
+                Some(_) => {}
+            },
+            () = shutting_down(&mut shutdown) => return going_away(&mut ws).await,
+        }
+    }
+}
+
+/// The cursor a poll starts from: the request's, or the newest message
+/// (a first poll waits for what comes next).
+fn cursor_of(head: &Head, ctx: &Ctx) -> Result<u64, Vec<u8>> {
+    match head.query_param("cursor") {
+        None | Some("") => Ok(ctx.hub.last_seq()),
+        Some(c) => c
+            .parse()
+            .map_err(|_| http::error_response(400, "cursor must be a whole number")),
+    }
+}
+
+/// A poll's response and whether the connection stays open.
+async fn poll(head: &Head, ctx: &Ctx) -> (Vec<u8>, bool) {
+    let cursor = match cursor_of(head, ctx) {
+        Ok(c) => c,
+        Err(response) => return (response, false),
+    };
+    let long = head.query_param("wait") != Some("0");
+    let mut messages = ctx.hub.since(cursor);
+    if messages.is_empty() && long {
+        let mut shutdown = ctx.shutdown.clone();
+        tokio::select! {
+            () = ctx.hub.wait_after(cursor) => {}
+            () = tokio::time::sleep(ctx.config.long_poll_timeout) => {}
+            () = shutting_down(&mut shutdown) => {}
+        }
+        messages = ctx.hub.since(cursor);
+    }
+    let next = messages.last().map_or(cursor, |m| m.seq);
+    let mut body = format!("{{\"cursor\":{next},\"messages\":[");
+    for (i, m) in messages.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&m.json);
+    }
+    body.push_str("]}");
+    let response = http::response(200, "application/json", body.as_bytes(), head.keep_alive);
+    (response, head.keep_alive)
+}
+
+/// Streams the hub as Server-Sent Events, resuming after `last_event_id`
+/// when the client sent one.
+async fn sse(mut stream: TcpStream, last_event_id: Option<u64>, ctx: &Ctx) {
+    let mut feed = ctx.hub.subscribe();
+    let mut last = last_event_id.unwrap_or_else(|| ctx.hub.last_seq());
+    let mut out = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\
+                    Cache-Control: no-store\r\nConnection: close\r\n\r\n"
+        .to_vec();
+    let (mut read, mut write) = stream.split();
+    let mut shutdown = ctx.shutdown.clone();
+    let mut scratch = [0u8; 64];
+    let mut backlog = ctx.hub.since(last);
+    loop {
+        for m in backlog.drain(..) {
+            last = m.seq;
+            out.extend_from_slice(format!("id: {}\ndata: {}\n\n", m.seq, m.json).as_bytes());
+        }
+        if !out.is_empty() {
+            if write.write_all(&out).await.is_err() {
+                return;
+            }
+            out.clear();
+        }
+        tokio::select! {
+            m = feed.recv() => match m {
+                Ok(m) if m.seq > last => backlog.push(m),
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => backlog = ctx.hub.since(last),
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            // The client hung up (or sent something, which SSE ignores).
+            r = read.read(&mut scratch) => if matches!(r, Ok(0) | Err(_)) { return },
+            () = shutting_down(&mut shutdown) => return,
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! # wsbench-transport
+//!
+//! The tokio layer: WebSocket connections over TCP built on `wsbench-codec`.
+//! Depends on the codec and tokio; must not depend on the load generator or
+//! the report crates.
+//!
+//! The client side follows the browser WebSocket API: a [`ReadyState`]
+//! (CONNECTING, OPEN, CLOSING, CLOSED), [`Event`]s (open, message, close with
+//! code, reason and `was_clean`, error), `send` of text or binary,
+//! [`WsWriter::buffered_amount`] and a closing handshake with a timeout.
+//!
+//! - [`connect`]: open a client connection to a `ws://` URL.
+//! - [`accept`] / [`accept_with_head`]: answer an upgrade request on a
+//!   server's TCP stream.
+//! - [`WebSocket`]: one connection; [`WebSocket::split`] gives a reader and
+//!   a writer usable from separate tasks.
+
+#![forbid(unsafe_code)]
+
+pub mod clock;
+mod config;
+mod error;
+mod ws;
+
+pub use config::{ClientOptions, Config, ServerOptions};
+pub use error::Error;
+pub use ws::client::{Connected, connect};
+pub use ws::server::{Accepted, accept, accept_with_head};
+pub use ws::{CloseEvent, Data, Event, ReadyState, TcpWebSocket, WebSocket, WsReader, WsWriter};

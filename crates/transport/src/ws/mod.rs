@@ -1,0 +1,230 @@
+//! WebSocket connections: the browser API's model over a tokio stream.
+
+pub(crate) mod client;
+mod read;
+pub(crate) mod server;
+mod write;
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use wsbench_codec::{Decoder, DecoderConfig, Role};
+
+pub use read::WsReader;
+pub use write::WsWriter;
+
+use crate::config::Config;
+use crate::error::Error;
+use write::Shared;
+
+/// The browser API's `readyState`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum ReadyState {
+    /// The opening handshake is in progress.
+    Connecting = 0,
+    /// Messages flow both ways.
+    Open = 1,
+    /// A close frame was sent or received; the closing handshake runs.
+    Closing = 2,
+    /// The connection is closed.
+    Closed = 3,
+}
+
+impl ReadyState {
+    fn from_u8(v: u8) -> ReadyState {
+        match v {
+            0 => ReadyState::Connecting,
+            1 => ReadyState::Open,
+            2 => ReadyState::Closing,
+            _ => ReadyState::Closed,
+        }
+    }
+}
+
+impl fmt::Display for ReadyState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ReadyState::Connecting => "CONNECTING",
+            ReadyState::Open => "OPEN",
+            ReadyState::Closing => "CLOSING",
+            ReadyState::Closed => "CLOSED",
+        })
+    }
+}
+
+/// A message's content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Data {
+    /// A text message (valid UTF-8, checked while it streamed in).
+    Text(String),
+    /// A binary message.
+    Binary(Vec<u8>),
+}
+
+impl Data {
+    /// The payload bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Data::Text(s) => s.as_bytes(),
+            Data::Binary(b) => b,
+        }
+    }
+}
+
+/// The browser API's `close` event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CloseEvent {
+    /// The peer's close code; 1005 when its close frame had none, 1006 when
+    /// the connection ended without a closing handshake.
+    pub code: u16,
+    /// The peer's close reason.
+    pub reason: String,
+    /// Whether the closing handshake completed.
+    pub was_clean: bool,
+}
+
+impl CloseEvent {
+    /// The close event of a connection that ended without a closing
+    /// handshake: code 1006, no reason, not clean.
+    pub fn abnormal() -> CloseEvent {
+        CloseEvent {
+            code: 1006,
+            reason: String::new(),
+            was_clean: false,
+        }
+    }
+}
+
+/// What a connection reports, in the browser API's terms. `open` is implied
+/// by a successful [`crate::connect`] or [`crate::accept`].
+#[derive(Debug)]
+pub enum Event {
+    /// A message arrived.
+    Message(Data),
+    /// A pong arrived (browsers hide these; load tests time them).
+    Pong(Vec<u8>),
+    /// The connection failed; a [`Event::Close`] with code 1006 follows.
+    Error(Error),
+    /// The connection is closed; no event follows.
+    Close(CloseEvent),
+}
+
+/// State both halves of a connection see.
+#[derive(Debug)]
+pub(crate) struct State(AtomicU8);
+
+impl State {
+    fn new(s: ReadyState) -> State {
+        State(AtomicU8::new(s as u8))
+    }
+
+    pub(crate) fn get(&self) -> ReadyState {
+        ReadyState::from_u8(self.0.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn set(&self, s: ReadyState) {
+        self.0.store(s as u8, Ordering::Release);
+    }
+
+    /// Moves from OPEN to CLOSING; false if the state was not OPEN.
+    pub(crate) fn begin_closing(&self) -> bool {
+        self.0
+            .compare_exchange(
+                ReadyState::Open as u8,
+                ReadyState::Closing as u8,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+    }
+}
+
+/// One WebSocket connection: a reader and a writer over the two halves of a
+/// stream.
+#[derive(Debug)]
+pub struct WebSocket<R, W> {
+    reader: WsReader<R, W>,
+    writer: WsWriter<W>,
+}
+
+/// A WebSocket over TCP.
+pub type TcpWebSocket = WebSocket<OwnedReadHalf, OwnedWriteHalf>;
+
+impl<R, W> WebSocket<R, W>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    /// Wraps an open connection (handshake done). `leftover`: bytes read
+    /// after the handshake head, the first frames.
+    pub(crate) fn open(
+        read: R,
+        write: W,
+        role: Role,
+        config: Config,
+        leftover: &[u8],
+    ) -> WebSocket<R, W> {
+        let shared = Arc::new(Shared::new(role, write, State::new(ReadyState::Open)));
+        let mut decoder_config = DecoderConfig::new(role);
+        decoder_config.max_frame_size = config.max_frame_size;
+        decoder_config.max_message_size = config.max_message_size;
+        let decoder = Decoder::new(decoder_config);
+        let close_timeout = config.close_timeout;
+        WebSocket {
+            reader: WsReader::new(read, Arc::clone(&shared), decoder, config, leftover),
+            writer: WsWriter::new(shared, close_timeout),
+        }
+    }
+
+    /// The reader and writer, to use from separate tasks.
+    pub fn split(self) -> (WsReader<R, W>, WsWriter<W>) {
+        (self.reader, self.writer)
+    }
+
+    /// The next event; `None` once [`Event::Close`] has been returned.
+    /// Cancel-safe: dropping the future loses no bytes.
+    pub async fn next_event(&mut self) -> Option<Event> {
+        self.reader.next_event().await
+    }
+
+    /// The writer half, for sending while keeping the reader here.
+    pub fn writer(&self) -> &WsWriter<W> {
+        &self.writer
+    }
+
+    /// `readyState`.
+    pub fn ready_state(&self) -> ReadyState {
+        self.writer.ready_state()
+    }
+
+    /// `bufferedAmount`: payload bytes accepted by `send` not yet written to
+    /// the socket.
+    pub fn buffered_amount(&self) -> usize {
+        self.writer.buffered_amount()
+    }
+
+    /// Sends a text message.
+    pub async fn send_text(&self, text: &str) -> Result<(), Error> {
+        self.writer.send_text(text).await
+    }
+
+    /// Sends a binary message.
+    pub async fn send_binary(&self, data: &[u8]) -> Result<(), Error> {
+        self.writer.send_binary(data).await
+    }
+
+    /// Starts the closing handshake; [`WebSocket::next_event`] then returns
+    /// the close event when the peer answers or the close timeout passes.
+    pub async fn close(&self, code: u16, reason: &str) -> Result<(), Error> {
+        self.writer.close(code, reason).await
+    }
+
+    /// Bytes of heap memory this connection holds in its buffers.
+    pub fn heap_bytes(&self) -> usize {
+        self.reader.heap_bytes() + self.writer.heap_bytes()
+    }
+}

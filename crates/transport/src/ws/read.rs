@@ -1,0 +1,328 @@
+//! The read side: bytes from the socket through the codec's decoder into
+//! browser-style events, answering pings and close frames on the way.
+
+use std::io;
+use std::sync::Arc;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::time::{Instant, timeout, timeout_at};
+use wsbench_codec::{Decoder, OpCode, OwnedMessage, ProtocolError, Role};
+
+use super::write::Shared;
+use super::{CloseEvent, Data, Event, ReadyState};
+use crate::config::Config;
+use crate::error::Error;
+
+/// Message-buffer capacity the decoder keeps between messages.
+const DECODER_RETAIN: usize = 1024;
+
+/// The receiving half of a connection.
+#[derive(Debug)]
+pub struct WsReader<R, W> {
+    io: R,
+    shared: Arc<Shared<W>>,
+    decoder: Decoder,
+    config: Config,
+    /// Read buffer; bytes `start..end` are not decoded yet.
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// The last read filled the whole buffer: grow before the next.
+    last_read_filled: bool,
+    /// A pong or close reply is queued and must be written.
+    needs_flush: bool,
+    /// A keepalive ping went out and no byte has arrived since.
+    ping_outstanding: bool,
+    /// The close event to report after an error event.
+    pending_close: Option<CloseEvent>,
+    done: bool,
+}
+
+/// What one decoded message asks of the reader.
+enum Step {
+    Event(Event),
+    Continue,
+    PeerClose(CloseEvent),
+    Protocol(ProtocolError),
+}
+
+impl<R, W> WsReader<R, W>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    pub(crate) fn new(
+        io: R,
+        shared: Arc<Shared<W>>,
+        mut decoder: Decoder,
+        config: Config,
+        leftover: &[u8],
+    ) -> WsReader<R, W> {
+        let mut dc = *decoder.config();
+        dc.retain_capacity = DECODER_RETAIN;
+        decoder.set_config(dc);
+        let mut buf = leftover.to_vec();
+        let end = buf.len();
+        if buf.len() < config.read_buffer_initial {
+            buf.resize(config.read_buffer_initial, 0);
+        }
+        WsReader {
+            io,
+            shared,
+            decoder,
+            config,
+            buf,
+            start: 0,
+            end,
+            last_read_filled: false,
+            needs_flush: false,
+            ping_outstanding: false,
+            pending_close: None,
+            done: false,
+        }
+    }
+
+    /// `readyState`.
+    pub fn ready_state(&self) -> ReadyState {
+        self.shared.state.get()
+    }
+
+    /// Bytes of heap memory held by the read buffer and the decoder.
+    pub fn heap_bytes(&self) -> usize {
+        self.buf.capacity() + self.decoder.heap_bytes()
+    }
+
+    /// The next event; `None` once [`Event::Close`] has been returned.
+    ///
+    /// Cancel-safe: every byte read is kept in the reader before the next
+    /// await, and replies (pong, close) are queued before they are written.
+    pub async fn next_event(&mut self) -> Option<Event> {
+        if self.done {
+            return None;
+        }
+        if let Some(close) = self.pending_close.take() {
+            return Some(self.finish(close));
+        }
+        loop {
+            if self.needs_flush {
+                if let Err(e) = self.shared.flush().await {
+                    return Some(self.fail(Error::Io(e)).await);
+                }
+                self.needs_flush = false;
+            }
+            if self.start < self.end {
+                match self.decode_step() {
+                    Step::Continue => continue,
+                    Step::Event(ev) => return Some(ev),
+                    Step::Protocol(e) => return Some(self.fail(Error::Protocol(e)).await),
+                    Step::PeerClose(close) => return Some(self.peer_closed(close).await),
+                }
+            }
+            match self.read_more().await {
+                Ok(Some(0)) => {
+                    self.shared.state.set(ReadyState::Closed);
+                    return Some(self.finish(CloseEvent::abnormal()));
+                }
+                Ok(_) => {}
+                Err(ReadError::Io(e)) => return Some(self.fail(Error::Io(e)).await),
+                Err(ReadError::CloseTimeout) => {
+                    let _ = self.shared.shutdown().await;
+                    self.shared.state.set(ReadyState::Closed);
+                    return Some(self.finish(CloseEvent::abnormal()));
+                }
+                Err(ReadError::KeepaliveTimeout) => {
+                    return Some(
+                        self.fail(Error::Timeout("keepalive: no answer to a ping"))
+                            .await,
+                    );
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, close: CloseEvent) -> Event {
+        self.done = true;
+        self.buf = Vec::new();
+        self.start = 0;
+        self.end = 0;
+        Event::Close(close)
+    }
+
+    /// Decodes the next message from the buffer and acts on it.
+    fn decode_step(&mut self) -> Step {
+        let input = &mut self.buf[self.start..self.end];
+        let (n, message) = match self.decoder.decode(input) {
+            Ok((n, m)) => (n, m.map(|m| m.to_owned_message())),
+            Err(e) => return Step::Protocol(e),
+        };
+        let Some(message) = message else {
+            // The decoder consumed everything (partial data is kept in its
+            // message buffer).
+            self.start = 0;
+            self.end = 0;
+            return Step::Continue;
+        };
+        self.start += n;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+        let closing = self.shared.close_sent();
+        match message {
+            // After our close frame, the browser API drops incoming messages.
+            OwnedMessage::Text(_) | OwnedMessage::Binary(_) if closing => Step::Continue,
+            OwnedMessage::Text(t) => Step::Event(Event::Message(Data::Text(t))),
+            OwnedMessage::Binary(b) => Step::Event(Event::Message(Data::Binary(b))),
+            OwnedMessage::Ping(p) => {
+                if !closing {
+                    // Cannot fail: the payload came in a valid control frame.
+                    if self.shared.queue(OpCode::Pong, &p).is_ok() {
+                        self.needs_flush = true;
+                    }
+                }
+                Step::Continue
+            }
+            OwnedMessage::Pong(p) => Step::Event(Event::Pong(p)),
+            OwnedMessage::Close(frame) => {
+                let (code, reason) = match frame {
+                    Some((code, reason)) => (code.as_u16(), reason),
+                    None => (1005, String::new()),
+                };
+                Step::PeerClose(CloseEvent {
+                    code,
+                    reason,
+                    was_clean: true,
+                })
+            }
+            // permessage-deflate is not negotiated, so RSV1 is refused by
+            // the decoder before a compressed message can appear.
+            OwnedMessage::Compressed { .. } => {
+                Step::Protocol(ProtocolError::ReservedBits { bits: 0b100 })
+            }
+        }
+    }
+
+    /// The peer's close frame arrived: answer it (unless we closed first),
+    /// then end the connection the way RFC 6455 §7.1.1 assigns: the server
+    /// closes TCP first, the client waits for that.
+    async fn peer_closed(&mut self, mut close: CloseEvent) -> Event {
+        self.shared.state.set(ReadyState::Closing);
+        let echo = match close.code {
+            1005 => None,
+            code => Some((wsbench_codec::CloseCode::new(code), "")),
+        };
+        // Errors: the close frame is refused only for an invalid code, which
+        // the decoder has already rejected.
+        let _ = self.shared.queue_close(echo);
+        let written = self.shared.flush().await;
+        match self.shared.role {
+            Role::Server => {
+                let _ = self.shared.shutdown().await;
+            }
+            Role::Client => {
+                let wait = self.config.close_timeout;
+                let drained = timeout(wait, self.drain_to_eof()).await;
+                let _ = self.shared.shutdown().await;
+                if !matches!(drained, Ok(Ok(()))) {
+                    close.was_clean = false;
+                }
+            }
+        }
+        if written.is_err() {
+            close.was_clean = false;
+        }
+        self.shared.state.set(ReadyState::Closed);
+        self.finish(close)
+    }
+
+    async fn drain_to_eof(&mut self) -> io::Result<()> {
+        let mut scratch = [0u8; 256];
+        while self.io.read(&mut scratch).await? != 0 {}
+        Ok(())
+    }
+
+    /// Fails the connection: our close frame with the error's code (for a
+    /// protocol error), TCP closed, an error event now and a close event
+    /// (1006) next.
+    async fn fail(&mut self, error: Error) -> Event {
+        let code = match &error {
+            Error::Protocol(e) => e.close_code(),
+            Error::Timeout(_) => wsbench_codec::CloseCode::POLICY_VIOLATION,
+            _ => wsbench_codec::CloseCode::ABNORMAL,
+        };
+        if code.is_valid_on_wire() {
+            let _ = self.shared.queue_close(Some((code, "")));
+        }
+        let _ = self.shared.shutdown().await;
+        self.shared.state.set(ReadyState::Closed);
+        self.pending_close = Some(CloseEvent::abnormal());
+        Event::Error(error)
+    }
+
+    /// Reads into the (empty) buffer: `Some(n)` bytes (0 at EOF), or `None`
+    /// when the keepalive interval passed and a ping was queued instead.
+    async fn read_more(&mut self) -> Result<Option<usize>, ReadError> {
+        debug_assert!(
+            self.start == 0 && self.end == 0,
+            "reads start on an empty buffer"
+        );
+        let initial = self.config.read_buffer_initial.max(64);
+        if self.last_read_filled && self.buf.len() < self.config.read_buffer_max {
+            let grown = (self.buf.len() * 2).clamp(initial, self.config.read_buffer_max);
+            self.buf.resize(grown, 0);
+        } else if !self.last_read_filled && self.buf.len() > initial {
+            // The burst is over: give the memory back.
+            self.buf = vec![0; initial];
+        }
+        let deadline = self.close_deadline();
+        let keepalive = match self.config.keepalive {
+            Some(iv) if deadline.is_none() => Some(iv),
+            _ => None,
+        };
+        let read = self.io.read(&mut self.buf[..]);
+        let n = match (deadline, keepalive) {
+            (Some(at), _) => match timeout_at(at, read).await {
+                Ok(r) => r?,
+                Err(_) => return Err(ReadError::CloseTimeout),
+            },
+            (None, Some(iv)) => match timeout(iv, read).await {
+                Ok(r) => r?,
+                Err(_) => {
+                    if self.ping_outstanding {
+                        return Err(ReadError::KeepaliveTimeout);
+                    }
+                    self.ping_outstanding = true;
+                    if self.shared.queue(OpCode::Ping, b"keepalive").is_ok() {
+                        self.needs_flush = true;
+                    }
+                    return Ok(None);
+                }
+            },
+            (None, None) => read.await?,
+        };
+        self.ping_outstanding = false;
+        self.last_read_filled = n == self.buf.len();
+        self.end = n;
+        Ok(Some(n))
+    }
+
+    fn close_deadline(&self) -> Option<Instant> {
+        if self.shared.close_sent() {
+            self.shared.close_deadline()
+        } else {
+            None
+        }
+    }
+}
+
+enum ReadError {
+    Io(io::Error),
+    CloseTimeout,
+    KeepaliveTimeout,
+}
+
+impl From<io::Error> for ReadError {
+    fn from(e: io::Error) -> ReadError {
+        ReadError::Io(e)
+    }
+}
