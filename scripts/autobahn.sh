@@ -20,10 +20,16 @@ exclude=(-x '12.*' -x '13.*')
 
 if [[ ! -x $venv/bin/kosoku ]]; then
     echo "==> installing kosoku into $venv" >&2
-    python3 -m venv "$venv" || {
-        echo "python3 -m venv failed: install python3-venv (apt-get install python3-venv)" >&2
-        exit 1
-    }
+    rm -rf "$venv"
+    if ! python3 -m venv "$venv" 2>/dev/null; then
+        # Debian splits venv support out of python3.
+        sudo=""
+        [[ $(id -u) != 0 ]] && sudo=sudo
+        echo "==> installing python3-venv" >&2
+        $sudo apt-get update -qq && $sudo apt-get install -y -qq python3-venv >/dev/null
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+    fi
     "$venv/bin/pip" install --quiet --disable-pip-version-check kosoku
 fi
 

@@ -4,7 +4,8 @@
 #   scripts/test.sh            everything below
 #   scripts/test.sh --quick    unit, property and integration tests only
 #
-# Installs what it needs (cargo-fuzz, a nightly toolchain with Miri) when
+# Installs what it needs (cargo-fuzz, a nightly toolchain with Miri, a
+# Python venv with kosoku for the Autobahn cases) when
 # missing; a step whose tool cannot be installed here is skipped with the
 # reason printed, never silently.
 set -euo pipefail
@@ -19,6 +20,9 @@ step "cargo test --workspace"
 cargo test --workspace
 
 [[ $quick == 1 ]] && exit 0
+
+step "Autobahn TestSuite (kosoku), server and client"
+bash scripts/autobahn.sh
 
 step "benches run (criterion --test: each benchmark once)"
 cargo bench -p wsbench-benches -- --test
