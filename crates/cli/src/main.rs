@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use wsbench_server::{Server, ServerConfig};
+use wsbench_server::{Server, ServerConfig, WsImpl};
 
 /// Benchmark and load-testing harness for WebSocket systems.
 #[derive(Debug, Parser)]
@@ -62,6 +62,10 @@ struct ServeArgs {
     /// Seconds an idle keep-alive connection is kept.
     #[arg(long, default_value_t = 60)]
     idle_timeout_s: u64,
+    /// WebSocket stack behind /echo and /push: own, fastwebsockets or
+    /// tokio-tungstenite (the upgrade is answered by the same code for all).
+    #[arg(long = "impl", default_value = "own")]
+    ws_impl: WsImpl,
 }
 
 /// Exit code for a command this build cannot carry out yet.
@@ -108,6 +112,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_connections: args.max_connections,
         publish_rate: args.publish_rate,
         payload_size: args.payload_size,
+        ws_impl: args.ws_impl,
         ..ServerConfig::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -21,6 +21,7 @@
 mod http;
 pub mod hub;
 mod routes;
+mod stacks;
 
 use std::io;
 use std::net::SocketAddr;
@@ -33,6 +34,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 pub use hub::Hub;
+pub use stacks::WsImpl;
 
 /// How to run the server.
 #[derive(Clone, Debug)]
@@ -57,6 +59,8 @@ pub struct ServerConfig {
     pub payload_size: usize,
     /// How long a long-poll request is held when nothing arrives.
     pub long_poll_timeout: Duration,
+    /// The WebSocket stack behind `/echo` and `/push`.
+    pub ws_impl: WsImpl,
 }
 
 impl Default for ServerConfig {
@@ -71,6 +75,7 @@ impl Default for ServerConfig {
             publish_rate: 0.0,
             payload_size: 64,
             long_poll_timeout: Duration::from_secs(25),
+            ws_impl: WsImpl::Own,
         }
     }
 }

@@ -10,6 +10,7 @@ use wsbench_transport::{Config, Data, Event, ServerOptions, TcpWebSocket, accept
 
 use crate::Ctx;
 use crate::http::{self, Head, ReadError};
+use crate::stacks::{self, WsImpl};
 
 /// How long WebSocket clients get to answer our 1001 at shutdown.
 const SHUTDOWN_CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -93,6 +94,9 @@ async fn websocket(stream: TcpStream, buf: Vec<u8>, head: Head, ctx: &Ctx) {
             return;
         }
     };
+    if ctx.config.ws_impl != WsImpl::Own {
+        return stacks::serve(ctx.config.ws_impl, stream, buf, echo, ctx).await;
+    }
     let options = ServerOptions {
         config: Config {
             max_frame_size: ctx.config.max_message_size,
@@ -116,7 +120,7 @@ async fn websocket(stream: TcpStream, buf: Vec<u8>, head: Head, ctx: &Ctx) {
 }
 
 /// Resolves when the server shuts down (or the server is gone).
-async fn shutting_down(shutdown: &mut watch::Receiver<bool>) {
+pub(crate) async fn shutting_down(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|&s| s).await;
 }
 

@@ -1,0 +1,300 @@
+//! Alternative WebSocket stacks behind the echo and push endpoints, so
+//! server stacks can be compared on equal terms: the upgrade is answered by
+//! the same code for every stack, then the TCP stream is handed over.
+
+use std::io;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::task::{Context, Poll};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::{broadcast, watch};
+use wsbench_codec::handshake::Request;
+
+use crate::Ctx;
+use crate::routes::shutting_down;
+
+/// The WebSocket implementation serving `/echo` and `/push`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WsImpl {
+    /// wsbench-transport.
+    #[default]
+    Own,
+    /// fastwebsockets 0.10.
+    FastWebSockets,
+    /// tokio-tungstenite 0.30.
+    TokioTungstenite,
+}
+
+impl WsImpl {
+    /// The name used on the command line and in results.
+    pub fn name(self) -> &'static str {
+        match self {
+            WsImpl::Own => "own",
+            WsImpl::FastWebSockets => "fastwebsockets",
+            WsImpl::TokioTungstenite => "tokio-tungstenite",
+        }
+    }
+}
+
+impl FromStr for WsImpl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<WsImpl, String> {
+        [
+            WsImpl::Own,
+            WsImpl::FastWebSockets,
+            WsImpl::TokioTungstenite,
+        ]
+        .into_iter()
+        .find(|i| i.name() == s)
+        .ok_or_else(|| {
+            format!("unknown WebSocket stack {s:?} (own, fastwebsockets, tokio-tungstenite)")
+        })
+    }
+}
+
+/// A stream that first returns bytes already read (after the request head)
+/// and then reads the socket.
+#[derive(Debug)]
+pub(crate) struct Prefixed {
+    prefix: Vec<u8>,
+    pos: usize,
+    inner: TcpStream,
+}
+
+impl AsyncRead for Prefixed {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        if this.pos < this.prefix.len() {
+            let n = (this.prefix.len() - this.pos).min(buf.remaining());
+            buf.put_slice(&this.prefix[this.pos..this.pos + n]);
+            this.pos += n;
+            if this.pos == this.prefix.len() {
+                this.prefix = Vec::new();
+                this.pos = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Prefixed {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Answers the upgrade request in `buf` (a complete head); `None` when it
+/// was refused (the status has been sent) or the client left.
+async fn upgrade(mut stream: TcpStream, buf: Vec<u8>) -> Option<Prefixed> {
+    let mut out = Vec::with_capacity(256);
+    let head_len = match Request::parse(&buf) {
+        Ok(Some(request)) => {
+            request.accept().write(&mut out);
+            request.head_len
+        }
+        Ok(None) => return None,
+        Err(refusal) => {
+            refusal.write_response(&mut out);
+            let _ = stream.write_all(&out).await;
+            return None;
+        }
+    };
+    stream.write_all(&out).await.ok()?;
+    let _ = stream.set_nodelay(true);
+    Some(Prefixed {
+        prefix: buf[head_len..].to_vec(),
+        pos: 0,
+        inner: stream,
+    })
+}
+
+/// Serves `/echo` (`echo == true`) or `/push` with a stack other than ours.
+pub(crate) async fn serve(imp: WsImpl, stream: TcpStream, buf: Vec<u8>, echo: bool, ctx: &Ctx) {
+    let Some(io) = upgrade(stream, buf).await else {
+        return;
+    };
+    let shutdown = ctx.shutdown.clone();
+    let max = usize::try_from(ctx.config.max_message_size).unwrap_or(usize::MAX);
+    match (imp, echo) {
+        (WsImpl::Own, _) => unreachable!("the own stack is served by routes"),
+        (WsImpl::FastWebSockets, true) => fws_echo(io, max, shutdown).await,
+        (WsImpl::FastWebSockets, false) => fws_push(io, ctx, shutdown).await,
+        (WsImpl::TokioTungstenite, true) => tt_echo(io, max, shutdown).await,
+        (WsImpl::TokioTungstenite, false) => tt_push(io, ctx, shutdown).await,
+    }
+}
+
+fn fws_socket(io: Prefixed, max: usize) -> fastwebsockets::WebSocket<Prefixed> {
+    let mut ws = fastwebsockets::WebSocket::after_handshake(io, fastwebsockets::Role::Server);
+    ws.set_auto_close(true);
+    ws.set_auto_pong(true);
+    ws.set_max_message_size(max);
+    ws
+}
+
+async fn fws_echo(io: Prefixed, max: usize, mut shutdown: watch::Receiver<bool>) {
+    use fastwebsockets::{FragmentCollector, Frame, OpCode};
+    let mut ws = FragmentCollector::new(fws_socket(io, max));
+    loop {
+        // fastwebsockets' reads are not cancel-safe: the shutdown branch
+        // abandons the connection, so no later read sees a torn frame.
+        let frame = tokio::select! {
+            f = ws.read_frame() => f,
+            () = shutting_down(&mut shutdown) => {
+                let _ = ws.write_frame(Frame::close(1001, b"server shutting down")).await;
+                return;
+            }
+        };
+        let Ok(frame) = frame else { return };
+        match frame.opcode {
+            OpCode::Close => return,
+            OpCode::Text | OpCode::Binary => {
+                if ws.write_frame(frame).await.is_err() {
+                    return;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Push with fastwebsockets: write-only (clients of `/push` send nothing
+/// but their close, which a failed write reveals).
+async fn fws_push(io: Prefixed, ctx: &Ctx, mut shutdown: watch::Receiver<bool>) {
+    use fastwebsockets::{Frame, Payload};
+    let mut ws = fws_socket(io, 1 << 20);
+    let mut feed = ctx.hub.subscribe();
+    let mut last = ctx.hub.last_seq();
+    loop {
+        let batch = tokio::select! {
+            m = feed.recv() => match m {
+                Ok(m) => vec![m],
+                Err(broadcast::error::RecvError::Lagged(_)) => ctx.hub.since(last),
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            () = shutting_down(&mut shutdown) => {
+                let _ = ws.write_frame(Frame::close(1001, b"server shutting down")).await;
+                return;
+            }
+        };
+        for m in batch {
+            if m.seq <= last {
+                continue;
+            }
+            last = m.seq;
+            let frame = Frame::text(Payload::Borrowed(m.json.as_bytes()));
+            if ws.write_frame(frame).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+async fn tt_socket(io: Prefixed, max: usize) -> tokio_tungstenite::WebSocketStream<Prefixed> {
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max));
+    tokio_tungstenite::WebSocketStream::from_raw_socket(
+        io,
+        tokio_tungstenite::tungstenite::protocol::Role::Server,
+        Some(config),
+    )
+    .await
+}
+
+async fn tt_close(ws: &mut tokio_tungstenite::WebSocketStream<Prefixed>) {
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    let frame = CloseFrame {
+        code: CloseCode::Away,
+        reason: "server shutting down".into(),
+    };
+    let _ = ws.close(Some(frame)).await;
+}
+
+async fn tt_echo(io: Prefixed, max: usize, mut shutdown: watch::Receiver<bool>) {
+    let mut ws = tt_socket(io, max).await;
+    loop {
+        // A tungstenite stream keeps its state between polls: dropping
+        // `next()` loses nothing.
+        let message = tokio::select! {
+            m = ws.next() => m,
+            () = shutting_down(&mut shutdown) => return tt_close(&mut ws).await,
+        };
+        match message {
+            Some(Ok(m)) if m.is_text() || m.is_binary() => {
+                if ws.send(m).await.is_err() {
+                    return;
+                }
+            }
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => return,
+        }
+    }
+}
+
+async fn tt_push(io: Prefixed, ctx: &Ctx, mut shutdown: watch::Receiver<bool>) {
+    use tokio_tungstenite::tungstenite::Message;
+    let mut ws = tt_socket(io, 1 << 20).await;
+    let mut feed = ctx.hub.subscribe();
+    let mut last = ctx.hub.last_seq();
+    loop {
+        let batch = tokio::select! {
+            m = feed.recv() => match m {
+                Ok(m) => vec![m],
+                Err(broadcast::error::RecvError::Lagged(_)) => ctx.hub.since(last),
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            m = ws.next() => match m {
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return,
+            },
+            () = shutting_down(&mut shutdown) => return tt_close(&mut ws).await,
+        };
+        for m in batch {
+            if m.seq <= last {
+                continue;
+            }
+            last = m.seq;
+            if ws.feed(Message::text(m.json.as_str())).await.is_err() {
+                return;
+            }
+        }
+        if ws.flush().await.is_err() {
+            return;
+        }
+    }
+}
