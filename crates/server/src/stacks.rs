@@ -179,14 +179,13 @@ async fn fws_echo(io: Prefixed, max: usize, mut shutdown: watch::Receiver<bool>)
             }
         };
         let Ok(frame) = frame else { return };
-        match frame.opcode {
+        let echo = match frame.opcode {
             OpCode::Close => return,
-            OpCode::Text | OpCode::Binary => {
-                if ws.write_frame(frame).await.is_err() {
-                    return;
-                }
-            }
-            _ => {}
+            OpCode::Text | OpCode::Binary => true,
+            _ => false,
+        };
+        if echo && ws.write_frame(frame).await.is_err() {
+            return;
         }
     }
 }
