@@ -26,4 +26,6 @@ pub use config::{ClientOptions, Config, ServerOptions};
 pub use error::Error;
 pub use ws::client::{Connected, connect};
 pub use ws::server::{Accepted, accept, accept_with_head};
-pub use ws::{CloseEvent, Data, Event, ReadyState, TcpWebSocket, WebSocket, WsReader, WsWriter};
+pub use ws::{
+    CloseEvent, Data, Event, ReadReady, ReadyState, TcpWebSocket, WebSocket, WsReader, WsWriter,
+};

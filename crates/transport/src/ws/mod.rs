@@ -9,11 +9,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::AsyncWrite;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use wsbench_codec::{Decoder, DecoderConfig, Role};
 
-pub use read::WsReader;
+pub use read::{ReadReady, WsReader};
 pub use write::WsWriter;
 
 use crate::config::Config;
@@ -156,7 +156,7 @@ pub type TcpWebSocket = WebSocket<OwnedReadHalf, OwnedWriteHalf>;
 
 impl<R, W> WebSocket<R, W>
 where
-    R: AsyncRead + Unpin,
+    R: ReadReady,
     W: AsyncWrite + Unpin,
 {
     /// Wraps an open connection (handshake done). `leftover`: bytes read

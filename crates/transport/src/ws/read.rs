@@ -4,7 +4,9 @@
 use std::io;
 use std::sync::Arc;
 
+use futures_util::FutureExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::time::{Instant, timeout, timeout_at};
 use wsbench_codec::{Decoder, OpCode, OwnedMessage, ProtocolError, Role};
 
@@ -15,6 +17,25 @@ use crate::error::Error;
 
 /// Message-buffer capacity the decoder keeps between messages.
 const DECODER_RETAIN: usize = 1024;
+
+/// The read half of a stream, able to say when a read would make progress,
+/// so an idle connection can wait without holding a read buffer.
+pub trait ReadReady: AsyncRead + Unpin {
+    /// Resolves when the stream has data (or EOF, or an error) to read.
+    /// Cancel-safe. Streams that cannot tell resolve at once; the reader
+    /// then keeps its buffer while it waits.
+    fn read_ready(&self) -> impl Future<Output = io::Result<()>> + '_ {
+        std::future::ready(Ok(()))
+    }
+}
+
+impl ReadReady for OwnedReadHalf {
+    async fn read_ready(&self) -> io::Result<()> {
+        self.readable().await
+    }
+}
+
+impl<S: AsyncRead> ReadReady for tokio::io::ReadHalf<S> {}
 
 /// The receiving half of a connection.
 #[derive(Debug)]
@@ -48,7 +69,7 @@ enum Step {
 
 impl<R, W> WsReader<R, W>
 where
-    R: AsyncRead + Unpin,
+    R: ReadReady,
     W: AsyncWrite + Unpin,
 {
     pub(crate) fn new(
@@ -267,6 +288,11 @@ where
             "reads start on an empty buffer"
         );
         let initial = self.config.read_buffer_initial.max(64);
+        if !self.last_read_filled && self.io.read_ready().now_or_never().is_none() {
+            // Nothing to read yet: give the buffer back while waiting, so an
+            // idle connection holds none.
+            self.buf = Vec::new();
+        }
         if self.last_read_filled && self.buf.len() < self.config.read_buffer_max {
             let grown = (self.buf.len() * 2).clamp(initial, self.config.read_buffer_max);
             self.buf.resize(grown, 0);
@@ -279,7 +305,14 @@ where
             Some(iv) if deadline.is_none() => Some(iv),
             _ => None,
         };
-        let read = self.io.read(&mut self.buf[..]);
+        let (io, buf) = (&mut self.io, &mut self.buf);
+        let read = async move {
+            if buf.is_empty() {
+                io.read_ready().await?;
+                buf.resize(initial, 0);
+            }
+            io.read(&mut buf[..]).await
+        };
         let n = match (deadline, keepalive) {
             (Some(at), _) => match timeout_at(at, read).await {
                 Ok(r) => r?,
