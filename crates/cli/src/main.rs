@@ -66,6 +66,9 @@ struct ServeArgs {
     /// tokio-tungstenite (the upgrade is answered by the same code for all).
     #[arg(long = "impl", default_value = "own")]
     ws_impl: WsImpl,
+    /// Refuse permessage-deflate offers (accepted by default, own stack only).
+    #[arg(long)]
+    no_deflate: bool,
 }
 
 /// Exit code for a command this build cannot carry out yet.
@@ -113,6 +116,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         publish_rate: args.publish_rate,
         payload_size: args.payload_size,
         ws_impl: args.ws_impl,
+        deflate: !args.no_deflate,
         ..ServerConfig::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

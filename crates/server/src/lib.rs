@@ -61,6 +61,8 @@ pub struct ServerConfig {
     pub long_poll_timeout: Duration,
     /// The WebSocket stack behind `/echo` and `/push`.
     pub ws_impl: WsImpl,
+    /// Accept permessage-deflate when offered (own stack only).
+    pub deflate: bool,
 }
 
 impl Default for ServerConfig {
@@ -76,6 +78,7 @@ impl Default for ServerConfig {
             payload_size: 64,
             long_poll_timeout: Duration::from_secs(25),
             ws_impl: WsImpl::Own,
+            deflate: true,
         }
     }
 }

@@ -6,7 +6,9 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{broadcast, watch};
-use wsbench_transport::{Config, Data, Event, ServerOptions, TcpWebSocket, accept_with_head};
+use wsbench_transport::{
+    Config, Data, DeflateConfig, Event, ServerOptions, TcpWebSocket, accept_with_head,
+};
 
 use crate::Ctx;
 use crate::http::{self, Head, ReadError};
@@ -106,6 +108,7 @@ async fn websocket(stream: TcpStream, buf: Vec<u8>, head: Head, ctx: &Ctx) {
         },
         protocols: Vec::new(),
         handshake_timeout: Some(ctx.config.handshake_timeout),
+        deflate: ctx.config.deflate.then(DeflateConfig::default),
     };
     // Refusals are answered with their status inside accept.
     let Ok(accepted) = accept_with_head(stream, buf, &options).await else {

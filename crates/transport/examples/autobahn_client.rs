@@ -3,7 +3,7 @@
 //!
 //!     cargo run --release -p wsbench-transport --example autobahn_client -- ws://127.0.0.1:9002 [AGENT]
 
-use wsbench_transport::{ClientOptions, Config, Data, Event, TcpWebSocket, connect};
+use wsbench_transport::{ClientOptions, Config, Data, DeflateConfig, Event, TcpWebSocket, connect};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -14,6 +14,7 @@ async fn open(url: &str) -> Result<TcpWebSocket, BoxError> {
             max_message_size: 32 << 20,
             ..Config::default()
         },
+        deflate: Some(DeflateConfig::default()),
         ..ClientOptions::default()
     };
     Ok(connect(url, &options).await?.socket)

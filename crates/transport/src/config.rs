@@ -3,6 +3,8 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+pub use crate::deflate::DeflateConfig;
+
 /// Limits and timers of one connection, either side.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -53,6 +55,8 @@ pub struct ClientOptions {
     pub local_addr: Option<IpAddr>,
     /// Limit on TCP connect plus the opening handshake (default 10 s).
     pub handshake_timeout: Option<Duration>,
+    /// Offer permessage-deflate (RFC 7692).
+    pub deflate: Option<DeflateConfig>,
 }
 
 /// Options for [`crate::accept`].
@@ -64,6 +68,8 @@ pub struct ServerOptions {
     pub protocols: Vec<String>,
     /// Limit on reading the upgrade request (default 10 s; slowloris defence).
     pub handshake_timeout: Option<Duration>,
+    /// Accept permessage-deflate when a client offers it.
+    pub deflate: Option<DeflateConfig>,
 }
 
 pub(crate) const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);

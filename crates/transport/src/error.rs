@@ -2,9 +2,9 @@
 
 use std::io;
 
-use wsbench_codec::ProtocolError;
 use wsbench_codec::encode::EncodeError;
 use wsbench_codec::handshake::{HandshakeError, RequestError};
+use wsbench_codec::{CloseCode, ProtocolError};
 
 use crate::ws::ReadyState;
 
@@ -45,4 +45,33 @@ pub enum Error {
     /// A frame could not be encoded (e.g. a close reason over 123 bytes).
     #[error("cannot encode: {0}")]
     Encode(#[from] EncodeError),
+    /// The server's extension response is not what was offered.
+    #[error("extension negotiation failed: {0}")]
+    Extension(String),
+    /// A compressed message did not inflate (close 1007 sent).
+    #[error("invalid permessage-deflate data (close 1007)")]
+    InvalidCompressedData,
+    /// A message inflated beyond the size limit (close 1009 sent).
+    #[error("message over {limit} bytes once decompressed (close 1009)")]
+    MessageTooLarge {
+        /// The limit.
+        limit: u64,
+    },
+    /// A compressed text message was not UTF-8 (close 1007 sent).
+    #[error("text message is not valid UTF-8 (close 1007)")]
+    InvalidUtf8,
+}
+
+impl Error {
+    /// The close code this error sends to the peer, when it ends a
+    /// connection.
+    pub fn close_code(&self) -> CloseCode {
+        match self {
+            Error::Protocol(e) => e.close_code(),
+            Error::InvalidCompressedData | Error::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
+            Error::MessageTooLarge { .. } => CloseCode::MESSAGE_TOO_BIG,
+            Error::Timeout(_) => CloseCode::POLICY_VIOLATION,
+            _ => CloseCode::ABNORMAL,
+        }
+    }
 }

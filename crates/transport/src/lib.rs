@@ -19,10 +19,12 @@
 
 pub mod clock;
 mod config;
+mod deflate;
 mod error;
 mod ws;
 
-pub use config::{ClientOptions, Config, ServerOptions};
+pub use config::{ClientOptions, Config, DeflateConfig, ServerOptions};
+pub use deflate::DeflateParams;
 pub use error::Error;
 pub use ws::client::{Connected, connect};
 pub use ws::server::{Accepted, accept, accept_with_head};

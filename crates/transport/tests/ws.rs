@@ -323,3 +323,61 @@ async fn an_idle_client_connection_holds_little_heap() {
     let heap = c.socket.heap_bytes();
     assert!(heap <= 256, "idle connection holds {heap} heap bytes");
 }
+
+#[tokio::test]
+async fn permessage_deflate_is_negotiated_and_messages_round_trip() {
+    use wsbench_transport::DeflateConfig;
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", l.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let (tcp, _) = l.accept().await.unwrap();
+        let options = ServerOptions {
+            deflate: Some(DeflateConfig::default()),
+            ..ServerOptions::default()
+        };
+        let mut a = accept(tcp, &options).await.unwrap();
+        assert!(a.deflate.is_some());
+        while let Some(ev) = a.socket.next_event().await {
+            if let Event::Message(m) = ev {
+                let _ = match m {
+                    Data::Text(t) => a.socket.send_text(&t).await,
+                    Data::Binary(b) => a.socket.send_binary(&b).await,
+                };
+            }
+        }
+    });
+    let options = ClientOptions {
+        deflate: Some(DeflateConfig {
+            client_no_context_takeover: true,
+            ..DeflateConfig::default()
+        }),
+        ..ClientOptions::default()
+    };
+    let mut c = connect(&url, &options).await.unwrap();
+    let params = c.deflate.expect("negotiated");
+    assert!(params.client_no_context_takeover);
+    let text = "compressible ".repeat(2000);
+    for _ in 0..3 {
+        c.socket.send_text(&text).await.unwrap();
+        assert!(matches!(next(&mut c.socket).await, Event::Message(Data::Text(t)) if t == text));
+    }
+    c.socket.send_binary(&[]).await.unwrap();
+    assert!(matches!(next(&mut c.socket).await, Event::Message(Data::Binary(b)) if b.is_empty()));
+    c.socket.close(1000, "").await.unwrap();
+    assert!(matches!(next(&mut c.socket).await, Event::Close(e) if e.was_clean));
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_server_without_deflate_leaves_the_offer_unanswered() {
+    let (l, url) = listener().await;
+    let _server = echo_server(l);
+    let options = ClientOptions {
+        deflate: Some(wsbench_transport::DeflateConfig::default()),
+        ..ClientOptions::default()
+    };
+    let mut c = connect(&url, &options).await.unwrap();
+    assert!(c.deflate.is_none());
+    c.socket.send_text("plain").await.unwrap();
+    assert!(matches!(next(&mut c.socket).await, Event::Message(Data::Text(t)) if t == "plain"));
+}

@@ -12,6 +12,7 @@ use wsbench_codec::handshake::{ClientHandshake, ClientRequest};
 use super::TcpWebSocket;
 use super::write::random_u64;
 use crate::config::{ClientOptions, DEFAULT_HANDSHAKE_TIMEOUT};
+use crate::deflate::{self, DeflateParams};
 use crate::error::Error;
 
 /// Largest response head accepted (the codec refuses larger ones too).
@@ -28,6 +29,8 @@ pub struct Connected {
     pub connect_time: Duration,
     /// Time from the end of TCP connect to a validated 101 response.
     pub handshake_time: Duration,
+    /// permessage-deflate parameters, when the server accepted the offer.
+    pub deflate: Option<DeflateParams>,
 }
 
 /// A `ws://` URL taken apart.
@@ -119,11 +122,12 @@ async fn connect_inner(target: &Target, options: &ClientOptions) -> Result<Conne
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
+    let offer = options.deflate.as_ref().map(deflate::offer);
     let request = ClientRequest {
         host: &target.authority,
         path: &target.path,
         protocols: &protocols,
-        extensions: None,
+        extensions: offer.as_deref(),
         origin: options.origin.as_deref(),
         headers: &headers,
     };
@@ -151,6 +155,12 @@ async fn connect_inner(target: &Target, options: &ClientOptions) -> Result<Conne
         if let Some(response) = handshake.parse_response(&buf[..filled])? {
             let protocol = response.protocol.map(str::to_owned);
             let head_len = response.head_len;
+            let deflate = match &options.deflate {
+                Some(config) => deflate::accepted(&response.extensions, config)
+                    .map_err(Error::Extension)?
+                    .map(|p| (p, config.level)),
+                None => None,
+            };
             let (read, write) = stream.into_split();
             let socket = TcpWebSocket::open(
                 read,
@@ -158,10 +168,12 @@ async fn connect_inner(target: &Target, options: &ClientOptions) -> Result<Conne
                 Role::Client,
                 options.config.clone(),
                 &buf[head_len..filled],
+                deflate,
             );
             return Ok(Connected {
                 socket,
                 protocol,
+                deflate: deflate.map(|(p, _)| p),
                 connect_time: t1 - t0,
                 handshake_time: t1.elapsed(),
             });

@@ -11,12 +11,14 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use tokio::io::AsyncWrite;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use wsbench_codec::frame::RSV1;
 use wsbench_codec::{Decoder, DecoderConfig, Role};
 
 pub use read::{ReadReady, WsReader};
 pub use write::WsWriter;
 
 use crate::config::Config;
+use crate::deflate::{DeflateParams, Deflater, Inflater};
 use crate::error::Error;
 use write::Shared;
 
@@ -167,15 +169,50 @@ where
         role: Role,
         config: Config,
         leftover: &[u8],
+        deflate: Option<(DeflateParams, u32)>,
     ) -> WebSocket<R, W> {
-        let shared = Arc::new(Shared::new(role, write, State::new(ReadyState::Open)));
+        let (deflater, inflater) = match (deflate, role) {
+            (None, _) => (None, None),
+            (Some((p, level)), Role::Client) => (
+                Some(Deflater::new(
+                    level,
+                    p.client_max_window_bits,
+                    p.client_no_context_takeover,
+                )),
+                Some(Inflater::new(p.server_no_context_takeover)),
+            ),
+            (Some((p, level)), Role::Server) => (
+                Some(Deflater::new(
+                    level,
+                    p.server_max_window_bits,
+                    p.server_no_context_takeover,
+                )),
+                Some(Inflater::new(p.client_no_context_takeover)),
+            ),
+        };
         let mut decoder_config = DecoderConfig::new(role);
         decoder_config.max_frame_size = config.max_frame_size;
         decoder_config.max_message_size = config.max_message_size;
+        if deflate.is_some() {
+            decoder_config.allowed_rsv = RSV1;
+        }
+        let shared = Arc::new(Shared::new(
+            role,
+            write,
+            State::new(ReadyState::Open),
+            deflater,
+        ));
         let decoder = Decoder::new(decoder_config);
         let close_timeout = config.close_timeout;
         WebSocket {
-            reader: WsReader::new(read, Arc::clone(&shared), decoder, config, leftover),
+            reader: WsReader::new(
+                read,
+                Arc::clone(&shared),
+                decoder,
+                config,
+                leftover,
+                inflater,
+            ),
             writer: WsWriter::new(shared, close_timeout),
         }
     }

@@ -13,6 +13,7 @@ use wsbench_codec::{Decoder, OpCode, OwnedMessage, ProtocolError, Role};
 use super::write::Shared;
 use super::{CloseEvent, Data, Event, ReadyState};
 use crate::config::Config;
+use crate::deflate::{InflateError, Inflater};
 use crate::error::Error;
 
 /// Message-buffer capacity the decoder keeps between messages.
@@ -56,6 +57,8 @@ pub struct WsReader<R, W> {
     ping_outstanding: bool,
     /// The close event to report after an error event.
     pending_close: Option<CloseEvent>,
+    /// permessage-deflate, when negotiated.
+    inflater: Option<Inflater>,
     done: bool,
 }
 
@@ -64,7 +67,7 @@ enum Step {
     Event(Event),
     Continue,
     PeerClose(CloseEvent),
-    Protocol(ProtocolError),
+    Fail(Error),
 }
 
 impl<R, W> WsReader<R, W>
@@ -78,6 +81,7 @@ where
         mut decoder: Decoder,
         config: Config,
         leftover: &[u8],
+        inflater: Option<Inflater>,
     ) -> WsReader<R, W> {
         let mut dc = *decoder.config();
         dc.retain_capacity = DECODER_RETAIN;
@@ -99,6 +103,7 @@ where
             needs_flush: false,
             ping_outstanding: false,
             pending_close: None,
+            inflater,
             done: false,
         }
     }
@@ -135,7 +140,7 @@ where
                 match self.decode_step() {
                     Step::Continue => continue,
                     Step::Event(ev) => return Some(ev),
-                    Step::Protocol(e) => return Some(self.fail(Error::Protocol(e)).await),
+                    Step::Fail(e) => return Some(self.fail(e).await),
                     Step::PeerClose(close) => return Some(self.peer_closed(close).await),
                 }
             }
@@ -174,7 +179,7 @@ where
         let input = &mut self.buf[self.start..self.end];
         let (n, message) = match self.decoder.decode(input) {
             Ok((n, m)) => (n, m.map(|m| m.to_owned_message())),
-            Err(e) => return Step::Protocol(e),
+            Err(e) => return Step::Fail(Error::Protocol(e)),
         };
         let Some(message) = message else {
             // The decoder consumed everything (partial data is kept in its
@@ -215,11 +220,27 @@ where
                     was_clean: true,
                 })
             }
-            // permessage-deflate is not negotiated, so RSV1 is refused by
-            // the decoder before a compressed message can appear.
-            OwnedMessage::Compressed { .. } => {
-                Step::Protocol(ProtocolError::ReservedBits { bits: 0b100 })
-            }
+            OwnedMessage::Compressed { .. } if closing => Step::Continue,
+            OwnedMessage::Compressed { text, payload } => self.inflate(text, &payload),
+        }
+    }
+
+    /// Decompresses a permessage-deflate message.
+    fn inflate(&mut self, text: bool, payload: &[u8]) -> Step {
+        let limit = self.config.max_message_size;
+        let Some(inflater) = self.inflater.as_mut() else {
+            // The decoder accepts RSV1 only when the extension was agreed.
+            return Step::Fail(Error::Protocol(ProtocolError::ReservedBits { bits: 0b100 }));
+        };
+        let max = usize::try_from(limit).unwrap_or(usize::MAX);
+        match inflater.decompress(payload, max) {
+            Ok(bytes) if text => match String::from_utf8(bytes) {
+                Ok(t) => Step::Event(Event::Message(Data::Text(t))),
+                Err(_) => Step::Fail(Error::InvalidUtf8),
+            },
+            Ok(bytes) => Step::Event(Event::Message(Data::Binary(bytes))),
+            Err(InflateError::Corrupt) => Step::Fail(Error::InvalidCompressedData),
+            Err(InflateError::TooLarge) => Step::Fail(Error::MessageTooLarge { limit }),
         }
     }
 
@@ -266,11 +287,7 @@ where
     /// protocol error), TCP closed, an error event now and a close event
     /// (1006) next.
     async fn fail(&mut self, error: Error) -> Event {
-        let code = match &error {
-            Error::Protocol(e) => e.close_code(),
-            Error::Timeout(_) => wsbench_codec::CloseCode::POLICY_VIOLATION,
-            _ => wsbench_codec::CloseCode::ABNORMAL,
-        };
+        let code = error.close_code();
         if code.is_valid_on_wire() {
             let _ = self.shared.queue_close(Some((code, "")));
         }

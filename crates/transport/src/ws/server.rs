@@ -7,6 +7,7 @@ use wsbench_codec::handshake::{Request, RequestError, Response};
 
 use super::TcpWebSocket;
 use crate::config::{DEFAULT_HANDSHAKE_TIMEOUT, ServerOptions};
+use crate::deflate::{self, DeflateParams};
 use crate::error::Error;
 
 /// An accepted connection and what its request asked for.
@@ -18,6 +19,9 @@ pub struct Accepted {
     pub path: String,
     /// The subprotocol chosen from the client's offer.
     pub protocol: Option<String>,
+    /// permessage-deflate parameters, when the client offered it and the
+    /// server accepts it.
+    pub deflate: Option<DeflateParams>,
 }
 
 /// Reads the upgrade request from `stream` and answers it.
@@ -72,8 +76,13 @@ pub async fn accept_with_head(
     let request = Request::parse(&head[..filled])?.expect("complete: checked above");
     let supported: Vec<&str> = options.protocols.iter().map(String::as_str).collect();
     let protocol = request.select_protocol(&supported);
+    let deflate = options.deflate.as_ref().and_then(|config| {
+        deflate::accept(request.extensions.iter().copied(), config)
+            .map(|(params, header)| (params, config.level, header))
+    });
     let mut response: Response<'_> = request.accept();
     response.protocol = protocol;
+    response.extensions = deflate.as_ref().map(|(_, _, header)| header.as_str());
     let mut out = Vec::with_capacity(256);
     response.write(&mut out);
     let path = request.path.to_owned();
@@ -88,11 +97,13 @@ pub async fn accept_with_head(
         Role::Server,
         options.config.clone(),
         &head[head_len..filled],
+        deflate.as_ref().map(|&(params, level, _)| (params, level)),
     );
     Ok(Accepted {
         socket,
         path,
         protocol,
+        deflate: deflate.map(|(params, _, _)| params),
     })
 }
 

@@ -14,9 +14,11 @@ use std::time::Duration;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 use wsbench_codec::encode::NoMasking;
+use wsbench_codec::frame::RSV1;
 use wsbench_codec::{CloseCode, Encoder, FastMaskKeys, FrameKind, OpCode, Role};
 
 use super::{ReadyState, State};
+use crate::deflate::Deflater;
 use crate::error::Error;
 
 /// A write buffer grown beyond this is released once it drains.
@@ -28,17 +30,19 @@ enum AnyEncoder {
     Server(Encoder<NoMasking>),
 }
 
-/// One queued frame: its size on the wire and how much of it counts
-/// towards `bufferedAmount`.
+/// One queued frame: its size on the wire, its payload's size on the wire,
+/// and the application bytes it counts towards `bufferedAmount`.
 #[derive(Clone, Copy, Debug)]
 struct Queued {
     wire: usize,
-    payload: usize,
+    body: usize,
+    app: usize,
 }
 
 #[derive(Debug)]
 struct Outbox {
     encoder: AnyEncoder,
+    deflater: Option<Deflater>,
     buf: Vec<u8>,
     frames: VecDeque<Queued>,
     close_sent: bool,
@@ -56,15 +60,21 @@ struct Sink<W> {
 }
 
 impl<W> Sink<W> {
-    /// Records `n` more bytes written; returns the payload bytes among them.
+    /// Records `n` more bytes written; returns the application bytes they
+    /// complete: byte for byte for a plain payload, all at once when a
+    /// compressed frame has gone out.
     fn account(&mut self, mut n: usize) -> usize {
-        let mut payload = 0;
+        let mut app = 0;
         while n > 0 {
             let f = *self.frames.front().expect("written bytes belong to frames");
-            let header = f.wire - f.payload;
+            let header = f.wire - f.body;
             let take = n.min(f.wire - self.head_done);
             let (from, to) = (self.head_done, self.head_done + take);
-            payload += to.saturating_sub(from.max(header));
+            if f.app == f.body {
+                app += to.saturating_sub(from.max(header));
+            } else if to == f.wire {
+                app += f.app;
+            }
             self.head_done = to;
             n -= take;
             if self.head_done == f.wire {
@@ -72,7 +82,7 @@ impl<W> Sink<W> {
                 self.head_done = 0;
             }
         }
-        payload
+        app
     }
 }
 
@@ -94,7 +104,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl<W: AsyncWrite + Unpin> Shared<W> {
-    pub(crate) fn new(role: Role, io: W, state: State) -> Shared<W> {
+    pub(crate) fn new(role: Role, io: W, state: State, deflater: Option<Deflater>) -> Shared<W> {
         let encoder = match role {
             Role::Client => AnyEncoder::Client(Encoder::client(FastMaskKeys::new(random_u64()))),
             Role::Server => AnyEncoder::Server(Encoder::server()),
@@ -104,6 +114,7 @@ impl<W: AsyncWrite + Unpin> Shared<W> {
             role,
             outbox: Mutex::new(Outbox {
                 encoder,
+                deflater,
                 buf: Vec::new(),
                 frames: VecDeque::new(),
                 close_sent: false,
@@ -128,13 +139,28 @@ impl<W: AsyncWrite + Unpin> Shared<W> {
             return Err(Error::NotOpen(self.state.get()));
         }
         let before = out.buf.len();
-        let Outbox { encoder, buf, .. } = &mut *out;
-        let kind = FrameKind::whole(opcode);
+        let Outbox {
+            encoder,
+            deflater,
+            buf,
+            ..
+        } = &mut *out;
+        let mut kind = FrameKind::whole(opcode);
+        let mut compressed = Vec::new();
+        let body = match deflater {
+            Some(d) if !opcode.is_control() && !payload.is_empty() => {
+                d.compress(payload, &mut compressed);
+                kind.rsv = RSV1;
+                &compressed[..]
+            }
+            _ => payload,
+        };
         match encoder {
-            AnyEncoder::Client(e) => e.encode_to_vec(buf, kind, payload)?,
-            AnyEncoder::Server(e) => e.encode_to_vec(buf, kind, payload)?,
+            AnyEncoder::Client(e) => e.encode_to_vec(buf, kind, body)?,
+            AnyEncoder::Server(e) => e.encode_to_vec(buf, kind, body)?,
         }
-        let counted = if opcode.is_control() {
+        let body = body.len();
+        let app = if opcode.is_control() {
             0
         } else {
             payload.len()
@@ -142,9 +168,10 @@ impl<W: AsyncWrite + Unpin> Shared<W> {
         let wire = out.buf.len() - before;
         out.frames.push_back(Queued {
             wire,
-            payload: counted,
+            body: if opcode.is_control() { 0 } else { body },
+            app,
         });
-        self.buffered.fetch_add(counted, Ordering::AcqRel);
+        self.buffered.fetch_add(app, Ordering::AcqRel);
         Ok(())
     }
 
@@ -165,7 +192,11 @@ impl<W: AsyncWrite + Unpin> Shared<W> {
             (AnyEncoder::Server(e), None) => e.encode_to_vec(buf, kind, &[])?,
         }
         let wire = out.buf.len() - before;
-        out.frames.push_back(Queued { wire, payload: 0 });
+        out.frames.push_back(Queued {
+            wire,
+            body: 0,
+            app: 0,
+        });
         out.close_sent = true;
         Ok(true)
     }
