@@ -101,9 +101,24 @@ impl Hub {
         h.retained.iter().skip(skip).cloned().collect()
     }
 
-    /// A live feed of messages published from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
-        self.live.subscribe()
+    /// Every message published after `cursor`, in order, each once.
+    pub fn subscribe_after(&self, cursor: u64) -> Subscription<'_> {
+        Subscription {
+            // The live feed first, so nothing falls between it and history.
+            feed: self.live.subscribe(),
+            hub: self,
+            last: cursor,
+        }
+    }
+
+    /// Every message published from now on.
+    pub fn subscribe(&self) -> Subscription<'_> {
+        let feed = self.live.subscribe();
+        Subscription {
+            feed,
+            hub: self,
+            last: self.last_seq(),
+        }
     }
 
     /// Waits until a message with `seq > cursor` exists.
@@ -111,6 +126,44 @@ impl Hub {
         let mut rx = self.latest.subscribe();
         // The sender lives as long as the hub, which outlives this borrow.
         let _ = rx.wait_for(|&seq| seq > cursor).await;
+    }
+}
+
+/// One subscriber's position in the hub's stream.
+#[derive(Debug)]
+pub struct Subscription<'a> {
+    hub: &'a Hub,
+    feed: broadcast::Receiver<Arc<Published>>,
+    last: u64,
+}
+
+impl Subscription<'_> {
+    /// Retained messages after the last one taken (for a subscription that
+    /// starts in the past).
+    pub fn catch_up(&mut self) -> Vec<Arc<Published>> {
+        let batch = self.hub.since(self.last);
+        if let Some(m) = batch.last() {
+            self.last = m.seq;
+        }
+        batch
+    }
+
+    /// The next messages: one from the live feed, or, when this subscriber
+    /// fell behind the feed, everything retained after the last one taken.
+    /// `None` once the hub is gone. Cancel-safe.
+    pub async fn next(&mut self) -> Option<Vec<Arc<Published>>> {
+        loop {
+            let batch = match self.feed.recv().await {
+                Ok(m) if m.seq <= self.last => continue,
+                Ok(m) => vec![m],
+                Err(broadcast::error::RecvError::Lagged(_)) => self.hub.since(self.last),
+                Err(broadcast::error::RecvError::Closed) => return None,
+            };
+            if let Some(m) = batch.last() {
+                self.last = m.seq;
+                return Some(batch);
+            }
+        }
     }
 }
 
@@ -144,6 +197,28 @@ mod tests {
         let all = hub.since(0);
         assert_eq!(all.len(), RETAIN);
         assert_eq!(all[0].seq, 11);
+    }
+
+    #[tokio::test]
+    async fn subscriptions_deliver_each_message_once_in_order_even_after_lagging() {
+        let hub = Hub::new();
+        hub.publish("old");
+        let mut sub = hub.subscribe_after(0);
+        hub.publish("new");
+        let seqs = |b: Vec<Arc<Published>>| b.iter().map(|m| m.seq).collect::<Vec<_>>();
+        assert_eq!(seqs(sub.catch_up()), [1, 2]);
+        // The feed still holds 2; it must not come again.
+        hub.publish("x");
+        assert_eq!(seqs(sub.next().await.unwrap()), [3]);
+        // Overflow the live feed: the subscriber catches up from history.
+        for _ in 0..2000 {
+            hub.publish("");
+        }
+        let mut got = Vec::new();
+        while got.last() != Some(&2003) {
+            got.extend(seqs(sub.next().await.unwrap()));
+        }
+        assert_eq!(got, (4..=2003).collect::<Vec<_>>());
     }
 
     #[tokio::test]

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 use wsbench_transport::{
     Config, Data, DeflateConfig, Event, ServerOptions, TcpWebSocket, accept_with_head,
 };
@@ -160,34 +160,22 @@ async fn echo_loop(mut ws: TcpWebSocket, mut shutdown: watch::Receiver<bool>) {
 }
 
 async fn push_loop(mut ws: TcpWebSocket, ctx: &Ctx, mut shutdown: watch::Receiver<bool>) {
-    let mut feed = ctx.hub.subscribe();
-    let mut last = ctx.hub.last_seq();
+    let mut sub = ctx.hub.subscribe();
     loop {
         tokio::select! {
-            m = feed.recv() => match m {
-                Ok(m) => {
-                    if m.seq <= last {
-                        continue;
-                    }
-                    last = m.seq;
-                    if ws.send_text(&m.json).await.is_err() {
+            batch = sub.next() => {
+                let Some(batch) = batch else {
+                    return going_away(&mut ws).await;
+                };
+                for m in &batch {
+                    if ws.writer().queue_text(&m.json).is_err() {
                         return;
                     }
                 }
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    // Catch up from the retained history.
-                    for m in ctx.hub.since(last) {
-                        last = m.seq;
-                        if ws.writer().queue_text(&m.json).is_err() {
-                            return;
-                        }
-                    }
-                    if ws.writer().flush().await.is_err() {
-                        return;
-                    }
+                if ws.writer().flush().await.is_err() {
+                    return;
                 }
-                Err(broadcast::error::RecvError::Closed) => return going_away(&mut ws).await,
-            },
+            }
             ev = ws.next_event() => match ev {
                 Some(Event::Close(_)) | None => return,
                 Some(_) => {}
@@ -241,18 +229,19 @@ async fn poll(head: &Head, ctx: &Ctx) -> (Vec<u8>, bool) {
 /// Streams the hub as Server-Sent Events, resuming after `last_event_id`
 /// when the client sent one.
 async fn sse(mut stream: TcpStream, last_event_id: Option<u64>, ctx: &Ctx) {
-    let mut feed = ctx.hub.subscribe();
-    let mut last = last_event_id.unwrap_or_else(|| ctx.hub.last_seq());
+    let mut sub = match last_event_id {
+        Some(id) => ctx.hub.subscribe_after(id),
+        None => ctx.hub.subscribe(),
+    };
     let mut out = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\
                     Cache-Control: no-store\r\nConnection: close\r\n\r\n"
         .to_vec();
     let (mut read, mut write) = stream.split();
     let mut shutdown = ctx.shutdown.clone();
     let mut scratch = [0u8; 64];
-    let mut backlog = ctx.hub.since(last);
+    let mut batch = sub.catch_up();
     loop {
-        for m in backlog.drain(..) {
-            last = m.seq;
+        for m in batch.drain(..) {
             out.extend_from_slice(format!("id: {}\ndata: {}\n\n", m.seq, m.json).as_bytes());
         }
         if !out.is_empty() {
@@ -262,11 +251,9 @@ async fn sse(mut stream: TcpStream, last_event_id: Option<u64>, ctx: &Ctx) {
             out.clear();
         }
         tokio::select! {
-            m = feed.recv() => match m {
-                Ok(m) if m.seq > last => backlog.push(m),
-                Ok(_) => {}
-                Err(broadcast::error::RecvError::Lagged(_)) => backlog = ctx.hub.since(last),
-                Err(broadcast::error::RecvError::Closed) => return,
+            next = sub.next() => match next {
+                Some(b) => batch = b,
+                None => return,
             },
             // The client hung up (or sent something, which SSE ignores).
             r = read.read(&mut scratch) => if matches!(r, Ok(0) | Err(_)) { return },

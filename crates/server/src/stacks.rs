@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 use wsbench_codec::handshake::Request;
 
 use crate::Ctx;
@@ -195,14 +195,12 @@ async fn fws_echo(io: Prefixed, max: usize, mut shutdown: watch::Receiver<bool>)
 async fn fws_push(io: Prefixed, ctx: &Ctx, mut shutdown: watch::Receiver<bool>) {
     use fastwebsockets::{Frame, Payload};
     let mut ws = fws_socket(io, 1 << 20);
-    let mut feed = ctx.hub.subscribe();
-    let mut last = ctx.hub.last_seq();
+    let mut sub = ctx.hub.subscribe();
     loop {
         let batch = tokio::select! {
-            m = feed.recv() => match m {
-                Ok(m) => vec![m],
-                Err(broadcast::error::RecvError::Lagged(_)) => ctx.hub.since(last),
-                Err(broadcast::error::RecvError::Closed) => return,
+            batch = sub.next() => match batch {
+                Some(b) => b,
+                None => return,
             },
             () = shutting_down(&mut shutdown) => {
                 let _ = ws.write_frame(Frame::close(1001, b"server shutting down")).await;
@@ -210,10 +208,6 @@ async fn fws_push(io: Prefixed, ctx: &Ctx, mut shutdown: watch::Receiver<bool>) 
             }
         };
         for m in batch {
-            if m.seq <= last {
-                continue;
-            }
-            last = m.seq;
             let frame = Frame::text(Payload::Borrowed(m.json.as_bytes()));
             if ws.write_frame(frame).await.is_err() {
                 return;
@@ -268,14 +262,12 @@ async fn tt_echo(io: Prefixed, max: usize, mut shutdown: watch::Receiver<bool>) 
 async fn tt_push(io: Prefixed, ctx: &Ctx, mut shutdown: watch::Receiver<bool>) {
     use tokio_tungstenite::tungstenite::Message;
     let mut ws = tt_socket(io, 1 << 20).await;
-    let mut feed = ctx.hub.subscribe();
-    let mut last = ctx.hub.last_seq();
+    let mut sub = ctx.hub.subscribe();
     loop {
         let batch = tokio::select! {
-            m = feed.recv() => match m {
-                Ok(m) => vec![m],
-                Err(broadcast::error::RecvError::Lagged(_)) => ctx.hub.since(last),
-                Err(broadcast::error::RecvError::Closed) => return,
+            batch = sub.next() => match batch {
+                Some(b) => b,
+                None => return,
             },
             m = ws.next() => match m {
                 Some(Ok(_)) => continue,
@@ -284,10 +276,6 @@ async fn tt_push(io: Prefixed, ctx: &Ctx, mut shutdown: watch::Receiver<bool>) {
             () = shutting_down(&mut shutdown) => return tt_close(&mut ws).await,
         };
         for m in batch {
-            if m.seq <= last {
-                continue;
-            }
-            last = m.seq;
             if ws.feed(Message::text(m.json.as_str())).await.is_err() {
                 return;
             }

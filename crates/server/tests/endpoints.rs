@@ -301,3 +301,27 @@ async fn shutdown_closes_websocket_clients_with_1001() {
     }
     tokio::time::timeout(LIMIT, stop).await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn sse_resumes_after_last_event_id() {
+    let s = server(ServerConfig::default()).await;
+    for p in ["a", "b", "c"] {
+        s.hub().publish(p);
+    }
+    let mut tcp = TcpStream::connect(s.local_addr()).await.unwrap();
+    tcp.write_all(b"GET /events HTTP/1.1\r\nHost: x\r\nLast-Event-ID: 1\r\n\r\n")
+        .await
+        .unwrap();
+    let mut got = String::new();
+    let mut b = [0u8; 1024];
+    while !got.contains("id: 3\n") {
+        let n = tokio::time::timeout(LIMIT, tcp.read(&mut b))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0);
+        got.push_str(std::str::from_utf8(&b[..n]).unwrap());
+    }
+    assert!(!got.contains("id: 1\n"), "{got}");
+    assert!(got.find("id: 2\n").unwrap() < got.find("id: 3\n").unwrap());
+}
