@@ -381,3 +381,46 @@ async fn a_server_without_deflate_leaves_the_offer_unanswered() {
     c.socket.send_text("plain").await.unwrap();
     assert!(matches!(next(&mut c.socket).await, Event::Message(Data::Text(t)) if t == "plain"));
 }
+
+#[tokio::test]
+async fn keepalive_pings_a_silent_peer_then_fails_the_connection() {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", l.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        // Completes the handshake, then reads frames without ever answering.
+        let (mut tcp, _) = l.accept().await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = tcp.read(&mut buf).await.unwrap();
+        let req = wsbench_codec::handshake::Request::parse(&buf[..n])
+            .unwrap()
+            .unwrap();
+        let mut out = Vec::new();
+        req.accept().write(&mut out);
+        tcp.write_all(&out).await.unwrap();
+        let mut seen = Vec::new();
+        let _ = tokio::time::timeout(LIMIT, tcp.read_to_end(&mut seen)).await;
+        seen
+    });
+    let options = ClientOptions {
+        config: Config {
+            keepalive: Some(Duration::from_millis(100)),
+            ..Config::default()
+        },
+        ..ClientOptions::default()
+    };
+    let mut c = connect(&url, &options).await.unwrap();
+    let first = next(&mut c.socket).await;
+    assert!(
+        matches!(first, Event::Error(Error::Timeout(_))),
+        "{first:?}"
+    );
+    assert_eq!(
+        close_of(&next(&mut c.socket).await),
+        &CloseEvent::abnormal()
+    );
+    let seen = server.await.unwrap();
+    // A masked ping first, then a masked close with 1008.
+    assert_eq!(seen[0], 0x89, "a ping went out: {seen:?}");
+    let close_at = 2 + 4 + usize::from(seen[1] & 0x7f);
+    assert_eq!(seen[close_at], 0x88, "then a close frame: {seen:?}");
+}
