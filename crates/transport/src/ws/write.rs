@@ -7,7 +7,7 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -45,7 +45,6 @@ struct Outbox {
     deflater: Option<Deflater>,
     buf: Vec<u8>,
     frames: VecDeque<Queued>,
-    close_sent: bool,
 }
 
 #[derive(Debug)]
@@ -92,6 +91,8 @@ pub(crate) struct Shared<W> {
     pub(crate) state: State,
     pub(crate) role: Role,
     outbox: Mutex<Outbox>,
+    /// Our close frame is queued; nothing may follow it.
+    close_queued: AtomicBool,
     buffered: AtomicUsize,
     sink: tokio::sync::Mutex<Sink<W>>,
     close_deadline: Mutex<Option<Instant>>,
@@ -117,8 +118,8 @@ impl<W: AsyncWrite + Unpin> Shared<W> {
                 deflater,
                 buf: Vec::new(),
                 frames: VecDeque::new(),
-                close_sent: false,
             }),
+            close_queued: AtomicBool::new(false),
             buffered: AtomicUsize::new(0),
             sink: tokio::sync::Mutex::new(Sink {
                 io,
@@ -135,7 +136,7 @@ impl<W: AsyncWrite + Unpin> Shared<W> {
     /// Queues one whole frame. Data frames count towards `bufferedAmount`.
     pub(crate) fn queue(&self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
         let mut out = lock(&self.outbox);
-        if out.close_sent {
+        if self.close_queued.load(Ordering::Acquire) {
             return Err(Error::NotOpen(self.state.get()));
         }
         let before = out.buf.len();
@@ -179,7 +180,7 @@ impl<W: AsyncWrite + Unpin> Shared<W> {
     /// this call queued it. `None`: a close frame without a body.
     pub(crate) fn queue_close(&self, close: Option<(CloseCode, &str)>) -> Result<bool, Error> {
         let mut out = lock(&self.outbox);
-        if out.close_sent {
+        if self.close_queued.load(Ordering::Acquire) {
             return Ok(false);
         }
         let before = out.buf.len();
@@ -197,12 +198,15 @@ impl<W: AsyncWrite + Unpin> Shared<W> {
             body: 0,
             app: 0,
         });
-        out.close_sent = true;
+        // Set under the outbox lock, so no frame is queued after it.
+        self.close_queued.store(true, Ordering::Release);
         Ok(true)
     }
 
+    /// Whether our close frame is queued (the reader asks per message, so
+    /// this is an atomic rather than the outbox lock).
     pub(crate) fn close_sent(&self) -> bool {
-        lock(&self.outbox).close_sent
+        self.close_queued.load(Ordering::Acquire)
     }
 
     pub(crate) fn buffered_amount(&self) -> usize {
