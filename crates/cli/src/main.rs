@@ -3,14 +3,13 @@
 
 #![forbid(unsafe_code)]
 
-use std::net::SocketAddr;
+mod serve;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
-use wsbench_server::{Server, ServerConfig, WsImpl};
+use clap::{Parser, Subcommand};
+use serve::ServeArgs;
 
 /// Benchmark and load-testing harness for WebSocket systems.
 #[derive(Debug, Parser)]
@@ -29,46 +28,9 @@ enum Command {
     },
     /// Serve the reference targets: echo and push hub over WebSocket,
     /// long-poll, short poll and SSE, on one port, until SIGINT or SIGTERM.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print facts about this build and machine that results depend on.
     Info,
-}
-
-#[derive(Debug, Args)]
-struct ServeArgs {
-    /// Address to listen on (port 0 picks a free port; the address is
-    /// printed on stdout as `listening on ADDR`).
-    #[arg(long, default_value = "127.0.0.1:9001")]
-    listen: SocketAddr,
-    /// Listening sockets on the address (SO_REUSEPORT), each with its own
-    /// accept loop.
-    #[arg(long, default_value_t = 1)]
-    listeners: usize,
-    /// Built-in publisher: messages per second to the push hub (0: off).
-    #[arg(long, default_value_t = 0.0)]
-    publish_rate: f64,
-    /// Payload bytes of each built-in message.
-    #[arg(long, default_value_t = 64)]
-    payload_size: usize,
-    /// Largest WebSocket message accepted, bytes (larger: close 1009).
-    #[arg(long, default_value_t = 64 << 20)]
-    max_message_size: u64,
-    /// Open connections allowed; more get 503.
-    #[arg(long, default_value_t = 18_000)]
-    max_connections: usize,
-    /// Milliseconds allowed for a request head or upgrade (slowloris).
-    #[arg(long, default_value_t = 10_000)]
-    handshake_timeout_ms: u64,
-    /// Seconds an idle keep-alive connection is kept.
-    #[arg(long, default_value_t = 60)]
-    idle_timeout_s: u64,
-    /// WebSocket stack behind /echo and /push: own, fastwebsockets or
-    /// tokio-tungstenite (the upgrade is answered by the same code for all).
-    #[arg(long = "impl", default_value = "own")]
-    ws_impl: WsImpl,
-    /// Refuse permessage-deflate offers (accepted by default, own stack only).
-    #[arg(long)]
-    no_deflate: bool,
 }
 
 /// Exit code for a command this build cannot carry out yet.
@@ -84,7 +46,7 @@ fn main() -> ExitCode {
             );
             ExitCode::from(EXIT_UNAVAILABLE)
         }
-        Command::Serve(args) => match serve(args) {
+        Command::Serve(args) => match serve::serve(*args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("wsbench serve: {e:#}");
@@ -103,37 +65,4 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
     }
-}
-
-fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let config = ServerConfig {
-        listen: args.listen,
-        listeners: args.listeners,
-        max_message_size: args.max_message_size,
-        handshake_timeout: Duration::from_millis(args.handshake_timeout_ms),
-        idle_timeout: Duration::from_secs(args.idle_timeout_s),
-        max_connections: args.max_connections,
-        publish_rate: args.publish_rate,
-        payload_size: args.payload_size,
-        ws_impl: args.ws_impl,
-        deflate: !args.no_deflate,
-        ..ServerConfig::default()
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the tokio runtime")?;
-    runtime.block_on(async {
-        let server = Server::start(config).await?;
-        println!("listening on {}", server.local_addr());
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .context("installing the SIGTERM handler")?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r.context("waiting for SIGINT")?,
-            _ = term.recv() => {}
-        }
-        eprintln!("wsbench serve: shutting down (closing WebSocket clients with 1001)");
-        server.shutdown(Duration::from_secs(5)).await;
-        Ok(())
-    })
 }

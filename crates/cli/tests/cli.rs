@@ -85,3 +85,133 @@ fn serve_echoes_and_shuts_down_cleanly_on_sigterm() {
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+/// Starts `wsbench serve ARGS` and returns it with the address it printed.
+fn spawn_serve(args: &[&str]) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wsbench"))
+        .arg("serve")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("wsbench serve starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    (child, addr)
+}
+
+fn alive(pid: u64) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Two processes share the port over TLS: connections land on both, every
+/// subscriber sees one stream (same sequence numbers and publish times,
+/// whichever process serves it), and SIGTERM to the primary closes every
+/// client with 1001 and ends the worker too.
+#[test]
+fn serve_with_workers_shares_one_stream_over_tls_and_stops_together() {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::time::Duration;
+    use wsbench_transport::http_client::PollClient;
+    use wsbench_transport::push::PushMessage;
+    use wsbench_transport::{ClientOptions, Data, Event, connect, tls};
+
+    let dir = std::env::temp_dir().join(format!("wsbench-cli-workers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cert_out = dir.join("cert.pem");
+    let (mut child, addr) = spawn_serve(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--workers",
+        "2",
+        "--publish-rate",
+        "50",
+        "--tls-self-signed",
+        cert_out.to_str().unwrap(),
+    ]);
+    let port = addr.rsplit(':').next().unwrap().to_owned();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (pids, closes) = rt.block_on(async {
+        let options = ClientOptions {
+            tls: Some(tls::client_config_from_pem(&cert_out).unwrap()),
+            ..ClientOptions::default()
+        };
+        // Each health check is a new connection; the kernel spreads them.
+        let mut pids = BTreeSet::new();
+        for _ in 0..32 {
+            let url = format!("https://localhost:{port}/health");
+            let mut c = PollClient::connect(&url, &options).await.unwrap();
+            let body = c.get("/health").await.unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            pids.insert(v["pid"].as_u64().unwrap());
+        }
+        assert_eq!(
+            pids.len(),
+            2,
+            "connections reached both processes: {pids:?}"
+        );
+
+        let mut sockets = Vec::new();
+        for _ in 0..16 {
+            let url = format!("wss://localhost:{port}/push");
+            sockets.push(connect(&url, &options).await.unwrap().socket);
+        }
+        let mut seen: BTreeMap<u64, u64> = BTreeMap::new();
+        for ws in &mut sockets {
+            let mut last = None;
+            for _ in 0..5 {
+                let ev = tokio::time::timeout(Duration::from_secs(10), ws.next_event())
+                    .await
+                    .expect("a pushed message in time");
+                let Some(Event::Message(Data::Text(t))) = ev else {
+                    panic!("expected a message, got {ev:?}");
+                };
+                let m = PushMessage::parse(t.as_bytes()).unwrap();
+                if let Some(prev) = last {
+                    assert_eq!(m.seq, prev + 1, "consecutive on every process");
+                }
+                last = Some(m.seq);
+                let ts = *seen.entry(m.seq).or_insert(m.ts_ns);
+                assert_eq!(ts, m.ts_ns, "one publish time per sequence number");
+            }
+        }
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let mut closes = Vec::new();
+        for ws in &mut sockets {
+            loop {
+                match tokio::time::timeout(Duration::from_secs(10), ws.next_event()).await {
+                    Ok(Some(Event::Close(c))) => break closes.push((c.code, c.was_clean)),
+                    Ok(Some(_)) => continue,
+                    other => panic!("expected a close event, got {other:?}"),
+                }
+            }
+        }
+        (pids, closes)
+    });
+    assert!(closes.iter().all(|&c| c == (1001, true)), "{closes:?}");
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while pids.iter().any(|&p| alive(p)) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !pids.iter().any(|&p| alive(p)),
+        "every process ended: {pids:?}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

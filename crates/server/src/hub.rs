@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{broadcast, watch};
 use wsbench_transport::clock::monotonic_ns;
+use wsbench_transport::push;
 
 /// Messages kept for pollers that fall behind.
 const RETAIN: usize = 4096;
@@ -31,6 +32,16 @@ pub struct Published {
 struct History {
     last_seq: u64,
     retained: VecDeque<Arc<Published>>,
+}
+
+impl History {
+    fn retain(&mut self, message: Arc<Published>) {
+        if self.retained.len() == RETAIN {
+            self.retained.pop_front();
+        }
+        self.last_seq = message.seq;
+        self.retained.push_back(message);
+    }
 }
 
 /// The push hub.
@@ -66,27 +77,43 @@ impl Hub {
 
     /// Publishes `payload` (any text) to every subscriber.
     pub fn publish(&self, payload: &str) -> Arc<Published> {
-        let quoted = serde_json::to_string(payload).expect("a string always serialises");
         let message = {
             let mut h = self.history();
-            h.last_seq += 1;
-            let seq = h.last_seq;
+            let seq = h.last_seq + 1;
             let ts_ns = monotonic_ns();
             let message = Arc::new(Published {
                 seq,
                 ts_ns,
-                json: format!("{{\"seq\":{seq},\"ts\":{ts_ns},\"payload\":{quoted}}}"),
+                json: push::encode(seq, ts_ns, payload),
             });
-            if h.retained.len() == RETAIN {
-                h.retained.pop_front();
-            }
-            h.retained.push_back(Arc::clone(&message));
+            h.retain(Arc::clone(&message));
             message
         };
-        // No subscribers is not an error.
-        let _ = self.live.send(Arc::clone(&message));
-        self.latest.send_replace(message.seq);
+        self.announce(&message);
         message
+    }
+
+    /// Adds a message published by another process's hub (a worker mirrors
+    /// its primary), keeping its sequence number and time. A message at or
+    /// below the last sequence number is ignored.
+    pub fn mirror(&self, seq: u64, ts_ns: u64, json: String) -> Option<Arc<Published>> {
+        let message = {
+            let mut h = self.history();
+            if seq <= h.last_seq {
+                return None;
+            }
+            let message = Arc::new(Published { seq, ts_ns, json });
+            h.retain(Arc::clone(&message));
+            message
+        };
+        self.announce(&message);
+        Some(message)
+    }
+
+    fn announce(&self, message: &Arc<Published>) {
+        // No subscribers is not an error.
+        let _ = self.live.send(Arc::clone(message));
+        self.latest.send_replace(message.seq);
     }
 
     /// The last sequence number published (0 before the first).
@@ -197,6 +224,28 @@ mod tests {
         let all = hub.since(0);
         assert_eq!(all.len(), RETAIN);
         assert_eq!(all[0].seq, 11);
+    }
+
+    #[test]
+    fn a_mirror_keeps_the_primary_sequence_and_time_and_ignores_repeats() {
+        let primary = Hub::new();
+        let mirror = Hub::new();
+        for p in ["a", "b"] {
+            primary.publish(p);
+        }
+        for m in primary.since(0) {
+            assert!(mirror.mirror(m.seq, m.ts_ns, m.json.clone()).is_some());
+        }
+        let first = &primary.since(0)[0];
+        assert!(
+            mirror
+                .mirror(first.seq, first.ts_ns, first.json.clone())
+                .is_none()
+        );
+        let got: Vec<(u64, u64)> = mirror.since(0).iter().map(|m| (m.seq, m.ts_ns)).collect();
+        let want: Vec<(u64, u64)> = primary.since(0).iter().map(|m| (m.seq, m.ts_ns)).collect();
+        assert_eq!(got, want);
+        assert_eq!(mirror.last_seq(), 2);
     }
 
     #[tokio::test]

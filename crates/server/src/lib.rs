@@ -10,7 +10,7 @@
 //! | `GET /poll?cursor=N&wait=0` | short poll: answers at once |
 //! | `GET /events` | the same stream as Server-Sent Events |
 //! | `POST /publish` | publishes the body (UTF-8) to the hub |
-//! | `GET /health` | `ok` |
+//! | `GET /health` | `{"status":"ok","pid":P,"last_seq":N}` |
 //!
 //! Every pushed message is `{"seq":N,"ts":T,"payload":"..."}`, with `T` the
 //! publish time in CLOCK_MONOTONIC nanoseconds. Depends on the transport and
@@ -18,6 +18,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod cluster;
 mod http;
 pub mod hub;
 mod routes;
@@ -25,6 +26,7 @@ mod stacks;
 
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,6 +37,8 @@ use tokio::task::JoinSet;
 
 pub use hub::Hub;
 pub use stacks::WsImpl;
+use wsbench_transport::net::NetStream;
+use wsbench_transport::tls::{self, rustls};
 
 /// How to run the server.
 #[derive(Clone, Debug)]
@@ -63,6 +67,15 @@ pub struct ServerConfig {
     pub ws_impl: WsImpl,
     /// Accept permessage-deflate when offered (own stack only).
     pub deflate: bool,
+    /// Serve TLS (`wss://`, `https://`) instead of plain TCP on the port.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Set `SO_REUSEPORT` even with one listener, so other processes (the
+    /// workers of a [`cluster`]) can listen on the same port.
+    pub reuse_port: bool,
+    /// Run as a worker: mirror the hub of the primary whose [`cluster::Relay`]
+    /// listens at this path (no built-in publisher here; publishes go to the
+    /// primary).
+    pub upstream: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -79,6 +92,9 @@ impl Default for ServerConfig {
             long_poll_timeout: Duration::from_secs(25),
             ws_impl: WsImpl::Own,
             deflate: true,
+            tls: None,
+            reuse_port: false,
+            upstream: None,
         }
     }
 }
@@ -98,6 +114,14 @@ pub enum ServeError {
     /// A setting is out of range.
     #[error("invalid setting: {0}")]
     Config(&'static str),
+    /// A worker could not reach its primary.
+    #[error("cannot reach the primary process at {path}: {source}")]
+    Upstream {
+        /// The relay socket.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
 }
 
 /// What every connection task needs.
@@ -106,6 +130,22 @@ pub(crate) struct Ctx {
     pub(crate) config: ServerConfig,
     pub(crate) hub: Arc<Hub>,
     pub(crate) shutdown: watch::Receiver<bool>,
+    pub(crate) upstream: Option<cluster::Upstream>,
+}
+
+impl Ctx {
+    /// Publishes `payload`, here or (on a worker) through the primary: the
+    /// message's sequence number and publish time, `None` when a worker's
+    /// primary is gone.
+    pub(crate) async fn publish(&self, payload: &str) -> Option<(u64, u64)> {
+        match &self.upstream {
+            Some(up) => up.publish(payload.to_owned()).await,
+            None => {
+                let m = self.hub.publish(payload);
+                Some((m.seq, m.ts_ns))
+            }
+        }
+    }
 }
 
 /// A running server.
@@ -117,6 +157,7 @@ pub struct Server {
     connections: Arc<Semaphore>,
     max_connections: usize,
     tasks: JoinSet<()>,
+    ctx: Arc<Ctx>,
 }
 
 impl Server {
@@ -133,7 +174,8 @@ impl Server {
                 "publish rate must be a finite number ≥ 0",
             ));
         }
-        let first = bind(config.listen, config.listeners > 1)?;
+        let reuse_port = config.listeners > 1 || config.reuse_port;
+        let first = bind(config.listen, reuse_port)?;
         let addr = first.local_addr().map_err(|source| ServeError::Bind {
             addr: config.listen,
             source,
@@ -143,18 +185,30 @@ impl Server {
             listeners.push(bind(addr, true)?);
         }
         let hub = Arc::new(Hub::new());
+        let upstream = match &config.upstream {
+            Some(path) => Some(
+                cluster::Upstream::connect(path, Arc::clone(&hub))
+                    .await
+                    .map_err(|source| ServeError::Upstream {
+                        path: path.clone(),
+                        source,
+                    })?,
+            ),
+            None => None,
+        };
         let (shutdown, shutdown_rx) = watch::channel(false);
         let connections = Arc::new(Semaphore::new(config.max_connections));
         let ctx = Arc::new(Ctx {
             config: config.clone(),
             hub: Arc::clone(&hub),
             shutdown: shutdown_rx,
+            upstream,
         });
         let mut tasks = JoinSet::new();
         for l in listeners {
             tasks.spawn(accept_loop(l, Arc::clone(&ctx), Arc::clone(&connections)));
         }
-        if config.publish_rate > 0.0 {
+        if config.publish_rate > 0.0 && config.upstream.is_none() {
             tasks.spawn(publisher(Arc::clone(&ctx)));
         }
         Ok(Server {
@@ -164,7 +218,17 @@ impl Server {
             connections,
             max_connections: config.max_connections,
             tasks,
+            ctx,
         })
+    }
+
+    /// Resolves when this worker's primary has gone away (never, for a
+    /// server that is not a worker). The worker should then shut down.
+    pub async fn upstream_gone(&self) {
+        match &self.ctx.upstream {
+            Some(up) => up.gone().await,
+            None => std::future::pending().await,
+        }
     }
 
     /// The address the server listens on (the real port when 0 was asked).
@@ -237,6 +301,19 @@ async fn accept_loop(listener: TcpListener, ctx: Arc<Ctx>, connections: Arc<Sema
         };
         let ctx = Arc::clone(&ctx);
         tokio::spawn(async move {
+            let _ = stream.set_nodelay(true);
+            let stream = match &ctx.config.tls {
+                None => NetStream::from(stream),
+                Some(tls) => {
+                    let handshake = tls::accept(Arc::clone(tls), stream, None);
+                    match tokio::time::timeout(ctx.config.handshake_timeout, handshake).await {
+                        Ok(Ok(s)) => s,
+                        // A failed or slow TLS handshake ends this
+                        // connection only.
+                        Ok(Err(_)) | Err(_) => return,
+                    }
+                }
+            };
             routes::connection(stream, ctx).await;
             drop(permit);
         });

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::watch;
+use wsbench_transport::net::NetStream;
 use wsbench_transport::{
     Config, Data, DeflateConfig, Event, ServerOptions, TcpWebSocket, accept_with_head,
 };
@@ -17,8 +17,7 @@ use crate::stacks::{self, WsImpl};
 /// How long WebSocket clients get to answer our 1001 at shutdown.
 const SHUTDOWN_CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub(crate) async fn connection(mut stream: TcpStream, ctx: Arc<Ctx>) {
-    let _ = stream.set_nodelay(true);
+pub(crate) async fn connection(mut stream: NetStream, ctx: Arc<Ctx>) {
     let mut buf = Vec::new();
     let mut first = true;
     loop {
@@ -54,24 +53,35 @@ pub(crate) async fn connection(mut stream: TcpStream, ctx: Arc<Ctx>) {
             ("POST", "/publish") => {
                 let body = &buf[head.head_len..head.head_len + head.content_length];
                 match std::str::from_utf8(body) {
-                    Ok(text) => {
-                        let m = ctx.hub.publish(text);
-                        let json = format!("{{\"seq\":{},\"ts\":{}}}", m.seq, m.ts_ns);
-                        let r = http::response(
-                            200,
-                            "application/json",
-                            json.as_bytes(),
-                            head.keep_alive,
-                        );
-                        (r, head.keep_alive)
-                    }
+                    Ok(text) => match ctx.publish(text).await {
+                        Some((seq, ts_ns)) => {
+                            let json = format!("{{\"seq\":{seq},\"ts\":{ts_ns}}}");
+                            let r = http::response(
+                                200,
+                                "application/json",
+                                json.as_bytes(),
+                                head.keep_alive,
+                            );
+                            (r, head.keep_alive)
+                        }
+                        None => (
+                            http::error_response(503, "the primary process is gone"),
+                            false,
+                        ),
+                    },
                     Err(_) => (http::error_response(400, "the body must be UTF-8"), false),
                 }
             }
-            ("GET", "/health") => (
-                http::response(200, "text/plain", b"ok\n", head.keep_alive),
-                head.keep_alive,
-            ),
+            ("GET", "/health") => {
+                // The process id tells the processes of a cluster apart.
+                let body = format!(
+                    "{{\"status\":\"ok\",\"pid\":{},\"last_seq\":{}}}",
+                    std::process::id(),
+                    ctx.hub.last_seq()
+                );
+                let r = http::response(200, "application/json", body.as_bytes(), head.keep_alive);
+                (r, head.keep_alive)
+            }
             (_, "/poll" | "/events" | "/publish" | "/health") => {
                 (http::error_response(405, "method not allowed here"), false)
             }
@@ -84,7 +94,7 @@ pub(crate) async fn connection(mut stream: TcpStream, ctx: Arc<Ctx>) {
     }
 }
 
-async fn websocket(stream: TcpStream, buf: Vec<u8>, head: Head, ctx: &Ctx) {
+async fn websocket(stream: NetStream, buf: Vec<u8>, head: Head, ctx: &Ctx) {
     let echo = match head.path.as_str() {
         "/" | "/echo" => true,
         "/push" => false,
@@ -228,7 +238,7 @@ async fn poll(head: &Head, ctx: &Ctx) -> (Vec<u8>, bool) {
 
 /// Streams the hub as Server-Sent Events, resuming after `last_event_id`
 /// when the client sent one.
-async fn sse(mut stream: TcpStream, last_event_id: Option<u64>, ctx: &Ctx) {
+async fn sse(stream: NetStream, last_event_id: Option<u64>, ctx: &Ctx) {
     let mut sub = match last_event_id {
         Some(id) => ctx.hub.subscribe_after(id),
         None => ctx.hub.subscribe(),
@@ -236,7 +246,7 @@ async fn sse(mut stream: TcpStream, last_event_id: Option<u64>, ctx: &Ctx) {
     let mut out = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\
                     Cache-Control: no-store\r\nConnection: close\r\n\r\n"
         .to_vec();
-    let (mut read, mut write) = stream.split();
+    let (mut read, mut write) = tokio::io::split(stream);
     let mut shutdown = ctx.shutdown.clone();
     let mut scratch = [0u8; 64];
     let mut batch = sub.catch_up();

@@ -9,9 +9,10 @@ use std::task::{Context, Poll};
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 use wsbench_codec::handshake::Request;
+
+use wsbench_transport::net::NetStream;
 
 use crate::Ctx;
 use crate::routes::shutting_down;
@@ -62,7 +63,7 @@ impl FromStr for WsImpl {
 pub(crate) struct Prefixed {
     prefix: Vec<u8>,
     pos: usize,
-    inner: TcpStream,
+    inner: NetStream,
 }
 
 impl AsyncRead for Prefixed {
@@ -118,7 +119,7 @@ impl AsyncWrite for Prefixed {
 
 /// Answers the upgrade request in `buf` (a complete head); `None` when it
 /// was refused (the status has been sent) or the client left.
-async fn upgrade(mut stream: TcpStream, buf: Vec<u8>) -> Option<Prefixed> {
+async fn upgrade(mut stream: NetStream, buf: Vec<u8>) -> Option<Prefixed> {
     let mut out = Vec::with_capacity(256);
     let head_len = match Request::parse(&buf) {
         Ok(Some(request)) => {
@@ -133,7 +134,6 @@ async fn upgrade(mut stream: TcpStream, buf: Vec<u8>) -> Option<Prefixed> {
         }
     };
     stream.write_all(&out).await.ok()?;
-    let _ = stream.set_nodelay(true);
     Some(Prefixed {
         prefix: buf[head_len..].to_vec(),
         pos: 0,
@@ -142,7 +142,7 @@ async fn upgrade(mut stream: TcpStream, buf: Vec<u8>) -> Option<Prefixed> {
 }
 
 /// Serves `/echo` (`echo == true`) or `/push` with a stack other than ours.
-pub(crate) async fn serve(imp: WsImpl, stream: TcpStream, buf: Vec<u8>, echo: bool, ctx: &Ctx) {
+pub(crate) async fn serve(imp: WsImpl, stream: NetStream, buf: Vec<u8>, echo: bool, ctx: &Ctx) {
     let Some(io) = upgrade(stream, buf).await else {
         return;
     };

@@ -1,9 +1,13 @@
 //! Connection limits and options.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use tokio_rustls::rustls;
+
 pub use crate::deflate::DeflateConfig;
+use crate::net::ByteCounters;
 
 /// Limits and timers of one connection, either side.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,6 +61,10 @@ pub struct ClientOptions {
     pub handshake_timeout: Option<Duration>,
     /// Offer permessage-deflate (RFC 7692).
     pub deflate: Option<DeflateConfig>,
+    /// TLS for `wss://` (see [`crate::tls`]); `None`: the system's roots.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// Count the bytes this connection moves through its socket.
+    pub counters: Option<Arc<ByteCounters>>,
 }
 
 /// Options for [`crate::accept`].

@@ -57,6 +57,18 @@ pub enum Error {
         /// The limit.
         limit: u64,
     },
+    /// An HTTP request failed below the status line (connection, framing).
+    #[error("HTTP: {0}")]
+    Http(String),
+    /// The server answered an HTTP request with a status other than 200.
+    #[error("HTTP status {0}")]
+    HttpStatus(u16),
+    /// A push message or poll response is not in the expected format.
+    #[error("malformed push message: {0}")]
+    BadPush(String),
+    /// TLS configuration or handshake failed.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// A compressed text message was not UTF-8 (close 1007 sent).
     #[error("text message is not valid UTF-8 (close 1007)")]
     InvalidUtf8,

@@ -1,6 +1,7 @@
 //! # wsbench-transport
 //!
-//! The tokio layer: WebSocket connections over TCP built on `wsbench-codec`.
+//! The tokio layer: WebSocket connections over TCP (plain or TLS) built on
+//! `wsbench-codec`.
 //! Depends on the codec and tokio; must not depend on the load generator or
 //! the report crates.
 //!
@@ -9,7 +10,11 @@
 //! code, reason and `was_clean`, error), `send` of text or binary,
 //! [`WsWriter::buffered_amount`] and a closing handshake with a timeout.
 //!
-//! - [`connect`]: open a client connection to a `ws://` URL.
+//! - [`connect`]: open a client connection to a `ws://` or `wss://` URL.
+//! - [`tls`]: server and client TLS configurations (PEM files, self-signed).
+//! - [`http_client`]: long-poll, short-poll and Server-Sent Events clients
+//!   (HTTP/1.1 keep-alive, on hyper) for the push baselines.
+//! - [`push`]: the push message format every transport delivers.
 //! - [`accept`] / [`accept_with_head`]: answer an upgrade request on a
 //!   server's TCP stream.
 //! - [`WebSocket`]: one connection; [`WebSocket::split`] gives a reader and
@@ -21,6 +26,10 @@ pub mod clock;
 mod config;
 mod deflate;
 mod error;
+pub mod http_client;
+pub mod net;
+pub mod push;
+pub mod tls;
 mod ws;
 
 pub use config::{ClientOptions, Config, DeflateConfig, ServerOptions};

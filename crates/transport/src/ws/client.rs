@@ -1,6 +1,7 @@
 //! The client side: TCP connect and the opening handshake.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::Uri;
@@ -14,6 +15,8 @@ use super::write::random_u64;
 use crate::config::{ClientOptions, DEFAULT_HANDSHAKE_TIMEOUT};
 use crate::deflate::{self, DeflateParams};
 use crate::error::Error;
+use crate::net::{CountedTcp, NetStream};
+use crate::tls;
 
 /// Largest response head accepted (the codec refuses larger ones too).
 const MAX_HEAD: usize = 16 << 10;
@@ -27,38 +30,49 @@ pub struct Connected {
     pub protocol: Option<String>,
     /// Time from the start of TCP connect to its completion.
     pub connect_time: Duration,
-    /// Time from the end of TCP connect to a validated 101 response.
+    /// Time from the end of TCP connect to a validated 101 response (the TLS
+    /// handshake included, for `wss://`).
     pub handshake_time: Duration,
     /// permessage-deflate parameters, when the server accepted the offer.
     pub deflate: Option<DeflateParams>,
 }
 
-/// A `ws://` URL taken apart.
-struct Target {
-    host: String,
-    port: u16,
-    /// The `Host` header: the host, with the port when not 80.
-    authority: String,
-    path: String,
+/// A `ws://`, `wss://`, `http://` or `https://` URL taken apart.
+#[derive(Debug)]
+pub(crate) struct Target {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    /// The `Host` header: the host, with the port when not the default.
+    pub(crate) authority: String,
+    /// Path and query, `/` at least.
+    pub(crate) path: String,
+    /// `wss://` or `https://`.
+    pub(crate) tls: bool,
 }
 
 fn parse_url(url: &str) -> Result<Target, Error> {
+    parse_target(url, false)
+}
+
+/// Parses a WebSocket URL, or with `http`, an HTTP one.
+pub(crate) fn parse_target(url: &str, http: bool) -> Result<Target, Error> {
     let bad = |reason| Error::Url {
         url: url.to_owned(),
         reason,
     };
     let uri: Uri = url.parse().map_err(|_| bad("not a URL"))?;
-    match uri.scheme_str() {
-        Some("ws") => {}
-        Some("wss") => return Err(bad("wss:// (TLS) is not supported by this build yet")),
-        _ => return Err(bad("the scheme must be ws://")),
-    }
+    let tls = match (uri.scheme_str(), http) {
+        (Some("ws"), false) | (Some("http"), true) => false,
+        (Some("wss"), false) | (Some("https"), true) => true,
+        (_, false) => return Err(bad("the scheme must be ws:// or wss://")),
+        (_, true) => return Err(bad("the scheme must be http:// or https://")),
+    };
     let host = uri.host().ok_or_else(|| bad("no host"))?;
     let host = host
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_owned();
-    let port = uri.port_u16().unwrap_or(80);
+    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
     let authority = uri
         .authority()
         .map(|a| a.as_str().rsplit('@').next().unwrap_or_default().to_owned())
@@ -73,10 +87,14 @@ fn parse_url(url: &str) -> Result<Target, Error> {
         port,
         authority,
         path,
+        tls,
     })
 }
 
-/// Opens a WebSocket to `url` (`ws://host[:port][/path]`).
+/// Opens a WebSocket to `url` (`ws://` or `wss://`, `host[:port][/path]`).
+///
+/// `wss://` uses [`ClientOptions::tls`], or the system's root certificates
+/// when that is `None`.
 pub async fn connect(url: &str, options: &ClientOptions) -> Result<Connected, Error> {
     let target = parse_url(url)?;
     let limit = options
@@ -87,12 +105,17 @@ pub async fn connect(url: &str, options: &ClientOptions) -> Result<Connected, Er
         .map_err(|_| Error::Timeout("TCP connect and opening handshake"))?
 }
 
-async fn tcp_connect(target: &Target, options: &ClientOptions) -> Result<TcpStream, Error> {
-    let addr: SocketAddr = tokio::net::lookup_host((target.host.as_str(), target.port))
+/// Connects TCP to `host:port`, from `options.local_addr` when set.
+pub(crate) async fn tcp_connect(
+    host: &str,
+    port: u16,
+    options: &ClientOptions,
+) -> Result<TcpStream, Error> {
+    let addr: SocketAddr = tokio::net::lookup_host((host, port))
         .await?
         .next()
         .ok_or_else(|| Error::Url {
-            url: target.host.clone(),
+            url: host.to_owned(),
             reason: "the host resolves to no address",
         })?;
     let stream = match options.local_addr {
@@ -111,10 +134,31 @@ async fn tcp_connect(target: &Target, options: &ClientOptions) -> Result<TcpStre
     Ok(stream)
 }
 
+/// Wraps a connected socket in TLS when the target asks for it, and in the
+/// options' byte counters.
+pub(crate) async fn secure(
+    target: &Target,
+    tcp: TcpStream,
+    options: &ClientOptions,
+) -> Result<NetStream, Error> {
+    if !target.tls {
+        return Ok(NetStream::Tcp(CountedTcp::new(
+            tcp,
+            options.counters.clone(),
+        )));
+    }
+    let config = match &options.tls {
+        Some(c) => Arc::clone(c),
+        None => tls::client_config_system()?,
+    };
+    tls::connect(config, &target.host, tcp, options.counters.clone()).await
+}
+
 async fn connect_inner(target: &Target, options: &ClientOptions) -> Result<Connected, Error> {
     let t0 = Instant::now();
-    let mut stream = tcp_connect(target, options).await?;
+    let tcp = tcp_connect(&target.host, target.port, options).await?;
     let t1 = Instant::now();
+    let mut stream = secure(target, tcp, options).await?;
 
     let protocols: Vec<&str> = options.protocols.iter().map(String::as_str).collect();
     let headers: Vec<(&str, &str)> = options
@@ -201,16 +245,21 @@ mod tests {
         assert_eq!((t.port, t.path.as_str()), (80, "/"));
         let t = parse_url("ws://[::1]:80/").unwrap();
         assert_eq!(t.host, "::1");
+        let t = parse_url("wss://localhost/x").unwrap();
+        assert_eq!(
+            (t.port, t.tls, t.authority.as_str()),
+            (443, true, "localhost")
+        );
     }
 
     #[test]
     fn bad_urls_say_why() {
         for (url, why) in [
             ("http://x/", "scheme"),
-            ("wss://x/", "TLS"),
+            ("ftp://x/", "wss://"),
             ("not a url", "not a URL"),
         ] {
-            let e = parse_url(url).err().expect("refused").to_string();
+            let e = parse_url(url).expect_err("refused").to_string();
             assert!(e.contains(why), "{url}: {e}");
         }
     }

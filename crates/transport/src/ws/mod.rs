@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use tokio::io::AsyncWrite;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use wsbench_codec::frame::RSV1;
 use wsbench_codec::{Decoder, DecoderConfig, Role};
 
@@ -20,6 +19,7 @@ pub use write::WsWriter;
 use crate::config::Config;
 use crate::deflate::{DeflateParams, Deflater, Inflater};
 use crate::error::Error;
+use crate::net::{NetReadHalf, NetWriteHalf};
 use write::Shared;
 
 /// The browser API's `readyState`.
@@ -153,8 +153,8 @@ pub struct WebSocket<R, W> {
     writer: WsWriter<W>,
 }
 
-/// A WebSocket over TCP.
-pub type TcpWebSocket = WebSocket<OwnedReadHalf, OwnedWriteHalf>;
+/// A WebSocket over TCP, plain (`ws://`) or with TLS (`wss://`).
+pub type TcpWebSocket = WebSocket<NetReadHalf, NetWriteHalf>;
 
 impl<R, W> WebSocket<R, W>
 where

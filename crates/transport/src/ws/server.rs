@@ -1,7 +1,6 @@
 //! The server side: read and check the upgrade request, answer it.
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use wsbench_codec::Role;
 use wsbench_codec::handshake::{Request, RequestError, Response};
 
@@ -9,6 +8,7 @@ use super::TcpWebSocket;
 use crate::config::{DEFAULT_HANDSHAKE_TIMEOUT, ServerOptions};
 use crate::deflate::{self, DeflateParams};
 use crate::error::Error;
+use crate::net::NetStream;
 
 /// An accepted connection and what its request asked for.
 #[derive(Debug)]
@@ -25,7 +25,10 @@ pub struct Accepted {
 }
 
 /// Reads the upgrade request from `stream` and answers it.
-pub async fn accept(stream: TcpStream, options: &ServerOptions) -> Result<Accepted, Error> {
+pub async fn accept(
+    stream: impl Into<NetStream>,
+    options: &ServerOptions,
+) -> Result<Accepted, Error> {
     accept_with_head(stream, Vec::new(), options).await
 }
 
@@ -35,10 +38,11 @@ pub async fn accept(stream: TcpStream, options: &ServerOptions) -> Result<Accept
 /// An invalid request is answered with its HTTP status (400, 426, 431) and
 /// returned as [`Error::Request`].
 pub async fn accept_with_head(
-    mut stream: TcpStream,
+    stream: impl Into<NetStream>,
     mut head: Vec<u8>,
     options: &ServerOptions,
 ) -> Result<Accepted, Error> {
+    let mut stream = stream.into();
     let limit = options
         .handshake_timeout
         .unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT);
@@ -89,7 +93,7 @@ pub async fn accept_with_head(
     let protocol = protocol.map(str::to_owned);
     let head_len = request.head_len;
     stream.write_all(&out).await?;
-    stream.set_nodelay(true)?;
+    stream.tcp().set_nodelay(true)?;
     let (read, write) = stream.into_split();
     let socket = TcpWebSocket::open(
         read,
@@ -108,7 +112,7 @@ pub async fn accept_with_head(
 }
 
 /// Answers a refused upgrade request with its status, then closes.
-async fn refuse(stream: &mut TcpStream, refusal: &RequestError) {
+async fn refuse(stream: &mut NetStream, refusal: &RequestError) {
     let mut out = Vec::with_capacity(256);
     refusal.write_response(&mut out);
     // The client may already be gone; the refusal is reported either way.

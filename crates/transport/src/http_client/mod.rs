@@ -1,0 +1,296 @@
+//! HTTP/1.1 clients for the push baselines, on hyper: long-polling and
+//! short polling ([`PollClient`]) and Server-Sent Events ([`SseClient`]).
+//!
+//! Both keep their connection alive across requests and count what they
+//! do (requests sent, connections opened), so a load test can report HTTP
+//! requests per delivered message. Bytes on the wire are counted at the
+//! socket through [`crate::ClientOptions::counters`].
+
+mod sse;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{ACCEPT, HOST};
+use http::{HeaderName, HeaderValue, Request, StatusCode};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::task::JoinHandle;
+
+pub use sse::{SseEvent, SseParser};
+
+use crate::config::{ClientOptions, DEFAULT_HANDSHAKE_TIMEOUT};
+use crate::error::Error;
+use crate::ws::client::{Target, parse_target, secure, tcp_connect};
+
+fn http_error(e: impl std::fmt::Display) -> Error {
+    Error::Http(e.to_string())
+}
+
+/// One keep-alive HTTP/1.1 connection: hyper's request sender and the task
+/// that drives the socket.
+#[derive(Debug)]
+struct Conn {
+    sender: SendRequest<Empty<Bytes>>,
+    driver: JoinHandle<()>,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.driver.abort();
+    }
+}
+
+async fn open(target: &Target, options: &ClientOptions) -> Result<(Conn, Duration), Error> {
+    let limit = options
+        .handshake_timeout
+        .unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT);
+    let start = Instant::now();
+    let setup = async {
+        let tcp = tcp_connect(&target.host, target.port, options).await?;
+        let stream = secure(target, tcp, options).await?;
+        http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(http_error)
+    };
+    let (sender, connection) = tokio::time::timeout(limit, setup)
+        .await
+        .map_err(|_| Error::Timeout("TCP connect (and TLS handshake)"))??;
+    let driver = tokio::spawn(async move {
+        // Errors surface through the sender as failed requests.
+        let _ = connection.await;
+    });
+    Ok((Conn { sender, driver }, start.elapsed()))
+}
+
+/// Requests and connections a client has used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HttpStats {
+    /// Requests sent.
+    pub requests: u64,
+    /// TCP connections opened (1 while keep-alive holds).
+    pub connections: u64,
+}
+
+/// An HTTP/1.1 client for the poll endpoint (`GET /poll?cursor=N`, with
+/// `&wait=0` for short polling). It keeps one connection alive and opens
+/// a new one when the server closes it between requests.
+#[derive(Debug)]
+pub struct PollClient {
+    target: Target,
+    options: ClientOptions,
+    conn: Option<Conn>,
+    stats: HttpStats,
+    connect_time: Duration,
+}
+
+impl PollClient {
+    /// Connects to the poll endpoint `url` (`http://` or `https://`; the
+    /// path defaults to `/poll`).
+    pub async fn connect(url: &str, options: &ClientOptions) -> Result<PollClient, Error> {
+        let mut target = parse_target(url, true)?;
+        if target.path == "/" {
+            "/poll".clone_into(&mut target.path);
+        }
+        let mut client = PollClient {
+            target,
+            options: options.clone(),
+            conn: None,
+            stats: HttpStats::default(),
+            connect_time: Duration::ZERO,
+        };
+        client.reconnect().await?;
+        Ok(client)
+    }
+
+    async fn reconnect(&mut self) -> Result<(), Error> {
+        self.conn = None;
+        let (conn, took) = open(&self.target, &self.options).await?;
+        self.conn = Some(conn);
+        self.stats.connections += 1;
+        self.connect_time = took;
+        Ok(())
+    }
+
+    /// Requests and connections so far.
+    pub fn stats(&self) -> HttpStats {
+        self.stats
+    }
+
+    /// How long the last connection took to open (TCP, plus TLS).
+    pub fn connect_time(&self) -> Duration {
+        self.connect_time
+    }
+
+    /// One poll: the messages after `cursor` (`None`: from now on). A long
+    /// poll (`wait`) is held by the server until there is data or its
+    /// timeout passes; a short poll answers at once. Returns the response
+    /// body, to parse with [`crate::push::PollBatch::parse`].
+    pub async fn poll(&mut self, cursor: Option<u64>, wait: bool) -> Result<Bytes, Error> {
+        let sep = if self.target.path.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        let mut uri = self.target.path.clone();
+        if let Some(c) = cursor {
+            uri.push(sep);
+            uri.push_str(&format!("cursor={c}"));
+        }
+        if !wait {
+            uri.push(if cursor.is_some() { '&' } else { sep });
+            uri.push_str("wait=0");
+        }
+        self.get(&uri).await
+    }
+
+    /// `GET path` on the kept-alive connection; the body of a 200 response.
+    pub async fn get(&mut self, path: &str) -> Result<Bytes, Error> {
+        if self.conn.as_ref().is_none_or(|c| c.sender.is_closed()) {
+            self.reconnect().await?;
+        }
+        let mut request = build_request(&self.target, &self.options, path, None)?;
+        let mut retried = false;
+        let response = loop {
+            let conn = self.conn.as_mut().expect("connected above");
+            // A kept-alive connection the server has closed fails here or
+            // hands the unsent request back; that request is retried once
+            // on a new connection.
+            let failure = match conn.sender.ready().await {
+                Err(e) => (http_error(e), Some(request)),
+                Ok(()) => match conn.sender.try_send_request(request).await {
+                    Ok(r) => break r,
+                    Err(mut e) => {
+                        let unsent = e.take_message();
+                        (http_error(e.into_error()), unsent)
+                    }
+                },
+            };
+            self.conn = None;
+            match failure {
+                (_, Some(unsent)) if !retried => {
+                    retried = true;
+                    request = unsent;
+                    self.reconnect().await?;
+                }
+                (e, _) => return Err(e),
+            }
+        };
+        self.stats.requests += 1;
+        let status = response.status();
+        let body = match response.into_body().collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(e) => {
+                self.conn = None;
+                return Err(http_error(e));
+            }
+        };
+        if status != StatusCode::OK {
+            return Err(Error::HttpStatus(status.as_u16()));
+        }
+        Ok(body)
+    }
+}
+
+fn build_request(
+    target: &Target,
+    options: &ClientOptions,
+    path: &str,
+    last_event_id: Option<u64>,
+) -> Result<Request<Empty<Bytes>>, Error> {
+    let mut builder = Request::get(path).header(HOST, target.authority.as_str());
+    if let Some(id) = last_event_id {
+        builder = builder.header("last-event-id", id.to_string());
+    }
+    let mut request = builder.body(Empty::new()).map_err(http_error)?;
+    for (name, value) in &options.headers {
+        let name = HeaderName::try_from(name.as_str()).map_err(http_error)?;
+        let value = HeaderValue::try_from(value.as_str()).map_err(http_error)?;
+        request.headers_mut().append(name, value);
+    }
+    Ok(request)
+}
+
+/// A Server-Sent Events client (`GET /events`).
+#[derive(Debug)]
+pub struct SseClient {
+    body: Incoming,
+    parser: SseParser,
+    ready: std::collections::VecDeque<SseEvent>,
+    _conn: Conn,
+    connect_time: Duration,
+    done: bool,
+}
+
+impl SseClient {
+    /// Opens the event stream at `url` (`http://` or `https://`; the path
+    /// defaults to `/events`). With `last_event_id`, the server resumes
+    /// after that event.
+    pub async fn connect(
+        url: &str,
+        last_event_id: Option<u64>,
+        options: &ClientOptions,
+    ) -> Result<SseClient, Error> {
+        let mut target = parse_target(url, true)?;
+        if target.path == "/" {
+            "/events".clone_into(&mut target.path);
+        }
+        let (mut conn, connect_time) = open(&target, options).await?;
+        let mut request = build_request(&target, options, &target.path, last_event_id)?;
+        request
+            .headers_mut()
+            .insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
+        conn.sender.ready().await.map_err(http_error)?;
+        let response = conn
+            .sender
+            .send_request(request)
+            .await
+            .map_err(http_error)?;
+        if response.status() != StatusCode::OK {
+            return Err(Error::HttpStatus(response.status().as_u16()));
+        }
+        Ok(SseClient {
+            body: response.into_body(),
+            parser: SseParser::default(),
+            ready: Default::default(),
+            _conn: conn,
+            connect_time,
+            done: false,
+        })
+    }
+
+    /// How long the connection took to open (TCP, plus TLS).
+    pub fn connect_time(&self) -> Duration {
+        self.connect_time
+    }
+
+    /// The next event; `None` when the server ended the stream.
+    /// Cancel-safe.
+    pub async fn next_event(&mut self) -> Result<Option<SseEvent>, Error> {
+        loop {
+            if let Some(e) = self.ready.pop_front() {
+                return Ok(Some(e));
+            }
+            if self.done {
+                return Ok(None);
+            }
+            match self.body.frame().await {
+                None => {
+                    self.done = true;
+                    self.parser.finish(&mut self.ready);
+                }
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Err(http_error(e));
+                }
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.parser.feed(&data, &mut self.ready);
+                    }
+                }
+            }
+        }
+    }
+}

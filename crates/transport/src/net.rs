@@ -1,0 +1,330 @@
+//! The byte streams connections run on: TCP, with or without TLS, with
+//! optional counters of the bytes that cross the socket.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, ready};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio_rustls::TlsStream;
+
+use crate::ws::ReadReady;
+
+/// Bytes read from and written to sockets, counted below TLS and HTTP, so
+/// headers, framing and TLS records are all included. Share one between
+/// many connections to total them.
+#[derive(Debug, Default)]
+pub struct ByteCounters {
+    read: AtomicU64,
+    written: AtomicU64,
+}
+
+impl ByteCounters {
+    /// Bytes read so far.
+    pub fn read(&self) -> u64 {
+        self.read.load(Ordering::Relaxed)
+    }
+
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
+    }
+
+    fn add_read(&self, n: usize) {
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    fn add_written(&self, n: usize) {
+        self.written.fetch_add(n as u64, Ordering::Relaxed);
+    }
+}
+
+/// A TCP socket that counts what crosses it.
+#[derive(Debug)]
+pub struct CountedTcp {
+    tcp: TcpStream,
+    counters: Option<Arc<ByteCounters>>,
+}
+
+impl CountedTcp {
+    /// Wraps `tcp`; with `counters`, every byte read or written is added.
+    pub fn new(tcp: TcpStream, counters: Option<Arc<ByteCounters>>) -> CountedTcp {
+        CountedTcp { tcp, counters }
+    }
+
+    /// The socket.
+    pub fn get_ref(&self) -> &TcpStream {
+        &self.tcp
+    }
+}
+
+impl AsyncRead for CountedTcp {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut self.tcp).poll_read(cx, buf))?;
+        if let Some(c) = &self.counters {
+            c.add_read(buf.filled().len() - before);
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for CountedTcp {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let n = ready!(Pin::new(&mut self.tcp).poll_write(cx, buf))?;
+        if let Some(c) = &self.counters {
+            c.add_written(n);
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let n = ready!(Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs))?;
+        if let Some(c) = &self.counters {
+            c.add_written(n);
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.tcp.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_shutdown(cx)
+    }
+}
+
+/// A connection's stream: plain TCP or TLS over TCP.
+#[derive(Debug)]
+pub enum NetStream {
+    /// `ws://`, `http://`.
+    Tcp(CountedTcp),
+    /// `wss://`, `https://`: either side of a TLS session.
+    Tls(Box<TlsStream<CountedTcp>>),
+}
+
+impl From<TcpStream> for NetStream {
+    fn from(tcp: TcpStream) -> NetStream {
+        NetStream::Tcp(CountedTcp::new(tcp, None))
+    }
+}
+
+impl NetStream {
+    /// The TCP socket underneath.
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            NetStream::Tcp(t) => t.get_ref(),
+            NetStream::Tls(t) => t.get_ref().0.get_ref(),
+        }
+    }
+
+    /// Whether TLS runs on this stream.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, NetStream::Tls(_))
+    }
+
+    /// Splits into halves for a reader task and a writer task. Plain TCP
+    /// splits without a lock, and its read half can wait for readiness
+    /// without a buffer ([`ReadReady`]).
+    pub fn into_split(self) -> (NetReadHalf, NetWriteHalf) {
+        match self {
+            NetStream::Tcp(CountedTcp { tcp, counters }) => {
+                let (r, w) = tcp.into_split();
+                (
+                    NetReadHalf::Tcp(r, counters.clone()),
+                    NetWriteHalf::Tcp(w, counters),
+                )
+            }
+            NetStream::Tls(t) => {
+                let (r, w) = tokio::io::split(*t);
+                (NetReadHalf::Tls(r), NetWriteHalf::Tls(w))
+            }
+        }
+    }
+}
+
+impl AsyncRead for NetStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            NetStream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            NetStream::Tls(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for NetStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            NetStream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            NetStream::Tls(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            NetStream::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            NetStream::Tls(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            NetStream::Tcp(s) => s.is_write_vectored(),
+            NetStream::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            NetStream::Tcp(s) => Pin::new(s).poll_flush(cx),
+            NetStream::Tls(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            NetStream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            NetStream::Tls(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
+/// The read half of a [`NetStream`].
+#[derive(Debug)]
+pub enum NetReadHalf {
+    /// Plain TCP, with the stream's counters.
+    Tcp(OwnedReadHalf, Option<Arc<ByteCounters>>),
+    /// TLS (the counters sit under the TLS session).
+    Tls(tokio::io::ReadHalf<TlsStream<CountedTcp>>),
+}
+
+/// The write half of a [`NetStream`].
+#[derive(Debug)]
+pub enum NetWriteHalf {
+    /// Plain TCP, with the stream's counters.
+    Tcp(OwnedWriteHalf, Option<Arc<ByteCounters>>),
+    /// TLS (the counters sit under the TLS session).
+    Tls(tokio::io::WriteHalf<TlsStream<CountedTcp>>),
+}
+
+impl AsyncRead for NetReadHalf {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            NetReadHalf::Tcp(s, counters) => {
+                let before = buf.filled().len();
+                ready!(Pin::new(s).poll_read(cx, buf))?;
+                if let Some(c) = counters {
+                    c.add_read(buf.filled().len() - before);
+                }
+                Poll::Ready(Ok(()))
+            }
+            NetReadHalf::Tls(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl ReadReady for NetReadHalf {
+    async fn read_ready(&self) -> io::Result<()> {
+        match self {
+            NetReadHalf::Tcp(s, _) => s.readable().await,
+            // TLS may hold decrypted bytes the socket no longer shows.
+            NetReadHalf::Tls(_) => Ok(()),
+        }
+    }
+}
+
+impl AsyncWrite for NetWriteHalf {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            NetWriteHalf::Tcp(s, counters) => {
+                let n = ready!(Pin::new(s).poll_write(cx, buf))?;
+                count_written(counters, n);
+                Poll::Ready(Ok(n))
+            }
+            NetWriteHalf::Tls(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            NetWriteHalf::Tcp(s, counters) => {
+                let n = ready!(Pin::new(s).poll_write_vectored(cx, bufs))?;
+                count_written(counters, n);
+                Poll::Ready(Ok(n))
+            }
+            NetWriteHalf::Tls(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            NetWriteHalf::Tcp(s, _) => s.is_write_vectored(),
+            NetWriteHalf::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            NetWriteHalf::Tcp(s, _) => Pin::new(s).poll_flush(cx),
+            NetWriteHalf::Tls(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            NetWriteHalf::Tcp(s, _) => Pin::new(s).poll_shutdown(cx),
+            NetWriteHalf::Tls(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
+fn count_written(counters: &Option<Arc<ByteCounters>>, n: usize) {
+    if let Some(c) = counters {
+        c.add_written(n);
+    }
+}
