@@ -3,12 +3,13 @@
 
 #![forbid(unsafe_code)]
 
+mod run;
 mod serve;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use run::RunArgs;
 use serve::ServeArgs;
 
 /// Benchmark and load-testing harness for WebSocket systems.
@@ -21,11 +22,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run a scenario file (load generator: not implemented yet).
-    Run {
-        /// Path to the scenario TOML file.
-        scenario: PathBuf,
-    },
+    /// Run a scenario file against its target and write the results:
+    /// exit 0 on success, 1 when a threshold fails, 2 on an invalid
+    /// scenario, 4 when interrupted, 5 when the target failed, 6 on other
+    /// errors (partial results are written in the last three cases).
+    Run(RunArgs),
     /// Serve the reference targets: echo and push hub over WebSocket,
     /// long-poll, short poll and SSE, on one port, until SIGINT or SIGTERM.
     Serve(Box<ServeArgs>),
@@ -33,19 +34,10 @@ enum Command {
     Info,
 }
 
-/// Exit code for a command this build cannot carry out yet.
-const EXIT_UNAVAILABLE: u8 = 3;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { scenario } => {
-            eprintln!(
-                "wsbench run {}: not yet: the load generator has not landed in this build",
-                scenario.display()
-            );
-            ExitCode::from(EXIT_UNAVAILABLE)
-        }
+        Command::Run(args) => run::run(args),
         Command::Serve(args) => match serve::serve(*args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -12,7 +12,7 @@ use clap::Args;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use wsbench_server::cluster::Relay;
-use wsbench_server::{Server, ServerConfig, WsImpl};
+use wsbench_server::{Faults, Server, ServerConfig, WsImpl};
 use wsbench_transport::tls;
 
 #[derive(Clone, Debug, Args)]
@@ -37,6 +37,9 @@ pub(crate) struct ServeArgs {
     /// Payload bytes of each built-in message.
     #[arg(long, default_value_t = 64)]
     payload_size: usize,
+    /// Built-in messages carry a JSON document as their payload.
+    #[arg(long)]
+    payload_json: bool,
     /// Largest WebSocket message accepted, bytes (larger: close 1009).
     #[arg(long, default_value_t = 64 << 20)]
     max_message_size: u64,
@@ -67,6 +70,19 @@ pub(crate) struct ServeArgs {
     /// now; its PEM is written to this file for clients to trust.
     #[arg(long, value_name = "CERT_OUT")]
     tls_self_signed: Option<PathBuf>,
+    /// Fault injection, to check a load generator: hold every echo this
+    /// many milliseconds.
+    #[arg(long, default_value_t = 0, help_heading = "Fault injection")]
+    echo_delay_ms: u64,
+    /// Pause echoing for PAUSE ms once every PERIOD ms, e.g. 200/1000.
+    #[arg(long, value_name = "PAUSE/PERIOD", value_parser = parse_stall, help_heading = "Fault injection")]
+    stall_ms: Option<(Duration, Duration)>,
+    /// Leave out every Nth pushed message on /push (0: none).
+    #[arg(long, default_value_t = 0, help_heading = "Fault injection")]
+    drop_every: u64,
+    /// Send every Nth pushed message twice on /push (0: none).
+    #[arg(long, default_value_t = 0, help_heading = "Fault injection")]
+    duplicate_every: u64,
     /// Run as a worker of the primary whose relay socket is at PATH
     /// (started by --workers; not for direct use).
     #[arg(long, hide = true)]
@@ -123,11 +139,18 @@ impl ServeArgs {
             max_connections: self.max_connections,
             publish_rate: self.publish_rate,
             payload_size: self.payload_size,
+            payload_json: self.payload_json,
             ws_impl: self.ws_impl,
             deflate: !self.no_deflate,
             tls: tls.map(|t| Arc::clone(&t.server)),
             reuse_port: self.workers > 1 || self.worker_of.is_some(),
             upstream: self.worker_of.clone(),
+            faults: Faults {
+                echo_delay: Duration::from_millis(self.echo_delay_ms),
+                stall: self.stall_ms,
+                drop_every: self.drop_every,
+                duplicate_every: self.duplicate_every,
+            },
             ..ServerConfig::default()
         }
     }
@@ -159,6 +182,20 @@ impl ServeArgs {
         if self.no_deflate {
             a.push("--no-deflate".into());
         }
+        for (flag, n) in [
+            ("--echo-delay-ms", self.echo_delay_ms),
+            ("--drop-every", self.drop_every),
+            ("--duplicate-every", self.duplicate_every),
+        ] {
+            if n > 0 {
+                a.push(flag.into());
+                a.push(n.to_string());
+            }
+        }
+        if let Some((pause, period)) = self.stall_ms {
+            a.push("--stall-ms".into());
+            a.push(format!("{}/{}", pause.as_millis(), period.as_millis()));
+        }
         if let Some(t) = tls {
             a.push("--tls-cert".into());
             a.push(t.cert.display().to_string());
@@ -167,6 +204,22 @@ impl ServeArgs {
         }
         a
     }
+}
+
+fn parse_stall(s: &str) -> Result<(Duration, Duration), String> {
+    let (pause, period) = s
+        .split_once('/')
+        .ok_or("write PAUSE/PERIOD in milliseconds, e.g. 200/1000")?;
+    let ms = |v: &str| {
+        v.trim()
+            .parse::<u64>()
+            .map_err(|_| format!("{v:?} is not a whole number of milliseconds"))
+    };
+    let (pause, period) = (ms(pause)?, ms(period)?);
+    if pause >= period {
+        return Err("the pause must be shorter than the period".into());
+    }
+    Ok((Duration::from_millis(pause), Duration::from_millis(period)))
 }
 
 fn write_pem(path: &Path, pem: &str) -> anyhow::Result<()> {

@@ -21,12 +21,181 @@ fn info_names_the_selected_masking_backend() {
     );
 }
 
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("wsbench-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const SMALL_PUSH: &str = r#"schema_version = 1
+name = "small"
+thresholds = ["delivered_ratio >= 1.0", "errors == 0"]
+
+[target]
+builtin = true
+
+[load]
+transports = ["websocket", "sse"]
+connections = 10
+duration = "1s"
+warmup = "300ms"
+
+[workload]
+kind = "push"
+rate = 20
+"#;
+
 #[test]
-fn run_says_the_load_generator_is_not_there_yet_with_its_own_exit_code() {
-    let out = wsbench(&["run", "scenarios/quickstart.toml"]);
-    assert_eq!(out.status.code(), Some(3));
+fn run_refuses_an_invalid_scenario_with_file_line_and_column() {
+    let dir = temp_dir("invalid");
+    let file = dir.join("bad.toml");
+    std::fs::write(
+        &file,
+        SMALL_PUSH.replace("connections = 10", "connections = 10\nramp = 5"),
+    )
+    .unwrap();
+    let out = wsbench(&[
+        "run",
+        file.to_str().unwrap(),
+        "--results",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("not yet"), "{err}");
+    assert!(err.contains("bad.toml:11:1: unknown field `ramp`"), "{err}");
+    assert!(err.contains("hint: did you mean `ramp_rate`?"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        1,
+        "nothing started"
+    );
+}
+
+#[test]
+fn run_drives_the_builtin_server_and_writes_results() {
+    let dir = temp_dir("run");
+    let file = dir.join("small.toml");
+    std::fs::write(&file, SMALL_PUSH).unwrap();
+    let results = dir.join("results");
+    let out = wsbench(&[
+        "run",
+        file.to_str().unwrap(),
+        "--results",
+        results.to_str().unwrap(),
+        "--quiet",
+    ]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("websocket   push_latency"), "{stdout}");
+    assert!(stdout.contains("sse         push_latency"), "{stdout}");
+    let run = std::fs::read_dir(&results)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    for f in [
+        "summary.json",
+        "run.md",
+        "server.log",
+        "websocket-push_latency.hdr",
+        "sse-push_latency.hdr",
+    ] {
+        assert!(run.join(f).exists(), "{f} in {}", run.display());
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["partial"], false);
+    assert!(
+        summary["phases"][0]["server_cpu_us_per_msg"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    let md = std::fs::read_to_string(run.join("run.md")).unwrap();
+    for needle in [
+        "| SIMD backend |",
+        "| kernel |",
+        "| rustc |",
+        "kind = \"push\"",
+    ] {
+        assert!(md.contains(needle), "{needle} in run.md");
+    }
+
+    // A threshold that cannot hold: exit 1, and it says which.
+    std::fs::write(
+        &file,
+        SMALL_PUSH.replace("\"errors == 0\"", "\"push_latency.p50 < 1ns\""),
+    )
+    .unwrap();
+    let out = wsbench(&[
+        "run",
+        file.to_str().unwrap(),
+        "--results",
+        results.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("threshold push_latency.p50 < 1ns [websocket]: FAILED"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn run_interrupted_by_sigint_writes_partial_results_and_exits_4() {
+    let dir = temp_dir("sigint");
+    let file = dir.join("long.toml");
+    std::fs::write(
+        &file,
+        SMALL_PUSH.replace("duration = \"1s\"", "duration = \"60s\""),
+    )
+    .unwrap();
+    let results = dir.join("results");
+    let child = Command::new(env!("CARGO_BIN_EXE_wsbench"))
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "--results",
+            results.to_str().unwrap(),
+            "--quiet",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = std::fs::read_dir(&results)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["partial"], true);
+    assert_eq!(summary["stop_reason"], "interrupted");
+    assert!(
+        summary["phases"][0]["counters"]["delivered"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
 }
 
 #[test]

@@ -61,6 +61,9 @@ pub struct ServerConfig {
     pub publish_rate: f64,
     /// Payload length of each built-in message, bytes.
     pub payload_size: usize,
+    /// Built-in messages carry a JSON document (`{"n":K,"pad":"x…"}`) as
+    /// their payload instead of plain text.
+    pub payload_json: bool,
     /// How long a long-poll request is held when nothing arrives.
     pub long_poll_timeout: Duration,
     /// The WebSocket stack behind `/echo` and `/push`.
@@ -72,6 +75,8 @@ pub struct ServerConfig {
     /// Set `SO_REUSEPORT` even with one listener, so other processes (the
     /// workers of a [`cluster`]) can listen on the same port.
     pub reuse_port: bool,
+    /// Deliberate misbehaviour, to check that the load generator sees it.
+    pub faults: Faults,
     /// Run as a worker: mirror the hub of the primary whose [`cluster::Relay`]
     /// listens at this path (no built-in publisher here; publishes go to the
     /// primary).
@@ -89,12 +94,61 @@ impl Default for ServerConfig {
             max_connections: 18_000,
             publish_rate: 0.0,
             payload_size: 64,
+            payload_json: false,
             long_poll_timeout: Duration::from_secs(25),
             ws_impl: WsImpl::Own,
             deflate: true,
             tls: None,
             reuse_port: false,
             upstream: None,
+            faults: Faults::default(),
+        }
+    }
+}
+
+/// Deliberate misbehaviour of the own WebSocket stack, for testing that a
+/// load generator measures what happens (none by default).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// `/echo`: hold every echo this long before sending it (one message at
+    /// a time per connection).
+    pub echo_delay: Duration,
+    /// `/echo`: pause for `.0` once every `.1` (measured from server
+    /// start), as a garbage-collection pause or a stalled disk would.
+    pub stall: Option<(Duration, Duration)>,
+    /// `/push`: leave out every message whose sequence number is a multiple
+    /// of this (0: none).
+    pub drop_every: u64,
+    /// `/push`: send every message whose sequence number is a multiple of
+    /// this twice (0: none).
+    pub duplicate_every: u64,
+}
+
+impl Faults {
+    /// Waits as the echo faults say, before an echo at `now`.
+    pub(crate) async fn before_echo(&self, epoch: tokio::time::Instant) {
+        if !self.echo_delay.is_zero() {
+            tokio::time::sleep(self.echo_delay).await;
+        }
+        if let Some((pause, period)) = self.stall
+            && !period.is_zero()
+        {
+            let into = epoch.elapsed().as_nanos() % period.as_nanos();
+            let into = Duration::from_nanos(u64::try_from(into).unwrap_or(u64::MAX));
+            if into < pause {
+                tokio::time::sleep(pause - into).await;
+            }
+        }
+    }
+
+    /// How many times `/push` sends message `seq`: 0, 1 or 2.
+    pub(crate) fn push_copies(&self, seq: u64) -> usize {
+        if self.drop_every > 0 && seq.is_multiple_of(self.drop_every) {
+            0
+        } else if self.duplicate_every > 0 && seq.is_multiple_of(self.duplicate_every) {
+            2
+        } else {
+            1
         }
     }
 }
@@ -131,6 +185,8 @@ pub(crate) struct Ctx {
     pub(crate) hub: Arc<Hub>,
     pub(crate) shutdown: watch::Receiver<bool>,
     pub(crate) upstream: Option<cluster::Upstream>,
+    /// When the server started (the stall fault's clock).
+    pub(crate) epoch: tokio::time::Instant,
 }
 
 impl Ctx {
@@ -203,6 +259,7 @@ impl Server {
             hub: Arc::clone(&hub),
             shutdown: shutdown_rx,
             upstream,
+            epoch: tokio::time::Instant::now(),
         });
         let mut tasks = JoinSet::new();
         for l in listeners {
@@ -321,13 +378,23 @@ async fn accept_loop(listener: TcpListener, ctx: Arc<Ctx>, connections: Arc<Sema
 }
 
 async fn publisher(ctx: Arc<Ctx>) {
-    let payload = "x".repeat(ctx.config.payload_size);
+    let size = ctx.config.payload_size;
+    let text = "x".repeat(size);
     let period = Duration::from_secs_f64(1.0 / ctx.config.publish_rate);
     let mut tick = tokio::time::interval(period);
     // Late ticks are caught up, so the count over a run matches the rate.
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut n = 0u64;
     loop {
         tick.tick().await;
-        ctx.hub.publish(&payload);
+        if ctx.config.payload_json {
+            n += 1;
+            let head = format!("{{\"n\":{n},\"pad\":\"");
+            let fill = size.saturating_sub(head.len() + 2);
+            ctx.hub
+                .publish(&format!("{head}{}\"}}", &text[..fill.min(text.len())]));
+        } else {
+            ctx.hub.publish(&text);
+        }
     }
 }

@@ -126,7 +126,7 @@ async fn websocket(stream: NetStream, buf: Vec<u8>, head: Head, ctx: &Ctx) {
     };
     let shutdown = ctx.shutdown.clone();
     if echo {
-        echo_loop(accepted.socket, shutdown).await;
+        echo_loop(accepted.socket, ctx, shutdown).await;
     } else {
         push_loop(accepted.socket, ctx, shutdown).await;
     }
@@ -147,10 +147,22 @@ async fn going_away(ws: &mut TcpWebSocket) {
     }
 }
 
-async fn echo_loop(mut ws: TcpWebSocket, mut shutdown: watch::Receiver<bool>) {
+async fn echo_loop(mut ws: TcpWebSocket, ctx: &Ctx, mut shutdown: watch::Receiver<bool>) {
+    let faults = &ctx.config.faults;
+    let faulty = *faults != crate::Faults::default();
     loop {
         tokio::select! {
             ev = ws.next_event() => match ev {
+                Some(Event::Message(m)) if faulty => {
+                    faults.before_echo(ctx.epoch).await;
+                    let sent = match m {
+                        Data::Text(t) => ws.send_text(&t).await,
+                        Data::Binary(b) => ws.send_binary(&b).await,
+                    };
+                    if sent.is_err() {
+                        return;
+                    }
+                }
                 Some(Event::Message(Data::Text(t))) => {
                     if ws.send_text(&t).await.is_err() {
                         return;
@@ -178,8 +190,10 @@ async fn push_loop(mut ws: TcpWebSocket, ctx: &Ctx, mut shutdown: watch::Receive
                     return going_away(&mut ws).await;
                 };
                 for m in &batch {
-                    if ws.writer().queue_text(&m.json).is_err() {
-                        return;
+                    for _ in 0..ctx.config.faults.push_copies(m.seq) {
+                        if ws.writer().queue_text(&m.json).is_err() {
+                            return;
+                        }
                     }
                 }
                 if ws.writer().flush().await.is_err() {

@@ -4,10 +4,11 @@
 //!
 //!     cargo run --release -p wsbench-transport --example client -- ws://127.0.0.1:9001/echo hello world
 //!     cargo run --release -p wsbench-transport --example client -- ws://127.0.0.1:9001/push --count 3
+//!     cargo run --release -p wsbench-transport --example client -- wss://localhost:9001/echo hi --cacert cert.pem
 
 use std::time::Duration;
 
-use wsbench_transport::{ClientOptions, Data, Event, connect};
+use wsbench_transport::{ClientOptions, Data, Event, connect, tls};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -16,11 +17,15 @@ async fn main() -> Result<(), BoxError> {
     let mut args = std::env::args().skip(1);
     let url = args
         .next()
-        .ok_or("usage: client URL [MESSAGE ...] [--count N]")?;
+        .ok_or("usage: client URL [MESSAGE ...] [--count N] [--cacert PEM]")?;
     let mut messages = Vec::new();
     let mut count = None;
+    let mut options = ClientOptions::default();
     while let Some(a) = args.next() {
-        if a == "--count" {
+        if a == "--cacert" {
+            let pem = args.next().ok_or("--cacert needs a PEM file")?;
+            options.tls = Some(tls::client_config_from_pem(pem.as_ref())?);
+        } else if a == "--count" {
             count = Some(
                 args.next()
                     .ok_or("--count needs a number")?
@@ -31,7 +36,7 @@ async fn main() -> Result<(), BoxError> {
         }
     }
     let expect = count.unwrap_or(messages.len());
-    let c = connect(&url, &ClientOptions::default()).await?;
+    let c = connect(&url, &options).await?;
     let mut ws = c.socket;
     eprintln!(
         "open: connect {:?}, handshake {:?}",

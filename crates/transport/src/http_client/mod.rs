@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{ACCEPT, HOST};
-use http::{HeaderName, HeaderValue, Request, StatusCode};
-use http_body_util::{BodyExt, Empty};
+use http::{HeaderName, HeaderValue, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
@@ -33,7 +33,7 @@ fn http_error(e: impl std::fmt::Display) -> Error {
 /// that drives the socket.
 #[derive(Debug)]
 struct Conn {
-    sender: SendRequest<Empty<Bytes>>,
+    sender: SendRequest<Full<Bytes>>,
     driver: JoinHandle<()>,
 }
 
@@ -148,10 +148,20 @@ impl PollClient {
 
     /// `GET path` on the kept-alive connection; the body of a 200 response.
     pub async fn get(&mut self, path: &str) -> Result<Bytes, Error> {
+        self.request(Method::GET, path, Bytes::new()).await
+    }
+
+    /// `POST path` with `body` (e.g. `/publish`); the body of a 200
+    /// response.
+    pub async fn post(&mut self, path: &str, body: Bytes) -> Result<Bytes, Error> {
+        self.request(Method::POST, path, body).await
+    }
+
+    async fn request(&mut self, method: Method, path: &str, body: Bytes) -> Result<Bytes, Error> {
         if self.conn.as_ref().is_none_or(|c| c.sender.is_closed()) {
             self.reconnect().await?;
         }
-        let mut request = build_request(&self.target, &self.options, path, None)?;
+        let mut request = build_request(&self.target, &self.options, method, path, body, None)?;
         let mut retried = false;
         let response = loop {
             let conn = self.conn.as_mut().expect("connected above");
@@ -197,14 +207,19 @@ impl PollClient {
 fn build_request(
     target: &Target,
     options: &ClientOptions,
+    method: Method,
     path: &str,
+    body: Bytes,
     last_event_id: Option<u64>,
-) -> Result<Request<Empty<Bytes>>, Error> {
-    let mut builder = Request::get(path).header(HOST, target.authority.as_str());
+) -> Result<Request<Full<Bytes>>, Error> {
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(HOST, target.authority.as_str());
     if let Some(id) = last_event_id {
         builder = builder.header("last-event-id", id.to_string());
     }
-    let mut request = builder.body(Empty::new()).map_err(http_error)?;
+    let mut request = builder.body(Full::new(body)).map_err(http_error)?;
     for (name, value) in &options.headers {
         let name = HeaderName::try_from(name.as_str()).map_err(http_error)?;
         let value = HeaderValue::try_from(value.as_str()).map_err(http_error)?;
@@ -238,7 +253,14 @@ impl SseClient {
             "/events".clone_into(&mut target.path);
         }
         let (mut conn, connect_time) = open(&target, options).await?;
-        let mut request = build_request(&target, options, &target.path, last_event_id)?;
+        let mut request = build_request(
+            &target,
+            options,
+            Method::GET,
+            &target.path,
+            Bytes::new(),
+            last_event_id,
+        )?;
         request
             .headers_mut()
             .insert(ACCEPT, HeaderValue::from_static("text/event-stream"));

@@ -1,0 +1,591 @@
+//! The run engine: for each transport, one phase composed of an arrival
+//! model (connections opened at the ramp rate), a stop condition (warm-up,
+//! measured window, drain; or an interruption, or a dead target), a driver
+//! per connection (transport × workload, `drivers.rs`) and a recorder.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use wsbench_model::results::{
+    Counters, Environment, PhaseSummary, SUMMARY_SCHEMA_VERSION, StopReason, Summary,
+};
+use wsbench_model::{PayloadKind, Scenario, Target, Transport, WorkloadKind};
+use wsbench_transport::clock::monotonic_ns;
+use wsbench_transport::http_client::PollClient;
+use wsbench_transport::net::ByteCounters;
+use wsbench_transport::{ClientOptions, tls};
+
+use crate::drivers::{self, ConnOutcome, Origin, PhaseCtx};
+use crate::output::ResultsDir;
+use crate::progress::Progress;
+use crate::recorder::{Counts, Metric, Recorder};
+use crate::target::Builtin;
+use crate::{RunError, sys};
+
+/// How a run is carried out.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The `wsbench` executable, to start the builtin server.
+    pub exe: PathBuf,
+    /// Where result folders go (`results/`).
+    pub results_root: PathBuf,
+    /// The command line, recorded with the results.
+    pub command: String,
+    /// Live progress on stderr.
+    pub progress: bool,
+    /// Becomes true on Ctrl-C / SIGTERM: the run stops, writes what it
+    /// measured, and reports itself partial.
+    pub interrupt: watch::Receiver<bool>,
+}
+
+/// A finished run.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The results folder.
+    pub dir: PathBuf,
+    /// What `summary.json` holds.
+    pub summary: Summary,
+}
+
+/// Connections per builtin server process when the scenario does not say.
+const CONNECTIONS_PER_SERVER: u64 = 15_000;
+
+/// The environment a run records.
+pub fn environment() -> Environment {
+    Environment {
+        wsbench: env!("CARGO_PKG_VERSION").to_owned(),
+        git_rev: option_env!("WSBENCH_GIT_REV")
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned),
+        rustc: option_env!("WSBENCH_RUSTC")
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned),
+        cpu: sys::cpu_model(),
+        cpus: std::thread::available_parallelism().map_or(1, usize::from),
+        kernel: sys::kernel(),
+        simd_backend: wsbench_codec::mask::selected().backend().name().to_owned(),
+        workers: 1,
+    }
+}
+
+fn builtin_args(s: &Scenario, workers: u16) -> Vec<String> {
+    let per_process = s.connections.div_ceil(u64::from(workers)) + 64;
+    let mut a = vec![
+        "--workers".to_owned(),
+        workers.to_string(),
+        "--max-connections".to_owned(),
+        per_process.to_string(),
+        "--payload-size".to_owned(),
+        s.payload_size.to_string(),
+        "--max-message-size".to_owned(),
+        (s.payload_size.max(1 << 20) * 2).to_string(),
+    ];
+    if s.workload == WorkloadKind::Push {
+        a.push("--publish-rate".to_owned());
+        a.push(s.rate.to_string());
+        if s.payload == PayloadKind::Json {
+            a.push("--payload-json".to_owned());
+        }
+    }
+    a
+}
+
+/// Runs `scenario` and writes its results.
+pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<RunOutcome, RunError> {
+    let scenario = Arc::new(scenario);
+    let mut environment = environment();
+    if scenario.workers > 1 {
+        return Err(RunError::Unsupported(
+            "load generator worker processes (load.workers > 1) are not in this build; \
+             one process holds up to about 19,000 connections"
+                .into(),
+        ));
+    }
+    environment.workers = 1;
+    let mut results =
+        ResultsDir::create(&opts.results_root, &scenario, &opts.command, &environment)
+            .map_err(RunError::Results)?;
+
+    let mut builtin = None;
+    let (origin, insecure) = match &scenario.target {
+        Target::Builtin { workers } => {
+            let workers = if *workers == 0 {
+                u16::try_from(scenario.connections.div_ceil(CONNECTIONS_PER_SERVER))
+                    .unwrap_or(64)
+                    .clamp(1, 64)
+            } else {
+                *workers
+            };
+            let b = Builtin::start(&opts.exe, &builtin_args(&scenario, workers)).await?;
+            let origin = Origin {
+                authority: b.addr().to_string(),
+                tls: false,
+            };
+            builtin = Some(b);
+            (origin, false)
+        }
+        Target::Url {
+            authority,
+            tls,
+            insecure_tls,
+        } => (
+            Origin {
+                authority: authority.clone(),
+                tls: *tls,
+            },
+            *insecure_tls,
+        ),
+    };
+    let mut options = ClientOptions::default();
+    if insecure {
+        options.tls = Some(tls::client_config_insecure());
+    }
+    options.config.max_message_size = (scenario.payload_size as u64).max(1 << 20) * 2;
+
+    // A URL target publishes nothing by itself: the harness does, through
+    // POST /publish, at the scenario's rate.
+    let publisher = match (&scenario.target, scenario.workload) {
+        (Target::Url { .. }, WorkloadKind::Push) => Some(tokio::spawn(publish_loop(
+            origin.clone(),
+            options.clone(),
+            Arc::clone(&scenario),
+        ))),
+        _ => None,
+    };
+
+    let mut summary = Summary {
+        schema_version: SUMMARY_SCHEMA_VERSION,
+        scenario: scenario.name.clone(),
+        command: opts.command.clone(),
+        started_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        partial: false,
+        stop_reason: None,
+        stop_detail: None,
+        environment,
+        phases: Vec::new(),
+        thresholds: Vec::new(),
+    };
+    let mut interrupt = opts.interrupt.clone();
+    for &transport in &scenario.transports {
+        let phase = Phase {
+            scenario: Arc::clone(&scenario),
+            transport,
+            origin: origin.clone(),
+            options: options.clone(),
+            progress: opts.progress,
+        };
+        let (p, stop) = phase
+            .run(&mut interrupt, builtin.as_mut(), &mut results)
+            .await?;
+        summary.phases.push(p);
+        if let Some((reason, detail)) = stop {
+            summary.partial = true;
+            summary.stop_reason = Some(reason);
+            summary.stop_detail = Some(detail);
+            break;
+        }
+        results.write_summary(&summary).map_err(RunError::Results)?;
+    }
+    if let Some(p) = publisher {
+        p.abort();
+    }
+    if let Some(b) = builtin {
+        results
+            .write_server_log(&b.log())
+            .map_err(RunError::Results)?;
+        b.stop().await;
+    }
+    summary.thresholds = Summary::evaluate(&summary.phases, &scenario.thresholds);
+    results.write_summary(&summary).map_err(RunError::Results)?;
+    let dir = results.path().to_owned();
+    match summary.stop_reason {
+        Some(StopReason::Interrupted) => Err(RunError::Interrupted {
+            dir,
+            summary: Box::new(summary),
+        }),
+        Some(StopReason::TargetFailed) => Err(RunError::TargetFailed {
+            dir,
+            detail: summary.stop_detail.clone().unwrap_or_default(),
+            summary: Box::new(summary),
+        }),
+        None => Ok(RunOutcome { dir, summary }),
+    }
+}
+
+/// Publishes to a URL target at the scenario's rate.
+async fn publish_loop(origin: Origin, options: ClientOptions, s: Arc<Scenario>) {
+    let scheme = if origin.tls { "https" } else { "http" };
+    let url = format!("{scheme}://{}/publish", origin.authority);
+    let Ok(mut client) = PollClient::connect(&url, &options).await else {
+        return;
+    };
+    let body = Bytes::from(match s.payload {
+        PayloadKind::Json => crate::payload::push_json(s.payload_size),
+        _ => "x".repeat(s.payload_size),
+    });
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / s.rate));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    loop {
+        tick.tick().await;
+        let _ = client.post("/publish", body.clone()).await;
+    }
+}
+
+struct Phase {
+    scenario: Arc<Scenario>,
+    transport: Transport,
+    origin: Origin,
+    options: ClientOptions,
+    progress: bool,
+}
+
+/// Readings at a moment, to take differences over the window.
+#[derive(Clone, Copy, Default)]
+struct Readings {
+    bytes_sent: u64,
+    bytes_received: u64,
+    client_cpu_ns: u64,
+    server_cpu_ns: Option<u64>,
+}
+
+impl Readings {
+    fn take(bytes: &ByteCounters, builtin: Option<&Builtin>) -> Readings {
+        Readings {
+            bytes_sent: bytes.written(),
+            bytes_received: bytes.read(),
+            client_cpu_ns: sys::cpu_ns(None).unwrap_or(0),
+            server_cpu_ns: builtin.map(Builtin::cpu_ns),
+        }
+    }
+}
+
+/// Why a phase ended early.
+type Early = Option<(StopReason, String)>;
+
+impl Phase {
+    fn main_metric(&self) -> Metric {
+        match self.scenario.workload {
+            WorkloadKind::Push => Metric::PushLatency,
+            WorkloadKind::Echo => Metric::EchoRtt,
+            WorkloadKind::Throughput => Metric::ThroughputRtt,
+            WorkloadKind::Connect => Metric::HandshakeTime,
+        }
+    }
+
+    /// Drain after the window: messages published in it may still be on
+    /// their way (a short poller asks once per interval).
+    fn drain(&self) -> Duration {
+        match (self.scenario.workload, self.transport) {
+            (WorkloadKind::Push, Transport::ShortPoll) => {
+                (self.scenario.short_poll_interval * 2).max(Duration::from_secs(1))
+            }
+            (WorkloadKind::Push, _) => Duration::from_secs(1),
+            _ => Duration::ZERO,
+        }
+    }
+
+    async fn run(
+        self,
+        interrupt: &mut watch::Receiver<bool>,
+        mut builtin: Option<&mut Builtin>,
+        results: &mut ResultsDir,
+    ) -> Result<(PhaseSummary, Early), RunError> {
+        let s = Arc::clone(&self.scenario);
+        let bytes = Arc::new(ByteCounters::default());
+        let mut options = self.options.clone();
+        options.counters = Some(Arc::clone(&bytes));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let ctx = Arc::new(PhaseCtx {
+            scenario: Arc::clone(&s),
+            transport: self.transport,
+            rec: Recorder::new(self.main_metric()),
+            origin: self.origin.clone(),
+            options,
+            window_start: AtomicU64::new(u64::MAX),
+            window_end: AtomicU64::new(u64::MAX),
+            seq_lo: AtomicU64::new(u64::MAX),
+            seq_hi: AtomicU64::new(0),
+            stop: stop_rx,
+        });
+        let progress = Progress::new(self.progress, self.transport.name(), s.connections);
+        let rss_before = sys::rss_bytes();
+        let t0 = Instant::now();
+
+        // Arrival: connections at the ramp rate.
+        let (done_tx, mut ramp_done) = watch::channel(false);
+        let ramp_ctx = Arc::clone(&ctx);
+        let ramp = tokio::spawn(async move {
+            let mut tasks: JoinSet<ConnOutcome> = JoinSet::new();
+            let gap = Duration::from_secs_f64(1.0 / ramp_ctx.scenario.ramp_rate);
+            for i in 0..ramp_ctx.scenario.connections {
+                if *ramp_ctx.stop.borrow() {
+                    break;
+                }
+                tokio::time::sleep_until(t0 + gap.mul_f64(i as f64)).await;
+                tasks.spawn(drivers::connection(Arc::clone(&ramp_ctx), i));
+                // Reap nothing here: outcomes are collected at the end.
+            }
+            let _ = done_tx.send(true);
+            tasks
+        });
+
+        // Warm-up: until the warm-up time has passed and every connection
+        // was attempted.
+        let warm_until = t0 + s.warmup;
+        let mut early: Early = None;
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_received = 0;
+        let mut rss_after_ramp = None;
+        loop {
+            let ramped = *ramp_done.borrow();
+            if ramped && rss_after_ramp.is_none() {
+                rss_after_ramp = sys::rss_bytes();
+            }
+            if ramped && Instant::now() >= warm_until {
+                break;
+            }
+            tokio::select! {
+                _ = tick.tick() => {
+                    progress.tick(&ctx.rec, "warm-up", &mut last_received);
+                    if let Some(e) = target_failure(&ctx, builtin.as_deref_mut()) {
+                        early = Some((StopReason::TargetFailed, e));
+                        break;
+                    }
+                }
+                _ = ramp_done.changed() => {}
+                () = tokio::time::sleep_until(warm_until), if ramped => {}
+                _ = interrupt.wait_for(|&i| i) => {
+                    early = Some((StopReason::Interrupted, "interrupted during warm-up".into()));
+                    break;
+                }
+            }
+        }
+
+        // The measured window.
+        let window_start = Instant::now();
+        ctx.window_start.store(monotonic_ns(), Ordering::Release);
+        ctx.rec.set_measuring(true);
+        let before = Readings::take(&bytes, builtin.as_deref());
+        let window_end = window_start + s.duration;
+        if early.is_none() {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep_until(window_end) => break,
+                    _ = tick.tick() => {
+                        progress.tick(&ctx.rec, "measuring", &mut last_received);
+                        if let Some(e) = target_failure(&ctx, builtin.as_deref_mut()) {
+                            early = Some((StopReason::TargetFailed, e));
+                            break;
+                        }
+                    }
+                    _ = interrupt.wait_for(|&i| i) => {
+                        early = Some((StopReason::Interrupted, "interrupted while measuring".into()));
+                        break;
+                    }
+                }
+            }
+        }
+        ctx.window_end.store(monotonic_ns(), Ordering::Release);
+        ctx.rec.set_measuring(false);
+        let measured = window_start.elapsed();
+        let after = Readings::take(&bytes, builtin.as_deref());
+        let requests_in_window = Counts::get(&ctx.rec.counts.http_requests);
+        if early.is_none() {
+            let drain = self.drain();
+            tokio::select! {
+                () = tokio::time::sleep(drain) => {}
+                _ = interrupt.wait_for(|&i| i) => {}
+            }
+        }
+        let _ = stop_tx.send(true);
+        progress.finish();
+        let mut tasks = ramp
+            .await
+            .map_err(|e| RunError::Target(format!("ramp task: {e}")))?;
+        let mut outcomes = Vec::with_capacity(s.connections as usize);
+        let reap = async {
+            while let Some(r) = tasks.join_next().await {
+                if let Ok(o) = r {
+                    outcomes.push(o);
+                }
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(30), reap)
+            .await
+            .is_err()
+        {
+            tasks.abort_all();
+        }
+
+        let summary = self.summarise(
+            &ctx,
+            &outcomes,
+            measured,
+            before,
+            after,
+            requests_in_window,
+            rss_before,
+            rss_after_ramp,
+        );
+        let summary = results
+            .write_histograms(self.transport, &ctx.rec.histograms(), summary)
+            .map_err(RunError::Results)?;
+        Ok((summary, early))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn summarise(
+        &self,
+        ctx: &PhaseCtx,
+        outcomes: &[ConnOutcome],
+        measured: Duration,
+        before: Readings,
+        after: Readings,
+        http_requests: u64,
+        rss_before: Option<u64>,
+        rss_after_ramp: Option<u64>,
+    ) -> PhaseSummary {
+        let c = &ctx.rec.counts;
+        let window_start = ctx.window_start.load(Ordering::Acquire);
+        let (lo, hi) = (
+            ctx.seq_lo.load(Ordering::Relaxed),
+            ctx.seq_hi.load(Ordering::Relaxed),
+        );
+        let mut expected_total = 0u64;
+        let mut lost = 0u64;
+        let push = self.scenario.workload == WorkloadKind::Push;
+        if push && lo <= hi {
+            for o in outcomes {
+                let Some(t) = &o.tracker else { continue };
+                if o.opened_ns == 0 {
+                    continue;
+                }
+                // A connection open before the window owes every message
+                // in it; a later one, those from its first.
+                let from = if o.opened_ns <= window_start {
+                    lo
+                } else {
+                    t.first().map_or(hi + 1, |f| f.max(lo))
+                };
+                if from > hi {
+                    continue;
+                }
+                let expected = hi - from + 1;
+                expected_total += expected;
+                lost += expected - t.received_in(from, hi).min(expected);
+            }
+        }
+        let delivered = Counts::get(&c.delivered);
+        let published = if push && lo <= hi {
+            hi - lo + 1
+        } else {
+            Counts::get(&c.sent)
+        };
+        let bytes_sent = after.bytes_sent - before.bytes_sent;
+        let bytes_received = after.bytes_received - before.bytes_received;
+        let secs = measured.as_secs_f64().max(1e-9);
+        let per_msg = |v: f64| {
+            if delivered > 0 {
+                v / delivered as f64
+            } else {
+                0.0
+            }
+        };
+        let opened = Counts::get(&c.opened);
+        let client_rss_per_conn = match (rss_before, rss_after_ramp) {
+            (Some(b), Some(a)) if opened > 0 => Some(a.saturating_sub(b) as f64 / opened as f64),
+            _ => None,
+        };
+        PhaseSummary {
+            transport: self.transport.name().to_owned(),
+            workload: self.scenario.workload.name().to_owned(),
+            measured_s: measured.as_secs_f64(),
+            counters: Counters {
+                connections_attempted: Counts::get(&c.attempted),
+                connections_opened: opened,
+                connections_failed: Counts::get(&c.failed),
+                connections_peak: Counts::get(&c.peak),
+                published,
+                delivered,
+                lost,
+                duplicated: Counts::get(&c.duplicated),
+                out_of_order: Counts::get(&c.out_of_order),
+                payload_mismatches: Counts::get(&c.mismatches),
+                bytes_sent,
+                bytes_received,
+                http_requests,
+                errors: ctx.rec.errors(),
+            },
+            msg_rate: delivered as f64 / secs,
+            delivered_ratio: if push {
+                if expected_total > 0 {
+                    delivered.min(expected_total) as f64 / expected_total as f64
+                } else {
+                    0.0
+                }
+            } else if published > 0 {
+                delivered as f64 / published as f64
+            } else {
+                0.0
+            },
+            bytes_per_msg: per_msg((bytes_sent + bytes_received) as f64),
+            requests_per_msg: per_msg(http_requests as f64),
+            server_cpu_us_per_msg: match (before.server_cpu_ns, after.server_cpu_ns) {
+                (Some(b), Some(a)) if delivered > 0 => {
+                    Some(a.saturating_sub(b) as f64 / 1e3 / delivered as f64)
+                }
+                _ => None,
+            },
+            client_cpu_s: after.client_cpu_ns.saturating_sub(before.client_cpu_ns) as f64 / 1e9,
+            client_rss_per_conn,
+            latency: Default::default(),
+        }
+    }
+}
+
+/// Whether the target has failed: the builtin server exited, or no
+/// connection is open any more although some were opened.
+fn target_failure(ctx: &PhaseCtx, builtin: Option<&mut Builtin>) -> Option<String> {
+    if let Some(b) = builtin
+        && let Some(status) = b.exited()
+    {
+        let log = b.log();
+        let tail = log
+            .iter()
+            .rev()
+            .take(5)
+            .rev()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n");
+        return Some(format!(
+            "the builtin server exited ({status}){}",
+            if tail.is_empty() {
+                String::new()
+            } else {
+                format!(":\n{tail}")
+            }
+        ));
+    }
+    let c = &ctx.rec.counts;
+    let attempted = Counts::get(&c.attempted);
+    if attempted > 0
+        && attempted == ctx.scenario.connections
+        && Counts::get(&c.open_now) == 0
+        && Counts::get(&c.opened) + Counts::get(&c.failed) == attempted
+        && ctx.rec.error_count() > 0
+    {
+        let errors = ctx.rec.errors();
+        return Some(format!(
+            "no connection is open any more (errors: {errors:?})"
+        ));
+    }
+    None
+}

@@ -1,0 +1,250 @@
+//! Where connections put what they measure: HDR histograms in a few
+//! shards (so thousands of tasks rarely contend), counters in atomics, and
+//! a short interval histogram for live progress.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use hdrhistogram::Histogram;
+use wsbench_model::results::latency_histogram;
+
+/// Histogram metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Metric {
+    /// Push: receive time − publish time.
+    PushLatency,
+    /// Echo: reply time − intended send time (coordinated omission
+    /// corrected).
+    EchoRtt,
+    /// Echo: reply time − actual send time.
+    EchoRttUncorrected,
+    /// Throughput: reply time − send time.
+    ThroughputRtt,
+    /// TCP connect.
+    ConnectTime,
+    /// Opening handshake (TLS included) after TCP connect.
+    HandshakeTime,
+    /// Parsing a JSON payload with simd-json.
+    JsonParse,
+}
+
+impl Metric {
+    /// Every metric.
+    pub const ALL: [Metric; 7] = [
+        Metric::PushLatency,
+        Metric::EchoRtt,
+        Metric::EchoRttUncorrected,
+        Metric::ThroughputRtt,
+        Metric::ConnectTime,
+        Metric::HandshakeTime,
+        Metric::JsonParse,
+    ];
+
+    /// The name in results and thresholds.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::PushLatency => "push_latency",
+            Metric::EchoRtt => "echo_rtt",
+            Metric::EchoRttUncorrected => "echo_rtt_uncorrected",
+            Metric::ThroughputRtt => "throughput_rtt",
+            Metric::ConnectTime => "connect_time",
+            Metric::HandshakeTime => "handshake_time",
+            Metric::JsonParse => "json_parse",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+const SHARDS: usize = 16;
+
+#[derive(Debug)]
+struct Shard {
+    histograms: Vec<Option<Histogram<u64>>>,
+    /// The phase's main latency since the last progress tick.
+    interval: Histogram<u64>,
+}
+
+/// Counters a phase keeps.
+#[derive(Debug, Default)]
+pub struct Counts {
+    /// Connections tried.
+    pub attempted: AtomicU64,
+    /// Connections opened.
+    pub opened: AtomicU64,
+    /// Connections that failed to open.
+    pub failed: AtomicU64,
+    /// Connections open now.
+    pub open_now: AtomicU64,
+    /// Most open at once.
+    pub peak: AtomicU64,
+    /// Messages received in the window (each connection counts its own).
+    pub delivered: AtomicU64,
+    /// Messages received in total (progress).
+    pub received_total: AtomicU64,
+    /// Repeated deliveries.
+    pub duplicated: AtomicU64,
+    /// Deliveries after a later message.
+    pub out_of_order: AtomicU64,
+    /// Lost messages (computed at the end of a phase).
+    pub lost: AtomicU64,
+    /// Echo payloads that came back different.
+    pub mismatches: AtomicU64,
+    /// Messages sent in the window (echo, throughput).
+    pub sent: AtomicU64,
+    /// HTTP requests answered in the window.
+    pub http_requests: AtomicU64,
+}
+
+impl Counts {
+    /// A connection opened.
+    pub fn connection_opened(&self) {
+        self.opened.fetch_add(1, Ordering::Relaxed);
+        let now = self.open_now.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peak.fetch_max(now, Ordering::Relaxed);
+    }
+
+    /// An open connection ended.
+    pub fn connection_closed(&self) {
+        self.open_now.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Reads a counter.
+    pub fn get(c: &AtomicU64) -> u64 {
+        c.load(Ordering::Relaxed)
+    }
+
+    /// Adds to a counter.
+    pub fn add(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// One phase's measurements.
+#[derive(Debug)]
+pub struct Recorder {
+    shards: Vec<Mutex<Shard>>,
+    /// The counters.
+    pub counts: Counts,
+    errors: Mutex<BTreeMap<String, u64>>,
+    /// Whether the measured window is open.
+    measuring: AtomicBool,
+    main: Metric,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Recorder {
+    /// A recorder whose progress shows `main`.
+    pub fn new(main: Metric) -> Recorder {
+        Recorder {
+            shards: (0..SHARDS)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        histograms: vec![None; Metric::ALL.len()],
+                        interval: latency_histogram(),
+                    })
+                })
+                .collect(),
+            counts: Counts::default(),
+            errors: Mutex::default(),
+            measuring: AtomicBool::new(false),
+            main,
+        }
+    }
+
+    /// Opens or closes the measured window.
+    pub fn set_measuring(&self, on: bool) {
+        self.measuring.store(on, Ordering::Release);
+    }
+
+    /// Whether the measured window is open.
+    pub fn measuring(&self) -> bool {
+        self.measuring.load(Ordering::Acquire)
+    }
+
+    /// Records `ns` for connection `conn`, when the window is open (or
+    /// always, with `always`: connect and handshake times).
+    pub fn record(&self, conn: u64, metric: Metric, ns: u64, always: bool) {
+        if !(always || self.measuring()) {
+            return;
+        }
+        let ns = ns.clamp(1, wsbench_model::results::MAX_LATENCY_NS);
+        let mut shard = lock(&self.shards[(conn as usize) % SHARDS]);
+        let h = shard.histograms[metric.index()].get_or_insert_with(latency_histogram);
+        h.saturating_record(ns);
+        if metric == self.main {
+            shard.interval.saturating_record(ns);
+        }
+    }
+
+    /// Counts an error of `kind`.
+    pub fn error(&self, kind: impl Into<String>) {
+        *lock(&self.errors).entry(kind.into()).or_default() += 1;
+    }
+
+    /// Errors by kind.
+    pub fn errors(&self) -> BTreeMap<String, u64> {
+        lock(&self.errors).clone()
+    }
+
+    /// Total errors.
+    pub fn error_count(&self) -> u64 {
+        lock(&self.errors).values().sum()
+    }
+
+    /// The main metric since the last call (for progress), merged.
+    pub fn take_interval(&self) -> Histogram<u64> {
+        let mut out = latency_histogram();
+        for s in &self.shards {
+            let mut s = lock(s);
+            out.add(&s.interval).expect("same bounds");
+            s.interval.reset();
+        }
+        out
+    }
+
+    /// Every histogram recorded, merged over the shards (an exact merge).
+    pub fn histograms(&self) -> BTreeMap<Metric, Histogram<u64>> {
+        let mut out: BTreeMap<Metric, Histogram<u64>> = BTreeMap::new();
+        for s in &self.shards {
+            let s = lock(s);
+            for m in Metric::ALL {
+                if let Some(h) = &s.histograms[m.index()] {
+                    out.entry(m)
+                        .or_insert_with(latency_histogram)
+                        .add(h)
+                        .expect("same bounds");
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_only_in_the_window_and_merges_shards_exactly() {
+        let r = Recorder::new(Metric::PushLatency);
+        r.record(0, Metric::PushLatency, 5, false);
+        r.record(0, Metric::ConnectTime, 7, true);
+        r.set_measuring(true);
+        for conn in 0..100 {
+            r.record(conn, Metric::PushLatency, 1000 + conn, false);
+        }
+        let h = r.histograms();
+        assert_eq!(h[&Metric::PushLatency].len(), 100);
+        assert_eq!(h[&Metric::PushLatency].min(), 1000);
+        assert_eq!(h[&Metric::ConnectTime].len(), 1);
+        assert_eq!(r.take_interval().len(), 100);
+        assert_eq!(r.take_interval().len(), 0, "the interval resets");
+    }
+}

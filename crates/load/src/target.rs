@@ -1,0 +1,140 @@
+//! The builtin target: `wsbench serve` as a child process, started for the
+//! run and stopped after it.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::RunError;
+use crate::sys;
+
+/// Lines of the server's stderr kept for error messages and `server.log`.
+const LOG_LINES: usize = 200;
+
+/// A running builtin server.
+#[derive(Debug)]
+pub struct Builtin {
+    child: Child,
+    pid: u32,
+    addr: SocketAddr,
+    log: Arc<Mutex<VecDeque<String>>>,
+}
+
+impl Builtin {
+    /// Starts `exe serve ARGS --listen 127.0.0.1:0` and waits for it to
+    /// listen.
+    pub async fn start(exe: &Path, args: &[String]) -> Result<Builtin, RunError> {
+        let mut child = Command::new(exe)
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| RunError::Target(format!("cannot start {} serve: {e}", exe.display())))?;
+        let pid = child.id().unwrap_or_default();
+        let log: Arc<Mutex<VecDeque<String>>> = Arc::default();
+        if let Some(stderr) = child.stderr.take() {
+            let log = Arc::clone(&log);
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stderr).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let mut l = log.lock().unwrap_or_else(|p| p.into_inner());
+                    if l.len() == LOG_LINES {
+                        l.pop_front();
+                    }
+                    l.push_back(line);
+                }
+            });
+        }
+        let stdout = child.stdout.take().expect("piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await;
+        let line = match first {
+            Ok(Ok(Some(line))) => line,
+            _ => {
+                // Give the stderr reader a moment to collect why.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let why = log
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                return Err(RunError::Target(format!(
+                    "the builtin server did not start listening: {}",
+                    if why.is_empty() { "no output" } else { &why }
+                )));
+            }
+        };
+        let addr = line
+            .strip_prefix("listening on ")
+            .and_then(|a| a.trim().parse().ok())
+            .ok_or_else(|| {
+                RunError::Target(format!("unexpected first line from the server: {line:?}"))
+            })?;
+        // Keep draining stdout so the server never blocks on it.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(Builtin {
+            child,
+            pid,
+            addr,
+            log,
+        })
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// CPU time of the server and its worker processes, nanoseconds.
+    pub fn cpu_ns(&self) -> u64 {
+        let mut total = sys::cpu_ns(Some(self.pid)).unwrap_or(0);
+        for c in sys::children(self.pid) {
+            total += sys::cpu_ns(Some(c)).unwrap_or(0);
+        }
+        total
+    }
+
+    /// `Some(status)` once the server has exited.
+    pub fn exited(&mut self) -> Option<String> {
+        match self.child.try_wait() {
+            Ok(Some(status)) => Some(status.to_string()),
+            Ok(None) => None,
+            Err(e) => Some(format!("cannot tell ({e})")),
+        }
+    }
+
+    /// The server's recent stderr lines.
+    pub fn log(&self) -> Vec<String> {
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// SIGTERM, then up to 10 s for a clean exit, then SIGKILL.
+    pub async fn stop(mut self) {
+        if let Some(pid) = rustix::process::Pid::from_raw(self.pid as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+        if tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+    }
+}

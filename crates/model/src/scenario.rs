@@ -1,0 +1,719 @@
+//! Scenario files: what `wsbench run` reads.
+//!
+//! ```toml
+//! schema_version = 1
+//! name = "quickstart"
+//! thresholds = ["push_latency.p99 < 50ms", "errors == 0"]
+//!
+//! [target]
+//! builtin = true            # or: url = "ws://127.0.0.1:9001"
+//!
+//! [load]
+//! transports = ["websocket", "long-poll"]
+//! connections = 1000
+//! ramp_rate = 2000          # connections opened per second
+//! duration = "10s"
+//! warmup = "2s"
+//!
+//! [workload]
+//! kind = "push"             # push | echo | throughput | connect
+//! rate = 10                 # push: published per second; echo: sent per second per connection
+//! payload_size = 64
+//! ```
+//!
+//! Parsing reports unknown keys and wrong types with the file, line and
+//! column; [`Scenario::load`] then checks every value and reports
+//! impossible ones the same way, with a hint.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
+use std::ops::Range;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::threshold::Threshold;
+
+/// The scenario format this build reads.
+pub const SCENARIO_SCHEMA_VERSION: u32 = 1;
+
+/// A scenario error: where in which file, what, and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// The file (as given).
+    pub file: String,
+    /// 1-based line, 0 when the error is not tied to a place.
+    pub line: usize,
+    /// 1-based column, 0 when the error is not tied to a place.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it, when there is something to say.
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line > 0 {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.message
+            )?;
+        } else {
+            write!(f, "{}: {}", self.file, self.message)?;
+        }
+        if let Some(h) = &self.hint {
+            write!(f, "\n  hint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// 1-based line and column of byte `offset` in `text`.
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
+    (line, column)
+}
+
+/// A transport a phase runs over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Transport {
+    /// WebSocket (`/push`, `/echo`).
+    Websocket,
+    /// HTTP long-polling (`GET /poll?cursor=N`).
+    LongPoll,
+    /// HTTP short polling on an interval (`GET /poll?cursor=N&wait=0`).
+    ShortPoll,
+    /// Server-Sent Events (`GET /events`).
+    Sse,
+}
+
+impl Transport {
+    /// The name used in scenarios and results.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Websocket => "websocket",
+            Transport::LongPoll => "long-poll",
+            Transport::ShortPoll => "short-poll",
+            Transport::Sse => "sse",
+        }
+    }
+
+    /// Every transport, in the order phases run.
+    pub const ALL: [Transport; 4] = [
+        Transport::Websocket,
+        Transport::LongPoll,
+        Transport::ShortPoll,
+        Transport::Sse,
+    ];
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What each connection does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WorkloadKind {
+    /// The server publishes at a rate; every subscriber receives each
+    /// message; one-way latency from the publish timestamp.
+    Push,
+    /// Each connection sends at a fixed rate (open model) and checks the
+    /// echo; round trips from the intended and the actual send time.
+    Echo,
+    /// Each connection keeps N messages in flight, as fast as the echo
+    /// comes back.
+    Throughput,
+    /// Open and hold connections: connect and handshake times, memory.
+    Connect,
+}
+
+impl WorkloadKind {
+    /// The name used in scenarios and results.
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkloadKind::Push => "push",
+            WorkloadKind::Echo => "echo",
+            WorkloadKind::Throughput => "throughput",
+            WorkloadKind::Connect => "connect",
+        }
+    }
+}
+
+/// What a payload holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PayloadKind {
+    /// Text (ASCII).
+    #[default]
+    Text,
+    /// Binary frames (echo, throughput); push messages are always text.
+    Binary,
+    /// A JSON document, parsed by the client with simd-json on arrival.
+    Json,
+}
+
+impl PayloadKind {
+    /// The name used in scenarios and results.
+    pub fn name(self) -> &'static str {
+        match self {
+            PayloadKind::Text => "text",
+            PayloadKind::Binary => "binary",
+            PayloadKind::Json => "json",
+        }
+    }
+}
+
+/// The file as written (every field that can be wrong keeps its place).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    schema_version: Spanned<u32>,
+    name: Spanned<String>,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    thresholds: Vec<Spanned<String>>,
+    target: Spanned<RawTarget>,
+    load: RawLoad,
+    workload: RawWorkload,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    #[serde(default)]
+    builtin: Option<Spanned<bool>>,
+    #[serde(default)]
+    url: Option<Spanned<String>>,
+    #[serde(default)]
+    workers: Option<Spanned<u16>>,
+    #[serde(default)]
+    insecure_tls: bool,
+    #[serde(default)]
+    allow_remote: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLoad {
+    transports: Spanned<Vec<Spanned<Transport>>>,
+    connections: Spanned<u64>,
+    #[serde(default)]
+    ramp_rate: Option<Spanned<f64>>,
+    duration: Spanned<String>,
+    #[serde(default)]
+    warmup: Option<Spanned<String>>,
+    #[serde(default)]
+    source_addresses: Option<Spanned<u8>>,
+    #[serde(default)]
+    short_poll_interval: Option<Spanned<String>>,
+    #[serde(default)]
+    workers: Option<Spanned<u16>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkload {
+    kind: Spanned<WorkloadKind>,
+    #[serde(default)]
+    rate: Option<Spanned<f64>>,
+    #[serde(default)]
+    payload_size: Option<Spanned<u64>>,
+    #[serde(default)]
+    payload: Option<PayloadKind>,
+    #[serde(default)]
+    in_flight: Option<Spanned<u32>>,
+}
+
+/// The target of a run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Target {
+    /// `wsbench serve`, started as a child process for the run.
+    Builtin {
+        /// Server processes (`wsbench serve --workers`); 0: one per 15,000
+        /// connections.
+        workers: u16,
+    },
+    /// A running server: its origin, e.g. `ws://127.0.0.1:9001`; paths
+    /// `/echo`, `/push`, `/poll` and `/events` are used under it.
+    Url {
+        /// `host:port`.
+        authority: String,
+        /// TLS (`wss://` or `https://`).
+        tls: bool,
+        /// Accept any certificate.
+        insecure_tls: bool,
+    },
+}
+
+/// A validated scenario.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    /// Scenario name (used in result folder names).
+    pub name: String,
+    /// What it is for.
+    pub description: String,
+    /// Where the traffic goes.
+    pub target: Target,
+    /// One phase per transport, in this order.
+    pub transports: Vec<Transport>,
+    /// Connections per phase.
+    pub connections: u64,
+    /// Connections opened per second.
+    pub ramp_rate: f64,
+    /// Measured time per phase, after the warm-up.
+    pub duration: Duration,
+    /// Time per phase before measuring (excluded from results).
+    pub warmup: Duration,
+    /// Source addresses 127.0.0.1 … 127.0.0.N to spread connections over.
+    pub source_addresses: Vec<IpAddr>,
+    /// Interval between short polls.
+    pub short_poll_interval: Duration,
+    /// Load generator processes (0: automatic).
+    pub workers: u16,
+    /// The workload.
+    pub workload: WorkloadKind,
+    /// Push: messages published per second. Echo: messages sent per
+    /// second per connection.
+    pub rate: f64,
+    /// Payload bytes per message.
+    pub payload_size: usize,
+    /// Payload content.
+    pub payload: PayloadKind,
+    /// Throughput: messages in flight per connection.
+    pub in_flight: u32,
+    /// Checks on the results.
+    pub thresholds: Vec<Threshold>,
+    /// The file's text, recorded with the results.
+    pub source: String,
+}
+
+/// Largest payload a scenario may ask for.
+const MAX_PAYLOAD: u64 = 16 << 20;
+/// Most connections one run may open.
+const MAX_CONNECTIONS: u64 = 1_000_000;
+
+struct Checker<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+impl Checker<'_> {
+    fn at(
+        &self,
+        span: Range<usize>,
+        message: impl Into<String>,
+        hint: Option<&str>,
+    ) -> ScenarioError {
+        let (line, column) = line_col(self.text, span.start);
+        ScenarioError {
+            file: self.file.to_owned(),
+            line,
+            column,
+            message: message.into(),
+            hint: hint.map(str::to_owned),
+        }
+    }
+
+    fn duration(&self, value: &Spanned<String>, what: &str) -> Result<Duration, ScenarioError> {
+        humantime::parse_duration(value.get_ref()).map_err(|e| {
+            self.at(
+                value.span(),
+                format!("{what}: {:?} is not a duration ({e})", value.get_ref()),
+                Some("write a number and a unit, e.g. \"10s\", \"250ms\", \"2m\""),
+            )
+        })
+    }
+}
+
+impl Scenario {
+    /// Reads and validates the scenario file at `path`.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            file: file.clone(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read the scenario: {e}"),
+            hint: None,
+        })?;
+        Scenario::parse(&file, &text)
+    }
+
+    /// Validates scenario `text`; `file` names it in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+        let c = Checker { file, text };
+        let raw: RawScenario = toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map_or((0, 0), |s| line_col(text, s.start));
+            let message = e.message().trim().to_owned();
+            let hint = hint_for(&message);
+            ScenarioError {
+                file: file.to_owned(),
+                line,
+                column,
+                message,
+                hint,
+            }
+        })?;
+        if *raw.schema_version.get_ref() != SCENARIO_SCHEMA_VERSION {
+            return Err(c.at(
+                raw.schema_version.span(),
+                format!(
+                    "schema_version {} is not supported",
+                    raw.schema_version.get_ref()
+                ),
+                Some(&format!(
+                    "this wsbench reads schema_version = {SCENARIO_SCHEMA_VERSION}"
+                )),
+            ));
+        }
+        let name = raw.name.get_ref().trim().to_owned();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.'))
+        {
+            return Err(c.at(
+                raw.name.span(),
+                format!("name {:?} cannot name a results folder", raw.name.get_ref()),
+                Some("use letters, digits, '-', '_' and '.'"),
+            ));
+        }
+
+        let target = target(&c, &raw.target)?;
+        let load = &raw.load;
+        let w = &raw.workload;
+        let kind = *w.kind.get_ref();
+
+        let mut transports = Vec::new();
+        for t in load.transports.get_ref() {
+            if transports.contains(t.get_ref()) {
+                return Err(c.at(
+                    t.span(),
+                    format!("transport {} is listed twice", t.get_ref()),
+                    None,
+                ));
+            }
+            if kind != WorkloadKind::Push && *t.get_ref() != Transport::Websocket {
+                return Err(c.at(
+                    t.span(),
+                    format!("the {} workload runs over WebSocket only", kind.name()),
+                    Some("HTTP polling and SSE only receive: compare them with kind = \"push\""),
+                ));
+            }
+            transports.push(*t.get_ref());
+        }
+        if transports.is_empty() {
+            return Err(c.at(
+                load.transports.span(),
+                "no transports",
+                Some("name at least one of \"websocket\", \"long-poll\", \"short-poll\", \"sse\""),
+            ));
+        }
+        if let Target::Url { .. } = target
+            && let Some(url) = &raw.target.get_ref().url
+        {
+            check_url_scheme(&c, url, &transports)?;
+        }
+
+        let connections = *load.connections.get_ref();
+        if connections == 0 || connections > MAX_CONNECTIONS {
+            return Err(c.at(
+                load.connections.span(),
+                format!("connections = {connections} is out of range"),
+                Some(&format!("between 1 and {MAX_CONNECTIONS}")),
+            ));
+        }
+        let ramp_rate = match &load.ramp_rate {
+            Some(r) if !(*r.get_ref() > 0.0 && r.get_ref().is_finite()) => {
+                return Err(c.at(
+                    r.span(),
+                    "ramp_rate must be a positive number of connections per second",
+                    None,
+                ));
+            }
+            Some(r) => *r.get_ref(),
+            None => 1000.0,
+        };
+        let duration = c.duration(&load.duration, "duration")?;
+        if duration.is_zero() {
+            return Err(c.at(load.duration.span(), "duration must be more than 0", None));
+        }
+        let warmup = match &load.warmup {
+            Some(w) => c.duration(w, "warmup")?,
+            None => Duration::ZERO,
+        };
+        let short_poll_interval = match &load.short_poll_interval {
+            Some(i) => {
+                let d = c.duration(i, "short_poll_interval")?;
+                if d < Duration::from_millis(1) {
+                    return Err(c.at(i.span(), "short_poll_interval must be at least 1ms", None));
+                }
+                d
+            }
+            None => Duration::from_millis(250),
+        };
+        let sources = load.source_addresses.as_ref().map_or(1, |s| *s.get_ref());
+        if sources == 0 || sources == 255 {
+            let span = load
+                .source_addresses
+                .as_ref()
+                .map(Spanned::span)
+                .unwrap_or_default();
+            return Err(c.at(
+                span,
+                "source_addresses must be between 1 and 254",
+                Some("N spreads connections over 127.0.0.1 … 127.0.0.N"),
+            ));
+        }
+        let source_addresses = (1..=sources)
+            .map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, i)))
+            .collect();
+        let workers = load.workers.as_ref().map_or(0, |w| *w.get_ref());
+
+        let rate = match (kind, &w.rate) {
+            (WorkloadKind::Push | WorkloadKind::Echo, None) => {
+                return Err(c.at(
+                    w.kind.span(),
+                    format!("the {} workload needs a rate", kind.name()),
+                    Some(if kind == WorkloadKind::Push {
+                        "rate = messages published per second, e.g. rate = 10"
+                    } else {
+                        "rate = messages each connection sends per second, e.g. rate = 10"
+                    }),
+                ));
+            }
+            (_, Some(r)) if !(*r.get_ref() > 0.0 && r.get_ref().is_finite()) => {
+                return Err(c.at(r.span(), "rate must be a positive number per second", None));
+            }
+            (_, Some(r)) => *r.get_ref(),
+            (_, None) => 0.0,
+        };
+        let payload_size = match &w.payload_size {
+            Some(p) if *p.get_ref() > MAX_PAYLOAD => {
+                return Err(c.at(
+                    p.span(),
+                    format!("payload_size = {} is over the limit", p.get_ref()),
+                    Some(&format!("at most {MAX_PAYLOAD} bytes")),
+                ));
+            }
+            Some(p) => *p.get_ref(),
+            None => 64,
+        };
+        let payload = w.payload.unwrap_or_default();
+        if kind == WorkloadKind::Push && payload == PayloadKind::Binary {
+            return Err(c.at(
+                w.kind.span(),
+                "push messages are text (JSON with the sequence number and publish time)",
+                Some("use payload = \"text\" or \"json\""),
+            ));
+        }
+        let min_payload = if payload == PayloadKind::Json { 32 } else { 8 };
+        if matches!(kind, WorkloadKind::Echo | WorkloadKind::Throughput)
+            && payload_size < min_payload
+        {
+            let span = w
+                .payload_size
+                .as_ref()
+                .map(Spanned::span)
+                .unwrap_or_default();
+            return Err(c.at(
+                span,
+                format!("echo payloads carry a sequence number: payload_size must be at least {min_payload}"),
+                None,
+            ));
+        }
+        let in_flight = match (&w.in_flight, kind) {
+            (Some(n), WorkloadKind::Throughput) if *n.get_ref() == 0 => {
+                return Err(c.at(n.span(), "in_flight must be at least 1", None));
+            }
+            (Some(n), _) => *n.get_ref(),
+            (None, _) => 1,
+        };
+
+        let mut thresholds = Vec::new();
+        for t in &raw.thresholds {
+            let parsed = Threshold::parse(t.get_ref()).map_err(|e| {
+                // +1: the opening quote.
+                let at = t.span().start + 1 + e.offset;
+                c.at(
+                    at..at,
+                    format!("threshold {:?}: {}", t.get_ref(), e.message),
+                    e.hint.as_deref(),
+                )
+            })?;
+            thresholds.push(parsed);
+        }
+
+        Ok(Scenario {
+            name,
+            description: raw.description,
+            target,
+            transports,
+            connections,
+            ramp_rate,
+            duration,
+            warmup,
+            source_addresses,
+            short_poll_interval,
+            workers,
+            workload: kind,
+            rate,
+            payload_size: usize::try_from(payload_size).unwrap_or(usize::MAX),
+            payload,
+            in_flight,
+            thresholds,
+            source: text.to_owned(),
+        })
+    }
+}
+
+fn target(c: &Checker<'_>, raw: &Spanned<RawTarget>) -> Result<Target, ScenarioError> {
+    let t = raw.get_ref();
+    let builtin = t.builtin.as_ref().is_some_and(|b| *b.get_ref());
+    match (builtin, &t.url) {
+        (true, Some(url)) => Err(c.at(
+            url.span(),
+            "a target is either builtin or a url, not both",
+            Some("remove `url`, or set builtin = false"),
+        )),
+        (false, None) => Err(c.at(
+            raw.span(),
+            "no target",
+            Some("set builtin = true (wsbench starts its own server) or url = \"ws://127.0.0.1:9001\""),
+        )),
+        (true, None) => {
+            let workers = t.workers.as_ref().map_or(0, |w| *w.get_ref());
+            if workers > 64 {
+                let span = t.workers.as_ref().map(Spanned::span).unwrap_or_default();
+                return Err(c.at(span, "workers must be between 1 and 64", None));
+            }
+            Ok(Target::Builtin { workers })
+        }
+        (false, Some(url)) => {
+            if let Some(w) = &t.workers {
+                return Err(c.at(w.span(), "workers applies to the builtin server only", None));
+            }
+            let parsed: http::Uri = url.get_ref().parse().map_err(|_| {
+                c.at(url.span(), format!("{:?} is not a URL", url.get_ref()), None)
+            })?;
+            let tls = match parsed.scheme_str() {
+                Some("ws" | "http") => false,
+                Some("wss" | "https") => true,
+                _ => {
+                    return Err(c.at(
+                        url.span(),
+                        format!("{:?}: the scheme must be ws, wss, http or https", url.get_ref()),
+                        None,
+                    ));
+                }
+            };
+            let Some(host) = parsed.host() else {
+                return Err(c.at(url.span(), "the URL has no host", None));
+            };
+            let loopback = host == "localhost"
+                || host
+                    .trim_matches(|ch| ch == '[' || ch == ']')
+                    .parse::<IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if !loopback && !t.allow_remote {
+                return Err(c.at(
+                    url.span(),
+                    format!("{host} is not a loopback address"),
+                    Some("load tests stay on 127.0.0.0/8 unless the target sets allow_remote = true"),
+                ));
+            }
+            let port = parsed.port_u16().unwrap_or(if tls { 443 } else { 80 });
+            Ok(Target::Url {
+                authority: format!("{host}:{port}"),
+                tls,
+                insecure_tls: t.insecure_tls,
+            })
+        }
+    }
+}
+
+fn check_url_scheme(
+    c: &Checker<'_>,
+    url: &Spanned<String>,
+    transports: &[Transport],
+) -> Result<(), ScenarioError> {
+    // Any of the four schemes names the origin; the path must be empty.
+    let path = url
+        .get_ref()
+        .split_once("://")
+        .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+        .unwrap_or("");
+    if !(path.is_empty() || path == "/") {
+        return Err(c.at(
+            url.span(),
+            format!("the url names the server only; {path:?} is a path"),
+            Some(&format!(
+                "wsbench uses /echo, /push, /poll and /events under it (transports: {})",
+                transports
+                    .iter()
+                    .map(|t| t.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        ));
+    }
+    Ok(())
+}
+
+/// A hint for a parse error, from its message.
+fn hint_for(message: &str) -> Option<String> {
+    if let Some(rest) = message.split("unknown field `").nth(1) {
+        let field = rest.split('`').next().unwrap_or_default();
+        let expected: Vec<&str> = rest
+            .split("expected ")
+            .nth(1)
+            .map(|list| {
+                list.split('`')
+                    .enumerate()
+                    .filter(|(i, _)| i % 2 == 1)
+                    .map(|(_, name)| name)
+                    .collect()
+            })
+            .unwrap_or_default();
+        // A key the typo is the start of comes first (`ramp` → `ramp_rate`),
+        // then the closest by edit distance.
+        let best = expected
+            .iter()
+            .find(|e| e.starts_with(field) && !field.is_empty())
+            .map(|e| (0, *e))
+            .or_else(|| {
+                expected
+                    .iter()
+                    .map(|e| (strsim::damerau_levenshtein(field, e), *e))
+                    .min()
+            });
+        return match best {
+            Some((d, e)) if d <= 3 => Some(format!("did you mean `{e}`?")),
+            _ if !expected.is_empty() => Some(format!("known keys here: {}", expected.join(", "))),
+            _ => None,
+        };
+    }
+    if message.contains("unknown variant") {
+        return Some("see scenarios/README.md for the allowed values".to_owned());
+    }
+    if message.contains("missing field") {
+        return Some("see scenarios/README.md for the keys every scenario needs".to_owned());
+    }
+    None
+}

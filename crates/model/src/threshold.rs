@@ -1,0 +1,335 @@
+//! Thresholds, k6 style: `"push_latency.p99 < 5ms"`, `"errors == 0"`,
+//! `"websocket.delivered_ratio >= 1.0"`.
+//!
+//! Grammar: `[TRANSPORT.]METRIC[.STAT] OP NUMBER[UNIT]`. Latency metrics
+//! take a statistic (`p50`, `p90`, `p99`, `p99.9`, `min`, `mean`, `max`) and
+//! a time unit (`ns`, `us`, `ms`, `s`); counts and ratios take a bare
+//! number. Without a transport, the check applies to every phase.
+
+use std::fmt;
+
+use crate::scenario::Transport;
+
+/// Histogram metrics (latencies), each with a statistic.
+pub const LATENCY_METRICS: [&str; 7] = [
+    "push_latency",
+    "echo_rtt",
+    "echo_rtt_uncorrected",
+    "throughput_rtt",
+    "connect_time",
+    "handshake_time",
+    "json_parse",
+];
+
+/// Scalar metrics of a phase.
+pub const SCALAR_METRICS: [&str; 11] = [
+    "errors",
+    "lost",
+    "duplicated",
+    "out_of_order",
+    "payload_mismatches",
+    "delivered_ratio",
+    "msg_rate",
+    "bytes_per_msg",
+    "requests_per_msg",
+    "connections_failed",
+    "server_cpu_us_per_msg",
+];
+
+/// A statistic of a latency histogram.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Stat {
+    /// A percentile, 0–100.
+    Percentile(f64),
+    /// The smallest value.
+    Min,
+    /// The mean.
+    Mean,
+    /// The largest value.
+    Max,
+}
+
+impl fmt::Display for Stat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Stat::Percentile(p) => write!(f, "p{p}"),
+            Stat::Min => f.write_str("min"),
+            Stat::Mean => f.write_str("mean"),
+            Stat::Max => f.write_str("max"),
+        }
+    }
+}
+
+/// What a threshold measures.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Metric {
+    /// A statistic of a latency histogram, in nanoseconds.
+    Latency {
+        /// One of [`LATENCY_METRICS`].
+        histogram: String,
+        /// Which statistic.
+        stat: Stat,
+    },
+    /// One of [`SCALAR_METRICS`].
+    Scalar(String),
+}
+
+/// A comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+}
+
+impl Op {
+    /// Whether `left OP right` holds.
+    pub fn holds(self, left: f64, right: f64) -> bool {
+        match self {
+            Op::Lt => left < right,
+            Op::Le => left <= right,
+            Op::Gt => left > right,
+            Op::Ge => left >= right,
+            Op::Eq => left == right,
+            Op::Ne => left != right,
+        }
+    }
+}
+
+/// A parsed threshold.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Threshold {
+    /// As written.
+    pub text: String,
+    /// The phase it applies to; `None`: every phase.
+    pub transport: Option<Transport>,
+    /// What is measured.
+    pub metric: Metric,
+    /// The comparison.
+    pub op: Op,
+    /// The bound: nanoseconds for latencies, the number otherwise.
+    pub value: f64,
+}
+
+/// Why a threshold does not parse: where in the string, and a hint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThresholdError {
+    /// Byte offset in the threshold text.
+    pub offset: usize,
+    /// What is wrong.
+    pub message: String,
+    /// How to write it.
+    pub hint: Option<String>,
+}
+
+fn err(offset: usize, message: impl Into<String>, hint: Option<String>) -> ThresholdError {
+    ThresholdError {
+        offset,
+        message: message.into(),
+        hint,
+    }
+}
+
+impl Threshold {
+    /// Parses one threshold.
+    pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
+        let ops = ["<=", ">=", "==", "!=", "<", ">"];
+        let (at, op_text) = ops
+            .iter()
+            .filter_map(|op| text.find(op).map(|i| (i, *op)))
+            .min_by_key(|&(i, op)| (i, std::cmp::Reverse(op.len())))
+            .ok_or_else(|| {
+                err(
+                    0,
+                    "no comparison",
+                    Some("write METRIC OP VALUE, e.g. \"push_latency.p99 < 5ms\"".into()),
+                )
+            })?;
+        let op = match op_text {
+            "<=" => Op::Le,
+            ">=" => Op::Ge,
+            "==" => Op::Eq,
+            "!=" => Op::Ne,
+            "<" => Op::Lt,
+            _ => Op::Gt,
+        };
+        let left = text[..at].trim();
+        let left_at = text.len() - text.trim_start().len();
+        let right_at = at + op_text.len();
+        let right = text[right_at..].trim();
+        let right_at = right_at + (text[right_at..].len() - text[right_at..].trim_start().len());
+
+        let mut parts: Vec<&str> = left.split('.').collect();
+        let transport = Transport::ALL.into_iter().find(|t| t.name() == parts[0]);
+        if transport.is_some() {
+            parts.remove(0);
+        }
+        let metric_name = parts.first().copied().unwrap_or_default();
+        // `p99.9` splits in two.
+        let stat_text = parts[1.min(parts.len())..].join(".");
+        let metric = if LATENCY_METRICS.contains(&metric_name) {
+            let stat = parse_stat(&stat_text).ok_or_else(|| {
+                err(
+                    left_at,
+                    format!("{metric_name} needs a statistic, not {stat_text:?}"),
+                    Some(format!("e.g. {metric_name}.p99, .p50, .p99.9, .mean, .max")),
+                )
+            })?;
+            Metric::Latency {
+                histogram: metric_name.to_owned(),
+                stat,
+            }
+        } else if SCALAR_METRICS.contains(&metric_name) {
+            if !stat_text.is_empty() {
+                return Err(err(
+                    left_at,
+                    format!("{metric_name} has no statistics"),
+                    None,
+                ));
+            }
+            Metric::Scalar(metric_name.to_owned())
+        } else {
+            let all: Vec<&str> = LATENCY_METRICS
+                .iter()
+                .chain(&SCALAR_METRICS)
+                .copied()
+                .collect();
+            let close = all
+                .iter()
+                .map(|m| (strsim::damerau_levenshtein(metric_name, m), *m))
+                .min()
+                .filter(|&(d, _)| d <= 3);
+            return Err(err(
+                left_at,
+                format!("unknown metric {metric_name:?}"),
+                Some(match close {
+                    Some((_, m)) => format!("did you mean {m}?"),
+                    None => format!("metrics: {}", all.join(", ")),
+                }),
+            ));
+        };
+
+        let number_end = right
+            .find(|ch: char| !(ch.is_ascii_digit() || matches!(ch, '.' | '-' | '+' | 'e' | 'E')))
+            .unwrap_or(right.len());
+        let (number, unit) = right.split_at(number_end);
+        let number: f64 = number
+            .parse()
+            .map_err(|_| err(right_at, format!("{right:?} is not a number"), None))?;
+        let value = match (&metric, unit.trim()) {
+            (Metric::Latency { .. }, unit) => {
+                let scale = match unit {
+                    "ns" => 1.0,
+                    "us" | "µs" => 1e3,
+                    "ms" => 1e6,
+                    "s" => 1e9,
+                    _ => {
+                        return Err(err(
+                            right_at + number_end,
+                            format!("a latency needs a time unit, not {unit:?}"),
+                            Some("ns, us, ms or s, e.g. 5ms".into()),
+                        ));
+                    }
+                };
+                number * scale
+            }
+            (Metric::Scalar(_), "") => number,
+            (Metric::Scalar(name), unit) => {
+                return Err(err(
+                    right_at + number_end,
+                    format!("{name} takes a bare number, not {unit:?}"),
+                    None,
+                ));
+            }
+        };
+        Ok(Threshold {
+            text: text.to_owned(),
+            transport,
+            metric,
+            op,
+            value,
+        })
+    }
+}
+
+fn parse_stat(s: &str) -> Option<Stat> {
+    match s {
+        "min" => Some(Stat::Min),
+        "mean" | "avg" => Some(Stat::Mean),
+        "max" => Some(Stat::Max),
+        "p999" => Some(Stat::Percentile(99.9)),
+        _ => {
+            let p: f64 = s.strip_prefix('p')?.parse().ok()?;
+            (0.0..=100.0).contains(&p).then_some(Stat::Percentile(p))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_latencies_scalars_and_transports() {
+        let t = Threshold::parse("push_latency.p99 < 5ms").unwrap();
+        assert_eq!(
+            (t.transport, &t.metric, t.op, t.value),
+            (
+                None,
+                &Metric::Latency {
+                    histogram: "push_latency".into(),
+                    stat: Stat::Percentile(99.0)
+                },
+                Op::Lt,
+                5e6
+            )
+        );
+        let t = Threshold::parse("websocket.echo_rtt.p99.9 <= 250us").unwrap();
+        assert_eq!(t.transport, Some(Transport::Websocket));
+        assert!(matches!(t.metric, Metric::Latency { stat: Stat::Percentile(p), .. } if p == 99.9));
+        assert_eq!(t.value, 250e3);
+        let t = Threshold::parse("errors == 0").unwrap();
+        assert_eq!(
+            (t.metric, t.op, t.value),
+            (Metric::Scalar("errors".into()), Op::Eq, 0.0)
+        );
+        let t = Threshold::parse("long-poll.delivered_ratio >= 1.0").unwrap();
+        assert_eq!(
+            (t.transport, t.op, t.value),
+            (Some(Transport::LongPoll), Op::Ge, 1.0)
+        );
+    }
+
+    #[test]
+    fn errors_say_where_and_hint() {
+        let e = Threshold::parse("push_latncy.p99 < 5ms").unwrap_err();
+        assert_eq!(e.hint.as_deref(), Some("did you mean push_latency?"));
+        let e = Threshold::parse("push_latency.p99 < 5").unwrap_err();
+        assert!(e.message.contains("time unit"), "{e:?}");
+        assert_eq!(e.offset, "push_latency.p99 < 5".len());
+        let e = Threshold::parse("errors").unwrap_err();
+        assert!(e.message.contains("no comparison"));
+        let e = Threshold::parse("push_latency < 5ms").unwrap_err();
+        assert!(e.message.contains("statistic"), "{e:?}");
+        let e = Threshold::parse("errors.p99 == 0").unwrap_err();
+        assert!(e.message.contains("no statistics"), "{e:?}");
+        let e = Threshold::parse("errors == zero").unwrap_err();
+        assert!(e.message.contains("not a number"), "{e:?}");
+    }
+
+    #[test]
+    fn ops_compare() {
+        assert!(Op::Lt.holds(1.0, 2.0) && !Op::Lt.holds(2.0, 2.0));
+        assert!(Op::Le.holds(2.0, 2.0) && Op::Ge.holds(2.0, 2.0));
+        assert!(Op::Ne.holds(1.0, 2.0) && Op::Eq.holds(0.0, 0.0));
+    }
+}
