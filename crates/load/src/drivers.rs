@@ -165,19 +165,25 @@ impl PhaseCtx {
 pub(crate) async fn connection(ctx: Arc<PhaseCtx>, conn: u64) -> ConnOutcome {
     Counts::add(&ctx.rec.counts.attempted, 1);
     let workload = ctx.scenario.workload;
+    // Each driver is boxed so a task holds the state of its own driver
+    // only, not of the largest one.
     match (ctx.transport, workload) {
-        (Transport::Websocket, WorkloadKind::Push) => ws_push(&ctx, conn).await,
-        (Transport::Websocket, WorkloadKind::Echo) => ws_echo(&ctx, conn).await,
-        (Transport::Websocket, WorkloadKind::Throughput) => ws_throughput(&ctx, conn).await,
-        (Transport::Websocket, WorkloadKind::Connect) => ws_hold(&ctx, conn).await,
-        (Transport::LongPoll, _) => poll_push(&ctx, conn, true).await,
-        (Transport::ShortPoll, _) => poll_push(&ctx, conn, false).await,
-        (Transport::Sse, _) => sse_push(&ctx, conn).await,
+        (Transport::Websocket, WorkloadKind::Push) => Box::pin(ws_push(&ctx, conn)).await,
+        (Transport::Websocket, WorkloadKind::Echo) => Box::pin(ws_echo(&ctx, conn)).await,
+        (Transport::Websocket, WorkloadKind::Throughput) => {
+            Box::pin(ws_throughput(&ctx, conn)).await
+        }
+        (Transport::Websocket, WorkloadKind::Connect) => Box::pin(ws_hold(&ctx, conn)).await,
+        (Transport::LongPoll, _) => Box::pin(poll_push(&ctx, conn, true)).await,
+        (Transport::ShortPoll, _) => Box::pin(poll_push(&ctx, conn, false)).await,
+        (Transport::Sse, _) => Box::pin(sse_push(&ctx, conn)).await,
     }
 }
 
 async fn open_ws(ctx: &PhaseCtx, conn: u64, path: &str) -> Option<(TcpWebSocket, u64)> {
-    match connect(&ctx.origin.ws(path), &ctx.options_for(conn)).await {
+    // Boxed: the handshake's state is large and lives only while it runs;
+    // held inline it would stay part of every connection's task.
+    match Box::pin(connect(&ctx.origin.ws(path), &ctx.options_for(conn))).await {
         Ok(c) => {
             ctx.rec.record(
                 conn,
@@ -421,17 +427,24 @@ async fn ws_throughput(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
     }
 }
 
-/// Connect: open, then hold the connection (answering pings) until the end.
+/// Connect: open, then hold the connection (answering pings). The engine
+/// aborts these tasks at the end of the phase rather than signalling them,
+/// so a held connection's task is the socket and its read only.
 async fn ws_hold(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
-    let Some((mut ws, opened_ns)) = open_ws(ctx, conn, "/echo").await else {
+    let Some((mut ws, _)) = open_ws(ctx, conn, "/echo").await else {
         return ConnOutcome::default();
     };
-    let _ = next_message(ctx, &mut ws).await;
-    ctx.rec.counts.connection_closed();
-    ConnOutcome {
-        tracker: None,
-        opened_ns,
+    loop {
+        match ws.next_event().await {
+            Some(Event::Message(_) | Event::Pong(_)) => {}
+            other => {
+                ended_early(ctx, other);
+                break;
+            }
+        }
     }
+    ctx.rec.counts.connection_closed();
+    ConnOutcome::default()
 }
 
 /// Long-poll (`wait`) or short poll on an interval.
@@ -472,7 +485,9 @@ async fn poll_push(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
         }
         let measuring = ctx.rec.measuring();
         let result = tokio::select! {
-            r = client.poll(cursor, wait) => r,
+            // Boxed for the same reason as the handshake (hyper's request
+            // state is large).
+            r = Box::pin(client.poll(cursor, wait)) => r,
             () = ctx.wait_stop() => break,
         };
         let now = monotonic_ns();
@@ -515,7 +530,8 @@ async fn poll_push(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
 async fn sse_push(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
     let url = ctx.origin.http("/events");
     let started = Instant::now();
-    let mut client = match SseClient::connect(&url, None, &ctx.options_for(conn)).await {
+    let options = ctx.options_for(conn);
+    let mut client = match Box::pin(SseClient::connect(&url, None, &options)).await {
         Ok(c) => c,
         Err(e) => {
             Counts::add(&ctx.rec.counts.failed, 1);
@@ -557,7 +573,7 @@ async fn sse_push(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
                 });
                 let options = ctx.options_for(conn);
                 let reconnected = tokio::select! {
-                    r = SseClient::connect(&url, last_id, &options) => r,
+                    r = Box::pin(SseClient::connect(&url, last_id, &options)) => r,
                     () = ctx.wait_stop() => break,
                 };
                 match reconnected {
@@ -582,5 +598,53 @@ async fn sse_push(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
     ConnOutcome {
         tracker: Some(tracker),
         opened_ns,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn size<F: Future>(_: &F) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    /// Memory per connection is what a load generator is judged on: the
+    /// task of a connection must hold its own driver's state only, and no
+    /// handshake state once open.
+    #[test]
+    fn connection_tasks_stay_small() {
+        let (_tx, stop) = watch::channel(false);
+        let text = "schema_version = 1\nname = \"x\"\n[target]\nbuiltin = true\n[load]\n\
+                    transports = [\"websocket\"]\nconnections = 1\nduration = \"1s\"\n\
+                    [workload]\nkind = \"connect\"\n";
+        let ctx = Arc::new(PhaseCtx {
+            scenario: Arc::new(Scenario::parse("x", text).unwrap()),
+            transport: Transport::Websocket,
+            rec: Recorder::new(Metric::HandshakeTime),
+            origin: Origin {
+                authority: String::new(),
+                tls: false,
+            },
+            options: ClientOptions::default(),
+            window_start: AtomicU64::new(0),
+            window_end: AtomicU64::new(0),
+            seq_lo: AtomicU64::new(0),
+            seq_hi: AtomicU64::new(0),
+            stop,
+        });
+        assert!(size(&connection(Arc::clone(&ctx), 0)) <= 64);
+        assert!(size(&open_ws(&ctx, 0, "/")) <= 512);
+        // WebSocket drivers hold thousands of idle connections; the HTTP
+        // ones carry hyper's buffers (8 KiB and more) anyway.
+        for (name, n, limit) in [
+            ("ws_push", size(&ws_push(&ctx, 0)), 1536),
+            ("ws_hold", size(&ws_hold(&ctx, 0)), 1280),
+            ("ws_echo", size(&ws_echo(&ctx, 0)), 1536),
+            ("poll_push", size(&poll_push(&ctx, 0, true)), 4096),
+            ("sse_push", size(&sse_push(&ctx, 0)), 2048),
+        ] {
+            assert!(n <= limit, "{name}: {n} bytes, over {limit}");
+        }
     }
 }

@@ -409,6 +409,11 @@ impl Phase {
         let mut tasks = ramp
             .await
             .map_err(|e| RunError::Target(format!("ramp task: {e}")))?;
+        if s.workload == WorkloadKind::Connect {
+            // Held connections do not watch the stop signal (see
+            // drivers::ws_hold): end them here.
+            tasks.abort_all();
+        }
         let mut outcomes = Vec::with_capacity(s.connections as usize);
         let reap = async {
             while let Some(r) = tasks.join_next().await {

@@ -131,8 +131,8 @@ where
         }
         loop {
             if self.needs_flush {
-                if let Err(e) = self.shared.flush().await {
-                    return Some(self.fail(Error::Io(e)).await);
+                if let Err(e) = Box::pin(self.shared.flush()).await {
+                    return Some(Box::pin(self.fail(Error::Io(e))).await);
                 }
                 self.needs_flush = false;
             }
@@ -140,8 +140,8 @@ where
                 match self.decode_step() {
                     Step::Continue => continue,
                     Step::Event(ev) => return Some(ev),
-                    Step::Fail(e) => return Some(self.fail(e).await),
-                    Step::PeerClose(close) => return Some(self.peer_closed(close).await),
+                    Step::Fail(e) => return Some(Box::pin(self.fail(e)).await),
+                    Step::PeerClose(close) => return Some(Box::pin(self.peer_closed(close)).await),
                 }
             }
             match self.read_more().await {
@@ -150,17 +150,15 @@ where
                     return Some(self.finish(CloseEvent::abnormal()));
                 }
                 Ok(_) => {}
-                Err(ReadError::Io(e)) => return Some(self.fail(Error::Io(e)).await),
+                Err(ReadError::Io(e)) => return Some(Box::pin(self.fail(Error::Io(e))).await),
                 Err(ReadError::CloseTimeout) => {
-                    let _ = self.shared.shutdown().await;
+                    let _ = Box::pin(self.shared.shutdown()).await;
                     self.shared.state.set(ReadyState::Closed);
                     return Some(self.finish(CloseEvent::abnormal()));
                 }
                 Err(ReadError::KeepaliveTimeout) => {
-                    return Some(
-                        self.fail(Error::Timeout("keepalive: no answer to a ping"))
-                            .await,
-                    );
+                    let timeout = Error::Timeout("keepalive: no answer to a ping");
+                    return Some(Box::pin(self.fail(timeout)).await);
                 }
             }
         }
@@ -330,12 +328,14 @@ where
             }
             io.read(&mut buf[..]).await
         };
+        // The timed reads are boxed: their timer would otherwise make every
+        // idle connection's future larger.
         let n = match (deadline, keepalive) {
-            (Some(at), _) => match timeout_at(at, read).await {
+            (Some(at), _) => match Box::pin(timeout_at(at, read)).await {
                 Ok(r) => r?,
                 Err(_) => return Err(ReadError::CloseTimeout),
             },
-            (None, Some(iv)) => match timeout(iv, read).await {
+            (None, Some(iv)) => match Box::pin(timeout(iv, read)).await {
                 Ok(r) => r?,
                 Err(_) => {
                     if self.ping_outstanding {
