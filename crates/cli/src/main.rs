@@ -9,7 +9,7 @@ mod serve;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use run::RunArgs;
+use run::{CalibrateArgs, RunArgs, ShardArgs};
 use serve::ServeArgs;
 
 /// Benchmark and load-testing harness for WebSocket systems.
@@ -27,6 +27,12 @@ enum Command {
     /// scenario, 4 when interrupted, 5 when the target failed, 6 on other
     /// errors (partial results are written in the last three cases).
     Run(RunArgs),
+    /// Measure the harness's own floor: loopback echo on the builtin server
+    /// at a low rate, written to results/ like any run.
+    Calibrate(CalibrateArgs),
+    /// One worker's share of a phase (started by `wsbench run`).
+    #[command(hide = true)]
+    Shard(ShardArgs),
     /// Serve the reference targets: echo and push hub over WebSocket,
     /// long-poll, short poll and SSE, on one port, until SIGINT or SIGTERM.
     Serve(Box<ServeArgs>),
@@ -38,6 +44,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Shard(args) => run::shard(args),
+        Command::Calibrate(args) => run::calibrate(args),
         Command::Serve(args) => match serve::serve(*args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -33,6 +33,11 @@ pub(crate) struct RunArgs {
     /// No live progress on stderr.
     #[arg(long, short)]
     quiet: bool,
+    /// Load generator processes (overrides the scenario's load.workers;
+    /// default: one per 15,000 connections, as each process may hold
+    /// 20,000 open files).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+    workers: Option<u16>,
 }
 
 pub(crate) fn run(args: RunArgs) -> ExitCode {
@@ -43,6 +48,12 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(exit::INVALID);
         }
     };
+    execute(scenario, &args, |_| {})
+}
+
+/// Runs `scenario`, prints the table (and `extra` on success), and turns
+/// the outcome into an exit code.
+fn execute(scenario: Scenario, args: &RunArgs, extra: impl FnOnce(&Summary)) -> ExitCode {
     let exe = match std::env::current_exe() {
         Ok(p) => p,
         Err(e) => {
@@ -83,11 +94,13 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
             results_root: args.results.clone(),
             command,
             progress: !args.quiet,
+            workers: args.workers,
             interrupt,
         };
         match wsbench_load::run(scenario, options).await {
             Ok(outcome) => {
                 print!("{}", output::table(&outcome.summary));
+                extra(&outcome.summary);
                 println!("results: {}", outcome.dir.display());
                 thresholds_verdict(&outcome.summary)
             }
@@ -141,4 +154,173 @@ fn thresholds_verdict(summary: &Summary) -> ExitCode {
         eprintln!("wsbench run: {} threshold check(s) failed", failed.len());
         ExitCode::from(exit::THRESHOLD)
     }
+}
+
+/// `wsbench shard`: one worker's share of a phase (started by `wsbench run`
+/// when it spreads a phase over processes; not for direct use).
+#[derive(Clone, Debug, Args)]
+pub(crate) struct ShardArgs {
+    /// The scenario file.
+    scenario: PathBuf,
+    /// The phase's transport.
+    #[arg(long)]
+    transport: String,
+    /// The target's host:port.
+    #[arg(long)]
+    authority: String,
+    /// This worker's index and the number of workers, `I/N`.
+    #[arg(long, value_parser = parse_shard)]
+    shard: (u64, u64),
+    /// CLOCK_MONOTONIC ns at which connection 0 is due.
+    #[arg(long)]
+    start_ns: u64,
+    /// CLOCK_MONOTONIC ns at which the window opens.
+    #[arg(long)]
+    window_ns: u64,
+    /// Folder for part.json and the histograms.
+    #[arg(long)]
+    out: PathBuf,
+    /// The target speaks TLS.
+    #[arg(long)]
+    tls: bool,
+    /// Accept any certificate.
+    #[arg(long)]
+    insecure_tls: bool,
+}
+
+fn parse_shard(s: &str) -> Result<(u64, u64), String> {
+    let (i, n) = s.split_once('/').ok_or("write I/N, e.g. 0/4")?;
+    let i: u64 = i.parse().map_err(|_| format!("{i:?} is not a number"))?;
+    let n: u64 = n.parse().map_err(|_| format!("{n:?} is not a number"))?;
+    if n == 0 || i >= n {
+        return Err(format!("{s}: I must be below N"));
+    }
+    Ok((i, n))
+}
+
+pub(crate) fn shard(args: ShardArgs) -> ExitCode {
+    let Some(transport) = wsbench_model::Transport::ALL
+        .into_iter()
+        .find(|t| t.name() == args.transport)
+    else {
+        eprintln!("wsbench shard: unknown transport {:?}", args.transport);
+        return ExitCode::from(exit::INVALID);
+    };
+    let spec = wsbench_load::shard::ShardSpec {
+        scenario: args.scenario,
+        transport,
+        authority: args.authority,
+        tls: args.tls,
+        insecure_tls: args.insecure_tls,
+        index: args.shard.0,
+        count: args.shard.1,
+        start_ns: args.start_ns,
+        window_ns: args.window_ns,
+        out: args.out,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("wsbench shard: cannot start the tokio runtime: {e}");
+            return ExitCode::from(exit::ERROR);
+        }
+    };
+    runtime.block_on(async move {
+        let (interrupt_tx, interrupt) = watch::channel(false);
+        tokio::spawn(async move {
+            let Ok(mut term) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            else {
+                return;
+            };
+            // The first signal ends the share early (the coordinator, or a
+            // terminal's Ctrl-C, sends it); later ones change nothing.
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            interrupt_tx.send_replace(true);
+            loop {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        });
+        match wsbench_load::shard::run_shard(&spec, interrupt).await {
+            Ok(part) => match part.stop_reason {
+                None => ExitCode::SUCCESS,
+                Some(wsbench_model::results::StopReason::Interrupted) => {
+                    ExitCode::from(exit::INTERRUPTED)
+                }
+                Some(wsbench_model::results::StopReason::TargetFailed) => {
+                    ExitCode::from(exit::TARGET_FAILED)
+                }
+            },
+            Err(e) => {
+                eprintln!("wsbench shard: {e}");
+                ExitCode::from(exit::ERROR)
+            }
+        }
+    })
+}
+
+/// The harness's own floor: echo over loopback to the builtin server at a
+/// low rate, where the server adds next to nothing.
+const CALIBRATE: &str = r#"# wsbench calibrate: the harness's own floor.
+schema_version = 1
+name = "calibrate"
+description = "The measurement floor: loopback echo on the builtin server at a low rate (10 connections x 50 msg/s, 64 B)"
+
+[target]
+builtin = true
+
+[load]
+transports = ["websocket"]
+connections = 10
+ramp_rate = 100
+duration = "5s"
+warmup = "1s"
+
+[workload]
+kind = "echo"
+rate = 50
+payload_size = 64
+"#;
+
+#[derive(Clone, Debug, Args)]
+pub(crate) struct CalibrateArgs {
+    /// Folder that receives the calibration's results folder.
+    #[arg(long, default_value = "results")]
+    results: PathBuf,
+}
+
+pub(crate) fn calibrate(args: CalibrateArgs) -> ExitCode {
+    let scenario = match Scenario::parse("(built-in calibrate scenario)", CALIBRATE) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("wsbench calibrate: {e}");
+            return ExitCode::from(exit::ERROR);
+        }
+    };
+    let run_args = RunArgs {
+        scenario: PathBuf::from("(calibrate)"),
+        results: args.results,
+        quiet: true,
+        workers: Some(1),
+    };
+    execute(scenario, &run_args, |summary| {
+        if let Some(rtt) = summary
+            .phases
+            .first()
+            .and_then(|p| p.latency.get("echo_rtt"))
+        {
+            println!(
+                "harness floor (loopback echo, builtin server): p50 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms",
+                rtt.p50 as f64 / 1e6,
+                rtt.p99 as f64 / 1e6,
+                rtt.p999 as f64 / 1e6
+            );
+        }
+    })
 }

@@ -39,6 +39,9 @@ pub struct RunOptions {
     pub command: String,
     /// Live progress on stderr.
     pub progress: bool,
+    /// Load generator processes; `None`: the scenario's `load.workers`,
+    /// where 0 means one per 15,000 connections.
+    pub workers: Option<u16>,
     /// Becomes true on Ctrl-C / SIGTERM: the run stops, writes what it
     /// measured, and reports itself partial.
     pub interrupt: watch::Receiver<bool>,
@@ -55,6 +58,9 @@ pub struct RunOutcome {
 
 /// Connections per builtin server process when the scenario does not say.
 const CONNECTIONS_PER_SERVER: u64 = 15_000;
+/// Connections per load generator process when the scenario does not say
+/// (each process may hold 20,000 open files).
+const CONNECTIONS_PER_PROCESS: u64 = 15_000;
 
 /// The environment a run records.
 pub fn environment() -> Environment {
@@ -75,7 +81,10 @@ pub fn environment() -> Environment {
 }
 
 fn builtin_args(s: &Scenario, workers: u16) -> Vec<String> {
-    let per_process = s.connections.div_ceil(u64::from(workers)) + 64;
+    // SO_REUSEPORT spreads connections by hash, not evenly: leave room,
+    // within the per-process open-file limit.
+    let share = s.connections.div_ceil(u64::from(workers));
+    let per_process = (share + share / 2 + 64).min(19_000);
     let mut a = vec![
         "--workers".to_owned(),
         workers.to_string(),
@@ -100,17 +109,19 @@ fn builtin_args(s: &Scenario, workers: u16) -> Vec<String> {
 pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<RunOutcome, RunError> {
     let scenario = Arc::new(scenario);
     let mut environment = environment();
-    if scenario.workers > 1 {
-        return Err(RunError::Unsupported(
-            "load generator worker processes (load.workers > 1) are not in this build; \
-             one process holds up to about 19,000 connections"
-                .into(),
-        ));
-    }
-    environment.workers = 1;
+    let workers = match opts.workers.unwrap_or(scenario.workers) {
+        0 => u16::try_from(scenario.connections.div_ceil(CONNECTIONS_PER_PROCESS))
+            .unwrap_or(64)
+            .clamp(1, 64),
+        n => n,
+    };
+    environment.workers = workers;
     let mut results =
         ResultsDir::create(&opts.results_root, &scenario, &opts.command, &environment)
             .map_err(RunError::Results)?;
+    // Workers read the scenario from the results folder.
+    let scenario_file = results.path().join("scenario.toml");
+    std::fs::write(&scenario_file, &scenario.source).map_err(RunError::Results)?;
 
     let mut builtin = None;
     let (origin, insecure) = match &scenario.target {
@@ -142,11 +153,7 @@ pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<RunOutcome, Run
             *insecure_tls,
         ),
     };
-    let mut options = ClientOptions::default();
-    if insecure {
-        options.tls = Some(tls::client_config_insecure());
-    }
-    options.config.max_message_size = (scenario.payload_size as u64).max(1 << 20) * 2;
+    let options = client_options(&scenario, insecure);
 
     // A URL target publishes nothing by itself: the harness does, through
     // POST /publish, at the scenario's rate.
@@ -180,9 +187,22 @@ pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<RunOutcome, Run
             options: options.clone(),
             progress: opts.progress,
         };
-        let (p, stop) = phase
-            .run(&mut interrupt, builtin.as_mut(), &mut results)
-            .await?;
+        let (p, stop) = if workers > 1 {
+            crate::shard::coordinate(
+                &phase,
+                u64::from(workers),
+                &opts.exe,
+                &scenario_file,
+                &mut results,
+                &mut interrupt,
+                builtin.as_mut(),
+            )
+            .await?
+        } else {
+            phase
+                .run(&mut interrupt, builtin.as_mut(), &mut results)
+                .await?
+        };
         summary.phases.push(p);
         if let Some((reason, detail)) = stop {
             summary.partial = true;
@@ -218,6 +238,16 @@ pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<RunOutcome, Run
     }
 }
 
+/// Client options every connection of a run starts from.
+pub(crate) fn client_options(s: &Scenario, insecure_tls: bool) -> ClientOptions {
+    let mut options = ClientOptions::default();
+    if insecure_tls {
+        options.tls = Some(tls::client_config_insecure());
+    }
+    options.config.max_message_size = (s.payload_size as u64).max(1 << 20) * 2;
+    options
+}
+
 /// Publishes to a URL target at the scenario's rate.
 async fn publish_loop(origin: Origin, options: ClientOptions, s: Arc<Scenario>) {
     let scheme = if origin.tls { "https" } else { "http" };
@@ -237,12 +267,44 @@ async fn publish_loop(origin: Origin, options: ClientOptions, s: Arc<Scenario>) 
     }
 }
 
-struct Phase {
-    scenario: Arc<Scenario>,
-    transport: Transport,
-    origin: Origin,
-    options: ClientOptions,
-    progress: bool,
+/// Which connections of a phase this process opens, and when.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Plan {
+    /// Connections `index, index + count, index + 2·count, …`.
+    pub(crate) index: u64,
+    pub(crate) count: u64,
+    /// Connection *i* opens at `t0 + i / ramp_rate`.
+    pub(crate) t0: Instant,
+    /// When the window opens; `None`: once the warm-up has passed and
+    /// every connection was tried.
+    pub(crate) window_at: Option<Instant>,
+    /// The window's start in CLOCK_MONOTONIC ns, when fixed: every worker
+    /// of a phase counts the messages published in the very same window.
+    pub(crate) window_ns: Option<u64>,
+}
+
+impl Plan {
+    fn whole() -> Plan {
+        Plan {
+            index: 0,
+            count: 1,
+            t0: Instant::now(),
+            window_at: None,
+            window_ns: None,
+        }
+    }
+
+    fn share(&self, connections: u64) -> u64 {
+        connections.saturating_sub(self.index).div_ceil(self.count)
+    }
+}
+
+pub(crate) struct Phase {
+    pub(crate) scenario: Arc<Scenario>,
+    pub(crate) transport: Transport,
+    pub(crate) origin: Origin,
+    pub(crate) options: ClientOptions,
+    pub(crate) progress: bool,
 }
 
 /// Readings at a moment, to take differences over the window.
@@ -266,7 +328,15 @@ impl Readings {
 }
 
 /// Why a phase ended early.
-type Early = Option<(StopReason, String)>;
+pub(crate) type Early = Option<(StopReason, String)>;
+
+/// What one process measured of a phase.
+pub(crate) struct Measured {
+    pub(crate) summary: PhaseSummary,
+    pub(crate) histograms: std::collections::BTreeMap<Metric, hdrhistogram::Histogram<u64>>,
+    pub(crate) seq_range: Option<(u64, u64)>,
+    pub(crate) early: Early,
+}
 
 impl Phase {
     fn main_metric(&self) -> Metric {
@@ -278,8 +348,10 @@ impl Phase {
         }
     }
 
-    /// Drain after the window: messages published in it may still be on
-    /// their way (a short poller asks once per interval).
+    /// Least drain after the window: messages published in it may still be
+    /// on their way (a short poller asks once per interval). The drain goes
+    /// on until every subscriber has every message of the window, or
+    /// [`MAX_DRAIN`] has passed; what is missing then is lost.
     fn drain(&self) -> Duration {
         match (self.scenario.workload, self.transport) {
             (WorkloadKind::Push, Transport::ShortPoll) => {
@@ -290,12 +362,15 @@ impl Phase {
         }
     }
 
-    async fn run(
-        self,
+    /// Runs the phase's connections of `plan`; the summary (histograms not
+    /// yet written), the histograms, the sequence range seen, and why it
+    /// ended early.
+    pub(crate) async fn measure(
+        &self,
+        plan: Plan,
         interrupt: &mut watch::Receiver<bool>,
         mut builtin: Option<&mut Builtin>,
-        results: &mut ResultsDir,
-    ) -> Result<(PhaseSummary, Early), RunError> {
+    ) -> Result<Measured, RunError> {
         let s = Arc::clone(&self.scenario);
         let bytes = Arc::new(ByteCounters::default());
         let mut options = self.options.clone();
@@ -307,15 +382,23 @@ impl Phase {
             rec: Recorder::new(self.main_metric()),
             origin: self.origin.clone(),
             options,
-            window_start: AtomicU64::new(u64::MAX),
-            window_end: AtomicU64::new(u64::MAX),
+            // A fixed window is known from the start, so no message near
+            // its edges is judged before this process gets there.
+            window_start: AtomicU64::new(plan.window_ns.unwrap_or(u64::MAX)),
+            window_end: AtomicU64::new(plan.window_ns.map_or(u64::MAX, |start| {
+                start + u64::try_from(s.duration.as_nanos()).unwrap_or(u64::MAX / 4)
+            })),
             seq_lo: AtomicU64::new(u64::MAX),
             seq_hi: AtomicU64::new(0),
             stop: stop_rx,
         });
-        let progress = Progress::new(self.progress, self.transport.name(), s.connections);
+        let progress = Progress::new(
+            self.progress,
+            self.transport.name(),
+            plan.share(s.connections),
+        );
         let rss_before = sys::rss_bytes();
-        let t0 = Instant::now();
+        let t0 = plan.t0;
 
         // Arrival: connections at the ramp rate.
         let (done_tx, mut ramp_done) = watch::channel(false);
@@ -323,7 +406,8 @@ impl Phase {
         let ramp = tokio::spawn(async move {
             let mut tasks: JoinSet<ConnOutcome> = JoinSet::new();
             let gap = Duration::from_secs_f64(1.0 / ramp_ctx.scenario.ramp_rate);
-            for i in 0..ramp_ctx.scenario.connections {
+            let all = ramp_ctx.scenario.connections;
+            for i in (plan.index..all).step_by(usize::try_from(plan.count).unwrap_or(1)) {
                 if *ramp_ctx.stop.borrow() {
                     break;
                 }
@@ -337,7 +421,7 @@ impl Phase {
 
         // Warm-up: until the warm-up time has passed and every connection
         // was attempted.
-        let warm_until = t0 + s.warmup;
+        let warm_until = plan.window_at.unwrap_or(t0 + s.warmup);
         let mut early: Early = None;
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -348,7 +432,8 @@ impl Phase {
             if ramped && rss_after_ramp.is_none() {
                 rss_after_ramp = sys::rss_bytes();
             }
-            if ramped && Instant::now() >= warm_until {
+            let fixed_window_open = plan.window_at.is_some_and(|at| Instant::now() >= at);
+            if (ramped && Instant::now() >= warm_until) || fixed_window_open {
                 break;
             }
             tokio::select! {
@@ -360,7 +445,7 @@ impl Phase {
                     }
                 }
                 _ = ramp_done.changed() => {}
-                () = tokio::time::sleep_until(warm_until), if ramped => {}
+                () = tokio::time::sleep_until(warm_until), if ramped || plan.window_at.is_some() => {}
                 _ = interrupt.wait_for(|&i| i) => {
                     early = Some((StopReason::Interrupted, "interrupted during warm-up".into()));
                     break;
@@ -370,10 +455,13 @@ impl Phase {
 
         // The measured window.
         let window_start = Instant::now();
-        ctx.window_start.store(monotonic_ns(), Ordering::Release);
+        let subscribers = Counts::get(&ctx.rec.counts.open_now);
+        let window_start_ns = plan.window_ns.unwrap_or_else(monotonic_ns);
+        ctx.window_start.store(window_start_ns, Ordering::Release);
         ctx.rec.set_measuring(true);
         let before = Readings::take(&bytes, builtin.as_deref());
-        let window_end = window_start + s.duration;
+        // A fixed window ends relative to its planned start.
+        let window_end = plan.window_at.unwrap_or(window_start) + s.duration;
         if early.is_none() {
             loop {
                 tokio::select! {
@@ -392,16 +480,28 @@ impl Phase {
                 }
             }
         }
-        ctx.window_end.store(monotonic_ns(), Ordering::Release);
+        let window_end_ns = match (plan.window_ns, &early) {
+            (Some(start), None) => {
+                start + u64::try_from(s.duration.as_nanos()).unwrap_or(u64::MAX / 4)
+            }
+            _ => monotonic_ns(),
+        };
+        ctx.window_end.store(window_end_ns, Ordering::Release);
         ctx.rec.set_measuring(false);
         let measured = window_start.elapsed();
         let after = Readings::take(&bytes, builtin.as_deref());
         let requests_in_window = Counts::get(&ctx.rec.counts.http_requests);
-        if early.is_none() {
-            let drain = self.drain();
-            tokio::select! {
-                () = tokio::time::sleep(drain) => {}
-                _ = interrupt.wait_for(|&i| i) => {}
+        if early.is_none() && s.workload == WorkloadKind::Push {
+            let (least, until) = (Instant::now() + self.drain(), Instant::now() + MAX_DRAIN);
+            loop {
+                let now = Instant::now();
+                if now >= until || (now >= least && all_delivered(&ctx, subscribers)) {
+                    break;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_millis(50)) => {}
+                    _ = interrupt.wait_for(|&i| i) => break,
+                }
             }
         }
         let _ = stop_tx.send(true);
@@ -439,10 +539,30 @@ impl Phase {
             rss_before,
             rss_after_ramp,
         );
+        let (lo, hi) = (
+            ctx.seq_lo.load(Ordering::Relaxed),
+            ctx.seq_hi.load(Ordering::Relaxed),
+        );
+        Ok(Measured {
+            summary,
+            histograms: ctx.rec.histograms(),
+            seq_range: (lo <= hi).then_some((lo, hi)),
+            early,
+        })
+    }
+
+    /// Runs the whole phase in this process and writes its histograms.
+    async fn run(
+        self,
+        interrupt: &mut watch::Receiver<bool>,
+        builtin: Option<&mut Builtin>,
+        results: &mut ResultsDir,
+    ) -> Result<(PhaseSummary, Early), RunError> {
+        let m = self.measure(Plan::whole(), interrupt, builtin).await?;
         let summary = results
-            .write_histograms(self.transport, &ctx.rec.histograms(), summary)
+            .write_histograms(self.transport, &m.histograms, m.summary)
             .map_err(RunError::Results)?;
-        Ok((summary, early))
+        Ok((summary, m.early))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -519,6 +639,7 @@ impl Phase {
                 connections_peak: Counts::get(&c.peak),
                 published,
                 delivered,
+                owed: expected_total,
                 lost,
                 duplicated: Counts::get(&c.duplicated),
                 out_of_order: Counts::get(&c.out_of_order),
@@ -553,6 +674,19 @@ impl Phase {
             latency: Default::default(),
         }
     }
+}
+
+/// Longest wait after the window for messages published in it.
+const MAX_DRAIN: Duration = Duration::from_secs(10);
+
+/// Whether each of the `subscribers` open when the window began has
+/// received every message published in it.
+fn all_delivered(ctx: &PhaseCtx, subscribers: u64) -> bool {
+    let (lo, hi) = (
+        ctx.seq_lo.load(Ordering::Relaxed),
+        ctx.seq_hi.load(Ordering::Relaxed),
+    );
+    lo <= hi && Counts::get(&ctx.rec.counts.delivered) >= (hi - lo + 1) * subscribers
 }
 
 /// Whether the target has failed: the builtin server exited, or no

@@ -19,6 +19,7 @@ pub mod output;
 pub mod payload;
 mod progress;
 pub mod recorder;
+pub mod shard;
 pub mod sys;
 mod target;
 pub mod tracker;

@@ -34,6 +34,7 @@ fn options(test: &str, interrupt: watch::Receiver<bool>) -> RunOptions {
         results_root: results_root(test),
         command: format!("test {test}"),
         progress: false,
+        workers: None,
         interrupt,
     }
 }

@@ -115,6 +115,10 @@ pub struct Counters {
     /// Messages received in the measured window, counted once per
     /// receiving connection.
     pub delivered: u64,
+    /// Push: messages owed to the subscribers (each subscriber owes every
+    /// message of the window published after it joined); delivered_ratio is
+    /// delivered / owed.
+    pub owed: u64,
     /// Messages a connection should have received and did not.
     pub lost: u64,
     /// Messages a connection received more than once.
@@ -212,6 +216,87 @@ impl PhaseSummary {
             }),
         }
     }
+}
+
+/// A phase measured in parts (worker processes, shards): what each part
+/// counted, and the sequence numbers it saw in the window.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PhasePart {
+    /// The part's own summary; its latency files are in its folder.
+    pub phase: PhaseSummary,
+    /// Lowest and highest sequence number seen in the window (push).
+    pub seq_range: Option<(u64, u64)>,
+    /// Why the part ended early, if it did.
+    pub stop_reason: Option<StopReason>,
+    /// Details of the early end.
+    pub stop_detail: Option<String>,
+}
+
+/// Merges the counters and rates of parts of one phase (latencies are
+/// merged from the histogram files by the caller). Counts add up; rates
+/// are recomputed from the sums; the measured time is the longest.
+pub fn merge_parts(parts: &[PhasePart]) -> PhaseSummary {
+    let mut out = PhaseSummary::default();
+    let Some(first) = parts.first() else {
+        return out;
+    };
+    out.transport.clone_from(&first.phase.transport);
+    out.workload.clone_from(&first.phase.workload);
+    let (mut rss_weighted, mut rss_conns) = (0.0, 0u64);
+    for part in parts {
+        let p = &part.phase;
+        let c = &p.counters;
+        let o = &mut out.counters;
+        o.connections_attempted += c.connections_attempted;
+        o.connections_opened += c.connections_opened;
+        o.connections_failed += c.connections_failed;
+        o.connections_peak += c.connections_peak;
+        o.published += c.published;
+        o.delivered += c.delivered;
+        o.owed += c.owed;
+        o.lost += c.lost;
+        o.duplicated += c.duplicated;
+        o.out_of_order += c.out_of_order;
+        o.payload_mismatches += c.payload_mismatches;
+        o.bytes_sent += c.bytes_sent;
+        o.bytes_received += c.bytes_received;
+        o.http_requests += c.http_requests;
+        for (k, v) in &c.errors {
+            *o.errors.entry(k.clone()).or_default() += v;
+        }
+        out.measured_s = out.measured_s.max(p.measured_s);
+        out.client_cpu_s += p.client_cpu_s;
+        if let Some(r) = p.client_rss_per_conn {
+            rss_weighted += r * c.connections_opened as f64;
+            rss_conns += c.connections_opened;
+        }
+    }
+    let push = out.workload == "push";
+    let range = parts
+        .iter()
+        .filter_map(|p| p.seq_range)
+        .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)));
+    if push {
+        // Every part saw the same stream: published once, not per part.
+        out.counters.published = range.map_or(0, |(lo, hi)| hi - lo + 1);
+    }
+    let c = &out.counters;
+    let delivered = c.delivered as f64;
+    out.msg_rate = if out.measured_s > 0.0 {
+        delivered / out.measured_s
+    } else {
+        0.0
+    };
+    out.delivered_ratio = match (push, c.owed, c.published) {
+        (true, 0, _) | (false, _, 0) => 0.0,
+        (true, owed, _) => c.delivered.min(owed) as f64 / owed as f64,
+        (false, _, sent) => delivered / sent as f64,
+    };
+    let per_msg = |v: f64| if c.delivered > 0 { v / delivered } else { 0.0 };
+    out.bytes_per_msg = per_msg((c.bytes_sent + c.bytes_received) as f64);
+    out.requests_per_msg = per_msg(c.http_requests as f64);
+    out.client_rss_per_conn = (rss_conns > 0).then(|| rss_weighted / rss_conns as f64);
+    out
 }
 
 /// The machine and build a run happened on.

@@ -485,6 +485,15 @@ impl Scenario {
             .map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, i)))
             .collect();
         let workers = load.workers.as_ref().map_or(0, |w| *w.get_ref());
+        if let Some(w) = &load.workers
+            && *w.get_ref() > 64
+        {
+            return Err(c.at(
+                w.span(),
+                "workers must be between 0 (automatic) and 64",
+                Some("0 runs one load generator process per 15,000 connections"),
+            ));
+        }
 
         let rate = match (kind, &w.rate) {
             (WorkloadKind::Push | WorkloadKind::Echo, None) => {

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The load generator's scale and speed figures, from the shipped scenarios
+# on the builtin server (release build; about 5 minutes on 2 cores):
+#
+#   scripts/scale.sh                 # all of them
+#   scripts/scale.sh hold-50k        # one
+#
+# Results go to results/ as usual; the figures below are read from each
+# run's summary.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release -p wsbench >&2
+scenarios=${*:-"push-fanout-10k hold-50k throughput-small-frames echo-open-model"}
+for name in $scenarios; do
+    echo "== $name" >&2
+    dir=$(./target/release/wsbench run "scenarios/$name.toml" --quiet | tee /dev/stderr | sed -n 's/^results: //p') || true
+    [ -n "$dir" ] || dir=$(ls -d results/*-"$name" | tail -1)
+    python3 - "$dir/summary.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+print(f"{s['scenario']}: load generator processes {s['environment']['workers']}, partial {s['partial']}")
+for p in s['phases']:
+    c = p['counters']
+    line = [f"  {p['transport']:<10}"]
+    for name in ('push_latency', 'echo_rtt', 'echo_rtt_uncorrected', 'throughput_rtt', 'handshake_time'):
+        st = p['latency'].get(name)
+        if st and st['count']:
+            line.append(f"{name} p50/p99/p99.9 {st['p50']/1e6:.2f}/{st['p99']/1e6:.2f}/{st['p999']/1e6:.2f} ms")
+    line.append(f"opened {c['connections_opened']} failed {c['connections_failed']}")
+    line.append(f"delivered {c['delivered']} ratio {p['delivered_ratio']:.4f} lost {c['lost']}")
+    line.append(f"{p['msg_rate']:.0f} msg/s")
+    if c['delivered']:
+        line.append(f"client CPU {p['client_cpu_s'] / c['delivered'] * 1e6:.2f} s per million msgs")
+    if p.get('server_cpu_us_per_msg'):
+        line.append(f"server {p['server_cpu_us_per_msg']:.2f} us/msg")
+    if p.get('client_rss_per_conn') is not None:
+        line.append(f"client RSS {p['client_rss_per_conn']:.0f} B/conn")
+    line.append(f"errors {sum(c['errors'].values())}")
+    print(", ".join(line))
+PY
+done
