@@ -2,6 +2,8 @@
 //! runs until the phase's stop signal and returns what it tracked.
 
 use std::io::ErrorKind;
+
+use futures_util::FutureExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -309,6 +311,12 @@ async fn next_message(ctx: &PhaseCtx, ws: &mut TcpWebSocket) -> Option<Data> {
 /// previous echo is back when that is later. The round trip is recorded
 /// from the intended time (corrected for coordinated omission) and from
 /// the actual send.
+///
+/// The intended time is the due time when the previous echo came back
+/// after it: then the target held the sender up, and the wait counts. When
+/// the sender was free and only the timer woke late (tokio's timers tick
+/// in milliseconds) or the harness was busy, the wait is the harness's own
+/// and the intended time is when it woke.
 async fn ws_echo(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
     let Some((mut ws, opened_ns)) = open_ws(ctx, conn, "/echo").await else {
         return ConnOutcome::default();
@@ -318,13 +326,18 @@ async fn ws_echo(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
     // Spread connections over the period so they do not send in step.
     let spread = period.mul_f64((conn % 64) as f64 / 64.0);
     let mut due = tokio::time::Instant::now() + spread;
+    let mut last_back = tokio::time::Instant::now();
     let mut seq = 0u64;
     'run: loop {
         tokio::select! {
             () = tokio::time::sleep_until(due) => {}
             () = ctx.wait_stop() => break 'run,
         }
-        let intended = due;
+        let intended = if last_back > due {
+            due
+        } else {
+            tokio::time::Instant::now()
+        };
         let payload = payload::make(s.payload, s.payload_size, seq);
         let sent_at = tokio::time::Instant::now();
         let measuring = ctx.rec.measuring();
@@ -341,6 +354,7 @@ async fn ws_echo(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
             break;
         };
         let back = tokio::time::Instant::now();
+        last_back = back;
         Counts::add(&ctx.rec.counts.received_total, 1);
         if measuring {
             if check_echo(ctx, conn, &reply, seq) {
@@ -396,28 +410,40 @@ async fn ws_throughput(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
             }
             break;
         }
-        let Some(reply) = next_message(ctx, &mut ws).await else {
+        let Some(first) = next_message(ctx, &mut ws).await else {
             break;
         };
-        let back = tokio::time::Instant::now();
-        let Some((sent_seq, sent_at, measured)) = outstanding.pop_front() else {
-            ctx.rec.error("unexpected-message");
-            break;
-        };
-        Counts::add(&ctx.rec.counts.received_total, 1);
-        if measured && ctx.rec.measuring() {
-            Counts::add(&ctx.rec.counts.sent, 1);
-            if check_echo(ctx, conn, &reply, sent_seq) {
-                Counts::add(&ctx.rec.counts.delivered, 1);
-            } else {
-                Counts::add(&ctx.rec.counts.mismatches, 1);
+        // Take every echo already buffered before refilling, so one write
+        // carries many messages, as a pipelining client does.
+        let mut replies = vec![first];
+        while replies.len() < s.in_flight as usize {
+            match ws.next_event().now_or_never() {
+                Some(Some(Event::Message(d))) => replies.push(d),
+                Some(Some(Event::Pong(_))) => {}
+                Some(other) => {
+                    ended_early(ctx, other);
+                    break 'run;
+                }
+                None => break,
             }
-            ctx.rec.record(
-                conn,
-                Metric::ThroughputRtt,
-                (back - sent_at).as_nanos() as u64,
-                false,
-            );
+        }
+        let back = tokio::time::Instant::now();
+        for reply in replies {
+            let Some((sent_seq, sent_at, measured)) = outstanding.pop_front() else {
+                ctx.rec.error("unexpected-message");
+                break 'run;
+            };
+            Counts::add(&ctx.rec.counts.received_total, 1);
+            if measured && ctx.rec.measuring() {
+                Counts::add(&ctx.rec.counts.sent, 1);
+                if check_echo(ctx, conn, &reply, sent_seq) {
+                    Counts::add(&ctx.rec.counts.delivered, 1);
+                } else {
+                    Counts::add(&ctx.rec.counts.mismatches, 1);
+                }
+                let rtt = (back - sent_at).as_nanos() as u64;
+                ctx.rec.record(conn, Metric::ThroughputRtt, rtt, false);
+            }
         }
     }
     ctx.rec.counts.connection_closed();
