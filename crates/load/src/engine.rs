@@ -493,9 +493,19 @@ impl Phase {
         let requests_in_window = Counts::get(&ctx.rec.counts.http_requests);
         if early.is_none() && s.workload == WorkloadKind::Push {
             let (least, until) = (Instant::now() + self.drain(), Instant::now() + MAX_DRAIN);
+            let mut delivered = Counts::get(&ctx.rec.counts.delivered);
+            let mut last_change = Instant::now();
             loop {
                 let now = Instant::now();
-                if now >= until || (now >= least && all_delivered(&ctx, subscribers)) {
+                let d = Counts::get(&ctx.rec.counts.delivered);
+                if d != delivered {
+                    (delivered, last_change) = (d, now);
+                }
+                // Done when those open at the window's start have it all and
+                // nothing came for a while (connections that joined later
+                // owe less, and may still be receiving).
+                let quiet = now - last_change >= QUIET;
+                if now >= until || (now >= least && quiet && all_delivered(&ctx, subscribers)) {
                     break;
                 }
                 tokio::select! {
@@ -678,6 +688,8 @@ impl Phase {
 
 /// Longest wait after the window for messages published in it.
 const MAX_DRAIN: Duration = Duration::from_secs(10);
+/// How long no delivery must arrive before the drain may end.
+const QUIET: Duration = Duration::from_millis(500);
 
 /// Whether each of the `subscribers` open when the window began has
 /// received every message published in it.

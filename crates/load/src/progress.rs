@@ -61,6 +61,16 @@ impl Progress {
         self.bar.tick();
     }
 
+    /// Updates the line of a phase run by worker processes, which report
+    /// only at the end.
+    pub fn tick_workers(&self, workers: u64, stage: &str, running: usize) {
+        self.bar.set_message(format!(
+            "{} [{stage}] {} connections over {workers} processes ({running} running)",
+            self.phase, self.target
+        ));
+        self.bar.tick();
+    }
+
     /// Removes the line.
     pub fn finish(&self) {
         self.bar.finish_and_clear();

@@ -28,6 +28,7 @@ use wsbench_transport::clock::monotonic_ns;
 use crate::RunError;
 use crate::engine::{Early, Phase, Plan, client_options};
 use crate::output::ResultsDir;
+use crate::progress::Progress;
 use crate::target::Builtin;
 
 /// One worker's assignment.
@@ -227,7 +228,21 @@ pub(crate) async fn coordinate(
     let mut early: Early = None;
     let mut signalled = false;
     let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let progress = Progress::new(phase.progress, phase.transport.name(), s.connections);
     while list.iter().any(|w| w.done.is_none()) {
+        let now = monotonic_ns();
+        let stage = if now < window_ns {
+            "warm-up"
+        } else if now < end_ns {
+            "measuring"
+        } else {
+            "draining"
+        };
+        progress.tick_workers(
+            workers,
+            stage,
+            list.iter().filter(|w| w.done.is_none()).count(),
+        );
         tokio::select! {
             _ = tick.tick() => {}
             _ = interrupt.wait_for(|&i| i), if !signalled => {
@@ -266,6 +281,7 @@ pub(crate) async fn coordinate(
         }
     }
 
+    progress.finish();
     let mut parts = Vec::new();
     for (i, w) in list.iter().enumerate() {
         let part = std::fs::read_to_string(w.out.join("part.json"))
