@@ -163,6 +163,14 @@ impl PhaseCtx {
     }
 }
 
+/// Opens connection `conn` of a connect phase and holds it; spawned as its
+/// own task so the task holds the held connection's state inline, with no
+/// separate allocation.
+pub(crate) async fn hold(ctx: Arc<PhaseCtx>, conn: u64) -> ConnOutcome {
+    Counts::add(&ctx.rec.counts.attempted, 1);
+    ws_hold(&ctx, conn).await
+}
+
 /// Runs connection `conn` of the phase until the stop signal.
 pub(crate) async fn connection(ctx: Arc<PhaseCtx>, conn: u64) -> ConnOutcome {
     Counts::add(&ctx.rec.counts.attempted, 1);

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::watch;
-use tokio::task::JoinSet;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use wsbench_model::results::{
     Counters, Environment, PhaseSummary, SUMMARY_SCHEMA_VERSION, StopReason, Summary,
@@ -404,7 +404,9 @@ impl Phase {
         let (done_tx, mut ramp_done) = watch::channel(false);
         let ramp_ctx = Arc::clone(&ctx);
         let ramp = tokio::spawn(async move {
-            let mut tasks: JoinSet<ConnOutcome> = JoinSet::new();
+            // Plain handles (8 bytes a connection) rather than a JoinSet
+            // (an allocation a connection): memory per connection counts.
+            let mut tasks: Vec<JoinHandle<ConnOutcome>> = Vec::new();
             let gap = Duration::from_secs_f64(1.0 / ramp_ctx.scenario.ramp_rate);
             let all = ramp_ctx.scenario.connections;
             for i in (plan.index..all).step_by(usize::try_from(plan.count).unwrap_or(1)) {
@@ -412,8 +414,12 @@ impl Phase {
                     break;
                 }
                 tokio::time::sleep_until(t0 + gap.mul_f64(i as f64)).await;
-                tasks.spawn(drivers::connection(Arc::clone(&ramp_ctx), i));
-                // Reap nothing here: outcomes are collected at the end.
+                let ctx = Arc::clone(&ramp_ctx);
+                tasks.push(if ctx.scenario.workload == WorkloadKind::Connect {
+                    tokio::spawn(drivers::hold(ctx, i))
+                } else {
+                    tokio::spawn(drivers::connection(ctx, i))
+                });
             }
             let _ = done_tx.send(true);
             tasks
@@ -522,12 +528,12 @@ impl Phase {
         if s.workload == WorkloadKind::Connect {
             // Held connections do not watch the stop signal (see
             // drivers::ws_hold): end them here.
-            tasks.abort_all();
+            tasks.iter().for_each(JoinHandle::abort);
         }
-        let mut outcomes = Vec::with_capacity(s.connections as usize);
+        let mut outcomes = Vec::with_capacity(tasks.len());
         let reap = async {
-            while let Some(r) = tasks.join_next().await {
-                if let Ok(o) = r {
+            for t in &mut tasks {
+                if let Ok(o) = t.await {
                     outcomes.push(o);
                 }
             }
@@ -536,7 +542,7 @@ impl Phase {
             .await
             .is_err()
         {
-            tasks.abort_all();
+            tasks.iter().for_each(JoinHandle::abort);
         }
 
         let summary = self.summarise(
