@@ -4,6 +4,7 @@
 #
 #   scripts/scale.sh                 # all of them
 #   scripts/scale.sh hold-50k        # one
+#   scripts/scale.sh memory          # load generator bytes per added connection
 #
 # Results go to results/ as usual; the figures below are read from each
 # run's summary.json.
@@ -13,6 +14,29 @@ cargo build --release -p wsbench >&2
 scenarios=${*:-"push-fanout-10k hold-50k throughput-small-frames echo-open-model"}
 for name in $scenarios; do
     echo "== $name" >&2
+    if [ "$name" = memory ]; then
+        # Resident memory of one load generator process holding 4,000 and
+        # then 16,000 connections: the slope is the cost of one more
+        # connection, without the process's fixed costs.
+        tmp=$(mktemp -d)
+        for n in 4000 16000; do
+            sed -e "s/connections = 10000/connections = $n/" -e "s/name = \"connect-storm\"/name = \"memory-$n\"/" \
+                scenarios/connect-storm.toml > "$tmp/memory-$n.toml"
+            ./target/release/wsbench run "$tmp/memory-$n.toml" --results "$tmp" --quiet --workers 1 >/dev/null
+        done
+        python3 - "$tmp" <<'PY'
+import glob, json, sys
+per = {}
+for f in glob.glob(sys.argv[1] + '/*-memory-*/summary.json'):
+    p = json.load(open(f))['phases'][0]
+    per[p['counters']['connections_opened']] = p['client_rss_per_conn']
+a, b = sorted(per)
+slope = (per[b] * b - per[a] * a) / (b - a)
+print(f"load generator RSS per connection: {per[a]:.0f} B at {a}, {per[b]:.0f} B at {b}; {slope:.0f} B per added connection")
+PY
+        rm -rf "$tmp"
+        continue
+    fi
     dir=$(./target/release/wsbench run "scenarios/$name.toml" --quiet | tee /dev/stderr | sed -n 's/^results: //p') || true
     [ -n "$dir" ] || dir=$(ls -d results/*-"$name" | tail -1)
     python3 - "$dir/summary.json" <<'PY'
