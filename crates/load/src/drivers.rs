@@ -218,6 +218,29 @@ async fn open_ws(ctx: &PhaseCtx, conn: u64, path: &str) -> Option<(TcpWebSocket,
     }
 }
 
+/// An HTTP client connected (or failed to) after `started`: count it, and
+/// record its connect time.
+fn http_opened<C>(
+    ctx: &PhaseCtx,
+    conn: u64,
+    started: Instant,
+    result: Result<C, Error>,
+) -> Option<C> {
+    match result {
+        Ok(c) => {
+            let took = started.elapsed().as_nanos() as u64;
+            ctx.rec.record(conn, Metric::ConnectTime, took, true);
+            ctx.rec.counts.connection_opened();
+            Some(c)
+        }
+        Err(e) => {
+            Counts::add(&ctx.rec.counts.failed, 1);
+            ctx.rec.error(error_kind(&e));
+            None
+        }
+    }
+}
+
 /// A WebSocket ended while the phase still ran: count why.
 fn ended_early(ctx: &PhaseCtx, event: Option<Event>) {
     if ctx.stopped() {
@@ -484,22 +507,10 @@ async fn ws_hold(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
 /// Long-poll (`wait`) or short poll on an interval.
 async fn poll_push(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
     let started = Instant::now();
-    let mut client =
-        match PollClient::connect(&ctx.origin.http("/poll"), &ctx.options_for(conn)).await {
-            Ok(c) => c,
-            Err(e) => {
-                Counts::add(&ctx.rec.counts.failed, 1);
-                ctx.rec.error(error_kind(&e));
-                return ConnOutcome::default();
-            }
-        };
-    ctx.rec.record(
-        conn,
-        Metric::ConnectTime,
-        started.elapsed().as_nanos() as u64,
-        true,
-    );
-    ctx.rec.counts.connection_opened();
+    let connected = PollClient::connect(&ctx.origin.http("/poll"), &ctx.options_for(conn)).await;
+    let Some(mut client) = http_opened(ctx, conn, started, connected) else {
+        return ConnOutcome::default();
+    };
     let opened_ns = monotonic_ns();
     let mut tracker = SeqTracker::default();
     let mut cursor: Option<u64> = None;
@@ -565,21 +576,10 @@ async fn sse_push(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
     let url = ctx.origin.http("/events");
     let started = Instant::now();
     let options = ctx.options_for(conn);
-    let mut client = match Box::pin(SseClient::connect(&url, None, &options)).await {
-        Ok(c) => c,
-        Err(e) => {
-            Counts::add(&ctx.rec.counts.failed, 1);
-            ctx.rec.error(error_kind(&e));
-            return ConnOutcome::default();
-        }
+    let connected = Box::pin(SseClient::connect(&url, None, &options)).await;
+    let Some(mut client) = http_opened(ctx, conn, started, connected) else {
+        return ConnOutcome::default();
     };
-    ctx.rec.record(
-        conn,
-        Metric::ConnectTime,
-        started.elapsed().as_nanos() as u64,
-        true,
-    );
-    ctx.rec.counts.connection_opened();
     let opened_ns = monotonic_ns();
     let mut tracker = SeqTracker::default();
     let mut last_id: Option<u64> = None;

@@ -8,13 +8,12 @@
 //! Worker *k* of *n* opens connections `k, k + n, k + 2n, …` on the same
 //! schedule a single process would follow, so the arrival is the same.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Child;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -29,7 +28,7 @@ use crate::RunError;
 use crate::engine::{Early, Phase, Plan, client_options};
 use crate::output::ResultsDir;
 use crate::progress::Progress;
-use crate::target::Builtin;
+use crate::target::{Builtin, LogTail};
 
 /// One worker's assignment.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -139,7 +138,7 @@ pub async fn run_shard(
 struct Worker {
     child: Child,
     out: PathBuf,
-    log: Arc<Mutex<VecDeque<String>>>,
+    log: LogTail,
     done: Option<String>,
 }
 
@@ -199,20 +198,7 @@ pub(crate) async fn coordinate(
             .map_err(|e| {
                 RunError::Target(format!("cannot start a worker ({}): {e}", exe.display()))
             })?;
-        let log: Arc<Mutex<VecDeque<String>>> = Arc::default();
-        if let Some(stderr) = child.stderr.take() {
-            let log = Arc::clone(&log);
-            tokio::spawn(async move {
-                let mut lines = BufReader::new(stderr).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    let mut l = log.lock().unwrap_or_else(|p| p.into_inner());
-                    if l.len() == 20 {
-                        l.pop_front();
-                    }
-                    l.push_back(line);
-                }
-            });
-        }
+        let log = LogTail::spawn(child.stderr.take(), 20);
         list.push(Worker {
             child,
             out: spec.out,
@@ -288,14 +274,7 @@ pub(crate) async fn coordinate(
             .ok()
             .and_then(|t| serde_json::from_str::<PhasePart>(&t).ok());
         let Some(part) = part else {
-            let log = w
-                .log
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .iter()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join("\n");
+            let log = w.log.lines().join("\n");
             return Err(RunError::Target(format!(
                 "worker {i} of {workers} ended ({}) without results:\n{log}",
                 w.done.clone().unwrap_or_default()

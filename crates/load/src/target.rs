@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::{Child, ChildStderr, Command};
 
 use crate::RunError;
 use crate::sys;
@@ -17,13 +17,48 @@ use crate::sys;
 /// Lines of the server's stderr kept for error messages and `server.log`.
 const LOG_LINES: usize = 200;
 
+/// The last lines a child process wrote to stderr, collected by a task.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LogTail(Arc<Mutex<VecDeque<String>>>);
+
+impl LogTail {
+    /// Reads `stderr` in the background, keeping its last `keep` lines.
+    pub(crate) fn spawn(stderr: Option<ChildStderr>, keep: usize) -> LogTail {
+        let tail = LogTail::default();
+        if let Some(stderr) = stderr {
+            let lines_kept = Arc::clone(&tail.0);
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stderr).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let mut l = lines_kept.lock().unwrap_or_else(|p| p.into_inner());
+                    if l.len() == keep {
+                        l.pop_front();
+                    }
+                    l.push_back(line);
+                }
+            });
+        }
+        tail
+    }
+
+    /// The lines kept.
+    pub(crate) fn lines(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+}
+
 /// A running builtin server.
 #[derive(Debug)]
 pub struct Builtin {
     child: Child,
     pid: u32,
     addr: SocketAddr,
-    log: Arc<Mutex<VecDeque<String>>>,
+    log: LogTail,
 }
 
 impl Builtin {
@@ -41,20 +76,7 @@ impl Builtin {
             .spawn()
             .map_err(|e| RunError::Target(format!("cannot start {} serve: {e}", exe.display())))?;
         let pid = child.id().unwrap_or_default();
-        let log: Arc<Mutex<VecDeque<String>>> = Arc::default();
-        if let Some(stderr) = child.stderr.take() {
-            let log = Arc::clone(&log);
-            tokio::spawn(async move {
-                let mut lines = BufReader::new(stderr).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    let mut l = log.lock().unwrap_or_else(|p| p.into_inner());
-                    if l.len() == LOG_LINES {
-                        l.pop_front();
-                    }
-                    l.push_back(line);
-                }
-            });
-        }
+        let log = LogTail::spawn(child.stderr.take(), LOG_LINES);
         let stdout = child.stdout.take().expect("piped");
         let mut lines = BufReader::new(stdout).lines();
         let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await;
@@ -63,13 +85,7 @@ impl Builtin {
             _ => {
                 // Give the stderr reader a moment to collect why.
                 tokio::time::sleep(Duration::from_millis(100)).await;
-                let why = log
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .iter()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join("\n");
+                let why = log.lines().join("\n");
                 return Err(RunError::Target(format!(
                     "the builtin server did not start listening: {}",
                     if why.is_empty() { "no output" } else { &why }
@@ -117,12 +133,7 @@ impl Builtin {
 
     /// The server's recent stderr lines.
     pub fn log(&self) -> Vec<String> {
-        self.log
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .cloned()
-            .collect()
+        self.log.lines()
     }
 
     /// SIGTERM, then up to 10 s for a clean exit, then SIGKILL.
