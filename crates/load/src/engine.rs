@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use wsbench_model::results::{
-    Counters, Environment, PhaseSummary, SUMMARY_SCHEMA_VERSION, StopReason, Summary,
+    Counters, Environment, Interval, PhaseSummary, SUMMARY_SCHEMA_VERSION, StopReason, Summary,
 };
 use wsbench_model::{PayloadKind, Scenario, Target, Transport, WorkloadKind};
 use wsbench_transport::clock::monotonic_ns;
@@ -24,7 +24,7 @@ use wsbench_transport::{ClientOptions, tls};
 use crate::drivers::{self, ConnOutcome, Origin, PhaseCtx};
 use crate::output::ResultsDir;
 use crate::progress::Progress;
-use crate::recorder::{Counts, Metric, Recorder};
+use crate::recorder::{Counts, Metric, Recorder, Timeline};
 use crate::target::Builtin;
 use crate::{RunError, sys};
 
@@ -177,6 +177,7 @@ pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<RunOutcome, Run
         environment,
         phases: Vec::new(),
         thresholds: Vec::new(),
+        shard: None,
     };
     let mut interrupt = opts.interrupt.clone();
     for &transport in &scenario.transports {
@@ -334,7 +335,8 @@ pub(crate) type Early = Option<(StopReason, String)>;
 pub(crate) struct Measured {
     pub(crate) summary: PhaseSummary,
     pub(crate) histograms: std::collections::BTreeMap<Metric, hdrhistogram::Histogram<u64>>,
-    pub(crate) seq_range: Option<(u64, u64)>,
+    pub(crate) intervals: Vec<Interval>,
+    pub(crate) timeline_base: std::time::SystemTime,
     pub(crate) early: Early,
 }
 
@@ -431,7 +433,7 @@ impl Phase {
         let mut early: Early = None;
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut last_received = 0;
+        let mut timeline = Timeline::new(t0.into_std());
         let mut rss_after_ramp = None;
         loop {
             let ramped = *ramp_done.borrow();
@@ -444,7 +446,7 @@ impl Phase {
             }
             tokio::select! {
                 _ = tick.tick() => {
-                    progress.tick(&ctx.rec, "warm-up", &mut last_received);
+                    progress.tick(&ctx.rec, "warm-up", timeline.sample(&ctx.rec));
                     if let Some(e) = target_failure(&ctx, builtin.as_deref_mut()) {
                         early = Some((StopReason::TargetFailed, e));
                         break;
@@ -473,7 +475,7 @@ impl Phase {
                 tokio::select! {
                     () = tokio::time::sleep_until(window_end) => break,
                     _ = tick.tick() => {
-                        progress.tick(&ctx.rec, "measuring", &mut last_received);
+                        progress.tick(&ctx.rec, "measuring", timeline.sample(&ctx.rec));
                         if let Some(e) = target_failure(&ctx, builtin.as_deref_mut()) {
                             early = Some((StopReason::TargetFailed, e));
                             break;
@@ -520,6 +522,7 @@ impl Phase {
                 }
             }
         }
+        timeline.sample(&ctx.rec);
         let _ = stop_tx.send(true);
         progress.finish();
         let mut tasks = ramp
@@ -545,7 +548,7 @@ impl Phase {
             tasks.iter().for_each(JoinHandle::abort);
         }
 
-        let summary = self.summarise(
+        let mut summary = self.summarise(
             &ctx,
             &outcomes,
             measured,
@@ -559,10 +562,13 @@ impl Phase {
             ctx.seq_lo.load(Ordering::Relaxed),
             ctx.seq_hi.load(Ordering::Relaxed),
         );
+        summary.seq_range = (lo <= hi).then_some((lo, hi));
+        summary.timeline.clone_from(&timeline.points);
         Ok(Measured {
             summary,
             histograms: ctx.rec.histograms(),
-            seq_range: (lo <= hi).then_some((lo, hi)),
+            intervals: timeline.intervals(),
+            timeline_base: timeline.base,
             early,
         })
     }
@@ -576,7 +582,12 @@ impl Phase {
     ) -> Result<(PhaseSummary, Early), RunError> {
         let m = self.measure(Plan::whole(), interrupt, builtin).await?;
         let summary = results
-            .write_histograms(self.transport, &m.histograms, m.summary)
+            .write_histograms(
+                self.transport.name(),
+                &m.histograms,
+                (m.timeline_base, &m.intervals),
+                m.summary,
+            )
             .map_err(RunError::Results)?;
         Ok((summary, m.early))
     }
@@ -687,7 +698,7 @@ impl Phase {
             },
             client_cpu_s: after.client_cpu_ns.saturating_sub(before.client_cpu_ns) as f64 / 1e9,
             client_rss_per_conn,
-            latency: Default::default(),
+            ..PhaseSummary::default()
         }
     }
 }

@@ -10,8 +10,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use hdrhistogram::Histogram;
-use wsbench_model::results::{Environment, LatencyStats, PhaseSummary, Summary, write_histogram};
-use wsbench_model::{Scenario, Transport};
+use std::time::SystemTime;
+
+use wsbench_model::Scenario;
+use wsbench_model::results::{
+    Environment, Interval, LatencyStats, PhaseSummary, Summary, write_histogram, write_interval_log,
+};
 
 use crate::recorder::Metric;
 
@@ -52,22 +56,17 @@ impl ResultsDir {
         &self.path
     }
 
-    /// Writes each histogram as `<transport>-<metric>.hdr` and fills the
+    /// Writes each histogram as `<prefix>-<metric>.hdr` and the timeline's
+    /// interval histograms as `<prefix>-timeline.hlog`, and fills the
     /// phase's latency statistics from the same histograms.
     pub fn write_histograms(
         &mut self,
-        transport: Transport,
+        prefix: &str,
         histograms: &BTreeMap<Metric, Histogram<u64>>,
-        mut summary: PhaseSummary,
+        timeline: (SystemTime, &[Interval]),
+        summary: PhaseSummary,
     ) -> io::Result<PhaseSummary> {
-        for (metric, h) in histograms {
-            let file = format!("{}-{}.hdr", transport.name(), metric.name());
-            write_histogram(h, &self.path.join(&file))?;
-            summary
-                .latency
-                .insert(metric.name().to_owned(), LatencyStats::of(h, &file));
-        }
-        Ok(summary)
+        write_phase_files(&self.path, prefix, histograms, timeline, summary)
     }
 
     /// Writes `summary.json`.
@@ -81,6 +80,30 @@ impl ResultsDir {
         text.push('\n');
         fs::write(self.path.join("server.log"), text)
     }
+}
+
+/// Writes a phase's histograms and interval log into `dir` (see
+/// [`ResultsDir::write_histograms`]).
+pub fn write_phase_files(
+    dir: &Path,
+    prefix: &str,
+    histograms: &BTreeMap<Metric, Histogram<u64>>,
+    (base, intervals): (SystemTime, &[Interval]),
+    mut summary: PhaseSummary,
+) -> io::Result<PhaseSummary> {
+    for (metric, h) in histograms {
+        let file = format!("{prefix}-{}.hdr", metric.name());
+        write_histogram(h, &dir.join(&file))?;
+        summary
+            .latency
+            .insert(metric.name().to_owned(), LatencyStats::of(h, &file));
+    }
+    if !intervals.is_empty() {
+        let file = format!("{prefix}-timeline.hlog");
+        write_interval_log(&dir.join(&file), base, prefix, intervals)?;
+        summary.timeline_log = Some(file);
+    }
+    Ok(summary)
 }
 
 fn run_md(s: &Scenario, command: &str, env: &Environment) -> String {

@@ -6,7 +6,9 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::recorder::{Counts, Recorder};
+use wsbench_model::results::TimelinePoint;
+
+use crate::recorder::Recorder;
 
 /// The progress line of one phase.
 #[derive(Debug)]
@@ -37,25 +39,16 @@ impl Progress {
         }
     }
 
-    /// Updates the line (call once a second).
-    pub fn tick(&self, rec: &Recorder, stage: &str, last_received: &mut u64) {
-        let received = Counts::get(&rec.counts.received_total);
-        let rate = received - *last_received;
-        *last_received = received;
-        let h = rec.take_interval();
-        let (p50, p99) = if h.is_empty() {
-            (0.0, 0.0)
-        } else {
-            (
-                h.value_at_quantile(0.5) as f64 / 1e6,
-                h.value_at_quantile(0.99) as f64 / 1e6,
-            )
-        };
+    /// Updates the line from the latest timeline sample (once a second).
+    pub fn tick(&self, rec: &Recorder, stage: &str, p: &TimelinePoint) {
         self.bar.set_message(format!(
-            "{} [{stage}] open {}/{} | {rate} msg/s | p50 {p50:.2} ms p99 {p99:.2} ms | errors {}",
+            "{} [{stage}] open {}/{} | {:.0} msg/s | p50 {:.2} ms p99 {:.2} ms | errors {}",
             self.phase,
-            Counts::get(&rec.counts.open_now),
+            p.open,
             self.target,
+            p.msg_rate,
+            p.p50 as f64 / 1e6,
+            p.p99 as f64 / 1e6,
             rec.error_count()
         ));
         self.bar.tick();

@@ -8,7 +8,6 @@
 //! Worker *k* of *n* opens connections `k, k + n, k + 2n, …` on the same
 //! schedule a single process would follow, so the arrival is the same.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -17,16 +16,13 @@ use std::time::Duration;
 use tokio::process::Child;
 use tokio::sync::watch;
 use tokio::time::Instant;
-use wsbench_model::results::{
-    LatencyStats, PhasePart, PhaseSummary, StopReason, latency_histogram, merge_parts,
-    read_histogram, write_histogram,
-};
+use wsbench_model::results::{PhasePart, PhaseSummary, StopReason, merge_part_dirs};
 use wsbench_model::{Scenario, Transport};
 use wsbench_transport::clock::monotonic_ns;
 
 use crate::RunError;
 use crate::engine::{Early, Phase, Plan, client_options};
-use crate::output::ResultsDir;
+use crate::output::{ResultsDir, write_phase_files};
 use crate::progress::Progress;
 use crate::target::{Builtin, LogTail};
 
@@ -115,17 +111,16 @@ pub async fn run_shard(
     };
     let m = phase.measure(plan, &mut interrupt, None).await?;
     std::fs::create_dir_all(&spec.out).map_err(RunError::Results)?;
-    let mut summary = m.summary;
-    for (metric, h) in &m.histograms {
-        let file = format!("{}.hdr", metric.name());
-        write_histogram(h, &spec.out.join(&file)).map_err(RunError::Results)?;
-        summary
-            .latency
-            .insert(metric.name().to_owned(), LatencyStats::of(h, &file));
-    }
+    let summary = write_phase_files(
+        &spec.out,
+        spec.transport.name(),
+        &m.histograms,
+        (m.timeline_base, &m.intervals),
+        m.summary,
+    )
+    .map_err(RunError::Results)?;
     let part = PhasePart {
         phase: summary,
-        seq_range: m.seq_range,
         stop_reason: m.early.as_ref().map(|(r, _)| r.clone()),
         stop_detail: m.early.map(|(_, d)| d),
     };
@@ -287,30 +282,13 @@ pub(crate) async fn coordinate(
         }
         parts.push((w.out.clone(), part));
     }
-    let mut summary = merge_parts(&parts.iter().map(|(_, p)| p.clone()).collect::<Vec<_>>());
+    let mut summary = merge_part_dirs(&parts, results.path(), phase.transport.name())
+        .map_err(RunError::Results)?;
     if let (Some(a), Some(b)) = (cpu_at_start, cpu_at_end)
         && summary.counters.delivered > 0
     {
         summary.server_cpu_us_per_msg =
             Some(b.saturating_sub(a) as f64 / 1e3 / summary.counters.delivered as f64);
-    }
-    let mut merged: BTreeMap<String, hdrhistogram::Histogram<u64>> = BTreeMap::new();
-    for (dir, part) in &parts {
-        for (metric, stats) in &part.phase.latency {
-            let h = read_histogram(&dir.join(&stats.file)).map_err(RunError::Results)?;
-            merged
-                .entry(metric.clone())
-                .or_insert_with(latency_histogram)
-                .add(h)
-                .map_err(|e| RunError::Results(std::io::Error::other(format!("{e:?}"))))?;
-        }
-    }
-    for (metric, h) in &merged {
-        let file = format!("{}-{metric}.hdr", phase.transport.name());
-        write_histogram(h, &results.path().join(&file)).map_err(RunError::Results)?;
-        summary
-            .latency
-            .insert(metric.clone(), LatencyStats::of(h, &file));
     }
     Ok((summary, early))
 }

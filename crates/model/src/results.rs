@@ -10,6 +10,9 @@ use std::io;
 use std::path::Path;
 
 use hdrhistogram::Histogram;
+use hdrhistogram::serialization::interval_log::{
+    IntervalLogIterator, IntervalLogWriterBuilder, LogEntry, Tag,
+};
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +50,87 @@ pub fn read_histogram(path: &Path) -> io::Result<Histogram<u64>> {
                 format!("{}: {e:?}", path.display()),
             )
         })
+}
+
+/// One interval of an HdrHistogram interval log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Interval {
+    /// Seconds from the log's base time to the interval's start.
+    pub start_s: f64,
+    /// The interval's length, seconds.
+    pub duration_s: f64,
+    /// What was recorded in it, nanoseconds.
+    pub histogram: Histogram<u64>,
+}
+
+fn invalid(path: &Path, what: impl std::fmt::Display) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("{}: {what}", path.display()),
+    )
+}
+
+/// Writes an HdrHistogram interval log (`.hlog`, the format of
+/// HdrHistogram's `HistogramLogWriter`, read by its log processing tools):
+/// `base` is the wall-clock time interval starts count from, `tag` names
+/// every interval, values are nanoseconds (maxima shown in milliseconds).
+pub fn write_interval_log(
+    path: &Path,
+    base: std::time::SystemTime,
+    tag: &str,
+    intervals: &[Interval],
+) -> io::Result<()> {
+    let mut out = Vec::new();
+    let mut serializer = V2DeflateSerializer::new();
+    let mut writer = IntervalLogWriterBuilder::new()
+        .add_comment("wsbench interval log: values in nanoseconds")
+        .with_start_time(base)
+        .with_base_time(base)
+        .with_max_value_divisor(1e6)
+        .begin_log_with(&mut out, &mut serializer)?;
+    writer.write_comment(
+        "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"",
+    )?;
+    let tag = Tag::new(tag);
+    for i in intervals {
+        writer
+            .write_histogram(
+                &i.histogram,
+                std::time::Duration::from_secs_f64(i.start_s.max(0.0)),
+                std::time::Duration::from_secs_f64(i.duration_s.max(0.0)),
+                tag,
+            )
+            .map_err(|e| io::Error::other(format!("{}: {e}", path.display())))?;
+    }
+    fs::write(path, out)
+}
+
+/// Reads the intervals of an interval log written by
+/// [`write_interval_log`] (or by another HdrHistogram log writer).
+pub fn read_interval_log(path: &Path) -> io::Result<Vec<Interval>> {
+    let bytes = fs::read(path)?;
+    let mut out = Vec::new();
+    for entry in IntervalLogIterator::new(&bytes) {
+        let entry = entry.map_err(|e| invalid(path, format!("{e:?}")))?;
+        if let LogEntry::Interval(i) = entry {
+            let raw = base64_decode(i.encoded_histogram())
+                .ok_or_else(|| invalid(path, "an interval is not base64"))?;
+            let histogram: Histogram<u64> = Deserializer::new()
+                .deserialize(&mut raw.as_slice())
+                .map_err(|e| invalid(path, format!("{e:?}")))?;
+            out.push(Interval {
+                start_s: i.start_timestamp().as_secs_f64(),
+                duration_s: i.duration().as_secs_f64(),
+                histogram,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(text).ok()
 }
 
 /// Summary statistics of one histogram, nanoseconds.
@@ -168,6 +252,35 @@ pub struct PhaseSummary {
     pub client_rss_per_conn: Option<f64>,
     /// Latency histograms by metric name (`push_latency`, `echo_rtt`, …).
     pub latency: BTreeMap<String, LatencyStats>,
+    /// Push: the lowest and highest sequence number seen in the window
+    /// (what merging shards needs to count the messages published).
+    #[serde(default)]
+    pub seq_range: Option<(u64, u64)>,
+    /// One point a second over the whole phase (warm-up included).
+    #[serde(default)]
+    pub timeline: Vec<TimelinePoint>,
+    /// The HdrHistogram interval log of the main latency, one interval a
+    /// second, relative to the results folder.
+    #[serde(default)]
+    pub timeline_log: Option<String>,
+}
+
+/// One second of a phase.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TimelinePoint {
+    /// Seconds since the phase started (end of the interval).
+    pub t_s: f64,
+    /// Messages received per second in the interval.
+    pub msg_rate: f64,
+    /// Connections open at the end of the interval.
+    pub open: u64,
+    /// Errors in the interval.
+    pub errors: u64,
+    /// Median of the main latency in the interval, ns (0 when none).
+    pub p50: u64,
+    /// 99th percentile of the main latency in the interval, ns (0 when
+    /// none).
+    pub p99: u64,
 }
 
 impl PhaseSummary {
@@ -224,8 +337,6 @@ impl PhaseSummary {
 pub struct PhasePart {
     /// The part's own summary; its latency files are in its folder.
     pub phase: PhaseSummary,
-    /// Lowest and highest sequence number seen in the window (push).
-    pub seq_range: Option<(u64, u64)>,
     /// Why the part ended early, if it did.
     pub stop_reason: Option<StopReason>,
     /// Details of the early end.
@@ -274,8 +385,9 @@ pub fn merge_parts(parts: &[PhasePart]) -> PhaseSummary {
     let push = out.workload == "push";
     let range = parts
         .iter()
-        .filter_map(|p| p.seq_range)
+        .filter_map(|p| p.phase.seq_range)
         .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)));
+    out.seq_range = range;
     if push {
         // Every part saw the same stream: published once, not per part.
         out.counters.published = range.map_or(0, |(lo, hi)| hi - lo + 1);
@@ -297,6 +409,100 @@ pub fn merge_parts(parts: &[PhasePart]) -> PhaseSummary {
     out.requests_per_msg = per_msg(c.http_requests as f64);
     out.client_rss_per_conn = (rss_conns > 0).then(|| rss_weighted / rss_conns as f64);
     out
+}
+
+/// Merges parts of one phase, each written into its own folder, into
+/// `out`: counters by [`merge_parts`], latency histograms exactly (HDR
+/// add) as `<prefix>-<metric>.hdr`, and the timelines second by second
+/// (rates, open connections and errors add up; percentiles come from the
+/// merged interval histograms, written as `<prefix>-timeline.hlog`).
+pub fn merge_part_dirs(
+    parts: &[(std::path::PathBuf, PhasePart)],
+    out: &Path,
+    prefix: &str,
+) -> io::Result<PhaseSummary> {
+    let list: Vec<PhasePart> = parts.iter().map(|(_, p)| p.clone()).collect();
+    let mut summary = merge_parts(&list);
+    let mut merged: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
+    for (dir, part) in parts {
+        for (metric, stats) in &part.phase.latency {
+            let h = read_histogram(&dir.join(&stats.file))?;
+            merged
+                .entry(metric.clone())
+                .or_insert_with(latency_histogram)
+                .add(h)
+                .map_err(|e| io::Error::other(format!("merging {metric}: {e:?}")))?;
+        }
+    }
+    for (metric, h) in &merged {
+        let file = format!("{prefix}-{metric}.hdr");
+        write_histogram(h, &out.join(&file))?;
+        summary
+            .latency
+            .insert(metric.clone(), LatencyStats::of(h, &file));
+    }
+    // Timelines: the parts share a start, so second k of one is second k
+    // of the others.
+    let key = |t: f64| (t.round().max(0.0)) as u64;
+    let mut points: BTreeMap<u64, TimelinePoint> = BTreeMap::new();
+    let mut intervals: BTreeMap<u64, Interval> = BTreeMap::new();
+    let mut base = None;
+    for (dir, part) in parts {
+        for p in &part.phase.timeline {
+            let e = points.entry(key(p.t_s)).or_insert_with(|| TimelinePoint {
+                t_s: key(p.t_s) as f64,
+                ..TimelinePoint::default()
+            });
+            e.msg_rate += p.msg_rate;
+            e.open += p.open;
+            e.errors += p.errors;
+        }
+        if let Some(file) = &part.phase.timeline_log {
+            let path = dir.join(file);
+            base = base.or_else(|| interval_log_base(&path));
+            for i in read_interval_log(&path)? {
+                let k = key(i.start_s + i.duration_s);
+                let e = intervals.entry(k).or_insert_with(|| Interval {
+                    start_s: i.start_s,
+                    duration_s: i.duration_s,
+                    histogram: latency_histogram(),
+                });
+                e.histogram
+                    .add(&i.histogram)
+                    .map_err(|e| io::Error::other(format!("merging intervals: {e:?}")))?;
+            }
+        }
+    }
+    for (k, i) in &intervals {
+        if let Some(p) = points.get_mut(k)
+            && !i.histogram.is_empty()
+        {
+            p.p50 = i.histogram.value_at_quantile(0.5);
+            p.p99 = i.histogram.value_at_quantile(0.99);
+        }
+    }
+    summary.timeline = points.into_values().collect();
+    if !intervals.is_empty() {
+        let file = format!("{prefix}-timeline.hlog");
+        let list: Vec<Interval> = intervals.into_values().collect();
+        write_interval_log(
+            &out.join(&file),
+            base.unwrap_or(std::time::UNIX_EPOCH),
+            prefix,
+            &list,
+        )?;
+        summary.timeline_log = Some(file);
+    }
+    Ok(summary)
+}
+
+/// The BaseTime of an interval log, if it has one.
+fn interval_log_base(path: &Path) -> Option<std::time::SystemTime> {
+    let bytes = fs::read(path).ok()?;
+    IntervalLogIterator::new(&bytes).find_map(|e| match e {
+        Ok(LogEntry::BaseTime(t)) => Some(std::time::UNIX_EPOCH + t),
+        _ => None,
+    })
 }
 
 /// The machine and build a run happened on.
@@ -367,6 +573,20 @@ pub struct Summary {
     pub phases: Vec<PhaseSummary>,
     /// Threshold verdicts, one per threshold and phase.
     pub thresholds: Vec<ThresholdResult>,
+    /// Set when this run is one shard of a larger run (`--shard I/N`).
+    #[serde(default)]
+    pub shard: Option<ShardInfo>,
+}
+
+/// Which part of a sharded run a result is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardInfo {
+    /// This shard, from 0.
+    pub index: u64,
+    /// Shards in the run.
+    pub count: u64,
+    /// The common start, RFC 3339 UTC.
+    pub start_at: String,
 }
 
 impl Summary {
@@ -451,6 +671,98 @@ mod tests {
         assert_eq!(merged, direct);
         assert_eq!(merged.len(), 2000);
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn part(dir: &Path, transport: &str, seq: (u64, u64), values: &[u64]) -> PhasePart {
+        fs::create_dir_all(dir).unwrap();
+        let mut h = latency_histogram();
+        values.iter().for_each(|&v| h.record(v).unwrap());
+        write_histogram(&h, &dir.join("push_latency.hdr")).unwrap();
+        let base = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
+        let intervals = [
+            Interval {
+                start_s: 0.0,
+                duration_s: 1.0,
+                histogram: latency_histogram(),
+            },
+            Interval {
+                start_s: 1.0,
+                duration_s: 1.01,
+                histogram: h.clone(),
+            },
+        ];
+        write_interval_log(&dir.join("t.hlog"), base, transport, &intervals).unwrap();
+        let mut phase = PhaseSummary {
+            transport: transport.into(),
+            workload: "push".into(),
+            measured_s: 1.0,
+            seq_range: Some(seq),
+            timeline: vec![
+                TimelinePoint {
+                    t_s: 1.0,
+                    open: 5,
+                    ..TimelinePoint::default()
+                },
+                TimelinePoint {
+                    t_s: 2.01,
+                    msg_rate: 100.0,
+                    open: 5,
+                    errors: 1,
+                    ..TimelinePoint::default()
+                },
+            ],
+            timeline_log: Some("t.hlog".into()),
+            ..PhaseSummary::default()
+        };
+        phase.counters.delivered = values.len() as u64;
+        phase.counters.owed = values.len() as u64;
+        phase.latency.insert(
+            "push_latency".into(),
+            LatencyStats::of(&h, "push_latency.hdr"),
+        );
+        PhasePart {
+            phase,
+            ..PhasePart::default()
+        }
+    }
+
+    #[test]
+    fn interval_logs_round_trip_and_parts_merge_second_by_second() {
+        let root = std::env::temp_dir().join(format!("wsbench-merge-{}", std::process::id()));
+        let (a, b) = (root.join("a"), root.join("b"));
+        let parts = [
+            (a.clone(), part(&a, "websocket", (10, 19), &[1_000, 2_000])),
+            (
+                b.clone(),
+                part(&b, "websocket", (12, 25), &[3_000, 4_000, 50_000]),
+            ),
+        ];
+        let back = read_interval_log(&a.join("t.hlog")).unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[1].histogram.len(), 2);
+        assert!((back[1].start_s - 1.0).abs() < 1e-3 && (back[1].duration_s - 1.01).abs() < 1e-3);
+
+        let m = merge_part_dirs(&parts, &root, "websocket").unwrap();
+        assert_eq!(m.counters.published, 16, "the union of 10..=19 and 12..=25");
+        assert_eq!(m.seq_range, Some((10, 25)));
+        assert_eq!(m.counters.delivered, 5);
+        assert_eq!(m.latency["push_latency"].count, 5);
+        assert_eq!(
+            m.latency["push_latency"].max,
+            latency_histogram().highest_equivalent(50_000)
+        );
+        assert!(root.join("websocket-push_latency.hdr").exists());
+        assert_eq!(m.timeline.len(), 2);
+        assert_eq!((m.timeline[1].open, m.timeline[1].errors), (10, 2));
+        assert!((m.timeline[1].msg_rate - 200.0).abs() < 1e-9);
+        let merged_log = read_interval_log(&root.join("websocket-timeline.hlog")).unwrap();
+        assert_eq!(merged_log[1].histogram.len(), 5);
+        assert_eq!(
+            m.timeline[1].p50,
+            merged_log[1].histogram.value_at_quantile(0.5)
+        );
+        assert_eq!(m.timeline[0].p99, 0, "an empty second has no percentile");
+        fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

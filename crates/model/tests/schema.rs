@@ -5,7 +5,8 @@
 
 use serde_json::{Value, json};
 use wsbench_model::results::{
-    Counters, Environment, LatencyStats, PhaseSummary, StopReason, Summary, ThresholdResult,
+    Counters, Environment, LatencyStats, PhaseSummary, ShardInfo, StopReason, Summary,
+    ThresholdResult, TimelinePoint,
 };
 
 fn schema() -> Value {
@@ -107,6 +108,16 @@ fn full_summary() -> Summary {
         delivered_ratio: 1.0,
         server_cpu_us_per_msg: Some(12.5),
         client_rss_per_conn: Some(1500.0),
+        seq_range: Some((3, 9)),
+        timeline: vec![TimelinePoint {
+            t_s: 1.0,
+            msg_rate: 10.0,
+            open: 3,
+            errors: 0,
+            p50: 1_000,
+            p99: 2_000,
+        }],
+        timeline_log: Some("long-poll-timeline.hlog".into()),
         ..PhaseSummary::default()
     };
     for name in [
@@ -151,6 +162,11 @@ fn full_summary() -> Summary {
             value: Some(1.0),
             passed: false,
         }],
+        shard: Some(ShardInfo {
+            index: 1,
+            count: 2,
+            start_at: "2026-01-01T00:00:00Z".into(),
+        }),
     }
 }
 
