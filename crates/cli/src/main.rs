@@ -3,12 +3,14 @@
 
 #![forbid(unsafe_code)]
 
+mod report;
 mod run;
 mod serve;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use report::{CompareArgs, MergeArgs, ReportArgs};
 use run::{CalibrateArgs, RunArgs, ShardArgs};
 use serve::ServeArgs;
 
@@ -30,6 +32,17 @@ enum Command {
     /// Measure the harness's own floor: loopback echo on the builtin server
     /// at a low rate, written to results/ like any run.
     Calibrate(CalibrateArgs),
+    /// Draw charts (PNG, SVG) and a self-contained report.html from results
+    /// folders; export CSV, Markdown and HdrHistogram interval logs.
+    Report(ReportArgs),
+    /// Compare a result with a baseline: exit 0 when no gated metric
+    /// regressed, 1 on a regression, 2 on bad usage or results that
+    /// cannot be compared.
+    Compare(CompareArgs),
+    /// Combine the results of the shards of one run (`run --shard I/N`)
+    /// into one result: exit 0, 1 when a threshold fails on the merged
+    /// result, 2 when the shards do not make one run.
+    Merge(MergeArgs),
     /// One worker's share of a phase (started by `wsbench run`).
     #[command(hide = true)]
     Shard(ShardArgs),
@@ -45,6 +58,9 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Shard(args) => run::shard(args),
+        Command::Report(args) => report::report(args),
+        Command::Compare(args) => report::compare(args),
+        Command::Merge(args) => report::merge(args),
         Command::Calibrate(args) => run::calibrate(args),
         Command::Serve(args) => match serve::serve(*args) {
             Ok(()) => ExitCode::SUCCESS,

@@ -38,6 +38,31 @@ pub(crate) struct RunArgs {
     /// 20,000 open files).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
     workers: Option<u16>,
+    /// Run the I-th of N shards (I from 0) of a run spread over machines:
+    /// connections I, I+N, I+2N, …; needs a URL target and --start-at;
+    /// combine the shards' results with `wsbench merge`.
+    #[arg(long, value_parser = parse_shard, requires = "start_at")]
+    shard: Option<(u64, u64)>,
+    /// The shards' common start, wall clock: RFC 3339 (`2026-11-27T16:00:00Z`)
+    /// or seconds since the Unix epoch.
+    #[arg(long, value_parser = parse_start_at, requires = "shard")]
+    start_at: Option<std::time::SystemTime>,
+    /// Also write the report (charts and report.html) into the results
+    /// folder at the end, partial runs included.
+    #[arg(long)]
+    report: bool,
+}
+
+fn parse_start_at(s: &str) -> Result<std::time::SystemTime, String> {
+    if let Ok(secs) = s.parse::<f64>()
+        && secs.is_finite()
+        && secs >= 0.0
+    {
+        return Ok(std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(secs));
+    }
+    humantime::parse_rfc3339_weak(s).map_err(|e| {
+        format!("{s:?}: {e}; write RFC 3339 UTC (2026-11-27T16:00:00Z) or Unix seconds")
+    })
 }
 
 pub(crate) fn run(args: RunArgs) -> ExitCode {
@@ -96,12 +121,34 @@ fn execute(scenario: Scenario, args: &RunArgs, extra: impl FnOnce(&Summary)) -> 
             progress: !args.quiet,
             workers: args.workers,
             interrupt,
+            shard: args
+                .shard
+                .zip(args.start_at)
+                .map(|((index, count), start_at)| wsbench_load::ShardRun {
+                    index,
+                    count,
+                    start_at,
+                }),
+        };
+        let report = |dir: &std::path::Path| {
+            if args.report {
+                let formats = [
+                    wsbench_report::Format::Png,
+                    wsbench_report::Format::Svg,
+                    wsbench_report::Format::Html,
+                ];
+                match crate::report::write_reports(&[dir.to_owned()], &formats, None) {
+                    Ok(_) => println!("report: {}", dir.join("report.html").display()),
+                    Err(e) => eprintln!("wsbench run: writing the report: {e}"),
+                }
+            }
         };
         match wsbench_load::run(scenario, options).await {
             Ok(outcome) => {
                 print!("{}", output::table(&outcome.summary));
                 extra(&outcome.summary);
                 println!("results: {}", outcome.dir.display());
+                report(&outcome.dir);
                 thresholds_verdict(&outcome.summary)
             }
             Err(RunError::Interrupted { dir, summary }) => {
@@ -110,6 +157,7 @@ fn execute(scenario: Scenario, args: &RunArgs, extra: impl FnOnce(&Summary)) -> 
                     "wsbench run: interrupted; partial results in {}",
                     dir.display()
                 );
+                report(&dir);
                 ExitCode::from(exit::INTERRUPTED)
             }
             Err(RunError::TargetFailed {
@@ -122,7 +170,12 @@ fn execute(scenario: Scenario, args: &RunArgs, extra: impl FnOnce(&Summary)) -> 
                     "wsbench run: the target failed: {detail}\npartial results in {}",
                     dir.display()
                 );
+                report(&dir);
                 ExitCode::from(exit::TARGET_FAILED)
+            }
+            Err(e @ RunError::Unsupported(_)) => {
+                eprintln!("wsbench run: {e}");
+                ExitCode::from(exit::INVALID)
             }
             Err(e) => {
                 eprintln!("wsbench run: {e}");
@@ -308,6 +361,9 @@ pub(crate) fn calibrate(args: CalibrateArgs) -> ExitCode {
         results: args.results,
         quiet: true,
         workers: Some(1),
+        shard: None,
+        start_at: None,
+        report: false,
     };
     execute(scenario, &run_args, |summary| {
         if let Some(rtt) = summary

@@ -45,6 +45,60 @@ pub struct RunOptions {
     /// Becomes true on Ctrl-C / SIGTERM: the run stops, writes what it
     /// measured, and reports itself partial.
     pub interrupt: watch::Receiver<bool>,
+    /// Run one shard of a run spread over machines (`--shard I/N
+    /// --start-at T`).
+    pub shard: Option<ShardRun>,
+}
+
+/// One shard of a run spread over several machines: connections
+/// `index, index + count, …` of every phase, on a schedule fixed by a
+/// common wall-clock start, so shards started apart line up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardRun {
+    /// This shard, from 0.
+    pub index: u64,
+    /// Shards in the run.
+    pub count: u64,
+    /// When phase 1's connection 0 is due, wall clock.
+    pub start_at: std::time::SystemTime,
+}
+
+/// Room after a sharded phase's window for its drain and for closing
+/// connections, before the next phase's slot begins.
+const SHARD_SLOT_SLACK: Duration = Duration::from_secs(15);
+
+impl ShardRun {
+    /// How long each phase's slot lasts: ramp or warm-up, the window,
+    /// the longest drain and some slack.
+    pub fn slot(s: &Scenario) -> Duration {
+        Self::lead(s) + s.duration + MAX_DRAIN + SHARD_SLOT_SLACK
+    }
+
+    /// From a phase's start to its window.
+    fn lead(s: &Scenario) -> Duration {
+        let ramp = Duration::from_secs_f64(s.connections.saturating_sub(1) as f64 / s.ramp_rate);
+        s.warmup.max(ramp) + Duration::from_millis(200)
+    }
+
+    /// The plan of phase `k` (from 0).
+    fn plan(&self, s: &Scenario, k: u32) -> Plan {
+        let start = self.start_at + Self::slot(s) * k;
+        let (now_wall, now, now_ns) =
+            (std::time::SystemTime::now(), Instant::now(), monotonic_ns());
+        // Wall clock to this host's monotonic clock, once per phase.
+        let ahead = start.duration_since(now_wall).unwrap_or_default();
+        let behind = now_wall.duration_since(start).unwrap_or_default();
+        let t0 = (now + ahead).checked_sub(behind).unwrap_or(now);
+        let t0_ns = (now_ns + ahead.as_nanos() as u64).saturating_sub(behind.as_nanos() as u64);
+        let lead = Self::lead(s);
+        Plan {
+            index: self.index,
+            count: self.count,
+            t0,
+            window_at: Some(t0 + lead),
+            window_ns: Some(t0_ns + lead.as_nanos() as u64),
+        }
+    }
 }
 
 /// A finished run.
@@ -116,9 +170,46 @@ pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<RunOutcome, Run
         n => n,
     };
     environment.workers = workers;
-    let mut results =
-        ResultsDir::create(&opts.results_root, &scenario, &opts.command, &environment)
-            .map_err(RunError::Results)?;
+    let suffix = opts
+        .shard
+        .map(|sh| format!("-shard-{}-of-{}", sh.index, sh.count));
+    if let Some(sh) = opts.shard {
+        if matches!(scenario.target, Target::Builtin { .. }) {
+            return Err(RunError::Unsupported(
+                "a shard needs a URL target (every shard must reach the same server); \
+                 set `target` to a ws://, wss:// or http:// URL"
+                    .into(),
+            ));
+        }
+        if sh.index >= sh.count {
+            return Err(RunError::Unsupported(format!(
+                "shard {} of {}: the index counts from 0",
+                sh.index, sh.count
+            )));
+        }
+        if workers > 1 {
+            return Err(RunError::Unsupported(
+                "a shard runs in one process (--workers 1); use more shards instead".into(),
+            ));
+        }
+        let late = std::time::SystemTime::now()
+            .duration_since(sh.start_at)
+            .unwrap_or_default();
+        if late > ShardRun::lead(&scenario) {
+            return Err(RunError::Unsupported(format!(
+                "--start-at is {:.1} s in the past, after the first window opened; pick a later time",
+                late.as_secs_f64()
+            )));
+        }
+    }
+    let mut results = ResultsDir::create(
+        &opts.results_root,
+        &scenario,
+        suffix.as_deref().unwrap_or(""),
+        &opts.command,
+        &environment,
+    )
+    .map_err(RunError::Results)?;
     // Workers read the scenario from the results folder.
     let scenario_file = results.path().join("scenario.toml");
     std::fs::write(&scenario_file, &scenario.source).map_err(RunError::Results)?;
@@ -156,15 +247,16 @@ pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<RunOutcome, Run
     let options = client_options(&scenario, insecure);
 
     // A URL target publishes nothing by itself: the harness does, through
-    // POST /publish, at the scenario's rate.
-    let publisher = match (&scenario.target, scenario.workload) {
-        (Target::Url { .. }, WorkloadKind::Push) => Some(tokio::spawn(publish_loop(
-            origin.clone(),
-            options.clone(),
-            Arc::clone(&scenario),
-        ))),
-        _ => None,
-    };
+    // POST /publish, at the scenario's rate (shard 0 alone, in a sharded
+    // run).
+    let publishes = opts.shard.is_none_or(|sh| sh.index == 0);
+    let publisher =
+        match (&scenario.target, scenario.workload) {
+            (Target::Url { .. }, WorkloadKind::Push) if publishes => Some(tokio::spawn(
+                publish_loop(origin.clone(), options.clone(), Arc::clone(&scenario)),
+            )),
+            _ => None,
+        };
 
     let mut summary = Summary {
         schema_version: SUMMARY_SCHEMA_VERSION,
@@ -177,10 +269,14 @@ pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<RunOutcome, Run
         environment,
         phases: Vec::new(),
         thresholds: Vec::new(),
-        shard: None,
+        shard: opts.shard.map(|sh| wsbench_model::results::ShardInfo {
+            index: sh.index,
+            count: sh.count,
+            start_at: humantime::format_rfc3339_millis(sh.start_at).to_string(),
+        }),
     };
     let mut interrupt = opts.interrupt.clone();
-    for &transport in &scenario.transports {
+    for (k, &transport) in (0u32..).zip(&scenario.transports) {
         let phase = Phase {
             scenario: Arc::clone(&scenario),
             transport,
@@ -200,8 +296,11 @@ pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<RunOutcome, Run
             )
             .await?
         } else {
+            let plan = opts
+                .shard
+                .map_or_else(Plan::whole, |sh| sh.plan(&scenario, k));
             phase
-                .run(&mut interrupt, builtin.as_mut(), &mut results)
+                .run(plan, &mut interrupt, builtin.as_mut(), &mut results)
                 .await?
         };
         summary.phases.push(p);
@@ -576,11 +675,12 @@ impl Phase {
     /// Runs the whole phase in this process and writes its histograms.
     async fn run(
         self,
+        plan: Plan,
         interrupt: &mut watch::Receiver<bool>,
         builtin: Option<&mut Builtin>,
         results: &mut ResultsDir,
     ) -> Result<(PhaseSummary, Early), RunError> {
-        let m = self.measure(Plan::whole(), interrupt, builtin).await?;
+        let m = self.measure(plan, interrupt, builtin).await?;
         let summary = results
             .write_histograms(
                 self.transport.name(),

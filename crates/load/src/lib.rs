@@ -26,7 +26,7 @@ pub mod tracker;
 
 use std::path::PathBuf;
 
-pub use engine::{RunOptions, RunOutcome, environment, run};
+pub use engine::{RunOptions, RunOutcome, ShardRun, environment, run};
 use wsbench_model::Summary;
 
 /// Why a run did not complete.

@@ -26,11 +26,12 @@ pub struct ResultsDir {
 }
 
 impl ResultsDir {
-    /// Creates `root/<UTC date and time>-<scenario name>/` and writes
-    /// `run.md` into it.
+    /// Creates `root/<UTC date and time>-<scenario name><suffix>/` and
+    /// writes `run.md` into it.
     pub fn create(
         root: &Path,
         scenario: &Scenario,
+        suffix: &str,
         command: &str,
         env: &Environment,
     ) -> io::Result<ResultsDir> {
@@ -39,11 +40,11 @@ impl ResultsDir {
             .replace(':', "")
             .trim_end_matches('Z')
             .to_owned();
-        let mut path = root.join(format!("{stamp}-{}", scenario.name));
+        let mut path = root.join(format!("{stamp}-{}{suffix}", scenario.name));
         let mut n = 1;
         while path.exists() {
             n += 1;
-            path = root.join(format!("{stamp}-{}-{n}", scenario.name));
+            path = root.join(format!("{stamp}-{}{suffix}-{n}", scenario.name));
         }
         fs::create_dir_all(&path)?;
         let dir = ResultsDir { path };

@@ -36,6 +36,7 @@ fn options(test: &str, interrupt: watch::Receiver<bool>) -> RunOptions {
         progress: false,
         workers: None,
         interrupt,
+        shard: None,
     }
 }
 

@@ -1,0 +1,179 @@
+//! `wsbench report`, `wsbench compare` and `wsbench merge`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+use wsbench_report::compare::{self, DEFAULT_LIMITS, Limits, Side};
+use wsbench_report::{Format, ReportError, Run};
+
+/// Exit codes of `wsbench compare` (and `merge`).
+mod exit {
+    /// A gated metric regressed (merge: a threshold failed).
+    pub(super) const REGRESSION: u8 = 1;
+    /// Bad usage, unreadable or incompatible results.
+    pub(super) const USAGE: u8 = 2;
+}
+
+#[derive(Clone, Debug, Args)]
+pub(crate) struct ReportArgs {
+    /// Results folders (`results/<run>`); several are drawn together.
+    #[arg(required = true)]
+    runs: Vec<PathBuf>,
+    /// What to write, comma-separated: png, svg, html, csv, md, hlog.
+    #[arg(long, default_value = "png,svg,html")]
+    format: String,
+    /// Where the comparison of several runs goes (default: a
+    /// `report-<time>` folder next to the first run).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, Args)]
+pub(crate) struct CompareArgs {
+    /// The baseline: a results folder, or a folder of repetitions.
+    baseline: PathBuf,
+    /// The result to judge: a results folder, or a folder of repetitions.
+    current: PathBuf,
+    /// Allowed worsening per metric: p50, p90, p99, p999, max, throughput,
+    /// delivered_ratio, errors, bytes_per_msg, requests_per_msg,
+    /// server_cpu. Metrics not listed are shown, not gated.
+    #[arg(long, default_value = DEFAULT_LIMITS)]
+    max_regression: String,
+    /// Also write the comparison as Markdown to this file (e.g.
+    /// $GITHUB_STEP_SUMMARY; appended to).
+    #[arg(long)]
+    markdown: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, Args)]
+pub(crate) struct MergeArgs {
+    /// The new results folder.
+    #[arg(long)]
+    out: PathBuf,
+    /// The shard results folders (`wsbench run --shard I/N`), all of them.
+    #[arg(required = true)]
+    shards: Vec<PathBuf>,
+}
+
+fn usage_error(cmd: &str, e: &ReportError) -> ExitCode {
+    eprintln!("wsbench {cmd}: {e}");
+    ExitCode::from(exit::USAGE)
+}
+
+pub(crate) fn report(args: ReportArgs) -> ExitCode {
+    let formats = match Format::parse_list(&args.format) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("wsbench report: --format: {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    match write_reports(&args.runs, &formats, args.out.as_deref()) {
+        Ok(files) => {
+            for f in files {
+                println!("{}", f.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => usage_error("report", &e),
+    }
+}
+
+/// Writes the reports of the results folders `dirs`; the files written.
+pub(crate) fn write_reports(
+    dirs: &[PathBuf],
+    formats: &[Format],
+    out: Option<&Path>,
+) -> Result<Vec<PathBuf>, ReportError> {
+    let runs = dirs
+        .iter()
+        .map(|d| Run::load(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    let default_out = || {
+        let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+            .to_string()
+            .replace(':', "");
+        dirs[0]
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(format!("report-{}", stamp.trim_end_matches('Z')))
+    };
+    let out = out.map_or_else(default_out, Path::to_owned);
+    wsbench_report::report(&runs, formats, Some(&out))
+}
+
+pub(crate) fn compare(args: CompareArgs) -> ExitCode {
+    let limits = match Limits::parse(&args.max_regression) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("wsbench compare: --max-regression: {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    let sides = Side::load(&args.baseline).and_then(|b| Ok((b, Side::load(&args.current)?)));
+    let (baseline, current) = match sides {
+        Ok(s) => s,
+        Err(e) => return usage_error("compare", &e),
+    };
+    let result = match compare::compare(&baseline, &current, &limits) {
+        Ok(r) => r,
+        Err(e) => return usage_error("compare", &e),
+    };
+    println!(
+        "baseline: {} ({} run{})\ncurrent:  {} ({} run{})\n",
+        baseline.label,
+        baseline.runs.len(),
+        if baseline.runs.len() == 1 { "" } else { "s" },
+        current.label,
+        current.runs.len(),
+        if current.runs.len() == 1 { "" } else { "s" },
+    );
+    print!("{}", result.table());
+    if let Some(path) = &args.markdown {
+        use std::io::Write as _;
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(result.markdown().as_bytes()));
+        if let Err(e) = written {
+            eprintln!("wsbench compare: {}: {e}", path.display());
+            return ExitCode::from(exit::USAGE);
+        }
+    }
+    let regressed: Vec<String> = result
+        .regressions()
+        .map(|r| format!("{} {}", r.transport, r.metric.name))
+        .collect();
+    if regressed.is_empty() {
+        println!("PASS: no gated metric regressed");
+        ExitCode::SUCCESS
+    } else {
+        println!("FAIL: regression in {}", regressed.join(", "));
+        ExitCode::from(exit::REGRESSION)
+    }
+}
+
+pub(crate) fn merge(args: MergeArgs) -> ExitCode {
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    match wsbench_report::merge::merge(&args.shards, &args.out, &command) {
+        Ok(summary) => {
+            print!("{}", wsbench_load::output::table(&summary));
+            println!("merged: {}", args.out.display());
+            let failed: Vec<String> = summary
+                .thresholds
+                .iter()
+                .filter(|t| !t.passed)
+                .map(|t| format!("{} ({})", t.threshold, t.transport))
+                .collect();
+            if failed.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                println!("thresholds failed: {}", failed.join(", "));
+                ExitCode::from(exit::REGRESSION)
+            }
+        }
+        Err(e) => usage_error("merge", &e),
+    }
+}

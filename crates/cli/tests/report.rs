@@ -1,0 +1,510 @@
+//! `wsbench report`, `compare` and `merge` on results the load generator
+//! wrote, through the real binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn wsbench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wsbench"))
+        .args(args)
+        .output()
+        .expect("the wsbench binary runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("wsbench-report-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A `wsbench serve` child, killed on drop.
+struct Serve {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(args: &[&str]) -> Serve {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wsbench"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("wsbench serve starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    Serve { child, addr }
+}
+
+fn echo_scenario(dir: &Path, name: &str, addr: &str) -> PathBuf {
+    let file = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &file,
+        format!(
+            r#"schema_version = 1
+name = "{name}"
+
+[target]
+url = "ws://{addr}"
+
+[load]
+transports = ["websocket"]
+connections = 5
+duration = "1500ms"
+warmup = "300ms"
+
+[workload]
+kind = "echo"
+rate = 40
+payload_size = 32
+"#
+        ),
+    )
+    .unwrap();
+    file
+}
+
+/// Runs `scenario` and returns its results folder.
+fn run(scenario: &Path, results: &Path) -> PathBuf {
+    let out = wsbench(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--results",
+        results.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let line = text(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("results: ").map(str::to_owned))
+        .expect("the run names its folder");
+    PathBuf::from(line)
+}
+
+/// Loads `html` in headless Chromium and returns how many of its charts
+/// laid out at a visible size, and how many there are.
+fn render_in_chromium(html: &Path) -> Option<(usize, usize)> {
+    let browser = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| {
+            Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    let Some(browser) = browser else {
+        assert!(
+            std::env::var_os("WSBENCH_REQUIRE_CHROMIUM").is_none(),
+            "WSBENCH_REQUIRE_CHROMIUM is set but no chromium is installed"
+        );
+        eprintln!("SKIPPED the Chromium render check: no chromium on this machine");
+        return None;
+    };
+    // A copy of the page with a probe that measures each chart's box.
+    let probe = html.with_file_name("report-probe.html");
+    let page = std::fs::read_to_string(html).unwrap().replace(
+        "</body>",
+        "<script>window.addEventListener('load',()=>{const s=[...document.querySelectorAll('figure > svg')];\
+         const ok=s.filter(e=>{const r=e.getBoundingClientRect();return r.width>200&&r.height>100;}).length;\
+         document.body.setAttribute('data-rendered',ok+'/'+s.length);});</script></body>",
+    );
+    std::fs::write(&probe, page).unwrap();
+    let profile = html.with_file_name("chromium-profile");
+    let dom_file = html.with_file_name("report-dom.html");
+    let mut child = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            &format!("--user-data-dir={}", profile.display()),
+            "--dump-dom",
+        ])
+        .arg(format!("file://{}", probe.display()))
+        // A file, not a pipe: the DOM is larger than a pipe's buffer.
+        .stdout(std::fs::File::create(&dom_file).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromium starts");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "chromium did not finish in 90 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let dom = std::fs::read_to_string(&dom_file).unwrap();
+    let at = dom.find("data-rendered=\"").unwrap_or_else(|| {
+        panic!(
+            "the page did not load in chromium:\n{}",
+            &dom[..dom.len().min(2000)]
+        )
+    });
+    let rest = &dom[at + "data-rendered=\"".len()..];
+    let value = &rest[..rest.find('"').unwrap()];
+    let (ok, all) = value.split_once('/').unwrap();
+    Some((ok.parse().unwrap(), all.parse().unwrap()))
+}
+
+/// Reports, exports, the HTML page in a browser, and the gate's exit
+/// codes, on real runs: two against a plain echo server (the passing
+/// pair) and one against a server that delays every echo by 15 ms (the
+/// regressed one).
+#[test]
+fn report_and_compare_work_on_real_runs() {
+    let dir = temp_dir("compare");
+    let fast = serve(&[]);
+    let slow = serve(&["--echo-delay-ms", "15"]);
+    let results = dir.join("results");
+    let baseline = run(&echo_scenario(&dir, "echo-gate", &fast.addr), &results);
+    let again = run(&echo_scenario(&dir, "echo-gate", &fast.addr), &results);
+    let regressed = run(&echo_scenario(&dir, "echo-gate", &slow.addr), &results);
+
+    // Every format.
+    let out = wsbench(&[
+        "report",
+        baseline.to_str().unwrap(),
+        "--format",
+        "png,svg,html,csv,md,hlog",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let r = baseline.join("report");
+    for chart in [
+        "echo_rtt-spectrum",
+        "echo_rtt-histogram",
+        "timeline",
+        "costs",
+    ] {
+        let png = std::fs::read(r.join(format!("{chart}.png"))).unwrap();
+        assert!(
+            png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000,
+            "{chart}.png"
+        );
+        let svg = std::fs::read_to_string(r.join(format!("{chart}.svg"))).unwrap();
+        assert!(
+            svg.contains("<svg") && svg.contains("</svg>"),
+            "{chart}.svg"
+        );
+    }
+    let spectrum = std::fs::read_to_string(r.join("echo_rtt-spectrum.svg")).unwrap();
+    for label in ["percentile", "latency (ms)", "99.9%", "websocket"] {
+        assert!(spectrum.contains(label), "the spectrum shows {label}");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(baseline.join("summary.json")).unwrap())
+            .unwrap();
+    let rtt = &summary["phases"][0]["latency"]["echo_rtt"];
+    let csv = std::fs::read_to_string(r.join("summary.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 2, "{csv}");
+    assert!(rows[0].starts_with("run,scenario,transport,workload,metric,count,p50_ns"));
+    assert!(
+        rows[1].contains(&format!(
+            ",websocket,echo,echo_rtt,{},{},",
+            rtt["count"], rtt["p50"]
+        )),
+        "{csv}"
+    );
+    let md = std::fs::read_to_string(r.join("summary.md")).unwrap();
+    assert!(md.contains("| websocket | echo_rtt |"), "{md}");
+    let hlog =
+        wsbench_model::results::read_interval_log(&r.join("websocket-echo_rtt.hlog")).unwrap();
+    assert_eq!(hlog.len(), 1);
+    assert_eq!(hlog[0].histogram.len(), rtt["count"].as_u64().unwrap());
+    let timeline =
+        wsbench_model::results::read_interval_log(&r.join("websocket-timeline.hlog")).unwrap();
+    assert!(timeline.len() >= 2, "one interval a second");
+    let html = std::fs::read_to_string(baseline.join("report.html")).unwrap();
+    for fetch in ["src=", "href=", "url(", "@import", "<script", "<link"] {
+        assert!(!html.contains(fetch), "self-contained: no {fetch}");
+    }
+    assert_eq!(html.matches("<figure").count(), 4);
+    if let Some((ok, all)) = render_in_chromium(&baseline.join("report.html")) {
+        assert_eq!((ok, all), (4, 4), "every chart lays out in the browser");
+    }
+
+    // Several runs in one chart.
+    let together = dir.join("together");
+    let out = wsbench(&[
+        "report",
+        baseline.to_str().unwrap(),
+        regressed.to_str().unwrap(),
+        "--out",
+        together.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let svg = std::fs::read_to_string(together.join("echo_rtt-spectrum.svg")).unwrap();
+    let names = |p: &Path| p.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(svg.contains(&names(&baseline)) && svg.contains(&names(&regressed)));
+
+    // The gate: a passing pair, a regressed pair, repetitions, and usage.
+    let limits = "p50=200%,p99=400%,throughput=20%";
+    let compare = |a: &Path, b: &Path, limits: &str| {
+        wsbench(&[
+            "compare",
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            "--max-regression",
+            limits,
+        ])
+    };
+    let pass = compare(&baseline, &again, limits);
+    assert_eq!(
+        pass.status.code(),
+        Some(0),
+        "{}{}",
+        text(&pass.stdout),
+        text(&pass.stderr)
+    );
+    assert!(text(&pass.stdout).contains("PASS"));
+    let fail = compare(&baseline, &regressed, limits);
+    let out = text(&fail.stdout);
+    assert_eq!(fail.status.code(), Some(1), "{out}{}", text(&fail.stderr));
+    assert!(
+        out.contains("REGRESSION") && out.contains("FAIL: regression in websocket p50"),
+        "{out}"
+    );
+    assert!(out.contains("rule: one run on each side"), "{out}");
+
+    let reps = dir.join("reps");
+    std::fs::create_dir_all(&reps).unwrap();
+    for (i, src) in [&baseline, &again].into_iter().enumerate() {
+        copy_dir(src, &reps.join(format!("rep-{i}")));
+    }
+    let fail = compare(&reps, &regressed, limits);
+    let out = text(&fail.stdout);
+    assert_eq!(fail.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("best of 2 baseline and best of 1 current"),
+        "{out}"
+    );
+    let pass = compare(&reps, &again, limits);
+    assert_eq!(pass.status.code(), Some(0), "{}", text(&pass.stdout));
+
+    let other = dir.join("other");
+    copy_dir(&baseline, &other);
+    let file = other.join("summary.json");
+    let s = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        s.replace("\"scenario\": \"echo-gate\"", "\"scenario\": \"other\""),
+    )
+    .unwrap();
+    let bad = compare(&baseline, &other, limits);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad.stderr).contains("different scenarios"),
+        "{}",
+        text(&bad.stderr)
+    );
+    std::fs::write(
+        &file,
+        s.replace("\"schema_version\": 1", "\"schema_version\": 99"),
+    )
+    .unwrap();
+    let bad = compare(&baseline, &other, limits);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad.stderr).contains("schema_version"),
+        "{}",
+        text(&bad.stderr)
+    );
+    let bad = compare(&baseline, &again, "p97=5%");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("unknown metric"));
+    let bad = compare(&baseline, &dir.join("nowhere"), limits);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("nowhere"));
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// Two shards started apart on one common start time, merged: counts
+/// add up, histograms merge exactly, and the messages published are the
+/// union of what each shard saw. Incomplete or builtin-target shard runs
+/// are refused with exit code 2.
+#[test]
+fn shards_run_apart_and_merge_exactly() {
+    let dir = temp_dir("shards");
+    let target = serve(&[]);
+    let file = dir.join("push.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"schema_version = 1
+name = "sharded-push"
+thresholds = ["delivered_ratio >= 1.0"]
+
+[target]
+url = "ws://{}"
+
+[load]
+transports = ["websocket"]
+connections = 20
+duration = "1500ms"
+warmup = "500ms"
+
+[workload]
+kind = "push"
+rate = 20
+"#,
+            target.addr
+        ),
+    )
+    .unwrap();
+    let results = dir.join("results");
+    let start = std::time::SystemTime::now() + Duration::from_secs(3);
+    let start = format!(
+        "{:.3}",
+        start
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    );
+    let spawn = |i: u32| {
+        Command::new(env!("CARGO_BIN_EXE_wsbench"))
+            .args(["run", file.to_str().unwrap(), "--quiet", "--results"])
+            .arg(&results)
+            .args(["--shard", &format!("{i}/2"), "--start-at", &start])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(0), spawn(1));
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    for o in [&a, &b] {
+        assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
+    }
+    let mut shards: Vec<PathBuf> = std::fs::read_dir(&results)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    shards.sort();
+    assert_eq!(shards.len(), 2);
+    assert!(
+        shards
+            .iter()
+            .any(|s| s.to_string_lossy().ends_with("-shard-1-of-2"))
+    );
+    let read = |p: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p.join("summary.json")).unwrap()).unwrap()
+    };
+    let parts: Vec<serde_json::Value> = shards.iter().map(|s| read(s)).collect();
+    let field = |v: &serde_json::Value, k: &str| v["phases"][0]["counters"][k].as_u64().unwrap();
+    assert_eq!(field(&parts[0], "connections_opened"), 10);
+    assert_eq!(field(&parts[1], "connections_opened"), 10);
+
+    let merged = dir.join("merged");
+    let mut args = vec!["merge", "--out", merged.to_str().unwrap()];
+    args.extend(shards.iter().map(|s| s.to_str().unwrap()));
+    let out = wsbench(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let m = read(&merged);
+    assert!(m["shard"].is_null());
+    let sum = |k: &str| field(&parts[0], k) + field(&parts[1], k);
+    assert_eq!(field(&m, "connections_opened"), 20);
+    assert_eq!(field(&m, "delivered"), sum("delivered"));
+    assert_eq!(field(&m, "owed"), sum("owed"));
+    assert_eq!(field(&m, "lost"), 0);
+    let range = |v: &serde_json::Value| {
+        let r = &v["phases"][0]["seq_range"];
+        (r[0].as_u64().unwrap(), r[1].as_u64().unwrap())
+    };
+    let (lo, hi) = (
+        range(&parts[0]).0.min(range(&parts[1]).0),
+        range(&parts[0]).1.max(range(&parts[1]).1),
+    );
+    assert_eq!(field(&m, "published"), hi - lo + 1);
+    assert!(field(&m, "published") >= 25, "about 1.5 s at 20/s");
+    let count = |v: &serde_json::Value| {
+        v["phases"][0]["latency"]["push_latency"]["count"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(count(&m), count(&parts[0]) + count(&parts[1]));
+    let h =
+        wsbench_model::results::read_histogram(&merged.join("websocket-push_latency.hdr")).unwrap();
+    assert_eq!(h.len(), count(&m));
+    assert!(!m["phases"][0]["timeline"].as_array().unwrap().is_empty());
+    assert_eq!(
+        m["thresholds"][0]["passed"], true,
+        "thresholds checked on the merged result"
+    );
+
+    let out = wsbench(&[
+        "merge",
+        "--out",
+        dir.join("half").to_str().unwrap(),
+        shards[0].to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("missing"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let builtin = dir.join("builtin.toml");
+    let s = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &builtin,
+        s.replace(&format!("url = \"ws://{}\"", target.addr), "builtin = true"),
+    )
+    .unwrap();
+    let out = wsbench(&[
+        "run",
+        builtin.to_str().unwrap(),
+        "--shard",
+        "0/2",
+        "--start-at",
+        "2030-01-01T00:00:00Z",
+        "--results",
+        dir.join("nope").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("needs a URL target"),
+        "{}",
+        text(&out.stderr)
+    );
+}

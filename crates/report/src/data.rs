@@ -1,0 +1,113 @@
+//! A results folder, read back.
+
+use std::path::{Path, PathBuf};
+
+use hdrhistogram::Histogram;
+use wsbench_model::results::{PhaseSummary, Summary, read_histogram};
+
+use crate::ReportError;
+
+/// One run's results folder.
+#[derive(Clone, Debug)]
+pub struct Run {
+    /// The folder.
+    pub dir: PathBuf,
+    /// A short name for legends: the folder's name.
+    pub label: String,
+    /// `summary.json`.
+    pub summary: Summary,
+    /// `scenario.toml`, when present.
+    pub scenario_text: Option<String>,
+}
+
+impl Run {
+    /// Reads the results folder `dir`.
+    pub fn load(dir: &Path) -> Result<Run, ReportError> {
+        let file = dir.join("summary.json");
+        if !file.is_file() {
+            return Err(ReportError::Invalid(format!(
+                "{}: not a results folder (no summary.json)",
+                dir.display()
+            )));
+        }
+        let summary = Summary::read(&file).map_err(|e| ReportError::Invalid(e.to_string()))?;
+        let label = dir
+            .file_name()
+            .map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into());
+        Ok(Run {
+            dir: dir.to_owned(),
+            label,
+            scenario_text: std::fs::read_to_string(dir.join("scenario.toml")).ok(),
+            summary,
+        })
+    }
+
+    /// The histogram of `metric` in `phase`, if it was recorded.
+    pub fn histogram(
+        &self,
+        phase: &PhaseSummary,
+        metric: &str,
+    ) -> Result<Option<Histogram<u64>>, ReportError> {
+        let Some(stats) = phase.latency.get(metric).filter(|s| s.count > 0) else {
+            return Ok(None);
+        };
+        read_histogram(&self.dir.join(&stats.file))
+            .map(Some)
+            .map_err(|e| ReportError::Invalid(e.to_string()))
+    }
+}
+
+/// The latency a phase is about: push latency, the corrected echo round
+/// trip, the throughput round trip, or the handshake for connect.
+pub fn main_metric(phase: &PhaseSummary) -> &'static str {
+    match phase.workload.as_str() {
+        "push" => "push_latency",
+        "echo" => "echo_rtt",
+        "throughput" => "throughput_rtt",
+        _ if phase
+            .latency
+            .get("handshake_time")
+            .is_some_and(|s| s.count > 0) =>
+        {
+            "handshake_time"
+        }
+        _ => "connect_time",
+    }
+}
+
+/// What the main metric is called on an axis.
+pub fn metric_title(metric: &str) -> &'static str {
+    match metric {
+        "push_latency" => "push latency (one way)",
+        "echo_rtt" => "echo round trip (from intended send)",
+        "echo_rtt_uncorrected" => "echo round trip (from actual send)",
+        "throughput_rtt" => "round trip under load",
+        "handshake_time" => "opening handshake",
+        "connect_time" => "TCP connect",
+        "json_parse" => "JSON parse",
+        _ => "latency",
+    }
+}
+
+/// The legend label of `phase` of `run` among `runs`: the transport, and
+/// the run's name when several runs are shown.
+pub fn series_label(runs: &[Run], run: &Run, phase: &PhaseSummary) -> String {
+    if runs.len() > 1 {
+        format!("{} {}", run.label, phase.transport)
+    } else {
+        phase.transport.clone()
+    }
+}
+
+/// Nanoseconds as a readable duration.
+pub fn fmt_ns(ns: f64) -> String {
+    if ns >= 1e9 {
+        format!("{:.2} s", ns / 1e9)
+    } else if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.1} µs", ns / 1e3)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}

@@ -1,0 +1,212 @@
+//! Exports: the summary as CSV and as Markdown (for a CI job summary), and
+//! every histogram as an HdrHistogram interval log.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use wsbench_model::results::{Interval, PhaseSummary, write_interval_log};
+
+use crate::ReportError;
+use crate::data::{Run, fmt_ns, main_metric};
+
+/// The CSV columns, in order.
+pub const CSV_COLUMNS: [&str; 22] = [
+    "run",
+    "scenario",
+    "transport",
+    "workload",
+    "metric",
+    "count",
+    "p50_ns",
+    "p90_ns",
+    "p99_ns",
+    "p999_ns",
+    "max_ns",
+    "mean_ns",
+    "published",
+    "delivered",
+    "delivered_ratio",
+    "lost",
+    "msg_rate",
+    "bytes_per_msg",
+    "requests_per_msg",
+    "errors",
+    "server_cpu_us_per_msg",
+    "partial",
+];
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+/// One row per run and phase (RFC 4180).
+pub fn csv(runs: &[Run]) -> String {
+    let mut out = CSV_COLUMNS.join(",");
+    out.push_str("\r\n");
+    for run in runs {
+        for p in &run.summary.phases {
+            let metric = main_metric(p);
+            let l = p.latency.get(metric).cloned().unwrap_or_default();
+            let c = &p.counters;
+            let row = [
+                run.label.clone(),
+                run.summary.scenario.clone(),
+                p.transport.clone(),
+                p.workload.clone(),
+                metric.to_owned(),
+                l.count.to_string(),
+                l.p50.to_string(),
+                l.p90.to_string(),
+                l.p99.to_string(),
+                l.p999.to_string(),
+                l.max.to_string(),
+                format!("{:.1}", l.mean),
+                c.published.to_string(),
+                c.delivered.to_string(),
+                format!("{:.6}", p.delivered_ratio),
+                c.lost.to_string(),
+                format!("{:.3}", p.msg_rate),
+                format!("{:.3}", p.bytes_per_msg),
+                format!("{:.6}", p.requests_per_msg),
+                p.errors().to_string(),
+                p.server_cpu_us_per_msg
+                    .map_or_else(String::new, |v| format!("{v:.3}")),
+                run.summary.partial.to_string(),
+            ];
+            let fields: Vec<String> = row.iter().map(|f| csv_field(f)).collect();
+            out.push_str(&fields.join(","));
+            out.push_str("\r\n");
+        }
+    }
+    out
+}
+
+fn ms(ns: u64) -> String {
+    format!("{:.2}", ns as f64 / 1e6)
+}
+
+/// A Markdown summary: per run, the per-phase table and the thresholds.
+pub fn markdown(runs: &[Run]) -> String {
+    let mut md = String::new();
+    for run in runs {
+        let s = &run.summary;
+        let _ = writeln!(md, "### wsbench: {} (`{}`)\n", s.scenario, run.label);
+        if s.partial {
+            let _ = writeln!(
+                md,
+                "**Partial run** ({}): {}\n",
+                s.stop_reason.as_ref().map_or("stopped", |r| match r {
+                    wsbench_model::results::StopReason::Interrupted => "interrupted",
+                    wsbench_model::results::StopReason::TargetFailed => "target failed",
+                }),
+                s.stop_detail.clone().unwrap_or_default()
+            );
+        }
+        md.push_str(&phase_table(&s.phases));
+        if !s.thresholds.is_empty() {
+            md.push_str("\n| threshold | transport | value | verdict |\n|---|---|---:|---|\n");
+            for t in &s.thresholds {
+                let value = t.value.map_or_else(
+                    || "missing".to_owned(),
+                    |v| {
+                        if t.threshold.contains(".p") || t.threshold.contains("latency") {
+                            fmt_ns(v)
+                        } else {
+                            format!("{v:.4}")
+                        }
+                    },
+                );
+                let _ = writeln!(
+                    md,
+                    "| `{}` | {} | {value} | {} |",
+                    t.threshold,
+                    t.transport,
+                    if t.passed { "pass" } else { "**FAIL**" }
+                );
+            }
+        }
+        md.push('\n');
+    }
+    md
+}
+
+/// The per-phase Markdown table.
+pub fn phase_table(phases: &[PhaseSummary]) -> String {
+    let mut md = String::from(
+        "| transport | metric | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | delivered | ratio | msg/s | bytes/msg | req/msg | errors |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for p in phases {
+        let metric = main_metric(p);
+        let l = p.latency.get(metric).cloned().unwrap_or_default();
+        let _ = writeln!(
+            md,
+            "| {} | {metric} | {} | {} | {} | {} | {} | {} | {:.4} | {:.0} | {:.0} | {:.3} | {} |",
+            p.transport,
+            ms(l.p50),
+            ms(l.p90),
+            ms(l.p99),
+            ms(l.p999),
+            ms(l.max),
+            p.counters.delivered,
+            p.delivered_ratio,
+            p.msg_rate,
+            p.bytes_per_msg,
+            p.requests_per_msg,
+            p.errors()
+        );
+    }
+    md
+}
+
+/// Writes each phase's histograms as single-interval logs
+/// (`<run>-<transport>-<metric>.hlog`, spanning the measured window) and
+/// copies the per-second timeline logs, so HdrHistogram's log tools
+/// (`HistogramLogProcessor`, HdrHistogramVisualizer) read them.
+pub fn hlogs(runs: &[Run], out: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let mut written = Vec::new();
+    for run in runs {
+        let start =
+            humantime::parse_rfc3339(&run.summary.started_at).unwrap_or(SystemTime::UNIX_EPOCH);
+        let prefix = if runs.len() > 1 {
+            format!("{}-", run.label)
+        } else {
+            String::new()
+        };
+        for p in &run.summary.phases {
+            for metric in p.latency.keys() {
+                let Some(h) = run.histogram(p, metric)? else {
+                    continue;
+                };
+                let path = out.join(format!("{prefix}{}-{metric}.hlog", p.transport));
+                let interval = Interval {
+                    start_s: 0.0,
+                    duration_s: Duration::from_secs_f64(p.measured_s.max(0.0)).as_secs_f64(),
+                    histogram: h,
+                };
+                write_interval_log(
+                    &path,
+                    start,
+                    &format!("{}-{metric}", p.transport),
+                    &[interval],
+                )
+                .map_err(|e| ReportError::io(&path, e))?;
+                written.push(path);
+            }
+            if let Some(file) = &p.timeline_log {
+                let from = run.dir.join(file);
+                let to = out.join(format!("{prefix}{file}"));
+                if from != to && from.is_file() {
+                    std::fs::copy(&from, &to).map_err(|e| ReportError::io(&to, e))?;
+                    written.push(to);
+                }
+            }
+        }
+    }
+    Ok(written)
+}

@@ -1,0 +1,189 @@
+//! `report.html`: one self-contained page (inline SVG charts, tables, the
+//! scenario and the environment), no script and nothing fetched from the
+//! network.
+
+use std::fmt::Write as _;
+
+use crate::ReportError;
+use crate::charts::Chart;
+use crate::data::{Run, fmt_ns, main_metric};
+
+/// Escapes text for HTML.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;margin:24px auto;max-width:1100px;color:#222}\
+h1{font-size:26px}h2{font-size:20px;margin-top:32px;border-bottom:1px solid #ddd}\
+table{border-collapse:collapse;margin:8px 0;font-size:14px}th,td{border:1px solid #ccc;padding:4px 8px}\
+th{background:#f3f3f3}td.n{text-align:right;font-variant-numeric:tabular-nums}\
+.fail{color:#b00;font-weight:bold}.pass{color:#070}.partial{background:#fff3cd;padding:8px;border:1px solid #e0c060}\
+figure{margin:16px 0}figure svg{max-width:100%;height:auto}pre{background:#f7f7f7;padding:10px;overflow-x:auto;font-size:13px}";
+
+/// The page for `runs` with `charts` inline.
+pub fn page(runs: &[Run], charts: &[Chart]) -> Result<String, ReportError> {
+    let mut h = String::new();
+    let title = match runs {
+        [one] => format!("wsbench: {} ({})", one.summary.scenario, one.label),
+        _ => format!("wsbench: {} runs compared", runs.len()),
+    };
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{}</title><style>{STYLE}</style></head><body>\n<h1>{}</h1>\n",
+        escape(&title),
+        escape(&title)
+    );
+    for run in runs {
+        let s = &run.summary;
+        if runs.len() > 1 {
+            let _ = writeln!(h, "<h2>{}</h2>", escape(&run.label));
+        }
+        let _ = writeln!(
+            h,
+            "<p>Scenario <b>{}</b>, started {} UTC. Command: <code>{}</code></p>",
+            escape(&s.scenario),
+            escape(&s.started_at),
+            escape(&s.command)
+        );
+        if s.partial {
+            let _ = writeln!(
+                h,
+                "<p class=\"partial\">Partial run: {}</p>",
+                escape(s.stop_detail.as_deref().unwrap_or("stopped early"))
+            );
+        }
+        h.push_str("<table><tr><th>transport</th><th>metric</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>delivered</th><th>ratio</th><th>lost</th><th>msg/s</th><th>bytes/msg</th><th>req/msg</th><th>errors</th><th>server µs/msg</th></tr>\n");
+        for p in &s.phases {
+            let metric = main_metric(p);
+            let l = p.latency.get(metric).cloned().unwrap_or_default();
+            let cell = |ns: u64| format!("<td class=\"n\">{}</td>", escape(&fmt_ns(ns as f64)));
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{metric}</td>{}{}{}{}{}<td class=\"n\">{}</td><td class=\"n\">{:.4}</td><td class=\"n\">{}</td><td class=\"n\">{:.0}</td><td class=\"n\">{:.0}</td><td class=\"n\">{:.3}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                escape(&p.transport),
+                cell(l.p50),
+                cell(l.p90),
+                cell(l.p99),
+                cell(l.p999),
+                cell(l.max),
+                p.counters.delivered,
+                p.delivered_ratio,
+                p.counters.lost,
+                p.msg_rate,
+                p.bytes_per_msg,
+                p.requests_per_msg,
+                p.errors(),
+                p.server_cpu_us_per_msg
+                    .map_or_else(|| "–".to_owned(), |v| format!("{v:.2}"))
+            );
+        }
+        h.push_str("</table>\n");
+        let errors: Vec<String> = s
+            .phases
+            .iter()
+            .flat_map(|p| {
+                p.counters
+                    .errors
+                    .iter()
+                    .map(move |(k, v)| format!("{}: {k} × {v}", p.transport))
+            })
+            .collect();
+        if !errors.is_empty() {
+            let _ = writeln!(h, "<p>Errors: {}</p>", escape(&errors.join("; ")));
+        }
+        if !s.thresholds.is_empty() {
+            h.push_str("<table><tr><th>threshold</th><th>transport</th><th>value</th><th>verdict</th></tr>\n");
+            for t in &s.thresholds {
+                let value = t
+                    .value
+                    .map_or_else(|| "missing".to_owned(), |v| format!("{v:.4}"));
+                let (class, verdict) = if t.passed {
+                    ("pass", "pass")
+                } else {
+                    ("fail", "FAIL")
+                };
+                let _ = writeln!(
+                    h,
+                    "<tr><td><code>{}</code></td><td>{}</td><td class=\"n\">{}</td><td class=\"{class}\">{verdict}</td></tr>",
+                    escape(&t.threshold),
+                    escape(&t.transport),
+                    escape(&value)
+                );
+            }
+            h.push_str("</table>\n");
+        }
+    }
+    h.push_str("<h2>Charts</h2>\n");
+    for chart in charts {
+        let svg = chart.svg()?;
+        let body = svg.find("<svg").map_or(svg.as_str(), |at| &svg[at..]);
+        let _ = writeln!(
+            h,
+            "<figure id=\"{}\">{body}<figcaption>{}</figcaption></figure>",
+            escape(&chart.name),
+            escape(&chart.title)
+        );
+    }
+    for run in runs {
+        let e = &run.summary.environment;
+        let _ = writeln!(
+            h,
+            "<h2>Environment{}</h2>",
+            if runs.len() > 1 {
+                format!(": {}", escape(&run.label))
+            } else {
+                String::new()
+            }
+        );
+        h.push_str("<table>");
+        let unknown = || "unknown".to_owned();
+        for (k, v) in [
+            ("wsbench", e.wsbench.clone()),
+            ("git rev", e.git_rev.clone().unwrap_or_else(unknown)),
+            ("rustc", e.rustc.clone().unwrap_or_else(unknown)),
+            (
+                "CPU",
+                format!(
+                    "{} ({} logical)",
+                    e.cpu.clone().unwrap_or_else(unknown),
+                    e.cpus
+                ),
+            ),
+            ("kernel", e.kernel.clone().unwrap_or_else(unknown)),
+            ("SIMD backend", e.simd_backend.clone()),
+            ("load generator processes", e.workers.to_string()),
+        ] {
+            let _ = write!(h, "<tr><th>{k}</th><td>{}</td></tr>", escape(&v));
+        }
+        h.push_str("</table>\n");
+        if let Some(text) = &run.scenario_text {
+            let _ = writeln!(h, "<h2>Scenario</h2>\n<pre>{}</pre>", escape(text));
+        }
+    }
+    h.push_str("</body></html>\n");
+    Ok(h)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            super::escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
+}
