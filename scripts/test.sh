@@ -4,8 +4,9 @@
 #   scripts/test.sh            everything below
 #   scripts/test.sh --quick    unit, property and integration tests only
 #
-# Installs what it needs (cargo-fuzz, a nightly toolchain with Miri, a
-# Python venv with kosoku for the Autobahn cases) when
+# Installs what it needs (Chromium and a font for the report tests,
+# cargo-fuzz, a nightly toolchain with Miri, Python venvs with kosoku for
+# the Autobahn cases and kubernetes-validate for the manifests) when
 # missing; a step whose tool cannot be installed here is skipped with the
 # reason printed, never silently.
 set -euo pipefail
@@ -16,10 +17,47 @@ quick=0
 
 step() { printf '\n==> %s\n' "$*"; }
 
+apt_install() {
+    local sudo=""
+    [[ $(id -u) != 0 ]] && sudo="sudo -n"
+    { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@"; } >/dev/null 2>&1
+}
+
+if [[ $quick == 0 ]]; then
+    # The report test renders report.html in headless Chromium; charts
+    # need a TrueType font.
+    if ! command -v chromium >/dev/null || ! fc-match -f '%{file}' sans-serif >/dev/null 2>&1; then
+        step "installing chromium and fonts-dejavu-core (apt)"
+        apt_install chromium fonts-dejavu-core || true
+    fi
+    if command -v chromium >/dev/null; then
+        export WSBENCH_REQUIRE_CHROMIUM=1
+    else
+        echo "SKIPPED the Chromium render check: the chromium package could not be installed"
+    fi
+fi
+
 step "cargo test --workspace"
 cargo test --workspace
 
 [[ $quick == 1 ]] && exit 0
+
+step "codec bench gate: comparison logic"
+python3 scripts/test_bench_gate.py
+
+step "Kubernetes manifests (kubernetes-validate)"
+set +e
+bash scripts/k8s-validate.sh
+rc=$?
+set -e
+if [[ $rc == 3 ]]; then
+    echo "SKIPPED manifest validation: kubernetes-validate could not be installed"
+elif [[ $rc != 0 ]]; then
+    exit "$rc"
+fi
+
+step "CI regression gate: scenarios/ci-gate.toml against results/baseline/ci-gate"
+bash scripts/ci-gate.sh
 
 step "Autobahn TestSuite (kosoku), server and client"
 bash scripts/autobahn.sh

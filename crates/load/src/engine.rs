@@ -245,6 +245,13 @@ pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<RunOutcome, Run
         ),
     };
     let options = client_options(&scenario, insecure);
+    if scenario.workload == WorkloadKind::Push && !is_loopback(&origin.authority) {
+        eprintln!(
+            "wsbench run: warning: push_latency compares the server's clock with this host's; \
+             with a target on another host it is not a latency (see docs/distributed.md, \
+             \"Clocks and one-way latency\"); delivery counts stay exact"
+        );
+    }
 
     // A URL target publishes nothing by itself: the harness does, through
     // POST /publish, at the scenario's rate (shard 0 alone, in a sharded
@@ -336,6 +343,18 @@ pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<RunOutcome, Run
         }),
         None => Ok(RunOutcome { dir, summary }),
     }
+}
+
+/// Whether `host:port` names this host.
+fn is_loopback(authority: &str) -> bool {
+    let host = authority
+        .rsplit_once(':')
+        .map_or(authority, |(h, _)| h)
+        .trim_matches(|c| c == '[' || c == ']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Client options every connection of a run starts from.
