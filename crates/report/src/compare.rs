@@ -217,6 +217,21 @@ pub struct Row {
     pub verdict: Verdict,
 }
 
+impl Row {
+    /// Transport, metric, baseline, current, change and limit, as shown.
+    fn cells(&self) -> [String; 6] {
+        [
+            self.transport.clone(),
+            self.metric.name.to_owned(),
+            value(self.metric, self.baseline),
+            value(self.metric, self.current),
+            change(self.change),
+            self.limit
+                .map_or_else(|| "-".to_owned(), |l| format!("{:.0}%", l * 100.0)),
+        ]
+    }
+}
+
 /// The outcome of a comparison.
 #[derive(Clone, Debug)]
 pub struct Comparison {
@@ -245,16 +260,10 @@ impl Comparison {
             "transport", "metric", "baseline", "current", "change", "limit"
         );
         for r in &self.rows {
+            let [t, m, b, c, ch, l] = r.cells();
             let _ = writeln!(
                 out,
-                "{:<11} {:<17} {:>12} {:>12} {:>9} {:>7}  {}",
-                r.transport,
-                r.metric.name,
-                value(r.metric, r.baseline),
-                value(r.metric, r.current),
-                change(r.change),
-                r.limit
-                    .map_or_else(|| "-".to_owned(), |l| format!("{:.0}%", l * 100.0)),
+                "{t:<11} {m:<17} {b:>12} {c:>12} {ch:>9} {l:>7}  {}",
                 r.verdict.name()
             );
         }
@@ -274,17 +283,7 @@ impl Comparison {
             } else {
                 r.verdict.name().to_owned()
             };
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} | {} | {} | {} | {verdict} |",
-                r.transport,
-                r.metric.name,
-                value(r.metric, r.baseline),
-                value(r.metric, r.current),
-                change(r.change),
-                r.limit
-                    .map_or_else(|| "-".to_owned(), |l| format!("{:.0}%", l * 100.0)),
-            );
+            let _ = writeln!(md, "| {} | {verdict} |", r.cells().join(" | "));
         }
         let _ = writeln!(md, "\nRule: {}", self.rule);
         md
