@@ -239,6 +239,9 @@ pub(crate) struct ShardArgs {
     /// Accept any certificate.
     #[arg(long)]
     insecure_tls: bool,
+    /// Time only the push messages published by this origin.
+    #[arg(long)]
+    own_origin: Option<u64>,
 }
 
 fn parse_shard(s: &str) -> Result<(u64, u64), String> {
@@ -270,6 +273,7 @@ pub(crate) fn shard(args: ShardArgs) -> ExitCode {
         start_ns: args.start_ns,
         window_ns: args.window_ns,
         out: args.out,
+        own_origin: args.own_origin,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

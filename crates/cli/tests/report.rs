@@ -355,7 +355,8 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Two shards started apart on one common start time, merged: counts
+/// Two shards started apart on one common start time, each publishing
+/// its share and timing its own messages on its own clock, merged: counts
 /// add up, histograms merge exactly, and the messages published are the
 /// union of what each shard saw. Incomplete or builtin-target shard runs
 /// are refused with exit code 2.
@@ -373,6 +374,7 @@ thresholds = ["delivered_ratio >= 1.0"]
 
 [target]
 url = "ws://{}"
+push_clock = "publisher"
 
 [load]
 transports = ["websocket"]
@@ -459,6 +461,14 @@ rate = 20
     );
     assert_eq!(field(&m, "published"), hi - lo + 1);
     assert!(field(&m, "published") >= 25, "about 1.5 s at 20/s");
+    // Each shard publishes half the rate and times only its own messages.
+    for p in &parts {
+        let timed = p["phases"][0]["latency"]["push_latency"]["count"]
+            .as_u64()
+            .unwrap();
+        let delivered = field(p, "delivered");
+        assert!(timed > 0 && timed < delivered, "{timed} of {delivered}");
+    }
     let count = |v: &serde_json::Value| {
         v["phases"][0]["latency"]["push_latency"]["count"]
             .as_u64()
@@ -491,7 +501,8 @@ rate = 20
     let s = std::fs::read_to_string(&file).unwrap();
     std::fs::write(
         &builtin,
-        s.replace(&format!("url = \"ws://{}\"", target.addr), "builtin = true"),
+        s.replace(&format!("url = \"ws://{}\"", target.addr), "builtin = true")
+            .replace("push_clock = \"publisher\"\n", ""),
     )
     .unwrap();
     let out = wsbench(&[

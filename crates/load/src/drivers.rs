@@ -62,6 +62,10 @@ pub(crate) struct PhaseCtx {
     pub(crate) seq_lo: AtomicU64,
     pub(crate) seq_hi: AtomicU64,
     pub(crate) stop: watch::Receiver<bool>,
+    /// With `push_clock = "publisher"`: the origin whose messages carry
+    /// this host's clock; only those are timed, the others are counted by
+    /// their arrival time.
+    pub(crate) own_origin: Option<u64>,
 }
 
 /// What a connection hands back at the end.
@@ -136,7 +140,12 @@ impl PhaseCtx {
     fn on_message(&self, conn: u64, tracker: &mut SeqTracker, m: &PushMessage<'_>, now: u64) {
         let counts = &self.rec.counts;
         Counts::add(&counts.received_total, 1);
-        if !self.in_window(m.ts_ns) {
+        // A message stamped by another host's clock says nothing on this
+        // one: judge it by its arrival and do not time it.
+        let timed = self
+            .own_origin
+            .is_none_or(|k| payload::origin_of(&m.payload) == Some(k));
+        if !self.in_window(if timed { m.ts_ns } else { now }) {
             return;
         }
         self.seq_lo.fetch_min(m.seq, Ordering::Relaxed);
@@ -147,8 +156,10 @@ impl PhaseCtx {
             Delivery::New => {}
         }
         Counts::add(&counts.delivered, 1);
-        self.rec
-            .record(conn, Metric::PushLatency, now.saturating_sub(m.ts_ns), true);
+        if timed {
+            self.rec
+                .record(conn, Metric::PushLatency, now.saturating_sub(m.ts_ns), true);
+        }
         if self.scenario.payload == PayloadKind::Json {
             let mut doc = m.payload.as_bytes().to_vec();
             let t = Instant::now();
@@ -666,6 +677,7 @@ mod tests {
             seq_lo: AtomicU64::new(0),
             seq_hi: AtomicU64::new(0),
             stop,
+            own_origin: None,
         });
         assert!(size(&connection(Arc::clone(&ctx), 0)) <= 64);
         assert!(size(&open_ws(&ctx, 0, "/")) <= 512);

@@ -15,11 +15,11 @@ use tokio::time::Instant;
 use wsbench_model::results::{
     Counters, Environment, Interval, PhaseSummary, SUMMARY_SCHEMA_VERSION, StopReason, Summary,
 };
-use wsbench_model::{PayloadKind, Scenario, Target, Transport, WorkloadKind};
+use wsbench_model::{PayloadKind, PushClock, Scenario, Target, Transport, WorkloadKind};
 use wsbench_transport::clock::monotonic_ns;
 use wsbench_transport::http_client::PollClient;
 use wsbench_transport::net::ByteCounters;
-use wsbench_transport::{ClientOptions, tls};
+use wsbench_transport::{ClientOptions, push, tls};
 
 use crate::drivers::{self, ConnOutcome, Origin, PhaseCtx};
 use crate::output::ResultsDir;
@@ -236,6 +236,7 @@ pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<RunOutcome, Run
             authority,
             tls,
             insecure_tls,
+            ..
         } => (
             Origin {
                 authority: authority.clone(),
@@ -245,25 +246,43 @@ pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<RunOutcome, Run
         ),
     };
     let options = client_options(&scenario, insecure);
-    if scenario.workload == WorkloadKind::Push && !is_loopback(&origin.authority) {
+    let push_clock = match scenario.target {
+        Target::Url { push_clock, .. } => push_clock,
+        Target::Builtin { .. } => PushClock::Server,
+    };
+    let push = scenario.workload == WorkloadKind::Push;
+    if push && push_clock == PushClock::Server && !is_loopback(&origin.authority) {
         eprintln!(
-            "wsbench run: warning: push_latency compares the server's clock with this host's; \
-             with a target on another host it is not a latency (see docs/distributed.md, \
-             \"Clocks and one-way latency\"); delivery counts stay exact"
+            "wsbench run: warning: push_clock = \"server\" compares the server's clock with \
+             this host's; with a target on another host push_latency is not a latency \
+             (see docs/distributed.md, \"Clocks and one-way latency\"); delivery counts stay exact"
         );
     }
 
     // A URL target publishes nothing by itself: the harness does, through
-    // POST /publish, at the scenario's rate (shard 0 alone, in a sharded
-    // run).
-    let publishes = opts.shard.is_none_or(|sh| sh.index == 0);
-    let publisher =
-        match (&scenario.target, scenario.workload) {
-            (Target::Url { .. }, WorkloadKind::Push) if publishes => Some(tokio::spawn(
-                publish_loop(origin.clone(), options.clone(), Arc::clone(&scenario)),
-            )),
-            _ => None,
-        };
+    // POST /publish, at the scenario's rate. With the server's clock, one
+    // publisher (shard 0 of a sharded run); with the publisher's clock,
+    // every shard publishes its share, marked with its index, and times
+    // its own messages.
+    let (shard_index, shards) = opts.shard.map_or((0, 1), |sh| (sh.index, sh.count));
+    let own_origin = (push_clock == PushClock::Publisher).then_some(shard_index);
+    let publisher = match (&scenario.target, own_origin) {
+        (Target::Url { .. }, Some(k)) if push => Some(tokio::spawn(publish_loop(
+            origin.clone(),
+            options.clone(),
+            Arc::clone(&scenario),
+            Some(k),
+            scenario.rate / shards as f64,
+        ))),
+        (Target::Url { .. }, None) if push && shard_index == 0 => Some(tokio::spawn(publish_loop(
+            origin.clone(),
+            options.clone(),
+            Arc::clone(&scenario),
+            None,
+            scenario.rate,
+        ))),
+        _ => None,
+    };
 
     let mut summary = Summary {
         schema_version: SUMMARY_SCHEMA_VERSION,
@@ -290,6 +309,7 @@ pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<RunOutcome, Run
             origin: origin.clone(),
             options: options.clone(),
             progress: opts.progress,
+            own_origin,
         };
         let (p, stop) = if workers > 1 {
             crate::shard::coordinate(
@@ -367,22 +387,40 @@ pub(crate) fn client_options(s: &Scenario, insecure_tls: bool) -> ClientOptions 
     options
 }
 
-/// Publishes to a URL target at the scenario's rate.
-async fn publish_loop(origin: Origin, options: ClientOptions, s: Arc<Scenario>) {
+/// Publishes to a URL target at `rate`: when `own` is set, bodies marked
+/// with that origin and stamped with this host's clock at sending
+/// (`X-Wsbench-Sent-Ns`).
+async fn publish_loop(
+    origin: Origin,
+    options: ClientOptions,
+    s: Arc<Scenario>,
+    own: Option<u64>,
+    rate: f64,
+) {
     let scheme = if origin.tls { "https" } else { "http" };
     let url = format!("{scheme}://{}/publish", origin.authority);
     let Ok(mut client) = PollClient::connect(&url, &options).await else {
         return;
     };
-    let body = Bytes::from(match s.payload {
-        PayloadKind::Json => crate::payload::push_json(s.payload_size),
-        _ => "x".repeat(s.payload_size),
+    let body = Bytes::from(match (own, s.payload) {
+        (Some(k), kind) => crate::payload::push_from(kind, s.payload_size, k),
+        (None, PayloadKind::Json) => crate::payload::push_json(s.payload_size),
+        (None, _) => "x".repeat(s.payload_size),
     });
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / s.rate));
+    let header = http::HeaderName::from_static(push::SENT_NS_HEADER);
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     loop {
         tick.tick().await;
-        let _ = client.post("/publish", body.clone()).await;
+        let _ = match own {
+            Some(_) => {
+                let now = http::HeaderValue::from(monotonic_ns());
+                client
+                    .post_with("/publish", body.clone(), &[(header.clone(), now)])
+                    .await
+            }
+            None => client.post("/publish", body.clone()).await,
+        };
     }
 }
 
@@ -424,6 +462,8 @@ pub(crate) struct Phase {
     pub(crate) origin: Origin,
     pub(crate) options: ClientOptions,
     pub(crate) progress: bool,
+    /// See [`PhaseCtx::own_origin`].
+    pub(crate) own_origin: Option<u64>,
 }
 
 /// Readings at a moment, to take differences over the window.
@@ -511,6 +551,7 @@ impl Phase {
             seq_lo: AtomicU64::new(u64::MAX),
             seq_hi: AtomicU64::new(0),
             stop: stop_rx,
+            own_origin: self.own_origin,
         });
         let progress = Progress::new(
             self.progress,

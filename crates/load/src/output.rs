@@ -138,6 +138,9 @@ fn run_md(s: &Scenario, command: &str, env: &Environment) -> String {
         "| kernel | {} |",
         env.kernel.clone().unwrap_or_else(unknown)
     );
+    if let wsbench_model::Target::Url { push_clock, .. } = s.target {
+        let _ = writeln!(md, "| push clock | {} |", push_clock.name());
+    }
     let _ = writeln!(md, "| SIMD backend | {} |", env.simd_backend);
     let _ = writeln!(md, "| load generator processes | {} |", env.workers);
     let _ = writeln!(

@@ -49,6 +49,9 @@ pub struct ShardSpec {
     pub window_ns: u64,
     /// Folder for `part.json` and the histograms.
     pub out: PathBuf,
+    /// Time only the messages of this publisher origin (see
+    /// `push_clock = "publisher"`).
+    pub own_origin: Option<u64>,
 }
 
 impl ShardSpec {
@@ -76,6 +79,10 @@ impl ShardSpec {
         if self.insecure_tls {
             a.push("--insecure-tls".to_owned());
         }
+        if let Some(k) = self.own_origin {
+            a.push("--own-origin".to_owned());
+            a.push(k.to_string());
+        }
         a
     }
 }
@@ -101,6 +108,7 @@ pub async fn run_shard(
             tls: spec.tls,
         },
         progress: false,
+        own_origin: spec.own_origin,
     };
     let plan = Plan {
         index: spec.index,
@@ -182,6 +190,7 @@ pub(crate) async fn coordinate(
                 .path()
                 .join("shards")
                 .join(format!("{}-{index}", phase.transport.name())),
+            own_origin: phase.own_origin,
         };
         let mut child = tokio::process::Command::new(exe)
             .args(spec.to_args())

@@ -12,5 +12,7 @@ pub mod scenario;
 pub mod threshold;
 
 pub use results::{PhaseSummary, Summary};
-pub use scenario::{PayloadKind, Scenario, ScenarioError, Target, Transport, WorkloadKind};
+pub use scenario::{
+    PayloadKind, PushClock, Scenario, ScenarioError, Target, Transport, WorkloadKind,
+};
 pub use threshold::Threshold;

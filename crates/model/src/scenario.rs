@@ -206,6 +206,8 @@ struct RawTarget {
     insecure_tls: bool,
     #[serde(default)]
     allow_remote: bool,
+    #[serde(default)]
+    push_clock: Option<Spanned<PushClock>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -258,7 +260,33 @@ pub enum Target {
         tls: bool,
         /// Accept any certificate.
         insecure_tls: bool,
+        /// Whose clock times push messages.
+        push_clock: PushClock,
     },
+}
+
+/// Whose clock a push message's time comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PushClock {
+    /// The server stamps each message when it publishes: a one-way
+    /// latency, exact when the load generator shares the server's host.
+    Server,
+    /// The load generator publishes through `POST /publish` with its own
+    /// clock and times only what it published: publisher → server →
+    /// subscriber on one clock, valid across hosts (the default for a
+    /// target on another host).
+    Publisher,
+}
+
+impl PushClock {
+    /// The name in scenario files and results.
+    pub fn name(self) -> &'static str {
+        match self {
+            PushClock::Server => "server",
+            PushClock::Publisher => "publisher",
+        }
+    }
 }
 
 /// A validated scenario.
@@ -607,6 +635,13 @@ fn target(c: &Checker<'_>, raw: &Spanned<RawTarget>) -> Result<Target, ScenarioE
             Some("set builtin = true (wsbench starts its own server) or url = \"ws://127.0.0.1:9001\""),
         )),
         (true, None) => {
+            if let Some(pc) = &t.push_clock {
+                return Err(c.at(
+                    pc.span(),
+                    "push_clock applies to url targets only",
+                    Some("the builtin server runs on this host: its clock is this host's"),
+                ));
+            }
             let workers = t.workers.as_ref().map_or(0, |w| *w.get_ref());
             if workers > 64 {
                 let span = t.workers.as_ref().map(Spanned::span).unwrap_or_default();
@@ -648,10 +683,16 @@ fn target(c: &Checker<'_>, raw: &Spanned<RawTarget>) -> Result<Target, ScenarioE
                 ));
             }
             let port = parsed.port_u16().unwrap_or(if tls { 443 } else { 80 });
+            let default_clock = if loopback {
+                PushClock::Server
+            } else {
+                PushClock::Publisher
+            };
             Ok(Target::Url {
                 authority: format!("{host}:{port}"),
                 tls,
                 insecure_tls: t.insecure_tls,
+                push_clock: t.push_clock.as_ref().map_or(default_clock, |p| *p.get_ref()),
             })
         }
     }

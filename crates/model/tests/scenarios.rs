@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use wsbench_model::{PayloadKind, Scenario, Target, Transport, WorkloadKind};
+use wsbench_model::{PayloadKind, PushClock, Scenario, Target, Transport, WorkloadKind};
 
 const GOOD: &str = r#"schema_version = 1
 name = "t"
@@ -159,9 +159,44 @@ fn combinations_that_make_no_sense_are_refused() {
         Target::Url {
             authority: "localhost:9443".into(),
             tls: true,
-            insecure_tls: true
+            insecure_tls: true,
+            push_clock: PushClock::Server,
         }
     );
+    let remote = |extra: &str| {
+        Scenario::parse(
+            "s.toml",
+            &GOOD.replace(
+                "builtin = true",
+                &format!("url = \"ws://10.1.2.3:9001\"\nallow_remote = true{extra}"),
+            ),
+        )
+        .map(|s| s.target)
+    };
+    assert!(
+        matches!(
+            remote(""),
+            Ok(Target::Url {
+                push_clock: PushClock::Publisher,
+                ..
+            })
+        ),
+        "a remote target is timed on the publisher's clock by default"
+    );
+    assert!(matches!(
+        remote("\npush_clock = \"server\""),
+        Ok(Target::Url {
+            push_clock: PushClock::Server,
+            ..
+        })
+    ));
+    let e = remote("\npush_clock = \"atomic\"").unwrap_err();
+    assert!(e.to_string().contains("s.toml:"), "{e}");
+    let e = err(&GOOD.replace(
+        "builtin = true",
+        "builtin = true\npush_clock = \"publisher\"",
+    ));
+    assert!(e.message.contains("url targets only"), "{e}");
     let e = err(&GOOD.replace("builtin = true", "url = \"ws://127.0.0.1:9001/push\""));
     assert!(e.message.contains("path"), "{e}");
     let e = err(&GOOD.replace("rate = 5\n", ""));

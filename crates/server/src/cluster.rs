@@ -15,7 +15,7 @@
 //! |---|---|---|---|
 //! | 1 message | primary → worker | seq, publish time | the message JSON |
 //! | 2 ack | primary → worker | request id, seq | the publish time (u64) |
-//! | 3 publish | worker → primary | request id, 0 | the payload |
+//! | 3 publish | worker → primary | request id, publisher's time or 0 | the payload |
 
 use std::collections::HashMap;
 use std::io;
@@ -162,7 +162,7 @@ async fn serve_worker(stream: UnixStream, hub: Arc<Hub>) {
             let Ok(text) = String::from_utf8(frame.body) else {
                 return;
             };
-            let m = publisher.publish(&text);
+            let m = publisher.publish_at(&text, (frame.b != 0).then_some(frame.b));
             if acks.send((frame.a, m.seq, m.ts_ns)).is_err() {
                 return;
             }
@@ -204,10 +204,14 @@ async fn serve_worker(stream: UnixStream, hub: Arc<Hub>) {
 
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<(u64, u64)>>>>;
 
+/// A publish for the primary: the payload, the publisher's time if it
+/// sent one, and where the sequence number and publish time go.
+type PublishRequest = (String, Option<u64>, oneshot::Sender<(u64, u64)>);
+
 /// A worker's link to its primary.
 #[derive(Debug)]
 pub(crate) struct Upstream {
-    requests: mpsc::Sender<(String, oneshot::Sender<(u64, u64)>)>,
+    requests: mpsc::Sender<PublishRequest>,
     gone: watch::Receiver<bool>,
     hub: Arc<Hub>,
 }
@@ -219,8 +223,7 @@ impl Upstream {
         let (mut read, mut write) = stream.into_split();
         let (gone_tx, gone) = watch::channel(false);
         let pending: Pending = Arc::default();
-        let (requests, mut request_rx) =
-            mpsc::channel::<(String, oneshot::Sender<(u64, u64)>)>(256);
+        let (requests, mut request_rx) = mpsc::channel::<PublishRequest>(256);
         let waiting = Arc::clone(&pending);
         let mirror = Arc::clone(&hub);
         tokio::spawn(async move {
@@ -253,13 +256,14 @@ impl Upstream {
         });
         tokio::spawn(async move {
             let mut next_id = 0u64;
-            while let Some((payload, reply)) = request_rx.recv().await {
+            while let Some((payload, sent_ns, reply)) = request_rx.recv().await {
                 next_id += 1;
                 pending
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .insert(next_id, reply);
-                if write_frame(&mut write, PUBLISH, next_id, 0, payload.as_bytes())
+                let sent_ns = sent_ns.unwrap_or(0);
+                if write_frame(&mut write, PUBLISH, next_id, sent_ns, payload.as_bytes())
                     .await
                     .is_err()
                 {
@@ -274,11 +278,16 @@ impl Upstream {
         })
     }
 
-    /// Publishes through the primary: the sequence number and publish time
-    /// it got, or `None` when the primary is gone.
-    pub(crate) async fn publish(&self, payload: String) -> Option<(u64, u64)> {
+    /// Publishes through the primary (stamped `sent_ns` when given): the
+    /// sequence number and publish time it got, or `None` when the
+    /// primary is gone.
+    pub(crate) async fn publish(
+        &self,
+        payload: String,
+        sent_ns: Option<u64>,
+    ) -> Option<(u64, u64)> {
         let (reply, answer) = oneshot::channel();
-        self.requests.send((payload, reply)).await.ok()?;
+        self.requests.send((payload, sent_ns, reply)).await.ok()?;
         let (seq, ts_ns) = answer.await.ok()?;
         // Answer once this process serves the message too, so a poll that
         // follows the publish sees it.

@@ -22,6 +22,9 @@ pub(crate) struct Head {
     pub(crate) content_length: usize,
     pub(crate) keep_alive: bool,
     pub(crate) last_event_id: Option<u64>,
+    /// `X-Wsbench-Sent-Ns` of a publish: the publisher's clock at sending,
+    /// used as the message's publish time.
+    pub(crate) sent_ns: Option<u64>,
 }
 
 impl Head {
@@ -91,6 +94,17 @@ fn parse(buf: &[u8]) -> Result<Option<Head>, ReadError> {
             ));
         } else if h.name.eq_ignore_ascii_case("last-event-id") {
             head.last_event_id = value.parse().ok();
+        } else if h
+            .name
+            .eq_ignore_ascii_case(wsbench_transport::push::SENT_NS_HEADER)
+        {
+            head.sent_ns = Some(
+                value
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or(ReadError::Status(400, "invalid X-Wsbench-Sent-Ns"))?,
+            );
         }
     }
     if head.content_length > MAX_BODY {

@@ -75,12 +75,20 @@ impl Hub {
         self.history.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Publishes `payload` (any text) to every subscriber.
+    /// Publishes `payload` (any text) to every subscriber, stamped with
+    /// this host's CLOCK_MONOTONIC now.
     pub fn publish(&self, payload: &str) -> Arc<Published> {
+        self.publish_at(payload, None)
+    }
+
+    /// Publishes `payload` stamped `ts_ns` when given (the publisher's own
+    /// clock, so a publisher on another host can time what it sent), else
+    /// with this host's CLOCK_MONOTONIC now.
+    pub fn publish_at(&self, payload: &str, ts_ns: Option<u64>) -> Arc<Published> {
         let message = {
             let mut h = self.history();
             let seq = h.last_seq + 1;
-            let ts_ns = monotonic_ns();
+            let ts_ns = ts_ns.unwrap_or_else(monotonic_ns);
             let message = Arc::new(Published {
                 seq,
                 ts_ns,

@@ -193,11 +193,11 @@ impl Ctx {
     /// Publishes `payload`, here or (on a worker) through the primary: the
     /// message's sequence number and publish time, `None` when a worker's
     /// primary is gone.
-    pub(crate) async fn publish(&self, payload: &str) -> Option<(u64, u64)> {
+    pub(crate) async fn publish(&self, payload: &str, sent_ns: Option<u64>) -> Option<(u64, u64)> {
         match &self.upstream {
-            Some(up) => up.publish(payload.to_owned()).await,
+            Some(up) => up.publish(payload.to_owned(), sent_ns).await,
             None => {
-                let m = self.hub.publish(payload);
+                let m = self.hub.publish_at(payload, sent_ns);
                 Some((m.seq, m.ts_ns))
             }
         }

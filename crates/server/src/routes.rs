@@ -53,7 +53,7 @@ pub(crate) async fn connection(mut stream: NetStream, ctx: Arc<Ctx>) {
             ("POST", "/publish") => {
                 let body = &buf[head.head_len..head.head_len + head.content_length];
                 match std::str::from_utf8(body) {
-                    Ok(text) => match ctx.publish(text).await {
+                    Ok(text) => match ctx.publish(text, head.sent_ns).await {
                         Some((seq, ts_ns)) => {
                             let json = format!("{{\"seq\":{seq},\"ts\":{ts_ns}}}");
                             let r = http::response(

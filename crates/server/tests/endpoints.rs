@@ -185,6 +185,31 @@ async fn publish_endpoint_feeds_the_hub() {
 }
 
 #[tokio::test]
+async fn a_publisher_may_stamp_its_own_clock_and_bad_stamps_are_refused() {
+    let s = server(ServerConfig::default()).await;
+    let r = http(
+        s.local_addr(),
+        b"POST /publish HTTP/1.1\r\nHost: x\r\nX-Wsbench-Sent-Ns: 123456789\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi",
+    )
+    .await;
+    assert_eq!(body(&r)["ts"], 123_456_789);
+    assert_eq!(s.hub().since(0)[0].ts_ns, 123_456_789);
+    assert!(s.hub().since(0)[0].json.contains("\"ts\":123456789,"));
+    for bad in ["soon", "0", "-5"] {
+        let req = format!(
+            "POST /publish HTTP/1.1\r\nHost: x\r\nX-Wsbench-Sent-Ns: {bad}\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi"
+        );
+        let r = http(s.local_addr(), req.as_bytes()).await;
+        assert!(r.starts_with("HTTP/1.1 400"), "{bad}: {r}");
+    }
+    assert_eq!(
+        s.hub().last_seq(),
+        1,
+        "nothing published by a refused request"
+    );
+}
+
+#[tokio::test]
 async fn built_in_publisher_publishes_at_its_rate() {
     let s = server(ServerConfig {
         publish_rate: 100.0,

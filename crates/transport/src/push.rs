@@ -3,6 +3,11 @@
 //! 3, … in publish order and `ts` is the publish time in CLOCK_MONOTONIC
 //! nanoseconds (see [`crate::clock`]), so a subscriber on the same host can
 //! compute one-way latency.
+//!
+//! A publisher may send its own clock with `POST /publish` in the
+//! [`SENT_NS_HEADER`] header; the message then carries that time instead,
+//! so a publisher on another host than the server can time, on its own
+//! clock, the messages it published (publisher → server → subscriber).
 
 use std::borrow::Cow;
 
@@ -29,6 +34,10 @@ impl PushMessage<'_> {
         serde_json::from_slice(json).map_err(|e| Error::BadPush(e.to_string()))
     }
 }
+
+/// The header of `POST /publish` that carries the publisher's
+/// CLOCK_MONOTONIC nanoseconds at sending.
+pub const SENT_NS_HEADER: &str = "x-wsbench-sent-ns";
 
 /// Encodes a message as the server sends it.
 pub fn encode(seq: u64, ts_ns: u64, payload: &str) -> String {

@@ -148,20 +148,39 @@ impl PollClient {
 
     /// `GET path` on the kept-alive connection; the body of a 200 response.
     pub async fn get(&mut self, path: &str) -> Result<Bytes, Error> {
-        self.request(Method::GET, path, Bytes::new()).await
+        self.request(Method::GET, path, Bytes::new(), &[]).await
     }
 
     /// `POST path` with `body` (e.g. `/publish`); the body of a 200
     /// response.
     pub async fn post(&mut self, path: &str, body: Bytes) -> Result<Bytes, Error> {
-        self.request(Method::POST, path, body).await
+        self.request(Method::POST, path, body, &[]).await
     }
 
-    async fn request(&mut self, method: Method, path: &str, body: Bytes) -> Result<Bytes, Error> {
+    /// `POST path` with `body` and extra header fields.
+    pub async fn post_with(
+        &mut self,
+        path: &str,
+        body: Bytes,
+        headers: &[(http::HeaderName, http::HeaderValue)],
+    ) -> Result<Bytes, Error> {
+        self.request(Method::POST, path, body, headers).await
+    }
+
+    async fn request(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Bytes,
+        headers: &[(http::HeaderName, http::HeaderValue)],
+    ) -> Result<Bytes, Error> {
         if self.conn.as_ref().is_none_or(|c| c.sender.is_closed()) {
             self.reconnect().await?;
         }
         let mut request = build_request(&self.target, &self.options, method, path, body, None)?;
+        for (name, value) in headers {
+            request.headers_mut().insert(name.clone(), value.clone());
+        }
         let mut retried = false;
         let response = loop {
             let conn = self.conn.as_mut().expect("connected above");
