@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use wsbench_model::results::{
     Counters, Environment, Interval, PhaseSummary, SUMMARY_SCHEMA_VERSION, StopReason, Summary,
+    TimelinePoint,
 };
 use wsbench_model::{PayloadKind, PushClock, Scenario, Target, Transport, WorkloadKind};
 use wsbench_transport::clock::monotonic_ns;
@@ -309,6 +310,7 @@ pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<RunOutcome, Run
             origin: origin.clone(),
             options: options.clone(),
             progress: opts.progress,
+            progress_file: None,
             own_origin,
         };
         let (p, stop) = if workers > 1 {
@@ -462,6 +464,9 @@ pub(crate) struct Phase {
     pub(crate) origin: Origin,
     pub(crate) options: ClientOptions,
     pub(crate) progress: bool,
+    /// A worker process writes its latest second here (JSON) for the
+    /// coordinator's progress line.
+    pub(crate) progress_file: Option<PathBuf>,
     /// See [`PhaseCtx::own_origin`].
     pub(crate) own_origin: Option<u64>,
 }
@@ -499,6 +504,20 @@ pub(crate) struct Measured {
 }
 
 impl Phase {
+    /// Writes `point` to the progress file, if any (replaced whole, so a
+    /// reader never sees half of it).
+    fn publish_progress(&self, point: &TimelinePoint) {
+        let Some(path) = &self.progress_file else {
+            return;
+        };
+        let tmp = path.with_extension("tmp");
+        if let Ok(text) = serde_json::to_string(point)
+            && std::fs::write(&tmp, text).is_ok()
+        {
+            let _ = std::fs::rename(&tmp, path);
+        }
+    }
+
     fn main_metric(&self) -> Metric {
         match self.scenario.workload {
             WorkloadKind::Push => Metric::PushLatency,
@@ -605,7 +624,9 @@ impl Phase {
             }
             tokio::select! {
                 _ = tick.tick() => {
-                    progress.tick(&ctx.rec, "warm-up", timeline.sample(&ctx.rec));
+                    let point = timeline.sample(&ctx.rec);
+                    progress.tick(&ctx.rec, "warm-up", point);
+                    self.publish_progress(point);
                     if let Some(e) = target_failure(&ctx, builtin.as_deref_mut()) {
                         early = Some((StopReason::TargetFailed, e));
                         break;
@@ -634,7 +655,9 @@ impl Phase {
                 tokio::select! {
                     () = tokio::time::sleep_until(window_end) => break,
                     _ = tick.tick() => {
-                        progress.tick(&ctx.rec, "measuring", timeline.sample(&ctx.rec));
+                        let point = timeline.sample(&ctx.rec);
+                        progress.tick(&ctx.rec, "measuring", point);
+                        self.publish_progress(point);
                         if let Some(e) = target_failure(&ctx, builtin.as_deref_mut()) {
                             early = Some((StopReason::TargetFailed, e));
                             break;

@@ -54,13 +54,32 @@ impl Progress {
         self.bar.tick();
     }
 
-    /// Updates the line of a phase run by worker processes, which report
-    /// only at the end.
-    pub fn tick_workers(&self, workers: u64, stage: &str, running: usize) {
-        self.bar.set_message(format!(
-            "{} [{stage}] {} connections over {workers} processes ({running} running)",
-            self.phase, self.target
-        ));
+    /// Updates the line of a phase run by worker processes, from the sum
+    /// of their latest seconds (`latest`, once they have written one).
+    pub fn tick_workers(
+        &self,
+        workers: u64,
+        stage: &str,
+        running: usize,
+        latest: Option<&TimelinePoint>,
+    ) {
+        self.bar.set_message(match latest {
+            Some(p) => format!(
+                "{} [{stage}] open {}/{} over {running}/{workers} processes | {:.0} msg/s | \
+                 p50 ≤ {:.2} ms p99 ≤ {:.2} ms (worst process) | errors {}",
+                self.phase,
+                p.open,
+                self.target,
+                p.msg_rate,
+                p.p50 as f64 / 1e6,
+                p.p99 as f64 / 1e6,
+                p.errors
+            ),
+            None => format!(
+                "{} [{stage}] {} connections over {workers} processes ({running} running)",
+                self.phase, self.target
+            ),
+        });
         self.bar.tick();
     }
 

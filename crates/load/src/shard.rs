@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::process::Child;
 use tokio::sync::watch;
 use tokio::time::Instant;
-use wsbench_model::results::{PhasePart, PhaseSummary, StopReason, merge_part_dirs};
+use wsbench_model::results::{PhasePart, PhaseSummary, StopReason, TimelinePoint, merge_part_dirs};
 use wsbench_model::{Scenario, Transport};
 use wsbench_transport::clock::monotonic_ns;
 
@@ -108,8 +108,10 @@ pub async fn run_shard(
             tls: spec.tls,
         },
         progress: false,
+        progress_file: Some(spec.out.join(PROGRESS_FILE)),
         own_origin: spec.own_origin,
     };
+    std::fs::create_dir_all(&spec.out).map_err(RunError::Results)?;
     let plan = Plan {
         index: spec.index,
         count: spec.count.max(1),
@@ -135,6 +137,32 @@ pub async fn run_shard(
     let text = serde_json::to_string_pretty(&part).map_err(|e| RunError::Results(e.into()))?;
     std::fs::write(spec.out.join("part.json"), text).map_err(RunError::Results)?;
     Ok(part)
+}
+
+/// The file a worker writes its latest second to.
+const PROGRESS_FILE: &str = "progress.json";
+
+/// The workers' latest seconds added up: open connections, msg/s and
+/// errors sum; the percentiles are the highest of any worker (a bound:
+/// percentiles do not add).
+fn workers_progress(dirs: &[&Path]) -> Option<TimelinePoint> {
+    let mut sum: Option<TimelinePoint> = None;
+    for dir in dirs {
+        let Some(p) = std::fs::read_to_string(dir.join(PROGRESS_FILE))
+            .ok()
+            .and_then(|t| serde_json::from_str::<TimelinePoint>(&t).ok())
+        else {
+            continue;
+        };
+        let s = sum.get_or_insert_with(TimelinePoint::default);
+        s.t_s = s.t_s.max(p.t_s);
+        s.msg_rate += p.msg_rate;
+        s.open += p.open;
+        s.errors += p.errors;
+        s.p50 = s.p50.max(p.p50);
+        s.p99 = s.p99.max(p.p99);
+    }
+    sum
 }
 
 /// A started worker and the tail of its stderr.
@@ -228,10 +256,12 @@ pub(crate) async fn coordinate(
         } else {
             "draining"
         };
+        let dirs: Vec<&Path> = list.iter().map(|w| w.out.as_path()).collect();
         progress.tick_workers(
             workers,
             stage,
             list.iter().filter(|w| w.done.is_none()).count(),
+            workers_progress(&dirs).as_ref(),
         );
         tokio::select! {
             _ = tick.tick() => {}
@@ -300,4 +330,38 @@ pub(crate) async fn coordinate(
             Some(b.saturating_sub(a) as f64 / 1e3 / summary.counters.delivered as f64);
     }
     Ok((summary, early))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workers_progress_adds_counts_and_bounds_percentiles() {
+        let root = std::env::temp_dir().join(format!("wsbench-progress-{}", std::process::id()));
+        let dirs: Vec<PathBuf> = (0..3).map(|i| root.join(i.to_string())).collect();
+        for (i, d) in dirs.iter().enumerate().take(2) {
+            std::fs::create_dir_all(d).unwrap();
+            let p = TimelinePoint {
+                t_s: 3.0 + i as f64,
+                msg_rate: 100.0,
+                open: 10,
+                errors: i as u64,
+                p50: 1_000 * (i as u64 + 1),
+                p99: 5_000 * (i as u64 + 1),
+            };
+            std::fs::write(d.join(PROGRESS_FILE), serde_json::to_string(&p).unwrap()).unwrap();
+        }
+        let refs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
+        let sum = workers_progress(&refs).expect("two workers reported");
+        assert_eq!((sum.open, sum.errors), (20, 1));
+        assert!((sum.msg_rate - 200.0).abs() < 1e-9);
+        assert_eq!(
+            (sum.p50, sum.p99),
+            (2_000, 10_000),
+            "the worst worker bounds"
+        );
+        assert!(workers_progress(&refs[2..]).is_none(), "none reported yet");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }
