@@ -91,13 +91,10 @@ pub(crate) fn write_reports(
         .map(|d| Run::load(d))
         .collect::<Result<Vec<_>, _>>()?;
     let default_out = || {
-        let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-            .to_string()
-            .replace(':', "");
         dirs[0]
             .parent()
             .unwrap_or(Path::new("."))
-            .join(format!("report-{}", stamp.trim_end_matches('Z')))
+            .join(format!("report-{}", wsbench_load::output::folder_stamp()))
     };
     let out = out.map_or_else(default_out, Path::to_owned);
     wsbench_report::report(&runs, formats, Some(&out))

@@ -35,11 +35,7 @@ impl ResultsDir {
         command: &str,
         env: &Environment,
     ) -> io::Result<ResultsDir> {
-        let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-            .to_string()
-            .replace(':', "")
-            .trim_end_matches('Z')
-            .to_owned();
+        let stamp = folder_stamp();
         let mut path = root.join(format!("{stamp}-{}{suffix}", scenario.name));
         let mut n = 1;
         while path.exists() {
@@ -81,6 +77,15 @@ impl ResultsDir {
         text.push('\n');
         fs::write(self.path.join("server.log"), text)
     }
+}
+
+/// The UTC date and time that starts folder names: `2026-11-27T153446`.
+pub fn folder_stamp() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now())
+        .to_string()
+        .replace(':', "")
+        .trim_end_matches('Z')
+        .to_owned()
 }
 
 /// Writes a phase's histograms and interval log into `dir` (see

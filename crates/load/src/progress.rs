@@ -42,13 +42,11 @@ impl Progress {
     /// Updates the line from the latest timeline sample (once a second).
     pub fn tick(&self, rec: &Recorder, stage: &str, p: &TimelinePoint) {
         self.bar.set_message(format!(
-            "{} [{stage}] open {}/{} | {:.0} msg/s | p50 {:.2} ms p99 {:.2} ms | errors {}",
+            "{} [{stage}] open {}/{} | {} | errors {}",
             self.phase,
             p.open,
             self.target,
-            p.msg_rate,
-            p.p50 as f64 / 1e6,
-            p.p99 as f64 / 1e6,
+            rates(p, ""),
             rec.error_count()
         ));
         self.bar.tick();
@@ -65,14 +63,12 @@ impl Progress {
     ) {
         self.bar.set_message(match latest {
             Some(p) => format!(
-                "{} [{stage}] open {}/{} over {running}/{workers} processes | {:.0} msg/s | \
-                 p50 ≤ {:.2} ms p99 ≤ {:.2} ms (worst process) | errors {}",
+                "{} [{stage}] open {}/{} over {running}/{workers} processes | {} (worst process) \
+                 | errors {} in the last second",
                 self.phase,
                 p.open,
                 self.target,
-                p.msg_rate,
-                p.p50 as f64 / 1e6,
-                p.p99 as f64 / 1e6,
+                rates(p, "≤ "),
                 p.errors
             ),
             None => format!(
@@ -83,8 +79,24 @@ impl Progress {
         self.bar.tick();
     }
 
+    /// Whether the line is drawn (off with `--quiet` or without a
+    /// terminal): what only feeds it need not be gathered otherwise.
+    pub fn visible(&self) -> bool {
+        !self.bar.is_hidden()
+    }
+
     /// Removes the line.
     pub fn finish(&self) {
         self.bar.finish_and_clear();
     }
+}
+
+/// `N msg/s | p50 X ms p99 Y ms`, the percentiles prefixed by `bound`.
+fn rates(p: &TimelinePoint, bound: &str) -> String {
+    format!(
+        "{:.0} msg/s | p50 {bound}{:.2} ms p99 {bound}{:.2} ms",
+        p.msg_rate,
+        p.p50 as f64 / 1e6,
+        p.p99 as f64 / 1e6
+    )
 }

@@ -256,13 +256,15 @@ pub(crate) async fn coordinate(
         } else {
             "draining"
         };
-        let dirs: Vec<&Path> = list.iter().map(|w| w.out.as_path()).collect();
-        progress.tick_workers(
-            workers,
-            stage,
-            list.iter().filter(|w| w.done.is_none()).count(),
-            workers_progress(&dirs).as_ref(),
-        );
+        if progress.visible() {
+            let dirs: Vec<&Path> = list.iter().map(|w| w.out.as_path()).collect();
+            progress.tick_workers(
+                workers,
+                stage,
+                list.iter().filter(|w| w.done.is_none()).count(),
+                workers_progress(&dirs).as_ref(),
+            );
+        }
         tokio::select! {
             _ = tick.tick() => {}
             _ = interrupt.wait_for(|&i| i), if !signalled => {

@@ -44,12 +44,7 @@ pub fn read_histogram(path: &Path) -> io::Result<Histogram<u64>> {
     let bytes = fs::read(path)?;
     Deserializer::new()
         .deserialize(&mut bytes.as_slice())
-        .map_err(|e| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{}: {e:?}", path.display()),
-            )
-        })
+        .map_err(|e| invalid(path, format!("{e:?}")))
 }
 
 /// One interval of an HdrHistogram interval log.
@@ -613,30 +608,19 @@ impl Summary {
     /// Reads a `summary.json`, refusing other schema versions.
     pub fn read(path: &Path) -> io::Result<Summary> {
         let text = fs::read_to_string(path)?;
-        let probe: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{}: {e}", path.display()),
-            )
-        })?;
+        let probe: serde_json::Value = serde_json::from_str(&text).map_err(|e| invalid(path, e))?;
         let version = probe
             .get("schema_version")
             .and_then(serde_json::Value::as_u64);
         if version != Some(u64::from(SUMMARY_SCHEMA_VERSION)) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
+            return Err(invalid(
+                path,
                 format!(
-                    "{}: summary schema_version {version:?}, this wsbench reads {SUMMARY_SCHEMA_VERSION}",
-                    path.display()
+                    "summary schema_version {version:?}, this wsbench reads {SUMMARY_SCHEMA_VERSION}"
                 ),
             ));
         }
-        serde_json::from_str(&text).map_err(|e| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{}: {e}", path.display()),
-            )
-        })
+        serde_json::from_str(&text).map_err(|e| invalid(path, e))
     }
 
     /// Writes `summary.json` (pretty-printed) into `dir`.

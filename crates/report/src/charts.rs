@@ -210,13 +210,6 @@ impl Chart {
         Ok(text)
     }
 
-    /// Writes `<name>.svg` into `dir`.
-    pub fn write_svg(&self, dir: &Path) -> Result<PathBuf, ReportError> {
-        let path = dir.join(format!("{}.svg", self.name));
-        std::fs::write(&path, self.svg()?).map_err(|e| ReportError::io(&path, e))?;
-        Ok(path)
-    }
-
     /// Writes `<name>.png` into `dir`.
     pub fn write_png(&self, dir: &Path) -> Result<PathBuf, ReportError> {
         ensure_font()?;

@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use hdrhistogram::Histogram;
-use wsbench_model::results::{PhaseSummary, Summary, read_histogram};
+use wsbench_model::Threshold;
+use wsbench_model::results::{PhaseSummary, Summary, ThresholdResult, read_histogram};
+use wsbench_model::threshold::Metric;
 
 use crate::ReportError;
 
@@ -99,6 +101,18 @@ pub fn series_label(runs: &[Run], run: &Run, phase: &PhaseSummary) -> String {
     }
 }
 
+/// A threshold's measured value as shown: a duration for a latency
+/// statistic (stored in nanoseconds), the number otherwise.
+pub fn threshold_value(t: &ThresholdResult) -> String {
+    let Some(v) = t.value else {
+        return "missing".to_owned();
+    };
+    match Threshold::parse(&t.threshold).map(|th| th.metric) {
+        Ok(Metric::Latency { .. }) => fmt_ns(v),
+        _ => format!("{v:.4}"),
+    }
+}
+
 /// Nanoseconds as a readable duration.
 pub fn fmt_ns(ns: f64) -> String {
     if ns >= 1e9 {
@@ -109,5 +123,33 @@ pub fn fmt_ns(ns: f64) -> String {
         format!("{:.1} µs", ns / 1e3)
     } else {
         format!("{ns:.0} ns")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threshold_values_show_latencies_as_durations() {
+        let t = |text: &str, value| ThresholdResult {
+            threshold: text.to_owned(),
+            transport: "websocket".to_owned(),
+            value,
+            passed: true,
+        };
+        assert_eq!(
+            threshold_value(&t("echo_rtt.max < 5ms", Some(2.5e6))),
+            "2.50 ms"
+        );
+        assert_eq!(
+            threshold_value(&t("websocket.push_latency.p99 < 1s", Some(1.5e3))),
+            "1.5 µs"
+        );
+        assert_eq!(
+            threshold_value(&t("delivered_ratio >= 1.0", Some(1.0))),
+            "1.0000"
+        );
+        assert_eq!(threshold_value(&t("errors == 0", None)), "missing");
     }
 }

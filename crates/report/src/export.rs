@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use wsbench_model::results::{Interval, PhaseSummary, write_interval_log};
 
 use crate::ReportError;
-use crate::data::{Run, fmt_ns, main_metric};
+use crate::data::{Run, main_metric, threshold_value};
 
 /// The CSV columns, in order.
 pub const CSV_COLUMNS: [&str; 22] = [
@@ -111,16 +111,7 @@ pub fn markdown(runs: &[Run]) -> String {
         if !s.thresholds.is_empty() {
             md.push_str("\n| threshold | transport | value | verdict |\n|---|---|---:|---|\n");
             for t in &s.thresholds {
-                let value = t.value.map_or_else(
-                    || "missing".to_owned(),
-                    |v| {
-                        if t.threshold.contains(".p") || t.threshold.contains("latency") {
-                            fmt_ns(v)
-                        } else {
-                            format!("{v:.4}")
-                        }
-                    },
-                );
+                let value = threshold_value(t);
                 let _ = writeln!(
                     md,
                     "| `{}` | {} | {value} | {} |",

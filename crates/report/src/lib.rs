@@ -161,9 +161,17 @@ fn write_set(
         std::fs::create_dir_all(charts_dir).map_err(|e| ReportError::io(charts_dir, e))?;
     }
     let charts = charts::build(runs)?;
+    // Each chart is drawn as SVG once, for its file and for the page.
+    let mut svgs = Vec::new();
     for chart in &charts {
-        if wants(Format::Svg) {
-            written.push(chart.write_svg(charts_dir)?);
+        if wants(Format::Svg) || wants(Format::Html) {
+            let svg = chart.svg()?;
+            if wants(Format::Svg) {
+                let path = charts_dir.join(format!("{}.svg", chart.name));
+                std::fs::write(&path, &svg).map_err(|e| ReportError::io(&path, e))?;
+                written.push(path);
+            }
+            svgs.push((chart, svg));
         }
         if wants(Format::Png) {
             written.push(chart.write_png(charts_dir)?);
@@ -185,7 +193,7 @@ fn write_set(
     if wants(Format::Html) {
         std::fs::create_dir_all(html_dir).map_err(|e| ReportError::io(html_dir, e))?;
         let path = html_dir.join("report.html");
-        std::fs::write(&path, html::page(runs, &charts)?).map_err(|e| ReportError::io(&path, e))?;
+        std::fs::write(&path, html::page(runs, &svgs)).map_err(|e| ReportError::io(&path, e))?;
         written.push(path);
     }
     Ok(written)
