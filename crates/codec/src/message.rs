@@ -7,7 +7,8 @@
 //!   lies and handed out without a copy;
 //! - **streaming**: otherwise frames are taken apart as bytes arrive. Data
 //!   payloads are moved into the decoder's message buffer with the unmask
-//!   fused into the copy, control payloads into a 125-byte buffer, so
+//!   fused into the copy, control payloads into a control buffer (125
+//!   bytes, allocated the first time a control frame streams and kept), so
 //!   control frames can interleave with a fragmented message. Text is
 //!   validated as each piece arrives, so bad UTF-8 fails the connection on
 //!   the piece that contains it, not at the end of the message.
@@ -162,8 +163,10 @@ pub struct Decoder {
     buf: Vec<u8>,
     filled: usize,
     utf8: Utf8Validator,
-    control: [u8; MAX_CONTROL_PAYLOAD],
-    control_len: usize,
+    /// The streaming control frame's payload so far. Allocated on first
+    /// use, so a decoder that never sees a control frame split across
+    /// reads carries 24 bytes for it, not 125.
+    control: Vec<u8>,
 }
 
 impl Decoder {
@@ -178,8 +181,7 @@ impl Decoder {
             buf: Vec::new(),
             filled: 0,
             utf8: Utf8Validator::new(),
-            control: [0; MAX_CONTROL_PAYLOAD],
-            control_len: 0,
+            control: Vec::new(),
         }
     }
 
@@ -194,9 +196,10 @@ impl Decoder {
         self.frames.set_rules(config.frame_rules());
     }
 
-    /// Bytes of heap memory the decoder holds (its message buffer).
+    /// Bytes of heap memory the decoder holds (its message and control
+    /// buffers).
     pub fn heap_bytes(&self) -> usize {
-        self.buf.capacity()
+        self.buf.capacity() + self.control.capacity()
     }
 
     /// Whether the peer's close frame has been decoded.
@@ -329,7 +332,8 @@ impl Decoder {
     /// Message-level checks on a new frame's header; sets where its payload goes.
     fn start_frame(&mut self, h: FrameHeader) -> Result<(), ProtocolError> {
         if h.opcode.is_control() {
-            self.control_len = 0;
+            self.control.clear();
+            self.control.reserve_exact(MAX_CONTROL_PAYLOAD);
             self.target = Some(Target::Control(h.opcode));
             return Ok(());
         }
@@ -361,9 +365,9 @@ impl Decoder {
         let last = chunk.is_last();
         match self.target.expect("payload follows a header") {
             Target::Control(_) => {
-                let at = self.control_len;
-                chunk.unmask_into(&mut self.control[at..at + n]);
-                self.control_len += n;
+                let at = self.control.len();
+                self.control.resize(at + n, 0);
+                chunk.unmask_into(&mut self.control[at..]);
                 Ok(last)
             }
             Target::Data { fin } => {
@@ -393,7 +397,7 @@ impl Decoder {
     fn finish_message(&mut self) -> Result<Message<'_>, ProtocolError> {
         let result = match self.target.take().expect("a frame was in progress") {
             Target::Control(opcode) => {
-                let payload = &self.control[..self.control_len];
+                let payload = &self.control[..];
                 control_message(&mut self.state, opcode, payload)
             }
             Target::Data { .. } => {

@@ -261,11 +261,11 @@ impl AsyncRead for NetReadHalf {
 }
 
 impl ReadReady for NetReadHalf {
-    async fn read_ready(&self) -> io::Result<()> {
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self {
-            NetReadHalf::Tcp(s, _) => s.readable().await,
+            NetReadHalf::Tcp(s, _) => s.poll_read_ready(cx),
             // TLS may hold decrypted bytes the socket no longer shows.
-            NetReadHalf::Tls(_) => Ok(()),
+            NetReadHalf::Tls(_) => Poll::Ready(Ok(())),
         }
     }
 }

@@ -4,8 +4,10 @@
 use std::io;
 use std::sync::Arc;
 
-use futures_util::FutureExt;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker, ready};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::time::{Instant, timeout, timeout_at};
 use wsbench_codec::{Decoder, OpCode, OwnedMessage, ProtocolError, Role};
@@ -22,17 +24,24 @@ const DECODER_RETAIN: usize = 1024;
 /// The read half of a stream, able to say when a read would make progress,
 /// so an idle connection can wait without holding a read buffer.
 pub trait ReadReady: AsyncRead + Unpin {
-    /// Resolves when the stream has data (or EOF, or an error) to read.
-    /// Cancel-safe. Streams that cannot tell resolve at once; the reader
-    /// then keeps its buffer while it waits.
-    fn read_ready(&self) -> impl Future<Output = io::Result<()>> + '_ {
-        std::future::ready(Ok(()))
+    /// Ready when the stream has data (or EOF, or an error) to read; while
+    /// pending, `cx`'s waker is woken when that changes. Streams that cannot
+    /// tell are always ready; the reader then keeps its buffer while it
+    /// waits.
+    ///
+    /// A poll function rather than a future: the wait then adds no state to
+    /// the reader's future, which every idle connection holds.
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let _ = cx;
+        Poll::Ready(Ok(()))
     }
 }
 
 impl ReadReady for OwnedReadHalf {
-    async fn read_ready(&self) -> io::Result<()> {
-        self.readable().await
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // The socket's own reader slot, not a waiter node of its own as
+        // `readable()` takes; only the reading task waits here.
+        self.as_ref().poll_read_ready(cx)
     }
 }
 
@@ -303,7 +312,7 @@ where
             "reads start on an empty buffer"
         );
         let initial = self.config.read_buffer_initial.max(64);
-        if !self.last_read_filled && self.io.read_ready().now_or_never().is_none() {
+        if !self.last_read_filled && !self.readable_now() {
             // Nothing to read yet: give the buffer back while waiting, so an
             // idle connection holds none.
             self.buf = Vec::new();
@@ -321,13 +330,16 @@ where
             _ => None,
         };
         let (io, buf) = (&mut self.io, &mut self.buf);
-        let read = async move {
+        // An empty buffer waits for readiness first and is filled after.
+        let read = std::future::poll_fn(move |cx| {
             if buf.is_empty() {
-                io.read_ready().await?;
+                ready!(io.poll_read_ready(cx))?;
                 buf.resize(initial, 0);
             }
-            io.read(&mut buf[..]).await
-        };
+            let mut into = ReadBuf::new(&mut buf[..]);
+            ready!(Pin::new(&mut *io).poll_read(cx, &mut into))?;
+            Poll::Ready(Ok::<_, io::Error>(into.filled().len()))
+        });
         // The timed reads are boxed: their timer would otherwise make every
         // idle connection's future larger.
         let n = match (deadline, keepalive) {
@@ -354,6 +366,12 @@ where
         self.last_read_filled = n == self.buf.len();
         self.end = n;
         Ok(Some(n))
+    }
+
+    /// Whether the stream has something to read right now.
+    fn readable_now(&self) -> bool {
+        let mut probe = Context::from_waker(Waker::noop());
+        self.io.poll_read_ready(&mut probe).is_ready()
     }
 
     fn close_deadline(&self) -> Option<Instant> {
