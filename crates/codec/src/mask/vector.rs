@@ -12,11 +12,14 @@
 //! - in place, `2W < len <= 256`: unaligned vectors from the start, the
 //!   remainder in non-overlapping words;
 //! - `len > 2W` otherwise: the body runs on vectors aligned for the destination
-//!   (4× unrolled). In place, the unaligned ends before and after it are
-//!   masked in non-overlapping words, so no store overlaps another and a
-//!   later read of the buffer never waits on store-to-load forwarding;
-//!   the copying kernel never reads its destination and stores the ends as
-//!   two unaligned vectors, loaded from the source up front.
+//!   (4× unrolled). The unaligned ends before and after it are one unaligned
+//!   vector each, overlapping the body. In place, both ends are loaded before
+//!   any store, so the overlapping bytes get the same value twice; the head
+//!   is stored first, right with the first body vector, long before the
+//!   buffer is read again, so a later read does not wait on store-to-load
+//!   forwarding (words at the ends would cost a store per word). The
+//!   copying kernel never reads its destination and stores the ends as two
+//!   unaligned vectors, loaded from the source up front.
 
 /// See the module docs. Parameters:
 /// - `feature`: the `target_feature` string the kernels are compiled for;
@@ -115,11 +118,38 @@ macro_rules! vector_kernels {
             let start = (W - p.addr() % W) % W;
             let end = start + ((len - start) & !(W - 1));
             let kb = splat(rotate(key, start));
-            // SAFETY: the body runs over `[start, end)`, where `start < W`
-            // makes `p + start` W-aligned and `end <= len`, so each aligned
-            // vector `[i, i + W)` with `i + W <= end` is inside `buf`.
+            // SAFETY: the ends `[0, W)` and `[len - W, len)` are inside `buf`
+            // as `len > UNALIGNED_MAX >= 2W`. The body runs over
+            // `[start, end)`, where `start < W` makes `p + start` W-aligned
+            // and `end <= len`, so each aligned vector `[i, i + W)` with
+            // `i + W <= end` is inside `buf`; `len - start > W` puts the first
+            // one, `[start, start + W)`, inside it too. Every vector that
+            // overlaps another is loaded before either is stored.
             unsafe {
+                let tail = {
+                    let $lup = p.add(len - W) as *const u8;
+                    $loadu
+                };
                 let mut i = start;
+                if start != 0 {
+                    let head = {
+                        let $lup = p as *const u8;
+                        $loadu
+                    };
+                    let first = {
+                        let $lap = p.add(start) as *const u8;
+                        $load
+                    };
+                    {
+                        let ($sup, $suv) = (p, xor(head, k));
+                        $storeu
+                    };
+                    {
+                        let ($sap, $sav) = (p.add(start), xor(first, kb));
+                        $store
+                    };
+                    i += W;
+                }
                 while i + 4 * W <= end {
                     let v0 = {
                         let $lap = p.add(i) as *const u8;
@@ -166,16 +196,10 @@ macro_rules! vector_kernels {
                     };
                     i += W;
                 }
-            }
-            // The unaligned ends, in words that do not overlap the body:
-            // overlapping stores would make the next pass over this buffer
-            // (a decoder re-reading it, or a benchmark) wait on
-            // store-to-load forwarding.
-            if start != 0 {
-                $crate::mask::swar::mask_words(&mut buf[..start], key);
-            }
-            if end != len {
-                $crate::mask::swar::mask_words(&mut buf[end..], rotate(key, end));
+                if end != len {
+                    let ($sup, $suv) = (p.add(len - W), xor(tail, kt));
+                    $storeu
+                }
             }
         }
 
