@@ -2,9 +2,8 @@
 //! browser-style events, answering pings and close frames on the way.
 
 use std::io;
-use std::sync::Arc;
-
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker, ready};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
