@@ -51,6 +51,10 @@ pub(crate) struct RunArgs {
     /// folder at the end, partial runs included.
     #[arg(long)]
     report: bool,
+    /// Skip the 1-second loopback calibration of the harness floor that
+    /// precedes the first phase.
+    #[arg(long)]
+    no_calibrate: bool,
 }
 
 fn parse_start_at(s: &str) -> Result<std::time::SystemTime, String> {
@@ -129,6 +133,7 @@ fn execute(scenario: Scenario, args: &RunArgs, extra: impl FnOnce(&Summary)) -> 
                     count,
                     start_at,
                 }),
+            calibrate: !args.no_calibrate,
         };
         let report = |dir: &std::path::Path| {
             if args.report {
@@ -191,9 +196,7 @@ fn thresholds_verdict(summary: &Summary) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     for t in &summary.thresholds {
-        let value = t
-            .value
-            .map_or_else(|| "no value".to_owned(), |v| format!("{v}"));
+        let value = t.shown_value();
         println!(
             "threshold {} [{}]: {} ({value})",
             t.threshold,
@@ -227,9 +230,6 @@ pub(crate) struct ShardArgs {
     /// CLOCK_MONOTONIC ns at which connection 0 is due.
     #[arg(long)]
     start_ns: u64,
-    /// CLOCK_MONOTONIC ns at which the window opens.
-    #[arg(long)]
-    window_ns: u64,
     /// Folder for part.json and the histograms.
     #[arg(long)]
     out: PathBuf,
@@ -239,9 +239,12 @@ pub(crate) struct ShardArgs {
     /// Accept any certificate.
     #[arg(long)]
     insecure_tls: bool,
-    /// Time only the push messages published by this origin.
+    /// The run id push markers carry.
     #[arg(long)]
-    own_origin: Option<u64>,
+    run_id: u32,
+    /// The phase's index in the run.
+    #[arg(long)]
+    phase: u32,
 }
 
 fn parse_shard(s: &str) -> Result<(u64, u64), String> {
@@ -271,9 +274,9 @@ pub(crate) fn shard(args: ShardArgs) -> ExitCode {
         index: args.shard.0,
         count: args.shard.1,
         start_ns: args.start_ns,
-        window_ns: args.window_ns,
         out: args.out,
-        own_origin: args.own_origin,
+        run: args.run_id,
+        phase: args.phase,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -368,6 +371,7 @@ pub(crate) fn calibrate(args: CalibrateArgs) -> ExitCode {
         shard: None,
         start_at: None,
         report: false,
+        no_calibrate: true,
     };
     execute(scenario, &run_args, |summary| {
         if let Some(rtt) = summary

@@ -83,6 +83,19 @@ pub(crate) struct ServeArgs {
     /// Send every Nth pushed message twice on /push (0: none).
     #[arg(long, default_value_t = 0, help_heading = "Fault injection")]
     duplicate_every: u64,
+    /// Hold every POST /publish this many milliseconds before the message
+    /// reaches the hub: every push transport delivers it that much later.
+    #[arg(long, default_value_t = 0, help_heading = "Fault injection")]
+    push_delay_ms: u64,
+    /// Accept every publish but deliver only messages numbered up to N, on
+    /// every push transport (0: all).
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_name = "N",
+        help_heading = "Fault injection"
+    )]
+    stop_delivering_after: u64,
     /// Run as a worker of the primary whose relay socket is at PATH
     /// (started by --workers; not for direct use).
     #[arg(long, hide = true)]
@@ -150,6 +163,8 @@ impl ServeArgs {
                 stall: self.stall_ms,
                 drop_every: self.drop_every,
                 duplicate_every: self.duplicate_every,
+                push_delay: Duration::from_millis(self.push_delay_ms),
+                stop_delivering_after: self.stop_delivering_after,
             },
             ..ServerConfig::default()
         }
@@ -186,6 +201,8 @@ impl ServeArgs {
             ("--echo-delay-ms", self.echo_delay_ms),
             ("--drop-every", self.drop_every),
             ("--duplicate-every", self.duplicate_every),
+            ("--push-delay-ms", self.push_delay_ms),
+            ("--stop-delivering-after", self.stop_delivering_after),
         ] {
             if n > 0 {
                 a.push(flag.into());

@@ -5,24 +5,36 @@
 //! transport, the model and (for the builtin target's executable) nothing
 //! else of wsbench; must not depend on the report crate.
 //!
-//! The engine (`engine.rs`) composes an arrival model (connections at the
-//! ramp rate), a stop condition (warm-up, measured window, drain, or an
-//! interruption, or a dead target), a driver per connection (transport ×
-//! workload, `drivers.rs`) and a [`recorder::Recorder`] (sharded HDR
-//! histograms and counters).
+//! A run (`engine.rs`) measures the harness floor (`floor.rs`) and runs
+//! one phase per transport. A phase (`phase.rs`) composes an arrival model
+//! (connections at the ramp rate) and a stop condition (warm-up, measured
+//! window, drain; or an interruption, or a dead target) on one schedule
+//! (`plan.rs`), a driver per connection (transport × workload,
+//! `drivers/`), a [`recorder::Recorder`] (sharded HDR histograms and
+//! counters) with a scheduling-lag probe (`probe.rs`), and for push the
+//! publisher (`publisher.rs`: the load generator sends every message
+//! itself, marked with `marker.rs`) whose record every subscriber's
+//! receipts (`receipts.rs`) are accounted against. Worker processes
+//! (`shard.rs`) run shares of a phase and are merged exactly.
 
 #![forbid(unsafe_code)]
 
 mod drivers;
 mod engine;
+mod floor;
+mod marker;
 pub mod output;
 pub mod payload;
+mod phase;
+mod plan;
+mod probe;
 mod progress;
+mod publisher;
+mod receipts;
 pub mod recorder;
 pub mod shard;
 pub mod sys;
 mod target;
-pub mod tracker;
 
 use std::path::PathBuf;
 

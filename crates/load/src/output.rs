@@ -1,23 +1,25 @@
 //! The results folder: `results/<date>-<scenario>/` with `run.md`
-//! (written first, so even a run that dies at once leaves its record),
-//! `summary.json` (rewritten after every phase), one `.hdr` file per
-//! phase and metric, and `server.log` for builtin targets.
+//! (written first, so even a run that dies at once leaves its record, and
+//! completed with the harness verdicts at the end), `summary.json`
+//! (rewritten after every phase), one `.hdr` file per phase and metric, the
+//! push ledger and publish records, and `server.log` for builtin targets.
+//! File names come from `wsbench_model::results::files`.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use hdrhistogram::Histogram;
 use std::time::SystemTime;
 
 use wsbench_model::Scenario;
+use wsbench_model::delivery::{account, account_recorded};
+use wsbench_model::metric::{fmt_ns, main_latency_of};
 use wsbench_model::results::{
-    Environment, Interval, LatencyStats, PhaseSummary, Summary, write_histogram, write_interval_log,
+    Environment, LatencyStats, PhaseSummary, Summary, files, write_histogram, write_interval_log,
 };
 
-use crate::recorder::Metric;
+use crate::phase::{Early, Measured, cores};
 
 /// A run's results folder.
 #[derive(Debug)]
@@ -53,19 +55,6 @@ impl ResultsDir {
         &self.path
     }
 
-    /// Writes each histogram as `<prefix>-<metric>.hdr` and the timeline's
-    /// interval histograms as `<prefix>-timeline.hlog`, and fills the
-    /// phase's latency statistics from the same histograms.
-    pub fn write_histograms(
-        &mut self,
-        prefix: &str,
-        histograms: &BTreeMap<Metric, Histogram<u64>>,
-        timeline: (SystemTime, &[Interval]),
-        summary: PhaseSummary,
-    ) -> io::Result<PhaseSummary> {
-        write_phase_files(&self.path, prefix, histograms, timeline, summary)
-    }
-
     /// Writes `summary.json`.
     pub fn write_summary(&self, summary: &Summary) -> io::Result<()> {
         summary.write(&self.path)
@@ -88,28 +77,110 @@ pub fn folder_stamp() -> String {
         .to_owned()
 }
 
-/// Writes a phase's histograms and interval log into `dir` (see
-/// [`ResultsDir::write_histograms`]).
-pub fn write_phase_files(
+/// How a phase's push delivery is accounted where its files are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Accounting {
+    /// Against this process's record: it published every message.
+    All,
+    /// Against this process's record, for its own share only (a shard;
+    /// `wsbench merge` accounts every share).
+    OwnShare,
+    /// Not here: another process published (a worker; the coordinator
+    /// accounts when it merges).
+    Later,
+}
+
+/// Writes what one process measured of a phase into `dir` (histograms,
+/// the main latency's interval log, the push ledger and publish record)
+/// and completes its summary: latency statistics, push delivery accounted
+/// as `accounting` says, and the harness verdict.
+pub(crate) fn write_phase(
     dir: &Path,
     prefix: &str,
-    histograms: &BTreeMap<Metric, Histogram<u64>>,
-    (base, intervals): (SystemTime, &[Interval]),
-    mut summary: PhaseSummary,
-) -> io::Result<PhaseSummary> {
-    for (metric, h) in histograms {
-        let file = format!("{prefix}-{}.hdr", metric.name());
+    m: Measured,
+    accounting: Accounting,
+) -> io::Result<(PhaseSummary, Early)> {
+    let mut summary = m.summary;
+    for (metric, h) in &m.histograms {
+        let file = files::histogram(prefix, metric.name());
         write_histogram(h, &dir.join(&file))?;
         summary
             .latency
             .insert(metric.name().to_owned(), LatencyStats::of(h, &file));
     }
-    if !intervals.is_empty() {
-        let file = format!("{prefix}-timeline.hlog");
-        write_interval_log(&dir.join(&file), base, prefix, intervals)?;
+    if !m.intervals.is_empty() {
+        let file = files::timeline_log(prefix);
+        write_interval_log(&dir.join(&file), m.timeline_base, prefix, &m.intervals)?;
         summary.timeline_log = Some(file);
     }
-    Ok(summary)
+    if let Some(ledger) = &m.ledger {
+        let file = files::ledger(prefix);
+        ledger.write(&dir.join(&file))?;
+        summary.ledger = Some(file);
+        let records: Vec<_> = m.record.iter().cloned().collect();
+        let delivery = match accounting {
+            Accounting::All => Some(account(ledger, &records)),
+            Accounting::OwnShare => Some(account_recorded(ledger, &records)),
+            Accounting::Later => None,
+        };
+        if let Some(d) = delivery {
+            summary.apply_delivery(d.map_err(io::Error::other)?);
+        }
+    }
+    if let Some(record) = &m.record {
+        let file = files::publish_record(prefix, record.index);
+        record.write(&dir.join(&file))?;
+        summary.publish_records.push(file);
+    }
+    summary.judge_health(m.server_cpu_share, cores());
+    Ok((summary, m.early))
+}
+
+/// Completes `run.md` with what every reader of a result should see next
+/// to its figures: the harness floor and each phase's verdict.
+pub fn append_health(dir: &Path, summary: &Summary) -> io::Result<()> {
+    let mut md = String::from("\n## Harness health\n\n");
+    if let Some(f) = &summary.floor {
+        let _ = writeln!(
+            md,
+            "Floor (loopback echo in this process, {:.1} s): p50 {}, p99 {}, p99.9 {}; \
+             harness lag p99 {}.\n",
+            f.duration_s,
+            fmt_ns(f.echo_rtt.p50 as f64),
+            fmt_ns(f.echo_rtt.p99 as f64),
+            fmt_ns(f.echo_rtt.p999 as f64),
+            f.harness_lag_p99_ns
+                .map_or_else(|| "not measured".to_owned(), |v| fmt_ns(v as f64)),
+        );
+    } else {
+        md.push_str("Floor: not measured (--no-calibrate).\n\n");
+    }
+    let _ = writeln!(
+        md,
+        "| phase | verdict | harness lag p99 | main p50 | load generator CPU | server CPU |\n|---|---|---:|---:|---:|---:|"
+    );
+    for p in &summary.phases {
+        let Some(h) = &p.health else { continue };
+        let ns = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| fmt_ns(v as f64));
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {:.0}% | {} |",
+            p.transport,
+            h.verdict.name(),
+            ns(h.harness_lag_p99_ns),
+            ns(h.main_p50_ns),
+            h.client_cpu_share * 100.0,
+            h.server_cpu_share
+                .map_or_else(|| "-".to_owned(), |s| format!("{:.0}%", s * 100.0)),
+        );
+        for r in &h.reasons {
+            let _ = writeln!(md, "|  | {r} | | | | |");
+        }
+    }
+    let mut f = fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("run.md"))?;
+    io::Write::write_all(&mut f, md.as_bytes())
 }
 
 fn run_md(s: &Scenario, command: &str, env: &Environment) -> String {
@@ -143,15 +214,13 @@ fn run_md(s: &Scenario, command: &str, env: &Environment) -> String {
         "| kernel | {} |",
         env.kernel.clone().unwrap_or_else(unknown)
     );
-    if let wsbench_model::Target::Url { push_clock, .. } = s.target {
-        let _ = writeln!(md, "| push clock | {} |", push_clock.name());
-    }
     let _ = writeln!(md, "| SIMD backend | {} |", env.simd_backend);
     let _ = writeln!(md, "| load generator processes | {} |", env.workers);
     let _ = writeln!(
         md,
         "\nResults: `summary.json` (schema in `results/schema/`), one HdrHistogram \
-         (V2 compressed, nanoseconds) per phase and metric in `*.hdr`.\n"
+         (V2 compressed, nanoseconds) per phase and metric in `*.hdr`, the push \
+         ledgers (`*-ledger.json`) and publish records (`*-publish-*.csv`).\n"
     );
     let _ = writeln!(md, "## Scenario\n\n```toml\n{}\n```", s.source.trim_end());
     md
@@ -168,71 +237,80 @@ fn ms(ns: u64) -> String {
     }
 }
 
-/// The table printed at the end of a run: one row per phase.
+/// The table printed at the end of a run: one row per phase with the
+/// main latency (and its uncorrected twin), delivery, rates, errors and
+/// the harness verdict; below it, why a verdict is not ok, and publishes
+/// that failed or messages nobody published.
 pub fn table(summary: &Summary) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<11} {:<14} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>9} {:>10} {:>9} {:>7}",
+        "{:<10} {:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>7} {:>7} {:>7} {:>7} {:>6} {:>9}",
         "transport",
         "metric (ms)",
         "p50",
-        "p90",
         "p99",
         "p99.9",
         "max",
         "delivered",
+        "lost",
         "msg/s",
-        "bytes/msg",
+        "B/msg",
         "req/msg",
-        "errors"
+        "errors",
+        "harness"
     );
+    let mut notes = Vec::new();
     for p in &summary.phases {
-        let main = [
-            "push_latency",
-            "echo_rtt",
-            "throughput_rtt",
-            "handshake_time",
-        ]
-        .into_iter()
-        .find_map(|m| p.latency.get(m).filter(|s| s.count > 0).map(|s| (m, s)));
-        let (name, st) = match main {
-            Some((m, s)) => (m, s.clone()),
-            None => ("-", LatencyStats::default()),
-        };
+        let main = main_latency_of(&p.workload);
+        let st = p.latency.get(main).cloned().unwrap_or_default();
+        let verdict = p.health.as_ref().map_or("-", |h| h.verdict.name());
         let _ = writeln!(
             out,
-            "{:<11} {:<14} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>9.0} {:>10.1} {:>9.3} {:>7}",
+            "{:<10} {:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>7} {:>7.0} {:>7.1} {:>7.3} {:>6} {:>9}",
             p.transport,
-            name,
+            main,
             ms(st.p50),
-            ms(st.p90),
             ms(st.p99),
             ms(st.p999),
             ms(st.max),
             p.counters.delivered,
+            p.counters.lost,
             p.msg_rate,
             p.bytes_per_msg,
             p.requests_per_msg,
             p.errors(),
+            verdict,
         );
-        if let Some(u) = p
-            .latency
-            .get("echo_rtt_uncorrected")
-            .filter(|s| s.count > 0)
-        {
+        let uncorrected = format!("{main}_uncorrected");
+        if let Some(u) = p.latency.get(&uncorrected).filter(|s| s.count > 0) {
             let _ = writeln!(
                 out,
-                "{:<11} {:<14} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                "{:<10} {:<14} {:>7} {:>7} {:>7} {:>7}",
                 "",
                 "(uncorrected)",
                 ms(u.p50),
-                ms(u.p90),
                 ms(u.p99),
                 ms(u.p999),
                 ms(u.max)
             );
         }
+        for r in p.health.iter().flat_map(|h| &h.reasons) {
+            notes.push(format!("{}: harness {verdict}: {r}", p.transport));
+        }
+        let c = &p.counters;
+        if c.publish_failed > 0 || c.unknown > 0 {
+            notes.push(format!(
+                "{}: {} of {} window messages could not be published; {} messages nobody published arrived",
+                p.transport,
+                c.publish_failed,
+                c.published + c.publish_failed,
+                c.unknown
+            ));
+        }
+    }
+    for n in notes {
+        let _ = writeln!(out, "{n}");
     }
     out
 }

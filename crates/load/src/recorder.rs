@@ -10,11 +10,16 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use wsbench_model::results::{Interval, TimelinePoint, latency_histogram};
 
-/// Histogram metrics.
+/// Histogram metrics (their names and definitions are the vocabulary's,
+/// `wsbench_model::metric`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Metric {
-    /// Push: receive time − publish time.
+    /// Push: receive time − intended publish time.
     PushLatency,
+    /// Push: receive time − actual publish time.
+    PushLatencyUncorrected,
+    /// Push: actual − intended publish time.
+    PublishLag,
     /// Echo: reply time − intended send time (coordinated omission
     /// corrected).
     EchoRtt,
@@ -28,31 +33,44 @@ pub enum Metric {
     HandshakeTime,
     /// Parsing a JSON payload with simd-json.
     JsonParse,
+    /// The load generator's scheduling lag.
+    HarnessLag,
 }
 
 impl Metric {
     /// Every metric.
-    pub const ALL: [Metric; 7] = [
+    pub const ALL: [Metric; 10] = [
         Metric::PushLatency,
+        Metric::PushLatencyUncorrected,
+        Metric::PublishLag,
         Metric::EchoRtt,
         Metric::EchoRttUncorrected,
         Metric::ThroughputRtt,
         Metric::ConnectTime,
         Metric::HandshakeTime,
         Metric::JsonParse,
+        Metric::HarnessLag,
     ];
 
     /// The name in results and thresholds.
     pub fn name(self) -> &'static str {
         match self {
             Metric::PushLatency => "push_latency",
+            Metric::PushLatencyUncorrected => "push_latency_uncorrected",
+            Metric::PublishLag => "publish_lag",
             Metric::EchoRtt => "echo_rtt",
             Metric::EchoRttUncorrected => "echo_rtt_uncorrected",
             Metric::ThroughputRtt => "throughput_rtt",
             Metric::ConnectTime => "connect_time",
             Metric::HandshakeTime => "handshake_time",
             Metric::JsonParse => "json_parse",
+            Metric::HarnessLag => "harness_lag",
         }
+    }
+
+    /// The metric of the vocabulary called `name`.
+    pub fn named(name: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.name() == name)
     }
 
     fn index(self) -> usize {
@@ -82,16 +100,18 @@ pub struct Counts {
     pub open_now: AtomicU64,
     /// Most open at once.
     pub peak: AtomicU64,
-    /// Messages received in the window (each connection counts its own).
+    /// Window messages received (each connection counts its own, once).
     pub delivered: AtomicU64,
+    /// Messages received while the window was open, by receive time.
+    pub received: AtomicU64,
     /// Messages received in total (progress).
     pub received_total: AtomicU64,
+    /// Messages the publisher never sent.
+    pub unknown: AtomicU64,
     /// Repeated deliveries.
     pub duplicated: AtomicU64,
     /// Deliveries after a later message.
     pub out_of_order: AtomicU64,
-    /// Lost messages (computed at the end of a phase).
-    pub lost: AtomicU64,
     /// Echo payloads that came back different.
     pub mismatches: AtomicU64,
     /// Messages sent in the window (echo, throughput).
@@ -170,18 +190,66 @@ impl Recorder {
     }
 
     /// Records `ns` for connection `conn`, when the window is open (or
-    /// always, with `always`: connect and handshake times).
+    /// always, with `always`: connect and handshake times). A value past
+    /// the histograms' range (1 hour) is recorded as 1 hour and counted as
+    /// an error (`latency-over-1h`).
     pub fn record(&self, conn: u64, metric: Metric, ns: u64, always: bool) {
         if !(always || self.measuring()) {
             return;
         }
-        let ns = ns.clamp(1, wsbench_model::results::MAX_LATENCY_NS);
+        let ns = self.in_range(ns);
         let mut shard = lock(&self.shards[(conn as usize) % SHARDS]);
         let h = shard.histograms[metric.index()].get_or_insert_with(latency_histogram);
         h.saturating_record(ns);
         if metric == self.main {
             shard.interval.saturating_record(ns);
         }
+    }
+
+    /// Records two values of one message under one lock (the corrected and
+    /// uncorrected push latency), whether or not the window is open: the
+    /// caller has decided the message belongs to it.
+    pub fn record_pair(&self, conn: u64, pair: [(Metric, u64); 2]) {
+        let pair = pair.map(|(m, ns)| (m, self.in_range(ns)));
+        let mut shard = lock(&self.shards[(conn as usize) % SHARDS]);
+        for (metric, ns) in pair {
+            let h = shard.histograms[metric.index()].get_or_insert_with(latency_histogram);
+            h.saturating_record(ns);
+            if metric == self.main {
+                shard.interval.saturating_record(ns);
+            }
+        }
+    }
+
+    /// Records a lag `ns` of a periodic event due every `interval` ns,
+    /// with the events the lag made it miss (HdrHistogram's
+    /// `record_correct`), while the window is open.
+    pub fn record_lag(&self, conn: u64, ns: u64, interval: u64, metric: Metric) {
+        if !self.measuring() {
+            return;
+        }
+        let ns = self.in_range(ns);
+        let mut shard = lock(&self.shards[(conn as usize) % SHARDS]);
+        let h = shard.histograms[metric.index()].get_or_insert_with(latency_histogram);
+        if h.record_correct(ns, interval).is_err() {
+            h.saturating_record(ns);
+        }
+    }
+
+    fn in_range(&self, ns: u64) -> u64 {
+        let max = wsbench_model::results::MAX_LATENCY_NS;
+        if ns > max {
+            self.error("latency-over-1h");
+        }
+        ns.clamp(1, max)
+    }
+
+    /// Adds a whole histogram of `metric` (recorded elsewhere, e.g. by the
+    /// publisher).
+    pub fn add_histogram(&self, metric: Metric, h: &Histogram<u64>) {
+        let mut shard = lock(&self.shards[0]);
+        let slot = shard.histograms[metric.index()].get_or_insert_with(latency_histogram);
+        let _ = slot.add(h);
     }
 
     /// Counts an error of `kind`.
@@ -339,6 +407,31 @@ mod tests {
         assert_eq!(h[&Metric::ConnectTime].len(), 1);
         assert_eq!(r.take_interval().len(), 100);
         assert_eq!(r.take_interval().len(), 0, "the interval resets");
+    }
+
+    #[test]
+    fn every_metric_is_in_the_vocabulary_and_lags_count_what_they_missed() {
+        for m in Metric::ALL {
+            let def =
+                wsbench_model::metric::find(m.name()).unwrap_or_else(|| panic!("{}", m.name()));
+            assert_eq!(
+                def.kind,
+                wsbench_model::metric::Kind::Latency,
+                "{}",
+                m.name()
+            );
+            assert_eq!(Metric::named(m.name()), Some(m));
+        }
+        let r = Recorder::new(Metric::PushLatency);
+        r.set_measuring(true);
+        // A 300 ms stall of a 1 ms tick: 300 samples, from 300 ms down.
+        r.record_lag(0, 300_000_000, 1_000_000, Metric::HarnessLag);
+        r.record_lag(0, 50_000, 1_000_000, Metric::HarnessLag);
+        let h = &r.histograms()[&Metric::HarnessLag];
+        assert_eq!(h.len(), 301);
+        assert!(h.value_at_quantile(0.99) > 290_000_000);
+        r.record(0, Metric::PushLatency, u64::MAX, false);
+        assert_eq!(r.errors().get("latency-over-1h"), Some(&1));
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! Worker processes: one phase split over several load generator
 //! processes, so no process needs more than the 20,000 open files one may
-//! hold. The coordinator picks a start time and a window on the host's
-//! CLOCK_MONOTONIC (one clock for every process), starts `wsbench shard`
-//! once per worker, and merges what they write: counters add up and HDR
-//! histograms merge exactly.
+//! hold. The coordinator picks the phase's start on the host's
+//! CLOCK_MONOTONIC (one clock for every process; the [`Plan`] derives the
+//! window from it), publishes the push messages itself, starts `wsbench
+//! shard` once per worker, and merges what they write: counters add up,
+//! HDR histograms merge exactly, and the workers' ledgers are accounted
+//! against the coordinator's publish record.
 //!
 //! Worker *k* of *n* opens connections `k, k + n, k + 2n, …` on the same
 //! schedule a single process would follow, so the arrival is the same.
@@ -15,16 +17,21 @@ use std::time::Duration;
 
 use tokio::process::Child;
 use tokio::sync::watch;
-use tokio::time::Instant;
-use wsbench_model::results::{PhasePart, PhaseSummary, StopReason, TimelinePoint, merge_part_dirs};
+use wsbench_model::results::{
+    LatencyStats, PhasePart, PhaseSummary, StopReason, TimelinePoint, files, merge_part_dirs,
+    write_histogram,
+};
 use wsbench_model::{Scenario, Transport};
 use wsbench_transport::clock::monotonic_ns;
 
 use crate::RunError;
-use crate::engine::{Early, Phase, Plan, client_options};
-use crate::output::{ResultsDir, write_phase_files};
+use crate::engine::client_options;
+use crate::output::{Accounting, ResultsDir, write_phase};
+use crate::phase::{Early, Phase, PushRole, cores};
+use crate::plan::Plan;
 use crate::progress::Progress;
-use crate::target::{Builtin, LogTail};
+use crate::publisher::{PublishSpec, Publisher};
+use crate::target::{Builtin, LogTail, Origin};
 
 /// One worker's assignment.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,15 +50,14 @@ pub struct ShardSpec {
     pub index: u64,
     /// How many workers.
     pub count: u64,
-    /// CLOCK_MONOTONIC ns at which connection 0 is due.
+    /// CLOCK_MONOTONIC ns at which connection 0 is due (the window
+    /// follows from the scenario).
     pub start_ns: u64,
-    /// CLOCK_MONOTONIC ns at which the window opens.
-    pub window_ns: u64,
     /// Folder for `part.json` and the histograms.
     pub out: PathBuf,
-    /// Time only the messages of this publisher origin (see
-    /// `push_clock = "publisher"`).
-    pub own_origin: Option<u64>,
+    /// The run id and phase index push markers carry.
+    pub run: u32,
+    pub phase: u32,
 }
 
 impl ShardSpec {
@@ -68,10 +74,12 @@ impl ShardSpec {
             format!("{}/{}", self.index, self.count),
             "--start-ns".to_owned(),
             self.start_ns.to_string(),
-            "--window-ns".to_owned(),
-            self.window_ns.to_string(),
             "--out".to_owned(),
             self.out.display().to_string(),
+            "--run-id".to_owned(),
+            self.run.to_string(),
+            "--phase".to_owned(),
+            self.phase.to_string(),
         ];
         if self.tls {
             a.push("--tls".to_owned());
@@ -79,16 +87,8 @@ impl ShardSpec {
         if self.insecure_tls {
             a.push("--insecure-tls".to_owned());
         }
-        if let Some(k) = self.own_origin {
-            a.push("--own-origin".to_owned());
-            a.push(k.to_string());
-        }
         a
     }
-}
-
-fn instant_at(ns: u64) -> Instant {
-    Instant::now() + Duration::from_nanos(ns.saturating_sub(monotonic_ns()))
 }
 
 /// Runs one worker's share of a phase and writes `part.json` and its
@@ -99,40 +99,35 @@ pub async fn run_shard(
     mut interrupt: watch::Receiver<bool>,
 ) -> Result<PhasePart, RunError> {
     let scenario = Scenario::load(&spec.scenario).map_err(|e| RunError::Target(e.to_string()))?;
+    let push = scenario.workload == wsbench_model::WorkloadKind::Push;
     let phase = Phase {
         options: client_options(&scenario, spec.insecure_tls),
         scenario: Arc::new(scenario),
         transport: spec.transport,
-        origin: crate::drivers::Origin {
+        origin: Origin {
             authority: spec.authority.clone(),
             tls: spec.tls,
         },
         progress: false,
         progress_file: Some(spec.out.join(PROGRESS_FILE)),
-        own_origin: spec.own_origin,
+        // The coordinator publishes, on this host's clock.
+        push: push.then_some(PushRole {
+            run: spec.run,
+            phase: spec.phase,
+            publishers: 1,
+            publishes: None,
+            clock: 0,
+        }),
     };
     std::fs::create_dir_all(&spec.out).map_err(RunError::Results)?;
-    let plan = Plan {
-        index: spec.index,
-        count: spec.count.max(1),
-        t0: instant_at(spec.start_ns),
-        window_at: Some(instant_at(spec.window_ns)),
-        window_ns: Some(spec.window_ns),
-    };
+    let plan = Plan::starting_at(&phase.scenario, spec.start_ns, spec.index, spec.count);
     let m = phase.measure(plan, &mut interrupt, None).await?;
-    std::fs::create_dir_all(&spec.out).map_err(RunError::Results)?;
-    let summary = write_phase_files(
-        &spec.out,
-        spec.transport.name(),
-        &m.histograms,
-        (m.timeline_base, &m.intervals),
-        m.summary,
-    )
-    .map_err(RunError::Results)?;
+    let (summary, early) = write_phase(&spec.out, spec.transport.name(), m, Accounting::Later)
+        .map_err(RunError::Results)?;
     let part = PhasePart {
         phase: summary,
-        stop_reason: m.early.as_ref().map(|(r, _)| r.clone()),
-        stop_detail: m.early.map(|(_, d)| d),
+        stop_reason: early.as_ref().map(|(r, _)| r.clone()),
+        stop_detail: early.map(|(_, d)| d),
     };
     let text = serde_json::to_string_pretty(&part).map_err(|e| RunError::Results(e.into()))?;
     std::fs::write(spec.out.join("part.json"), text).map_err(RunError::Results)?;
@@ -195,13 +190,26 @@ pub(crate) async fn coordinate(
 ) -> Result<(PhaseSummary, Early), RunError> {
     let s = &phase.scenario;
     // A second for the processes to start, then the single-process
-    // schedule: the window opens after the warm-up and the ramp.
+    // schedule.
     let start_ns = monotonic_ns() + 1_000_000_000;
-    let ramp = Duration::from_secs_f64(s.connections.saturating_sub(1) as f64 / s.ramp_rate);
-    let window_ns = start_ns
-        + u64::try_from(s.warmup.max(ramp).as_nanos()).unwrap_or(u64::MAX / 4)
-        + 200_000_000;
-    let end_ns = window_ns + u64::try_from(s.duration.as_nanos()).unwrap_or(u64::MAX / 4);
+    let plan = Plan::starting_at(s, start_ns, 0, workers);
+    let (window_ns, end_ns) = (plan.window_ns, plan.window_end_ns());
+    let role = phase.push;
+    let publisher = phase.grid(window_ns).zip(role).map(|(grid, role)| {
+        let mut options = phase.options.clone();
+        options.counters = None;
+        Publisher::start(PublishSpec {
+            origin: phase.origin.clone(),
+            options,
+            grid,
+            index: 0,
+            start_ns,
+            run: role.run,
+            phase: role.phase,
+            payload: s.payload,
+            payload_size: s.payload_size,
+        })
+    });
     let mut list = Vec::new();
     for index in 0..workers {
         let spec = ShardSpec {
@@ -213,12 +221,12 @@ pub(crate) async fn coordinate(
             index,
             count: workers,
             start_ns,
-            window_ns,
             out: results
                 .path()
                 .join("shards")
                 .join(format!("{}-{index}", phase.transport.name())),
-            own_origin: phase.own_origin,
+            run: role.map_or(0, |r| r.run),
+            phase: role.map_or(0, |r| r.phase),
         };
         let mut child = tokio::process::Command::new(exe)
             .args(spec.to_args())
@@ -323,13 +331,36 @@ pub(crate) async fn coordinate(
         }
         parts.push((w.out.clone(), part));
     }
-    let mut summary = merge_part_dirs(&parts, results.path(), phase.transport.name())
+    let prefix = phase.transport.name();
+    let mut records = Vec::new();
+    let mut lag = None;
+    if let Some(p) = publisher {
+        let (record, h) = p.finish().await;
+        let path = results
+            .path()
+            .join(files::publish_record(prefix, record.index));
+        record.write(&path).map_err(RunError::Results)?;
+        records.push(path);
+        lag = Some(h);
+    }
+    let window_s = (end_ns - window_ns) as f64 / 1e9;
+    let server_cpu = cpu_at_start
+        .zip(cpu_at_end)
+        .map(|(a, b)| b.saturating_sub(a));
+    let server_share = server_cpu.map(|ns| ns as f64 / 1e9 / window_s / cores() as f64);
+    let mut summary = merge_part_dirs(&parts, results.path(), prefix, &records, server_share)
         .map_err(RunError::Results)?;
-    if let (Some(a), Some(b)) = (cpu_at_start, cpu_at_end)
-        && summary.counters.delivered > 0
+    if let Some(h) = lag {
+        let file = files::histogram(prefix, "publish_lag");
+        write_histogram(&h, &results.path().join(&file)).map_err(RunError::Results)?;
+        summary
+            .latency
+            .insert("publish_lag".to_owned(), LatencyStats::of(&h, &file));
+    }
+    if let Some(ns) = server_cpu
+        && summary.counters.received > 0
     {
-        summary.server_cpu_us_per_msg =
-            Some(b.saturating_sub(a) as f64 / 1e3 / summary.counters.delivered as f64);
+        summary.server_cpu_us_per_msg = Some(ns as f64 / 1e3 / summary.counters.received as f64);
     }
     Ok((summary, early))
 }

@@ -2,9 +2,15 @@
 
 use std::fs;
 
-/// CPU time (user + system) of process `pid` (`None`: this process), in
-/// nanoseconds.
+/// CPU time (user + system) of process `pid` (`None`: this process, from
+/// its CPU-time clock, to the nanosecond), in nanoseconds.
 pub fn cpu_ns(pid: Option<u32>) -> Option<u64> {
+    if pid.is_none() {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+        return u64::try_from(t.tv_sec)
+            .ok()
+            .map(|s| s * 1_000_000_000 + t.tv_nsec as u64);
+    }
     let path = match pid {
         Some(p) => format!("/proc/{p}/stat"),
         None => "/proc/self/stat".to_owned(),

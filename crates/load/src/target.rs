@@ -14,6 +14,33 @@ use tokio::process::{Child, ChildStderr, Command};
 use crate::RunError;
 use crate::sys;
 
+/// Where the target is: `host:port` and whether it speaks TLS.
+#[derive(Clone, Debug)]
+pub(crate) struct Origin {
+    pub(crate) authority: String,
+    pub(crate) tls: bool,
+}
+
+impl Origin {
+    /// The WebSocket URL of `path`.
+    pub(crate) fn ws(&self, path: &str) -> String {
+        format!(
+            "{}://{}{path}",
+            if self.tls { "wss" } else { "ws" },
+            self.authority
+        )
+    }
+
+    /// The HTTP URL of `path`.
+    pub(crate) fn http(&self, path: &str) -> String {
+        format!(
+            "{}://{}{path}",
+            if self.tls { "https" } else { "http" },
+            self.authority
+        )
+    }
+}
+
 /// Lines of the server's stderr kept for error messages and `server.log`.
 const LOG_LINES: usize = 200;
 
@@ -129,6 +156,21 @@ impl Builtin {
             Ok(None) => None,
             Err(e) => Some(format!("cannot tell ({e})")),
         }
+    }
+
+    /// Why the server is gone, with its last lines; `None` while it runs.
+    pub(crate) fn failure(&mut self) -> Option<String> {
+        let status = self.exited()?;
+        let log = self.log();
+        let tail = log[log.len().saturating_sub(5)..].join("\n");
+        Some(format!(
+            "the builtin server exited ({status}){}",
+            if tail.is_empty() {
+                String::new()
+            } else {
+                format!(":\n{tail}")
+            }
+        ))
     }
 
     /// The server's recent stderr lines.

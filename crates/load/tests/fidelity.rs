@@ -37,6 +37,7 @@ fn options(test: &str, interrupt: watch::Receiver<bool>) -> RunOptions {
         workers: None,
         interrupt,
         shard: None,
+        calibrate: false,
     }
 }
 
@@ -153,7 +154,7 @@ async fn dropped_and_repeated_messages_are_counted() {
     assert!(p.delivered_ratio < 0.85, "{}", p.delivered_ratio);
     // A threshold on it fails.
     let t = wsbench_model::Threshold::parse("lost == 0").unwrap();
-    assert!(!Summary::evaluate(&out.summary.phases, &[t])[0].passed);
+    assert!(!Summary::evaluate(&out.summary.phases, &[t], None)[0].passed);
 }
 
 fn check_complete(p: &PhaseSummary) {

@@ -7,12 +7,13 @@
 
 #![forbid(unsafe_code)]
 
+pub mod delivery;
+pub mod health;
+pub mod metric;
 pub mod results;
 pub mod scenario;
 pub mod threshold;
 
 pub use results::{PhaseSummary, Summary};
-pub use scenario::{
-    PayloadKind, PushClock, Scenario, ScenarioError, Target, Transport, WorkloadKind,
-};
+pub use scenario::{PayloadKind, Scenario, ScenarioError, Target, Transport, WorkloadKind};
 pub use threshold::Threshold;

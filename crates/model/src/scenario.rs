@@ -206,8 +206,9 @@ struct RawTarget {
     insecure_tls: bool,
     #[serde(default)]
     allow_remote: bool,
+    /// Gone: push messages are always timed on the publisher's clock.
     #[serde(default)]
-    push_clock: Option<Spanned<PushClock>>,
+    push_clock: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -260,33 +261,7 @@ pub enum Target {
         tls: bool,
         /// Accept any certificate.
         insecure_tls: bool,
-        /// Whose clock times push messages.
-        push_clock: PushClock,
     },
-}
-
-/// Whose clock a push message's time comes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PushClock {
-    /// The server stamps each message when it publishes: a one-way
-    /// latency, exact when the load generator shares the server's host.
-    Server,
-    /// The load generator publishes through `POST /publish` with its own
-    /// clock and times only what it published: publisher → server →
-    /// subscriber on one clock, valid across hosts (the default for a
-    /// target on another host).
-    Publisher,
-}
-
-impl PushClock {
-    /// The name in scenario files and results.
-    pub fn name(self) -> &'static str {
-        match self {
-            PushClock::Server => "server",
-            PushClock::Publisher => "publisher",
-        }
-    }
 }
 
 /// A validated scenario.
@@ -584,6 +559,7 @@ impl Scenario {
         };
 
         let mut thresholds = Vec::new();
+        let mut threshold_spans = Vec::new();
         for t in &raw.thresholds {
             let parsed = Threshold::parse(t.get_ref()).map_err(|e| {
                 // +1: the opening quote.
@@ -595,9 +571,10 @@ impl Scenario {
                 )
             })?;
             thresholds.push(parsed);
+            threshold_spans.push(t.span());
         }
 
-        Ok(Scenario {
+        let scenario = Scenario {
             name,
             description: raw.description,
             target,
@@ -616,6 +593,55 @@ impl Scenario {
             in_flight,
             thresholds,
             source: text.to_owned(),
+        };
+        for (t, span) in scenario.thresholds.iter().zip(threshold_spans) {
+            // +1: the opening quote.
+            let at = span.start + 1..span.start + 1;
+            scenario.check_threshold(t).map_err(|(message, hint)| {
+                c.at(
+                    at,
+                    format!("threshold {:?}: {message}", t.text),
+                    hint.as_deref(),
+                )
+            })?;
+        }
+        Ok(scenario)
+    }
+
+    /// Whether `t` can be checked on this scenario's results: its
+    /// transport runs and its metric is produced. A threshold that could
+    /// never see a value is refused before anything runs, so a gate
+    /// cannot pass by accident.
+    fn check_threshold(&self, t: &Threshold) -> Result<(), (String, Option<String>)> {
+        if let Some(tr) = t.transport
+            && !self.transports.contains(&tr)
+        {
+            let run: Vec<&str> = self.transports.iter().map(|t| t.name()).collect();
+            return Err((
+                format!("the {tr} transport is not in this run"),
+                Some(format!(
+                    "transports = [{}]; name one of them, or drop the prefix to check every phase",
+                    run.iter()
+                        .map(|n| format!("\"{n}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            ));
+        }
+        t.metric.def().produced_by(self).map_err(|why| {
+            (
+                why,
+                Some(format!(
+                    "a {} phase produces: {}",
+                    self.workload.name(),
+                    crate::metric::ALL
+                        .iter()
+                        .filter(|d| d.produced_by(self).is_ok())
+                        .map(|d| d.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            )
         })
     }
 }
@@ -635,13 +661,7 @@ fn target(c: &Checker<'_>, raw: &Spanned<RawTarget>) -> Result<Target, ScenarioE
             Some("set builtin = true (wsbench starts its own server) or url = \"ws://127.0.0.1:9001\""),
         )),
         (true, None) => {
-            if let Some(pc) = &t.push_clock {
-                return Err(c.at(
-                    pc.span(),
-                    "push_clock applies to url targets only",
-                    Some("the builtin server runs on this host: its clock is this host's"),
-                ));
-            }
+            push_clock(c, t)?;
             let workers = t.workers.as_ref().map_or(0, |w| *w.get_ref());
             if workers > 64 {
                 let span = t.workers.as_ref().map(Spanned::span).unwrap_or_default();
@@ -682,19 +702,30 @@ fn target(c: &Checker<'_>, raw: &Spanned<RawTarget>) -> Result<Target, ScenarioE
                     Some("load tests stay on 127.0.0.0/8 unless the target sets allow_remote = true"),
                 ));
             }
+            push_clock(c, t)?;
             let port = parsed.port_u16().unwrap_or(if tls { 443 } else { 80 });
-            let default_clock = if loopback {
-                PushClock::Server
-            } else {
-                PushClock::Publisher
-            };
             Ok(Target::Url {
                 authority: format!("{host}:{port}"),
                 tls,
                 insecure_tls: t.insecure_tls,
-                push_clock: t.push_clock.as_ref().map_or(default_clock, |p| *p.get_ref()),
             })
         }
+    }
+}
+
+/// `push_clock` is accepted as `"publisher"` (what every run now does)
+/// and refused otherwise, with the reason.
+fn push_clock(c: &Checker<'_>, t: &RawTarget) -> Result<(), ScenarioError> {
+    match &t.push_clock {
+        Some(pc) if pc.get_ref() != "publisher" => Err(c.at(
+            pc.span(),
+            format!("push_clock = {:?} is not supported", pc.get_ref()),
+            Some(
+                "wsbench publishes every push message itself and times it on its own clock; \
+                 remove push_clock (see docs/load.md)",
+            ),
+        )),
+        _ => Ok(()),
     }
 }
 

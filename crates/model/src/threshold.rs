@@ -8,33 +8,8 @@
 
 use std::fmt;
 
+use crate::metric::{self, Kind};
 use crate::scenario::Transport;
-
-/// Histogram metrics (latencies), each with a statistic.
-pub const LATENCY_METRICS: [&str; 7] = [
-    "push_latency",
-    "echo_rtt",
-    "echo_rtt_uncorrected",
-    "throughput_rtt",
-    "connect_time",
-    "handshake_time",
-    "json_parse",
-];
-
-/// Scalar metrics of a phase.
-pub const SCALAR_METRICS: [&str; 11] = [
-    "errors",
-    "lost",
-    "duplicated",
-    "out_of_order",
-    "payload_mismatches",
-    "delivered_ratio",
-    "msg_rate",
-    "bytes_per_msg",
-    "requests_per_msg",
-    "connections_failed",
-    "server_cpu_us_per_msg",
-];
 
 /// A statistic of a latency histogram.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -65,13 +40,33 @@ impl fmt::Display for Stat {
 pub enum Metric {
     /// A statistic of a latency histogram, in nanoseconds.
     Latency {
-        /// One of [`LATENCY_METRICS`].
+        /// A [`Kind::Latency`] metric of the vocabulary.
         histogram: String,
         /// Which statistic.
         stat: Stat,
     },
-    /// One of [`SCALAR_METRICS`].
+    /// Any other metric of the vocabulary.
     Scalar(String),
+}
+
+impl Metric {
+    /// The metric's name in the vocabulary.
+    pub fn name(&self) -> &str {
+        match self {
+            Metric::Latency { histogram, .. } => histogram,
+            Metric::Scalar(name) => name,
+        }
+    }
+
+    /// Its entry in the vocabulary.
+    pub fn def(&self) -> &'static metric::Def {
+        metric::find(self.name()).expect("parsed metrics are in the vocabulary")
+    }
+
+    /// `v` with its unit (`14.44 ms`, `0.9950`).
+    pub fn format_value(&self, v: f64) -> String {
+        self.def().format(v)
+    }
 }
 
 /// A comparison.
@@ -176,46 +171,45 @@ impl Threshold {
         let metric_name = parts.first().copied().unwrap_or_default();
         // `p99.9` splits in two.
         let stat_text = parts[1.min(parts.len())..].join(".");
-        let metric = if LATENCY_METRICS.contains(&metric_name) {
-            let stat = parse_stat(&stat_text).ok_or_else(|| {
-                err(
-                    left_at,
-                    format!("{metric_name} needs a statistic, not {stat_text:?}"),
-                    Some(format!("e.g. {metric_name}.p99, .p50, .p99.9, .mean, .max")),
-                )
-            })?;
-            Metric::Latency {
-                histogram: metric_name.to_owned(),
-                stat,
+        let metric = match metric::find(metric_name) {
+            Some(d) if d.kind == Kind::Latency => {
+                let stat = parse_stat(&stat_text).ok_or_else(|| {
+                    err(
+                        left_at,
+                        format!("{metric_name} needs a statistic, not {stat_text:?}"),
+                        Some(format!(
+                            "e.g. {metric_name}.p99, .p50, .p95, .p99.9, .p99.99, .mean, .max"
+                        )),
+                    )
+                })?;
+                Metric::Latency {
+                    histogram: metric_name.to_owned(),
+                    stat,
+                }
             }
-        } else if SCALAR_METRICS.contains(&metric_name) {
-            if !stat_text.is_empty() {
+            Some(_) => {
+                if !stat_text.is_empty() {
+                    return Err(err(
+                        left_at,
+                        format!("{metric_name} has no statistics"),
+                        None,
+                    ));
+                }
+                Metric::Scalar(metric_name.to_owned())
+            }
+            None => {
                 return Err(err(
                     left_at,
-                    format!("{metric_name} has no statistics"),
-                    None,
+                    format!("unknown metric {metric_name:?}"),
+                    Some(match metric::closest(metric_name) {
+                        Some(m) => format!("did you mean {m}?"),
+                        None => {
+                            let all: Vec<&str> = metric::ALL.iter().map(|d| d.name).collect();
+                            format!("metrics: {}", all.join(", "))
+                        }
+                    }),
                 ));
             }
-            Metric::Scalar(metric_name.to_owned())
-        } else {
-            let all: Vec<&str> = LATENCY_METRICS
-                .iter()
-                .chain(&SCALAR_METRICS)
-                .copied()
-                .collect();
-            let close = all
-                .iter()
-                .map(|m| (strsim::damerau_levenshtein(metric_name, m), *m))
-                .min()
-                .filter(|&(d, _)| d <= 3);
-            return Err(err(
-                left_at,
-                format!("unknown metric {metric_name:?}"),
-                Some(match close {
-                    Some((_, m)) => format!("did you mean {m}?"),
-                    None => format!("metrics: {}", all.join(", ")),
-                }),
-            ));
         };
 
         let number_end = right

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use wsbench_model::{PayloadKind, PushClock, Scenario, Target, Transport, WorkloadKind};
+use wsbench_model::{PayloadKind, Scenario, Target, Transport, WorkloadKind};
 
 const GOOD: &str = r#"schema_version = 1
 name = "t"
@@ -160,7 +160,6 @@ fn combinations_that_make_no_sense_are_refused() {
             authority: "localhost:9443".into(),
             tls: true,
             insecure_tls: true,
-            push_clock: PushClock::Server,
         }
     );
     let remote = |extra: &str| {
@@ -173,32 +172,69 @@ fn combinations_that_make_no_sense_are_refused() {
         )
         .map(|s| s.target)
     };
-    assert!(
-        matches!(
-            remote(""),
-            Ok(Target::Url {
-                push_clock: PushClock::Publisher,
-                ..
-            })
-        ),
-        "a remote target is timed on the publisher's clock by default"
-    );
-    assert!(matches!(
-        remote("\npush_clock = \"server\""),
-        Ok(Target::Url {
-            push_clock: PushClock::Server,
-            ..
-        })
-    ));
-    let e = remote("\npush_clock = \"atomic\"").unwrap_err();
+    assert!(remote("").is_ok());
+    // Every run publishes and times on its own clock: "publisher" is what
+    // it does anyway, anything else is refused with the reason.
+    assert!(remote("\npush_clock = \"publisher\"").is_ok());
+    let e = remote("\npush_clock = \"server\"").unwrap_err();
     assert!(e.to_string().contains("s.toml:"), "{e}");
-    let e = err(&GOOD.replace(
-        "builtin = true",
-        "builtin = true\npush_clock = \"publisher\"",
-    ));
-    assert!(e.message.contains("url targets only"), "{e}");
+    assert!(e.hint.unwrap().contains("its own clock"));
     let e = err(&GOOD.replace("builtin = true", "url = \"ws://127.0.0.1:9001/push\""));
     assert!(e.message.contains("path"), "{e}");
     let e = err(&GOOD.replace("rate = 5\n", ""));
     assert!(e.message.contains("needs a rate"), "{e}");
+}
+
+#[test]
+fn thresholds_that_could_never_see_a_value_are_refused_before_the_run() {
+    // A transport the run does not have.
+    let e = err(&GOOD.replace("push_latency.p99 < 5ms", "long-poll.push_latency.p99 < 1us"));
+    assert_eq!((e.line, e.column), (3, 16), "{e}");
+    assert!(
+        e.message.contains("long-poll transport is not in this run"),
+        "{e}"
+    );
+    assert!(
+        e.hint
+            .as_deref()
+            .unwrap()
+            .contains("\"websocket\", \"sse\""),
+        "{e}"
+    );
+    // A metric the workload does not produce.
+    let e = err(&GOOD.replace("push_latency.p99 < 5ms", "echo_rtt.p95 < 50ms"));
+    assert!(
+        e.message
+            .contains("push workload does not produce echo_rtt"),
+        "{e}"
+    );
+    assert!(e.hint.as_deref().unwrap().contains("push_latency"), "{e}");
+    let e = err(&GOOD.replace("push_latency.p99 < 5ms", "payload_mismatches == 0"));
+    assert!(e.message.contains("payload_mismatches"), "{e}");
+    // Server CPU is read only from the builtin server.
+    let url = GOOD.replace("builtin = true", "url = \"ws://127.0.0.1:9001\"");
+    let e = err(&url.replace("push_latency.p99 < 5ms", "server_cpu_us_per_msg < 10"));
+    assert!(e.message.contains("builtin target only"), "{e}");
+    // JSON parse times need JSON payloads.
+    let e = err(&GOOD
+        .replace("payload = \"json\"\n", "")
+        .replace("push_latency.p99 < 5ms", "json_parse.p99 < 1ms"));
+    assert!(e.message.contains("payload = \"json\""), "{e}");
+    // Any percentile, and the metrics a push phase has, are accepted.
+    for ok in [
+        "push_latency.p95 < 50ms",
+        "sse.push_latency.p99.99 < 1s",
+        "push_latency_uncorrected.max < 1s",
+        "publish_lag.p99 < 5ms",
+        "harness_lag.p99 < 1ms",
+        "lost == 0",
+        "publish_failed == 0",
+        "unknown == 0",
+        "delivered_ratio >= 1.0",
+        "json_parse.p50 < 1ms",
+        "server_cpu_us_per_msg < 100",
+    ] {
+        Scenario::parse("s.toml", &GOOD.replace("push_latency.p99 < 5ms", ok))
+            .unwrap_or_else(|e| panic!("{ok}: {e}"));
+    }
 }

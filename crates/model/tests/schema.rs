@@ -1,18 +1,19 @@
 //! `summary.json` matches the committed JSON Schema
-//! (`results/schema/summary-v1.schema.json`), both ways: every field the
+//! (`results/schema/summary-v2.schema.json`), both ways: every field the
 //! code writes is described, and every field the schema requires is
 //! written. A small validator for the keywords the schema uses.
 
 use serde_json::{Value, json};
+use wsbench_model::health::Health;
 use wsbench_model::results::{
-    Counters, Environment, LatencyStats, PhaseSummary, ShardInfo, StopReason, Summary,
-    ThresholdResult, TimelinePoint,
+    Counters, Environment, Floor, LatencyStats, PhaseSummary, Schedule, ShardInfo, StopReason,
+    Summary, ThresholdResult, TimelinePoint,
 };
 
 fn schema() -> Value {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../results/schema/summary-v1.schema.json"
+        "/../../results/schema/summary-v2.schema.json"
     );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -51,8 +52,8 @@ fn check(root: &Value, s: &Value, v: &Value, at: &str) {
     if let Some(Value::Array(allowed)) = s.get("enum") {
         assert!(allowed.contains(v), "{at}: {v} not in {allowed:?}");
     }
-    if let Some(min) = s.get("minimum").and_then(Value::as_f64) {
-        assert!(v.as_f64().unwrap() >= min, "{at}: {v} < {min}");
+    if let (Some(min), Some(n)) = (s.get("minimum").and_then(Value::as_f64), v.as_f64()) {
+        assert!(n >= min, "{at}: {v} < {min}");
     }
     if let Value::Object(map) = v {
         for req in s
@@ -108,7 +109,14 @@ fn full_summary() -> Summary {
         delivered_ratio: 1.0,
         server_cpu_us_per_msg: Some(12.5),
         client_rss_per_conn: Some(1500.0),
-        seq_range: Some((3, 9)),
+        health: Some(Health::judge(Some(10), Some(1_000), 0.5, Some(0.2), 2)),
+        schedule: Some(Schedule {
+            rate: 10.0,
+            window: 100,
+            publishers: 1,
+        }),
+        ledger: Some("long-poll-ledger.json".into()),
+        publish_records: vec!["long-poll-publish-0.csv".into()],
         timeline: vec![TimelinePoint {
             t_s: 1.0,
             msg_rate: 10.0,
@@ -120,15 +128,11 @@ fn full_summary() -> Summary {
         timeline_log: Some("long-poll-timeline.hlog".into()),
         ..PhaseSummary::default()
     };
-    for name in [
-        "push_latency",
-        "echo_rtt",
-        "echo_rtt_uncorrected",
-        "throughput_rtt",
-        "connect_time",
-        "handshake_time",
-        "json_parse",
-    ] {
+    for name in wsbench_model::metric::ALL
+        .iter()
+        .filter(|d| d.kind == wsbench_model::metric::Kind::Latency)
+        .map(|d| d.name)
+    {
         phase.latency.insert(
             name.into(),
             LatencyStats {
@@ -140,7 +144,7 @@ fn full_summary() -> Summary {
         );
     }
     Summary {
-        schema_version: 1,
+        schema_version: 2,
         scenario: "s".into(),
         command: "wsbench run s.toml".into(),
         started_at: "2026-01-01T00:00:00Z".into(),
@@ -166,6 +170,11 @@ fn full_summary() -> Summary {
             index: 1,
             count: 2,
             start_at: "2026-01-01T00:00:00Z".into(),
+        }),
+        floor: Some(Floor {
+            duration_s: 1.0,
+            echo_rtt: LatencyStats::default(),
+            harness_lag_p99_ns: Some(20_000),
         }),
     }
 }

@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use hdrhistogram::Histogram;
-use wsbench_model::Threshold;
+pub use wsbench_model::metric::fmt_ns;
+use wsbench_model::metric::main_latency_of;
 use wsbench_model::results::{PhaseSummary, Summary, ThresholdResult, read_histogram};
-use wsbench_model::threshold::Metric;
 
 use crate::ReportError;
 
@@ -59,22 +59,10 @@ impl Run {
     }
 }
 
-/// The latency a phase is about: push latency, the corrected echo round
-/// trip, the throughput round trip, or the handshake for connect.
+/// The latency a phase is about (the vocabulary's main latency of its
+/// workload).
 pub fn main_metric(phase: &PhaseSummary) -> &'static str {
-    match phase.workload.as_str() {
-        "push" => "push_latency",
-        "echo" => "echo_rtt",
-        "throughput" => "throughput_rtt",
-        _ if phase
-            .latency
-            .get("handshake_time")
-            .is_some_and(|s| s.count > 0) =>
-        {
-            "handshake_time"
-        }
-        _ => "connect_time",
-    }
+    main_latency_of(&phase.workload)
 }
 
 /// What the main metric is called on an axis.
@@ -101,29 +89,9 @@ pub fn series_label(runs: &[Run], run: &Run, phase: &PhaseSummary) -> String {
     }
 }
 
-/// A threshold's measured value as shown: a duration for a latency
-/// statistic (stored in nanoseconds), the number otherwise.
+/// A threshold's measured value as shown, with its unit.
 pub fn threshold_value(t: &ThresholdResult) -> String {
-    let Some(v) = t.value else {
-        return "missing".to_owned();
-    };
-    match Threshold::parse(&t.threshold).map(|th| th.metric) {
-        Ok(Metric::Latency { .. }) => fmt_ns(v),
-        _ => format!("{v:.4}"),
-    }
-}
-
-/// Nanoseconds as a readable duration.
-pub fn fmt_ns(ns: f64) -> String {
-    if ns >= 1e9 {
-        format!("{:.2} s", ns / 1e9)
-    } else if ns >= 1e6 {
-        format!("{:.2} ms", ns / 1e6)
-    } else if ns >= 1e3 {
-        format!("{:.1} µs", ns / 1e3)
-    } else {
-        format!("{ns:.0} ns")
-    }
+    t.shown_value()
 }
 
 #[cfg(test)]
@@ -150,6 +118,7 @@ mod tests {
             threshold_value(&t("delivered_ratio >= 1.0", Some(1.0))),
             "1.0000"
         );
-        assert_eq!(threshold_value(&t("errors == 0", None)), "missing");
+        assert_eq!(threshold_value(&t("errors == 0", Some(3.0))), "3");
+        assert_eq!(threshold_value(&t("errors == 0", None)), "no value");
     }
 }

@@ -1,7 +1,8 @@
 //! `wsbench merge`: the shards of one run (`wsbench run --shard I/N`)
 //! combined into one result, exactly: counters add up, HDR histograms
-//! merge, timelines merge second by second, and the messages published
-//! are the union of the sequence numbers the shards saw.
+//! merge, timelines merge second by second, and the shards' push ledgers
+//! add up and are accounted against every shard's publish record (each
+//! shard published its share of the schedule).
 
 use std::path::{Path, PathBuf};
 
@@ -117,8 +118,8 @@ pub fn merge(dirs: &[PathBuf], out: &Path, command: &str) -> Result<Summary, Rep
                 ))
             })
             .collect();
-        let merged =
-            merge_part_dirs(&parts, out, &phase.transport).map_err(|e| ReportError::io(out, e))?;
+        let merged = merge_part_dirs(&parts, out, &phase.transport, &[], None)
+            .map_err(|e| ReportError::io(out, e))?;
         summary.phases.push(merged);
     }
     let thresholds: Vec<Threshold> = match &first.scenario_text {
@@ -131,7 +132,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, command: &str) -> Result<Summary, Rep
         }
         None => Vec::new(),
     };
-    summary.thresholds = Summary::evaluate(&summary.phases, &thresholds);
+    summary.thresholds = Summary::evaluate(&summary.phases, &thresholds, Some(out));
     summary.write(out).map_err(|e| ReportError::io(out, e))?;
     let sources: Vec<String> = runs
         .iter()

@@ -32,6 +32,9 @@ pub struct Published {
 struct History {
     last_seq: u64,
     retained: VecDeque<Arc<Published>>,
+    /// Fault injection: messages numbered above this are accepted (they get
+    /// their sequence number) and never delivered (0: no limit).
+    deliver_up_to: u64,
 }
 
 impl History {
@@ -61,10 +64,18 @@ impl Default for Hub {
 impl Hub {
     /// An empty hub.
     pub fn new() -> Hub {
+        Hub::delivering_up_to(0)
+    }
+
+    /// A hub that accepts every publish but delivers only messages up to
+    /// sequence number `n` (0: all): a target that silently stops
+    /// delivering, to check that a load generator counts the loss.
+    pub fn delivering_up_to(n: u64) -> Hub {
         Hub {
             history: Mutex::new(History {
                 last_seq: 0,
                 retained: VecDeque::with_capacity(RETAIN),
+                deliver_up_to: n,
             }),
             live: broadcast::channel(1024).0,
             latest: watch::channel(0).0,
@@ -94,6 +105,10 @@ impl Hub {
                 ts_ns,
                 json: push::encode(seq, ts_ns, payload),
             });
+            if h.deliver_up_to > 0 && seq > h.deliver_up_to {
+                h.last_seq = seq;
+                return message;
+            }
             h.retain(Arc::clone(&message));
             message
         };
@@ -276,6 +291,20 @@ mod tests {
             got.extend(seqs(sub.next().await.unwrap()));
         }
         assert_eq!(got, (4..=2003).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_hub_limited_to_n_accepts_more_and_delivers_n() {
+        let hub = Hub::delivering_up_to(2);
+        let mut sub = hub.subscribe_after(0);
+        let seqs: Vec<u64> = (0..4).map(|_| hub.publish("x").seq).collect();
+        assert_eq!(seqs, [1, 2, 3, 4], "every publish is accepted and numbered");
+        assert_eq!(
+            hub.since(0).iter().map(|m| m.seq).collect::<Vec<_>>(),
+            [1, 2]
+        );
+        assert_eq!(sub.catch_up().len(), 2);
+        assert_eq!(hub.last_seq(), 4);
     }
 
     #[tokio::test]

@@ -122,6 +122,13 @@ pub struct Faults {
     /// `/push`: send every message whose sequence number is a multiple of
     /// this twice (0: none).
     pub duplicate_every: u64,
+    /// `POST /publish`: hold every publish this long before it reaches the
+    /// hub (and before it is answered): every push transport delivers it
+    /// that much later.
+    pub push_delay: Duration,
+    /// Accept every publish but deliver only messages numbered up to this,
+    /// on every push transport (0: all).
+    pub stop_delivering_after: u64,
 }
 
 impl Faults {
@@ -194,6 +201,9 @@ impl Ctx {
     /// message's sequence number and publish time, `None` when a worker's
     /// primary is gone.
     pub(crate) async fn publish(&self, payload: &str, sent_ns: Option<u64>) -> Option<(u64, u64)> {
+        if !self.config.faults.push_delay.is_zero() {
+            tokio::time::sleep(self.config.faults.push_delay).await;
+        }
         match &self.upstream {
             Some(up) => up.publish(payload.to_owned(), sent_ns).await,
             None => {
@@ -240,7 +250,7 @@ impl Server {
         for _ in 1..config.listeners {
             listeners.push(bind(addr, true)?);
         }
-        let hub = Arc::new(Hub::new());
+        let hub = Arc::new(Hub::delivering_up_to(config.faults.stop_delivering_after));
         let upstream = match &config.upstream {
             Some(path) => Some(
                 cluster::Upstream::connect(path, Arc::clone(&hub))

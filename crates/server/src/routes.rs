@@ -12,6 +12,7 @@ use wsbench_transport::{
 
 use crate::Ctx;
 use crate::http::{self, Head, ReadError};
+use crate::hub::Subscription;
 use crate::stacks::{self, WsImpl};
 
 /// How long WebSocket clients get to answer our 1001 at shutdown.
@@ -106,8 +107,12 @@ async fn websocket(stream: NetStream, buf: Vec<u8>, head: Head, ctx: &Ctx) {
             return;
         }
     };
+    // A push subscriber is subscribed before the 101 goes out: every
+    // message published after the client sees the connection open reaches
+    // it.
+    let sub = (!echo).then(|| ctx.hub.subscribe());
     if ctx.config.ws_impl != WsImpl::Own {
-        return stacks::serve(ctx.config.ws_impl, stream, buf, echo, ctx).await;
+        return stacks::serve(ctx.config.ws_impl, stream, buf, sub, ctx).await;
     }
     let options = ServerOptions {
         config: Config {
@@ -125,10 +130,9 @@ async fn websocket(stream: NetStream, buf: Vec<u8>, head: Head, ctx: &Ctx) {
         return;
     };
     let shutdown = ctx.shutdown.clone();
-    if echo {
-        echo_loop(accepted.socket, ctx, shutdown).await;
-    } else {
-        push_loop(accepted.socket, ctx, shutdown).await;
+    match sub {
+        None => echo_loop(accepted.socket, ctx, shutdown).await,
+        Some(sub) => push_loop(accepted.socket, sub, ctx, shutdown).await,
     }
 }
 
@@ -181,8 +185,12 @@ async fn echo_loop(mut ws: TcpWebSocket, ctx: &Ctx, mut shutdown: watch::Receive
     }
 }
 
-async fn push_loop(mut ws: TcpWebSocket, ctx: &Ctx, mut shutdown: watch::Receiver<bool>) {
-    let mut sub = ctx.hub.subscribe();
+async fn push_loop(
+    mut ws: TcpWebSocket,
+    mut sub: Subscription<'_>,
+    ctx: &Ctx,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         tokio::select! {
             batch = sub.next() => {

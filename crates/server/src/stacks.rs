@@ -15,6 +15,7 @@ use wsbench_codec::handshake::Request;
 use wsbench_transport::net::NetStream;
 
 use crate::Ctx;
+use crate::hub::Subscription;
 use crate::routes::shutting_down;
 
 /// The WebSocket implementation serving `/echo` and `/push`.
@@ -141,19 +142,26 @@ async fn upgrade(mut stream: NetStream, buf: Vec<u8>) -> Option<Prefixed> {
     })
 }
 
-/// Serves `/echo` (`echo == true`) or `/push` with a stack other than ours.
-pub(crate) async fn serve(imp: WsImpl, stream: NetStream, buf: Vec<u8>, echo: bool, ctx: &Ctx) {
+/// Serves `/echo` (no subscription) or `/push` (subscribed before the
+/// upgrade is answered) with a stack other than ours.
+pub(crate) async fn serve(
+    imp: WsImpl,
+    stream: NetStream,
+    buf: Vec<u8>,
+    sub: Option<Subscription<'_>>,
+    ctx: &Ctx,
+) {
     let Some(io) = upgrade(stream, buf).await else {
         return;
     };
     let shutdown = ctx.shutdown.clone();
     let max = usize::try_from(ctx.config.max_message_size).unwrap_or(usize::MAX);
-    match (imp, echo) {
+    match (imp, sub) {
         (WsImpl::Own, _) => unreachable!("the own stack is served by routes"),
-        (WsImpl::FastWebSockets, true) => fws_echo(io, max, shutdown).await,
-        (WsImpl::FastWebSockets, false) => fws_push(io, ctx, shutdown).await,
-        (WsImpl::TokioTungstenite, true) => tt_echo(io, max, shutdown).await,
-        (WsImpl::TokioTungstenite, false) => tt_push(io, ctx, shutdown).await,
+        (WsImpl::FastWebSockets, None) => fws_echo(io, max, shutdown).await,
+        (WsImpl::FastWebSockets, Some(sub)) => fws_push(io, sub, shutdown).await,
+        (WsImpl::TokioTungstenite, None) => tt_echo(io, max, shutdown).await,
+        (WsImpl::TokioTungstenite, Some(sub)) => tt_push(io, sub, shutdown).await,
     }
 }
 
@@ -192,10 +200,9 @@ async fn fws_echo(io: Prefixed, max: usize, mut shutdown: watch::Receiver<bool>)
 
 /// Push with fastwebsockets: write-only (clients of `/push` send nothing
 /// but their close, which a failed write reveals).
-async fn fws_push(io: Prefixed, ctx: &Ctx, mut shutdown: watch::Receiver<bool>) {
+async fn fws_push(io: Prefixed, mut sub: Subscription<'_>, mut shutdown: watch::Receiver<bool>) {
     use fastwebsockets::{Frame, Payload};
     let mut ws = fws_socket(io, 1 << 20);
-    let mut sub = ctx.hub.subscribe();
     loop {
         let batch = tokio::select! {
             batch = sub.next() => match batch {
@@ -259,10 +266,9 @@ async fn tt_echo(io: Prefixed, max: usize, mut shutdown: watch::Receiver<bool>) 
     }
 }
 
-async fn tt_push(io: Prefixed, ctx: &Ctx, mut shutdown: watch::Receiver<bool>) {
+async fn tt_push(io: Prefixed, mut sub: Subscription<'_>, mut shutdown: watch::Receiver<bool>) {
     use tokio_tungstenite::tungstenite::Message;
     let mut ws = tt_socket(io, 1 << 20).await;
-    let mut sub = ctx.hub.subscribe();
     loop {
         let batch = tokio::select! {
             batch = sub.next() => match batch {

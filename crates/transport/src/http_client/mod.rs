@@ -8,6 +8,11 @@
 
 mod sse;
 
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -17,24 +22,88 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::task::JoinHandle;
 
 pub use sse::{SseEvent, SseParser};
 
+use crate::clock::monotonic_ns;
 use crate::config::{ClientOptions, DEFAULT_HANDSHAKE_TIMEOUT};
 use crate::error::Error;
+use crate::net::NetStream;
 use crate::ws::client::{Target, parse_target, secure, tcp_connect};
 
 fn http_error(e: impl std::fmt::Display) -> Error {
     Error::Http(e.to_string())
 }
 
-/// One keep-alive HTTP/1.1 connection: hyper's request sender and the task
-/// that drives the socket.
+/// A connection's stream that notes when the last read returned bytes
+/// (CLOCK_MONOTONIC ns), before hyper parses them: the receive time of
+/// what that read completed.
+#[derive(Debug)]
+struct Stamped {
+    inner: NetStream,
+    read_ns: Arc<AtomicU64>,
+}
+
+impl AsyncRead for Stamped {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut self.inner).poll_read(cx, buf))?;
+        if buf.filled().len() > before {
+            self.read_ns.store(monotonic_ns(), Ordering::Relaxed);
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Stamped {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// One keep-alive HTTP/1.1 connection: hyper's request sender, the task
+/// that drives the socket, and when the socket last returned bytes.
 #[derive(Debug)]
 struct Conn {
     sender: SendRequest<Full<Bytes>>,
     driver: JoinHandle<()>,
+    read_ns: Arc<AtomicU64>,
+}
+
+impl Conn {
+    fn last_read_ns(&self) -> u64 {
+        self.read_ns.load(Ordering::Relaxed)
+    }
 }
 
 impl Drop for Conn {
@@ -43,26 +112,55 @@ impl Drop for Conn {
     }
 }
 
-async fn open(target: &Target, options: &ClientOptions) -> Result<(Conn, Duration), Error> {
+/// How long opening a connection took: TCP connect, then the TLS handshake
+/// (zero without TLS).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OpenTimes {
+    /// TCP connect.
+    pub tcp: Duration,
+    /// The TLS handshake after it.
+    pub tls: Duration,
+}
+
+async fn open(target: &Target, options: &ClientOptions) -> Result<(Conn, OpenTimes), Error> {
     let limit = options
         .handshake_timeout
         .unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT);
-    let start = Instant::now();
+    let read_ns = Arc::new(AtomicU64::new(0));
+    let stamp = Arc::clone(&read_ns);
     let setup = async {
+        let start = Instant::now();
         let tcp = tcp_connect(&target.host, target.port, options).await?;
+        let tcp_done = Instant::now();
         let stream = secure(target, tcp, options).await?;
-        http1::handshake(TokioIo::new(stream))
+        let times = OpenTimes {
+            tcp: tcp_done - start,
+            tls: tcp_done.elapsed(),
+        };
+        let io = TokioIo::new(Stamped {
+            inner: stream,
+            read_ns: stamp,
+        });
+        http1::handshake(io)
             .await
+            .map(|c| (c, times))
             .map_err(http_error)
     };
-    let (sender, connection) = tokio::time::timeout(limit, setup)
+    let ((sender, connection), times) = tokio::time::timeout(limit, setup)
         .await
         .map_err(|_| Error::Timeout("TCP connect (and TLS handshake)"))??;
     let driver = tokio::spawn(async move {
         // Errors surface through the sender as failed requests.
         let _ = connection.await;
     });
-    Ok((Conn { sender, driver }, start.elapsed()))
+    Ok((
+        Conn {
+            sender,
+            driver,
+            read_ns,
+        },
+        times,
+    ))
 }
 
 /// Requests and connections a client has used.
@@ -83,7 +181,8 @@ pub struct PollClient {
     options: ClientOptions,
     conn: Option<Conn>,
     stats: HttpStats,
-    connect_time: Duration,
+    open_times: OpenTimes,
+    read_ns: u64,
 }
 
 impl PollClient {
@@ -99,7 +198,8 @@ impl PollClient {
             options: options.clone(),
             conn: None,
             stats: HttpStats::default(),
-            connect_time: Duration::ZERO,
+            open_times: OpenTimes::default(),
+            read_ns: 0,
         };
         client.reconnect().await?;
         Ok(client)
@@ -107,10 +207,10 @@ impl PollClient {
 
     async fn reconnect(&mut self) -> Result<(), Error> {
         self.conn = None;
-        let (conn, took) = open(&self.target, &self.options).await?;
+        let (conn, times) = open(&self.target, &self.options).await?;
         self.conn = Some(conn);
         self.stats.connections += 1;
-        self.connect_time = took;
+        self.open_times = times;
         Ok(())
     }
 
@@ -119,9 +219,15 @@ impl PollClient {
         self.stats
     }
 
-    /// How long the last connection took to open (TCP, plus TLS).
-    pub fn connect_time(&self) -> Duration {
-        self.connect_time
+    /// How long the last connection took to open: TCP, then TLS.
+    pub fn open_times(&self) -> OpenTimes {
+        self.open_times
+    }
+
+    /// CLOCK_MONOTONIC ns right after the socket read that completed the
+    /// last response returned (before hyper parsed it).
+    pub fn last_read_ns(&self) -> u64 {
+        self.read_ns
     }
 
     /// One poll: the messages after `cursor` (`None`: from now on). A long
@@ -216,6 +322,9 @@ impl PollClient {
                 return Err(http_error(e));
             }
         };
+        // No request is pipelined behind this one: the last read is the one
+        // that completed this response.
+        self.read_ns = self.conn.as_ref().map_or(0, Conn::last_read_ns);
         if status != StatusCode::OK {
             return Err(Error::HttpStatus(status.as_u16()));
         }
@@ -253,8 +362,8 @@ pub struct SseClient {
     body: Incoming,
     parser: SseParser,
     ready: std::collections::VecDeque<SseEvent>,
-    _conn: Conn,
-    connect_time: Duration,
+    conn: Conn,
+    open_times: OpenTimes,
     done: bool,
 }
 
@@ -271,7 +380,7 @@ impl SseClient {
         if target.path == "/" {
             "/events".clone_into(&mut target.path);
         }
-        let (mut conn, connect_time) = open(&target, options).await?;
+        let (mut conn, open_times) = open(&target, options).await?;
         let mut request = build_request(
             &target,
             options,
@@ -296,15 +405,23 @@ impl SseClient {
             body: response.into_body(),
             parser: SseParser::default(),
             ready: Default::default(),
-            _conn: conn,
-            connect_time,
+            conn,
+            open_times,
             done: false,
         })
     }
 
-    /// How long the connection took to open (TCP, plus TLS).
-    pub fn connect_time(&self) -> Duration {
-        self.connect_time
+    /// How long the connection took to open: TCP, then TLS.
+    pub fn open_times(&self) -> OpenTimes {
+        self.open_times
+    }
+
+    /// CLOCK_MONOTONIC ns right after the latest socket read, before hyper
+    /// parsed its bytes. Taken when [`Self::next_event`] returns, it is the
+    /// read that completed that event, or one later: hyper may read one
+    /// body chunk ahead of the events handed out.
+    pub fn last_read_ns(&self) -> u64 {
+        self.conn.last_read_ns()
     }
 
     /// The next event; `None` when the server ended the stream.

@@ -228,6 +228,12 @@ where
         self.reader.next_event().await
     }
 
+    /// CLOCK_MONOTONIC ns right after the socket read that completed the
+    /// last message returned (see [`WsReader::last_read_ns`]).
+    pub fn last_read_ns(&self) -> u64 {
+        self.reader.last_read_ns()
+    }
+
     /// The writer half, for sending while keeping the reader here.
     pub fn writer(&self) -> &WsWriter<W> {
         &self.writer

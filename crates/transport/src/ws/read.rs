@@ -64,9 +64,13 @@ pub struct WsReader<R, W> {
     /// A keepalive ping went out and no byte has arrived since.
     ping_outstanding: bool,
     /// The close event to report after an error event.
-    pending_close: Option<CloseEvent>,
+    /// (Boxed: rare, and every idle connection's reader carries the slot.)
+    pending_close: Option<Box<CloseEvent>>,
     /// permessage-deflate, when negotiated.
     inflater: Option<Inflater>,
+    /// CLOCK_MONOTONIC ns right after the last socket read that returned
+    /// bytes: a message decoded from the buffer was completed by it.
+    read_ns: u64,
     done: bool,
 }
 
@@ -112,8 +116,21 @@ where
             ping_outstanding: false,
             pending_close: None,
             inflater,
+            read_ns: if leftover.is_empty() {
+                0
+            } else {
+                crate::clock::monotonic_ns()
+            },
             done: false,
         }
+    }
+
+    /// When the socket read that completed the message [`Self::next_event`]
+    /// returned last happened: CLOCK_MONOTONIC ns, read right after that
+    /// read and before any decoding (0 before the first read; the
+    /// handshake's leftover bytes count as read at the handshake).
+    pub fn last_read_ns(&self) -> u64 {
+        self.read_ns
     }
 
     /// `readyState`.
@@ -135,7 +152,7 @@ where
             return None;
         }
         if let Some(close) = self.pending_close.take() {
-            return Some(self.finish(close));
+            return Some(self.finish(*close));
         }
         loop {
             if self.needs_flush {
@@ -299,7 +316,7 @@ where
         }
         let _ = self.shared.shutdown().await;
         self.shared.state.set(ReadyState::Closed);
-        self.pending_close = Some(CloseEvent::abnormal());
+        self.pending_close = Some(Box::new(CloseEvent::abnormal()));
         Event::Error(error)
     }
 
@@ -361,6 +378,9 @@ where
             },
             (None, None) => read.await?,
         };
+        if n > 0 {
+            self.read_ns = crate::clock::monotonic_ns();
+        }
         self.ping_outstanding = false;
         self.last_read_filled = n == self.buf.len();
         self.end = n;

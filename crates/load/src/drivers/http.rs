@@ -1,0 +1,168 @@
+//! HTTP push drivers: long-poll, short poll and Server-Sent Events.
+//! Receive times are the socket read that completed the response or the
+//! event ([`PollClient::last_read_ns`], [`SseClient::last_read_ns`]).
+
+use std::time::{Duration, Instant};
+
+use wsbench_transport::clock::monotonic_ns;
+use wsbench_transport::http_client::{PollClient, SseClient};
+use wsbench_transport::push::PollBatch;
+
+use super::{ConnOutcome, PhaseCtx, error_kind};
+use crate::receipts::Receipts;
+use crate::recorder::Counts;
+
+/// Long-poll (`wait`) or short poll on an interval. The subscription is a
+/// first poll that answers at once with the current cursor: every message
+/// published after its answer is fetched by a later poll, so that answer is
+/// the subscribe point.
+pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
+    let started = Instant::now();
+    let mut client =
+        match PollClient::connect(&ctx.origin.http("/poll"), &ctx.options_for(conn)).await {
+            Ok(c) => c,
+            Err(e) => {
+                ctx.failed(&e);
+                return ConnOutcome::default();
+            }
+        };
+    let times = client.open_times();
+    let mut receipts = Receipts::default();
+    let mut cursor = match Box::pin(client.poll(None, false))
+        .await
+        .map(|body| PollBatch::parse(&body).map(|b| b.cursor))
+    {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) | Err(e) => {
+            ctx.failed(&e);
+            return ConnOutcome::default();
+        }
+    };
+    ctx.opened(conn, times.tcp, started.elapsed().saturating_sub(times.tcp));
+    receipts.subscribed(client.last_read_ns().max(1));
+    let interval = ctx.scenario.short_poll_interval;
+    // Short pollers spread their polls over the interval.
+    let mut tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + interval.mul_f64((conn % 100) as f64 / 100.0),
+        interval,
+    );
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        if !wait {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = ctx.wait_stop() => break,
+            }
+        }
+        let measuring = ctx.rec.measuring();
+        let result = tokio::select! {
+            // Boxed for the same reason as the handshake (hyper's request
+            // state is large).
+            r = Box::pin(client.poll(Some(cursor), wait)) => r,
+            () = ctx.wait_stop() => break,
+        };
+        match result {
+            Ok(body) => {
+                let recv_ns = client.last_read_ns();
+                if measuring {
+                    Counts::add(&ctx.rec.counts.http_requests, 1);
+                }
+                match PollBatch::parse(&body) {
+                    Ok(batch) => {
+                        for m in &batch.messages {
+                            ctx.on_payload(conn, &mut receipts, &m.payload, recv_ns);
+                        }
+                        cursor = batch.cursor;
+                    }
+                    Err(_) => ctx.rec.error("bad-message"),
+                }
+            }
+            Err(e) => {
+                if ctx.stopped() {
+                    break;
+                }
+                ctx.rec.error(error_kind(&e));
+                // Back off a little rather than spin on a failing target.
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_millis(100)) => {}
+                    () = ctx.wait_stop() => break,
+                }
+            }
+        }
+    }
+    ctx.rec.counts.connection_closed();
+    ConnOutcome {
+        receipts: Some(receipts),
+    }
+}
+
+/// Server-Sent Events; reconnects with `Last-Event-ID` if the stream ends,
+/// so it stays subscribed from its first response on (the reference
+/// server subscribes before it answers).
+pub(super) async fn sse(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
+    let url = ctx.origin.http("/events");
+    let started = Instant::now();
+    let options = ctx.options_for(conn);
+    let mut client = match Box::pin(SseClient::connect(&url, None, &options)).await {
+        Ok(c) => c,
+        Err(e) => {
+            ctx.failed(&e);
+            return ConnOutcome::default();
+        }
+    };
+    let tcp = client.open_times().tcp;
+    ctx.opened(conn, tcp, started.elapsed().saturating_sub(tcp));
+    let mut receipts = Receipts::default();
+    receipts.subscribed(monotonic_ns());
+    let mut last_id: Option<u64> = None;
+    loop {
+        let next = tokio::select! {
+            e = client.next_event() => e,
+            () = ctx.wait_stop() => break,
+        };
+        match next {
+            Ok(Some(event)) => {
+                last_id = event
+                    .last_event_id
+                    .as_deref()
+                    .and_then(|i| i.parse().ok())
+                    .or(last_id);
+                let recv_ns = client.last_read_ns();
+                ctx.on_push(conn, &mut receipts, event.data.as_bytes(), recv_ns);
+            }
+            Ok(None) | Err(_) => {
+                if ctx.stopped() {
+                    break;
+                }
+                ctx.rec.error(match next {
+                    Err(e) => error_kind(&e),
+                    _ => "closed".into(),
+                });
+                let options = ctx.options_for(conn);
+                let reconnected = tokio::select! {
+                    r = Box::pin(SseClient::connect(&url, last_id, &options)) => r,
+                    () = ctx.wait_stop() => break,
+                };
+                match reconnected {
+                    Ok(c) => {
+                        if ctx.rec.measuring() {
+                            Counts::add(&ctx.rec.counts.http_requests, 1);
+                        }
+                        client = c;
+                    }
+                    Err(e) => {
+                        ctx.rec.error(error_kind(&e));
+                        tokio::select! {
+                            () = tokio::time::sleep(Duration::from_millis(100)) => {}
+                            () = ctx.wait_stop() => break,
+                        }
+                    }
+                }
+            }
+        }
+    }
+    ctx.rec.counts.connection_closed();
+    ConnOutcome {
+        receipts: Some(receipts),
+    }
+}

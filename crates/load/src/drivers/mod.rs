@@ -1,0 +1,281 @@
+//! What one connection does, per transport and workload (`ws.rs`:
+//! WebSocket push, echo, throughput and held connections; `http.rs`:
+//! long-poll, short poll and SSE). Every driver runs until the phase's stop
+//! signal; push drivers return their [`Receipts`].
+
+mod http;
+mod ws;
+
+use std::io::ErrorKind;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use wsbench_codec::handshake::HandshakeError;
+use wsbench_model::{PayloadKind, Scenario, Transport, WorkloadKind};
+use wsbench_transport::push::PushMessage;
+use wsbench_transport::{ClientOptions, Error};
+
+use crate::marker::Marker;
+use crate::plan::Grid;
+use crate::receipts::{Delivery, Receipts};
+use crate::recorder::{Counts, Metric, Recorder};
+use crate::target::Origin;
+
+/// Everything the connections of one phase share.
+#[derive(Debug)]
+pub(crate) struct PhaseCtx {
+    pub(crate) scenario: Arc<Scenario>,
+    pub(crate) transport: Transport,
+    pub(crate) rec: Arc<Recorder>,
+    pub(crate) origin: Origin,
+    pub(crate) options: ClientOptions,
+    pub(crate) stop: watch::Receiver<bool>,
+    /// Push phases: the schedule and which messages are this run's.
+    pub(crate) push: Option<PushCtx>,
+}
+
+/// What a push subscriber needs to judge a message.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PushCtx {
+    /// The publish schedule.
+    pub(crate) grid: Grid,
+    /// The run and phase the markers must name.
+    pub(crate) run: u32,
+    pub(crate) phase: u32,
+    /// Messages `j` with `j mod clock.1 == clock.0` were published on this
+    /// host's clock and are timed; the others (another shard's publisher,
+    /// on another host) are counted, not timed.
+    pub(crate) clock: (u64, u64),
+}
+
+impl PushCtx {
+    fn timed(&self, j: i64) -> bool {
+        j.rem_euclid(self.clock.1.max(1) as i64) == self.clock.0 as i64
+    }
+}
+
+/// What a connection hands back at the end.
+#[derive(Debug, Default)]
+pub(crate) struct ConnOutcome {
+    /// Push: what it was owed and received.
+    pub(crate) receipts: Option<Receipts>,
+}
+
+/// The kind an error is counted under.
+pub(crate) fn error_kind(e: &Error) -> String {
+    match e {
+        Error::Io(io) => match io.kind() {
+            ErrorKind::ConnectionRefused => "refused".into(),
+            ErrorKind::ConnectionReset | ErrorKind::BrokenPipe | ErrorKind::ConnectionAborted => {
+                "reset".into()
+            }
+            ErrorKind::TimedOut => "timeout".into(),
+            ErrorKind::AddrNotAvailable | ErrorKind::AddrInUse => "no-source-port".into(),
+            _ if io.raw_os_error() == Some(24) => "out-of-files".into(),
+            _ => "io".into(),
+        },
+        Error::Timeout(_) => "timeout".into(),
+        Error::HttpStatus(s) => format!("http-{s}"),
+        Error::Handshake(HandshakeError::Status { code, .. }) => format!("http-{code}"),
+        Error::Handshake(_) | Error::HandshakeEof => "handshake".into(),
+        Error::Tls(_) => "tls".into(),
+        Error::Http(_) => "http".into(),
+        Error::BadPush(_) => "bad-message".into(),
+        other => format!("close-{}", other.close_code().as_u16()),
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl PhaseCtx {
+    fn stopped(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    async fn wait_stop(&self) {
+        let mut stop = self.stop.clone();
+        let _ = stop.wait_for(|&s| s).await;
+    }
+
+    fn options_for(&self, conn: u64) -> ClientOptions {
+        let mut o = self.options.clone();
+        let sources = &self.scenario.source_addresses;
+        if sources.len() > 1 {
+            o.local_addr = Some(sources[(conn as usize) % sources.len()]);
+        }
+        o
+    }
+
+    /// A connection opened: `tcp` is its TCP connect, `handshake` the rest
+    /// until it is usable (TLS, the upgrade or the subscription).
+    fn opened(&self, conn: u64, tcp: Duration, handshake: Duration) {
+        self.rec.record(conn, Metric::ConnectTime, nanos(tcp), true);
+        self.rec
+            .record(conn, Metric::HandshakeTime, nanos(handshake), true);
+        self.rec.counts.connection_opened();
+    }
+
+    /// A connection could not open.
+    fn failed(&self, e: &Error) {
+        Counts::add(&self.rec.counts.failed, 1);
+        self.rec.error(error_kind(e));
+    }
+
+    /// A message nobody published arrived.
+    fn unknown(&self) {
+        Counts::add(&self.rec.counts.unknown, 1);
+        self.rec.error("unknown-message");
+    }
+
+    /// One message of the push dialect (`{"seq","ts","payload"}`) arrived;
+    /// `recv_ns`: right after the socket read that completed it.
+    fn on_push(&self, conn: u64, r: &mut Receipts, json: &[u8], recv_ns: u64) {
+        match PushMessage::parse(json) {
+            Ok(m) => self.on_payload(conn, r, &m.payload, recv_ns),
+            Err(_) => {
+                self.received();
+                self.rec.error("bad-message");
+            }
+        }
+    }
+
+    fn received(&self) {
+        Counts::add(&self.rec.counts.received_total, 1);
+        if self.rec.measuring() {
+            Counts::add(&self.rec.counts.received, 1);
+        }
+    }
+
+    /// One pushed payload arrived at `recv_ns` on connection `conn`: found
+    /// by its marker, checked against the schedule, counted once if it
+    /// belongs to the window, and timed from its intended and its actual
+    /// send time.
+    fn on_payload(&self, conn: u64, r: &mut Receipts, payload: &str, recv_ns: u64) {
+        self.received();
+        let Some(push) = &self.push else { return };
+        let Some(m) = Marker::find(payload).filter(|m| m.run == push.run && m.phase == push.phase)
+        else {
+            return self.unknown();
+        };
+        let intended = push.grid.intended_ns(m.j);
+        let sent = intended.saturating_add(m.lag_ns);
+        let timed = push.timed(m.j);
+        // Nothing arrives before it was sent: a marker that says otherwise
+        // was not written by this run's publisher.
+        if timed && recv_ns < sent {
+            return self.unknown();
+        }
+        let Ok(j) = u64::try_from(m.j) else { return };
+        if !push.grid.in_window(m.j) {
+            return;
+        }
+        let counts = &self.rec.counts;
+        match r.on_message(j, push.grid.window) {
+            Delivery::Duplicate => return Counts::add(&counts.duplicated, 1),
+            Delivery::Late => Counts::add(&counts.out_of_order, 1),
+            Delivery::New => {}
+        }
+        Counts::add(&counts.delivered, 1);
+        if timed {
+            self.rec.record_pair(
+                conn,
+                [
+                    (Metric::PushLatency, recv_ns - intended),
+                    (Metric::PushLatencyUncorrected, recv_ns - sent),
+                ],
+            );
+        }
+        if self.scenario.payload == PayloadKind::Json {
+            let mut doc = payload.as_bytes().to_vec();
+            let t = Instant::now();
+            let parsed = simd_json::to_borrowed_value(&mut doc).is_ok();
+            let took = t.elapsed().as_nanos() as u64;
+            if parsed {
+                self.rec.record(conn, Metric::JsonParse, took, true);
+            } else {
+                self.rec.error("bad-json");
+            }
+        }
+    }
+}
+
+/// Opens connection `conn` of a connect phase and holds it; spawned as its
+/// own task so the task holds the held connection's state inline, with no
+/// separate allocation.
+pub(crate) async fn hold(ctx: Arc<PhaseCtx>, conn: u64) -> ConnOutcome {
+    Counts::add(&ctx.rec.counts.attempted, 1);
+    ws::hold(&ctx, conn).await
+}
+
+/// Runs connection `conn` of the phase until the stop signal.
+pub(crate) async fn connection(ctx: Arc<PhaseCtx>, conn: u64) -> ConnOutcome {
+    Counts::add(&ctx.rec.counts.attempted, 1);
+    let workload = ctx.scenario.workload;
+    // Each driver is boxed so a task holds the state of its own driver
+    // only, not of the largest one.
+    match (ctx.transport, workload) {
+        (Transport::Websocket, WorkloadKind::Push) => Box::pin(ws::push(&ctx, conn)).await,
+        (Transport::Websocket, WorkloadKind::Echo) => Box::pin(ws::echo(&ctx, conn)).await,
+        (Transport::Websocket, WorkloadKind::Throughput) => {
+            Box::pin(ws::throughput(&ctx, conn)).await
+        }
+        (Transport::Websocket, WorkloadKind::Connect) => Box::pin(ws::hold(&ctx, conn)).await,
+        (Transport::LongPoll, _) => Box::pin(http::poll(&ctx, conn, true)).await,
+        (Transport::ShortPoll, _) => Box::pin(http::poll(&ctx, conn, false)).await,
+        (Transport::Sse, _) => Box::pin(http::sse(&ctx, conn)).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn size<F: Future>(_: &F) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    /// Memory per connection is what a load generator is judged on: the
+    /// task of a connection must hold its own driver's state only, and no
+    /// handshake state once open.
+    #[test]
+    fn connection_tasks_stay_small() {
+        let (_tx, stop) = watch::channel(false);
+        let text = "schema_version = 1\nname = \"x\"\n[target]\nbuiltin = true\n[load]\n\
+                    transports = [\"websocket\"]\nconnections = 1\nduration = \"1s\"\n\
+                    [workload]\nkind = \"connect\"\n";
+        let ctx = Arc::new(PhaseCtx {
+            scenario: Arc::new(Scenario::parse("x", text).unwrap()),
+            transport: Transport::Websocket,
+            rec: Arc::new(Recorder::new(Metric::HandshakeTime)),
+            origin: Origin {
+                authority: String::new(),
+                tls: false,
+            },
+            options: ClientOptions::default(),
+            stop,
+            push: None,
+        });
+        assert!(size(&connection(Arc::clone(&ctx), 0)) <= 64);
+        assert!(size(&ws::open(&ctx, 0, "/")) <= 512);
+        // A held connection's task is one allocation: tokio's task cell
+        // (about 100 bytes of header and trailer around the future, rounded
+        // up to 128-byte lines). At most 640 bytes of future keep the cell
+        // at 768.
+        let held = size(&hold(Arc::clone(&ctx), 0));
+        assert!(held <= 640, "hold: {held} bytes, over 640");
+        // WebSocket drivers hold thousands of idle connections; the HTTP
+        // ones carry hyper's buffers (8 KiB and more) anyway.
+        for (name, n, limit) in [
+            ("ws::push", size(&ws::push(&ctx, 0)), 1024),
+            ("ws::hold", size(&ws::hold(&ctx, 0)), 640),
+            ("ws::echo", size(&ws::echo(&ctx, 0)), 1024),
+            ("http::poll", size(&http::poll(&ctx, 0, true)), 4096),
+            ("http::sse", size(&http::sse(&ctx, 0)), 2048),
+        ] {
+            assert!(n <= limit, "{name}: {n} bytes, over {limit}");
+        }
+    }
+}

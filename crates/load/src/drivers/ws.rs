@@ -1,0 +1,302 @@
+//! WebSocket drivers: push subscriber, echo (open model), throughput
+//! (closed model) and held connections. Receive times are the socket read
+//! that completed the message ([`TcpWebSocket::last_read_ns`]).
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use wsbench_model::PayloadKind;
+use wsbench_transport::clock::monotonic_ns;
+use wsbench_transport::{Data, Error, Event, TcpWebSocket, connect};
+
+use super::{ConnOutcome, PhaseCtx, error_kind};
+use crate::payload;
+use crate::plan::instant_at;
+use crate::receipts::Receipts;
+use crate::recorder::{Counts, Metric};
+
+/// Opens a WebSocket to `path`; counts and times it.
+pub(super) async fn open(ctx: &PhaseCtx, conn: u64, path: &str) -> Option<TcpWebSocket> {
+    // Boxed: the handshake's state is large and lives only while it runs;
+    // held inline it would stay part of every connection's task.
+    match Box::pin(connect(&ctx.origin.ws(path), &ctx.options_for(conn))).await {
+        Ok(c) => {
+            ctx.opened(conn, c.connect_time, c.handshake_time);
+            Some(c.socket)
+        }
+        Err(e) => {
+            ctx.failed(&e);
+            None
+        }
+    }
+}
+
+/// A WebSocket ended while the phase still ran: count why.
+fn ended_early(ctx: &PhaseCtx, event: Option<Event>) {
+    if ctx.stopped() {
+        return;
+    }
+    match event {
+        Some(Event::Error(e)) => ctx.rec.error(error_kind(&e)),
+        Some(Event::Close(c)) => ctx.rec.error(format!("close-{}", c.code)),
+        _ => ctx.rec.error("closed"),
+    }
+}
+
+/// Push subscriber on `/push`. It is subscribed once the connection is
+/// open: the reference server subscribes before it answers the upgrade.
+pub(super) async fn push(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
+    let Some(mut ws) = open(ctx, conn, "/push").await else {
+        return ConnOutcome::default();
+    };
+    let mut receipts = Receipts::default();
+    receipts.subscribed(monotonic_ns());
+    loop {
+        tokio::select! {
+            ev = ws.next_event() => match ev {
+                Some(Event::Message(Data::Text(t))) => {
+                    ctx.on_push(conn, &mut receipts, t.as_bytes(), ws.last_read_ns());
+                }
+                Some(Event::Message(Data::Binary(_))) => ctx.rec.error("bad-message"),
+                Some(Event::Pong(_)) => {}
+                other => {
+                    if !ctx.stopped() {
+                        receipts.ended(monotonic_ns());
+                    }
+                    ended_early(ctx, other);
+                    break;
+                }
+            },
+            () = ctx.wait_stop() => break,
+        }
+    }
+    ctx.rec.counts.connection_closed();
+    ConnOutcome {
+        receipts: Some(receipts),
+    }
+}
+
+/// Sends `payload` as the workload's kind of frame.
+async fn send(ws: &TcpWebSocket, kind: PayloadKind, payload: &[u8]) -> Result<(), Error> {
+    match kind {
+        PayloadKind::Binary => ws.send_binary(payload).await,
+        // Text and JSON payloads are ASCII by construction.
+        _ => {
+            ws.send_text(std::str::from_utf8(payload).unwrap_or_default())
+                .await
+        }
+    }
+}
+
+/// Whether the echo of message `seq` is right; JSON replies are parsed
+/// (and the parse timed).
+fn check_echo(ctx: &PhaseCtx, conn: u64, data: &Data, seq: u64) -> bool {
+    let s = &ctx.scenario;
+    let expected = payload::make(s.payload, s.payload_size, seq);
+    let same = data.as_bytes() == expected.as_slice()
+        && matches!(
+            (data, s.payload),
+            (Data::Binary(_), PayloadKind::Binary)
+                | (Data::Text(_), PayloadKind::Text | PayloadKind::Json)
+        );
+    if same && s.payload == PayloadKind::Json {
+        let mut doc = data.as_bytes().to_vec();
+        let t = Instant::now();
+        let ok = simd_json::to_borrowed_value(&mut doc).is_ok();
+        ctx.rec.record(
+            conn,
+            Metric::JsonParse,
+            t.elapsed().as_nanos() as u64,
+            false,
+        );
+        return ok;
+    }
+    same
+}
+
+/// An echo came back for a message sent in the window: count it.
+fn echoed(ctx: &PhaseCtx, conn: u64, reply: &Data, seq: u64) {
+    if check_echo(ctx, conn, reply, seq) {
+        Counts::add(&ctx.rec.counts.delivered, 1);
+    } else {
+        Counts::add(&ctx.rec.counts.mismatches, 1);
+    }
+}
+
+/// Waits for the next message, answering nothing else; `None` when the
+/// connection ended (counted) or the phase stopped.
+async fn next_message(ctx: &PhaseCtx, ws: &mut TcpWebSocket) -> Option<Data> {
+    loop {
+        tokio::select! {
+            ev = ws.next_event() => match ev {
+                Some(Event::Message(d)) => return Some(d),
+                Some(Event::Pong(_)) => {}
+                other => {
+                    ended_early(ctx, other);
+                    return None;
+                }
+            },
+            () = ctx.wait_stop() => return None,
+        }
+    }
+}
+
+/// Echo, open model with one message in flight (as wrk2 does): message k
+/// is due at start + k / rate; it goes out when due, or as soon as the
+/// previous echo is back when that is later. The round trip is recorded
+/// from the intended time (corrected for coordinated omission) and from
+/// the actual send.
+///
+/// The intended time is the due time when the previous echo came back
+/// after it: then the target held the sender up, and the wait counts. When
+/// the sender was free and only the timer woke late (tokio's timers tick
+/// in milliseconds) or the harness was busy, the wait is the harness's own
+/// and the intended time is when it woke; the harness lag probe and the
+/// phase's verdict report such waits.
+pub(super) async fn echo(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
+    let Some(mut ws) = open(ctx, conn, "/echo").await else {
+        return ConnOutcome::default();
+    };
+    let s = &ctx.scenario;
+    let period = Duration::from_secs_f64(1.0 / s.rate);
+    let period_ns = u64::try_from(period.as_nanos()).unwrap_or(u64::MAX);
+    // Spread connections over the period so they do not send in step.
+    let spread = period.mul_f64((conn % 64) as f64 / 64.0);
+    let mut due_ns = monotonic_ns() + u64::try_from(spread.as_nanos()).unwrap_or(0);
+    let mut last_back_ns = monotonic_ns();
+    let mut seq = 0u64;
+    'run: loop {
+        tokio::select! {
+            () = tokio::time::sleep_until(instant_at(due_ns)) => {}
+            () = ctx.wait_stop() => break 'run,
+        }
+        let intended_ns = if last_back_ns > due_ns {
+            due_ns
+        } else {
+            monotonic_ns()
+        };
+        let payload = payload::make(s.payload, s.payload_size, seq);
+        let sent_ns = monotonic_ns();
+        let measuring = ctx.rec.measuring();
+        if let Err(e) = send(&ws, s.payload, &payload).await {
+            if !ctx.stopped() {
+                ctx.rec.error(error_kind(&e));
+            }
+            break;
+        }
+        if measuring {
+            Counts::add(&ctx.rec.counts.sent, 1);
+        }
+        let Some(reply) = next_message(ctx, &mut ws).await else {
+            break;
+        };
+        let back_ns = ws.last_read_ns();
+        last_back_ns = back_ns;
+        ctx.received();
+        if measuring {
+            echoed(ctx, conn, &reply, seq);
+            let corrected = back_ns.saturating_sub(intended_ns);
+            let actual = back_ns.saturating_sub(sent_ns);
+            ctx.rec.record(conn, Metric::EchoRtt, corrected, true);
+            ctx.rec
+                .record(conn, Metric::EchoRttUncorrected, actual, true);
+        }
+        seq += 1;
+        due_ns += period_ns;
+    }
+    ctx.rec.counts.connection_closed();
+    ConnOutcome::default()
+}
+
+/// Throughput, closed model: `in_flight` messages out at all times; each
+/// echo sends the next. A message counts as sent when it is queued inside
+/// the window, and as delivered when its echo comes back, during the
+/// window or the drain after it.
+pub(super) async fn throughput(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
+    let Some(mut ws) = open(ctx, conn, "/echo").await else {
+        return ConnOutcome::default();
+    };
+    let s = &ctx.scenario;
+    let mut outstanding = VecDeque::with_capacity(s.in_flight as usize);
+    let mut seq = 0u64;
+    let queue = |ws: &TcpWebSocket, seq: u64| {
+        let p = payload::make(s.payload, s.payload_size, seq);
+        match s.payload {
+            PayloadKind::Binary => ws.writer().queue_binary(&p),
+            _ => ws
+                .writer()
+                .queue_text(std::str::from_utf8(&p).unwrap_or_default()),
+        }
+    };
+    'run: loop {
+        while outstanding.len() < s.in_flight as usize {
+            if queue(&ws, seq).is_err() {
+                break 'run;
+            }
+            let measured = ctx.rec.measuring();
+            if measured {
+                Counts::add(&ctx.rec.counts.sent, 1);
+            }
+            outstanding.push_back((seq, monotonic_ns(), measured));
+            seq += 1;
+        }
+        if let Err(e) = ws.writer().flush().await {
+            if !ctx.stopped() {
+                ctx.rec.error(error_kind(&e));
+            }
+            break;
+        }
+        let Some(first) = next_message(ctx, &mut ws).await else {
+            break;
+        };
+        // Take every echo already buffered before refilling, so one write
+        // carries many messages, as a pipelining client does.
+        let mut replies = vec![(first, ws.last_read_ns())];
+        while replies.len() < s.in_flight as usize {
+            match ws.next_event().now_or_never() {
+                Some(Some(Event::Message(d))) => replies.push((d, ws.last_read_ns())),
+                Some(Some(Event::Pong(_))) => {}
+                Some(other) => {
+                    ended_early(ctx, other);
+                    break 'run;
+                }
+                None => break,
+            }
+        }
+        for (reply, back_ns) in replies {
+            let Some((sent_seq, sent_ns, measured)) = outstanding.pop_front() else {
+                ctx.rec.error("unexpected-message");
+                break 'run;
+            };
+            ctx.received();
+            if measured {
+                echoed(ctx, conn, &reply, sent_seq);
+                let rtt = back_ns.saturating_sub(sent_ns);
+                ctx.rec.record(conn, Metric::ThroughputRtt, rtt, true);
+            }
+        }
+    }
+    ctx.rec.counts.connection_closed();
+    ConnOutcome::default()
+}
+
+/// Connect: open, then hold the connection (answering pings). The engine
+/// aborts these tasks at the end of the phase rather than signalling them,
+/// so a held connection's task is the socket and its read only.
+pub(super) async fn hold(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
+    let Some(mut ws) = open(ctx, conn, "/echo").await else {
+        return ConnOutcome::default();
+    };
+    loop {
+        match ws.next_event().await {
+            Some(Event::Message(_) | Event::Pong(_)) => {}
+            other => {
+                ended_early(ctx, other);
+                break;
+            }
+        }
+    }
+    ctx.rec.counts.connection_closed();
+    ConnOutcome::default()
+}

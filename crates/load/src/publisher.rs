@@ -1,0 +1,292 @@
+//! The publisher: the load generator sends every push message of a phase
+//! itself, on the phase's [`Grid`] (an open model: message `j` is due at
+//! its intended time whatever happened to the ones before), through
+//! `POST /publish`, and keeps the record every subscriber is accounted
+//! against. A thread wakes at each message's intended time (tokio's timers
+//! tick in milliseconds, which would delay every message by up to two) and
+//! hands it to the sending task. Requests run concurrently on a few
+//! kept-alive connections, so a slow answer never holds back the next
+//! message; when every connection is busy the next message waits, and its
+//! publish lag shows it.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use wsbench_model::PayloadKind;
+use wsbench_model::delivery::{Outcome, PublishEntry, PublishRecord};
+use wsbench_model::results::latency_histogram;
+use wsbench_transport::ClientOptions;
+use wsbench_transport::clock::monotonic_ns;
+use wsbench_transport::http_client::PollClient;
+use wsbench_transport::push;
+
+use crate::drivers::error_kind;
+use crate::marker::Marker;
+use crate::plan::Grid;
+use crate::target::Origin;
+
+/// Publish requests in flight at most.
+const CONNECTIONS: usize = 8;
+/// A publish not answered by then has failed.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long [`Publisher::finish`] waits for requests still in flight.
+const FINISH_WAIT: Duration = Duration::from_secs(2);
+
+/// What a publisher sends and where.
+#[derive(Clone, Debug)]
+pub(crate) struct PublishSpec {
+    /// The target.
+    pub(crate) origin: Origin,
+    /// Client options (no byte counters: publishing is not delivery).
+    pub(crate) options: ClientOptions,
+    /// The schedule.
+    pub(crate) grid: Grid,
+    /// This publisher's share of the grid.
+    pub(crate) index: u64,
+    /// The first message is the first of its share due at or after this.
+    pub(crate) start_ns: u64,
+    /// The run and phase its markers name.
+    pub(crate) run: u32,
+    pub(crate) phase: u32,
+    /// The payload around the marker.
+    pub(crate) payload: PayloadKind,
+    pub(crate) payload_size: usize,
+}
+
+/// The record so far, by message number.
+type Entries = Arc<Mutex<BTreeMap<i64, PublishEntry>>>;
+
+/// A running publisher.
+#[derive(Debug)]
+pub(crate) struct Publisher {
+    stop: watch::Sender<bool>,
+    ticking: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+    entries: Entries,
+    spec: PublishSpec,
+}
+
+impl Publisher {
+    /// Starts publishing (the first message waits for its due time).
+    pub(crate) fn start(spec: PublishSpec) -> Publisher {
+        let (stop, stop_rx) = watch::channel(false);
+        let entries: Entries = Arc::default();
+        let ticking = Arc::new(AtomicBool::new(true));
+        let (due_tx, due) = mpsc::unbounded_channel();
+        let (grid, first) = (spec.grid, spec.grid.first_of(spec.index, spec.start_ns));
+        let flag = Arc::clone(&ticking);
+        let spawned = std::thread::Builder::new()
+            .name("wsbench-publish-clock".into())
+            .spawn(move || tick(grid, first, &due_tx, &flag));
+        if let Err(e) = spawned {
+            // No clock thread: nothing is sent, every message is unsent.
+            eprintln!("wsbench: cannot start the publisher's clock thread: {e}");
+        }
+        let task = tokio::spawn(run(spec.clone(), due, Arc::clone(&entries), stop_rx));
+        Publisher {
+            stop,
+            ticking,
+            task,
+            entries,
+            spec,
+        }
+    }
+
+    /// Whether every window message of this share has been sent and
+    /// answered (or has failed).
+    pub(crate) fn window_settled(&self) -> bool {
+        let grid = self.spec.grid;
+        let first = grid.first_of(self.spec.index, grid.window_ns);
+        let entries = lock(&self.entries);
+        (first..grid.window as i64)
+            .step_by(grid.publishers as usize)
+            .all(|j| entries.get(&j).is_some_and(|e| e.done_ns.is_some()))
+    }
+
+    /// Stops publishing, waits a little for requests in flight, and returns
+    /// the record and the publish lag of the window messages sent. A
+    /// window message of this share that was due and not sent, or not
+    /// answered by then, has failed.
+    pub(crate) async fn finish(self) -> (PublishRecord, Histogram<u64>) {
+        self.ticking.store(false, Ordering::Relaxed);
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+        let mut entries = std::mem::take(&mut *lock(&self.entries));
+        let grid = self.spec.grid;
+        // Window messages of this share never sent: unsent.
+        let first = grid.first_of(self.spec.index, grid.window_ns);
+        for j in (first..grid.window as i64).step_by(grid.publishers as usize) {
+            entries.entry(j).or_insert_with(|| PublishEntry {
+                j,
+                seq: None,
+                intended_ns: grid.intended_ns(j),
+                sent_ns: None,
+                done_ns: None,
+                outcome: Outcome::Unsent,
+                error: None,
+            });
+        }
+        let all: Vec<PublishEntry> = entries.into_values().collect();
+        let mut lag = latency_histogram();
+        for e in &all {
+            if let (true, Some(sent)) = (grid.in_window(e.j), e.sent_ns) {
+                lag.saturating_record(sent.saturating_sub(e.intended_ns).max(1));
+            }
+        }
+        let record = PublishRecord {
+            index: self.spec.index,
+            publishers: grid.publishers,
+            window: grid.window,
+            entries: all,
+        };
+        (record, lag)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A kept-alive connection to the publish endpoint (opened on first use,
+/// again after a failure).
+type Slot = Option<PollClient>;
+
+/// The clock thread: sleeps to each message's intended instant (with the
+/// least timer slack the kernel allows) and hands its number on; messages
+/// it could not wake for in time (the process was stopped) follow at once,
+/// each with its own intended time.
+fn tick(grid: Grid, first: i64, due: &mpsc::UnboundedSender<i64>, ticking: &AtomicBool) {
+    let _ = rustix::thread::set_current_timer_slack(std::num::NonZeroU64::new(1));
+    let mut j = first;
+    while ticking.load(Ordering::Relaxed) {
+        let (at, now) = (grid.intended_ns(j), monotonic_ns());
+        if now < at {
+            // In slices, to notice the stop.
+            std::thread::sleep(Duration::from_nanos((at - now).min(50_000_000)));
+            continue;
+        }
+        if due.send(j).is_err() {
+            return;
+        }
+        j += grid.publishers as i64;
+    }
+}
+
+async fn run(
+    spec: PublishSpec,
+    mut due: mpsc::UnboundedReceiver<i64>,
+    entries: Entries,
+    mut stop: watch::Receiver<bool>,
+) {
+    let scheme = if spec.origin.tls { "https" } else { "http" };
+    let url = Arc::new(format!("{scheme}://{}/publish", spec.origin.authority));
+    let (idle_tx, mut idle) = mpsc::channel::<Slot>(CONNECTIONS);
+    for _ in 0..CONNECTIONS {
+        let _ = idle_tx.try_send(None);
+    }
+    let mut in_flight = JoinSet::new();
+    loop {
+        let j = tokio::select! {
+            j = due.recv() => match j {
+                Some(j) => j,
+                None => break,
+            },
+            _ = stop.wait_for(|&s| s) => break,
+        };
+        let intended_ns = spec.grid.intended_ns(j);
+        let slot = tokio::select! {
+            s = idle.recv() => s.flatten(),
+            _ = stop.wait_for(|&s| s) => break,
+        };
+        while in_flight.try_join_next().is_some() {}
+        let sent_ns = monotonic_ns();
+        let marker = Marker {
+            run: spec.run,
+            phase: spec.phase,
+            j,
+            lag_ns: sent_ns.saturating_sub(intended_ns),
+        };
+        let body = Bytes::from(marker.body(spec.payload, spec.payload_size));
+        // Sent; failed until answered (an answer that never comes leaves
+        // it so).
+        lock(&entries).insert(
+            j,
+            PublishEntry {
+                j,
+                seq: None,
+                intended_ns,
+                sent_ns: Some(sent_ns),
+                done_ns: None,
+                outcome: Outcome::Failed,
+                error: Some("unanswered".to_owned()),
+            },
+        );
+        let (url, options, entries, idle_tx) = (
+            Arc::clone(&url),
+            spec.options.clone(),
+            Arc::clone(&entries),
+            idle_tx.clone(),
+        );
+        in_flight.spawn(async move {
+            let (slot, result) = publish_one(slot, &url, &options, body, sent_ns).await;
+            let (seq, outcome, error) = match result {
+                Ok(seq) => (seq, Outcome::Ok, None),
+                Err(kind) => (None, Outcome::Failed, Some(kind)),
+            };
+            if let Some(e) = lock(&entries).get_mut(&j) {
+                (e.seq, e.outcome, e.error) = (seq, outcome, error);
+                e.done_ns = Some(monotonic_ns());
+            }
+            let _ = idle_tx.send(slot).await;
+        });
+    }
+    // Requests in flight get a little longer; what is still unanswered
+    // then has failed.
+    let _ = tokio::time::timeout(FINISH_WAIT, async {
+        while in_flight.join_next().await.is_some() {}
+    })
+    .await;
+    in_flight.abort_all();
+}
+
+/// One `POST /publish`, stamped with its send time (`X-Wsbench-Sent-Ns`);
+/// the connection to keep and the sequence number the target gave, or the
+/// error kind.
+async fn publish_one(
+    slot: Slot,
+    url: &str,
+    options: &ClientOptions,
+    body: Bytes,
+    sent_ns: u64,
+) -> (Slot, Result<Option<u64>, String>) {
+    let attempt = async {
+        let mut client = match slot {
+            Some(c) => c,
+            None => PollClient::connect(url, options).await?,
+        };
+        let header = http::HeaderName::from_static(push::SENT_NS_HEADER);
+        let stamp = http::HeaderValue::from(sent_ns);
+        let reply = client.post_with("/publish", body, &[(header, stamp)]).await;
+        Ok::<_, wsbench_transport::Error>((client, reply))
+    };
+    match tokio::time::timeout(PUBLISH_TIMEOUT, attempt).await {
+        Err(_) => (None, Err("timeout".to_owned())),
+        Ok(Err(e)) => (None, Err(error_kind(&e))),
+        Ok(Ok((client, Err(e)))) => (Some(client), Err(error_kind(&e))),
+        Ok(Ok((client, Ok(reply)))) => (Some(client), Ok(seq_of(&reply))),
+    }
+}
+
+/// The `seq` of a `{"seq":N,…}` answer, when it has one.
+fn seq_of(reply: &[u8]) -> Option<u64> {
+    serde_json::from_slice::<serde_json::Value>(reply)
+        .ok()?
+        .get("seq")?
+        .as_u64()
+}

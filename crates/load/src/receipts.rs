@@ -1,0 +1,206 @@
+//! What one subscriber received of a push phase's window, and when it was
+//! subscribed: the input of the phase's ledger. A connection owes every
+//! window message intended while it was subscribed, from its subscribe
+//! point (recorded by its driver when the target confirmed the
+//! subscription) to the end of the phase or the moment it ended early.
+
+use wsbench_model::delivery::Ledger;
+
+use crate::plan::Grid;
+
+/// What a delivery was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    /// First time, in order.
+    New,
+    /// First time, after a later message.
+    Late,
+    /// Seen before.
+    Duplicate,
+}
+
+/// One connection's receipts: which window messages it got (a bitmap over
+/// the window, so its size is bounded by the schedule, whatever arrives).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Receipts {
+    /// When it was subscribed, CLOCK_MONOTONIC ns (`None`: never).
+    sub_ns: Option<u64>,
+    /// When it ended before the phase did.
+    end_ns: Option<u64>,
+    bits: Vec<u64>,
+    highest: Option<u64>,
+}
+
+impl Receipts {
+    /// The target confirmed the subscription at `ns`.
+    pub(crate) fn subscribed(&mut self, ns: u64) {
+        self.sub_ns.get_or_insert(ns);
+    }
+
+    /// The connection ended at `ns`, before the phase did.
+    pub(crate) fn ended(&mut self, ns: u64) {
+        if self.sub_ns.is_some() {
+            self.end_ns.get_or_insert(ns);
+        }
+    }
+
+    /// Notes window message `j` (`j < window`).
+    pub(crate) fn on_message(&mut self, j: u64, window: u64) -> Delivery {
+        if self.bits.is_empty() {
+            self.bits = vec![0; usize::try_from(window.div_ceil(64)).unwrap_or(0)];
+        }
+        let i = usize::try_from(j).unwrap_or(usize::MAX);
+        let (word, bit) = (i / 64, i % 64);
+        let Some(w) = self.bits.get_mut(word) else {
+            return Delivery::Duplicate;
+        };
+        if *w & (1 << bit) != 0 {
+            return Delivery::Duplicate;
+        }
+        *w |= 1 << bit;
+        if self.highest.is_some_and(|h| j < h) {
+            Delivery::Late
+        } else {
+            self.highest = Some(j);
+            Delivery::New
+        }
+    }
+
+    fn got(&self, j: usize) -> bool {
+        self.bits
+            .get(j / 64)
+            .is_some_and(|w| w & (1 << (j % 64)) != 0)
+    }
+
+    /// The window messages this connection owed, as `from..to` (empty when
+    /// none): those intended from its subscribe point to its end.
+    fn owed(&self, grid: &Grid) -> std::ops::Range<usize> {
+        let Some(sub) = self.sub_ns else {
+            return 0..0;
+        };
+        let window = usize::try_from(grid.window).unwrap_or(0);
+        let from = usize::try_from(grid.first_at_or_after(sub).max(0)).unwrap_or(0);
+        let to = match self.end_ns {
+            // Messages intended at or before the end.
+            Some(end) => {
+                usize::try_from(grid.first_at_or_after(end.saturating_add(1)).max(0)).unwrap_or(0)
+            }
+            None => window,
+        };
+        from.min(window)..to.min(window).max(from.min(window))
+    }
+}
+
+/// The receipts of a process's connections added up per window message.
+#[derive(Debug)]
+pub(crate) struct Tally {
+    grid: Grid,
+    /// Difference array of the owed counts (one slot past the window).
+    owed_diff: Vec<i64>,
+    got: Vec<u64>,
+}
+
+impl Tally {
+    pub(crate) fn new(grid: Grid) -> Tally {
+        let n = usize::try_from(grid.window).unwrap_or(0);
+        Tally {
+            grid,
+            owed_diff: vec![0; n + 1],
+            got: vec![0; n],
+        }
+    }
+
+    /// Adds one connection.
+    pub(crate) fn add(&mut self, r: &Receipts) {
+        let owed = r.owed(&self.grid);
+        if owed.is_empty() {
+            return;
+        }
+        self.owed_diff[owed.start] += 1;
+        self.owed_diff[owed.end] -= 1;
+        for j in owed {
+            if r.got(j) {
+                self.got[j] += 1;
+            }
+        }
+    }
+
+    /// The ledger: per window message, connections that owed it and got it.
+    pub(crate) fn ledger(&self) -> Ledger {
+        let mut running = 0i64;
+        let owed: Vec<u64> = self.owed_diff[..self.got.len()]
+            .iter()
+            .map(|d| {
+                running += d;
+                running.max(0) as u64
+            })
+            .collect();
+        Ledger::new(&owed, &self.got)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn grid() -> Grid {
+        // 10 messages at 100/s from t = 1 s: message j is due at 1 s + j·10 ms.
+        Grid::new(1_000_000_000, Duration::from_millis(100), 100.0, 1)
+    }
+
+    #[test]
+    fn deliveries_are_new_late_or_repeated_and_stay_in_the_window() {
+        let mut r = Receipts::default();
+        assert_eq!(r.on_message(3, 10), Delivery::New);
+        assert_eq!(r.on_message(5, 10), Delivery::New);
+        assert_eq!(r.on_message(4, 10), Delivery::Late);
+        assert_eq!(r.on_message(5, 10), Delivery::Duplicate);
+        assert_eq!(r.bits.len(), 1, "the bitmap is the window's size");
+    }
+
+    #[test]
+    fn a_subscriber_owes_what_was_intended_while_it_was_subscribed() {
+        let g = grid();
+        let mut early = Receipts::default();
+        early.subscribed(500_000_000);
+        for j in 0..10 {
+            early.on_message(j, 10);
+        }
+        // Joined late (message 4 is due at 1.04 s) and received nothing:
+        // it owes messages 4 to 9, and lost them all.
+        let mut late = Receipts::default();
+        late.subscribed(1_035_000_000);
+        // Ended early at message 2's due time: owes 0, 1 and 2; got 0 and 2.
+        let mut gone = Receipts::default();
+        gone.subscribed(0);
+        gone.on_message(0, 10);
+        gone.on_message(2, 10);
+        gone.ended(1_020_000_000);
+        // Never subscribed: owes nothing, whatever it got.
+        let mut never = Receipts::default();
+        never.on_message(1, 10);
+        let mut t = Tally::new(g);
+        for r in [&early, &late, &gone, &never] {
+            t.add(r);
+        }
+        let per: Vec<(u64, u64)> = t.ledger().per_message().collect();
+        assert_eq!(
+            per,
+            [
+                (2, 2),
+                (2, 1),
+                (2, 2),
+                (1, 1),
+                (2, 1),
+                (2, 1),
+                (2, 1),
+                (2, 1),
+                (2, 1),
+                (2, 1)
+            ]
+        );
+        let (owed, got) = per.iter().fold((0, 0), |a, p| (a.0 + p.0, a.1 + p.1));
+        assert_eq!((owed, owed - got), (19, 7), "late lost 6, gone lost 1");
+    }
+}

@@ -1,0 +1,168 @@
+//! The harness's own health: whether a phase's figures describe the
+//! target or the load generator. Every phase carries a verdict from its
+//! measured scheduling lag and CPU use.
+
+use serde::{Deserialize, Serialize};
+
+use crate::metric::fmt_ns;
+
+/// How far a phase's figures can be trusted as the target's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// The harness kept up.
+    #[default]
+    Ok,
+    /// The harness may have added to the latencies: read them with care.
+    Suspect,
+    /// The harness was the bottleneck: the latencies are largely its own.
+    Saturated,
+}
+
+impl Verdict {
+    /// As printed.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::Suspect => "suspect",
+            Verdict::Saturated => "saturated",
+        }
+    }
+}
+
+/// Harness lag p99 over this share of the main latency's p50: suspect.
+pub const LAG_SUSPECT: f64 = 0.10;
+/// Harness lag p99 over this share of the main latency's p50: saturated.
+pub const LAG_SATURATED: f64 = 0.50;
+/// Load generator CPU over this share of its cores: suspect.
+pub const CPU_SUSPECT: f64 = 0.80;
+/// Load generator CPU over this share of its cores: saturated.
+pub const CPU_SATURATED: f64 = 0.95;
+
+/// What a phase's verdict was judged on, and the verdict.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Why, one line per rule that fired (empty when ok).
+    pub reasons: Vec<String>,
+    /// The load generator's scheduling lag, p99 over the window, ns.
+    pub harness_lag_p99_ns: Option<u64>,
+    /// The main latency's p50 the lag is compared with, ns.
+    pub main_p50_ns: Option<u64>,
+    /// Load generator CPU time in the window / (window × its cores).
+    pub client_cpu_share: f64,
+    /// Builtin server CPU time in the window / (window × the cores).
+    pub server_cpu_share: Option<f64>,
+    /// The cores the load generator may use.
+    pub cores: usize,
+}
+
+impl Health {
+    /// Judges a phase: `suspect` when the harness lag p99 is above
+    /// [`LAG_SUSPECT`] of the main latency's p50 or the load generator's
+    /// CPU above [`CPU_SUSPECT`] of its cores (or, with a builtin target,
+    /// target and load generator together above [`CPU_SATURATED`] of
+    /// them); `saturated` above [`LAG_SATURATED`] or [`CPU_SATURATED`].
+    pub fn judge(
+        harness_lag_p99_ns: Option<u64>,
+        main_p50_ns: Option<u64>,
+        client_cpu_share: f64,
+        server_cpu_share: Option<f64>,
+        cores: usize,
+    ) -> Health {
+        let mut verdict = Verdict::Ok;
+        let mut reasons = Vec::new();
+        let mut flag = |v: Verdict, why: String| {
+            verdict = verdict.max(v);
+            reasons.push(why);
+        };
+        match (harness_lag_p99_ns, main_p50_ns) {
+            (Some(lag), Some(p50)) if p50 > 0 => {
+                let share = lag as f64 / p50 as f64;
+                let why = |limit: f64| {
+                    format!(
+                        "harness lag p99 {} is {:.0}% of the main latency's p50 {} (over {:.0}%)",
+                        fmt_ns(lag as f64),
+                        share * 100.0,
+                        fmt_ns(p50 as f64),
+                        limit * 100.0
+                    )
+                };
+                if share > LAG_SATURATED {
+                    flag(Verdict::Saturated, why(LAG_SATURATED));
+                } else if share > LAG_SUSPECT {
+                    flag(Verdict::Suspect, why(LAG_SUSPECT));
+                }
+            }
+            (None, _) => flag(
+                Verdict::Suspect,
+                "the harness lag was not measured".to_owned(),
+            ),
+            _ => {}
+        }
+        let cpu = |share: f64, limit: f64| {
+            format!(
+                "the load generator used {:.0}% of its {cores} cores (over {:.0}%)",
+                share * 100.0,
+                limit * 100.0
+            )
+        };
+        if client_cpu_share > CPU_SATURATED {
+            flag(Verdict::Saturated, cpu(client_cpu_share, CPU_SATURATED));
+        } else if client_cpu_share > CPU_SUSPECT {
+            flag(Verdict::Suspect, cpu(client_cpu_share, CPU_SUSPECT));
+        }
+        if let Some(server) = server_cpu_share
+            && server + client_cpu_share > CPU_SATURATED
+        {
+            flag(
+                Verdict::Suspect,
+                format!(
+                    "target and load generator together used {:.0}% of the {cores} cores they share",
+                    (server + client_cpu_share) * 100.0
+                ),
+            );
+        }
+        Health {
+            verdict,
+            reasons,
+            harness_lag_p99_ns,
+            main_p50_ns,
+            client_cpu_share,
+            server_cpu_share,
+            cores,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lag_and_cpu_decide_the_verdict() {
+        let ok = Health::judge(Some(50_000), Some(2_000_000), 0.3, Some(0.2), 2);
+        assert_eq!((ok.verdict, ok.reasons.len()), (Verdict::Ok, 0));
+        let lag = Health::judge(Some(300_000), Some(2_000_000), 0.3, None, 2);
+        assert_eq!(lag.verdict, Verdict::Suspect);
+        assert!(lag.reasons[0].contains("15%"), "{:?}", lag.reasons);
+        let frozen = Health::judge(Some(300_000_000), Some(2_000_000), 0.1, None, 2);
+        assert_eq!(frozen.verdict, Verdict::Saturated);
+        assert_eq!(
+            Health::judge(Some(1), Some(2_000_000), 0.9, None, 2).verdict,
+            Verdict::Suspect
+        );
+        assert_eq!(
+            Health::judge(Some(1), Some(2_000_000), 0.99, None, 2).verdict,
+            Verdict::Saturated
+        );
+        let shared = Health::judge(Some(1), Some(2_000_000), 0.5, Some(0.6), 2);
+        assert_eq!(shared.verdict, Verdict::Suspect);
+        assert!(shared.reasons[0].contains("share"), "{:?}", shared.reasons);
+        assert_eq!(
+            Health::judge(None, Some(1), 0.1, None, 2).verdict,
+            Verdict::Suspect
+        );
+    }
+}

@@ -1,0 +1,355 @@
+//! The measurement vocabulary: every metric wsbench reports, its kind and
+//! unit, and which runs produce it. Thresholds, results, reports and the
+//! regression gate all name metrics from this one list; what each metric
+//! measures (its start and end instant, clock, and which messages count)
+//! is written in `docs/load.md`.
+
+use crate::scenario::{PayloadKind, Scenario, Target, WorkloadKind};
+
+/// What a metric's values are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A latency histogram, nanoseconds; thresholds take a statistic.
+    Latency,
+    /// A count of things.
+    Count,
+    /// A fraction, 0 to 1.
+    Ratio,
+    /// Messages per second.
+    Rate,
+    /// Bytes per message.
+    Bytes,
+    /// Microseconds per message.
+    Micros,
+    /// A share of the cores a process may use, 0 to 1.
+    Share,
+}
+
+/// Who produces a metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Producer {
+    /// Every phase.
+    All,
+    /// Phases that move messages (push, echo, throughput).
+    Messages,
+    /// Push phases.
+    Push,
+    /// Echo phases.
+    Echo,
+    /// Throughput phases.
+    Throughput,
+    /// Echo and throughput phases (payloads come back to be checked).
+    Echoes,
+    /// Phases with JSON payloads.
+    Json,
+    /// Message phases against the builtin server (its CPU is read).
+    Builtin,
+    /// Phases against the builtin server.
+    BuiltinAny,
+}
+
+/// One metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Def {
+    /// Its name in thresholds, `summary.json`, reports and `compare`.
+    pub name: &'static str,
+    /// What its values are.
+    pub kind: Kind,
+    /// A short description.
+    pub about: &'static str,
+    producer: Producer,
+}
+
+const fn def(name: &'static str, kind: Kind, producer: Producer, about: &'static str) -> Def {
+    Def {
+        name,
+        kind,
+        about,
+        producer,
+    }
+}
+
+/// Every metric, in the order tables show them.
+pub const ALL: [Def; 29] = [
+    def(
+        "push_latency",
+        Kind::Latency,
+        Producer::Push,
+        "receive − intended publish time",
+    ),
+    def(
+        "push_latency_uncorrected",
+        Kind::Latency,
+        Producer::Push,
+        "receive − actual publish time",
+    ),
+    def(
+        "publish_lag",
+        Kind::Latency,
+        Producer::Push,
+        "actual − intended publish time",
+    ),
+    def(
+        "echo_rtt",
+        Kind::Latency,
+        Producer::Echo,
+        "echo back − intended send time",
+    ),
+    def(
+        "echo_rtt_uncorrected",
+        Kind::Latency,
+        Producer::Echo,
+        "echo back − actual send time",
+    ),
+    def(
+        "throughput_rtt",
+        Kind::Latency,
+        Producer::Throughput,
+        "echo back − send, closed model",
+    ),
+    def("connect_time", Kind::Latency, Producer::All, "TCP connect"),
+    def(
+        "handshake_time",
+        Kind::Latency,
+        Producer::All,
+        "TCP connected → subscribed or open",
+    ),
+    def(
+        "json_parse",
+        Kind::Latency,
+        Producer::Json,
+        "simd-json parse of a payload",
+    ),
+    def(
+        "harness_lag",
+        Kind::Latency,
+        Producer::All,
+        "the load generator's scheduling lag",
+    ),
+    def("errors", Kind::Count, Producer::All, "errors of every kind"),
+    def(
+        "connections_failed",
+        Kind::Count,
+        Producer::All,
+        "connections that did not open",
+    ),
+    def(
+        "published",
+        Kind::Count,
+        Producer::Messages,
+        "messages published (push) or sent in the window",
+    ),
+    def(
+        "publish_failed",
+        Kind::Count,
+        Producer::Push,
+        "window messages whose publish failed or was never sent",
+    ),
+    def(
+        "delivered",
+        Kind::Count,
+        Producer::Messages,
+        "window messages received, once per connection",
+    ),
+    def(
+        "owed",
+        Kind::Count,
+        Producer::Push,
+        "window messages owed to subscribers",
+    ),
+    def(
+        "lost",
+        Kind::Count,
+        Producer::Push,
+        "owed messages not received",
+    ),
+    def(
+        "duplicated",
+        Kind::Count,
+        Producer::Push,
+        "window messages received again",
+    ),
+    def(
+        "out_of_order",
+        Kind::Count,
+        Producer::Push,
+        "window messages received after a later one",
+    ),
+    def(
+        "unknown",
+        Kind::Count,
+        Producer::Push,
+        "messages the publisher never sent",
+    ),
+    def(
+        "payload_mismatches",
+        Kind::Count,
+        Producer::Echoes,
+        "echoes that differ from what was sent",
+    ),
+    def(
+        "delivered_ratio",
+        Kind::Ratio,
+        Producer::Messages,
+        "(owed − lost) / owed; echo: delivered / sent",
+    ),
+    def(
+        "msg_rate",
+        Kind::Rate,
+        Producer::Messages,
+        "messages received per second of the window",
+    ),
+    def(
+        "bytes_per_msg",
+        Kind::Bytes,
+        Producer::Messages,
+        "bytes on the wire per message received",
+    ),
+    def(
+        "requests_per_msg",
+        Kind::Ratio,
+        Producer::Push,
+        "HTTP requests per message received",
+    ),
+    def(
+        "server_cpu_us_per_msg",
+        Kind::Micros,
+        Producer::Builtin,
+        "builtin server CPU per message",
+    ),
+    def(
+        "client_cpu_share",
+        Kind::Share,
+        Producer::All,
+        "load generator CPU / its cores",
+    ),
+    def(
+        "server_cpu_share",
+        Kind::Share,
+        Producer::BuiltinAny,
+        "builtin server CPU / the cores",
+    ),
+    def(
+        "connections_opened",
+        Kind::Count,
+        Producer::All,
+        "connections that opened",
+    ),
+];
+
+/// The metric called `name`.
+pub fn find(name: &str) -> Option<&'static Def> {
+    ALL.iter().find(|d| d.name == name)
+}
+
+/// The closest metric name to a misspelt one, if any is close.
+pub fn closest(name: &str) -> Option<&'static str> {
+    ALL.iter()
+        .map(|d| (strsim::damerau_levenshtein(name, d.name), d.name))
+        .min()
+        .filter(|&(d, _)| d <= 3)
+        .map(|(_, n)| n)
+}
+
+/// The latency a workload is judged by: tables, charts, the timeline,
+/// harness verdicts and the regression gate use this one.
+pub fn main_latency(workload: WorkloadKind) -> &'static str {
+    match workload {
+        WorkloadKind::Push => "push_latency",
+        WorkloadKind::Echo => "echo_rtt",
+        WorkloadKind::Throughput => "throughput_rtt",
+        WorkloadKind::Connect => "handshake_time",
+    }
+}
+
+/// [`main_latency`] of a workload named in a result (`push`, `echo`, …).
+pub fn main_latency_of(workload: &str) -> &'static str {
+    [
+        WorkloadKind::Push,
+        WorkloadKind::Echo,
+        WorkloadKind::Throughput,
+        WorkloadKind::Connect,
+    ]
+    .into_iter()
+    .find(|w| w.name() == workload)
+    .map_or("connect_time", main_latency)
+}
+
+impl Def {
+    /// Whether a phase of `scenario` produces this metric; if not, why.
+    pub fn produced_by(&self, scenario: &Scenario) -> Result<(), String> {
+        let w = scenario.workload;
+        let builtin = matches!(scenario.target, Target::Builtin { .. });
+        let ok = match self.producer {
+            Producer::All => true,
+            Producer::Messages => w != WorkloadKind::Connect,
+            Producer::Push => w == WorkloadKind::Push,
+            Producer::Echo => w == WorkloadKind::Echo,
+            Producer::Throughput => w == WorkloadKind::Throughput,
+            Producer::Echoes => matches!(w, WorkloadKind::Echo | WorkloadKind::Throughput),
+            Producer::Json => w != WorkloadKind::Connect && scenario.payload == PayloadKind::Json,
+            Producer::Builtin => builtin && w != WorkloadKind::Connect,
+            Producer::BuiltinAny => builtin,
+        };
+        if ok {
+            return Ok(());
+        }
+        Err(match self.producer {
+            Producer::Json => format!("{} needs payload = \"json\"", self.name),
+            Producer::Builtin | Producer::BuiltinAny => format!(
+                "{} is measured for the builtin target only (wsbench cannot read a remote server's CPU)",
+                self.name
+            ),
+            _ => format!(
+                "the {} workload does not produce {} ({})",
+                w.name(),
+                self.name,
+                self.about
+            ),
+        })
+    }
+
+    /// `v` with its unit, as tables and verdicts show it.
+    pub fn format(&self, v: f64) -> String {
+        match self.kind {
+            Kind::Latency => fmt_ns(v),
+            Kind::Count => format!("{v:.0}"),
+            Kind::Ratio => format!("{v:.4}"),
+            Kind::Rate => format!("{v:.0} msg/s"),
+            Kind::Bytes => format!("{v:.1} B"),
+            Kind::Micros => format!("{v:.2} µs"),
+            Kind::Share => format!("{:.0}%", v * 100.0),
+        }
+    }
+}
+
+/// Nanoseconds as a readable duration: `14.44 ms`, `812.0 µs`, `2.10 s`.
+pub fn fmt_ns(ns: f64) -> String {
+    if ns >= 1e9 {
+        format!("{:.2} s", ns / 1e9)
+    } else if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.1} µs", ns / 1e3)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_values_carry_units() {
+        for (i, a) in ALL.iter().enumerate() {
+            assert!(ALL[i + 1..].iter().all(|b| b.name != a.name), "{}", a.name);
+        }
+        let p99 = find("push_latency").unwrap();
+        assert_eq!(p99.format(14_442_495.0), "14.44 ms");
+        assert_eq!(find("harness_lag").unwrap().format(812.0), "812 ns");
+        assert_eq!(find("client_cpu_share").unwrap().format(0.873), "87%");
+        assert_eq!(closest("push_latncy"), Some("push_latency"));
+        assert_eq!(main_latency_of("echo"), "echo_rtt");
+    }
+}
