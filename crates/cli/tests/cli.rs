@@ -1,13 +1,10 @@
 //! The real binary, as a user runs it.
 
+mod common;
+
 use std::process::Command;
 
-fn wsbench(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_wsbench"))
-        .args(args)
-        .output()
-        .expect("the wsbench binary runs")
-}
+use common::wsbench;
 
 #[test]
 fn info_names_the_selected_masking_backend() {
@@ -22,10 +19,7 @@ fn info_names_the_selected_masking_backend() {
 }
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("wsbench-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::temp_dir("cli", name)
 }
 
 const SMALL_PUSH: &str = r#"schema_version = 1
@@ -302,24 +296,8 @@ fn unknown_commands_are_usage_errors() {
 /// WebSocket client with 1001 before the process exits 0.
 #[test]
 fn serve_echoes_and_shuts_down_cleanly_on_sigterm() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wsbench"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("wsbench serve starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
+    let mut target = common::serve(&[]);
+    let (child, addr) = (&mut target.child, target.addr.clone());
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let close = rt.block_on(async {
@@ -349,30 +327,6 @@ fn serve_echoes_and_shuts_down_cleanly_on_sigterm() {
     assert!(status.success(), "{status:?}");
 }
 
-/// Starts `wsbench serve ARGS` and returns it with the address it printed.
-fn spawn_serve(args: &[&str]) -> (std::process::Child, String) {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wsbench"))
-        .arg("serve")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("wsbench serve starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    (child, addr)
-}
-
 fn alive(pid: u64) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
@@ -393,9 +347,7 @@ fn serve_with_workers_shares_one_stream_over_tls_and_stops_together() {
         std::env::temp_dir().join(format!("wsbench-cli-serve-workers-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let cert_out = dir.join("cert.pem");
-    let (mut child, addr) = spawn_serve(&[
-        "--listen",
-        "127.0.0.1:0",
+    let mut target = common::serve(&[
         "--workers",
         "2",
         "--publish-rate",
@@ -403,6 +355,7 @@ fn serve_with_workers_shares_one_stream_over_tls_and_stops_together() {
         "--tls-self-signed",
         cert_out.to_str().unwrap(),
     ]);
+    let (child, addr) = (&mut target.child, target.addr.clone());
     let port = addr.rsplit(':').next().unwrap().to_owned();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (pids, closes) = rt.block_on(async {

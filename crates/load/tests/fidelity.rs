@@ -60,8 +60,13 @@ fn ms(ns: u64) -> f64 {
     ns as f64 / 1e6
 }
 
+/// Tests that check absolute latencies run one at a time (the others of
+/// this file would share their two cores).
+static TIMING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fixed_echo_delay_shows_as_the_median() {
+    let _one = TIMING.lock().await;
     let delay = Duration::from_millis(50);
     let srv = server(Faults {
         echo_delay: delay,
@@ -89,6 +94,7 @@ async fn a_fixed_echo_delay_shows_as_the_median() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stall_shows_in_the_corrected_p99_and_not_in_the_uncorrected() {
+    let _one = TIMING.lock().await;
     let srv = server(Faults {
         stall: Some((Duration::from_millis(200), Duration::from_secs(1))),
         ..Faults::default()
@@ -261,4 +267,105 @@ async fn a_dying_target_ends_the_run_with_partial_results() {
         p.counters.errors
     );
     assert!(Summary::read(&dir.join("summary.json")).unwrap().partial);
+}
+
+/// The publish record of a phase, read back.
+fn record(out: &RunOutcome, transport: &str) -> wsbench_model::delivery::PublishRecord {
+    wsbench_model::delivery::PublishRecord::read(
+        &out.dir.join(format!("{transport}-publish-0.csv")),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_delay_shows_as_the_median_on_every_push_transport() {
+    let _one = TIMING.lock().await;
+    let delay = Duration::from_millis(20);
+    let srv = server(Faults {
+        push_delay: delay,
+        ..Faults::default()
+    })
+    .await;
+    let s = scenario(
+        &srv,
+        "[load]\ntransports = [\"websocket\", \"long-poll\", \"short-poll\", \"sse\"]\nconnections = 10\n\
+         duration = \"2s\"\nwarmup = \"300ms\"\nshort_poll_interval = \"10ms\"\n\n\
+         [workload]\nkind = \"push\"\nrate = 40\n",
+    );
+    let out = run_ok("push-delay", s).await;
+    for p in &out.summary.phases {
+        check_complete(p);
+        // A short poller finds a message half an interval after it arrives,
+        // on average: the median waits the delay and half the interval.
+        let expected = match p.transport.as_str() {
+            "short-poll" => 25.0f64,
+            _ => 20.0,
+        };
+        let p50 = ms(p.latency["push_latency"].p50);
+        let tolerance = (expected * 0.05).max(1.0);
+        assert!(
+            (p50 - expected).abs() <= tolerance,
+            "{}: p50 {p50} ms for a {expected} ms delay",
+            p.transport
+        );
+        assert_eq!(
+            p.latency["push_latency"].count, p.counters.delivered,
+            "{}: every delivery is timed",
+            p.transport
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_that_stops_delivering_owes_every_later_message_to_every_subscriber() {
+    // The publisher starts with the phase, so about 25 messages go out
+    // before the window (0.5 s at 50/s): the target delivers 30 of the
+    // window's 100, then accepts and drops the rest.
+    let n = 55;
+    let srv = server(Faults {
+        stop_delivering_after: n,
+        ..Faults::default()
+    })
+    .await;
+    let body = "[load]\ntransports = [\"websocket\", \"long-poll\", \"sse\"]\nconnections = 4\n\
+                duration = \"2s\"\nwarmup = \"300ms\"\n\n[workload]\nkind = \"push\"\nrate = 50\n";
+    let out = run_ok("stop-after", scenario(&srv, body)).await;
+    for p in &out.summary.phases {
+        let c = &p.counters;
+        let rec = record(&out, &p.transport);
+        let window: Vec<_> = rec
+            .entries
+            .iter()
+            .filter(|e| e.j >= 0 && (e.j as u64) < rec.window)
+            .collect();
+        // Every publish was accepted, so every window message was published.
+        assert_eq!(c.published, rec.window, "{}: {c:?}", p.transport);
+        assert_eq!(c.publish_failed, 0);
+        assert_eq!(c.owed, c.published * 4, "{}: {c:?}", p.transport);
+        // The window messages the target numbered up to n reached everyone.
+        let before_cut = window
+            .iter()
+            .filter(|e| e.seq.is_some_and(|s| s <= n))
+            .count() as u64;
+        if p.transport == "websocket" {
+            assert!(
+                before_cut > 10 && before_cut < 90,
+                "the cut falls inside the window: {before_cut}"
+            );
+        } else {
+            assert_eq!(before_cut, 0, "later phases come after the cut");
+        }
+        assert_eq!(c.delivered, before_cut * 4, "{}: {c:?}", p.transport);
+        assert_eq!(
+            c.lost,
+            (c.published - before_cut) * 4,
+            "{}: {c:?}",
+            p.transport
+        );
+        assert!(p.delivered_ratio < 1.0);
+        let lost = wsbench_model::Threshold::parse("lost == 0").unwrap();
+        let ratio = wsbench_model::Threshold::parse("delivered_ratio >= 1.0").unwrap();
+        let verdicts = Summary::evaluate(std::slice::from_ref(p), &[lost, ratio], None);
+        assert!(verdicts.iter().all(|v| !v.passed), "{verdicts:?}");
+    }
 }

@@ -201,8 +201,12 @@ impl Ctx {
     /// message's sequence number and publish time, `None` when a worker's
     /// primary is gone.
     pub(crate) async fn publish(&self, payload: &str, sent_ns: Option<u64>) -> Option<(u64, u64)> {
-        if !self.config.faults.push_delay.is_zero() {
-            tokio::time::sleep(self.config.faults.push_delay).await;
+        let delay = self.config.faults.push_delay;
+        if !delay.is_zero() {
+            // A thread's sleep, not tokio's millisecond timer: the delay
+            // injected is the delay asked for, to a fraction of a
+            // millisecond.
+            let _ = tokio::task::spawn_blocking(move || std::thread::sleep(delay)).await;
         }
         match &self.upstream {
             Some(up) => up.publish(payload.to_owned(), sent_ns).await,
