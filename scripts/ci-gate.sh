@@ -27,7 +27,7 @@ reps=${REPS:-3}
 out=${OUT:-target/ci-gate}
 # Loose enough for shared CI machines: latencies of a small loopback run
 # move by tens of percent between runs; deliveries and rates do not.
-limits=${MAX_REGRESSION:-p50=100%,p99=200%,throughput=10%,delivered_ratio=0%}
+limits=${MAX_REGRESSION:-p50=100%,p99=200%,msg_rate=10%,delivered_ratio=0%}
 
 cargo build --release -p wsbench
 wsbench=target/release/wsbench

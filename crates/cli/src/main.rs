@@ -37,7 +37,8 @@ enum Command {
     Report(ReportArgs),
     /// Compare a result with a baseline: exit 0 when no gated metric
     /// regressed, 1 on a regression, 2 on bad usage or results that
-    /// cannot be compared.
+    /// cannot be compared, 3 when a gated latency had too few repetitions
+    /// to tell a change from noise.
     Compare(CompareArgs),
     /// Combine the results of the shards of one run (`run --shard I/N`)
     /// into one result: exit 0, 1 when a threshold fails on the merged

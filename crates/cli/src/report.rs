@@ -13,6 +13,8 @@ mod exit {
     pub(super) const REGRESSION: u8 = 1;
     /// Bad usage, unreadable or incompatible results.
     pub(super) const USAGE: u8 = 2;
+    /// A gated latency could not be judged: too few repetitions.
+    pub(super) const INCONCLUSIVE: u8 = 3;
 }
 
 #[derive(Clone, Debug, Args)]
@@ -35,9 +37,12 @@ pub(crate) struct CompareArgs {
     baseline: PathBuf,
     /// The result to judge: a results folder, or a folder of repetitions.
     current: PathBuf,
-    /// Allowed worsening per metric: p50, p90, p99, p999, max, throughput,
-    /// delivered_ratio, errors, bytes_per_msg, requests_per_msg,
-    /// server_cpu. Metrics not listed are shown, not gated.
+    /// Allowed worsening per metric, named as thresholds name them:
+    /// p50, p90, p99, p99.9, max (the main latency; or e.g.
+    /// push_latency.p99), msg_rate, delivered_ratio, errors, lost,
+    /// bytes_per_msg, requests_per_msg, server_cpu_us_per_msg. Metrics not
+    /// listed are shown, not gated. Latencies need at least 3 repetitions
+    /// a side.
     #[arg(long, default_value = DEFAULT_LIMITS)]
     max_regression: String,
     /// Also write the comparison as Markdown to this file (e.g.
@@ -141,14 +146,22 @@ pub(crate) fn compare(args: CompareArgs) -> ExitCode {
     }
     let regressed: Vec<String> = result
         .regressions()
-        .map(|r| format!("{} {}", r.transport, r.metric.name))
+        .map(|r| format!("{} {}", r.transport, r.metric))
         .collect();
-    if regressed.is_empty() {
-        println!("PASS: no gated metric regressed");
-        ExitCode::SUCCESS
-    } else {
+    let unsure = result.inconclusive().count();
+    if !regressed.is_empty() {
         println!("FAIL: regression in {}", regressed.join(", "));
         ExitCode::from(exit::REGRESSION)
+    } else if unsure > 0 {
+        println!(
+            "INCONCLUSIVE: {unsure} gated metric(s) could not be judged; run at least {} \
+             repetitions a side, or gate only counts and rates",
+            compare::MIN_REPETITIONS
+        );
+        ExitCode::from(exit::INCONCLUSIVE)
+    } else {
+        println!("PASS: no gated metric regressed");
+        ExitCode::SUCCESS
     }
 }
 

@@ -49,6 +49,7 @@ fn run(scenario: &Path, results: &Path) -> PathBuf {
         "--results",
         results.to_str().unwrap(),
         "--quiet",
+        "--no-calibrate",
     ]);
     assert!(
         out.status.success(),
@@ -128,18 +129,33 @@ fn render_in_chromium(html: &Path) -> Option<(usize, usize)> {
 }
 
 /// Reports, exports, the HTML page in a browser, and the gate's exit
-/// codes, on real runs: two against a plain echo server (the passing
-/// pair) and one against a server that delays every echo by 15 ms (the
-/// regressed one).
+/// codes, on real runs: three and three repetitions of one configuration
+/// (echo servers that hold every echo 5 ms), and three against a server
+/// that holds them 15 ms (the regressed one).
 #[test]
 fn report_and_compare_work_on_real_runs() {
     let dir = temp_dir("compare");
-    let fast = serve(&[]);
+    let fast = serve(&["--echo-delay-ms", "5"]);
     let slow = serve(&["--echo-delay-ms", "15"]);
-    let results = dir.join("results");
-    let baseline = run(&echo_scenario(&dir, "echo-gate", &fast.addr), &results);
-    let again = run(&echo_scenario(&dir, "echo-gate", &fast.addr), &results);
-    let regressed = run(&echo_scenario(&dir, "echo-gate", &slow.addr), &results);
+    let reps = |name: &str, addr: &str| {
+        let root = dir.join(name);
+        let scenario = echo_scenario(&dir, "echo-gate", addr);
+        for _ in 0..3 {
+            run(&scenario, &root);
+        }
+        root
+    };
+    let (base_reps, again_reps) = (reps("base", &fast.addr), reps("again", &fast.addr));
+    let slow_reps = reps("slow", &slow.addr);
+    let first = |root: &Path| {
+        let mut runs: Vec<PathBuf> = std::fs::read_dir(root)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        runs.sort();
+        runs.remove(0)
+    };
+    let (baseline, again, regressed) = (first(&base_reps), first(&again_reps), first(&slow_reps));
 
     // Every format.
     let out = wsbench(&[
@@ -218,11 +234,10 @@ fn report_and_compare_work_on_real_runs() {
     let names = |p: &Path| p.file_name().unwrap().to_string_lossy().into_owned();
     assert!(svg.contains(&names(&baseline)) && svg.contains(&names(&regressed)));
 
-    // The gate: a passing pair, a regressed pair, repetitions, and usage.
-    // Loopback latencies of a short run under a busy test suite move by
-    // several times between runs; the 15 ms delay moves the median by
-    // about 70 times. The gate is set between the two.
-    let limits = "p50=1000%,throughput=20%";
+    // The gate. Repetitions of one configuration: no change. Against the
+    // slower server: a regression, with the interval that decided it. One
+    // run a side: a latency cannot be judged (exit 3).
+    let limits = "p50=20%,p99=50%,msg_rate=10%";
     let compare = |a: &Path, b: &Path, limits: &str| {
         wsbench(&[
             "compare",
@@ -232,38 +247,53 @@ fn report_and_compare_work_on_real_runs() {
             limits,
         ])
     };
-    let pass = compare(&baseline, &again, limits);
-    assert_eq!(
-        pass.status.code(),
-        Some(0),
-        "{}{}",
-        text(&pass.stdout),
-        text(&pass.stderr)
+    let pass = compare(&base_reps, &again_reps, limits);
+    let out = text(&pass.stdout);
+    assert_eq!(pass.status.code(), Some(0), "{out}{}", text(&pass.stderr));
+    assert!(out.contains("verdict: no change"), "{out}");
+    assert!(
+        out.lines()
+            .all(|l| !l.ends_with("improved") && !l.ends_with("REGRESSION")),
+        "{out}"
     );
-    assert!(text(&pass.stdout).contains("PASS"));
-    let fail = compare(&baseline, &regressed, limits);
+    assert!(
+        out.contains("echo_rtt.p50") && out.contains(" ms "),
+        "{out}"
+    );
+    assert!(out.contains("90% percentile-bootstrap interval"), "{out}");
+    let fail = compare(&base_reps, &slow_reps, limits);
     let out = text(&fail.stdout);
     assert_eq!(fail.status.code(), Some(1), "{out}{}", text(&fail.stderr));
     assert!(
-        out.contains("REGRESSION") && out.contains("FAIL: regression in websocket p50"),
+        out.contains("verdict: REGRESSION in websocket echo_rtt.p50")
+            && out.contains("FAIL: regression in websocket echo_rtt.p50"),
         "{out}"
     );
-    assert!(out.contains("rule: one run on each side"), "{out}");
-
-    let reps = dir.join("reps");
-    std::fs::create_dir_all(&reps).unwrap();
-    for (i, src) in [&baseline, &again].into_iter().enumerate() {
-        copy_dir(src, &reps.join(format!("rep-{i}")));
-    }
-    let fail = compare(&reps, &regressed, limits);
-    let out = text(&fail.stdout);
-    assert_eq!(fail.status.code(), Some(1), "{out}");
+    let p50 = out
+        .lines()
+        .find(|l| l.contains("echo_rtt.p50"))
+        .unwrap_or_default();
+    assert!(p50.contains("[+") && p50.ends_with("REGRESSION"), "{p50}");
+    let single = compare(&baseline, &again, limits);
+    let out = text(&single.stdout);
+    assert_eq!(single.status.code(), Some(3), "{out}");
+    assert!(out.contains("verdict: INCONCLUSIVE"), "{out}");
+    let md_file = dir.join("compare.md");
+    let out = wsbench(&[
+        "compare",
+        base_reps.to_str().unwrap(),
+        slow_reps.to_str().unwrap(),
+        "--max-regression",
+        limits,
+        "--markdown",
+        md_file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let md = std::fs::read_to_string(&md_file).unwrap();
     assert!(
-        out.contains("best of 2 baseline and best of 1 current"),
-        "{out}"
+        md.contains("**Verdict: REGRESSION in websocket echo_rtt.p50"),
+        "{md}"
     );
-    let pass = compare(&reps, &again, limits);
-    assert_eq!(pass.status.code(), Some(0), "{}", text(&pass.stdout));
 
     let other = dir.join("other");
     copy_dir(&baseline, &other);
@@ -293,9 +323,24 @@ fn report_and_compare_work_on_real_runs() {
         "{}",
         text(&bad.stderr)
     );
+    std::fs::write(
+        &file,
+        s.replace("\"schema_version\": 2", "\"schema_version\": 1"),
+    )
+    .unwrap();
+    let old = compare(&baseline, &other, limits);
+    assert_eq!(old.status.code(), Some(2));
+    assert!(
+        text(&old.stderr).contains("older wsbench"),
+        "{}",
+        text(&old.stderr)
+    );
     let bad = compare(&baseline, &again, "p97=5%");
     assert_eq!(bad.status.code(), Some(2));
     assert!(text(&bad.stderr).contains("unknown metric"));
+    let bad = compare(&baseline, &again, "throughput=5%");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("msg_rate"));
     let bad = compare(&baseline, &dir.join("nowhere"), limits);
     assert_eq!(bad.status.code(), Some(2));
     assert!(text(&bad.stderr).contains("nowhere"));

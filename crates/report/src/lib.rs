@@ -11,6 +11,7 @@ pub mod data;
 pub mod export;
 pub mod html;
 pub mod merge;
+pub mod stats;
 
 use std::path::PathBuf;
 
