@@ -216,6 +216,14 @@ fn report_and_compare_work_on_real_runs() {
         assert!(!html.contains(fetch), "self-contained: no {fetch}");
     }
     assert_eq!(html.matches("<figure").count(), 4);
+    assert!(
+        html.contains("<h3>Harness health</h3>"),
+        "the verdict table"
+    );
+    assert!(
+        html.contains("Floor: not measured"),
+        "--no-calibrate is said"
+    );
     if let Some((ok, all)) = render_in_chromium(&baseline.join("report.html")) {
         assert_eq!((ok, all), (4, 4), "every chart lays out in the browser");
     }
@@ -293,6 +301,24 @@ fn report_and_compare_work_on_real_runs() {
     assert!(
         md.contains("**Verdict: REGRESSION in websocket echo_rtt.p50"),
         "{md}"
+    );
+
+    // A phase the harness may have shaped gets a banner in the report.
+    let shaped = dir.join("shaped");
+    copy_dir(&baseline, &shaped);
+    let file = shaped.join("summary.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    v["phases"][0]["health"]["verdict"] = "saturated".into();
+    v["phases"][0]["health"]["reasons"] = serde_json::json!(["harness lag p99 9 ms is 90%"]);
+    std::fs::write(&file, v.to_string()).unwrap();
+    let out = wsbench(&["report", shaped.to_str().unwrap(), "--format", "html"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let html = std::fs::read_to_string(shaped.join("report.html")).unwrap();
+    assert!(
+        html.contains("<p class=\"saturated\">Harness <b>saturated</b> in the websocket phase")
+            && html.contains("harness lag p99 9 ms is 90%"),
+        "the banner"
     );
 
     let other = dir.join("other");

@@ -171,8 +171,7 @@ pub enum Verdict {
     Worse,
     /// Better beyond the noise, but not beyond its limit.
     Better,
-    /// Better beyond the noise and beyond its limit (or, not gated, better
-    /// beyond the noise).
+    /// Better beyond the noise and beyond its limit.
     Improved,
     /// Worse beyond the noise and beyond its limit.
     Regression,
@@ -431,9 +430,10 @@ fn judge(name: &str, latency: bool, b: &[f64], c: &[f64], limit: Option<f64>) ->
         },
         Some((lo, hi)) => {
             let (worse_lo, worse_hi) = if sign > 0.0 { (lo, hi) } else { (-hi, -lo) };
-            let beyond = |x: f64| limit.is_none_or(|l| x > l);
+            // Gated metrics only: beyond the noise *and* the limit.
+            let beyond = |x: f64| limit.is_some_and(|l| x > l);
             if worse_lo > 0.0 {
-                if limit.is_some() && beyond(worse) {
+                if beyond(worse) {
                     Verdict::Regression
                 } else {
                     Verdict::Worse

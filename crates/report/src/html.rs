@@ -4,6 +4,8 @@
 
 use std::fmt::Write as _;
 
+use wsbench_model::health::Verdict;
+
 use crate::charts::Chart;
 use crate::data::{Run, fmt_ns, main_metric, threshold_value};
 
@@ -28,6 +30,7 @@ h1{font-size:26px}h2{font-size:20px;margin-top:32px;border-bottom:1px solid #ddd
 table{border-collapse:collapse;margin:8px 0;font-size:14px}th,td{border:1px solid #ccc;padding:4px 8px}\
 th{background:#f3f3f3}td.n{text-align:right;font-variant-numeric:tabular-nums}\
 .fail{color:#b00;font-weight:bold}.pass{color:#070}.partial{background:#fff3cd;padding:8px;border:1px solid #e0c060}\
+.saturated{background:#f8d7da;padding:8px;border:1px solid #d08080}.suspect{background:#fff3cd;padding:8px;border:1px solid #e0c060}\
 figure{margin:16px 0}figure svg{max-width:100%;height:auto}pre{background:#f7f7f7;padding:10px;overflow-x:auto;font-size:13px}";
 
 /// The page for `runs` with `charts` (each with its SVG drawing) inline.
@@ -64,6 +67,7 @@ pub fn page(runs: &[Run], charts: &[(&Chart, String)]) -> String {
                 escape(s.stop_detail.as_deref().unwrap_or("stopped early"))
             );
         }
+        h.push_str(&banners(run));
         h.push_str("<table><tr><th>transport</th><th>metric</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>delivered</th><th>ratio</th><th>lost</th><th>msg/s</th><th>bytes/msg</th><th>req/msg</th><th>errors</th><th>server µs/msg</th></tr>\n");
         for p in &s.phases {
             let metric = main_metric(p);
@@ -90,6 +94,7 @@ pub fn page(runs: &[Run], charts: &[(&Chart, String)]) -> String {
             );
         }
         h.push_str("</table>\n");
+        h.push_str(&health(run));
         let errors: Vec<String> = s
             .phases
             .iter()
@@ -170,6 +175,73 @@ pub fn page(runs: &[Run], charts: &[(&Chart, String)]) -> String {
         }
     }
     h.push_str("</body></html>\n");
+    h
+}
+
+/// A banner for every phase whose figures the harness may have shaped.
+fn banners(run: &Run) -> String {
+    let mut h = String::new();
+    for p in &run.summary.phases {
+        let Some(health) = p.health.as_ref().filter(|h| h.verdict != Verdict::Ok) else {
+            continue;
+        };
+        let name = health.verdict.name();
+        let _ = writeln!(
+            h,
+            "<p class=\"{name}\">Harness <b>{name}</b> in the {} phase: its latencies may be \
+             the load generator's rather than the target's. {}</p>",
+            escape(&p.transport),
+            escape(&health.reasons.join("; "))
+        );
+    }
+    h
+}
+
+/// The harness floor and each phase's verdict with what it was judged on.
+fn health(run: &Run) -> String {
+    let s = &run.summary;
+    let mut h = String::from("<h3>Harness health</h3>\n");
+    match &s.floor {
+        Some(f) => {
+            let _ = writeln!(
+                h,
+                "<p>Floor: a loopback echo in the load generator's own process for {:.1} s \
+                 before the first phase: p50 {}, p99 {}, p99.9 {}; harness lag p99 {}. No \
+                 latency below it can be told apart from the harness.</p>",
+                f.duration_s,
+                fmt_ns(f.echo_rtt.p50 as f64),
+                fmt_ns(f.echo_rtt.p99 as f64),
+                fmt_ns(f.echo_rtt.p999 as f64),
+                f.harness_lag_p99_ns
+                    .map_or_else(|| "not measured".to_owned(), |v| fmt_ns(v as f64))
+            );
+        }
+        None => h.push_str("<p>Floor: not measured (<code>--no-calibrate</code>).</p>\n"),
+    }
+    h.push_str("<table><tr><th>transport</th><th>verdict</th><th>harness lag p99</th><th>main p50</th><th>load generator CPU</th><th>server CPU</th><th>publishes failed</th><th>unknown messages</th></tr>\n");
+    for p in &s.phases {
+        let Some(v) = &p.health else { continue };
+        let ns = |x: Option<u64>| x.map_or_else(|| "–".to_owned(), |x| fmt_ns(x as f64));
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td class=\"{}\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{:.0}%</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            escape(&p.transport),
+            if v.verdict == Verdict::Ok {
+                "pass"
+            } else {
+                "fail"
+            },
+            v.verdict.name(),
+            ns(v.harness_lag_p99_ns),
+            ns(v.main_p50_ns),
+            v.client_cpu_share * 100.0,
+            v.server_cpu_share
+                .map_or_else(|| "–".to_owned(), |x| format!("{:.0}%", x * 100.0)),
+            p.counters.publish_failed,
+            p.counters.unknown
+        );
+    }
+    h.push_str("</table>\n");
     h
 }
 
