@@ -156,6 +156,9 @@ mod tests {
         assert_eq!(r.on_message(5, 10), Delivery::New);
         assert_eq!(r.on_message(4, 10), Delivery::Late);
         assert_eq!(r.on_message(5, 10), Delivery::Duplicate);
+        // Below the first one received: late, and counted as received.
+        assert_eq!(r.on_message(1, 10), Delivery::Late);
+        assert!(r.got(1) && r.got(3) && !r.got(2));
         assert_eq!(r.bits.len(), 1, "the bitmap is the window's size");
     }
 

@@ -369,3 +369,39 @@ async fn a_target_that_stops_delivering_owes_every_later_message_to_every_subscr
         assert!(verdicts.iter().all(|v| !v.passed), "{verdicts:?}");
     }
 }
+
+/// Throughput counts a message sent when it goes out in the window, and
+/// delivered when its echo comes back: a target that dies mid-run leaves
+/// messages sent and never echoed, and the ratio says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throughput_counts_sends_that_never_come_back() {
+    let srv = server(Faults {
+        echo_delay: Duration::from_millis(5),
+        ..Faults::default()
+    })
+    .await;
+    let s = scenario(
+        &srv,
+        "[load]\ntransports = [\"websocket\"]\nconnections = 3\nduration = \"30s\"\n\n\
+         [workload]\nkind = \"throughput\"\nin_flight = 8\npayload_size = 32\n",
+    );
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        srv.shutdown(Duration::from_millis(100)).await;
+    });
+    let (_tx, rx) = watch::channel(false);
+    let e = run(s, options("throughput-dies", rx)).await.unwrap_err();
+    let RunError::TargetFailed { summary, .. } = e else {
+        panic!("expected TargetFailed, got {e}");
+    };
+    let p = &summary.phases[0];
+    let c = &p.counters;
+    assert!(c.delivered > 0, "{c:?}");
+    assert!(
+        c.published > c.delivered,
+        "sent {} > echoed {}",
+        c.published,
+        c.delivered
+    );
+    assert!(p.delivered_ratio < 1.0, "{}", p.delivered_ratio);
+}

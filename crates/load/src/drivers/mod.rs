@@ -237,6 +237,70 @@ mod tests {
         std::mem::size_of::<F>()
     }
 
+    fn push_ctx() -> PhaseCtx {
+        let (_tx, stop) = watch::channel(false);
+        let text = "schema_version = 1\nname = \"x\"\n[target]\nbuiltin = true\n[load]\n\
+                    transports = [\"websocket\"]\nconnections = 1\nduration = \"1s\"\n\
+                    [workload]\nkind = \"push\"\nrate = 10\n";
+        PhaseCtx {
+            scenario: Arc::new(Scenario::parse("x", text).unwrap()),
+            transport: Transport::Websocket,
+            rec: Arc::new(Recorder::new(Metric::PushLatency)),
+            origin: Origin {
+                authority: String::new(),
+                tls: false,
+            },
+            options: ClientOptions::default(),
+            stop,
+            push: Some(PushCtx {
+                grid: Grid::new(1_000_000_000, Duration::from_secs(1), 10.0, 1),
+                run: 7,
+                phase: 0,
+                clock: (0, 1),
+            }),
+        }
+    }
+
+    /// Only this run's publisher's messages count; one that would have
+    /// arrived before it was sent, or that names another run or phase, is
+    /// unknown (and counted, not timed).
+    #[test]
+    fn messages_the_publisher_did_not_send_are_unknown() {
+        let ctx = push_ctx();
+        let mut r = Receipts::default();
+        r.subscribed(1);
+        let body = |run, phase, j, lag_ns| {
+            Marker {
+                run,
+                phase,
+                j,
+                lag_ns,
+            }
+            .body(PayloadKind::Text, 64)
+        };
+        // Message 2 is due at 1.2 s; sent 1 ms late, received at 1.205 s.
+        ctx.on_payload(0, &mut r, &body(7, 0, 2, 1_000_000), 1_205_000_000);
+        // Received before it was sent; another run; another phase; no marker.
+        ctx.on_payload(0, &mut r, &body(7, 0, 3, 0), 1_205_000_000);
+        ctx.on_payload(0, &mut r, &body(8, 0, 1, 0), 1_205_000_000);
+        ctx.on_payload(0, &mut r, &body(7, 1, 1, 0), 1_205_000_000);
+        ctx.on_payload(0, &mut r, "hello", 1_205_000_000);
+        // Before the window (warm-up) and after it: neither delivered nor
+        // unknown.
+        ctx.on_payload(0, &mut r, &body(7, 0, -1, 0), 1_205_000_000);
+        ctx.on_payload(0, &mut r, &body(7, 0, 10, 0), 2_100_000_000);
+        let c = &ctx.rec.counts;
+        assert_eq!(Counts::get(&c.delivered), 1);
+        assert_eq!(Counts::get(&c.unknown), 4);
+        assert_eq!(ctx.rec.errors().get("unknown-message"), Some(&4));
+        let h = ctx.rec.histograms();
+        assert_eq!(h[&Metric::PushLatency].len(), 1);
+        let corrected = h[&Metric::PushLatency].max();
+        let uncorrected = h[&Metric::PushLatencyUncorrected].max();
+        assert!(corrected.abs_diff(5_000_000) < 5_000, "{corrected}");
+        assert!(uncorrected.abs_diff(4_000_000) < 5_000, "{uncorrected}");
+    }
+
     /// Memory per connection is what a load generator is judged on: the
     /// task of a connection must hold its own driver's state only, and no
     /// handshake state once open.

@@ -232,6 +232,9 @@ pub(super) async fn throughput(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
     'run: loop {
         while outstanding.len() < s.in_flight as usize {
             if queue(&ws, seq).is_err() {
+                // No longer open: the peer's close (or failure) is the
+                // reason, counted like any early end.
+                ended_early(ctx, ws.next_event().now_or_never().flatten());
                 break 'run;
             }
             let measured = ctx.rec.measuring();
