@@ -190,6 +190,11 @@ async fn every_push_transport_delivers_everything_and_counts_requests() {
     assert_eq!(phases.len(), 4);
     for p in phases {
         check_complete(p);
+        // Every transport times its TCP connect and, apart, the rest until
+        // it is subscribed.
+        for m in ["connect_time", "handshake_time"] {
+            assert_eq!(p.latency[m].count, 20, "{} {m}", p.transport);
+        }
         assert!(p.bytes_per_msg > 0.0, "{}", p.transport);
         assert!(p.latency["json_parse"].count > 0, "{}", p.transport);
     }

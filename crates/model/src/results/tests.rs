@@ -224,3 +224,30 @@ fn any_percentile_is_read_from_the_histogram_file() {
     assert_eq!(Summary::evaluate(&[p], &ts[..1], None)[0].value, None);
     fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn rates_divide_by_what_arrived_in_the_same_window_and_losses_cannot_hide() {
+    let mut p = PhaseSummary {
+        workload: "push".into(),
+        measured_s: 2.0,
+        ..PhaseSummary::default()
+    };
+    let c = &mut p.counters;
+    // 100 messages arrived while the window was open, with the bytes and
+    // requests of that interval; 120 window messages arrived in all (some
+    // during the drain), 30 of those not owed (before a subscribe point).
+    (c.received, c.bytes_sent, c.bytes_received, c.http_requests) = (100, 1_000, 9_000, 50);
+    (c.delivered, c.owed, c.lost) = (120, 100, 10);
+    p.derive_rates();
+    assert_eq!(p.msg_rate, 50.0);
+    assert_eq!(p.bytes_per_msg, 100.0);
+    assert_eq!(p.requests_per_msg, 0.5);
+    assert_eq!(
+        p.delivered_ratio, 0.9,
+        "extra deliveries do not hide 10 lost"
+    );
+    p.workload = "throughput".into();
+    (p.counters.published, p.counters.delivered) = (200, 150);
+    p.derive_rates();
+    assert_eq!(p.delivered_ratio, 0.75, "sent in the window, echoed or not");
+}
