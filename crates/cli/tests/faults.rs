@@ -97,19 +97,19 @@ fn a_server_freeze_shows_in_the_corrected_push_latency_on_every_transport() {
 }
 
 /// A 300 ms freeze of the load generator itself against a healthy server
-/// (20 ms echoes): the round trips meanwhile are the harness's, and the
+/// (50 ms echoes): the round trips meanwhile are the harness's, and the
 /// phase's verdict says so. The same run without the freeze is `ok`.
 #[test]
 fn a_frozen_load_generator_is_flagged_by_the_harness_verdict() {
     let _one = serial();
     let dir = temp_dir("faults", "harness-freeze");
-    let target = serve(&["--echo-delay-ms", "20"]);
+    let target = serve(&["--echo-delay-ms", "50"]);
     let file = write_scenario(
         &dir,
         "echo",
         &target.addr,
         "[target]\nurl = \"ws://TARGET\"\n[load]\ntransports = [\"websocket\"]\nconnections = 4\n\
-         duration = \"3s\"\nwarmup = \"300ms\"\n[workload]\nkind = \"echo\"\nrate = 20\n",
+         duration = \"3s\"\nwarmup = \"300ms\"\n[workload]\nkind = \"echo\"\nrate = 10\n",
     );
     let mut verdicts = Vec::new();
     for frozen in [false, true] {
