@@ -25,65 +25,25 @@
 //! column; [`Scenario::load`] then checks every value and reports
 //! impossible ones the same way, with a hint.
 
+mod error;
+mod input;
+
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
-use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
 
+pub use self::error::ScenarioError;
+use self::error::hint_for;
+pub(crate) use self::error::line_col;
+use self::input::{Checker, RawScenario, check_url_scheme, target};
 use crate::threshold::Threshold;
 
 /// The scenario format this build reads.
 pub const SCENARIO_SCHEMA_VERSION: u32 = 1;
-
-/// A scenario error: where in which file, what, and how to fix it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScenarioError {
-    /// The file (as given).
-    pub file: String,
-    /// 1-based line, 0 when the error is not tied to a place.
-    pub line: usize,
-    /// 1-based column, 0 when the error is not tied to a place.
-    pub column: usize,
-    /// What is wrong.
-    pub message: String,
-    /// How to fix it, when there is something to say.
-    pub hint: Option<String>,
-}
-
-impl fmt::Display for ScenarioError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line > 0 {
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.file, self.line, self.column, self.message
-            )?;
-        } else {
-            write!(f, "{}: {}", self.file, self.message)?;
-        }
-        if let Some(h) = &self.hint {
-            write!(f, "\n  hint: {h}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ScenarioError {}
-
-/// 1-based line and column of byte `offset` in `text`.
-pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before
-        .rfind('\n')
-        .map_or(before.len(), |nl| before.len() - nl - 1)
-        + 1;
-    (line, column)
-}
 
 /// A transport a phase runs over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
@@ -178,71 +138,6 @@ impl PayloadKind {
     }
 }
 
-/// The file as written (every field that can be wrong keeps its place).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawScenario {
-    schema_version: Spanned<u32>,
-    name: Spanned<String>,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    thresholds: Vec<Spanned<String>>,
-    target: Spanned<RawTarget>,
-    load: RawLoad,
-    workload: RawWorkload,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTarget {
-    #[serde(default)]
-    builtin: Option<Spanned<bool>>,
-    #[serde(default)]
-    url: Option<Spanned<String>>,
-    #[serde(default)]
-    workers: Option<Spanned<u16>>,
-    #[serde(default)]
-    insecure_tls: bool,
-    #[serde(default)]
-    allow_remote: bool,
-    /// Gone: push messages are always timed on the publisher's clock.
-    #[serde(default)]
-    push_clock: Option<Spanned<String>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLoad {
-    transports: Spanned<Vec<Spanned<Transport>>>,
-    connections: Spanned<u64>,
-    #[serde(default)]
-    ramp_rate: Option<Spanned<f64>>,
-    duration: Spanned<String>,
-    #[serde(default)]
-    warmup: Option<Spanned<String>>,
-    #[serde(default)]
-    source_addresses: Option<Spanned<u8>>,
-    #[serde(default)]
-    short_poll_interval: Option<Spanned<String>>,
-    #[serde(default)]
-    workers: Option<Spanned<u16>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawWorkload {
-    kind: Spanned<WorkloadKind>,
-    #[serde(default)]
-    rate: Option<Spanned<f64>>,
-    #[serde(default)]
-    payload_size: Option<Spanned<u64>>,
-    #[serde(default)]
-    payload: Option<PayloadKind>,
-    #[serde(default)]
-    in_flight: Option<Spanned<u32>>,
-}
-
 /// The target of a run.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Target {
@@ -310,39 +205,6 @@ pub struct Scenario {
 const MAX_PAYLOAD: u64 = 16 << 20;
 /// Most connections one run may open.
 const MAX_CONNECTIONS: u64 = 1_000_000;
-
-struct Checker<'a> {
-    file: &'a str,
-    text: &'a str,
-}
-
-impl Checker<'_> {
-    fn at(
-        &self,
-        span: Range<usize>,
-        message: impl Into<String>,
-        hint: Option<&str>,
-    ) -> ScenarioError {
-        let (line, column) = line_col(self.text, span.start);
-        ScenarioError {
-            file: self.file.to_owned(),
-            line,
-            column,
-            message: message.into(),
-            hint: hint.map(str::to_owned),
-        }
-    }
-
-    fn duration(&self, value: &Spanned<String>, what: &str) -> Result<Duration, ScenarioError> {
-        humantime::parse_duration(value.get_ref()).map_err(|e| {
-            self.at(
-                value.span(),
-                format!("{what}: {:?} is not a duration ({e})", value.get_ref()),
-                Some("write a number and a unit, e.g. \"10s\", \"250ms\", \"2m\""),
-            )
-        })
-    }
-}
 
 impl Scenario {
     /// Reads and validates the scenario file at `path`.
@@ -644,157 +506,4 @@ impl Scenario {
             )
         })
     }
-}
-
-fn target(c: &Checker<'_>, raw: &Spanned<RawTarget>) -> Result<Target, ScenarioError> {
-    let t = raw.get_ref();
-    let builtin = t.builtin.as_ref().is_some_and(|b| *b.get_ref());
-    match (builtin, &t.url) {
-        (true, Some(url)) => Err(c.at(
-            url.span(),
-            "a target is either builtin or a url, not both",
-            Some("remove `url`, or set builtin = false"),
-        )),
-        (false, None) => Err(c.at(
-            raw.span(),
-            "no target",
-            Some("set builtin = true (wsbench starts its own server) or url = \"ws://127.0.0.1:9001\""),
-        )),
-        (true, None) => {
-            push_clock(c, t)?;
-            let workers = t.workers.as_ref().map_or(0, |w| *w.get_ref());
-            if workers > 64 {
-                let span = t.workers.as_ref().map(Spanned::span).unwrap_or_default();
-                return Err(c.at(span, "workers must be between 1 and 64", None));
-            }
-            Ok(Target::Builtin { workers })
-        }
-        (false, Some(url)) => {
-            if let Some(w) = &t.workers {
-                return Err(c.at(w.span(), "workers applies to the builtin server only", None));
-            }
-            let parsed: http::Uri = url.get_ref().parse().map_err(|_| {
-                c.at(url.span(), format!("{:?} is not a URL", url.get_ref()), None)
-            })?;
-            let tls = match parsed.scheme_str() {
-                Some("ws" | "http") => false,
-                Some("wss" | "https") => true,
-                _ => {
-                    return Err(c.at(
-                        url.span(),
-                        format!("{:?}: the scheme must be ws, wss, http or https", url.get_ref()),
-                        None,
-                    ));
-                }
-            };
-            let Some(host) = parsed.host() else {
-                return Err(c.at(url.span(), "the URL has no host", None));
-            };
-            let loopback = host == "localhost"
-                || host
-                    .trim_matches(|ch| ch == '[' || ch == ']')
-                    .parse::<IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback());
-            if !loopback && !t.allow_remote {
-                return Err(c.at(
-                    url.span(),
-                    format!("{host} is not a loopback address"),
-                    Some("load tests stay on 127.0.0.0/8 unless the target sets allow_remote = true"),
-                ));
-            }
-            push_clock(c, t)?;
-            let port = parsed.port_u16().unwrap_or(if tls { 443 } else { 80 });
-            Ok(Target::Url {
-                authority: format!("{host}:{port}"),
-                tls,
-                insecure_tls: t.insecure_tls,
-            })
-        }
-    }
-}
-
-/// `push_clock` is accepted as `"publisher"` (what every run now does)
-/// and refused otherwise, with the reason.
-fn push_clock(c: &Checker<'_>, t: &RawTarget) -> Result<(), ScenarioError> {
-    match &t.push_clock {
-        Some(pc) if pc.get_ref() != "publisher" => Err(c.at(
-            pc.span(),
-            format!("push_clock = {:?} is not supported", pc.get_ref()),
-            Some(
-                "wsbench publishes every push message itself and times it on its own clock; \
-                 remove push_clock (see docs/load.md)",
-            ),
-        )),
-        _ => Ok(()),
-    }
-}
-
-fn check_url_scheme(
-    c: &Checker<'_>,
-    url: &Spanned<String>,
-    transports: &[Transport],
-) -> Result<(), ScenarioError> {
-    // Any of the four schemes names the origin; the path must be empty.
-    let path = url
-        .get_ref()
-        .split_once("://")
-        .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
-        .unwrap_or("");
-    if !(path.is_empty() || path == "/") {
-        return Err(c.at(
-            url.span(),
-            format!("the url names the server only; {path:?} is a path"),
-            Some(&format!(
-                "wsbench uses /echo, /push, /poll and /events under it (transports: {})",
-                transports
-                    .iter()
-                    .map(|t| t.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
-        ));
-    }
-    Ok(())
-}
-
-/// A hint for a parse error, from its message.
-fn hint_for(message: &str) -> Option<String> {
-    if let Some(rest) = message.split("unknown field `").nth(1) {
-        let field = rest.split('`').next().unwrap_or_default();
-        let expected: Vec<&str> = rest
-            .split("expected ")
-            .nth(1)
-            .map(|list| {
-                list.split('`')
-                    .enumerate()
-                    .filter(|(i, _)| i % 2 == 1)
-                    .map(|(_, name)| name)
-                    .collect()
-            })
-            .unwrap_or_default();
-        // A key the typo is the start of comes first (`ramp` → `ramp_rate`),
-        // then the closest by edit distance.
-        let best = expected
-            .iter()
-            .find(|e| e.starts_with(field) && !field.is_empty())
-            .map(|e| (0, *e))
-            .or_else(|| {
-                expected
-                    .iter()
-                    .map(|e| (strsim::damerau_levenshtein(field, e), *e))
-                    .min()
-            });
-        return match best {
-            Some((d, e)) if d <= 3 => Some(format!("did you mean `{e}`?")),
-            _ if !expected.is_empty() => Some(format!("known keys here: {}", expected.join(", "))),
-            _ => None,
-        };
-    }
-    if message.contains("unknown variant") {
-        return Some("see scenarios/README.md for the allowed values".to_owned());
-    }
-    if message.contains("missing field") {
-        return Some("see scenarios/README.md for the keys every scenario needs".to_owned());
-    }
-    None
 }

@@ -12,106 +12,25 @@
 //! the better side and beyond the limit, "improved". A latency needs at
 //! least three repetitions a side, else it is "inconclusive".
 
-use std::collections::BTreeMap;
+mod judge;
+mod limits;
+
 use std::fmt::Write as _;
 use std::path::Path;
 
-use wsbench_model::metric::{self, Kind};
 use wsbench_model::results::PhaseSummary;
 use wsbench_model::threshold::{Metric, Stat};
 
+use self::judge::judge;
+pub use self::judge::{Row, Verdict};
+pub use self::limits::{DEFAULT_LIMITS, Limits};
+use self::limits::{LATENCY_STATS, SCALARS};
 use crate::ReportError;
 use crate::data::{Run, main_metric};
-use crate::stats::{CONFIDENCE, change_interval, median, relative_change};
+use crate::stats::CONFIDENCE;
 
 /// Repetitions a side a latency metric needs for a verdict.
 pub const MIN_REPETITIONS: usize = 3;
-
-/// The limits used when none are given.
-pub const DEFAULT_LIMITS: &str = "p50=10%,p99=10%,msg_rate=5%,delivered_ratio=1%";
-
-/// Statistics of the main latency the table shows, as a threshold names
-/// them.
-const LATENCY_STATS: [&str; 5] = ["p50", "p90", "p99", "p99.9", "max"];
-/// Other metrics the table shows.
-const SCALARS: [&str; 7] = [
-    "msg_rate",
-    "delivered_ratio",
-    "errors",
-    "lost",
-    "bytes_per_msg",
-    "requests_per_msg",
-    "server_cpu_us_per_msg",
-];
-
-fn higher_is_better(name: &str) -> bool {
-    matches!(name, "msg_rate" | "delivered_ratio")
-}
-
-/// Allowed worsening per metric, as a fraction (0.10 for 10%): by full
-/// name (`push_latency.p99`, `msg_rate`) or by a statistic of the main
-/// latency (`p99`).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Limits(pub BTreeMap<String, f64>);
-
-impl Limits {
-    /// Parses `p99=10%,msg_rate=5%` (a bare number is a percentage too).
-    pub fn parse(text: &str) -> Result<Limits, String> {
-        let mut out = BTreeMap::new();
-        for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-            let (name, value) = item
-                .split_once('=')
-                .ok_or_else(|| format!("`{item}`: expected METRIC=PERCENT, e.g. p99=10%"))?;
-            let name = name.trim();
-            check_name(name)?;
-            let v = value.trim().trim_end_matches('%');
-            let pct: f64 = v
-                .parse()
-                .ok()
-                .filter(|p: &f64| p.is_finite() && *p >= 0.0)
-                .ok_or_else(|| format!("`{item}`: `{value}` is not a percentage ≥ 0"))?;
-            out.insert(name.to_owned(), pct / 100.0);
-        }
-        if out.is_empty() {
-            return Err("no limits given".into());
-        }
-        Ok(Limits(out))
-    }
-
-    fn of(&self, row: &str, main: &str) -> Option<f64> {
-        let bare = row.strip_prefix(main).and_then(|s| s.strip_prefix('.'));
-        self.0
-            .get(row)
-            .or_else(|| bare.and_then(|b| self.0.get(b)))
-            .copied()
-    }
-}
-
-/// Whether `name` is a metric the gate knows, with a hint if not.
-fn check_name(name: &str) -> Result<(), String> {
-    let renamed = match name {
-        "throughput" => Some("msg_rate"),
-        "p999" => Some("p99.9"),
-        "server_cpu" => Some("server_cpu_us_per_msg"),
-        _ => None,
-    };
-    if let Some(new) = renamed {
-        return Err(format!("`{name}`: unknown metric; it is called `{new}`"));
-    }
-    if LATENCY_STATS.contains(&name) || SCALARS.contains(&name) {
-        return Ok(());
-    }
-    let (m, stat) = name.split_once('.').unwrap_or((name, ""));
-    match metric::find(m) {
-        Some(d) if d.kind == Kind::Latency && LATENCY_STATS.contains(&stat) => Ok(()),
-        Some(_) if stat.is_empty() && SCALARS.contains(&m) => Ok(()),
-        _ => Err(format!(
-            "`{name}`: unknown metric; known: {}, {}, and LATENCY.STAT (e.g. push_latency.p99)",
-            LATENCY_STATS.join(", "),
-            SCALARS.join(", ")
-        )),
-    }
-}
 
 /// One side of a comparison: a run, or several repetitions of one.
 #[derive(Clone, Debug)]
@@ -159,99 +78,6 @@ impl Side {
             )));
         }
         Ok(Side { label, runs })
-    }
-}
-
-/// A metric's verdict.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    /// The interval contains no change: any difference is inside the noise.
-    NoChange,
-    /// Worse beyond the noise, but within its limit (or not gated).
-    Worse,
-    /// Better beyond the noise, but not beyond its limit.
-    Better,
-    /// Better beyond the noise and beyond its limit.
-    Improved,
-    /// Worse beyond the noise and beyond its limit.
-    Regression,
-    /// Too few repetitions to tell noise from change.
-    Inconclusive,
-    /// One run a side, not a latency: compared directly with its limit.
-    Within,
-}
-
-impl Verdict {
-    /// As printed.
-    pub fn name(self) -> &'static str {
-        match self {
-            Verdict::NoChange => "no change",
-            Verdict::Worse => "worse, within limit",
-            Verdict::Better => "better, within limit",
-            Verdict::Improved => "improved",
-            Verdict::Regression => "REGRESSION",
-            Verdict::Inconclusive => "inconclusive",
-            Verdict::Within => "within limit",
-        }
-    }
-}
-
-/// One line of the comparison.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Row {
-    /// The phase.
-    pub transport: String,
-    /// The metric, as thresholds name it.
-    pub metric: String,
-    /// The baseline's median over its repetitions.
-    pub baseline: f64,
-    /// The current median.
-    pub current: f64,
-    /// The relative change of the median (positive: larger).
-    pub change: f64,
-    /// The interval of the change, when there were enough repetitions.
-    pub interval: Option<(f64, f64)>,
-    /// The allowed worsening, when gated.
-    pub limit: Option<f64>,
-    /// The verdict.
-    pub verdict: Verdict,
-}
-
-impl Row {
-    /// The verdict as printed (an ungated change is only "worse" or
-    /// "better").
-    pub fn verdict_name(&self) -> &'static str {
-        match (self.verdict, self.limit) {
-            (Verdict::Worse, None) => "worse",
-            (Verdict::Better, None) => "better",
-            (v, _) => v.name(),
-        }
-    }
-
-    fn cells(&self) -> [String; 7] {
-        let def = metric::find(self.metric.split('.').next().unwrap_or_default());
-        let value = |v: f64| def.map_or_else(|| format!("{v:.4}"), |d| d.format(v));
-        [
-            self.transport.clone(),
-            self.metric.clone(),
-            value(self.baseline),
-            value(self.current),
-            pct(self.change),
-            self.interval.map_or_else(
-                || "-".to_owned(),
-                |(a, b)| format!("[{}, {}]", pct(a), pct(b)),
-            ),
-            self.limit
-                .map_or_else(|| "-".to_owned(), |l| format!("{:.0}%", l * 100.0)),
-        ]
-    }
-}
-
-fn pct(c: f64) -> String {
-    if c.is_infinite() {
-        if c > 0.0 { "+inf" } else { "-inf" }.to_owned()
-    } else {
-        format!("{:+.1}%", c * 100.0)
     }
 }
 
@@ -414,53 +240,6 @@ fn phases_of<'a>(side: &'a Side, transport: &str) -> Vec<(&'a Run, &'a PhaseSumm
         .collect()
 }
 
-/// Judges one metric from the two sides' repetitions.
-fn judge(name: &str, latency: bool, b: &[f64], c: &[f64], limit: Option<f64>) -> Row {
-    let (mb, mc) = (median(b), median(c));
-    let change = relative_change(mb, mc);
-    let sign = if higher_is_better(name) { -1.0 } else { 1.0 };
-    let worse = change * sign;
-    let enough = b.len() >= MIN_REPETITIONS && c.len() >= MIN_REPETITIONS;
-    let interval = enough.then(|| change_interval(b, c));
-    let verdict = match interval {
-        None if latency => Verdict::Inconclusive,
-        None => match limit {
-            Some(l) if worse > l => Verdict::Regression,
-            _ => Verdict::Within,
-        },
-        Some((lo, hi)) => {
-            let (worse_lo, worse_hi) = if sign > 0.0 { (lo, hi) } else { (-hi, -lo) };
-            // Gated metrics only: beyond the noise *and* the limit.
-            let beyond = |x: f64| limit.is_some_and(|l| x > l);
-            if worse_lo > 0.0 {
-                if beyond(worse) {
-                    Verdict::Regression
-                } else {
-                    Verdict::Worse
-                }
-            } else if worse_hi < 0.0 {
-                if beyond(-worse) {
-                    Verdict::Improved
-                } else {
-                    Verdict::Better
-                }
-            } else {
-                Verdict::NoChange
-            }
-        }
-    };
-    Row {
-        transport: String::new(),
-        metric: name.to_owned(),
-        baseline: mb,
-        current: mc,
-        change,
-        interval,
-        limit,
-        verdict,
-    }
-}
-
 /// Compares `current` with `baseline` under `limits`.
 pub fn compare(
     baseline: &Side,
@@ -528,89 +307,4 @@ pub fn compare(
         scenario: b0.summary.scenario.clone(),
         repetitions: (nb, nc),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn limits_parse_with_threshold_names_and_clear_errors() {
-        let l = Limits::parse("p99=10%, msg_rate=5, push_latency.p99.9=20%").unwrap();
-        assert_eq!(l.0["p99"], 0.10);
-        assert_eq!(l.0["msg_rate"], 0.05);
-        assert_eq!(l.of("push_latency.p99", "push_latency"), Some(0.10));
-        assert_eq!(l.of("push_latency.p99.9", "push_latency"), Some(0.20));
-        assert_eq!(l.of("echo_rtt.p50", "echo_rtt"), None);
-        assert!(
-            Limits::parse("throughput=5%")
-                .unwrap_err()
-                .contains("msg_rate")
-        );
-        assert!(Limits::parse("p999=5%").unwrap_err().contains("p99.9"));
-        assert!(
-            Limits::parse("p98=1%")
-                .unwrap_err()
-                .contains("unknown metric")
-        );
-        assert!(Limits::parse("p99").unwrap_err().contains("METRIC=PERCENT"));
-        assert!(Limits::parse("p99=-3%").unwrap_err().contains("percentage"));
-        assert!(Limits::parse(DEFAULT_LIMITS).is_ok());
-    }
-
-    #[test]
-    fn verdicts_follow_the_interval_and_the_limit() {
-        let same = [1.00, 1.02, 0.99];
-        // Inside the noise: no change, never "improved".
-        let r = judge(
-            "push_latency.p99",
-            true,
-            &same,
-            &[0.999, 1.01, 1.0],
-            Some(0.1),
-        );
-        assert_eq!(r.verdict, Verdict::NoChange);
-        // Clearly and far worse: a regression; clearly worse but within
-        // the limit: worse, within limit.
-        let r = judge(
-            "push_latency.p99",
-            true,
-            &same,
-            &[1.5, 1.52, 1.49],
-            Some(0.1),
-        );
-        assert_eq!(r.verdict, Verdict::Regression);
-        let r = judge(
-            "push_latency.p99",
-            true,
-            &same,
-            &[1.05, 1.06, 1.055],
-            Some(0.1),
-        );
-        assert_eq!(r.verdict, Verdict::Worse);
-        // A rate that falls is worse.
-        let r = judge(
-            "msg_rate",
-            false,
-            &[100.0, 101.0, 99.0],
-            &[80.0, 81.0, 79.0],
-            Some(0.05),
-        );
-        assert_eq!(r.verdict, Verdict::Regression);
-        let r = judge(
-            "push_latency.p99",
-            true,
-            &same,
-            &[0.5, 0.51, 0.49],
-            Some(0.1),
-        );
-        assert_eq!(r.verdict, Verdict::Improved);
-        // One run a side: a latency cannot be judged, a count can.
-        let r = judge("push_latency.p50", true, &[1.0], &[9.0], Some(0.1));
-        assert_eq!(r.verdict, Verdict::Inconclusive);
-        let r = judge("errors", false, &[0.0], &[3.0], Some(0.0));
-        assert_eq!(r.verdict, Verdict::Regression);
-        let r = judge("errors", false, &[0.0], &[0.0], Some(0.0));
-        assert_eq!(r.verdict, Verdict::Within);
-    }
 }

@@ -1,0 +1,128 @@
+//! What a phase's figures follow from: rates from its counters, push
+//! delivery from the accounting, the harness verdict from its histograms,
+//! and the value of a threshold's metric.
+
+use std::path::Path;
+
+use super::{LatencyStats, PhaseSummary, read_histogram};
+use crate::health::Health;
+use crate::threshold::{Metric, Stat};
+
+impl PhaseSummary {
+    /// Sets the rates and ratios from the counters: `msg_rate`,
+    /// `bytes_per_msg` and `requests_per_msg` over the messages received in
+    /// the window; `delivered_ratio` from owed and lost (push) or delivered
+    /// and published (echo, throughput).
+    pub fn derive_rates(&mut self) {
+        let c = &self.counters;
+        let received = c.received as f64;
+        let per_received = |v: f64| if c.received > 0 { v / received } else { 0.0 };
+        self.msg_rate = if self.measured_s > 0.0 {
+            received / self.measured_s
+        } else {
+            0.0
+        };
+        self.bytes_per_msg = per_received((c.bytes_sent + c.bytes_received) as f64);
+        self.requests_per_msg = per_received(c.http_requests as f64);
+        self.delivered_ratio = if self.workload == "push" {
+            if c.owed > 0 {
+                (c.owed - c.lost.min(c.owed)) as f64 / c.owed as f64
+            } else {
+                0.0
+            }
+        } else if c.published > 0 {
+            c.delivered as f64 / c.published as f64
+        } else {
+            0.0
+        };
+    }
+
+    /// Sets the push delivery counts accounted against the publishers'
+    /// records, and the rates that follow from them.
+    pub fn apply_delivery(&mut self, d: crate::delivery::Delivery) {
+        let c = &mut self.counters;
+        c.published = d.published;
+        c.publish_failed = d.publish_failed;
+        c.owed = d.owed;
+        c.lost = d.lost;
+        self.derive_rates();
+    }
+
+    /// Judges the harness's health from this phase's `harness_lag` and
+    /// main latency histograms and its CPU time (see [`Health::judge`]).
+    pub fn judge_health(&mut self, server_cpu_share: Option<f64>, cores: usize) {
+        let stat = |name: &str, f: fn(&LatencyStats) -> u64| {
+            self.latency.get(name).filter(|s| s.count > 0).map(f)
+        };
+        let main = crate::metric::main_latency_of(&self.workload);
+        let cores = cores.max(1);
+        let client = if self.measured_s > 0.0 {
+            self.client_cpu_s / (self.measured_s * cores as f64)
+        } else {
+            0.0
+        };
+        self.health = Some(Health::judge(
+            stat("harness_lag", |s| s.p99),
+            stat(main, |s| s.p50),
+            client,
+            server_cpu_share,
+            cores,
+        ));
+    }
+
+    /// The total number of errors.
+    pub fn errors(&self) -> u64 {
+        self.counters.errors.values().sum()
+    }
+
+    /// The value a threshold metric has in this phase, if it has one. A
+    /// percentile the summary does not keep is read from the histogram
+    /// file in `dir` (the results folder).
+    pub fn metric(&self, metric: &Metric, dir: Option<&Path>) -> Option<f64> {
+        let c = &self.counters;
+        match metric {
+            Metric::Latency { histogram, stat } => {
+                let s = self.latency.get(histogram).filter(|s| s.count > 0)?;
+                Some(match stat {
+                    Stat::Min => s.min as f64,
+                    Stat::Mean => s.mean,
+                    Stat::Max => s.max as f64,
+                    Stat::Percentile(p) => match *p {
+                        50.0 => s.p50 as f64,
+                        90.0 => s.p90 as f64,
+                        99.0 => s.p99 as f64,
+                        99.9 => s.p999 as f64,
+                        99.99 => s.p9999 as f64,
+                        100.0 => s.max as f64,
+                        p => {
+                            let h = read_histogram(&dir?.join(&s.file)).ok()?;
+                            h.value_at_quantile(p / 100.0) as f64
+                        }
+                    },
+                })
+            }
+            Metric::Scalar(name) => Some(match name.as_str() {
+                "errors" => self.errors() as f64,
+                "connections_failed" => c.connections_failed as f64,
+                "connections_opened" => c.connections_opened as f64,
+                "published" => c.published as f64,
+                "publish_failed" => c.publish_failed as f64,
+                "delivered" => c.delivered as f64,
+                "owed" => c.owed as f64,
+                "lost" => c.lost as f64,
+                "duplicated" => c.duplicated as f64,
+                "out_of_order" => c.out_of_order as f64,
+                "unknown" => c.unknown as f64,
+                "payload_mismatches" => c.payload_mismatches as f64,
+                "delivered_ratio" => self.delivered_ratio,
+                "msg_rate" => self.msg_rate,
+                "bytes_per_msg" => self.bytes_per_msg,
+                "requests_per_msg" => self.requests_per_msg,
+                "server_cpu_us_per_msg" => self.server_cpu_us_per_msg?,
+                "client_cpu_share" => self.health.as_ref()?.client_cpu_share,
+                "server_cpu_share" => self.health.as_ref()?.server_cpu_share?,
+                _ => return None,
+            }),
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! One metric's verdict from the two sides' repetitions: the change of
+//! the median, its bootstrap interval, and the metric's limit.
+
+use wsbench_model::metric;
+
+use super::MIN_REPETITIONS;
+use super::limits::higher_is_better;
+use crate::stats::{change_interval, median, relative_change};
+
+/// A metric's verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The interval contains no change: any difference is inside the noise.
+    NoChange,
+    /// Worse beyond the noise, but within its limit (or not gated).
+    Worse,
+    /// Better beyond the noise, but not beyond its limit.
+    Better,
+    /// Better beyond the noise and beyond its limit.
+    Improved,
+    /// Worse beyond the noise and beyond its limit.
+    Regression,
+    /// Too few repetitions to tell noise from change.
+    Inconclusive,
+    /// One run a side, not a latency: compared directly with its limit.
+    Within,
+}
+
+impl Verdict {
+    /// As printed.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::NoChange => "no change",
+            Verdict::Worse => "worse, within limit",
+            Verdict::Better => "better, within limit",
+            Verdict::Improved => "improved",
+            Verdict::Regression => "REGRESSION",
+            Verdict::Inconclusive => "inconclusive",
+            Verdict::Within => "within limit",
+        }
+    }
+}
+
+/// One line of the comparison.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    /// The phase.
+    pub transport: String,
+    /// The metric, as thresholds name it.
+    pub metric: String,
+    /// The baseline's median over its repetitions.
+    pub baseline: f64,
+    /// The current median.
+    pub current: f64,
+    /// The relative change of the median (positive: larger).
+    pub change: f64,
+    /// The interval of the change, when there were enough repetitions.
+    pub interval: Option<(f64, f64)>,
+    /// The allowed worsening, when gated.
+    pub limit: Option<f64>,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+impl Row {
+    /// The verdict as printed (an ungated change is only "worse" or
+    /// "better").
+    pub fn verdict_name(&self) -> &'static str {
+        match (self.verdict, self.limit) {
+            (Verdict::Worse, None) => "worse",
+            (Verdict::Better, None) => "better",
+            (v, _) => v.name(),
+        }
+    }
+
+    pub(super) fn cells(&self) -> [String; 7] {
+        let def = metric::find(self.metric.split('.').next().unwrap_or_default());
+        let value = |v: f64| def.map_or_else(|| format!("{v:.4}"), |d| d.format(v));
+        [
+            self.transport.clone(),
+            self.metric.clone(),
+            value(self.baseline),
+            value(self.current),
+            pct(self.change),
+            self.interval.map_or_else(
+                || "-".to_owned(),
+                |(a, b)| format!("[{}, {}]", pct(a), pct(b)),
+            ),
+            self.limit
+                .map_or_else(|| "-".to_owned(), |l| format!("{:.0}%", l * 100.0)),
+        ]
+    }
+}
+
+fn pct(c: f64) -> String {
+    if c.is_infinite() {
+        if c > 0.0 { "+inf" } else { "-inf" }.to_owned()
+    } else {
+        format!("{:+.1}%", c * 100.0)
+    }
+}
+
+/// Judges one metric from the two sides' repetitions.
+pub(super) fn judge(name: &str, latency: bool, b: &[f64], c: &[f64], limit: Option<f64>) -> Row {
+    let (mb, mc) = (median(b), median(c));
+    let change = relative_change(mb, mc);
+    let sign = if higher_is_better(name) { -1.0 } else { 1.0 };
+    let worse = change * sign;
+    let enough = b.len() >= MIN_REPETITIONS && c.len() >= MIN_REPETITIONS;
+    let interval = enough.then(|| change_interval(b, c));
+    let verdict = match interval {
+        None if latency => Verdict::Inconclusive,
+        None => match limit {
+            Some(l) if worse > l => Verdict::Regression,
+            _ => Verdict::Within,
+        },
+        Some((lo, hi)) => {
+            let (worse_lo, worse_hi) = if sign > 0.0 { (lo, hi) } else { (-hi, -lo) };
+            // Gated metrics only: beyond the noise *and* the limit.
+            let beyond = |x: f64| limit.is_some_and(|l| x > l);
+            if worse_lo > 0.0 {
+                if beyond(worse) {
+                    Verdict::Regression
+                } else {
+                    Verdict::Worse
+                }
+            } else if worse_hi < 0.0 {
+                if beyond(-worse) {
+                    Verdict::Improved
+                } else {
+                    Verdict::Better
+                }
+            } else {
+                Verdict::NoChange
+            }
+        }
+    };
+    Row {
+        transport: String::new(),
+        metric: name.to_owned(),
+        baseline: mb,
+        current: mc,
+        change,
+        interval,
+        limit,
+        verdict,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_follow_the_interval_and_the_limit() {
+        let same = [1.00, 1.02, 0.99];
+        // Inside the noise: no change, never "improved".
+        let r = judge(
+            "push_latency.p99",
+            true,
+            &same,
+            &[0.999, 1.01, 1.0],
+            Some(0.1),
+        );
+        assert_eq!(r.verdict, Verdict::NoChange);
+        // Clearly and far worse: a regression; clearly worse but within
+        // the limit: worse, within limit.
+        let r = judge(
+            "push_latency.p99",
+            true,
+            &same,
+            &[1.5, 1.52, 1.49],
+            Some(0.1),
+        );
+        assert_eq!(r.verdict, Verdict::Regression);
+        let r = judge(
+            "push_latency.p99",
+            true,
+            &same,
+            &[1.05, 1.06, 1.055],
+            Some(0.1),
+        );
+        assert_eq!(r.verdict, Verdict::Worse);
+        // A rate that falls is worse.
+        let r = judge(
+            "msg_rate",
+            false,
+            &[100.0, 101.0, 99.0],
+            &[80.0, 81.0, 79.0],
+            Some(0.05),
+        );
+        assert_eq!(r.verdict, Verdict::Regression);
+        let r = judge(
+            "push_latency.p99",
+            true,
+            &same,
+            &[0.5, 0.51, 0.49],
+            Some(0.1),
+        );
+        assert_eq!(r.verdict, Verdict::Improved);
+        // One run a side: a latency cannot be judged, a count can.
+        let r = judge("push_latency.p50", true, &[1.0], &[9.0], Some(0.1));
+        assert_eq!(r.verdict, Verdict::Inconclusive);
+        let r = judge("errors", false, &[0.0], &[3.0], Some(0.0));
+        assert_eq!(r.verdict, Verdict::Regression);
+        let r = judge("errors", false, &[0.0], &[0.0], Some(0.0));
+        assert_eq!(r.verdict, Verdict::Within);
+    }
+}
