@@ -30,6 +30,18 @@ fn write_scenario(dir: &Path, name: &str, target: &str, body: &str) -> String {
     file.display().to_string()
 }
 
+/// Starts `wsbench run FILE` quietly, without the floor, into `results`.
+fn start_run(file: &str, results: &Path) -> std::process::Child {
+    spawn(&[
+        "run",
+        file,
+        "--quiet",
+        "--no-calibrate",
+        "--results",
+        results.to_str().unwrap(),
+    ])
+}
+
 fn ms(v: &serde_json::Value) -> f64 {
     v.as_f64().unwrap() / 1e6
 }
@@ -56,14 +68,7 @@ fn a_server_freeze_shows_in_the_corrected_push_latency_on_every_transport() {
             ),
         );
         let results = dir.join(format!("results-{transport}"));
-        let run = spawn(&[
-            "run",
-            &file,
-            "--quiet",
-            "--no-calibrate",
-            "--results",
-            results.to_str().unwrap(),
-        ]);
+        let run = start_run(&file, &results);
         // The window opens about 0.7 s after the start and lasts 3.5 s.
         std::thread::sleep(Duration::from_millis(1800));
         freeze(target.child.id(), Duration::from_secs(1));
@@ -114,14 +119,7 @@ fn a_frozen_load_generator_is_flagged_by_the_harness_verdict() {
     let mut verdicts = Vec::new();
     for frozen in [false, true] {
         let results = dir.join(format!("results-{frozen}"));
-        let run = spawn(&[
-            "run",
-            &file,
-            "--quiet",
-            "--no-calibrate",
-            "--results",
-            results.to_str().unwrap(),
-        ]);
+        let run = start_run(&file, &results);
         std::thread::sleep(Duration::from_millis(1800));
         if frozen {
             freeze(run.id(), Duration::from_millis(300));
@@ -172,14 +170,7 @@ fn a_target_that_stops_delivering_fails_the_loss_threshold() {
          [workload]\nkind = \"push\"\nrate = 50\n",
     );
     let results = dir.join("results");
-    let out = wsbench(&[
-        "run",
-        &file,
-        "--quiet",
-        "--no-calibrate",
-        "--results",
-        results.to_str().unwrap(),
-    ]);
+    let out = start_run(&file, &results).wait_with_output().unwrap();
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
     let s = summary(&newest_run(&results));

@@ -203,10 +203,17 @@ impl Ctx {
     pub(crate) async fn publish(&self, payload: &str, sent_ns: Option<u64>) -> Option<(u64, u64)> {
         let delay = self.config.faults.push_delay;
         if !delay.is_zero() {
-            // A thread's sleep, not tokio's millisecond timer: the delay
-            // injected is the delay asked for, to a fraction of a
-            // millisecond.
-            let _ = tokio::task::spawn_blocking(move || std::thread::sleep(delay)).await;
+            // On a blocking thread, not tokio's millisecond timer: a sleep
+            // to just short of the deadline, then a spin to it, so the
+            // delay injected is the delay asked for, to microseconds.
+            let _ = tokio::task::spawn_blocking(move || {
+                let deadline = std::time::Instant::now() + delay;
+                std::thread::sleep(delay.saturating_sub(Duration::from_micros(500)));
+                while std::time::Instant::now() < deadline {
+                    std::hint::spin_loop();
+                }
+            })
+            .await;
         }
         match &self.upstream {
             Some(up) => up.publish(payload.to_owned(), sent_ns).await,

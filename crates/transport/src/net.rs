@@ -43,17 +43,24 @@ impl ByteCounters {
     }
 }
 
-/// A TCP socket that counts what crosses it.
+/// A TCP socket that counts what crosses it, and may note when a read
+/// last returned bytes.
 #[derive(Debug)]
 pub struct CountedTcp {
     tcp: TcpStream,
     counters: Option<Arc<ByteCounters>>,
+    /// CLOCK_MONOTONIC ns right after the last read that returned bytes.
+    read_ns: Option<Arc<AtomicU64>>,
 }
 
 impl CountedTcp {
     /// Wraps `tcp`; with `counters`, every byte read or written is added.
     pub fn new(tcp: TcpStream, counters: Option<Arc<ByteCounters>>) -> CountedTcp {
-        CountedTcp { tcp, counters }
+        CountedTcp {
+            tcp,
+            counters,
+            read_ns: None,
+        }
     }
 
     /// The socket.
@@ -70,8 +77,12 @@ impl AsyncRead for CountedTcp {
     ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         ready!(Pin::new(&mut self.tcp).poll_read(cx, buf))?;
+        let n = buf.filled().len() - before;
         if let Some(c) = &self.counters {
-            c.add_read(buf.filled().len() - before);
+            c.add_read(n);
+        }
+        if let (Some(stamp), true) = (&self.read_ns, n > 0) {
+            stamp.store(crate::clock::monotonic_ns(), Ordering::Relaxed);
         }
         Poll::Ready(Ok(()))
     }
@@ -144,12 +155,23 @@ impl NetStream {
         matches!(self, NetStream::Tls(_))
     }
 
+    /// From now on, every socket read that returns bytes stores
+    /// CLOCK_MONOTONIC ns in `stamp` (below TLS: the read, not the
+    /// decryption), so a reader above can tell when what it got arrived.
+    /// Not kept by [`NetStream::into_split`].
+    pub fn stamp_reads(&mut self, stamp: Arc<AtomicU64>) {
+        match self {
+            NetStream::Tcp(t) => t.read_ns = Some(stamp),
+            NetStream::Tls(t) => t.get_mut().0.read_ns = Some(stamp),
+        }
+    }
+
     /// Splits into halves for a reader task and a writer task. Plain TCP
     /// splits without a lock, and its read half can wait for readiness
     /// without a buffer ([`ReadReady`]).
     pub fn into_split(self) -> (NetReadHalf, NetWriteHalf) {
         match self {
-            NetStream::Tcp(CountedTcp { tcp, counters }) => {
+            NetStream::Tcp(CountedTcp { tcp, counters, .. }) => {
                 let (r, w) = tcp.into_split();
                 (
                     NetReadHalf::Tcp(r, counters.clone()),

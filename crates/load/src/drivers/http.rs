@@ -12,6 +12,15 @@ use super::{ConnOutcome, PhaseCtx, error_kind};
 use crate::receipts::Receipts;
 use crate::recorder::Counts;
 
+/// After a failed request, a short wait rather than a spin on a failing
+/// target; false when the phase stopped meanwhile.
+async fn back_off(ctx: &PhaseCtx) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(Duration::from_millis(100)) => true,
+        () = ctx.wait_stop() => false,
+    }
+}
+
 /// Long-poll (`wait`) or short poll on an interval. The subscription is a
 /// first poll that answers at once with the current cursor: every message
 /// published after its answer is fetched by a later poll, so that answer is
@@ -82,10 +91,8 @@ pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
                     break;
                 }
                 ctx.rec.error(error_kind(&e));
-                // Back off a little rather than spin on a failing target.
-                tokio::select! {
-                    () = tokio::time::sleep(Duration::from_millis(100)) => {}
-                    () = ctx.wait_stop() => break,
+                if !back_off(ctx).await {
+                    break;
                 }
             }
         }
@@ -152,9 +159,8 @@ pub(super) async fn sse(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
                     }
                     Err(e) => {
                         ctx.rec.error(error_kind(&e));
-                        tokio::select! {
-                            () = tokio::time::sleep(Duration::from_millis(100)) => {}
-                            () = ctx.wait_stop() => break,
+                        if !back_off(ctx).await {
+                            break;
                         }
                     }
                 }

@@ -8,11 +8,8 @@
 
 mod sse;
 
-use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -22,73 +19,16 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::task::JoinHandle;
 
 pub use sse::{SseEvent, SseParser};
 
-use crate::clock::monotonic_ns;
 use crate::config::{ClientOptions, DEFAULT_HANDSHAKE_TIMEOUT};
 use crate::error::Error;
-use crate::net::NetStream;
 use crate::ws::client::{Target, parse_target, secure, tcp_connect};
 
 fn http_error(e: impl std::fmt::Display) -> Error {
     Error::Http(e.to_string())
-}
-
-/// A connection's stream that notes when the last read returned bytes
-/// (CLOCK_MONOTONIC ns), before hyper parses them: the receive time of
-/// what that read completed.
-#[derive(Debug)]
-struct Stamped {
-    inner: NetStream,
-    read_ns: Arc<AtomicU64>,
-}
-
-impl AsyncRead for Stamped {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        ready!(Pin::new(&mut self.inner).poll_read(cx, buf))?;
-        if buf.filled().len() > before {
-            self.read_ns.store(monotonic_ns(), Ordering::Relaxed);
-        }
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl AsyncWrite for Stamped {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
 }
 
 /// One keep-alive HTTP/1.1 connection: hyper's request sender, the task
@@ -132,16 +72,15 @@ async fn open(target: &Target, options: &ClientOptions) -> Result<(Conn, OpenTim
         let start = Instant::now();
         let tcp = tcp_connect(&target.host, target.port, options).await?;
         let tcp_done = Instant::now();
-        let stream = secure(target, tcp, options).await?;
+        let mut stream = secure(target, tcp, options).await?;
         let times = OpenTimes {
             tcp: tcp_done - start,
             tls: tcp_done.elapsed(),
         };
-        let io = TokioIo::new(Stamped {
-            inner: stream,
-            read_ns: stamp,
-        });
-        http1::handshake(io)
+        // hyper reads the socket in its own task: the stream notes when
+        // each read arrived, before hyper parses it.
+        stream.stamp_reads(stamp);
+        http1::handshake(TokioIo::new(stream))
             .await
             .map(|c| (c, times))
             .map_err(http_error)
