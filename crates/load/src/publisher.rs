@@ -112,16 +112,23 @@ impl Publisher {
     /// Stops publishing, waits a little for requests in flight, and returns
     /// the record and the publish lag of the window messages sent. A
     /// window message of this share that was due and not sent, or not
-    /// answered by then, has failed.
+    /// answered by then, has failed. When publishing stops before the
+    /// window's end (the phase ended early), the messages not yet due are
+    /// not part of the record: the window ends where publishing did.
     pub(crate) async fn finish(self) -> (PublishRecord, Histogram<u64>) {
         self.ticking.store(false, Ordering::Relaxed);
         let _ = self.stop.send(true);
         let _ = self.task.await;
+        let stopped = monotonic_ns();
         let mut entries = std::mem::take(&mut *lock(&self.entries));
         let grid = self.spec.grid;
-        // Window messages of this share never sent: unsent.
+        let due = grid.first_at_or_after(stopped.saturating_add(1)) - 1;
+        let due_until = (due < grid.window as i64 - 1).then_some(due);
+        entries.retain(|&j, _| due_until.is_none_or(|d| j <= d));
+        // Window messages of this share due and never sent: unsent.
         let first = grid.first_of(self.spec.index, grid.window_ns);
-        for j in (first..grid.window as i64).step_by(grid.publishers as usize) {
+        let last = due_until.unwrap_or(i64::MAX).min(grid.window as i64 - 1);
+        for j in (first..=last).step_by(grid.publishers as usize) {
             entries.entry(j).or_insert_with(|| PublishEntry {
                 j,
                 seq: None,
@@ -143,6 +150,7 @@ impl Publisher {
             index: self.spec.index,
             publishers: grid.publishers,
             window: grid.window,
+            due_until,
             entries: all,
         };
         (record, lag)

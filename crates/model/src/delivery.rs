@@ -144,6 +144,10 @@ pub struct PublishRecord {
     pub publishers: u64,
     /// Messages in the window.
     pub window: u64,
+    /// Publishing stopped before the window's end (the phase ended
+    /// early): messages after this one were never due, and count as
+    /// neither published nor failed.
+    pub due_until: Option<i64>,
     /// The messages, in `j` order.
     pub entries: Vec<PublishEntry>,
 }
@@ -153,8 +157,12 @@ const CSV_HEADER: &str = "j,seq,intended_ns,sent_ns,done_ns,outcome,error";
 impl PublishRecord {
     /// Writes the record as CSV, with a comment line naming the share.
     pub fn write(&self, path: &Path) -> io::Result<()> {
+        let cut = self
+            .due_until
+            .map(|d| format!(", due until {d}"))
+            .unwrap_or_default();
         let mut out = format!(
-            "# wsbench publish record: publisher {} of {}, window {} messages\n{CSV_HEADER}\n",
+            "# wsbench publish record: publisher {} of {}, window {} messages{cut}\n{CSV_HEADER}\n",
             self.index, self.publishers, self.window
         );
         let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
@@ -209,6 +217,9 @@ impl PublishRecord {
             return Err(invalid(path, "not a wsbench publish record"));
         };
         let window: u64 = window;
+        let due_until = head
+            .split_once(", due until ")
+            .and_then(|(_, d)| d.trim().parse().ok());
         if lines.next() != Some(CSV_HEADER) {
             return Err(invalid(path, "unexpected CSV header"));
         }
@@ -245,6 +256,7 @@ impl PublishRecord {
             index,
             publishers,
             window,
+            due_until,
             entries,
         })
     }
@@ -287,6 +299,7 @@ fn account_with(
     let publishers = records.first().map_or(1, |r| r.publishers.max(1));
     let mut outcome: Vec<Vec<Option<Outcome>>> =
         vec![Vec::new(); usize::try_from(publishers).unwrap_or(1)];
+    let mut due_until: Vec<Option<i64>> = vec![None; outcome.len()];
     for r in records {
         if r.publishers != publishers || r.index >= publishers {
             return Err(format!(
@@ -305,6 +318,7 @@ fn account_with(
             return Err(format!("two publish records of publisher {}", r.index));
         }
         *slot = vec![None; usize::try_from(ledger.window).unwrap_or(0)];
+        due_until[r.index as usize] = r.due_until;
         for e in &r.entries {
             if let Ok(j) = usize::try_from(e.j)
                 && let Some(s) = slot.get_mut(j)
@@ -317,6 +331,10 @@ fn account_with(
     for (j, (owed, got)) in ledger.per_message().enumerate() {
         let share = &outcome[j % outcome.len()];
         if recorded_only && share.is_empty() {
+            continue;
+        }
+        // Never due: the phase ended before.
+        if due_until[j % outcome.len()].is_some_and(|d| j as i64 > d) {
             continue;
         }
         if share.get(j).copied().flatten() == Some(Outcome::Ok) {
@@ -366,6 +384,7 @@ mod tests {
             index: 0,
             publishers: 1,
             window: 4,
+            due_until: None,
             entries: (-2..4).map(|j| entry(j, Outcome::Ok)).collect(),
         };
         rec.entries[3] = entry(1, Outcome::Failed);
@@ -382,6 +401,11 @@ mod tests {
         // With no record at all, nothing counts as published.
         let none = account(&ledger, &[]).unwrap();
         assert_eq!((none.published, none.publish_failed), (0, 4));
+        // A phase stopped after message 1 was due: 2 and 3 count neither
+        // way.
+        rec.due_until = Some(1);
+        let d = account(&ledger, std::slice::from_ref(&rec)).unwrap();
+        assert_eq!((d.published, d.publish_failed, d.owed), (1, 1, 2));
     }
 
     #[test]
@@ -391,6 +415,7 @@ mod tests {
             index,
             publishers: 2,
             window: 4,
+            due_until: None,
             entries: (0..4)
                 .filter(|j| j % 2 == index as i64)
                 .map(|j| entry(j, outcome))
@@ -415,6 +440,7 @@ mod tests {
             index: 1,
             publishers: 3,
             window: 7,
+            due_until: Some(5),
             entries: vec![
                 entry(-3, Outcome::Ok),
                 entry(1, Outcome::Failed),

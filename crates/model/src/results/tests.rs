@@ -106,6 +106,7 @@ fn interval_logs_round_trip_and_parts_merge_second_by_second() {
         index: 0,
         publishers: 1,
         window: 4,
+        due_until: None,
         entries: (0..4)
             .map(|j| PublishEntry {
                 j,
