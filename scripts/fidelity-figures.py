@@ -251,8 +251,10 @@ def noise(h, target_bin, work):
             '[load]\ntransports = ["websocket"]\nconnections = 4\nduration = "2s"\n'
             'warmup = "300ms"\n[workload]\nkind = "echo"\nrate = 100\n',
         )
-        for side in ("a", "b"):
-            for _ in range(3):
+        # Interleaved, so a disturbance of the machine does not fall on
+        # one side only.
+        for _ in range(3):
+            for side in ("a", "b"):
                 h.run(f, f"{work}/noise-{side}")
         out = subprocess.run(
             [h.binary, "compare", f"{work}/noise-a", f"{work}/noise-b"],
@@ -279,12 +281,20 @@ def main():
     a = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     a.add_argument("--wsbench", default="target/release/wsbench")
     a.add_argument("--serve", default="target/release/wsbench")
+    a.add_argument(
+        "--checks",
+        default="loss,server_freeze,harness_freeze,gate,noise",
+        help="which checks, comma-separated (default: all)",
+    )
     args = a.parse_args()
     h = Harness(os.path.abspath(args.wsbench), None)
     print(f"load generator: {args.wsbench}; target: {args.serve} serve")
     with tempfile.TemporaryDirectory(prefix="wsbench-figures-") as work:
-        for check in (loss, server_freeze, harness_freeze, gate, noise):
-            check(h, os.path.abspath(args.serve), work)
+        known = {f.__name__: f for f in (loss, server_freeze, harness_freeze, gate, noise)}
+        for name in args.checks.split(","):
+            if name not in known:
+                sys.exit(f"unknown check {name!r}; known: {', '.join(known)}")
+            known[name](h, os.path.abspath(args.serve), work)
 
 
 if __name__ == "__main__":

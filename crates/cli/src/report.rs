@@ -154,8 +154,8 @@ pub(crate) fn compare(args: CompareArgs) -> ExitCode {
         ExitCode::from(exit::REGRESSION)
     } else if unsure > 0 {
         println!(
-            "INCONCLUSIVE: {unsure} gated metric(s) could not be judged; run at least {} \
-             repetitions a side, or gate only counts and rates",
+            "INCONCLUSIVE: {unsure} gated metric(s) could not be judged (see the verdict above; \
+             latencies need at least {} repetitions a side, taken on a quiet machine)",
             compare::MIN_REPETITIONS
         );
         ExitCode::from(exit::INCONCLUSIVE)

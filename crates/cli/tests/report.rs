@@ -137,16 +137,24 @@ fn report_and_compare_work_on_real_runs() {
     let dir = temp_dir("compare");
     let fast = serve(&["--echo-delay-ms", "5"]);
     let slow = serve(&["--echo-delay-ms", "15"]);
-    let reps = |name: &str, addr: &str| {
-        let root = dir.join(name);
-        let scenario = echo_scenario(&dir, "echo-gate", addr);
-        for _ in 0..3 {
-            run(&scenario, &root);
-        }
-        root
+    // Interleaved, so a disturbance of the machine does not fall on one
+    // side only.
+    let (base_reps, again_reps, slow_reps) =
+        (dir.join("base"), dir.join("again"), dir.join("slow"));
+    let scenario_in = |sub: &str, addr: &str| {
+        let d = dir.join(sub);
+        std::fs::create_dir_all(&d).unwrap();
+        echo_scenario(&d, "echo-gate", addr)
     };
-    let (base_reps, again_reps) = (reps("base", &fast.addr), reps("again", &fast.addr));
-    let slow_reps = reps("slow", &slow.addr);
+    let (fast_scenario, slow_scenario) = (
+        scenario_in("fast", &fast.addr),
+        scenario_in("slow-server", &slow.addr),
+    );
+    for _ in 0..3 {
+        run(&fast_scenario, &base_reps);
+        run(&fast_scenario, &again_reps);
+        run(&slow_scenario, &slow_reps);
+    }
     let first = |root: &Path| {
         let mut runs: Vec<PathBuf> = std::fs::read_dir(root)
             .unwrap()

@@ -22,6 +22,9 @@ pub enum Verdict {
     Regression,
     /// Too few repetitions to tell noise from change.
     Inconclusive,
+    /// Changed beyond the noise, but the load generator's own lag moved
+    /// the same way: the change cannot be told from the harness's.
+    HarnessMoved,
     /// One run a side, not a latency: compared directly with its limit.
     Within,
 }
@@ -36,6 +39,7 @@ impl Verdict {
             Verdict::Improved => "improved",
             Verdict::Regression => "REGRESSION",
             Verdict::Inconclusive => "inconclusive",
+            Verdict::HarnessMoved => "inconclusive: harness lag moved too",
             Verdict::Within => "within limit",
         }
     }
@@ -97,6 +101,37 @@ fn pct(c: f64) -> String {
         if c > 0.0 { "+inf" } else { "-inf" }.to_owned()
     } else {
         format!("{:+.1}%", c * 100.0)
+    }
+}
+
+/// Share of a latency's change the harness lag's change (same direction)
+/// must reach for the latency's change to count as confounded.
+pub(super) const CONFOUND_SHARE: f64 = 0.10;
+
+/// Latency rows of one phase that changed beyond the noise while the
+/// harness lag (`harness`, that phase's `harness_lag.p99` row) changed
+/// beyond the noise the same way, by at least [`CONFOUND_SHARE`] of the
+/// latency's change: their verdict becomes [`Verdict::HarnessMoved`].
+pub(super) fn confounded(rows: &mut [Row], harness: &Row) {
+    let direction = |r: &Row| match r.interval {
+        Some((lo, _)) if lo > 0.0 => 1.0,
+        Some((_, hi)) if hi < 0.0 => -1.0,
+        _ => 0.0,
+    };
+    let moved = direction(harness);
+    if moved == 0.0 {
+        return;
+    }
+    let harness_shift = (harness.current - harness.baseline).abs();
+    for r in rows.iter_mut() {
+        let is_latency = metric::find(r.metric.split('.').next().unwrap_or_default())
+            .is_some_and(|d| d.kind == metric::Kind::Latency);
+        if !is_latency || r.metric == harness.metric || direction(r) != moved {
+            continue;
+        }
+        if harness_shift >= CONFOUND_SHARE * (r.current - r.baseline).abs() {
+            r.verdict = Verdict::HarnessMoved;
+        }
     }
 }
 
@@ -205,5 +240,53 @@ mod tests {
         assert_eq!(r.verdict, Verdict::Regression);
         let r = judge("errors", false, &[0.0], &[0.0], Some(0.0));
         assert_eq!(r.verdict, Verdict::Within);
+    }
+
+    #[test]
+    fn a_change_the_harness_lag_shares_is_not_blamed_on_the_target() {
+        let base = [150.0, 152.0, 149.0];
+        let slow = [330.0, 340.0, 336.0];
+        let mut rows = vec![judge("echo_rtt.p50", true, &base, &slow, Some(0.1))];
+        assert_eq!(rows[0].verdict, Verdict::Regression);
+        // The harness lag went from 0.5 to 4.8: the latency's 187 moved
+        // with it.
+        let harness = judge(
+            "harness_lag.p99",
+            true,
+            &[520.0, 500.0, 510.0],
+            &[4840.0, 4700.0, 4900.0],
+            None,
+        );
+        confounded(&mut rows, &harness);
+        assert_eq!(rows[0].verdict, Verdict::HarnessMoved);
+        // A lag that moved by far less than the latency (a real change of
+        // 10 ms, the lag 0.2 ms) leaves the verdict alone.
+        let mut rows = vec![judge(
+            "echo_rtt.p50",
+            true,
+            &[5e6, 5.1e6, 5.05e6],
+            &[15e6, 15.1e6, 15.2e6],
+            Some(0.1),
+        )];
+        let harness = judge(
+            "harness_lag.p99",
+            true,
+            &[3e5, 3.1e5, 3.05e5],
+            &[5e5, 5.1e5, 5.2e5],
+            None,
+        );
+        confounded(&mut rows, &harness);
+        assert_eq!(rows[0].verdict, Verdict::Regression);
+        // A lag that moved the other way leaves it alone too.
+        let mut rows = vec![judge("echo_rtt.p50", true, &base, &slow, Some(0.1))];
+        let harness = judge(
+            "harness_lag.p99",
+            true,
+            &[4840.0, 4700.0, 4900.0],
+            &[520.0, 500.0, 510.0],
+            None,
+        );
+        confounded(&mut rows, &harness);
+        assert_eq!(rows[0].verdict, Verdict::Regression);
     }
 }

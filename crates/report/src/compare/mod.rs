@@ -21,7 +21,7 @@ use std::path::Path;
 use wsbench_model::results::PhaseSummary;
 use wsbench_model::threshold::{Metric, Stat};
 
-use self::judge::judge;
+use self::judge::{CONFOUND_SHARE, confounded, judge};
 pub use self::judge::{Row, Verdict};
 pub use self::limits::{DEFAULT_LIMITS, Limits};
 use self::limits::{LATENCY_STATS, SCALARS};
@@ -102,11 +102,12 @@ impl Comparison {
             .filter(|r| r.verdict == Verdict::Regression)
     }
 
-    /// The gated lines that could not be decided.
+    /// The gated lines that could not be decided (too few repetitions, or
+    /// the harness's own lag moved with them).
     pub fn inconclusive(&self) -> impl Iterator<Item = &Row> {
-        self.rows
-            .iter()
-            .filter(|r| r.limit.is_some() && r.verdict == Verdict::Inconclusive)
+        self.rows.iter().filter(|r| {
+            r.limit.is_some() && matches!(r.verdict, Verdict::Inconclusive | Verdict::HarnessMoved)
+        })
     }
 
     /// The overall verdict: the worst of the gated lines.
@@ -125,9 +126,17 @@ impl Comparison {
         };
         let regressed = gated(Verdict::Regression);
         let unsure = gated(Verdict::Inconclusive);
+        let confounded = gated(Verdict::HarnessMoved);
         let improved = gated(Verdict::Improved);
         if !regressed.is_empty() {
             format!("REGRESSION in {}", names(regressed))
+        } else if !confounded.is_empty() {
+            format!(
+                "INCONCLUSIVE: {} changed, and the load generator's own lag (harness_lag.p99) \
+                 changed the same way: the change cannot be told from the harness's; \
+                 rerun both sides on a quiet machine, interleaved",
+                names(confounded)
+            )
         } else if !unsure.is_empty() {
             format!(
                 "INCONCLUSIVE: {} need at least {MIN_REPETITIONS} repetitions a side (have {} and {})",
@@ -172,7 +181,9 @@ impl Comparison {
         );
         for r in &self.rows {
             let verdict = match r.verdict {
-                Verdict::Regression | Verdict::Inconclusive if r.limit.is_some() => {
+                Verdict::Regression | Verdict::Inconclusive | Verdict::HarnessMoved
+                    if r.limit.is_some() =>
+                {
                     format!("**{}**", r.verdict_name())
                 }
                 _ => r.verdict_name().to_owned(),
@@ -274,6 +285,7 @@ pub fn compare(
             )));
         }
         let main = main_metric(bp);
+        let first = rows.len();
         for (name, m) in row_metrics(main) {
             let values = |side: &[(&Run, &PhaseSummary)]| -> Vec<f64> {
                 side.iter()
@@ -289,6 +301,14 @@ pub fn compare(
             row.transport.clone_from(&bp.transport);
             rows.push(row);
         }
+        let phase = &mut rows[first..];
+        if let Some(harness) = phase
+            .iter()
+            .find(|r| r.metric == "harness_lag.p99")
+            .cloned()
+        {
+            confounded(phase, &harness);
+        }
     }
     let (nb, nc) = (baseline.runs.len(), current.runs.len());
     let rule = format!(
@@ -297,9 +317,12 @@ pub fn compare(
          containing no change is \"no change\"; entirely worse with the change beyond the \
          metric's limit, a regression; entirely better and beyond the limit, \"improved\". \
          Latencies need at least {MIN_REPETITIONS} repetitions a side (else \"inconclusive\"); \
-         other metrics with fewer are compared with their limit directly",
+         other metrics with fewer are compared with their limit directly. A latency change \
+         beyond the noise is inconclusive when the phase's harness_lag.p99 changed beyond the \
+         noise the same way by at least {:.0}% of it (the harness, not the target, may have moved)",
         CONFIDENCE * 100.0,
-        crate::stats::RESAMPLES
+        crate::stats::RESAMPLES,
+        CONFOUND_SHARE * 100.0
     );
     Ok(Comparison {
         rows,
