@@ -146,7 +146,9 @@ impl Phase {
         }
     }
 
-    fn publisher(&self, plan: &Plan, grid: Grid) -> Option<Publisher> {
+    /// Starts this process's publisher, if it publishes: its share of
+    /// `grid`, from the first message due at or after `start_ns`.
+    pub(crate) fn publisher(&self, start_ns: u64, grid: Grid) -> Option<Publisher> {
         let role = self.push?;
         let mut options = self.options.clone();
         options.counters = None;
@@ -155,7 +157,7 @@ impl Phase {
             options,
             grid,
             index: role.publishes?,
-            start_ns: plan.t0_ns,
+            start_ns,
             run: role.run,
             phase: role.phase,
             payload: self.scenario.payload,
@@ -193,7 +195,7 @@ impl Phase {
                 clock: (role.clock, role.publishers),
             }),
         });
-        let publisher = grid.and_then(|g| self.publisher(&plan, g));
+        let publisher = grid.and_then(|g| self.publisher(plan.t0_ns, g));
         let _probe = LagProbe::start(Arc::clone(&rec));
         let progress = Progress::new(
             self.progress,

@@ -113,8 +113,9 @@ impl Publisher {
     /// the record and the publish lag of the window messages sent. A
     /// window message of this share that was due and not sent, or not
     /// answered by then, has failed. When publishing stops before the
-    /// window's end (the phase ended early), the messages not yet due are
-    /// not part of the record: the window ends where publishing did.
+    /// window's end (the phase ended early), the window ends with the last
+    /// message sent: the ones after it were never published (the phase
+    /// stopped first), and are not part of the record.
     pub(crate) async fn finish(self) -> (PublishRecord, Histogram<u64>) {
         self.ticking.store(false, Ordering::Relaxed);
         let _ = self.stop.send(true);
@@ -123,7 +124,13 @@ impl Publisher {
         let mut entries = std::mem::take(&mut *lock(&self.entries));
         let grid = self.spec.grid;
         let due = grid.first_at_or_after(stopped.saturating_add(1)) - 1;
-        let due_until = (due < grid.window as i64 - 1).then_some(due);
+        let due_until = (due < grid.window as i64 - 1).then(|| {
+            // The last one sent, at or before the stop.
+            entries
+                .range(..=due)
+                .next_back()
+                .map_or(i64::MIN, |(&j, _)| j)
+        });
         entries.retain(|&j, _| due_until.is_none_or(|d| j <= d));
         // Window messages of this share due and never sent: unsent.
         let first = grid.first_of(self.spec.index, grid.window_ns);

@@ -30,7 +30,6 @@ use crate::output::{Accounting, ResultsDir, write_phase};
 use crate::phase::{Early, Phase, PushRole, cores};
 use crate::plan::Plan;
 use crate::progress::Progress;
-use crate::publisher::{PublishSpec, Publisher};
 use crate::target::{Builtin, LogTail, Origin};
 
 /// One worker's assignment.
@@ -195,21 +194,10 @@ pub(crate) async fn coordinate(
     let plan = Plan::starting_at(s, start_ns, 0, workers);
     let (window_ns, end_ns) = (plan.window_ns, plan.window_end_ns());
     let role = phase.push;
-    let publisher = phase.grid(window_ns).zip(role).map(|(grid, role)| {
-        let mut options = phase.options.clone();
-        options.counters = None;
-        Publisher::start(PublishSpec {
-            origin: phase.origin.clone(),
-            options,
-            grid,
-            index: 0,
-            start_ns,
-            run: role.run,
-            phase: role.phase,
-            payload: s.payload,
-            payload_size: s.payload_size,
-        })
-    });
+    // This process publishes; the workers only subscribe.
+    let publisher = phase
+        .grid(window_ns)
+        .and_then(|grid| phase.publisher(start_ns, grid));
     let mut list = Vec::new();
     for index in 0..workers {
         let spec = ShardSpec {

@@ -1,0 +1,45 @@
+//! Which thresholds a scenario can check: a threshold on a transport the
+//! run does not have, or on a metric its workload does not produce, could
+//! never see a value, and is refused before anything runs.
+
+use super::Scenario;
+use crate::threshold::Threshold;
+
+impl Scenario {
+    /// Whether `t` can be checked on this scenario's results: its
+    /// transport runs and its metric is produced. A threshold that could
+    /// never see a value is refused before anything runs, so a gate
+    /// cannot pass by accident.
+    pub(super) fn check_threshold(&self, t: &Threshold) -> Result<(), (String, Option<String>)> {
+        if let Some(tr) = t.transport
+            && !self.transports.contains(&tr)
+        {
+            let run: Vec<&str> = self.transports.iter().map(|t| t.name()).collect();
+            return Err((
+                format!("the {tr} transport is not in this run"),
+                Some(format!(
+                    "transports = [{}]; name one of them, or drop the prefix to check every phase",
+                    run.iter()
+                        .map(|n| format!("\"{n}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            ));
+        }
+        t.metric.def().produced_by(self).map_err(|why| {
+            (
+                why,
+                Some(format!(
+                    "a {} phase produces: {}",
+                    self.workload.name(),
+                    crate::metric::ALL
+                        .iter()
+                        .filter(|d| d.produced_by(self).is_ok())
+                        .map(|d| d.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            )
+        })
+    }
+}
