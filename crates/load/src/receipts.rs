@@ -44,8 +44,10 @@ impl Receipts {
         }
     }
 
-    /// Notes window message `j` (`j < window`).
-    pub(crate) fn on_message(&mut self, j: u64, window: u64) -> Delivery {
+    /// Notes window message `j` (`j < window`); `order` places it in the
+    /// order the target delivers in (its sequence number when it gives
+    /// one, else `j`): a message after one with a larger `order` is late.
+    pub(crate) fn on_message(&mut self, j: u64, window: u64, order: u64) -> Delivery {
         if self.bits.is_empty() {
             self.bits = vec![0; usize::try_from(window.div_ceil(64)).unwrap_or(0)];
         }
@@ -58,10 +60,10 @@ impl Receipts {
             return Delivery::Duplicate;
         }
         *w |= 1 << bit;
-        if self.highest.is_some_and(|h| j < h) {
+        if self.highest.is_some_and(|h| order < h) {
             Delivery::Late
         } else {
-            self.highest = Some(j);
+            self.highest = Some(order);
             Delivery::New
         }
     }
@@ -152,14 +154,20 @@ mod tests {
     #[test]
     fn deliveries_are_new_late_or_repeated_and_stay_in_the_window() {
         let mut r = Receipts::default();
-        assert_eq!(r.on_message(3, 10), Delivery::New);
-        assert_eq!(r.on_message(5, 10), Delivery::New);
-        assert_eq!(r.on_message(4, 10), Delivery::Late);
-        assert_eq!(r.on_message(5, 10), Delivery::Duplicate);
+        assert_eq!(r.on_message(3, 10, 3), Delivery::New);
+        assert_eq!(r.on_message(5, 10, 5), Delivery::New);
+        assert_eq!(r.on_message(4, 10, 4), Delivery::Late);
+        assert_eq!(r.on_message(5, 10, 5), Delivery::Duplicate);
         // Below the first one received: late, and counted as received.
-        assert_eq!(r.on_message(1, 10), Delivery::Late);
+        assert_eq!(r.on_message(1, 10, 1), Delivery::Late);
         assert!(r.got(1) && r.got(3) && !r.got(2));
         assert_eq!(r.bits.len(), 1, "the bitmap is the window's size");
+        // Publishes that overlapped reached the target as 7 then 6: in the
+        // target's order (its numbers 20, 21) that is not late.
+        let mut r = Receipts::default();
+        assert_eq!(r.on_message(7, 10, 20), Delivery::New);
+        assert_eq!(r.on_message(6, 10, 21), Delivery::New);
+        assert_eq!(r.on_message(8, 10, 19), Delivery::Late);
     }
 
     #[test]
@@ -168,7 +176,7 @@ mod tests {
         let mut early = Receipts::default();
         early.subscribed(500_000_000);
         for j in 0..10 {
-            early.on_message(j, 10);
+            early.on_message(j, 10, j);
         }
         // Joined late (message 4 is due at 1.04 s) and received nothing:
         // it owes messages 4 to 9, and lost them all.
@@ -177,12 +185,12 @@ mod tests {
         // Ended early at message 2's due time: owes 0, 1 and 2; got 0 and 2.
         let mut gone = Receipts::default();
         gone.subscribed(0);
-        gone.on_message(0, 10);
-        gone.on_message(2, 10);
+        gone.on_message(0, 10, 0);
+        gone.on_message(2, 10, 2);
         gone.ended(1_020_000_000);
         // Never subscribed: owes nothing, whatever it got.
         let mut never = Receipts::default();
-        never.on_message(1, 10);
+        never.on_message(1, 10, 1);
         let mut t = Tally::new(g);
         for r in [&early, &late, &gone, &never] {
             t.add(r);

@@ -296,7 +296,7 @@ fn record(out: &RunOutcome, transport: &str) -> wsbench_model::delivery::Publish
 async fn a_push_delay_shows_as_the_median_on_every_push_transport() {
     let _one = TIMING.lock().await;
     let body = "[load]\ntransports = [\"websocket\", \"long-poll\", \"short-poll\", \"sse\"]\n\
-                connections = 4\nduration = \"2s\"\nwarmup = \"300ms\"\nshort_poll_interval = \"10ms\"\n\n\
+                connections = 4\nduration = \"2s\"\nwarmup = \"300ms\"\nshort_poll_interval = \"2ms\"\n\n\
                 [workload]\nkind = \"push\"\nrate = 40\n";
     let mut medians = Vec::new();
     for delay in [Duration::ZERO, Duration::from_millis(20)] {

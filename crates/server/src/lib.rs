@@ -202,26 +202,38 @@ impl Ctx {
     /// primary is gone.
     pub(crate) async fn publish(&self, payload: &str, sent_ns: Option<u64>) -> Option<(u64, u64)> {
         let delay = self.config.faults.push_delay;
-        if !delay.is_zero() {
-            // On a blocking thread, not tokio's millisecond timer: a sleep
-            // to just short of the deadline, then a spin to it, so the
-            // delay injected is the delay asked for, to microseconds.
-            let _ = tokio::task::spawn_blocking(move || {
-                let deadline = std::time::Instant::now() + delay;
-                std::thread::sleep(delay.saturating_sub(Duration::from_micros(500)));
-                while std::time::Instant::now() < deadline {
-                    std::hint::spin_loop();
-                }
-            })
-            .await;
-        }
         match &self.upstream {
-            Some(up) => up.publish(payload.to_owned(), sent_ns).await,
+            Some(up) => {
+                if !delay.is_zero() {
+                    let _ = tokio::task::spawn_blocking(move || wait_exactly(delay)).await;
+                }
+                up.publish(payload.to_owned(), sent_ns).await
+            }
+            None if !delay.is_zero() => {
+                // Waited and published on the blocking thread: no hop back
+                // to a runtime worker between the deadline and the hub.
+                let (hub, payload) = (Arc::clone(&self.hub), payload.to_owned());
+                let published = tokio::task::spawn_blocking(move || {
+                    wait_exactly(delay);
+                    hub.publish_at(&payload, sent_ns)
+                });
+                published.await.ok().map(|m| (m.seq, m.ts_ns))
+            }
             None => {
                 let m = self.hub.publish_at(payload, sent_ns);
                 Some((m.seq, m.ts_ns))
             }
         }
+    }
+}
+
+/// Blocks the thread for `d`, to the microsecond: a sleep to just short of
+/// the deadline (not tokio's millisecond timer), then a spin to it.
+fn wait_exactly(d: Duration) {
+    let deadline = std::time::Instant::now() + d;
+    std::thread::sleep(d.saturating_sub(Duration::from_micros(500)));
+    while std::time::Instant::now() < deadline {
+        std::hint::spin_loop();
     }
 }
 

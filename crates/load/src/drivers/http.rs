@@ -50,9 +50,11 @@ pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
     ctx.opened(conn, times.tcp, started.elapsed().saturating_sub(times.tcp));
     receipts.subscribed(client.last_read_ns().max(1));
     let interval = ctx.scenario.short_poll_interval;
-    // Short pollers spread their polls over the interval.
+    // Short pollers spread their polls over the interval, evenly however
+    // few they are (golden-ratio offsets).
+    let offset = (conn as f64 * 0.618_033_988_749_895).fract();
     let mut tick = tokio::time::interval_at(
-        tokio::time::Instant::now() + interval.mul_f64((conn % 100) as f64 / 100.0),
+        tokio::time::Instant::now() + interval.mul_f64(offset),
         interval,
     );
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -79,7 +81,7 @@ pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
                 match PollBatch::parse(&body) {
                     Ok(batch) => {
                         for m in &batch.messages {
-                            ctx.on_payload(conn, &mut receipts, &m.payload, recv_ns);
+                            ctx.on_payload(conn, &mut receipts, &m.payload, Some(m.seq), recv_ns);
                         }
                         cursor = batch.cursor;
                     }

@@ -134,7 +134,7 @@ impl PhaseCtx {
     /// `recv_ns`: right after the socket read that completed it.
     fn on_push(&self, conn: u64, r: &mut Receipts, json: &[u8], recv_ns: u64) {
         match PushMessage::parse(json) {
-            Ok(m) => self.on_payload(conn, r, &m.payload, recv_ns),
+            Ok(m) => self.on_payload(conn, r, &m.payload, Some(m.seq), recv_ns),
             Err(_) => {
                 self.received();
                 self.rec.error("bad-message");
@@ -152,8 +152,17 @@ impl PhaseCtx {
     /// One pushed payload arrived at `recv_ns` on connection `conn`: found
     /// by its marker, checked against the schedule, counted once if it
     /// belongs to the window, and timed from its intended and its actual
-    /// send time.
-    fn on_payload(&self, conn: u64, r: &mut Receipts, payload: &str, recv_ns: u64) {
+    /// send time. `seq`, the target's own number for it when it gives one,
+    /// is the order it is judged late against (publishes that overlap may
+    /// reach the target in either order).
+    fn on_payload(
+        &self,
+        conn: u64,
+        r: &mut Receipts,
+        payload: &str,
+        seq: Option<u64>,
+        recv_ns: u64,
+    ) {
         self.received();
         let Some(push) = &self.push else { return };
         let Some(m) = Marker::find(payload).filter(|m| m.run == push.run && m.phase == push.phase)
@@ -173,7 +182,7 @@ impl PhaseCtx {
             return;
         }
         let counts = &self.rec.counts;
-        match r.on_message(j, push.grid.window) {
+        match r.on_message(j, push.grid.window, seq.unwrap_or(j)) {
             Delivery::Duplicate => return Counts::add(&counts.duplicated, 1),
             Delivery::Late => Counts::add(&counts.out_of_order, 1),
             Delivery::New => {}
@@ -279,16 +288,16 @@ mod tests {
             .body(PayloadKind::Text, 64)
         };
         // Message 2 is due at 1.2 s; sent 1 ms late, received at 1.205 s.
-        ctx.on_payload(0, &mut r, &body(7, 0, 2, 1_000_000), 1_205_000_000);
+        ctx.on_payload(0, &mut r, &body(7, 0, 2, 1_000_000), None, 1_205_000_000);
         // Received before it was sent; another run; another phase; no marker.
-        ctx.on_payload(0, &mut r, &body(7, 0, 3, 0), 1_205_000_000);
-        ctx.on_payload(0, &mut r, &body(8, 0, 1, 0), 1_205_000_000);
-        ctx.on_payload(0, &mut r, &body(7, 1, 1, 0), 1_205_000_000);
-        ctx.on_payload(0, &mut r, "hello", 1_205_000_000);
+        ctx.on_payload(0, &mut r, &body(7, 0, 3, 0), None, 1_205_000_000);
+        ctx.on_payload(0, &mut r, &body(8, 0, 1, 0), None, 1_205_000_000);
+        ctx.on_payload(0, &mut r, &body(7, 1, 1, 0), None, 1_205_000_000);
+        ctx.on_payload(0, &mut r, "hello", None, 1_205_000_000);
         // Before the window (warm-up) and after it: neither delivered nor
         // unknown.
-        ctx.on_payload(0, &mut r, &body(7, 0, -1, 0), 1_205_000_000);
-        ctx.on_payload(0, &mut r, &body(7, 0, 10, 0), 2_100_000_000);
+        ctx.on_payload(0, &mut r, &body(7, 0, -1, 0), None, 1_205_000_000);
+        ctx.on_payload(0, &mut r, &body(7, 0, 10, 0), None, 2_100_000_000);
         let c = &ctx.rec.counts;
         assert_eq!(Counts::get(&c.delivered), 1);
         assert_eq!(Counts::get(&c.unknown), 4);

@@ -135,7 +135,8 @@ pub struct Counters {
     pub lost: u64,
     /// Window messages a connection received more than once (each repeat).
     pub duplicated: u64,
-    /// Window messages that arrived after a later one.
+    /// Window messages received after one the target placed later (by its
+    /// sequence number when it gives one, else by the schedule).
     pub out_of_order: u64,
     /// Messages the publisher never sent (no marker of this run, or one
     /// that does not fit its schedule).
