@@ -8,17 +8,9 @@
 mod common;
 
 use std::path::Path;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use common::{freeze, newest_run, serve, spawn, summary, temp_dir, text, wsbench};
-
-/// The timing-sensitive tests run one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
+use common::{freeze, newest_run, serial, serve, spawn, summary, temp_dir, text, wsbench};
 
 fn write_scenario(dir: &Path, name: &str, target: &str, body: &str) -> String {
     let file = dir.join(format!("{name}.toml"));

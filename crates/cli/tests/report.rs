@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{serve, text, wsbench};
+use common::{serial, serve, text, wsbench};
 
 fn temp_dir(name: &str) -> PathBuf {
     common::temp_dir("report", name)
@@ -134,6 +134,7 @@ fn render_in_chromium(html: &Path) -> Option<(usize, usize)> {
 /// that holds them 15 ms (the regressed one).
 #[test]
 fn report_and_compare_work_on_real_runs() {
+    let _one = serial();
     let dir = temp_dir("compare");
     let fast = serve(&["--echo-delay-ms", "5"]);
     let slow = serve(&["--echo-delay-ms", "15"]);
@@ -265,8 +266,26 @@ fn report_and_compare_work_on_real_runs() {
     };
     let pass = compare(&base_reps, &again_reps, limits);
     let out = text(&pass.stdout);
-    assert_eq!(pass.status.code(), Some(0), "{out}{}", text(&pass.stderr));
-    assert!(out.contains("verdict: no change"), "{out}");
+    // Three repetitions a side: now and then all three of one side land
+    // above the other's by chance, and if the harness's own lag moved with
+    // them the honest answer is that the harness cannot tell (exit 3,
+    // naming the harness lag). Anything else but "no change" is a false
+    // claim about identical configurations.
+    match pass.status.code() {
+        Some(0) => assert!(out.contains("verdict: no change"), "{out}"),
+        Some(3) => {
+            assert!(
+                out.contains("verdict: INCONCLUSIVE")
+                    && out.contains("load generator's own lag (harness_lag.p99) changed"),
+                "{out}"
+            );
+            eprintln!("identical configurations judged inconclusive (harness lag moved):\n{out}");
+        }
+        code => panic!(
+            "identical configurations: exit {code:?}\n{out}{}",
+            text(&pass.stderr)
+        ),
+    }
     assert!(
         out.lines()
             .all(|l| !l.ends_with("improved") && !l.ends_with("REGRESSION")),
@@ -397,6 +416,7 @@ fn copy_dir(from: &Path, to: &Path) {
 /// are refused with exit code 2.
 #[test]
 fn shards_run_apart_and_merge_exactly() {
+    let _one = serial();
     let dir = temp_dir("shards");
     let target = serve(&[]);
     let file = dir.join("push.toml");

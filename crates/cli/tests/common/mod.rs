@@ -1,10 +1,19 @@
 //! Helpers the CLI test files share: the real binary, a `wsbench serve`
-//! child, scratch folders, signals.
+//! child, scratch folders, signals, one-at-a-time runs.
 
 #![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
+
+/// Timing-sensitive tests of one test file hold this while they run, so
+/// the tests the harness runs in parallel do not disturb their figures.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+pub fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// Runs `wsbench ARGS` to completion.
 pub fn wsbench(args: &[&str]) -> Output {
