@@ -104,14 +104,16 @@ fn pct(c: f64) -> String {
     }
 }
 
-/// Share of a latency's change the harness lag's change (same direction)
-/// must reach for the latency's change to count as confounded.
-pub(super) const CONFOUND_SHARE: f64 = 0.10;
-
-/// Latency rows of one phase that changed beyond the noise while the
-/// harness lag (`harness`, that phase's `harness_lag.p99` row) changed
-/// beyond the noise the same way, by at least [`CONFOUND_SHARE`] of the
-/// latency's change: their verdict becomes [`Verdict::HarnessMoved`].
+/// Latency rows of one phase that changed beyond the noise the same way
+/// as the harness lag (`harness`, that phase's `harness_lag.p99` row),
+/// judged on what the harness cannot explain. The harness lag's shift is
+/// at most what the harness added to (or took from) a latency, so the
+/// target's own change lies between the latency's shift less the lag's
+/// shift (the net) and the whole shift. A verdict stands when the net
+/// alone earns it; it becomes [`Verdict::HarnessMoved`] when the net is
+/// nothing (the harness may explain all of it), or when the whole shift
+/// is beyond the limit but the net is not (it cannot be told whether the
+/// target's part is).
 pub(super) fn confounded(rows: &mut [Row], harness: &Row) {
     let direction = |r: &Row| match r.interval {
         Some((lo, _)) if lo > 0.0 => 1.0,
@@ -129,7 +131,13 @@ pub(super) fn confounded(rows: &mut [Row], harness: &Row) {
         if !is_latency || r.metric == harness.metric || direction(r) != moved {
             continue;
         }
-        if harness_shift >= CONFOUND_SHARE * (r.current - r.baseline).abs() {
+        let net = (r.current - r.baseline).abs() - harness_shift;
+        let net_beyond_limit = r.limit.is_some_and(|l| net > l * r.baseline.abs());
+        let unexplained = match r.verdict {
+            Verdict::Regression | Verdict::Improved => net_beyond_limit,
+            _ => net > 0.0,
+        };
+        if !unexplained {
             r.verdict = Verdict::HarnessMoved;
         }
     }
@@ -277,6 +285,61 @@ mod tests {
         );
         confounded(&mut rows, &harness);
         assert_eq!(rows[0].verdict, Verdict::Regression);
+        // A 10 ms regression (+154%) while the lag moved 1.3 ms: 8.7 ms of
+        // it is not the harness's, still beyond a 20% limit.
+        let mut rows = vec![judge(
+            "echo_rtt.p50",
+            true,
+            &[6.5e6, 6.4e6, 6.6e6],
+            &[16.47e6, 16.4e6, 16.6e6],
+            Some(0.2),
+        )];
+        let harness = judge(
+            "harness_lag.p99",
+            true,
+            &[1.05e6, 1.0e6, 1.1e6],
+            &[2.35e6, 2.3e6, 2.4e6],
+            None,
+        );
+        confounded(&mut rows, &harness);
+        assert_eq!(rows[0].verdict, Verdict::Regression);
+        // Beyond the limit as a whole (+30%), within it once the lag's
+        // shift is taken off (+10%): cannot be told.
+        let mut rows = vec![judge(
+            "echo_rtt.p50",
+            true,
+            &[10e6, 10.1e6, 9.9e6],
+            &[13e6, 13.1e6, 12.9e6],
+            Some(0.2),
+        )];
+        let harness = judge(
+            "harness_lag.p99",
+            true,
+            &[1e6, 1.1e6, 0.9e6],
+            &[3e6, 3.1e6, 2.9e6],
+            None,
+        );
+        confounded(&mut rows, &harness);
+        assert_eq!(rows[0].verdict, Verdict::HarnessMoved);
+        // Better within its limit, the lag's shift smaller than the
+        // latency's: the verdict stands.
+        let mut rows = vec![judge(
+            "echo_rtt.p99",
+            true,
+            &[10.9e6, 11.0e6, 10.8e6],
+            &[8.1e6, 8.0e6, 8.2e6],
+            Some(0.5),
+        )];
+        assert_eq!(rows[0].verdict, Verdict::Better);
+        let harness = judge(
+            "harness_lag.p99",
+            true,
+            &[3.3e6, 3.4e6, 3.2e6],
+            &[1.25e6, 1.3e6, 1.2e6],
+            None,
+        );
+        confounded(&mut rows, &harness);
+        assert_eq!(rows[0].verdict, Verdict::Better);
         // A lag that moved the other way leaves it alone too.
         let mut rows = vec![judge("echo_rtt.p50", true, &base, &slow, Some(0.1))];
         let harness = judge(

@@ -10,7 +10,9 @@
 //! (the difference is inside the noise); one entirely on the worse side
 //! with the change beyond the metric's limit is a regression; entirely on
 //! the better side and beyond the limit, "improved". A latency needs at
-//! least three repetitions a side, else it is "inconclusive".
+//! least three repetitions a side, else it is "inconclusive". A latency
+//! that moved with the load generator's own lag is judged on the part of
+//! its change the lag cannot explain (see `judge::confounded`).
 
 mod judge;
 mod limits;
@@ -21,8 +23,8 @@ use std::path::Path;
 use wsbench_model::results::PhaseSummary;
 use wsbench_model::threshold::{Metric, Stat};
 
-use self::judge::{CONFOUND_SHARE, confounded, judge};
 pub use self::judge::{Row, Verdict};
+use self::judge::{confounded, judge};
 pub use self::limits::{DEFAULT_LIMITS, Limits};
 use self::limits::{LATENCY_STATS, SCALARS};
 use crate::ReportError;
@@ -317,12 +319,13 @@ pub fn compare(
          containing no change is \"no change\"; entirely worse with the change beyond the \
          metric's limit, a regression; entirely better and beyond the limit, \"improved\". \
          Latencies need at least {MIN_REPETITIONS} repetitions a side (else \"inconclusive\"); \
-         other metrics with fewer are compared with their limit directly. A latency change \
-         beyond the noise is inconclusive when the phase's harness_lag.p99 changed beyond the \
-         noise the same way by at least {:.0}% of it (the harness, not the target, may have moved)",
+         other metrics with fewer are compared with their limit directly. When the phase's \
+         harness_lag.p99 changed beyond the noise the same way as a latency, the latency is \
+         judged on its change less the lag's (what the harness cannot explain): \
+         \"inconclusive: harness lag moved too\" when that is nothing, or when only the whole \
+         change is beyond the limit",
         CONFIDENCE * 100.0,
         crate::stats::RESAMPLES,
-        CONFOUND_SHARE * 100.0
     );
     Ok(Comparison {
         rows,
