@@ -11,8 +11,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use report::{CompareArgs, MergeArgs, ReportArgs};
-use run::{CalibrateArgs, RunArgs, ShardArgs};
-use serve::ServeArgs;
+use run::{CalibrateArgs, RunArgs};
+use wsbench_load::shard::ShardSpec;
+use wsbench_server::args::ServeArgs;
 
 /// Benchmark and load-testing harness for WebSocket systems.
 #[derive(Debug, Parser)]
@@ -46,7 +47,7 @@ enum Command {
     Merge(MergeArgs),
     /// One worker's share of a phase (started by `wsbench run`).
     #[command(hide = true)]
-    Shard(ShardArgs),
+    Shard(ShardSpec),
     /// Serve the reference targets: echo and push hub over WebSocket,
     /// long-poll, short poll and SSE, on one port, until SIGINT or SIGTERM.
     Serve(Box<ServeArgs>),

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use tokio::sync::watch;
+use wsbench_load::shard::ShardSpec;
 use wsbench_load::{RunError, RunOptions, output};
 use wsbench_model::{Scenario, Summary};
 
@@ -212,41 +213,6 @@ fn thresholds_verdict(summary: &Summary) -> ExitCode {
     }
 }
 
-/// `wsbench shard`: one worker's share of a phase (started by `wsbench run`
-/// when it spreads a phase over processes; not for direct use).
-#[derive(Clone, Debug, Args)]
-pub(crate) struct ShardArgs {
-    /// The scenario file.
-    scenario: PathBuf,
-    /// The phase's transport.
-    #[arg(long)]
-    transport: String,
-    /// The target's host:port.
-    #[arg(long)]
-    authority: String,
-    /// This worker's index and the number of workers, `I/N`.
-    #[arg(long, value_parser = parse_shard)]
-    shard: (u64, u64),
-    /// CLOCK_MONOTONIC ns at which connection 0 is due.
-    #[arg(long)]
-    start_ns: u64,
-    /// Folder for part.json and the histograms.
-    #[arg(long)]
-    out: PathBuf,
-    /// The target speaks TLS.
-    #[arg(long)]
-    tls: bool,
-    /// Accept any certificate.
-    #[arg(long)]
-    insecure_tls: bool,
-    /// The run id push markers carry.
-    #[arg(long)]
-    run_id: u32,
-    /// The phase's index in the run.
-    #[arg(long)]
-    phase: u32,
-}
-
 fn parse_shard(s: &str) -> Result<(u64, u64), String> {
     let (i, n) = s.split_once('/').ok_or("write I/N, e.g. 0/4")?;
     let i: u64 = i.parse().map_err(|_| format!("{i:?} is not a number"))?;
@@ -257,27 +223,13 @@ fn parse_shard(s: &str) -> Result<(u64, u64), String> {
     Ok((i, n))
 }
 
-pub(crate) fn shard(args: ShardArgs) -> ExitCode {
-    let Some(transport) = wsbench_model::Transport::ALL
-        .into_iter()
-        .find(|t| t.name() == args.transport)
-    else {
-        eprintln!("wsbench shard: unknown transport {:?}", args.transport);
+/// `wsbench shard`: one worker's share of a phase (started by `wsbench run`
+/// when it spreads a phase over processes; not for direct use).
+pub(crate) fn shard(spec: ShardSpec) -> ExitCode {
+    if let Err(why) = spec.check() {
+        eprintln!("wsbench shard: {why}");
         return ExitCode::from(exit::INVALID);
-    };
-    let spec = wsbench_load::shard::ShardSpec {
-        scenario: args.scenario,
-        transport,
-        authority: args.authority,
-        tls: args.tls,
-        insecure_tls: args.insecure_tls,
-        index: args.shard.0,
-        count: args.shard.1,
-        start_ns: args.start_ns,
-        out: args.out,
-        run: args.run_id,
-        phase: args.phase,
-    };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

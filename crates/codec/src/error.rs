@@ -1,6 +1,5 @@
-//! Protocol violations, each naming the close code the peer should get.
-
-use crate::close::CloseCode;
+//! Protocol violations, each naming the close code the peer should get
+//! (the mapping is in `close.rs`, with the codes).
 
 /// A violation of RFC 6455 (or of a configured limit) found while decoding.
 ///
@@ -73,19 +72,4 @@ pub enum ProtocolError {
     /// Bytes received after the peer's close frame (§5.5.1).
     #[error("data received after a close frame")]
     DataAfterClose,
-}
-
-impl ProtocolError {
-    /// The close code to fail the connection with (§7.4.1).
-    pub fn close_code(&self) -> CloseCode {
-        match self {
-            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCloseReason => {
-                CloseCode::INVALID_PAYLOAD
-            }
-            ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => {
-                CloseCode::MESSAGE_TOO_BIG
-            }
-            _ => CloseCode::PROTOCOL_ERROR,
-        }
-    }
 }

@@ -11,13 +11,13 @@ use wsbench_model::results::{
     Environment, PhaseSummary, SUMMARY_SCHEMA_VERSION, StopReason, Summary, files, write_histogram,
 };
 use wsbench_model::{Scenario, Target, WorkloadKind};
+use wsbench_server::args::ServeArgs;
 use wsbench_transport::clock::monotonic_ns;
-use wsbench_transport::{ClientOptions, tls};
 
 use crate::output::{Accounting, ResultsDir, append_health, write_phase};
 use crate::phase::{Early, MAX_DRAIN, Phase, PushRole};
 use crate::plan::{Plan, nanos};
-use crate::target::{Builtin, Origin};
+use crate::target::{Builtin, Origin, client_options};
 use crate::{RunError, floor, sys};
 
 /// How a run is carried out.
@@ -139,19 +139,17 @@ pub fn environment() -> Environment {
     }
 }
 
-fn builtin_args(s: &Scenario, workers: u16) -> Vec<String> {
+fn builtin_args(s: &Scenario, workers: u16) -> ServeArgs {
     // SO_REUSEPORT spreads connections by hash, not evenly: leave room,
     // within the per-process open-file limit.
     let share = s.connections.div_ceil(u64::from(workers));
     let per_process = (share + share / 2 + 64).min(19_000);
-    vec![
-        "--workers".to_owned(),
-        workers.to_string(),
-        "--max-connections".to_owned(),
-        per_process.to_string(),
-        "--max-message-size".to_owned(),
-        (s.payload_size.max(1 << 20) * 2).to_string(),
-    ]
+    ServeArgs {
+        workers,
+        max_connections: per_process as usize,
+        max_message_size: s.payload_size.max(1 << 20) as u64 * 2,
+        ..ServeArgs::default()
+    }
 }
 
 fn process_count(requested: u16, connections: u64, per_process: u64) -> u16 {
@@ -356,14 +354,4 @@ async fn run_here(
     };
     let m = phase.measure(plan, interrupt, builtin).await?;
     write_phase(results.path(), phase.transport.name(), m, accounting).map_err(RunError::Results)
-}
-
-/// Client options every connection of a run starts from.
-pub(crate) fn client_options(s: &Scenario, insecure_tls: bool) -> ClientOptions {
-    let mut options = ClientOptions::default();
-    if insecure_tls {
-        options.tls = Some(tls::client_config_insecure());
-    }
-    options.config.max_message_size = (s.payload_size as u64).max(1 << 20) * 2;
-    options
 }

@@ -33,6 +33,7 @@ mod publisher;
 mod receipts;
 pub mod recorder;
 pub mod shard;
+mod shard_spec;
 pub mod sys;
 mod target;
 

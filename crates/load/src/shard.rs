@@ -21,74 +21,16 @@ use wsbench_model::results::{
     LatencyStats, PhasePart, PhaseSummary, StopReason, TimelinePoint, files, merge_part_dirs,
     write_histogram,
 };
-use wsbench_model::{Scenario, Transport};
+use wsbench_model::Scenario;
 use wsbench_transport::clock::monotonic_ns;
 
 use crate::RunError;
-use crate::engine::client_options;
 use crate::output::{Accounting, ResultsDir, write_phase};
 use crate::phase::{Early, Phase, PushRole, cores};
 use crate::plan::Plan;
 use crate::progress::Progress;
-use crate::target::{Builtin, LogTail, Origin};
-
-/// One worker's assignment.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ShardSpec {
-    /// The scenario file.
-    pub scenario: PathBuf,
-    /// The phase.
-    pub transport: Transport,
-    /// The target's `host:port`.
-    pub authority: String,
-    /// The target speaks TLS.
-    pub tls: bool,
-    /// Accept any certificate.
-    pub insecure_tls: bool,
-    /// This worker's index, from 0.
-    pub index: u64,
-    /// How many workers.
-    pub count: u64,
-    /// CLOCK_MONOTONIC ns at which connection 0 is due (the window
-    /// follows from the scenario).
-    pub start_ns: u64,
-    /// Folder for `part.json` and the histograms.
-    pub out: PathBuf,
-    /// The run id and phase index push markers carry.
-    pub run: u32,
-    pub phase: u32,
-}
-
-impl ShardSpec {
-    /// The `wsbench shard` arguments that carry this spec.
-    pub fn to_args(&self) -> Vec<String> {
-        let mut a = vec![
-            "shard".to_owned(),
-            self.scenario.display().to_string(),
-            "--transport".to_owned(),
-            self.transport.name().to_owned(),
-            "--authority".to_owned(),
-            self.authority.clone(),
-            "--shard".to_owned(),
-            format!("{}/{}", self.index, self.count),
-            "--start-ns".to_owned(),
-            self.start_ns.to_string(),
-            "--out".to_owned(),
-            self.out.display().to_string(),
-            "--run-id".to_owned(),
-            self.run.to_string(),
-            "--phase".to_owned(),
-            self.phase.to_string(),
-        ];
-        if self.tls {
-            a.push("--tls".to_owned());
-        }
-        if self.insecure_tls {
-            a.push("--insecure-tls".to_owned());
-        }
-        a
-    }
-}
+pub use crate::shard_spec::ShardSpec;
+use crate::target::{Builtin, LogTail, Origin, client_options};
 
 /// Runs one worker's share of a phase and writes `part.json` and its
 /// histograms into `spec.out`, also when interrupted or when the target

@@ -1,5 +1,6 @@
-//! The builtin target: `wsbench serve` as a child process, started for the
-//! run and stopped after it.
+//! The target: where it is, the client options that reach it, and the
+//! builtin one (`wsbench serve` as a child process, started for the run
+//! and stopped after it).
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -10,6 +11,10 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStderr, Command};
+
+use wsbench_model::Scenario;
+use wsbench_server::args::ServeArgs;
+use wsbench_transport::{ClientOptions, tls};
 
 use crate::RunError;
 use crate::sys;
@@ -89,13 +94,17 @@ pub struct Builtin {
 }
 
 impl Builtin {
-    /// Starts `exe serve ARGS --listen 127.0.0.1:0` and waits for it to
+    /// Starts `exe serve` with `args` on a free loopback port
+    /// (`127.0.0.1:0`, whatever `args.listen` says) and waits for it to
     /// listen.
-    pub async fn start(exe: &Path, args: &[String]) -> Result<Builtin, RunError> {
+    pub async fn start(exe: &Path, args: &ServeArgs) -> Result<Builtin, RunError> {
+        let args = ServeArgs {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..args.clone()
+        };
         let mut child = Command::new(exe)
             .arg("serve")
-            .args(["--listen", "127.0.0.1:0"])
-            .args(args)
+            .args(args.to_args())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -190,4 +199,14 @@ impl Builtin {
             let _ = self.child.kill().await;
         }
     }
+}
+
+/// Client options every connection of a run starts from.
+pub(crate) fn client_options(s: &Scenario, insecure_tls: bool) -> ClientOptions {
+    let mut options = ClientOptions::default();
+    if insecure_tls {
+        options.tls = Some(tls::client_config_insecure());
+    }
+    options.config.max_message_size = (s.payload_size as u64).max(1 << 20) * 2;
+    options
 }

@@ -13,6 +13,7 @@ pub mod metric;
 pub mod results;
 pub mod scenario;
 pub mod threshold;
+pub mod workload;
 
 pub use results::{PhaseSummary, Summary};
 pub use scenario::{PayloadKind, Scenario, ScenarioError, Target, Transport, WorkloadKind};

@@ -4,7 +4,7 @@
 //! measures (its start and end instant, clock, and which messages count)
 //! is written in `docs/load.md`.
 
-use crate::scenario::{PayloadKind, Scenario, Target, WorkloadKind};
+use crate::workload::{PayloadKind, RunShape, WorkloadKind};
 
 /// What a metric's values are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -276,10 +276,9 @@ pub fn main_latency_of(workload: &str) -> &'static str {
 }
 
 impl Def {
-    /// Whether a phase of `scenario` produces this metric; if not, why.
-    pub fn produced_by(&self, scenario: &Scenario) -> Result<(), String> {
-        let w = scenario.workload;
-        let builtin = matches!(scenario.target, Target::Builtin { .. });
+    /// Whether a phase of this shape produces this metric; if not, why.
+    pub fn produced_by(&self, shape: RunShape) -> Result<(), String> {
+        let (w, builtin) = (shape.workload, shape.builtin);
         let ok = match self.producer {
             Producer::All => true,
             Producer::Messages => w != WorkloadKind::Connect,
@@ -287,7 +286,7 @@ impl Def {
             Producer::Echo => w == WorkloadKind::Echo,
             Producer::Throughput => w == WorkloadKind::Throughput,
             Producer::Echoes => matches!(w, WorkloadKind::Echo | WorkloadKind::Throughput),
-            Producer::Json => w != WorkloadKind::Connect && scenario.payload == PayloadKind::Json,
+            Producer::Json => w != WorkloadKind::Connect && shape.payload == PayloadKind::Json,
             Producer::Builtin => builtin && w != WorkloadKind::Connect,
             Producer::BuiltinAny => builtin,
         };

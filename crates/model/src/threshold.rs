@@ -9,7 +9,7 @@
 use std::fmt;
 
 use crate::metric::{self, Kind};
-use crate::scenario::Transport;
+use crate::workload::Transport;
 
 /// A statistic of a latency histogram.
 #[derive(Clone, Copy, Debug, PartialEq)]

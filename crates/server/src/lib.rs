@@ -18,10 +18,12 @@
 
 #![forbid(unsafe_code)]
 
+pub mod args;
 pub mod cluster;
 mod http;
 pub mod hub;
 mod routes;
+mod shutdown;
 mod stacks;
 
 use std::io;

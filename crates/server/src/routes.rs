@@ -13,6 +13,7 @@ use wsbench_transport::{
 use crate::Ctx;
 use crate::http::{self, Head, ReadError};
 use crate::hub::Subscription;
+use crate::shutdown::shutting_down;
 use crate::stacks::{self, WsImpl};
 
 /// How long WebSocket clients get to answer our 1001 at shutdown.
@@ -134,11 +135,6 @@ async fn websocket(stream: NetStream, buf: Vec<u8>, head: Head, ctx: &Ctx) {
         None => echo_loop(accepted.socket, ctx, shutdown).await,
         Some(sub) => push_loop(accepted.socket, sub, ctx, shutdown).await,
     }
-}
-
-/// Resolves when the server shuts down (or the server is gone).
-pub(crate) async fn shutting_down(shutdown: &mut watch::Receiver<bool>) {
-    let _ = shutdown.wait_for(|&s| s).await;
 }
 
 /// Sends 1001 and waits (bounded) for the client's answer.

@@ -16,7 +16,7 @@ use wsbench_transport::net::NetStream;
 
 use crate::Ctx;
 use crate::hub::Subscription;
-use crate::routes::shutting_down;
+use crate::shutdown::shutting_down;
 
 /// The WebSocket implementation serving `/echo` and `/push`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

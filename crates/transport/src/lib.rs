@@ -35,8 +35,7 @@ mod ws;
 pub use config::{ClientOptions, Config, DeflateConfig, ServerOptions};
 pub use deflate::DeflateParams;
 pub use error::Error;
+pub use net::ReadReady;
 pub use ws::client::{Connected, connect};
 pub use ws::server::{Accepted, accept, accept_with_head};
-pub use ws::{
-    CloseEvent, Data, Event, ReadReady, ReadyState, TcpWebSocket, WebSocket, WsReader, WsWriter,
-};
+pub use ws::{CloseEvent, Data, Event, ReadyState, TcpWebSocket, WebSocket, WsReader, WsWriter};

@@ -12,7 +12,31 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio_rustls::TlsStream;
 
-use crate::ws::ReadReady;
+/// The read half of a stream, able to say when a read would make progress,
+/// so an idle connection can wait without holding a read buffer.
+pub trait ReadReady: AsyncRead + Unpin {
+    /// Ready when the stream has data (or EOF, or an error) to read; while
+    /// pending, `cx`'s waker is woken when that changes. Streams that cannot
+    /// tell are always ready; the reader then keeps its buffer while it
+    /// waits.
+    ///
+    /// A poll function rather than a future: the wait then adds no state to
+    /// the reader's future, which every idle connection holds.
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let _ = cx;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl ReadReady for OwnedReadHalf {
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // The socket's own reader slot, not a waiter node of its own as
+        // `readable()` takes; only the reading task waits here.
+        self.as_ref().poll_read_ready(cx)
+    }
+}
+
+impl<S: AsyncRead> ReadReady for tokio::io::ReadHalf<S> {}
 
 /// Bytes read from and written to sockets, counted below TLS and HTTP, so
 /// headers, framing and TLS records are all included. Share one between

@@ -29,12 +29,10 @@ mod error;
 mod input;
 mod thresholds;
 
-use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Deserialize;
 use toml::Spanned;
 
 pub use self::error::ScenarioError;
@@ -42,102 +40,10 @@ use self::error::hint_for;
 pub(crate) use self::error::line_col;
 use self::input::{Checker, RawScenario, check_url_scheme, target};
 use crate::threshold::Threshold;
+pub use crate::workload::{PayloadKind, RunShape, Transport, WorkloadKind};
 
 /// The scenario format this build reads.
 pub const SCENARIO_SCHEMA_VERSION: u32 = 1;
-
-/// A transport a phase runs over.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Transport {
-    /// WebSocket (`/push`, `/echo`).
-    Websocket,
-    /// HTTP long-polling (`GET /poll?cursor=N`).
-    LongPoll,
-    /// HTTP short polling on an interval (`GET /poll?cursor=N&wait=0`).
-    ShortPoll,
-    /// Server-Sent Events (`GET /events`).
-    Sse,
-}
-
-impl Transport {
-    /// The name used in scenarios and results.
-    pub fn name(self) -> &'static str {
-        match self {
-            Transport::Websocket => "websocket",
-            Transport::LongPoll => "long-poll",
-            Transport::ShortPoll => "short-poll",
-            Transport::Sse => "sse",
-        }
-    }
-
-    /// Every transport, in the order phases run.
-    pub const ALL: [Transport; 4] = [
-        Transport::Websocket,
-        Transport::LongPoll,
-        Transport::ShortPoll,
-        Transport::Sse,
-    ];
-}
-
-impl fmt::Display for Transport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// What each connection does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum WorkloadKind {
-    /// The server publishes at a rate; every subscriber receives each
-    /// message; one-way latency from the publish timestamp.
-    Push,
-    /// Each connection sends at a fixed rate (open model) and checks the
-    /// echo; round trips from the intended and the actual send time.
-    Echo,
-    /// Each connection keeps N messages in flight, as fast as the echo
-    /// comes back.
-    Throughput,
-    /// Open and hold connections: connect and handshake times, memory.
-    Connect,
-}
-
-impl WorkloadKind {
-    /// The name used in scenarios and results.
-    pub fn name(self) -> &'static str {
-        match self {
-            WorkloadKind::Push => "push",
-            WorkloadKind::Echo => "echo",
-            WorkloadKind::Throughput => "throughput",
-            WorkloadKind::Connect => "connect",
-        }
-    }
-}
-
-/// What a payload holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PayloadKind {
-    /// Text (ASCII).
-    #[default]
-    Text,
-    /// Binary frames (echo, throughput); push messages are always text.
-    Binary,
-    /// A JSON document, parsed by the client with simd-json on arrival.
-    Json,
-}
-
-impl PayloadKind {
-    /// The name used in scenarios and results.
-    pub fn name(self) -> &'static str {
-        match self {
-            PayloadKind::Text => "text",
-            PayloadKind::Binary => "binary",
-            PayloadKind::Json => "json",
-        }
-    }
-}
 
 /// The target of a run.
 #[derive(Clone, Debug, PartialEq)]

@@ -2,7 +2,7 @@
 //! run does not have, or on a metric its workload does not produce, could
 //! never see a value, and is refused before anything runs.
 
-use super::Scenario;
+use super::{RunShape, Scenario, Target};
 use crate::threshold::Threshold;
 
 impl Scenario {
@@ -26,7 +26,12 @@ impl Scenario {
                 )),
             ));
         }
-        t.metric.def().produced_by(self).map_err(|why| {
+        let shape = RunShape {
+            workload: self.workload,
+            payload: self.payload,
+            builtin: matches!(self.target, Target::Builtin { .. }),
+        };
+        t.metric.def().produced_by(shape).map_err(|why| {
             (
                 why,
                 Some(format!(
@@ -34,7 +39,7 @@ impl Scenario {
                     self.workload.name(),
                     crate::metric::ALL
                         .iter()
-                        .filter(|d| d.produced_by(self).is_ok())
+                        .filter(|d| d.produced_by(shape).is_ok())
                         .map(|d| d.name)
                         .collect::<Vec<_>>()
                         .join(", ")

@@ -13,13 +13,13 @@ use tokio::io::AsyncWrite;
 use wsbench_codec::frame::RSV1;
 use wsbench_codec::{Decoder, DecoderConfig, Role};
 
-pub use read::{ReadReady, WsReader};
+pub use read::WsReader;
 pub use write::WsWriter;
 
 use crate::config::Config;
 use crate::deflate::{DeflateParams, Deflater, Inflater};
 use crate::error::Error;
-use crate::net::{NetReadHalf, NetWriteHalf};
+use crate::net::{NetReadHalf, NetWriteHalf, ReadReady};
 use write::Shared;
 
 /// The browser API's `readyState`.

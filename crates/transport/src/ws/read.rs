@@ -6,8 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker, ready};
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
-use tokio::net::tcp::OwnedReadHalf;
+use tokio::io::{AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, timeout, timeout_at};
 use wsbench_codec::{Decoder, OpCode, OwnedMessage, ProtocolError, Role};
 
@@ -16,35 +15,10 @@ use super::{CloseEvent, Data, Event, ReadyState};
 use crate::config::Config;
 use crate::deflate::{InflateError, Inflater};
 use crate::error::Error;
+use crate::net::ReadReady;
 
 /// Message-buffer capacity the decoder keeps between messages.
 const DECODER_RETAIN: usize = 1024;
-
-/// The read half of a stream, able to say when a read would make progress,
-/// so an idle connection can wait without holding a read buffer.
-pub trait ReadReady: AsyncRead + Unpin {
-    /// Ready when the stream has data (or EOF, or an error) to read; while
-    /// pending, `cx`'s waker is woken when that changes. Streams that cannot
-    /// tell are always ready; the reader then keeps its buffer while it
-    /// waits.
-    ///
-    /// A poll function rather than a future: the wait then adds no state to
-    /// the reader's future, which every idle connection holds.
-    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let _ = cx;
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl ReadReady for OwnedReadHalf {
-    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // The socket's own reader slot, not a waiter node of its own as
-        // `readable()` takes; only the reading task waits here.
-        self.as_ref().poll_read_ready(cx)
-    }
-}
-
-impl<S: AsyncRead> ReadReady for tokio::io::ReadHalf<S> {}
 
 /// The receiving half of a connection.
 #[derive(Debug)]
