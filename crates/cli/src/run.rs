@@ -8,6 +8,7 @@ use clap::Args;
 use tokio::sync::watch;
 use wsbench_load::shard::ShardSpec;
 use wsbench_load::{RunError, RunOptions, output};
+use wsbench_model::metric::Metric;
 use wsbench_model::{Scenario, Summary};
 
 /// Exit codes of `wsbench run`.
@@ -329,7 +330,7 @@ pub(crate) fn calibrate(args: CalibrateArgs) -> ExitCode {
         if let Some(rtt) = summary
             .phases
             .first()
-            .and_then(|p| p.latency.get("echo_rtt"))
+            .and_then(|p| p.latency.get(Metric::EchoRtt.name()))
         {
             println!(
                 "harness floor (loopback echo, builtin server): p50 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms",

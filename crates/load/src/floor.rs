@@ -11,13 +11,14 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use tokio::net::TcpListener;
+use wsbench_model::metric::Metric;
 use wsbench_model::results::{Floor, LatencyStats, files, latency_histogram};
 use wsbench_transport::clock::monotonic_ns;
 use wsbench_transport::{ClientOptions, Data, Event, ServerOptions, accept, connect};
 
 use crate::plan::instant_at;
 use crate::probe::LagProbe;
-use crate::recorder::{Metric, Recorder};
+use crate::recorder::Recorder;
 
 /// How long the floor is measured.
 pub(crate) const FLOOR_TIME: Duration = Duration::from_secs(1);

@@ -14,7 +14,7 @@ use std::time::SystemTime;
 
 use wsbench_model::Scenario;
 use wsbench_model::delivery::{account, account_recorded};
-use wsbench_model::metric::{fmt_ns, main_latency_of};
+use wsbench_model::metric::{Metric, fmt_ns, main_latency_of};
 use wsbench_model::results::{
     Environment, LatencyStats, PhaseSummary, Summary, files, write_histogram, write_interval_log,
 };
@@ -252,24 +252,24 @@ pub fn table(summary: &Summary) -> String {
         "p99",
         "p99.9",
         "max",
-        "delivered",
-        "lost",
+        Metric::Delivered.name(),
+        Metric::Lost.name(),
         "msg/s",
         "B/msg",
         "req/msg",
-        "errors",
+        Metric::Errors.name(),
         "harness"
     );
     let mut notes = Vec::new();
     for p in &summary.phases {
         let main = main_latency_of(&p.workload);
-        let st = p.latency.get(main).cloned().unwrap_or_default();
+        let st = p.latency.get(main.name()).cloned().unwrap_or_default();
         let verdict = p.health.as_ref().map_or("-", |h| h.verdict.name());
         let _ = writeln!(
             out,
             "{:<10} {:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>7} {:>7.0} {:>7.1} {:>7.3} {:>6} {:>9}",
             p.transport,
-            main,
+            main.name(),
             ms(st.p50),
             ms(st.p99),
             ms(st.p999),
@@ -282,8 +282,8 @@ pub fn table(summary: &Summary) -> String {
             p.errors(),
             verdict,
         );
-        let uncorrected = format!("{main}_uncorrected");
-        if let Some(u) = p.latency.get(&uncorrected).filter(|s| s.count > 0) {
+        let uncorrected = main.uncorrected().and_then(|m| p.latency.get(m.name()));
+        if let Some(u) = uncorrected.filter(|s| s.count > 0) {
             let _ = writeln!(
                 out,
                 "{:<10} {:<14} {:>7} {:>7} {:>7} {:>7}",

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use wsbench_model::delivery::{Ledger, PublishRecord};
+use wsbench_model::metric::Metric;
 use wsbench_model::metric::main_latency;
 use wsbench_model::results::{Counters, Interval, PhaseSummary, Schedule, StopReason};
 use wsbench_model::{Scenario, Transport, WorkloadKind};
@@ -25,7 +26,7 @@ use crate::probe::LagProbe;
 use crate::progress::Progress;
 use crate::publisher::{PublishSpec, Publisher};
 use crate::receipts::Tally;
-use crate::recorder::{Counts, Metric, Recorder, Timeline};
+use crate::recorder::{Counts, Recorder, Timeline};
 use crate::target::{Builtin, Origin};
 use crate::{RunError, sys};
 
@@ -178,9 +179,7 @@ impl Phase {
         options.counters = Some(Arc::clone(&bytes));
         let (stop_tx, stop_rx) = watch::channel(false);
         let grid = self.grid(plan.window_ns);
-        let rec = Arc::new(Recorder::new(
-            Metric::named(main_latency(s.workload)).unwrap_or(Metric::HandshakeTime),
-        ));
+        let rec = Arc::new(Recorder::new(main_latency(s.workload)));
         let ctx = Arc::new(PhaseCtx {
             scenario: Arc::clone(&s),
             transport: self.transport,

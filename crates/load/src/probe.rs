@@ -13,7 +13,9 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use wsbench_transport::clock::monotonic_ns;
 
-use crate::recorder::{Metric, Recorder};
+use wsbench_model::metric::Metric;
+
+use crate::recorder::Recorder;
 
 /// The probe's period.
 const TICK: Duration = Duration::from_millis(1);

@@ -8,77 +8,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use wsbench_model::metric::Metric;
 use wsbench_model::results::{Interval, TimelinePoint, latency_histogram};
 
-/// Histogram metrics (their names and definitions are the vocabulary's,
-/// `wsbench_model::metric`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Metric {
-    /// Push: receive time − intended publish time.
-    PushLatency,
-    /// Push: receive time − actual publish time.
-    PushLatencyUncorrected,
-    /// Push: actual − intended publish time.
-    PublishLag,
-    /// Echo: reply time − intended send time (coordinated omission
-    /// corrected).
-    EchoRtt,
-    /// Echo: reply time − actual send time.
-    EchoRttUncorrected,
-    /// Throughput: reply time − send time.
-    ThroughputRtt,
-    /// TCP connect.
-    ConnectTime,
-    /// Opening handshake (TLS included) after TCP connect.
-    HandshakeTime,
-    /// Parsing a JSON payload with simd-json.
-    JsonParse,
-    /// The load generator's scheduling lag.
-    HarnessLag,
-}
-
-impl Metric {
-    /// Every metric.
-    pub const ALL: [Metric; 10] = [
-        Metric::PushLatency,
-        Metric::PushLatencyUncorrected,
-        Metric::PublishLag,
-        Metric::EchoRtt,
-        Metric::EchoRttUncorrected,
-        Metric::ThroughputRtt,
-        Metric::ConnectTime,
-        Metric::HandshakeTime,
-        Metric::JsonParse,
-        Metric::HarnessLag,
-    ];
-
-    /// The name in results and thresholds.
-    pub fn name(self) -> &'static str {
-        match self {
-            Metric::PushLatency => "push_latency",
-            Metric::PushLatencyUncorrected => "push_latency_uncorrected",
-            Metric::PublishLag => "publish_lag",
-            Metric::EchoRtt => "echo_rtt",
-            Metric::EchoRttUncorrected => "echo_rtt_uncorrected",
-            Metric::ThroughputRtt => "throughput_rtt",
-            Metric::ConnectTime => "connect_time",
-            Metric::HandshakeTime => "handshake_time",
-            Metric::JsonParse => "json_parse",
-            Metric::HarnessLag => "harness_lag",
-        }
-    }
-
-    /// The metric of the vocabulary called `name`.
-    pub fn named(name: &str) -> Option<Metric> {
-        Metric::ALL.into_iter().find(|m| m.name() == name)
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
-}
-
 const SHARDS: usize = 16;
+
+/// Where a latency metric's histogram sits in a shard (latencies come
+/// first in the vocabulary).
+fn slot(m: Metric) -> usize {
+    debug_assert!(m.kind() == wsbench_model::metric::Kind::Latency, "{m:?}");
+    m as usize
+}
 
 #[derive(Debug)]
 struct Shard {
@@ -167,7 +107,7 @@ impl Recorder {
             shards: (0..SHARDS)
                 .map(|_| {
                     Mutex::new(Shard {
-                        histograms: vec![None; Metric::ALL.len()],
+                        histograms: vec![None; Metric::LATENCIES],
                         interval: latency_histogram(),
                     })
                 })
@@ -199,7 +139,7 @@ impl Recorder {
         }
         let ns = self.in_range(ns);
         let mut shard = lock(&self.shards[(conn as usize) % SHARDS]);
-        let h = shard.histograms[metric.index()].get_or_insert_with(latency_histogram);
+        let h = shard.histograms[slot(metric)].get_or_insert_with(latency_histogram);
         h.saturating_record(ns);
         if metric == self.main {
             shard.interval.saturating_record(ns);
@@ -213,7 +153,7 @@ impl Recorder {
         let pair = pair.map(|(m, ns)| (m, self.in_range(ns)));
         let mut shard = lock(&self.shards[(conn as usize) % SHARDS]);
         for (metric, ns) in pair {
-            let h = shard.histograms[metric.index()].get_or_insert_with(latency_histogram);
+            let h = shard.histograms[slot(metric)].get_or_insert_with(latency_histogram);
             h.saturating_record(ns);
             if metric == self.main {
                 shard.interval.saturating_record(ns);
@@ -230,7 +170,7 @@ impl Recorder {
         }
         let ns = self.in_range(ns);
         let mut shard = lock(&self.shards[(conn as usize) % SHARDS]);
-        let h = shard.histograms[metric.index()].get_or_insert_with(latency_histogram);
+        let h = shard.histograms[slot(metric)].get_or_insert_with(latency_histogram);
         if h.record_correct(ns, interval).is_err() {
             h.saturating_record(ns);
         }
@@ -248,7 +188,7 @@ impl Recorder {
     /// publisher).
     pub fn add_histogram(&self, metric: Metric, h: &Histogram<u64>) {
         let mut shard = lock(&self.shards[0]);
-        let slot = shard.histograms[metric.index()].get_or_insert_with(latency_histogram);
+        let slot = shard.histograms[slot(metric)].get_or_insert_with(latency_histogram);
         let _ = slot.add(h);
     }
 
@@ -283,8 +223,9 @@ impl Recorder {
         let mut out: BTreeMap<Metric, Histogram<u64>> = BTreeMap::new();
         for s in &self.shards {
             let s = lock(s);
-            for m in Metric::ALL {
-                if let Some(h) = &s.histograms[m.index()] {
+            for m in &Metric::ALL[..Metric::LATENCIES] {
+                let m = *m;
+                if let Some(h) = &s.histograms[slot(m)] {
                     out.entry(m)
                         .or_insert_with(latency_histogram)
                         .add(h)
@@ -410,18 +351,7 @@ mod tests {
     }
 
     #[test]
-    fn every_metric_is_in_the_vocabulary_and_lags_count_what_they_missed() {
-        for m in Metric::ALL {
-            let def =
-                wsbench_model::metric::find(m.name()).unwrap_or_else(|| panic!("{}", m.name()));
-            assert_eq!(
-                def.kind,
-                wsbench_model::metric::Kind::Latency,
-                "{}",
-                m.name()
-            );
-            assert_eq!(Metric::named(m.name()), Some(m));
-        }
+    fn lags_count_what_they_missed() {
         let r = Recorder::new(Metric::PushLatency);
         r.set_measuring(true);
         // A 300 ms stall of a 1 ms tick: 300 samples, from 300 ms down.

@@ -17,11 +17,12 @@ use std::time::Duration;
 
 use tokio::process::Child;
 use tokio::sync::watch;
+use wsbench_model::Scenario;
+use wsbench_model::metric::Metric;
 use wsbench_model::results::{
     LatencyStats, PhasePart, PhaseSummary, StopReason, TimelinePoint, files, merge_part_dirs,
     write_histogram,
 };
-use wsbench_model::Scenario;
 use wsbench_transport::clock::monotonic_ns;
 
 use crate::RunError;
@@ -281,11 +282,12 @@ pub(crate) async fn coordinate(
     let mut summary = merge_part_dirs(&parts, results.path(), prefix, &records, server_share)
         .map_err(RunError::Results)?;
     if let Some(h) = lag {
-        let file = files::histogram(prefix, "publish_lag");
+        let file = files::histogram(prefix, Metric::PublishLag.name());
         write_histogram(&h, &results.path().join(&file)).map_err(RunError::Results)?;
-        summary
-            .latency
-            .insert("publish_lag".to_owned(), LatencyStats::of(&h, &file));
+        summary.latency.insert(
+            Metric::PublishLag.name().to_owned(),
+            LatencyStats::of(&h, &file),
+        );
     }
     if let Some(ns) = server_cpu
         && summary.counters.received > 0

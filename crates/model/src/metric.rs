@@ -48,9 +48,152 @@ enum Producer {
     BuiltinAny,
 }
 
+/// Every metric wsbench reports, by identity; its name, kind, unit and
+/// producers are its [`Def`] ([`Metric::def`]). The latencies come first,
+/// in a block ([`Metric::LATENCIES`]), so histogram tables can be indexed
+/// by `metric as usize`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Metric {
+    /// `push_latency`
+    PushLatency,
+    /// `push_latency_uncorrected`
+    PushLatencyUncorrected,
+    /// `publish_lag`
+    PublishLag,
+    /// `echo_rtt`
+    EchoRtt,
+    /// `echo_rtt_uncorrected`
+    EchoRttUncorrected,
+    /// `throughput_rtt`
+    ThroughputRtt,
+    /// `connect_time`
+    ConnectTime,
+    /// `handshake_time`
+    HandshakeTime,
+    /// `json_parse`
+    JsonParse,
+    /// `harness_lag`
+    HarnessLag,
+    /// `errors`
+    Errors,
+    /// `connections_failed`
+    ConnectionsFailed,
+    /// `published`
+    Published,
+    /// `publish_failed`
+    PublishFailed,
+    /// `delivered`
+    Delivered,
+    /// `owed`
+    Owed,
+    /// `lost`
+    Lost,
+    /// `duplicated`
+    Duplicated,
+    /// `out_of_order`
+    OutOfOrder,
+    /// `unknown`
+    Unknown,
+    /// `payload_mismatches`
+    PayloadMismatches,
+    /// `delivered_ratio`
+    DeliveredRatio,
+    /// `msg_rate`
+    MsgRate,
+    /// `bytes_per_msg`
+    BytesPerMsg,
+    /// `requests_per_msg`
+    RequestsPerMsg,
+    /// `server_cpu_us_per_msg`
+    ServerCpuUsPerMsg,
+    /// `client_cpu_share`
+    ClientCpuShare,
+    /// `server_cpu_share`
+    ServerCpuShare,
+    /// `connections_opened`
+    ConnectionsOpened,
+}
+
+impl Metric {
+    /// Every metric, in the order tables show them.
+    pub const ALL: [Metric; 29] = [
+        Metric::PushLatency,
+        Metric::PushLatencyUncorrected,
+        Metric::PublishLag,
+        Metric::EchoRtt,
+        Metric::EchoRttUncorrected,
+        Metric::ThroughputRtt,
+        Metric::ConnectTime,
+        Metric::HandshakeTime,
+        Metric::JsonParse,
+        Metric::HarnessLag,
+        Metric::Errors,
+        Metric::ConnectionsFailed,
+        Metric::Published,
+        Metric::PublishFailed,
+        Metric::Delivered,
+        Metric::Owed,
+        Metric::Lost,
+        Metric::Duplicated,
+        Metric::OutOfOrder,
+        Metric::Unknown,
+        Metric::PayloadMismatches,
+        Metric::DeliveredRatio,
+        Metric::MsgRate,
+        Metric::BytesPerMsg,
+        Metric::RequestsPerMsg,
+        Metric::ServerCpuUsPerMsg,
+        Metric::ClientCpuShare,
+        Metric::ServerCpuShare,
+        Metric::ConnectionsOpened,
+    ];
+
+    /// The latency histograms, `Metric::ALL[..LATENCIES]`.
+    pub const LATENCIES: usize = 10;
+
+    /// Its entry in the vocabulary.
+    pub fn def(self) -> &'static Def {
+        &ALL[self as usize]
+    }
+
+    /// Its name in thresholds, `summary.json`, reports and `compare`.
+    pub fn name(self) -> &'static str {
+        self.def().name
+    }
+
+    /// What its values are.
+    pub fn kind(self) -> Kind {
+        self.def().kind
+    }
+
+    /// The metric called `name`.
+    pub fn named(name: &str) -> Option<Metric> {
+        find(name).map(|d| d.metric)
+    }
+
+    /// The same latency timed from the actual send instead of the
+    /// intended one, for the latencies corrected for coordinated
+    /// omission.
+    pub fn uncorrected(self) -> Option<Metric> {
+        match self {
+            Metric::PushLatency => Some(Metric::PushLatencyUncorrected),
+            Metric::EchoRtt => Some(Metric::EchoRttUncorrected),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Metric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One metric.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Def {
+    /// Which metric this is.
+    pub metric: Metric,
     /// Its name in thresholds, `summary.json`, reports and `compare`.
     pub name: &'static str,
     /// What its values are.
@@ -60,8 +203,15 @@ pub struct Def {
     producer: Producer,
 }
 
-const fn def(name: &'static str, kind: Kind, producer: Producer, about: &'static str) -> Def {
+const fn def(
+    metric: Metric,
+    name: &'static str,
+    kind: Kind,
+    producer: Producer,
+    about: &'static str,
+) -> Def {
     Def {
+        metric,
         name,
         kind,
         about,
@@ -72,164 +222,203 @@ const fn def(name: &'static str, kind: Kind, producer: Producer, about: &'static
 /// Every metric, in the order tables show them.
 pub const ALL: [Def; 29] = [
     def(
+        Metric::PushLatency,
         "push_latency",
         Kind::Latency,
         Producer::Push,
         "receive − intended publish time",
     ),
     def(
+        Metric::PushLatencyUncorrected,
         "push_latency_uncorrected",
         Kind::Latency,
         Producer::Push,
         "receive − actual publish time",
     ),
     def(
+        Metric::PublishLag,
         "publish_lag",
         Kind::Latency,
         Producer::Push,
         "actual − intended publish time",
     ),
     def(
+        Metric::EchoRtt,
         "echo_rtt",
         Kind::Latency,
         Producer::Echo,
         "echo back − intended send time",
     ),
     def(
+        Metric::EchoRttUncorrected,
         "echo_rtt_uncorrected",
         Kind::Latency,
         Producer::Echo,
         "echo back − actual send time",
     ),
     def(
+        Metric::ThroughputRtt,
         "throughput_rtt",
         Kind::Latency,
         Producer::Throughput,
         "echo back − send, closed model",
     ),
-    def("connect_time", Kind::Latency, Producer::All, "TCP connect"),
     def(
+        Metric::ConnectTime,
+        "connect_time",
+        Kind::Latency,
+        Producer::All,
+        "TCP connect",
+    ),
+    def(
+        Metric::HandshakeTime,
         "handshake_time",
         Kind::Latency,
         Producer::All,
         "TCP connected → subscribed or open",
     ),
     def(
+        Metric::JsonParse,
         "json_parse",
         Kind::Latency,
         Producer::Json,
         "simd-json parse of a payload",
     ),
     def(
+        Metric::HarnessLag,
         "harness_lag",
         Kind::Latency,
         Producer::All,
         "the load generator's scheduling lag",
     ),
-    def("errors", Kind::Count, Producer::All, "errors of every kind"),
     def(
+        Metric::Errors,
+        "errors",
+        Kind::Count,
+        Producer::All,
+        "errors of every kind",
+    ),
+    def(
+        Metric::ConnectionsFailed,
         "connections_failed",
         Kind::Count,
         Producer::All,
         "connections that did not open",
     ),
     def(
+        Metric::Published,
         "published",
         Kind::Count,
         Producer::Messages,
         "messages published (push) or sent in the window",
     ),
     def(
+        Metric::PublishFailed,
         "publish_failed",
         Kind::Count,
         Producer::Push,
         "window messages whose publish failed or was never sent",
     ),
     def(
+        Metric::Delivered,
         "delivered",
         Kind::Count,
         Producer::Messages,
         "window messages received, once per connection",
     ),
     def(
+        Metric::Owed,
         "owed",
         Kind::Count,
         Producer::Push,
         "window messages owed to subscribers",
     ),
     def(
+        Metric::Lost,
         "lost",
         Kind::Count,
         Producer::Push,
         "owed messages not received",
     ),
     def(
+        Metric::Duplicated,
         "duplicated",
         Kind::Count,
         Producer::Push,
         "window messages received again",
     ),
     def(
+        Metric::OutOfOrder,
         "out_of_order",
         Kind::Count,
         Producer::Push,
         "window messages received after a later one",
     ),
     def(
+        Metric::Unknown,
         "unknown",
         Kind::Count,
         Producer::Push,
         "messages the publisher never sent",
     ),
     def(
+        Metric::PayloadMismatches,
         "payload_mismatches",
         Kind::Count,
         Producer::Echoes,
         "echoes that differ from what was sent",
     ),
     def(
+        Metric::DeliveredRatio,
         "delivered_ratio",
         Kind::Ratio,
         Producer::Messages,
         "(owed − lost) / owed; echo: delivered / sent",
     ),
     def(
+        Metric::MsgRate,
         "msg_rate",
         Kind::Rate,
         Producer::Messages,
         "messages received per second of the window",
     ),
     def(
+        Metric::BytesPerMsg,
         "bytes_per_msg",
         Kind::Bytes,
         Producer::Messages,
         "bytes on the wire per message received",
     ),
     def(
+        Metric::RequestsPerMsg,
         "requests_per_msg",
         Kind::Ratio,
         Producer::Push,
         "HTTP requests per message received",
     ),
     def(
+        Metric::ServerCpuUsPerMsg,
         "server_cpu_us_per_msg",
         Kind::Micros,
         Producer::Builtin,
         "builtin server CPU per message",
     ),
     def(
+        Metric::ClientCpuShare,
         "client_cpu_share",
         Kind::Share,
         Producer::All,
         "load generator CPU / its cores",
     ),
     def(
+        Metric::ServerCpuShare,
         "server_cpu_share",
         Kind::Share,
         Producer::BuiltinAny,
         "builtin server CPU / the cores",
     ),
     def(
+        Metric::ConnectionsOpened,
         "connections_opened",
         Kind::Count,
         Producer::All,
@@ -253,17 +442,17 @@ pub fn closest(name: &str) -> Option<&'static str> {
 
 /// The latency a workload is judged by: tables, charts, the timeline,
 /// harness verdicts and the regression gate use this one.
-pub fn main_latency(workload: WorkloadKind) -> &'static str {
+pub fn main_latency(workload: WorkloadKind) -> Metric {
     match workload {
-        WorkloadKind::Push => "push_latency",
-        WorkloadKind::Echo => "echo_rtt",
-        WorkloadKind::Throughput => "throughput_rtt",
-        WorkloadKind::Connect => "handshake_time",
+        WorkloadKind::Push => Metric::PushLatency,
+        WorkloadKind::Echo => Metric::EchoRtt,
+        WorkloadKind::Throughput => Metric::ThroughputRtt,
+        WorkloadKind::Connect => Metric::HandshakeTime,
     }
 }
 
 /// [`main_latency`] of a workload named in a result (`push`, `echo`, …).
-pub fn main_latency_of(workload: &str) -> &'static str {
+pub fn main_latency_of(workload: &str) -> Metric {
     [
         WorkloadKind::Push,
         WorkloadKind::Echo,
@@ -272,7 +461,7 @@ pub fn main_latency_of(workload: &str) -> &'static str {
     ]
     .into_iter()
     .find(|w| w.name() == workload)
-    .map_or("connect_time", main_latency)
+    .map_or(Metric::ConnectTime, main_latency)
 }
 
 impl Def {
@@ -349,6 +538,22 @@ mod tests {
         assert_eq!(find("harness_lag").unwrap().format(812.0), "812 ns");
         assert_eq!(find("client_cpu_share").unwrap().format(0.873), "87%");
         assert_eq!(closest("push_latncy"), Some("push_latency"));
-        assert_eq!(main_latency_of("echo"), "echo_rtt");
+        assert_eq!(main_latency_of("echo"), Metric::EchoRtt);
+    }
+
+    #[test]
+    fn each_metric_is_its_own_entry_and_latencies_come_first() {
+        assert_eq!(Metric::ALL.len(), ALL.len());
+        for (i, m) in Metric::ALL.into_iter().enumerate() {
+            assert_eq!(m as usize, i);
+            assert_eq!(m.def().metric, m);
+            assert_eq!(Metric::named(m.name()), Some(m));
+            assert_eq!(
+                m.kind() == Kind::Latency,
+                i < Metric::LATENCIES,
+                "{}",
+                m.name()
+            );
+        }
     }
 }

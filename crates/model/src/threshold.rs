@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use crate::metric::{self, Kind};
+use crate::metric::{self, Kind, Metric};
 use crate::workload::Transport;
 
 /// A statistic of a latency histogram.
@@ -35,32 +35,37 @@ impl fmt::Display for Stat {
     }
 }
 
-/// What a threshold measures.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Metric {
+/// What a threshold measures: a metric of the vocabulary, with a
+/// statistic when it is a latency.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Measure {
     /// A statistic of a latency histogram, in nanoseconds.
     Latency {
-        /// A [`Kind::Latency`] metric of the vocabulary.
-        histogram: String,
+        /// A [`Kind::Latency`] metric.
+        metric: Metric,
         /// Which statistic.
         stat: Stat,
     },
-    /// Any other metric of the vocabulary.
-    Scalar(String),
+    /// Any other metric.
+    Scalar(Metric),
 }
 
-impl Metric {
-    /// The metric's name in the vocabulary.
-    pub fn name(&self) -> &str {
-        match self {
-            Metric::Latency { histogram, .. } => histogram,
-            Metric::Scalar(name) => name,
+impl Measure {
+    /// The metric measured.
+    pub fn metric(&self) -> Metric {
+        match *self {
+            Measure::Latency { metric, .. } | Measure::Scalar(metric) => metric,
         }
+    }
+
+    /// The metric's name in the vocabulary.
+    pub fn name(&self) -> &'static str {
+        self.metric().name()
     }
 
     /// Its entry in the vocabulary.
     pub fn def(&self) -> &'static metric::Def {
-        metric::find(self.name()).expect("parsed metrics are in the vocabulary")
+        self.metric().def()
     }
 
     /// `v` with its unit (`14.44 ms`, `0.9950`).
@@ -108,7 +113,7 @@ pub struct Threshold {
     /// The phase it applies to; `None`: every phase.
     pub transport: Option<Transport>,
     /// What is measured.
-    pub metric: Metric,
+    pub metric: Measure,
     /// The comparison.
     pub op: Op,
     /// The bound: nanoseconds for latencies, the number otherwise.
@@ -182,12 +187,12 @@ impl Threshold {
                         )),
                     )
                 })?;
-                Metric::Latency {
-                    histogram: metric_name.to_owned(),
+                Measure::Latency {
+                    metric: d.metric,
                     stat,
                 }
             }
-            Some(_) => {
+            Some(d) => {
                 if !stat_text.is_empty() {
                     return Err(err(
                         left_at,
@@ -195,7 +200,7 @@ impl Threshold {
                         None,
                     ));
                 }
-                Metric::Scalar(metric_name.to_owned())
+                Measure::Scalar(d.metric)
             }
             None => {
                 return Err(err(
@@ -220,7 +225,7 @@ impl Threshold {
             .parse()
             .map_err(|_| err(right_at, format!("{right:?} is not a number"), None))?;
         let value = match (&metric, unit.trim()) {
-            (Metric::Latency { .. }, unit) => {
+            (Measure::Latency { .. }, unit) => {
                 let scale = match unit {
                     "ns" => 1.0,
                     "us" | "µs" => 1e3,
@@ -236,11 +241,11 @@ impl Threshold {
                 };
                 number * scale
             }
-            (Metric::Scalar(_), "") => number,
-            (Metric::Scalar(name), unit) => {
+            (Measure::Scalar(_), "") => number,
+            (Measure::Scalar(m), unit) => {
                 return Err(err(
                     right_at + number_end,
-                    format!("{name} takes a bare number, not {unit:?}"),
+                    format!("{} takes a bare number, not {unit:?}", m.name()),
                     None,
                 ));
             }
@@ -279,8 +284,8 @@ mod tests {
             (t.transport, &t.metric, t.op, t.value),
             (
                 None,
-                &Metric::Latency {
-                    histogram: "push_latency".into(),
+                &Measure::Latency {
+                    metric: Metric::PushLatency,
                     stat: Stat::Percentile(99.0)
                 },
                 Op::Lt,
@@ -289,12 +294,14 @@ mod tests {
         );
         let t = Threshold::parse("websocket.echo_rtt.p99.9 <= 250us").unwrap();
         assert_eq!(t.transport, Some(Transport::Websocket));
-        assert!(matches!(t.metric, Metric::Latency { stat: Stat::Percentile(p), .. } if p == 99.9));
+        assert!(
+            matches!(t.metric, Measure::Latency { stat: Stat::Percentile(p), .. } if p == 99.9)
+        );
         assert_eq!(t.value, 250e3);
         let t = Threshold::parse("errors == 0").unwrap();
         assert_eq!(
             (t.metric, t.op, t.value),
-            (Metric::Scalar("errors".into()), Op::Eq, 0.0)
+            (Measure::Scalar(Metric::Errors), Op::Eq, 0.0)
         );
         let t = Threshold::parse("long-poll.delivered_ratio >= 1.0").unwrap();
         assert_eq!(

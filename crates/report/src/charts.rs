@@ -9,6 +9,7 @@ use hdrhistogram::Histogram;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
+use wsbench_model::metric::Metric;
 use wsbench_model::results::TimelinePoint;
 
 use crate::ReportError;
@@ -124,14 +125,14 @@ pub struct Chart {
 /// The charts of `runs`: one spectrum and one histogram chart per latency
 /// metric that a phase is about, the timeline, and the costs.
 pub fn build(runs: &[Run]) -> Result<Vec<Chart>, ReportError> {
-    let mut by_metric: Vec<(&'static str, Vec<LatencySeries>)> = Vec::new();
+    let mut by_metric: Vec<(Metric, Vec<LatencySeries>)> = Vec::new();
     let mut timeline = Vec::new();
     let mut costs = Vec::new();
     for run in runs {
         for phase in &run.summary.phases {
             let label = series_label(runs, run, phase);
             let metric = main_metric(phase);
-            if let Some(h) = run.histogram(phase, metric)? {
+            if let Some(h) = run.histogram(phase, metric.name())? {
                 let series = LatencySeries {
                     label: label.clone(),
                     histogram: h,

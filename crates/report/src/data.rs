@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use hdrhistogram::Histogram;
 pub use wsbench_model::metric::fmt_ns;
-use wsbench_model::metric::main_latency_of;
+use wsbench_model::metric::{Metric, main_latency_of};
 use wsbench_model::results::{PhaseSummary, Summary, ThresholdResult, read_histogram};
 
 use crate::ReportError;
@@ -61,20 +61,20 @@ impl Run {
 
 /// The latency a phase is about (the vocabulary's main latency of its
 /// workload).
-pub fn main_metric(phase: &PhaseSummary) -> &'static str {
+pub fn main_metric(phase: &PhaseSummary) -> Metric {
     main_latency_of(&phase.workload)
 }
 
 /// What the main metric is called on an axis.
-pub fn metric_title(metric: &str) -> &'static str {
+pub fn metric_title(metric: Metric) -> &'static str {
     match metric {
-        "push_latency" => "push latency (one way)",
-        "echo_rtt" => "echo round trip (from intended send)",
-        "echo_rtt_uncorrected" => "echo round trip (from actual send)",
-        "throughput_rtt" => "round trip under load",
-        "handshake_time" => "opening handshake",
-        "connect_time" => "TCP connect",
-        "json_parse" => "JSON parse",
+        Metric::PushLatency => "push latency (one way)",
+        Metric::EchoRtt => "echo round trip (from intended send)",
+        Metric::EchoRttUncorrected => "echo round trip (from actual send)",
+        Metric::ThroughputRtt => "round trip under load",
+        Metric::HandshakeTime => "opening handshake",
+        Metric::ConnectTime => "TCP connect",
+        Metric::JsonParse => "JSON parse",
         _ => "latency",
     }
 }

@@ -5,13 +5,16 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use wsbench_model::metric::{Kind, Metric};
 use wsbench_model::results::{Interval, PhaseSummary, write_interval_log};
+use wsbench_model::threshold::Measure;
 
 use crate::ReportError;
 use crate::data::{Run, main_metric, threshold_value};
 
-/// The CSV columns, in order.
-pub const CSV_COLUMNS: [&str; 22] = [
+/// The leading columns of `summary.csv`: the run, the phase and its main
+/// latency; [`CSV_METRICS`] follow, then `partial`.
+const CSV_LEAD: [&str; 12] = [
     "run",
     "scenario",
     "transport",
@@ -24,17 +27,40 @@ pub const CSV_COLUMNS: [&str; 22] = [
     "p999_ns",
     "max_ns",
     "mean_ns",
-    "published",
-    "delivered",
-    "delivered_ratio",
-    "lost",
-    "msg_rate",
-    "bytes_per_msg",
-    "requests_per_msg",
-    "errors",
-    "server_cpu_us_per_msg",
-    "partial",
 ];
+
+/// The metrics of `summary.csv`, each a column named as the vocabulary
+/// names it.
+const CSV_METRICS: [Metric; 9] = [
+    Metric::Published,
+    Metric::Delivered,
+    Metric::DeliveredRatio,
+    Metric::Lost,
+    Metric::MsgRate,
+    Metric::BytesPerMsg,
+    Metric::RequestsPerMsg,
+    Metric::Errors,
+    Metric::ServerCpuUsPerMsg,
+];
+
+/// The columns of `summary.csv`, in order.
+pub fn csv_columns() -> Vec<&'static str> {
+    let mut c = CSV_LEAD.to_vec();
+    c.extend(CSV_METRICS.map(Metric::name));
+    c.push("partial");
+    c
+}
+
+/// A metric's cell: counts whole, ratios to 6 places, the rest to 3;
+/// empty when the phase has no value.
+fn csv_value(m: Metric, v: Option<f64>) -> String {
+    match (m.kind(), v) {
+        (_, None) => String::new(),
+        (Kind::Count, Some(v)) => format!("{v:.0}"),
+        (Kind::Ratio, Some(v)) => format!("{v:.6}"),
+        (_, Some(v)) => format!("{v:.3}"),
+    }
+}
 
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
@@ -46,19 +72,18 @@ fn csv_field(s: &str) -> String {
 
 /// One row per run and phase (RFC 4180).
 pub fn csv(runs: &[Run]) -> String {
-    let mut out = CSV_COLUMNS.join(",");
+    let mut out = csv_columns().join(",");
     out.push_str("\r\n");
     for run in runs {
         for p in &run.summary.phases {
             let metric = main_metric(p);
-            let l = p.latency.get(metric).cloned().unwrap_or_default();
-            let c = &p.counters;
+            let l = p.latency.get(metric.name()).cloned().unwrap_or_default();
             let row = [
                 run.label.clone(),
                 run.summary.scenario.clone(),
                 p.transport.clone(),
                 p.workload.clone(),
-                metric.to_owned(),
+                metric.name().to_owned(),
                 l.count.to_string(),
                 l.p50.to_string(),
                 l.p90.to_string(),
@@ -66,18 +91,10 @@ pub fn csv(runs: &[Run]) -> String {
                 l.p999.to_string(),
                 l.max.to_string(),
                 format!("{:.1}", l.mean),
-                c.published.to_string(),
-                c.delivered.to_string(),
-                format!("{:.6}", p.delivered_ratio),
-                c.lost.to_string(),
-                format!("{:.3}", p.msg_rate),
-                format!("{:.3}", p.bytes_per_msg),
-                format!("{:.6}", p.requests_per_msg),
-                p.errors().to_string(),
-                p.server_cpu_us_per_msg
-                    .map_or_else(String::new, |v| format!("{v:.3}")),
-                run.summary.partial.to_string(),
             ];
+            let mut row = row.to_vec();
+            row.extend(CSV_METRICS.map(|m| csv_value(m, p.metric(&Measure::Scalar(m), None))));
+            row.push(run.summary.partial.to_string());
             let fields: Vec<String> = row.iter().map(|f| csv_field(f)).collect();
             out.push_str(&fields.join(","));
             out.push_str("\r\n");
@@ -134,7 +151,7 @@ pub fn phase_table(phases: &[PhaseSummary]) -> String {
     );
     for p in phases {
         let metric = main_metric(p);
-        let l = p.latency.get(metric).cloned().unwrap_or_default();
+        let l = p.latency.get(metric.name()).cloned().unwrap_or_default();
         let _ = writeln!(
             md,
             "| {} | {metric} | {} | {} | {} | {} | {} | {} | {:.4} | {:.0} | {:.0} | {:.3} | {} |",

@@ -71,7 +71,7 @@ pub fn page(runs: &[Run], charts: &[(&Chart, String)]) -> String {
         h.push_str("<table><tr><th>transport</th><th>metric</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>delivered</th><th>ratio</th><th>lost</th><th>msg/s</th><th>bytes/msg</th><th>req/msg</th><th>errors</th><th>server µs/msg</th></tr>\n");
         for p in &s.phases {
             let metric = main_metric(p);
-            let l = p.latency.get(metric).cloned().unwrap_or_default();
+            let l = p.latency.get(metric.name()).cloned().unwrap_or_default();
             let cell = |ns: u64| format!("<td class=\"n\">{}</td>", escape(&fmt_ns(ns as f64)));
             let _ = writeln!(
                 h,

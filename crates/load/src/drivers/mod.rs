@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use wsbench_codec::handshake::HandshakeError;
+use wsbench_model::metric::Metric;
 use wsbench_model::{PayloadKind, Scenario, Transport, WorkloadKind};
 use wsbench_transport::push::PushMessage;
 use wsbench_transport::{ClientOptions, Error};
@@ -19,7 +20,7 @@ use wsbench_transport::{ClientOptions, Error};
 use crate::marker::Marker;
 use crate::plan::Grid;
 use crate::receipts::{Delivery, Receipts};
-use crate::recorder::{Counts, Metric, Recorder};
+use crate::recorder::{Counts, Recorder};
 use crate::target::Origin;
 
 /// Everything the connections of one phase share.

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use wsbench_model::PayloadKind;
+use wsbench_model::metric::Metric;
 use wsbench_transport::clock::monotonic_ns;
 use wsbench_transport::{Data, Error, Event, TcpWebSocket, connect};
 
@@ -14,7 +15,7 @@ use super::{ConnOutcome, PhaseCtx, error_kind};
 use crate::payload;
 use crate::plan::instant_at;
 use crate::receipts::Receipts;
-use crate::recorder::{Counts, Metric};
+use crate::recorder::Counts;
 
 /// Opens a WebSocket to `path`; counts and times it.
 pub(super) async fn open(ctx: &PhaseCtx, conn: u64, path: &str) -> Option<TcpWebSocket> {

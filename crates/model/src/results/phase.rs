@@ -6,7 +6,8 @@ use std::path::Path;
 
 use super::{LatencyStats, PhaseSummary, read_histogram};
 use crate::health::Health;
-use crate::threshold::{Metric, Stat};
+use crate::metric::Metric;
+use crate::threshold::{Measure, Stat};
 
 impl PhaseSummary {
     /// Sets the rates and ratios from the counters: `msg_rate`,
@@ -51,8 +52,8 @@ impl PhaseSummary {
     /// Judges the harness's health from this phase's `harness_lag` and
     /// main latency histograms and its CPU time (see [`Health::judge`]).
     pub fn judge_health(&mut self, server_cpu_share: Option<f64>, cores: usize) {
-        let stat = |name: &str, f: fn(&LatencyStats) -> u64| {
-            self.latency.get(name).filter(|s| s.count > 0).map(f)
+        let stat = |m: Metric, f: fn(&LatencyStats) -> u64| {
+            self.latency.get(m.name()).filter(|s| s.count > 0).map(f)
         };
         let main = crate::metric::main_latency_of(&self.workload);
         let cores = cores.max(1);
@@ -62,7 +63,7 @@ impl PhaseSummary {
             0.0
         };
         self.health = Some(Health::judge(
-            stat("harness_lag", |s| s.p99),
+            stat(Metric::HarnessLag, |s| s.p99),
             stat(main, |s| s.p50),
             client,
             server_cpu_share,
@@ -78,16 +79,16 @@ impl PhaseSummary {
     /// The value a threshold metric has in this phase, if it has one. A
     /// percentile the summary does not keep is read from the histogram
     /// file in `dir` (the results folder).
-    pub fn metric(&self, metric: &Metric, dir: Option<&Path>) -> Option<f64> {
+    pub fn metric(&self, measure: &Measure, dir: Option<&Path>) -> Option<f64> {
         let c = &self.counters;
-        match metric {
-            Metric::Latency { histogram, stat } => {
-                let s = self.latency.get(histogram).filter(|s| s.count > 0)?;
-                Some(match stat {
+        let metric = match *measure {
+            Measure::Latency { metric, stat } => {
+                let s = self.latency.get(metric.name()).filter(|s| s.count > 0)?;
+                return Some(match stat {
                     Stat::Min => s.min as f64,
                     Stat::Mean => s.mean,
                     Stat::Max => s.max as f64,
-                    Stat::Percentile(p) => match *p {
+                    Stat::Percentile(p) => match p {
                         50.0 => s.p50 as f64,
                         90.0 => s.p90 as f64,
                         99.0 => s.p99 as f64,
@@ -99,30 +100,41 @@ impl PhaseSummary {
                             h.value_at_quantile(p / 100.0) as f64
                         }
                     },
-                })
+                });
             }
-            Metric::Scalar(name) => Some(match name.as_str() {
-                "errors" => self.errors() as f64,
-                "connections_failed" => c.connections_failed as f64,
-                "connections_opened" => c.connections_opened as f64,
-                "published" => c.published as f64,
-                "publish_failed" => c.publish_failed as f64,
-                "delivered" => c.delivered as f64,
-                "owed" => c.owed as f64,
-                "lost" => c.lost as f64,
-                "duplicated" => c.duplicated as f64,
-                "out_of_order" => c.out_of_order as f64,
-                "unknown" => c.unknown as f64,
-                "payload_mismatches" => c.payload_mismatches as f64,
-                "delivered_ratio" => self.delivered_ratio,
-                "msg_rate" => self.msg_rate,
-                "bytes_per_msg" => self.bytes_per_msg,
-                "requests_per_msg" => self.requests_per_msg,
-                "server_cpu_us_per_msg" => self.server_cpu_us_per_msg?,
-                "client_cpu_share" => self.health.as_ref()?.client_cpu_share,
-                "server_cpu_share" => self.health.as_ref()?.server_cpu_share?,
-                _ => return None,
-            }),
-        }
+            Measure::Scalar(metric) => metric,
+        };
+        Some(match metric {
+            Metric::Errors => self.errors() as f64,
+            Metric::ConnectionsFailed => c.connections_failed as f64,
+            Metric::ConnectionsOpened => c.connections_opened as f64,
+            Metric::Published => c.published as f64,
+            Metric::PublishFailed => c.publish_failed as f64,
+            Metric::Delivered => c.delivered as f64,
+            Metric::Owed => c.owed as f64,
+            Metric::Lost => c.lost as f64,
+            Metric::Duplicated => c.duplicated as f64,
+            Metric::OutOfOrder => c.out_of_order as f64,
+            Metric::Unknown => c.unknown as f64,
+            Metric::PayloadMismatches => c.payload_mismatches as f64,
+            Metric::DeliveredRatio => self.delivered_ratio,
+            Metric::MsgRate => self.msg_rate,
+            Metric::BytesPerMsg => self.bytes_per_msg,
+            Metric::RequestsPerMsg => self.requests_per_msg,
+            Metric::ServerCpuUsPerMsg => self.server_cpu_us_per_msg?,
+            Metric::ClientCpuShare => self.health.as_ref()?.client_cpu_share,
+            Metric::ServerCpuShare => self.health.as_ref()?.server_cpu_share?,
+            // Latencies are read with a statistic, above.
+            Metric::PushLatency
+            | Metric::PushLatencyUncorrected
+            | Metric::PublishLag
+            | Metric::EchoRtt
+            | Metric::EchoRttUncorrected
+            | Metric::ThroughputRtt
+            | Metric::ConnectTime
+            | Metric::HandshakeTime
+            | Metric::JsonParse
+            | Metric::HarnessLag => return None,
+        })
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use wsbench_model::metric::{self, Kind};
+use wsbench_model::metric::{self, Kind, Metric};
 
 /// The limits used when none are given.
 pub const DEFAULT_LIMITS: &str = "p50=10%,p99=10%,msg_rate=5%,delivered_ratio=1%";
@@ -12,18 +12,23 @@ pub const DEFAULT_LIMITS: &str = "p50=10%,p99=10%,msg_rate=5%,delivered_ratio=1%
 /// them.
 pub(super) const LATENCY_STATS: [&str; 5] = ["p50", "p90", "p99", "p99.9", "max"];
 /// Other metrics the table shows.
-pub(super) const SCALARS: [&str; 7] = [
-    "msg_rate",
-    "delivered_ratio",
-    "errors",
-    "lost",
-    "bytes_per_msg",
-    "requests_per_msg",
-    "server_cpu_us_per_msg",
+pub(super) const SCALARS: [Metric; 7] = [
+    Metric::MsgRate,
+    Metric::DeliveredRatio,
+    Metric::Errors,
+    Metric::Lost,
+    Metric::BytesPerMsg,
+    Metric::RequestsPerMsg,
+    Metric::ServerCpuUsPerMsg,
 ];
 
+/// Whether a row's metric is better when larger (`name` as the row
+/// names it).
 pub(super) fn higher_is_better(name: &str) -> bool {
-    matches!(name, "msg_rate" | "delivered_ratio")
+    matches!(
+        Metric::named(name),
+        Some(Metric::MsgRate | Metric::DeliveredRatio)
+    )
 }
 
 /// Allowed worsening per metric, as a fraction (0.10 for 10%): by full
@@ -68,25 +73,26 @@ impl Limits {
 /// Whether `name` is a metric the gate knows, with a hint if not.
 fn check_name(name: &str) -> Result<(), String> {
     let renamed = match name {
-        "throughput" => Some("msg_rate"),
+        "throughput" => Some(Metric::MsgRate.name()),
         "p999" => Some("p99.9"),
-        "server_cpu" => Some("server_cpu_us_per_msg"),
+        "server_cpu" => Some(Metric::ServerCpuUsPerMsg.name()),
         _ => None,
     };
     if let Some(new) = renamed {
         return Err(format!("`{name}`: unknown metric; it is called `{new}`"));
     }
-    if LATENCY_STATS.contains(&name) || SCALARS.contains(&name) {
+    let scalar = |n: &str| SCALARS.iter().any(|m| m.name() == n);
+    if LATENCY_STATS.contains(&name) || scalar(name) {
         return Ok(());
     }
     let (m, stat) = name.split_once('.').unwrap_or((name, ""));
     match metric::find(m) {
         Some(d) if d.kind == Kind::Latency && LATENCY_STATS.contains(&stat) => Ok(()),
-        Some(_) if stat.is_empty() && SCALARS.contains(&m) => Ok(()),
+        Some(_) if stat.is_empty() && scalar(m) => Ok(()),
         _ => Err(format!(
             "`{name}`: unknown metric; known: {}, {}, and LATENCY.STAT (e.g. push_latency.p99)",
             LATENCY_STATS.join(", "),
-            SCALARS.join(", ")
+            SCALARS.map(Metric::name).join(", ")
         )),
     }
 }

@@ -20,8 +20,9 @@ mod limits;
 use std::fmt::Write as _;
 use std::path::Path;
 
+use wsbench_model::metric::Metric;
 use wsbench_model::results::PhaseSummary;
-use wsbench_model::threshold::{Metric, Stat};
+use wsbench_model::threshold::{Measure, Stat};
 
 pub use self::judge::{Row, Verdict};
 use self::judge::{confounded, judge};
@@ -212,34 +213,34 @@ fn check_runs(side: &Side, what: &str) -> Result<(), ReportError> {
 
 /// The rows of one phase's metric names: the main latency's statistics,
 /// the harness lag and the scalars.
-fn row_metrics(main: &str) -> Vec<(String, Metric)> {
+fn row_metrics(main: Metric) -> Vec<(String, Measure)> {
     let stat = |s: &str| match s {
         "max" => Stat::Max,
         s => Stat::Percentile(s[1..].parse().unwrap_or(50.0)),
     };
-    let mut out: Vec<(String, Metric)> = LATENCY_STATS
+    let mut out: Vec<(String, Measure)> = LATENCY_STATS
         .iter()
         .map(|s| {
-            let m = Metric::Latency {
-                histogram: main.to_owned(),
+            let m = Measure::Latency {
+                metric: main,
                 stat: stat(s),
             };
             (format!("{main}.{s}"), m)
         })
         .collect();
-    out.push((
-        "harness_lag.p99".to_owned(),
-        Metric::Latency {
-            histogram: "harness_lag".to_owned(),
-            stat: Stat::Percentile(99.0),
-        },
-    ));
-    out.extend(
-        SCALARS
-            .iter()
-            .map(|s| ((*s).to_owned(), Metric::Scalar((*s).to_owned()))),
-    );
+    out.push((harness_row(), HARNESS_MEASURE));
+    out.extend(SCALARS.map(|m| (m.name().to_owned(), Measure::Scalar(m))));
     out
+}
+
+/// The harness lag row every phase gets.
+const HARNESS_MEASURE: Measure = Measure::Latency {
+    metric: Metric::HarnessLag,
+    stat: Stat::Percentile(99.0),
+};
+
+fn harness_row() -> String {
+    format!("{}.p99", Metric::HarnessLag)
 }
 
 /// The runs of `side` with their phase on `transport`.
@@ -298,17 +299,13 @@ pub fn compare(
             if bv.is_empty() || cv.is_empty() {
                 continue;
             }
-            let latency = matches!(m, Metric::Latency { .. });
-            let mut row = judge(&name, latency, &bv, &cv, limits.of(&name, main));
+            let latency = matches!(m, Measure::Latency { .. });
+            let mut row = judge(&name, latency, &bv, &cv, limits.of(&name, main.name()));
             row.transport.clone_from(&bp.transport);
             rows.push(row);
         }
         let phase = &mut rows[first..];
-        if let Some(harness) = phase
-            .iter()
-            .find(|r| r.metric == "harness_lag.p99")
-            .cloned()
-        {
+        if let Some(harness) = phase.iter().find(|r| r.metric == harness_row()).cloned() {
             confounded(phase, &harness);
         }
     }
