@@ -339,8 +339,8 @@ fn alive(pid: u64) -> bool {
 fn serve_with_workers_shares_one_stream_over_tls_and_stops_together() {
     use std::collections::{BTreeMap, BTreeSet};
     use std::time::Duration;
+    use wsbench_protocol::push::PushMessage;
     use wsbench_transport::http_client::PollClient;
-    use wsbench_transport::push::PushMessage;
     use wsbench_transport::{ClientOptions, Data, Event, connect, tls};
 
     let dir =

@@ -11,8 +11,8 @@ use wsbench_model::results::{
     Environment, PhaseSummary, SUMMARY_SCHEMA_VERSION, StopReason, Summary, files, write_histogram,
 };
 use wsbench_model::{Scenario, Target, WorkloadKind};
+use wsbench_protocol::clock::monotonic_ns;
 use wsbench_server::args::ServeArgs;
-use wsbench_transport::clock::monotonic_ns;
 
 use crate::output::{Accounting, ResultsDir, append_health, write_phase};
 use crate::phase::{Early, MAX_DRAIN, Phase, PushRole};

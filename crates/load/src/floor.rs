@@ -13,7 +13,7 @@ use hdrhistogram::Histogram;
 use tokio::net::TcpListener;
 use wsbench_model::metric::Metric;
 use wsbench_model::results::{Floor, LatencyStats, files, latency_histogram};
-use wsbench_transport::clock::monotonic_ns;
+use wsbench_protocol::clock::monotonic_ns;
 use wsbench_transport::{ClientOptions, Data, Event, ServerOptions, accept, connect};
 
 use crate::plan::instant_at;

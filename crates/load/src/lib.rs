@@ -2,8 +2,9 @@
 //!
 //! The load generator: runs a [`wsbench_model::Scenario`] against a target,
 //! one phase per transport, and writes the results folder. Depends on the
-//! transport, the model and (for the builtin target's executable) nothing
-//! else of wsbench; must not depend on the report crate.
+//! transport, the protocol layer (message formats, markers, payloads, the
+//! clock), the model and the server's command line (to start the builtin
+//! target); must not depend on the report crate.
 //!
 //! A run (`engine.rs`) measures the harness floor (`floor.rs`) and runs
 //! one phase per transport. A phase (`phase.rs`) composes an arrival model
@@ -13,7 +14,7 @@
 //! `drivers/`), a [`recorder::Recorder`] (sharded HDR histograms and
 //! counters) with a scheduling-lag probe (`probe.rs`), and for push the
 //! publisher (`publisher.rs`: the load generator sends every message
-//! itself, marked with `marker.rs`) whose record every subscriber's
+//! itself, each payload marked with `wsbench_protocol::marker`) whose record every subscriber's
 //! receipts (`receipts.rs`) are accounted against. Worker processes
 //! (`shard.rs`) run shares of a phase and are merged exactly.
 
@@ -22,9 +23,7 @@
 mod drivers;
 mod engine;
 mod floor;
-mod marker;
 pub mod output;
-pub mod payload;
 mod phase;
 mod plan;
 mod probe;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 use wsbench_model::Scenario;
-use wsbench_transport::clock::monotonic_ns;
+use wsbench_protocol::clock::monotonic_ns;
 
 /// Slack between the last connection's due time (or the warm-up's end) and
 /// the window.

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Notify;
-use wsbench_transport::clock::monotonic_ns;
+use wsbench_protocol::clock::monotonic_ns;
 
 use wsbench_model::metric::Metric;
 

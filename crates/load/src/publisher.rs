@@ -21,15 +21,15 @@ use tokio::task::JoinSet;
 use wsbench_model::PayloadKind;
 use wsbench_model::delivery::{Outcome, PublishEntry, PublishRecord};
 use wsbench_model::results::latency_histogram;
+use wsbench_protocol::clock::monotonic_ns;
+use wsbench_protocol::push;
 use wsbench_transport::ClientOptions;
-use wsbench_transport::clock::monotonic_ns;
 use wsbench_transport::http_client::PollClient;
-use wsbench_transport::push;
 
 use crate::drivers::error_kind;
-use crate::marker::Marker;
 use crate::plan::Grid;
 use crate::target::Origin;
+use wsbench_protocol::marker::Marker;
 
 /// Publish requests in flight at most.
 const CONNECTIONS: usize = 8;

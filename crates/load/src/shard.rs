@@ -23,7 +23,7 @@ use wsbench_model::results::{
     LatencyStats, PhasePart, PhaseSummary, StopReason, TimelinePoint, files, merge_part_dirs,
     write_histogram,
 };
-use wsbench_transport::clock::monotonic_ns;
+use wsbench_protocol::clock::monotonic_ns;
 
 use crate::RunError;
 use crate::output::{Accounting, ResultsDir, write_phase};

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use serde::Deserialize;
+pub use wsbench_protocol::PayloadKind;
 
 /// A transport a phase runs over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
@@ -70,30 +71,6 @@ impl WorkloadKind {
             WorkloadKind::Echo => "echo",
             WorkloadKind::Throughput => "throughput",
             WorkloadKind::Connect => "connect",
-        }
-    }
-}
-
-/// What a payload holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PayloadKind {
-    /// Text (ASCII).
-    #[default]
-    Text,
-    /// Binary frames (echo, throughput); push messages are always text.
-    Binary,
-    /// A JSON document, parsed by the client with simd-json on arrival.
-    Json,
-}
-
-impl PayloadKind {
-    /// The name used in scenarios and results.
-    pub fn name(self) -> &'static str {
-        match self {
-            PayloadKind::Text => "text",
-            PayloadKind::Binary => "binary",
-            PayloadKind::Json => "json",
         }
     }
 }

@@ -96,7 +96,7 @@ fn parse(buf: &[u8]) -> Result<Option<Head>, ReadError> {
             head.last_event_id = value.parse().ok();
         } else if h
             .name
-            .eq_ignore_ascii_case(wsbench_transport::push::SENT_NS_HEADER)
+            .eq_ignore_ascii_case(wsbench_protocol::push::SENT_NS_HEADER)
         {
             head.sent_ns = Some(
                 value

@@ -9,8 +9,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{broadcast, watch};
-use wsbench_transport::clock::monotonic_ns;
-use wsbench_transport::push;
+use wsbench_protocol::clock::monotonic_ns;
+use wsbench_protocol::push;
 
 /// Messages kept for pollers that fall behind.
 const RETAIN: usize = 4096;

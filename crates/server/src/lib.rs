@@ -39,6 +39,7 @@ use tokio::task::JoinSet;
 
 pub use hub::Hub;
 pub use stacks::WsImpl;
+use wsbench_protocol::payload;
 use wsbench_transport::net::NetStream;
 use wsbench_transport::tls::{self, rustls};
 
@@ -413,23 +414,16 @@ async fn accept_loop(listener: TcpListener, ctx: Arc<Ctx>, connections: Arc<Sema
 }
 
 async fn publisher(ctx: Arc<Ctx>) {
-    let size = ctx.config.payload_size;
-    let text = "x".repeat(size);
     let period = Duration::from_secs_f64(1.0 / ctx.config.publish_rate);
     let mut tick = tokio::time::interval(period);
     // Late ticks are caught up, so the count over a run matches the rate.
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut n = 0u64;
-    loop {
+    for n in 1.. {
         tick.tick().await;
-        if ctx.config.payload_json {
-            n += 1;
-            let head = format!("{{\"n\":{n},\"pad\":\"");
-            let fill = size.saturating_sub(head.len() + 2);
-            ctx.hub
-                .publish(&format!("{head}{}\"}}", &text[..fill.min(text.len())]));
-        } else {
-            ctx.hub.publish(&text);
-        }
+        ctx.hub.publish(&payload::builtin_body(
+            ctx.config.payload_json,
+            ctx.config.payload_size,
+            n,
+        ));
     }
 }

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use wsbench_protocol::push::{PollBatch, PushMessage};
 use wsbench_server::{Server, ServerConfig};
 use wsbench_transport::http_client::{PollClient, SseClient};
 use wsbench_transport::net::ByteCounters;
-use wsbench_transport::push::{PollBatch, PushMessage};
 use wsbench_transport::{ClientOptions, Data, Error, Event, connect, tls};
 
 const LIMIT: Duration = Duration::from_secs(10);

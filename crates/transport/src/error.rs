@@ -63,9 +63,6 @@ pub enum Error {
     /// The server answered an HTTP request with a status other than 200.
     #[error("HTTP status {0}")]
     HttpStatus(u16),
-    /// A push message or poll response is not in the expected format.
-    #[error("malformed push message: {0}")]
-    BadPush(String),
     /// TLS configuration or handshake failed.
     #[error("TLS: {0}")]
     Tls(String),

@@ -14,7 +14,6 @@
 //! - [`tls`]: server and client TLS configurations (PEM files, self-signed).
 //! - [`http_client`]: long-poll, short-poll and Server-Sent Events clients
 //!   (HTTP/1.1 keep-alive, on hyper) for the push baselines.
-//! - [`push`]: the push message format every transport delivers.
 //! - [`accept`] / [`accept_with_head`]: answer an upgrade request on a
 //!   server's TCP stream.
 //! - [`WebSocket`]: one connection; [`WebSocket::split`] gives a reader and
@@ -22,13 +21,11 @@
 
 #![forbid(unsafe_code)]
 
-pub mod clock;
 mod config;
 mod deflate;
 mod error;
 pub mod http_client;
 pub mod net;
-pub mod push;
 pub mod tls;
 mod ws;
 

@@ -106,7 +106,7 @@ impl AsyncRead for CountedTcp {
             c.add_read(n);
         }
         if let (Some(stamp), true) = (&self.read_ns, n > 0) {
-            stamp.store(crate::clock::monotonic_ns(), Ordering::Relaxed);
+            stamp.store(wsbench_protocol::clock::monotonic_ns(), Ordering::Relaxed);
         }
         Poll::Ready(Ok(()))
     }

@@ -4,11 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use wsbench_transport::clock::monotonic_ns;
+use wsbench_protocol::clock::monotonic_ns;
+use wsbench_protocol::push::PollBatch;
 use wsbench_transport::http_client::{PollClient, SseClient};
-use wsbench_transport::push::PollBatch;
 
-use super::{ConnOutcome, PhaseCtx, error_kind};
+use super::{BAD_MESSAGE, ConnOutcome, PhaseCtx, error_kind};
 use crate::receipts::Receipts;
 use crate::recorder::Counts;
 
@@ -37,12 +37,15 @@ pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
         };
     let times = client.open_times();
     let mut receipts = Receipts::default();
-    let mut cursor = match Box::pin(client.poll(None, false))
-        .await
-        .map(|body| PollBatch::parse(&body).map(|b| b.cursor))
-    {
-        Ok(Ok(c)) => c,
-        Ok(Err(e)) | Err(e) => {
+    let mut cursor = match Box::pin(client.poll(None, false)).await {
+        Ok(body) => match PollBatch::parse(&body) {
+            Ok(b) => b.cursor,
+            Err(_) => {
+                ctx.failed_as(BAD_MESSAGE);
+                return ConnOutcome::default();
+            }
+        },
+        Err(e) => {
             ctx.failed(&e);
             return ConnOutcome::default();
         }
@@ -85,7 +88,7 @@ pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
                         }
                         cursor = batch.cursor;
                     }
-                    Err(_) => ctx.rec.error("bad-message"),
+                    Err(_) => ctx.rec.error(BAD_MESSAGE),
                 }
             }
             Err(e) => {

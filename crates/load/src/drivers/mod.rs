@@ -14,14 +14,14 @@ use tokio::sync::watch;
 use wsbench_codec::handshake::HandshakeError;
 use wsbench_model::metric::Metric;
 use wsbench_model::{PayloadKind, Scenario, Transport, WorkloadKind};
-use wsbench_transport::push::PushMessage;
+use wsbench_protocol::push::PushMessage;
 use wsbench_transport::{ClientOptions, Error};
 
-use crate::marker::Marker;
 use crate::plan::Grid;
 use crate::receipts::{Delivery, Receipts};
 use crate::recorder::{Counts, Recorder};
 use crate::target::Origin;
+use wsbench_protocol::marker::Marker;
 
 /// Everything the connections of one phase share.
 #[derive(Debug)]
@@ -82,10 +82,12 @@ pub(crate) fn error_kind(e: &Error) -> String {
         Error::Handshake(_) | Error::HandshakeEof => "handshake".into(),
         Error::Tls(_) => "tls".into(),
         Error::Http(_) => "http".into(),
-        Error::BadPush(_) => "bad-message".into(),
         other => format!("close-{}", other.close_code().as_u16()),
     }
 }
+
+/// The error kind of a message that is not in the target's format.
+const BAD_MESSAGE: &str = "bad-message";
 
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
@@ -121,8 +123,13 @@ impl PhaseCtx {
 
     /// A connection could not open.
     fn failed(&self, e: &Error) {
+        self.failed_as(&error_kind(e));
+    }
+
+    /// A connection failed to open, for the reason `kind`.
+    fn failed_as(&self, kind: &str) {
         Counts::add(&self.rec.counts.failed, 1);
-        self.rec.error(error_kind(e));
+        self.rec.error(kind);
     }
 
     /// A message nobody published arrived.
@@ -138,7 +145,7 @@ impl PhaseCtx {
             Ok(m) => self.on_payload(conn, r, &m.payload, Some(m.seq), recv_ns),
             Err(_) => {
                 self.received();
-                self.rec.error("bad-message");
+                self.rec.error(BAD_MESSAGE);
             }
         }
     }

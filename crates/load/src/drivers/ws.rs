@@ -8,14 +8,14 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use wsbench_model::PayloadKind;
 use wsbench_model::metric::Metric;
-use wsbench_transport::clock::monotonic_ns;
+use wsbench_protocol::clock::monotonic_ns;
 use wsbench_transport::{Data, Error, Event, TcpWebSocket, connect};
 
-use super::{ConnOutcome, PhaseCtx, error_kind};
-use crate::payload;
+use super::{BAD_MESSAGE, ConnOutcome, PhaseCtx, error_kind};
 use crate::plan::instant_at;
 use crate::receipts::Receipts;
 use crate::recorder::Counts;
+use wsbench_protocol::payload;
 
 /// Opens a WebSocket to `path`; counts and times it.
 pub(super) async fn open(ctx: &PhaseCtx, conn: u64, path: &str) -> Option<TcpWebSocket> {
@@ -59,7 +59,7 @@ pub(super) async fn push(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
                 Some(Event::Message(Data::Text(t))) => {
                     ctx.on_push(conn, &mut receipts, t.as_bytes(), ws.last_read_ns());
                 }
-                Some(Event::Message(Data::Binary(_))) => ctx.rec.error("bad-message"),
+                Some(Event::Message(Data::Binary(_))) => ctx.rec.error(BAD_MESSAGE),
                 Some(Event::Pong(_)) => {}
                 other => {
                     if !ctx.stopped() {

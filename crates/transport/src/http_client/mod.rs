@@ -172,7 +172,7 @@ impl PollClient {
     /// One poll: the messages after `cursor` (`None`: from now on). A long
     /// poll (`wait`) is held by the server until there is data or its
     /// timeout passes; a short poll answers at once. Returns the response
-    /// body, to parse with [`crate::push::PollBatch::parse`].
+    /// body, to parse with `wsbench_protocol::push::PollBatch::parse`.
     pub async fn poll(&mut self, cursor: Option<u64>, wait: bool) -> Result<Bytes, Error> {
         let sep = if self.target.path.contains('?') {
             '&'

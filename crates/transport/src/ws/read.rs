@@ -93,7 +93,7 @@ where
             read_ns: if leftover.is_empty() {
                 0
             } else {
-                crate::clock::monotonic_ns()
+                wsbench_protocol::clock::monotonic_ns()
             },
             done: false,
         }
@@ -353,7 +353,7 @@ where
             (None, None) => read.await?,
         };
         if n > 0 {
-            self.read_ns = crate::clock::monotonic_ns();
+            self.read_ns = wsbench_protocol::clock::monotonic_ns();
         }
         self.ping_outstanding = false;
         self.last_read_filled = n == self.buf.len();

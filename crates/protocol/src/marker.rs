@@ -8,21 +8,21 @@
 
 use std::fmt::Write as _;
 
-use wsbench_model::PayloadKind;
+use crate::payload::PayloadKind;
 
 const START: &str = "~wsb.";
 
 /// One message's marker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Marker {
+pub struct Marker {
     /// The run (random per run; shards of one run share it).
-    pub(crate) run: u32,
+    pub run: u32,
     /// The phase (its index in the run).
-    pub(crate) phase: u32,
+    pub phase: u32,
     /// The message's number on the phase's schedule.
-    pub(crate) j: i64,
+    pub j: i64,
     /// Actual − intended send time, ns.
-    pub(crate) lag_ns: u64,
+    pub lag_ns: u64,
 }
 
 impl Marker {
@@ -35,7 +35,7 @@ impl Marker {
     }
 
     /// The marker in `payload`, if it holds one.
-    pub(crate) fn find(payload: &str) -> Option<Marker> {
+    pub fn find(payload: &str) -> Option<Marker> {
         let at = payload.find(START)? + START.len();
         let rest = &payload[at..];
         let body = &rest[..rest.find('~')?];
@@ -52,7 +52,7 @@ impl Marker {
     /// The body to publish: the marker padded to about `size` bytes, as
     /// text (`~wsb.…~xxx…`) or as a JSON document (`{"m":"~wsb.…~",
     /// "pad":"xxx…"}`).
-    pub(crate) fn body(&self, kind: PayloadKind, size: usize) -> String {
+    pub fn body(&self, kind: PayloadKind, size: usize) -> String {
         let mut out = String::with_capacity(size.max(48));
         match kind {
             PayloadKind::Json => {

@@ -1,0 +1,25 @@
+//! # wsbench-protocol
+//!
+//! What travels inside messages, for the reference server and the load
+//! generator alike: nothing here opens a socket or runs a task.
+//!
+//! - [`clock`]: the host clock every timestamp is read from
+//!   (CLOCK_MONOTONIC), so a publisher and a subscriber in different
+//!   processes subtract to a one-way latency. The transport stamps its
+//!   reads with it too.
+//! - [`push`]: the push message format of the reference server
+//!   (`{"seq","ts","payload"}`, poll batches) and the publisher's clock
+//!   header.
+//! - [`marker`]: the marker a publisher embeds in each payload
+//!   (`~wsb.<run>.<phase>.<j>.<lag>~`), found again in whatever arrives.
+//! - [`payload`]: payload kinds and the bodies built from them (echo
+//!   payloads that carry their number, the builtin publisher's bodies).
+
+#![forbid(unsafe_code)]
+
+pub mod clock;
+pub mod marker;
+pub mod payload;
+pub mod push;
+
+pub use payload::PayloadKind;

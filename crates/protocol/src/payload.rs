@@ -1,0 +1,98 @@
+//! Payloads: what kinds there are, echo payloads that carry their
+//! sequence number (so a reply can be checked byte for byte against what
+//! was sent), and the builtin publisher's bodies.
+
+use serde::Deserialize;
+
+/// What a payload holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PayloadKind {
+    /// Text (ASCII).
+    #[default]
+    Text,
+    /// Binary frames (echo, throughput); push messages are always text.
+    Binary,
+    /// A JSON document, parsed by the client with simd-json on arrival.
+    Json,
+}
+
+impl PayloadKind {
+    /// The name used in scenarios and results.
+    pub fn name(self) -> &'static str {
+        match self {
+            PayloadKind::Text => "text",
+            PayloadKind::Binary => "binary",
+            PayloadKind::Json => "json",
+        }
+    }
+}
+
+/// The payload of message `seq`, `size` bytes (at least the sequence
+/// number's 16 hex digits; JSON at least 32 bytes).
+pub fn make(kind: PayloadKind, size: usize, seq: u64) -> Vec<u8> {
+    match kind {
+        PayloadKind::Text => {
+            let mut p = format!("{seq:016x}").into_bytes();
+            p.resize(size.max(16), b'x');
+            p
+        }
+        PayloadKind::Binary => {
+            let mut p = seq.to_le_bytes().to_vec();
+            p.extend((8..size.max(8)).map(|i| (i as u8) ^ (seq as u8)));
+            p
+        }
+        PayloadKind::Json => {
+            let head = format!("{{\"seq\":{seq},\"pad\":\"");
+            let fill = size.saturating_sub(head.len() + 2);
+            let mut p = head.into_bytes();
+            p.resize(p.len() + fill, b'x');
+            p.extend_from_slice(b"\"}");
+            p
+        }
+    }
+}
+
+/// The builtin publisher's message `n` (from 1): `size` bytes of `x`, or
+/// with `json` a JSON document `{"n":N,"pad":"xx…"}` of `size` bytes (more
+/// when `size` is too small to hold it).
+pub fn builtin_body(json: bool, size: usize, n: u64) -> String {
+    if !json {
+        return "x".repeat(size);
+    }
+    let head = format!("{{\"n\":{n},\"pad\":\"");
+    let fill = size.saturating_sub(head.len() + 2);
+    let mut body = head;
+    body.extend(std::iter::repeat_n('x', fill));
+    body.push_str("\"}");
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_have_their_size_and_differ_by_sequence() {
+        for kind in [PayloadKind::Text, PayloadKind::Binary, PayloadKind::Json] {
+            let a = make(kind, 64, 1);
+            let b = make(kind, 64, 2);
+            assert_eq!(a.len(), 64, "{kind:?}");
+            assert_ne!(a, b);
+        }
+        let j = make(PayloadKind::Json, 40, 7);
+        let v: serde_json::Value = serde_json::from_slice(&j).unwrap();
+        assert_eq!(v["seq"], 7);
+    }
+
+    #[test]
+    fn builtin_bodies_have_their_size_and_json_parses() {
+        assert_eq!(builtin_body(false, 64, 7), "x".repeat(64));
+        let json = builtin_body(true, 64, 7);
+        assert_eq!(json.len(), 64);
+        assert!(json.starts_with(r#"{"n":7,"pad":"xx"#), "{json}");
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["n"], 7);
+        assert_eq!(builtin_body(true, 4, 12), r#"{"n":12,"pad":""}"#);
+    }
+}
