@@ -13,6 +13,7 @@
 //!   [`MaskKeySource`].
 //! - [`mask`]: the SIMD masking backends and their runtime dispatch.
 //! - [`handshake`]: the HTTP/1.1 upgrade, both sides.
+//! - [`connection`]: the connection's state (`readyState`).
 //!
 //! `unsafe` is confined to the SIMD backends under `mask/`; every other
 //! module forbids it.
@@ -21,6 +22,8 @@
 
 #[forbid(unsafe_code)]
 pub mod close;
+#[forbid(unsafe_code)]
+pub mod connection;
 #[forbid(unsafe_code)]
 pub mod decode;
 #[forbid(unsafe_code)]
@@ -38,6 +41,7 @@ pub mod message;
 pub mod utf8;
 
 pub use close::{CloseCode, CloseFrame};
+pub use connection::ReadyState;
 pub use decode::{FrameDecoder, FrameEvent, PayloadChunk};
 pub use encode::{EncodeError, Encoder, FastMaskKeys, FrameKind, MaskKeySource};
 pub use error::ProtocolError;

@@ -15,8 +15,9 @@ use wsbench_protocol::clock::monotonic_ns;
 use wsbench_server::args::ServeArgs;
 
 use crate::output::{Accounting, ResultsDir, append_health, write_phase};
-use crate::phase::{Early, MAX_DRAIN, Phase, PushRole};
+use crate::phase::{Phase, PushRole};
 use crate::plan::{Plan, nanos};
+use crate::stop::{Early, MAX_DRAIN};
 use crate::target::{Builtin, Origin, client_options};
 use crate::{RunError, floor, sys};
 
@@ -217,57 +218,11 @@ pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<RunOutcome, Run
     let scenario_file = results.path().join("scenario.toml");
     std::fs::write(&scenario_file, &scenario.source).map_err(RunError::Results)?;
 
-    let mut builtin = None;
-    let (origin, insecure) = match &scenario.target {
-        Target::Builtin { workers } => {
-            let n = process_count(*workers, scenario.connections, CONNECTIONS_PER_SERVER);
-            let b = Builtin::start(&opts.exe, &builtin_args(&scenario, n)).await?;
-            let origin = Origin {
-                authority: b.addr().to_string(),
-                tls: false,
-            };
-            builtin = Some(b);
-            (origin, false)
-        }
-        Target::Url {
-            authority,
-            tls,
-            insecure_tls,
-        } => (
-            Origin {
-                authority: authority.clone(),
-                tls: *tls,
-            },
-            *insecure_tls,
-        ),
-    };
+    let (origin, insecure, mut builtin) = reach_target(&scenario, &opts.exe).await?;
     let options = client_options(&scenario, insecure);
-
-    let mut summary = Summary {
-        schema_version: SUMMARY_SCHEMA_VERSION,
-        scenario: scenario.name.clone(),
-        command: opts.command.clone(),
-        started_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-        partial: false,
-        stop_reason: None,
-        stop_detail: None,
-        environment,
-        phases: Vec::new(),
-        thresholds: Vec::new(),
-        shard: opts.shard.map(|sh| wsbench_model::results::ShardInfo {
-            index: sh.index,
-            count: sh.count,
-            start_at: humantime::format_rfc3339_millis(sh.start_at).to_string(),
-        }),
-        floor: None,
-    };
+    let mut summary = new_summary(&scenario, &opts, environment);
     if opts.calibrate && opts.shard.is_none() {
-        let (floor, h) = floor::measure(floor::FLOOR_TIME)
-            .await
-            .map_err(RunError::Target)?;
-        write_histogram(&h, &results.path().join(files::FLOOR_HISTOGRAM))
-            .map_err(RunError::Results)?;
-        summary.floor = Some(floor);
+        summary.floor = Some(measure_floor(results.path()).await?);
     }
     let run_id = opts
         .shard
@@ -319,6 +274,78 @@ pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<RunOutcome, Run
             .map_err(RunError::Results)?;
         b.stop().await;
     }
+    finish(summary, &scenario, &results)
+}
+
+/// The harness floor, its histogram written into `dir`.
+async fn measure_floor(dir: &std::path::Path) -> Result<wsbench_model::results::Floor, RunError> {
+    let (floor, h) = floor::measure(floor::FLOOR_TIME)
+        .await
+        .map_err(RunError::Target)?;
+    write_histogram(&h, &dir.join(files::FLOOR_HISTOGRAM)).map_err(RunError::Results)?;
+    Ok(floor)
+}
+
+/// Where the run's connections go: the builtin server (started here) or
+/// the scenario's URL; and whether any certificate is accepted.
+async fn reach_target(
+    scenario: &Scenario,
+    exe: &std::path::Path,
+) -> Result<(Origin, bool, Option<Builtin>), RunError> {
+    Ok(match &scenario.target {
+        Target::Builtin { workers } => {
+            let n = process_count(*workers, scenario.connections, CONNECTIONS_PER_SERVER);
+            let b = Builtin::start(exe, &builtin_args(scenario, n)).await?;
+            let origin = Origin {
+                authority: b.addr().to_string(),
+                tls: false,
+            };
+            (origin, false, Some(b))
+        }
+        Target::Url {
+            authority,
+            tls,
+            insecure_tls,
+        } => (
+            Origin {
+                authority: authority.clone(),
+                tls: *tls,
+            },
+            *insecure_tls,
+            None,
+        ),
+    })
+}
+
+/// The run's summary before any phase.
+fn new_summary(scenario: &Scenario, opts: &RunOptions, environment: Environment) -> Summary {
+    Summary {
+        schema_version: SUMMARY_SCHEMA_VERSION,
+        scenario: scenario.name.clone(),
+        command: opts.command.clone(),
+        started_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        partial: false,
+        stop_reason: None,
+        stop_detail: None,
+        environment,
+        phases: Vec::new(),
+        thresholds: Vec::new(),
+        shard: opts.shard.map(|sh| wsbench_model::results::ShardInfo {
+            index: sh.index,
+            count: sh.count,
+            start_at: humantime::format_rfc3339_millis(sh.start_at).to_string(),
+        }),
+        floor: None,
+    }
+}
+
+/// Checks the thresholds, writes the final summary and the health notes,
+/// and says how the run ended.
+fn finish(
+    mut summary: Summary,
+    scenario: &Scenario,
+    results: &ResultsDir,
+) -> Result<RunOutcome, RunError> {
     summary.thresholds =
         Summary::evaluate(&summary.phases, &scenario.thresholds, Some(results.path()));
     results.write_summary(&summary).map_err(RunError::Results)?;

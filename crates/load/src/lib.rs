@@ -33,6 +33,7 @@ mod receipts;
 pub mod recorder;
 pub mod shard;
 mod shard_spec;
+mod stop;
 pub mod sys;
 mod target;
 

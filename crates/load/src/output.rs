@@ -19,7 +19,8 @@ use wsbench_model::results::{
     Environment, LatencyStats, PhaseSummary, Summary, files, write_histogram, write_interval_log,
 };
 
-use crate::phase::{Early, Measured, cores};
+use crate::phase::{Measured, cores};
+use crate::stop::Early;
 
 /// A run's results folder.
 #[derive(Debug)]

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use wsbench_model::delivery::{Ledger, PublishRecord};
 use wsbench_model::metric::Metric;
 use wsbench_model::metric::main_latency;
-use wsbench_model::results::{Counters, Interval, PhaseSummary, Schedule, StopReason};
+use wsbench_model::results::{Counters, Interval, PhaseSummary, Schedule};
 use wsbench_model::{Scenario, Transport, WorkloadKind};
 use wsbench_transport::ClientOptions;
 use wsbench_transport::net::ByteCounters;
@@ -27,18 +27,9 @@ use crate::progress::Progress;
 use crate::publisher::{PublishSpec, Publisher};
 use crate::receipts::Tally;
 use crate::recorder::{Counts, Recorder, Timeline};
+use crate::stop::{Early, Watch, drain};
 use crate::target::{Builtin, Origin};
 use crate::{RunError, sys};
-
-/// Longest wait after the window for what was sent in it.
-pub(crate) const MAX_DRAIN: Duration = Duration::from_secs(10);
-/// The drain ends once nothing of the window arrived for this long.
-const QUIET: Duration = Duration::from_millis(500);
-/// ... or, with messages still missing, for this long.
-const GIVE_UP: Duration = Duration::from_secs(2);
-
-/// Why a phase ended early.
-pub(crate) type Early = Option<(StopReason, String)>;
 
 /// A push phase's publishing: which share of the schedule this process
 /// publishes and which it can time.
@@ -108,6 +99,27 @@ impl Readings {
     }
 }
 
+/// The measured window's edges.
+#[derive(Clone, Copy)]
+struct Window {
+    measured: Duration,
+    before: Readings,
+    after: Readings,
+    /// Resident memory before the first connection and after the last.
+    rss: (Option<u64>, Option<u64>),
+}
+
+impl Window {
+    /// The builtin server's CPU share of the cores over the window.
+    fn server_cpu_share(&self) -> Option<f64> {
+        let secs = self.measured.as_secs_f64().max(1e-9);
+        match (self.before.server_cpu_ns, self.after.server_cpu_ns) {
+            (Some(b), Some(a)) => Some(a.saturating_sub(b) as f64 / 1e9 / secs / cores() as f64),
+            _ => None,
+        }
+    }
+}
+
 /// The cores this process may use.
 pub(crate) fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
@@ -119,20 +131,6 @@ impl Phase {
         let role = self.push?;
         let s = &self.scenario;
         Some(Grid::new(window_ns, s.duration, s.rate, role.publishers))
-    }
-
-    /// Writes `point` to the progress file, if any (replaced whole, so a
-    /// reader never sees half of it).
-    fn publish_progress(&self, point: &wsbench_model::results::TimelinePoint) {
-        let Some(path) = &self.progress_file else {
-            return;
-        };
-        let tmp = path.with_extension("tmp");
-        if let Ok(text) = serde_json::to_string(point)
-            && std::fs::write(&tmp, text).is_ok()
-        {
-            let _ = std::fs::rename(&tmp, path);
-        }
     }
 
     /// Least drain after the window: messages of the window may still be
@@ -175,97 +173,54 @@ impl Phase {
     ) -> Result<Measured, RunError> {
         let s = Arc::clone(&self.scenario);
         let bytes = Arc::new(ByteCounters::default());
-        let mut options = self.options.clone();
-        options.counters = Some(Arc::clone(&bytes));
         let (stop_tx, stop_rx) = watch::channel(false);
         let grid = self.grid(plan.window_ns);
         let rec = Arc::new(Recorder::new(main_latency(s.workload)));
-        let ctx = Arc::new(PhaseCtx {
-            scenario: Arc::clone(&s),
-            transport: self.transport,
-            rec: Arc::clone(&rec),
-            origin: self.origin.clone(),
-            options,
-            stop: stop_rx,
-            push: self.push.zip(grid).map(|(role, grid)| PushCtx {
-                grid,
-                run: role.run,
-                phase: role.phase,
-                clock: (role.clock, role.publishers),
-            }),
-        });
+        let ctx = self.context(&rec, &bytes, stop_rx, grid);
         let publisher = grid.and_then(|g| self.publisher(plan.t0_ns, g));
         let _probe = LagProbe::start(Arc::clone(&rec));
-        let progress = Progress::new(
-            self.progress,
-            self.transport.name(),
-            plan.share(s.connections),
-        );
         let rss_before = sys::rss_bytes();
         let (ramp, mut ramp_done) = arrive(Arc::clone(&ctx), plan);
-
-        let mut early: Early = None;
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut timeline = Timeline::new(plan.t0().into_std());
-        let mut rss_after_ramp = None;
-        let share = plan.share(s.connections);
-        let watch = |timeline: &mut Timeline, stage: &str, b: Option<&mut Builtin>| {
-            let point = timeline.sample(&rec);
-            progress.tick(&rec, stage, point);
-            self.publish_progress(point);
-            target_failure(&ctx, share, b)
-        };
-
-        // Warm-up: until the window opens.
-        while early.is_none() && Instant::now() < plan.window_at() {
-            if *ramp_done.borrow() && rss_after_ramp.is_none() {
-                rss_after_ramp = sys::rss_bytes();
-            }
-            tokio::select! {
-                _ = tick.tick() => {
-                    if let Some(e) = watch(&mut timeline, "warm-up", builtin.as_deref_mut()) {
-                        early = Some((StopReason::TargetFailed, e));
-                    }
-                }
-                _ = ramp_done.changed() => {}
-                () = tokio::time::sleep_until(plan.window_at()) => {}
-                _ = interrupt.wait_for(|&i| i) => {
-                    early = Some((StopReason::Interrupted, "interrupted during warm-up".into()));
-                }
-            }
-        }
-        rss_after_ramp = rss_after_ramp.or_else(sys::rss_bytes);
+        let mut watch = Watch::new(
+            &ctx,
+            &plan,
+            Progress::new(
+                self.progress,
+                self.transport.name(),
+                plan.share(s.connections),
+            ),
+            self.progress_file.as_deref(),
+        );
+        let (mut early, rss_after_ramp) = watch
+            .warm_up(&mut ramp_done, interrupt, builtin.as_deref_mut())
+            .await;
 
         // The measured window.
         let subscribers = Counts::get(&rec.counts.open_now);
         rec.set_measuring(true);
         let window_start = Instant::now();
         let before = Readings::take(&bytes, &rec, builtin.as_deref());
-        while early.is_none() && Instant::now() < plan.window_end_at() {
-            tokio::select! {
-                () = tokio::time::sleep_until(plan.window_end_at()) => {}
-                _ = tick.tick() => {
-                    if let Some(e) = watch(&mut timeline, "measuring", builtin.as_deref_mut()) {
-                        early = Some((StopReason::TargetFailed, e));
-                    }
-                }
-                _ = interrupt.wait_for(|&i| i) => {
-                    early = Some((StopReason::Interrupted, "interrupted while measuring".into()));
-                }
-            }
+        if early.is_none() {
+            early = watch.window(interrupt, builtin.as_deref_mut()).await;
         }
         let after = Readings::take(&bytes, &rec, builtin.as_deref());
         rec.set_measuring(false);
         let measured = window_start.elapsed();
         if early.is_none() {
             let expected = grid.map_or(0, |g| g.window * subscribers);
-            self.drain(&rec, expected, publisher.as_ref(), interrupt)
-                .await;
+            let settled = || publisher.as_ref().is_none_or(Publisher::window_settled);
+            drain(
+                &rec,
+                s.workload,
+                self.least_drain(),
+                expected,
+                settled,
+                interrupt,
+            )
+            .await;
         }
-        timeline.sample(&rec);
+        let timeline = watch.finish();
         let _ = stop_tx.send(true);
-        progress.finish();
         let record = match publisher {
             Some(p) => {
                 let (record, lag) = p.finish().await;
@@ -275,90 +230,65 @@ impl Phase {
             None => None,
         };
         let outcomes = reap(ramp, s.workload).await?;
-        let ledger = grid.map(|g| {
-            let mut tally = Tally::new(g);
-            for r in outcomes.iter().filter_map(|o| o.receipts.as_ref()) {
-                tally.add(r);
-            }
-            tally.ledger()
-        });
-        let secs = measured.as_secs_f64().max(1e-9);
-        let server_cpu_share = match (before.server_cpu_ns, after.server_cpu_ns) {
-            (Some(b), Some(a)) => Some(a.saturating_sub(b) as f64 / 1e9 / secs / cores() as f64),
-            _ => None,
+        let ledger = grid.map(|g| ledger(g, &outcomes));
+        let window = Window {
+            measured,
+            before,
+            after,
+            rss: (rss_before, rss_after_ramp),
         };
-        let mut summary =
-            self.summarise(&rec, measured, before, after, (rss_before, rss_after_ramp));
-        summary.schedule = grid.map(|g| Schedule {
-            rate: g.rate,
-            window: g.window,
-            publishers: g.publishers,
-        });
-        summary.timeline.clone_from(&timeline.points);
         Ok(Measured {
-            summary,
+            summary: self.summarise(&rec, &window, grid, &timeline),
             histograms: rec.histograms(),
             intervals: timeline.intervals(),
             timeline_base: timeline.base,
             early,
             ledger,
             record,
-            server_cpu_share,
+            server_cpu_share: window.server_cpu_share(),
         })
     }
 
-    /// After the window: push waits until every subscriber open at its
-    /// start has every window message (or nothing more arrives), echo and
-    /// throughput until every message sent in it is back; never longer
-    /// than [`MAX_DRAIN`]. What is missing then is lost.
-    async fn drain(
+    /// What every connection of the phase shares.
+    fn context(
         &self,
-        rec: &Recorder,
-        expected: u64,
-        publisher: Option<&Publisher>,
-        interrupt: &mut watch::Receiver<bool>,
-    ) {
-        let c = &rec.counts;
-        let start = Instant::now();
-        let (least, until) = (start + self.least_drain(), start + MAX_DRAIN);
-        let settled = || match self.scenario.workload {
-            WorkloadKind::Push => Counts::get(&c.delivered) >= expected,
-            WorkloadKind::Echo | WorkloadKind::Throughput => {
-                Counts::get(&c.delivered) + Counts::get(&c.mismatches) >= Counts::get(&c.sent)
-            }
-            WorkloadKind::Connect => true,
-        };
-        let mut seen = Counts::get(&c.delivered);
-        let mut last_change = start;
-        loop {
-            let now = Instant::now();
-            let d = Counts::get(&c.delivered);
-            if d != seen {
-                (seen, last_change) = (d, now);
-            }
-            let sent_all = publisher.is_none_or(Publisher::window_settled);
-            let quiet = now - last_change;
-            if now >= until
-                || (now >= least && sent_all && (settled() && quiet >= QUIET || quiet >= GIVE_UP))
-            {
-                break;
-            }
-            tokio::select! {
-                () = tokio::time::sleep(Duration::from_millis(50)) => {}
-                _ = interrupt.wait_for(|&i| i) => break,
-            }
-        }
+        rec: &Arc<Recorder>,
+        bytes: &Arc<ByteCounters>,
+        stop: watch::Receiver<bool>,
+        grid: Option<Grid>,
+    ) -> Arc<PhaseCtx> {
+        let mut options = self.options.clone();
+        options.counters = Some(Arc::clone(bytes));
+        Arc::new(PhaseCtx {
+            scenario: Arc::clone(&self.scenario),
+            transport: self.transport,
+            rec: Arc::clone(rec),
+            origin: self.origin.clone(),
+            options,
+            stop,
+            push: self.push.zip(grid).map(|(role, grid)| PushCtx {
+                grid,
+                run: role.run,
+                phase: role.phase,
+                clock: (role.clock, role.publishers),
+            }),
+        })
     }
 
     /// The phase's counters and rates over the window.
     fn summarise(
         &self,
         rec: &Recorder,
-        measured: Duration,
-        before: Readings,
-        after: Readings,
-        (rss_before, rss_after_ramp): (Option<u64>, Option<u64>),
+        window: &Window,
+        grid: Option<Grid>,
+        timeline: &Timeline,
     ) -> PhaseSummary {
+        let Window {
+            measured,
+            before,
+            after,
+            rss: (rss_before, rss_after_ramp),
+        } = *window;
         let c = &rec.counts;
         let opened = Counts::get(&c.opened);
         let mut summary = PhaseSummary {
@@ -396,11 +326,26 @@ impl Phase {
                 }
                 _ => None,
             },
+            schedule: grid.map(|g| Schedule {
+                rate: g.rate,
+                window: g.window,
+                publishers: g.publishers,
+            }),
+            timeline: timeline.points.clone(),
             ..PhaseSummary::default()
         };
         summary.derive_rates();
         summary
     }
+}
+
+/// What the phase's subscribers owed and got, per message of `grid`.
+fn ledger(grid: Grid, outcomes: &[ConnOutcome]) -> Ledger {
+    let mut tally = Tally::new(grid);
+    for r in outcomes.iter().filter_map(|o| o.receipts.as_ref()) {
+        tally.add(r);
+    }
+    tally.ledger()
 }
 
 /// Arrival: connection *i* of the plan opens at `t0 + i / ramp_rate`, each
@@ -465,29 +410,4 @@ async fn reap(
         tasks.iter().for_each(JoinHandle::abort);
     }
     Ok(outcomes)
-}
-
-/// Whether the target has failed: the builtin server exited, or none of
-/// this process's `share` of connections is open any more although some
-/// were opened.
-fn target_failure(ctx: &PhaseCtx, share: u64, builtin: Option<&mut Builtin>) -> Option<String> {
-    if let Some(b) = builtin
-        && let Some(why) = b.failure()
-    {
-        return Some(why);
-    }
-    let c = &ctx.rec.counts;
-    let attempted = Counts::get(&c.attempted);
-    if attempted > 0
-        && attempted == share
-        && Counts::get(&c.open_now) == 0
-        && Counts::get(&c.opened) + Counts::get(&c.failed) == attempted
-        && ctx.rec.error_count() > 0
-    {
-        let errors = ctx.rec.errors();
-        return Some(format!(
-            "no connection is open any more (errors: {errors:?})"
-        ));
-    }
-    None
 }

@@ -27,10 +27,12 @@ use wsbench_protocol::clock::monotonic_ns;
 
 use crate::RunError;
 use crate::output::{Accounting, ResultsDir, write_phase};
-use crate::phase::{Early, Phase, PushRole, cores};
+use crate::phase::{Phase, PushRole, cores};
 use crate::plan::Plan;
 use crate::progress::Progress;
+use crate::publisher::Publisher;
 pub use crate::shard_spec::ShardSpec;
+use crate::stop::Early;
 use crate::target::{Builtin, LogTail, Origin, client_options};
 
 /// Runs one worker's share of a phase and writes `part.json` and its
@@ -128,19 +130,41 @@ pub(crate) async fn coordinate(
     scenario_file: &Path,
     results: &mut ResultsDir,
     interrupt: &mut watch::Receiver<bool>,
-    mut builtin: Option<&mut Builtin>,
+    builtin: Option<&mut Builtin>,
 ) -> Result<(PhaseSummary, Early), RunError> {
-    let s = &phase.scenario;
     // A second for the processes to start, then the single-process
     // schedule.
     let start_ns = monotonic_ns() + 1_000_000_000;
-    let plan = Plan::starting_at(s, start_ns, 0, workers);
-    let (window_ns, end_ns) = (plan.window_ns, plan.window_end_ns());
-    let role = phase.push;
+    let plan = Plan::starting_at(&phase.scenario, start_ns, 0, workers);
     // This process publishes; the workers only subscribe.
     let publisher = phase
-        .grid(window_ns)
+        .grid(plan.window_ns)
         .and_then(|grid| phase.publisher(start_ns, grid));
+    let mut list = spawn_workers(phase, workers, exe, scenario_file, results.path(), start_ns)?;
+    let watched = supervise(phase, &plan, &mut list, interrupt, builtin).await;
+    let (parts, early) = collect_parts(&list, workers, watched.early)?;
+    let summary = merge_phase(
+        phase,
+        results.path(),
+        &plan,
+        &parts,
+        publisher,
+        watched.server_cpu,
+    )
+    .await?;
+    Ok((summary, early))
+}
+
+/// Starts one `wsbench shard` per worker, each on the same schedule.
+fn spawn_workers(
+    phase: &Phase,
+    workers: u64,
+    exe: &Path,
+    scenario_file: &Path,
+    results: &Path,
+    start_ns: u64,
+) -> Result<Vec<Worker>, RunError> {
+    let role = phase.push;
     let mut list = Vec::new();
     for index in 0..workers {
         let spec = ShardSpec {
@@ -153,7 +177,6 @@ pub(crate) async fn coordinate(
             count: workers,
             start_ns,
             out: results
-                .path()
                 .join("shards")
                 .join(format!("{}-{index}", phase.transport.name())),
             run: role.map_or(0, |r| r.run),
@@ -177,25 +200,48 @@ pub(crate) async fn coordinate(
             done: None,
         });
     }
+    Ok(list)
+}
 
-    // Wait for the workers; read the server's CPU time at the window's
-    // edges; pass an interruption on; stop everything if the server dies.
+/// What watching the workers found.
+struct Watched {
+    /// Why the phase ended early, if it did.
+    early: Early,
+    /// The builtin server's CPU time over the window, ns.
+    server_cpu: Option<u64>,
+}
+
+/// Waits for the workers; reads the server's CPU time at the window's
+/// edges; passes an interruption on; stops everything if the server dies.
+async fn supervise(
+    phase: &Phase,
+    plan: &Plan,
+    list: &mut [Worker],
+    interrupt: &mut watch::Receiver<bool>,
+    mut builtin: Option<&mut Builtin>,
+) -> Watched {
+    let (window_ns, end_ns) = (plan.window_ns, plan.window_end_ns());
+    let workers = list.len() as u64;
     let mut cpu_at_start = None;
     let mut cpu_at_end = None;
     let mut early: Early = None;
     let mut signalled = false;
     let mut tick = tokio::time::interval(Duration::from_millis(100));
-    let progress = Progress::new(phase.progress, phase.transport.name(), s.connections);
+    let progress = Progress::new(
+        phase.progress,
+        phase.transport.name(),
+        phase.scenario.connections,
+    );
     while list.iter().any(|w| w.done.is_none()) {
-        let now = monotonic_ns();
-        let stage = if now < window_ns {
-            "warm-up"
-        } else if now < end_ns {
-            "measuring"
-        } else {
-            "draining"
-        };
         if progress.visible() {
+            let now = monotonic_ns();
+            let stage = if now < window_ns {
+                "warm-up"
+            } else if now < end_ns {
+                "measuring"
+            } else {
+                "draining"
+            };
             let dirs: Vec<&Path> = list.iter().map(|w| w.out.as_path()).collect();
             progress.tick_workers(
                 workers,
@@ -219,21 +265,18 @@ pub(crate) async fn coordinate(
                 cpu_at_end = Some(b.cpu_ns());
             }
             if early.is_none()
-                && let Some(status) = b.exited()
+                && let Some(why) = b.failure()
             {
-                early = Some((
-                    StopReason::TargetFailed,
-                    format!("the builtin server exited ({status})"),
-                ));
+                early = Some((StopReason::TargetFailed, why));
             }
         }
         if early.is_some() && !signalled {
             signalled = true;
-            for w in &list {
+            for w in list.iter() {
                 send_sigint(&w.child);
             }
         }
-        for w in &mut list {
+        for w in list.iter_mut() {
             if w.done.is_none()
                 && let Ok(Some(status)) = w.child.try_wait()
             {
@@ -241,8 +284,22 @@ pub(crate) async fn coordinate(
             }
         }
     }
-
     progress.finish();
+    Watched {
+        early,
+        server_cpu: cpu_at_start
+            .zip(cpu_at_end)
+            .map(|(a, b)| b.saturating_sub(a)),
+    }
+}
+
+/// Each worker's `part.json`; the first early stop any part reports when
+/// the coordinator saw none.
+fn collect_parts(
+    list: &[Worker],
+    workers: u64,
+    mut early: Early,
+) -> Result<(Vec<(PathBuf, PhasePart)>, Early), RunError> {
     let mut parts = Vec::new();
     for (i, w) in list.iter().enumerate() {
         let part = std::fs::read_to_string(w.out.join("part.json"))
@@ -262,28 +319,36 @@ pub(crate) async fn coordinate(
         }
         parts.push((w.out.clone(), part));
     }
+    Ok((parts, early))
+}
+
+/// The phase's summary from the workers' parts, accounted against this
+/// process's publish record, with its publish lag and the server's CPU.
+async fn merge_phase(
+    phase: &Phase,
+    dir: &Path,
+    plan: &Plan,
+    parts: &[(PathBuf, PhasePart)],
+    publisher: Option<Publisher>,
+    server_cpu: Option<u64>,
+) -> Result<PhaseSummary, RunError> {
     let prefix = phase.transport.name();
     let mut records = Vec::new();
     let mut lag = None;
     if let Some(p) = publisher {
         let (record, h) = p.finish().await;
-        let path = results
-            .path()
-            .join(files::publish_record(prefix, record.index));
+        let path = dir.join(files::publish_record(prefix, record.index));
         record.write(&path).map_err(RunError::Results)?;
         records.push(path);
         lag = Some(h);
     }
-    let window_s = (end_ns - window_ns) as f64 / 1e9;
-    let server_cpu = cpu_at_start
-        .zip(cpu_at_end)
-        .map(|(a, b)| b.saturating_sub(a));
+    let window_s = (plan.window_end_ns() - plan.window_ns) as f64 / 1e9;
     let server_share = server_cpu.map(|ns| ns as f64 / 1e9 / window_s / cores() as f64);
-    let mut summary = merge_part_dirs(&parts, results.path(), prefix, &records, server_share)
-        .map_err(RunError::Results)?;
+    let mut summary =
+        merge_part_dirs(parts, dir, prefix, &records, server_share).map_err(RunError::Results)?;
     if let Some(h) = lag {
         let file = files::histogram(prefix, Metric::PublishLag.name());
-        write_histogram(&h, &results.path().join(&file)).map_err(RunError::Results)?;
+        write_histogram(&h, &dir.join(&file)).map_err(RunError::Results)?;
         summary.latency.insert(
             Metric::PublishLag.name().to_owned(),
             LatencyStats::of(&h, &file),
@@ -294,7 +359,7 @@ pub(crate) async fn coordinate(
     {
         summary.server_cpu_us_per_msg = Some(ns as f64 / 1e3 / summary.counters.received as f64);
     }
-    Ok((summary, early))
+    Ok(summary)
 }
 
 #[cfg(test)]

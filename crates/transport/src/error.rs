@@ -6,7 +6,7 @@ use wsbench_codec::encode::EncodeError;
 use wsbench_codec::handshake::{HandshakeError, RequestError};
 use wsbench_codec::{CloseCode, ProtocolError};
 
-use crate::ws::ReadyState;
+use wsbench_codec::ReadyState;
 
 /// Everything that can fail on a connection. A normal close is an
 /// [`crate::Event::Close`], never an error.

@@ -5,9 +5,9 @@ mod read;
 pub(crate) mod server;
 mod write;
 
-use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
+use wsbench_codec::ReadyState;
 
 use tokio::io::AsyncWrite;
 use wsbench_codec::frame::RSV1;
@@ -21,42 +21,6 @@ use crate::deflate::{DeflateParams, Deflater, Inflater};
 use crate::error::Error;
 use crate::net::{NetReadHalf, NetWriteHalf, ReadReady};
 use write::Shared;
-
-/// The browser API's `readyState`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum ReadyState {
-    /// The opening handshake is in progress.
-    Connecting = 0,
-    /// Messages flow both ways.
-    Open = 1,
-    /// A close frame was sent or received; the closing handshake runs.
-    Closing = 2,
-    /// The connection is closed.
-    Closed = 3,
-}
-
-impl ReadyState {
-    fn from_u8(v: u8) -> ReadyState {
-        match v {
-            0 => ReadyState::Connecting,
-            1 => ReadyState::Open,
-            2 => ReadyState::Closing,
-            _ => ReadyState::Closed,
-        }
-    }
-}
-
-impl fmt::Display for ReadyState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ReadyState::Connecting => "CONNECTING",
-            ReadyState::Open => "OPEN",
-            ReadyState::Closing => "CLOSING",
-            ReadyState::Closed => "CLOSED",
-        })
-    }
-}
 
 /// A message's content.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -11,7 +11,9 @@ use tokio::time::{Instant, timeout, timeout_at};
 use wsbench_codec::{Decoder, OpCode, OwnedMessage, ProtocolError, Role};
 
 use super::write::Shared;
-use super::{CloseEvent, Data, Event, ReadyState};
+use wsbench_codec::ReadyState;
+
+use super::{CloseEvent, Data, Event};
 use crate::config::Config;
 use crate::deflate::{InflateError, Inflater};
 use crate::error::Error;

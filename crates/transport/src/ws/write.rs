@@ -17,9 +17,10 @@ use wsbench_codec::encode::NoMasking;
 use wsbench_codec::frame::RSV1;
 use wsbench_codec::{CloseCode, Encoder, FastMaskKeys, FrameKind, OpCode, Role};
 
-use super::{ReadyState, State};
+use super::State;
 use crate::deflate::Deflater;
 use crate::error::Error;
+use wsbench_codec::ReadyState;
 
 /// A write buffer grown beyond this is released once it drains.
 const WRITE_RETAIN: usize = 1024;
