@@ -41,7 +41,7 @@ pub mod message;
 pub mod utf8;
 
 pub use close::{CloseCode, CloseFrame};
-pub use connection::ReadyState;
+pub use connection::{CloseEvent, Connection, ReadyState};
 pub use decode::{FrameDecoder, FrameEvent, PayloadChunk};
 pub use encode::{EncodeError, Encoder, FastMaskKeys, FrameKind, MaskKeySource};
 pub use error::ProtocolError;

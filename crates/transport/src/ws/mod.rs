@@ -6,12 +6,13 @@ pub(crate) mod server;
 mod write;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
-use wsbench_codec::ReadyState;
+use std::time::Instant;
 
 use tokio::io::AsyncWrite;
+pub use wsbench_codec::CloseEvent;
+use wsbench_codec::connection::{Connection, Timeouts};
 use wsbench_codec::frame::RSV1;
-use wsbench_codec::{Decoder, DecoderConfig, Role};
+use wsbench_codec::{Decoder, DecoderConfig, ReadyState, Role};
 
 pub use read::WsReader;
 pub use write::WsWriter;
@@ -41,30 +42,6 @@ impl Data {
     }
 }
 
-/// The browser API's `close` event.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CloseEvent {
-    /// The peer's close code; 1005 when its close frame had none, 1006 when
-    /// the connection ended without a closing handshake.
-    pub code: u16,
-    /// The peer's close reason.
-    pub reason: String,
-    /// Whether the closing handshake completed.
-    pub was_clean: bool,
-}
-
-impl CloseEvent {
-    /// The close event of a connection that ended without a closing
-    /// handshake: code 1006, no reason, not clean.
-    pub fn abnormal() -> CloseEvent {
-        CloseEvent {
-            code: 1006,
-            reason: String::new(),
-            was_clean: false,
-        }
-    }
-}
-
 /// What a connection reports, in the browser API's terms. `open` is implied
 /// by a successful [`crate::connect`] or [`crate::accept`].
 #[derive(Debug)]
@@ -77,36 +54,6 @@ pub enum Event {
     Error(Error),
     /// The connection is closed; no event follows.
     Close(CloseEvent),
-}
-
-/// State both halves of a connection see.
-#[derive(Debug)]
-pub(crate) struct State(AtomicU8);
-
-impl State {
-    fn new(s: ReadyState) -> State {
-        State(AtomicU8::new(s as u8))
-    }
-
-    pub(crate) fn get(&self) -> ReadyState {
-        ReadyState::from_u8(self.0.load(Ordering::Acquire))
-    }
-
-    pub(crate) fn set(&self, s: ReadyState) {
-        self.0.store(s as u8, Ordering::Release);
-    }
-
-    /// Moves from OPEN to CLOSING; false if the state was not OPEN.
-    pub(crate) fn begin_closing(&self) -> bool {
-        self.0
-            .compare_exchange(
-                ReadyState::Open as u8,
-                ReadyState::Closing as u8,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
-            .is_ok()
-    }
 }
 
 /// One WebSocket connection: a reader and a writer over the two halves of a
@@ -160,14 +107,13 @@ where
         if deflate.is_some() {
             decoder_config.allowed_rsv = RSV1;
         }
-        let shared = Arc::new(Shared::new(
-            role,
-            write,
-            State::new(ReadyState::Open),
-            deflater,
-        ));
+        let timeouts = Timeouts {
+            keepalive: config.keepalive,
+            close: config.close_timeout,
+        };
+        let connection = Connection::open(role, timeouts, Instant::now());
+        let shared = Arc::new(Shared::new(role, write, connection, deflater));
         let decoder = Decoder::new(decoder_config);
-        let close_timeout = config.close_timeout;
         WebSocket {
             reader: WsReader::new(
                 read,
@@ -177,7 +123,7 @@ where
                 leftover,
                 inflater,
             ),
-            writer: WsWriter::new(shared, close_timeout),
+            writer: WsWriter::new(shared),
         }
     }
 

@@ -6,14 +6,15 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker, ready};
 
+use std::time::Instant;
+
 use tokio::io::{AsyncReadExt, AsyncWrite, ReadBuf};
-use tokio::time::{Instant, timeout, timeout_at};
-use wsbench_codec::{Decoder, OpCode, OwnedMessage, ProtocolError, Role};
+use tokio::time::timeout_at;
+use wsbench_codec::connection::{AfterClose, Expired, PeerClosed, Received};
+use wsbench_codec::{CloseEvent, Decoder, Message, ProtocolError, ReadyState};
 
 use super::write::Shared;
-use wsbench_codec::ReadyState;
-
-use super::{CloseEvent, Data, Event};
+use super::{Data, Event};
 use crate::config::Config;
 use crate::deflate::{InflateError, Inflater};
 use crate::error::Error;
@@ -35,10 +36,8 @@ pub struct WsReader<R, W> {
     end: usize,
     /// The last read filled the whole buffer: grow before the next.
     last_read_filled: bool,
-    /// A pong or close reply is queued and must be written.
+    /// A pong, ping or close reply is queued and must be written.
     needs_flush: bool,
-    /// A keepalive ping went out and no byte has arrived since.
-    ping_outstanding: bool,
     /// The close event to report after an error event.
     /// (Boxed: rare, and every idle connection's reader carries the slot.)
     pending_close: Option<Box<CloseEvent>>,
@@ -54,7 +53,7 @@ pub struct WsReader<R, W> {
 enum Step {
     Event(Event),
     Continue,
-    PeerClose(CloseEvent),
+    PeerClose(PeerClosed),
     Fail(Error),
 }
 
@@ -89,7 +88,6 @@ where
             end,
             last_read_filled: false,
             needs_flush: false,
-            ping_outstanding: false,
             pending_close: None,
             inflater,
             read_ns: if leftover.is_empty() {
@@ -111,7 +109,7 @@ where
 
     /// `readyState`.
     pub fn ready_state(&self) -> ReadyState {
-        self.shared.state.get()
+        self.shared.ready_state()
     }
 
     /// Bytes of heap memory held by the read buffer and the decoder.
@@ -147,14 +145,14 @@ where
             }
             match self.read_more().await {
                 Ok(Some(0)) => {
-                    self.shared.state.set(ReadyState::Closed);
+                    self.shared.closed();
                     return Some(self.finish(CloseEvent::abnormal()));
                 }
                 Ok(_) => {}
                 Err(ReadError::Io(e)) => return Some(Box::pin(self.fail(Error::Io(e))).await),
                 Err(ReadError::CloseTimeout) => {
                     let _ = Box::pin(self.shared.shutdown()).await;
-                    self.shared.state.set(ReadyState::Closed);
+                    self.shared.closed();
                     return Some(self.finish(CloseEvent::abnormal()));
                 }
                 Err(ReadError::KeepaliveTimeout) => {
@@ -173,11 +171,12 @@ where
         Event::Close(close)
     }
 
-    /// Decodes the next message from the buffer and acts on it.
+    /// Decodes the next message from the buffer and acts on it as the
+    /// connection's state machine says.
     fn decode_step(&mut self) -> Step {
         let input = &mut self.buf[self.start..self.end];
         let (n, message) = match self.decoder.decode(input) {
-            Ok((n, m)) => (n, m.map(|m| m.to_owned_message())),
+            Ok(r) => r,
             Err(e) => return Step::Fail(Error::Protocol(e)),
         };
         let Some(message) = message else {
@@ -187,40 +186,36 @@ where
             self.end = 0;
             return Step::Continue;
         };
+        let step = match self.shared.on_message(&message, Instant::now()) {
+            Received::Drop => Step::Continue,
+            Received::Pong => {
+                self.needs_flush = true;
+                Step::Continue
+            }
+            Received::PeerClosed(pc) => Step::PeerClose(pc),
+            Received::Deliver => match message {
+                Message::Text(t) => Step::Event(Event::Message(Data::Text(t.to_owned()))),
+                Message::Binary(b) => Step::Event(Event::Message(Data::Binary(b.to_vec()))),
+                Message::Pong(p) => Step::Event(Event::Pong(p.to_vec())),
+                Message::Compressed { text, payload } => {
+                    let payload = payload.to_vec();
+                    self.consume(n);
+                    return self.inflate(text, &payload);
+                }
+                // The state machine never delivers these.
+                Message::Ping(_) | Message::Close(_) => Step::Continue,
+            },
+        };
+        self.consume(n);
+        step
+    }
+
+    /// `n` bytes of the buffer were decoded.
+    fn consume(&mut self, n: usize) {
         self.start += n;
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
-        }
-        let closing = self.shared.close_sent();
-        match message {
-            // After our close frame, the browser API drops incoming messages.
-            OwnedMessage::Text(_) | OwnedMessage::Binary(_) if closing => Step::Continue,
-            OwnedMessage::Text(t) => Step::Event(Event::Message(Data::Text(t))),
-            OwnedMessage::Binary(b) => Step::Event(Event::Message(Data::Binary(b))),
-            OwnedMessage::Ping(p) => {
-                if !closing {
-                    // Cannot fail: the payload came in a valid control frame.
-                    if self.shared.queue(OpCode::Pong, &p).is_ok() {
-                        self.needs_flush = true;
-                    }
-                }
-                Step::Continue
-            }
-            OwnedMessage::Pong(p) => Step::Event(Event::Pong(p)),
-            OwnedMessage::Close(frame) => {
-                let (code, reason) = match frame {
-                    Some((code, reason)) => (code.as_u16(), reason),
-                    None => (1005, String::new()),
-                };
-                Step::PeerClose(CloseEvent {
-                    code,
-                    reason,
-                    was_clean: true,
-                })
-            }
-            OwnedMessage::Compressed { .. } if closing => Step::Continue,
-            OwnedMessage::Compressed { text, payload } => self.inflate(text, &payload),
         }
     }
 
@@ -243,26 +238,18 @@ where
         }
     }
 
-    /// The peer's close frame arrived: answer it (unless we closed first),
+    /// The peer's close frame arrived (its answer is queued): write it,
     /// then end the connection the way RFC 6455 §7.1.1 assigns: the server
     /// closes TCP first, the client waits for that.
-    async fn peer_closed(&mut self, mut close: CloseEvent) -> Event {
-        self.shared.state.set(ReadyState::Closing);
-        let echo = match close.code {
-            1005 => None,
-            code => Some((wsbench_codec::CloseCode::new(code), "")),
-        };
-        // Errors: the close frame is refused only for an invalid code, which
-        // the decoder has already rejected.
-        let _ = self.shared.queue_close(echo);
+    async fn peer_closed(&mut self, closed: PeerClosed) -> Event {
+        let mut close = closed.event;
         let written = self.shared.flush().await;
-        match self.shared.role {
-            Role::Server => {
+        match closed.then {
+            AfterClose::Shutdown => {
                 let _ = self.shared.shutdown().await;
             }
-            Role::Client => {
-                let wait = self.config.close_timeout;
-                let drained = timeout(wait, self.drain_to_eof()).await;
+            AfterClose::AwaitEof(until) => {
+                let drained = timeout_at(until.into(), self.drain_to_eof()).await;
                 let _ = self.shared.shutdown().await;
                 if !matches!(drained, Ok(Ok(()))) {
                     close.was_clean = false;
@@ -272,7 +259,7 @@ where
         if written.is_err() {
             close.was_clean = false;
         }
-        self.shared.state.set(ReadyState::Closed);
+        self.shared.closed();
         self.finish(close)
     }
 
@@ -286,12 +273,8 @@ where
     /// protocol error), TCP closed, an error event now and a close event
     /// (1006) next.
     async fn fail(&mut self, error: Error) -> Event {
-        let code = error.close_code();
-        if code.is_valid_on_wire() {
-            let _ = self.shared.queue_close(Some((code, "")));
-        }
+        self.shared.fail(error.close_code());
         let _ = self.shared.shutdown().await;
-        self.shared.state.set(ReadyState::Closed);
         self.pending_close = Some(Box::new(CloseEvent::abnormal()));
         Event::Error(error)
     }
@@ -316,11 +299,7 @@ where
             // The burst is over: give the memory back.
             self.buf = vec![0; initial];
         }
-        let deadline = self.close_deadline();
-        let keepalive = match self.config.keepalive {
-            Some(iv) if deadline.is_none() => Some(iv),
-            _ => None,
-        };
+        let deadline = self.shared.next_timeout();
         let (io, buf) = (&mut self.io, &mut self.buf);
         // An empty buffer waits for readiness first and is filled after.
         let read = std::future::poll_fn(move |cx| {
@@ -332,32 +311,29 @@ where
             ready!(Pin::new(&mut *io).poll_read(cx, &mut into))?;
             Poll::Ready(Ok::<_, io::Error>(into.filled().len()))
         });
-        // The timed reads are boxed: their timer would otherwise make every
-        // idle connection's future larger.
-        let n = match (deadline, keepalive) {
-            (Some(at), _) => match Box::pin(timeout_at(at, read)).await {
-                Ok(r) => r?,
-                Err(_) => return Err(ReadError::CloseTimeout),
-            },
-            (None, Some(iv)) => match Box::pin(timeout(iv, read)).await {
+        // A timed read is boxed: its timer would otherwise make every idle
+        // connection's future larger.
+        let n = match deadline {
+            Some(at) => match Box::pin(timeout_at(at.into(), read)).await {
                 Ok(r) => r?,
                 Err(_) => {
-                    if self.ping_outstanding {
-                        return Err(ReadError::KeepaliveTimeout);
-                    }
-                    self.ping_outstanding = true;
-                    if self.shared.queue(OpCode::Ping, b"keepalive").is_ok() {
-                        self.needs_flush = true;
-                    }
-                    return Ok(None);
+                    return match self.shared.on_timeout(Instant::now()) {
+                        Some(Expired::CloseUnanswered) => Err(ReadError::CloseTimeout),
+                        Some(Expired::KeepaliveFailed) => Err(ReadError::KeepaliveTimeout),
+                        Some(Expired::SendPing) => {
+                            self.needs_flush = true;
+                            Ok(None)
+                        }
+                        None => Ok(None),
+                    };
                 }
             },
-            (None, None) => read.await?,
+            None => read.await?,
         };
         if n > 0 {
             self.read_ns = wsbench_protocol::clock::monotonic_ns();
+            self.shared.on_read(Instant::now());
         }
-        self.ping_outstanding = false;
         self.last_read_filled = n == self.buf.len();
         self.end = n;
         Ok(Some(n))
@@ -367,14 +343,6 @@ where
     fn readable_now(&self) -> bool {
         let mut probe = Context::from_waker(Waker::noop());
         self.io.poll_read_ready(&mut probe).is_ready()
-    }
-
-    fn close_deadline(&self) -> Option<Instant> {
-        if self.shared.close_sent() {
-            self.shared.close_deadline()
-        } else {
-            None
-        }
     }
 }
 

@@ -7,20 +7,21 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::Instant;
 
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::time::Instant;
+use wsbench_codec::close::{CloseBodyError, MAX_REASON_LEN};
+use wsbench_codec::connection::{CloseRefused, Connection, Expired, Received};
 use wsbench_codec::encode::NoMasking;
 use wsbench_codec::frame::RSV1;
-use wsbench_codec::{CloseCode, Encoder, FastMaskKeys, FrameKind, OpCode, Role};
+use wsbench_codec::{
+    CloseCode, EncodeError, Encoder, FastMaskKeys, FrameKind, Message, OpCode, ReadyState, Role,
+};
 
-use super::State;
 use crate::deflate::Deflater;
 use crate::error::Error;
-use wsbench_codec::ReadyState;
 
 /// A write buffer grown beyond this is released once it drains.
 const WRITE_RETAIN: usize = 1024;
@@ -40,12 +41,52 @@ struct Queued {
     app: usize,
 }
 
+/// The connection's state machine and what it queues to send, under one
+/// lock: a frame is queued only in a state that allows it.
 #[derive(Debug)]
 struct Outbox {
+    conn: Connection,
     encoder: AnyEncoder,
     deflater: Option<Deflater>,
     buf: Vec<u8>,
     frames: VecDeque<Queued>,
+}
+
+impl Outbox {
+    /// Encodes one control frame (never compressed, never counted in
+    /// `bufferedAmount`).
+    fn control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
+        let before = self.buf.len();
+        let kind = FrameKind::whole(opcode);
+        match &mut self.encoder {
+            AnyEncoder::Client(e) => e.encode_to_vec(&mut self.buf, kind, payload)?,
+            AnyEncoder::Server(e) => e.encode_to_vec(&mut self.buf, kind, payload)?,
+        }
+        self.push_frame(before);
+        Ok(())
+    }
+
+    /// Encodes a close frame: with a code and reason, or empty.
+    fn close_frame(&mut self, close: Option<(CloseCode, &str)>) -> Result<(), Error> {
+        let Some((code, reason)) = close else {
+            return self.control(OpCode::Close, &[]);
+        };
+        let before = self.buf.len();
+        match &mut self.encoder {
+            AnyEncoder::Client(e) => e.encode_close(&mut self.buf, code, reason)?,
+            AnyEncoder::Server(e) => e.encode_close(&mut self.buf, code, reason)?,
+        }
+        self.push_frame(before);
+        Ok(())
+    }
+
+    fn push_frame(&mut self, before: usize) {
+        self.frames.push_back(Queued {
+            wire: self.buf.len() - before,
+            body: 0,
+            app: 0,
+        });
+    }
 }
 
 #[derive(Debug)]
@@ -89,14 +130,9 @@ impl<W> Sink<W> {
 /// What the reader and the writer of one connection share.
 #[derive(Debug)]
 pub(crate) struct Shared<W> {
-    pub(crate) state: State,
-    pub(crate) role: Role,
     outbox: Mutex<Outbox>,
-    /// Our close frame is queued; nothing may follow it.
-    close_queued: AtomicBool,
     buffered: AtomicUsize,
     sink: tokio::sync::Mutex<Sink<W>>,
-    close_deadline: Mutex<Option<Instant>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -106,21 +142,24 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl<W: AsyncWrite + Unpin> Shared<W> {
-    pub(crate) fn new(role: Role, io: W, state: State, deflater: Option<Deflater>) -> Shared<W> {
+    pub(crate) fn new(
+        role: Role,
+        io: W,
+        conn: Connection,
+        deflater: Option<Deflater>,
+    ) -> Shared<W> {
         let encoder = match role {
             Role::Client => AnyEncoder::Client(Encoder::client(FastMaskKeys::new(random_u64()))),
             Role::Server => AnyEncoder::Server(Encoder::server()),
         };
         Shared {
-            state,
-            role,
             outbox: Mutex::new(Outbox {
+                conn,
                 encoder,
                 deflater,
                 buf: Vec::new(),
                 frames: VecDeque::new(),
             }),
-            close_queued: AtomicBool::new(false),
             buffered: AtomicUsize::new(0),
             sink: tokio::sync::Mutex::new(Sink {
                 io,
@@ -130,16 +169,19 @@ impl<W: AsyncWrite + Unpin> Shared<W> {
                 head_done: 0,
                 shut: false,
             }),
-            close_deadline: Mutex::new(None),
         }
     }
 
-    /// Queues one whole frame. Data frames count towards `bufferedAmount`.
+    /// `readyState`.
+    pub(crate) fn ready_state(&self) -> ReadyState {
+        lock(&self.outbox).conn.ready_state()
+    }
+
+    /// Queues one data message (the browser's `send`): only while open.
+    /// Counts towards `bufferedAmount`.
     pub(crate) fn queue(&self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
         let mut out = lock(&self.outbox);
-        if self.close_queued.load(Ordering::Acquire) {
-            return Err(Error::NotOpen(self.state.get()));
-        }
+        out.conn.check_send().map_err(Error::NotOpen)?;
         let before = out.buf.len();
         let Outbox {
             encoder,
@@ -177,52 +219,81 @@ impl<W: AsyncWrite + Unpin> Shared<W> {
         Ok(())
     }
 
-    /// Queues the close frame unless one was queued before; returns whether
-    /// this call queued it. `None`: a close frame without a body.
-    pub(crate) fn queue_close(&self, close: Option<(CloseCode, &str)>) -> Result<bool, Error> {
-        let mut out = lock(&self.outbox);
-        if self.close_queued.load(Ordering::Acquire) {
-            return Ok(false);
-        }
-        let before = out.buf.len();
-        let Outbox { encoder, buf, .. } = &mut *out;
-        let kind = FrameKind::whole(OpCode::Close);
-        match (encoder, close) {
-            (AnyEncoder::Client(e), Some((code, reason))) => e.encode_close(buf, code, reason)?,
-            (AnyEncoder::Server(e), Some((code, reason))) => e.encode_close(buf, code, reason)?,
-            (AnyEncoder::Client(e), None) => e.encode_to_vec(buf, kind, &[])?,
-            (AnyEncoder::Server(e), None) => e.encode_to_vec(buf, kind, &[])?,
-        }
-        let wire = out.buf.len() - before;
-        out.frames.push_back(Queued {
-            wire,
-            body: 0,
-            app: 0,
-        });
-        // Set under the outbox lock, so no frame is queued after it.
-        self.close_queued.store(true, Ordering::Release);
-        Ok(true)
+    /// Bytes arrived at `now`.
+    pub(crate) fn on_read(&self, now: Instant) {
+        lock(&self.outbox).conn.on_read(now);
     }
 
-    /// Whether our close frame is queued (the reader asks per message, so
-    /// this is an atomic rather than the outbox lock).
-    pub(crate) fn close_sent(&self) -> bool {
-        self.close_queued.load(Ordering::Acquire)
+    /// What to do with a decoded message; the reply it needs (a pong, the
+    /// answer to a close frame) is queued here.
+    pub(crate) fn on_message(&self, message: &Message<'_>, now: Instant) -> Received {
+        let mut out = lock(&self.outbox);
+        let received = out.conn.on_message(message, now);
+        // Encoding cannot fail: the payload came in a valid control frame,
+        // and an echoed close code is one the decoder accepted.
+        match (&received, message) {
+            (Received::Pong, Message::Ping(p)) => {
+                let _ = out.control(OpCode::Pong, p);
+            }
+            (Received::PeerClosed(pc), _) => {
+                if let Some(code) = pc.reply {
+                    let _ = out.close_frame(code.map(|c| (c, "")));
+                }
+            }
+            _ => {}
+        }
+        received
+    }
+
+    /// The application closes: our close frame is queued unless one was.
+    pub(crate) fn close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        if reason.len() > MAX_REASON_LEN {
+            return Err(Error::Encode(EncodeError::Close(
+                CloseBodyError::ReasonTooLong(reason.len()),
+            )));
+        }
+        let mut out = lock(&self.outbox);
+        match out.conn.close(code, Instant::now()) {
+            Ok(true) => out.close_frame(Some((code, reason))),
+            Ok(false) => Ok(()),
+            Err(CloseRefused::InvalidCode(c)) => Err(Error::Encode(EncodeError::Close(
+                CloseBodyError::InvalidCode(c.as_u16()),
+            ))),
+            Err(CloseRefused::Closed) => Err(Error::NotOpen(ReadyState::Closed)),
+        }
+    }
+
+    /// The connection fails with `code`: its close frame is queued when it
+    /// may be sent.
+    pub(crate) fn fail(&self, code: CloseCode) {
+        let mut out = lock(&self.outbox);
+        if let Some(code) = out.conn.fail(code) {
+            let _ = out.close_frame(Some((code, "")));
+        }
+    }
+
+    /// The connection ended.
+    pub(crate) fn closed(&self) {
+        lock(&self.outbox).conn.closed();
+    }
+
+    /// When the reader must look at the deadlines next.
+    pub(crate) fn next_timeout(&self) -> Option<Instant> {
+        lock(&self.outbox).conn.next_timeout()
+    }
+
+    /// A deadline may have passed; a keepalive ping is queued here.
+    pub(crate) fn on_timeout(&self, now: Instant) -> Option<Expired> {
+        let mut out = lock(&self.outbox);
+        let expired = out.conn.on_timeout(now);
+        if expired == Some(Expired::SendPing) {
+            let _ = out.control(OpCode::Ping, b"keepalive");
+        }
+        expired
     }
 
     pub(crate) fn buffered_amount(&self) -> usize {
         self.buffered.load(Ordering::Acquire)
-    }
-
-    pub(crate) fn set_close_deadline(&self, after: Duration) {
-        let mut d = lock(&self.close_deadline);
-        if d.is_none() {
-            *d = Some(Instant::now() + after);
-        }
-    }
-
-    pub(crate) fn close_deadline(&self) -> Option<Instant> {
-        *lock(&self.close_deadline)
     }
 
     /// Writes everything queued so far to the socket.
@@ -293,20 +364,16 @@ pub(crate) fn random_u64() -> u64 {
 #[derive(Debug)]
 pub struct WsWriter<W> {
     shared: Arc<Shared<W>>,
-    close_timeout: Duration,
 }
 
 impl<W: AsyncWrite + Unpin> WsWriter<W> {
-    pub(crate) fn new(shared: Arc<Shared<W>>, close_timeout: Duration) -> WsWriter<W> {
-        WsWriter {
-            shared,
-            close_timeout,
-        }
+    pub(crate) fn new(shared: Arc<Shared<W>>) -> WsWriter<W> {
+        WsWriter { shared }
     }
 
     /// `readyState`.
     pub fn ready_state(&self) -> ReadyState {
-        self.shared.state.get()
+        self.shared.ready_state()
     }
 
     /// `bufferedAmount`: payload bytes accepted by `send`/`queue` and not
@@ -315,23 +382,14 @@ impl<W: AsyncWrite + Unpin> WsWriter<W> {
         self.shared.buffered_amount()
     }
 
-    fn check_open(&self) -> Result<(), Error> {
-        match self.ready_state() {
-            ReadyState::Open => Ok(()),
-            s => Err(Error::NotOpen(s)),
-        }
-    }
-
     /// Queues a text message without writing it (the browser's `send`,
     /// which never blocks); [`WsWriter::flush`] writes the queue.
     pub fn queue_text(&self, text: &str) -> Result<(), Error> {
-        self.check_open()?;
         self.shared.queue(OpCode::Text, text.as_bytes())
     }
 
     /// Queues a binary message without writing it.
     pub fn queue_binary(&self, data: &[u8]) -> Result<(), Error> {
-        self.check_open()?;
         self.shared.queue(OpCode::Binary, data)
     }
 
@@ -355,7 +413,6 @@ impl<W: AsyncWrite + Unpin> WsWriter<W> {
     /// Sends a ping (up to 125 bytes); the answer arrives as
     /// [`crate::Event::Pong`].
     pub async fn ping(&self, payload: &[u8]) -> Result<(), Error> {
-        self.check_open()?;
         self.shared.queue(OpCode::Ping, payload)?;
         self.flush().await
     }
@@ -366,21 +423,7 @@ impl<W: AsyncWrite + Unpin> WsWriter<W> {
     /// The reader reports the close event when the peer answers, or after
     /// the close timeout with `was_clean == false`.
     pub async fn close(&self, code: u16, reason: &str) -> Result<(), Error> {
-        let code = CloseCode::new(code);
-        if !code.is_valid_on_wire() {
-            return Err(Error::Encode(wsbench_codec::EncodeError::Close(
-                wsbench_codec::close::CloseBodyError::InvalidCode(code.as_u16()),
-            )));
-        }
-        if self.ready_state() == ReadyState::Closed {
-            return Err(Error::NotOpen(ReadyState::Closed));
-        }
-        // The deadline is set first so the reader never sees our close
-        // frame queued without it.
-        self.shared.set_close_deadline(self.close_timeout);
-        if self.shared.queue_close(Some((code, reason)))? {
-            self.shared.state.begin_closing();
-        }
+        self.shared.close(CloseCode::new(code), reason)?;
         self.flush().await
     }
 
