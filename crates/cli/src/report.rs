@@ -99,7 +99,7 @@ pub(crate) fn write_reports(
         dirs[0]
             .parent()
             .unwrap_or(Path::new("."))
-            .join(format!("report-{}", wsbench_load::output::folder_stamp()))
+            .join(format!("report-{}", wsbench_model::results::folder_stamp()))
     };
     let out = out.map_or_else(default_out, Path::to_owned);
     wsbench_report::report(&runs, formats, Some(&out))

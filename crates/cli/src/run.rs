@@ -145,7 +145,11 @@ fn execute(scenario: Scenario, args: &RunArgs, extra: impl FnOnce(&Summary)) -> 
                     wsbench_report::Format::Html,
                 ];
                 match crate::report::write_reports(&[dir.to_owned()], &formats, None) {
-                    Ok(_) => println!("report: {}", dir.join("report.html").display()),
+                    Ok(_) => println!(
+                        "report: {}",
+                        dir.join(wsbench_model::results::files::REPORT_HTML)
+                            .display()
+                    ),
                     Err(e) => eprintln!("wsbench run: writing the report: {e}"),
                 }
             }

@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use wsbench_model::results::{
-    Environment, PhaseSummary, SUMMARY_SCHEMA_VERSION, StopReason, Summary, files, write_histogram,
+    Environment, PhaseSummary, RunFolder, SUMMARY_SCHEMA_VERSION, StopReason, Summary, files,
+    write_histogram,
 };
 use wsbench_model::{Scenario, Target, WorkloadKind};
 use wsbench_protocol::clock::monotonic_ns;
 use wsbench_server::args::ServeArgs;
 
-use crate::output::{Accounting, ResultsDir, append_health, write_phase};
+use crate::output::{Accounting, append_health, create_folder, write_phase};
 use crate::phase::{Phase, PushRole};
 use crate::plan::{Plan, nanos};
 use crate::stop::{Early, MAX_DRAIN};
@@ -206,7 +207,7 @@ pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<RunOutcome, Run
     let suffix = opts
         .shard
         .map(|sh| format!("-shard-{}-of-{}", sh.index, sh.count));
-    let mut results = ResultsDir::create(
+    let results = create_folder(
         &opts.results_root,
         &scenario,
         suffix.as_deref().unwrap_or(""),
@@ -215,8 +216,10 @@ pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<RunOutcome, Run
     )
     .map_err(RunError::Results)?;
     // Workers read the scenario from the results folder.
-    let scenario_file = results.path().join("scenario.toml");
-    std::fs::write(&scenario_file, &scenario.source).map_err(RunError::Results)?;
+    results
+        .write_scenario(&scenario.source)
+        .map_err(RunError::Results)?;
+    let scenario_file = results.file(files::SCENARIO);
 
     let (origin, insecure, mut builtin) = reach_target(&scenario, &opts.exe).await?;
     let options = client_options(&scenario, insecure);
@@ -251,7 +254,7 @@ pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<RunOutcome, Run
                 u64::from(workers),
                 &opts.exe,
                 &scenario_file,
-                &mut results,
+                &results,
                 &mut interrupt,
                 builtin.as_mut(),
             )
@@ -344,12 +347,12 @@ fn new_summary(scenario: &Scenario, opts: &RunOptions, environment: Environment)
 fn finish(
     mut summary: Summary,
     scenario: &Scenario,
-    results: &ResultsDir,
+    results: &RunFolder,
 ) -> Result<RunOutcome, RunError> {
     summary.thresholds =
         Summary::evaluate(&summary.phases, &scenario.thresholds, Some(results.path()));
     results.write_summary(&summary).map_err(RunError::Results)?;
-    append_health(results.path(), &summary).map_err(RunError::Results)?;
+    append_health(results, &summary).map_err(RunError::Results)?;
     let dir = results.path().to_owned();
     match summary.stop_reason {
         Some(StopReason::Interrupted) => Err(RunError::Interrupted {
@@ -372,7 +375,7 @@ async fn run_here(
     k: u32,
     interrupt: &mut watch::Receiver<bool>,
     builtin: Option<&mut Builtin>,
-    results: &ResultsDir,
+    results: &RunFolder,
 ) -> Result<(PhaseSummary, Early), RunError> {
     let s = &phase.scenario;
     let (plan, accounting) = match opts.shard {

@@ -3,79 +3,37 @@
 //! completed with the harness verdicts at the end), `summary.json`
 //! (rewritten after every phase), one `.hdr` file per phase and metric, the
 //! push ledger and publish records, and `server.log` for builtin targets.
-//! File names come from `wsbench_model::results::files`.
+//! The folder and its file names are `wsbench_model::results`'
+//! (`RunFolder`, `files`).
 
 use std::fmt::Write as _;
-use std::fs;
 use std::io;
-use std::path::{Path, PathBuf};
-
-use std::time::SystemTime;
+use std::path::Path;
 
 use wsbench_model::Scenario;
 use wsbench_model::delivery::{account, account_recorded};
 use wsbench_model::metric::{Metric, fmt_ns, main_latency_of};
 use wsbench_model::results::{
-    Environment, LatencyStats, PhaseSummary, Summary, files, write_histogram, write_interval_log,
+    Environment, LatencyStats, PhaseSummary, RunFolder, Summary, files, write_histogram,
+    write_interval_log,
 };
 
 use crate::phase::{Measured, cores};
 use crate::stop::Early;
 
-/// A run's results folder.
-#[derive(Debug)]
-pub struct ResultsDir {
-    path: PathBuf,
-}
-
-impl ResultsDir {
-    /// Creates `root/<UTC date and time>-<scenario name><suffix>/` and
-    /// writes `run.md` into it.
-    pub fn create(
-        root: &Path,
-        scenario: &Scenario,
-        suffix: &str,
-        command: &str,
-        env: &Environment,
-    ) -> io::Result<ResultsDir> {
-        let stamp = folder_stamp();
-        let mut path = root.join(format!("{stamp}-{}{suffix}", scenario.name));
-        let mut n = 1;
-        while path.exists() {
-            n += 1;
-            path = root.join(format!("{stamp}-{}{suffix}-{n}", scenario.name));
-        }
-        fs::create_dir_all(&path)?;
-        let dir = ResultsDir { path };
-        fs::write(dir.path.join("run.md"), run_md(scenario, command, env))?;
-        Ok(dir)
-    }
-
-    /// The folder.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Writes `summary.json`.
-    pub fn write_summary(&self, summary: &Summary) -> io::Result<()> {
-        summary.write(&self.path)
-    }
-
-    /// Writes the builtin server's last stderr lines.
-    pub fn write_server_log(&self, lines: &[String]) -> io::Result<()> {
-        let mut text = lines.join("\n");
-        text.push('\n');
-        fs::write(self.path.join("server.log"), text)
-    }
-}
-
-/// The UTC date and time that starts folder names: `2026-11-27T153446`.
-pub fn folder_stamp() -> String {
-    humantime::format_rfc3339_seconds(SystemTime::now())
-        .to_string()
-        .replace(':', "")
-        .trim_end_matches('Z')
-        .to_owned()
+/// Creates the run's results folder `root/<date>-<scenario><suffix>/` and
+/// writes `run.md` into it first, so even a run that dies at once leaves
+/// its record.
+pub(crate) fn create_folder(
+    root: &Path,
+    scenario: &Scenario,
+    suffix: &str,
+    command: &str,
+    env: &Environment,
+) -> io::Result<RunFolder> {
+    let folder = RunFolder::create(root, &scenario.name, suffix)?;
+    folder.write_run_md(&run_md(scenario, command, env))?;
+    Ok(folder)
 }
 
 /// How a phase's push delivery is accounted where its files are written.
@@ -139,7 +97,7 @@ pub(crate) fn write_phase(
 
 /// Completes `run.md` with what every reader of a result should see next
 /// to its figures: the harness floor and each phase's verdict.
-pub fn append_health(dir: &Path, summary: &Summary) -> io::Result<()> {
+pub fn append_health(folder: &RunFolder, summary: &Summary) -> io::Result<()> {
     let mut md = String::from("\n## Harness health\n\n");
     if let Some(f) = &summary.floor {
         let _ = writeln!(
@@ -178,10 +136,7 @@ pub fn append_health(dir: &Path, summary: &Summary) -> io::Result<()> {
             let _ = writeln!(md, "|  | {r} | | | | |");
         }
     }
-    let mut f = fs::OpenOptions::new()
-        .append(true)
-        .open(dir.join("run.md"))?;
-    io::Write::write_all(&mut f, md.as_bytes())
+    folder.append_run_md(&md)
 }
 
 fn run_md(s: &Scenario, command: &str, env: &Environment) -> String {

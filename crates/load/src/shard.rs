@@ -20,13 +20,13 @@ use tokio::sync::watch;
 use wsbench_model::Scenario;
 use wsbench_model::metric::Metric;
 use wsbench_model::results::{
-    LatencyStats, PhasePart, PhaseSummary, StopReason, TimelinePoint, files, merge_part_dirs,
-    write_histogram,
+    LatencyStats, PhasePart, PhaseSummary, RunFolder, StopReason, TimelinePoint, files,
+    merge_part_dirs, write_histogram,
 };
 use wsbench_protocol::clock::monotonic_ns;
 
 use crate::RunError;
-use crate::output::{Accounting, ResultsDir, write_phase};
+use crate::output::{Accounting, write_phase};
 use crate::phase::{Phase, PushRole, cores};
 use crate::plan::Plan;
 use crate::progress::Progress;
@@ -53,7 +53,7 @@ pub async fn run_shard(
             tls: spec.tls,
         },
         progress: false,
-        progress_file: Some(spec.out.join(PROGRESS_FILE)),
+        progress_file: Some(spec.out.join(files::PROGRESS)),
         // The coordinator publishes, on this host's clock.
         push: push.then_some(PushRole {
             run: spec.run,
@@ -74,12 +74,9 @@ pub async fn run_shard(
         stop_detail: early.map(|(_, d)| d),
     };
     let text = serde_json::to_string_pretty(&part).map_err(|e| RunError::Results(e.into()))?;
-    std::fs::write(spec.out.join("part.json"), text).map_err(RunError::Results)?;
+    std::fs::write(spec.out.join(files::PART), text).map_err(RunError::Results)?;
     Ok(part)
 }
-
-/// The file a worker writes its latest second to.
-const PROGRESS_FILE: &str = "progress.json";
 
 /// The workers' latest seconds added up: open connections, msg/s and
 /// errors sum; the percentiles are the highest of any worker (a bound:
@@ -87,7 +84,7 @@ const PROGRESS_FILE: &str = "progress.json";
 fn workers_progress(dirs: &[&Path]) -> Option<TimelinePoint> {
     let mut sum: Option<TimelinePoint> = None;
     for dir in dirs {
-        let Some(p) = std::fs::read_to_string(dir.join(PROGRESS_FILE))
+        let Some(p) = std::fs::read_to_string(dir.join(files::PROGRESS))
             .ok()
             .and_then(|t| serde_json::from_str::<TimelinePoint>(&t).ok())
         else {
@@ -128,7 +125,7 @@ pub(crate) async fn coordinate(
     workers: u64,
     exe: &Path,
     scenario_file: &Path,
-    results: &mut ResultsDir,
+    results: &RunFolder,
     interrupt: &mut watch::Receiver<bool>,
     builtin: Option<&mut Builtin>,
 ) -> Result<(PhaseSummary, Early), RunError> {
@@ -140,7 +137,7 @@ pub(crate) async fn coordinate(
     let publisher = phase
         .grid(plan.window_ns)
         .and_then(|grid| phase.publisher(start_ns, grid));
-    let mut list = spawn_workers(phase, workers, exe, scenario_file, results.path(), start_ns)?;
+    let mut list = spawn_workers(phase, workers, exe, scenario_file, results, start_ns)?;
     let watched = supervise(phase, &plan, &mut list, interrupt, builtin).await;
     let (parts, early) = collect_parts(&list, workers, watched.early)?;
     let summary = merge_phase(
@@ -161,7 +158,7 @@ fn spawn_workers(
     workers: u64,
     exe: &Path,
     scenario_file: &Path,
-    results: &Path,
+    results: &RunFolder,
     start_ns: u64,
 ) -> Result<Vec<Worker>, RunError> {
     let role = phase.push;
@@ -176,9 +173,7 @@ fn spawn_workers(
             index,
             count: workers,
             start_ns,
-            out: results
-                .join("shards")
-                .join(format!("{}-{index}", phase.transport.name())),
+            out: results.worker_dir(phase.transport.name(), index),
             run: role.map_or(0, |r| r.run),
             phase: role.map_or(0, |r| r.phase),
         };
@@ -302,7 +297,7 @@ fn collect_parts(
 ) -> Result<(Vec<(PathBuf, PhasePart)>, Early), RunError> {
     let mut parts = Vec::new();
     for (i, w) in list.iter().enumerate() {
-        let part = std::fs::read_to_string(w.out.join("part.json"))
+        let part = std::fs::read_to_string(w.out.join(files::PART))
             .ok()
             .and_then(|t| serde_json::from_str::<PhasePart>(&t).ok());
         let Some(part) = part else {
@@ -380,7 +375,7 @@ mod tests {
                 p50: 1_000 * (i as u64 + 1),
                 p99: 5_000 * (i as u64 + 1),
             };
-            std::fs::write(d.join(PROGRESS_FILE), serde_json::to_string(&p).unwrap()).unwrap();
+            std::fs::write(d.join(files::PROGRESS), serde_json::to_string(&p).unwrap()).unwrap();
         }
         let refs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
         let sum = workers_progress(&refs).expect("two workers reported");

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use hdrhistogram::Histogram;
 pub use wsbench_model::metric::fmt_ns;
 use wsbench_model::metric::{Metric, main_latency_of};
-use wsbench_model::results::{PhaseSummary, Summary, ThresholdResult, read_histogram};
+use wsbench_model::results::{PhaseSummary, Summary, ThresholdResult, files, read_histogram};
 
 use crate::ReportError;
 
@@ -25,7 +25,7 @@ pub struct Run {
 impl Run {
     /// Reads the results folder `dir`.
     pub fn load(dir: &Path) -> Result<Run, ReportError> {
-        let file = dir.join("summary.json");
+        let file = dir.join(files::SUMMARY);
         if !file.is_file() {
             return Err(ReportError::Invalid(format!(
                 "{}: not a results folder (no summary.json)",
@@ -39,7 +39,7 @@ impl Run {
         Ok(Run {
             dir: dir.to_owned(),
             label,
-            scenario_text: std::fs::read_to_string(dir.join("scenario.toml")).ok(),
+            scenario_text: std::fs::read_to_string(dir.join(files::SCENARIO)).ok(),
             summary,
         })
     }

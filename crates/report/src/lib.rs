@@ -193,7 +193,7 @@ fn write_set(
     }
     if wants(Format::Html) {
         std::fs::create_dir_all(html_dir).map_err(|e| ReportError::io(html_dir, e))?;
-        let path = html_dir.join("report.html");
+        let path = html_dir.join(wsbench_model::results::files::REPORT_HTML);
         std::fs::write(&path, html::page(runs, &svgs)).map_err(|e| ReportError::io(&path, e))?;
         written.push(path);
     }

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use wsbench_model::results::{PhasePart, Summary, merge_part_dirs};
+use wsbench_model::results::{PhasePart, RunFolder, Summary, files, merge_part_dirs};
 use wsbench_model::{Scenario, Threshold};
 
 use crate::{ReportError, Run};
@@ -84,7 +84,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, command: &str) -> Result<Summary, Rep
             out.display()
         )));
     }
-    std::fs::create_dir_all(out).map_err(|e| ReportError::io(out, e))?;
+    let folder = RunFolder::at(out).map_err(|e| ReportError::io(out, e))?;
 
     let mut summary = first.summary.clone();
     summary.command = command.to_owned();
@@ -124,8 +124,10 @@ pub fn merge(dirs: &[PathBuf], out: &Path, command: &str) -> Result<Summary, Rep
     }
     let thresholds: Vec<Threshold> = match &first.scenario_text {
         Some(text) => {
-            let file = first.dir.join("scenario.toml");
-            std::fs::write(out.join("scenario.toml"), text).map_err(|e| ReportError::io(out, e))?;
+            let file = first.dir.join(files::SCENARIO);
+            folder
+                .write_scenario(text)
+                .map_err(|e| ReportError::io(out, e))?;
             Scenario::parse(&file.display().to_string(), text)
                 .map(|s| s.thresholds)
                 .map_err(|e| ReportError::Invalid(e.to_string()))?
@@ -133,7 +135,9 @@ pub fn merge(dirs: &[PathBuf], out: &Path, command: &str) -> Result<Summary, Rep
         None => Vec::new(),
     };
     summary.thresholds = Summary::evaluate(&summary.phases, &thresholds, Some(out));
-    summary.write(out).map_err(|e| ReportError::io(out, e))?;
+    folder
+        .write_summary(&summary)
+        .map_err(|e| ReportError::io(out, e))?;
     let sources: Vec<String> = runs
         .iter()
         .map(|r| format!("- `{}`", r.dir.display()))
@@ -145,6 +149,8 @@ pub fn merge(dirs: &[PathBuf], out: &Path, command: &str) -> Result<Summary, Rep
         lead.start_at,
         sources.join("\n")
     );
-    std::fs::write(out.join("run.md"), md).map_err(|e| ReportError::io(out, e))?;
+    folder
+        .write_run_md(&md)
+        .map_err(|e| ReportError::io(out, e))?;
     Ok(summary)
 }

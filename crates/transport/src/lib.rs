@@ -23,6 +23,7 @@
 
 mod config;
 mod deflate;
+mod dial;
 mod error;
 pub mod http_client;
 pub mod net;

@@ -5,6 +5,7 @@
 //! Histograms are stored in the HdrHistogram V2 compressed encoding (the
 //! one `HdrHistogram` tools read), values in nanoseconds.
 
+mod folder;
 mod hdr;
 mod merge;
 mod phase;
@@ -17,6 +18,7 @@ use std::path::Path;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+pub use self::folder::{RunFolder, folder_stamp};
 use self::hdr::invalid;
 pub use self::hdr::{
     Interval, MAX_LATENCY_NS, latency_histogram, read_histogram, read_interval_log,
@@ -56,6 +58,23 @@ pub mod files {
 
     /// The harness floor's loopback echo histogram.
     pub const FLOOR_HISTOGRAM: &str = "floor-echo_rtt.hdr";
+
+    /// The run's summary (the schema of this module).
+    pub const SUMMARY: &str = "summary.json";
+    /// The run's record for people: command, environment, verdicts.
+    pub const RUN_MD: &str = "run.md";
+    /// The scenario file as run.
+    pub const SCENARIO: &str = "scenario.toml";
+    /// The builtin server's last stderr lines.
+    pub const SERVER_LOG: &str = "server.log";
+    /// The folder of the worker processes' parts.
+    pub const SHARDS: &str = "shards";
+    /// A worker's or shard's part of a phase.
+    pub const PART: &str = "part.json";
+    /// A worker's latest second, for the coordinator's progress line.
+    pub const PROGRESS: &str = "progress.json";
+    /// The report page.
+    pub const REPORT_HTML: &str = "report.html";
 }
 
 /// Summary statistics of one histogram, nanoseconds.
@@ -416,7 +435,7 @@ impl Summary {
     /// Writes `summary.json` (pretty-printed) into `dir`.
     pub fn write(&self, dir: &Path) -> io::Result<()> {
         let text = serde_json::to_string_pretty(self).map_err(io::Error::other)?;
-        fs::write(dir.join("summary.json"), text + "\n")
+        fs::write(dir.join(files::SUMMARY), text + "\n")
     }
 }
 

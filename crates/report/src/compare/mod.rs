@@ -21,7 +21,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use wsbench_model::metric::Metric;
-use wsbench_model::results::PhaseSummary;
+use wsbench_model::results::{PhaseSummary, RunFolder};
 use wsbench_model::threshold::{Measure, Stat};
 
 pub use self::judge::{Row, Verdict};
@@ -49,7 +49,7 @@ impl Side {
     /// results folders (repetitions).
     pub fn load(path: &Path) -> Result<Side, ReportError> {
         let label = path.display().to_string();
-        if path.join("summary.json").is_file() {
+        if RunFolder::is_results(path) {
             return Ok(Side {
                 label,
                 runs: vec![Run::load(path)?],
@@ -59,7 +59,7 @@ impl Side {
         let mut dirs: Vec<_> = entries
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .filter(|p| p.join("summary.json").is_file())
+            .filter(|p| RunFolder::is_results(p))
             .collect();
         dirs.sort();
         if dirs.is_empty() {

@@ -24,8 +24,8 @@ use tokio::task::JoinHandle;
 pub use sse::{SseEvent, SseParser};
 
 use crate::config::{ClientOptions, DEFAULT_HANDSHAKE_TIMEOUT};
+use crate::dial::{Target, parse_target, secure, tcp_connect};
 use crate::error::Error;
-use crate::ws::client::{Target, parse_target, secure, tcp_connect};
 
 fn http_error(e: impl std::fmt::Display) -> Error {
     Error::Http(e.to_string())
