@@ -1,13 +1,14 @@
 //! The WebSocket connection's state machine, without I/O: the browser
 //! API's `readyState`, the closing handshake (RFC 6455 §7), ping replies,
 //! keepalive and close deadlines. It is told what was decoded, what the
-//! application asks and what time it is (`now`, the caller's clock); it
+//! application asks and what time it is (`now`: nanoseconds of the
+//! caller's monotonic clock, any origin); it
 //! answers with what to queue, what to report, what to do with the TCP
 //! connection, and when it next needs to be woken. The caller owns the
 //! socket, the timers and the frame encoder.
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::close::CloseCode;
 use crate::frame::Role;
@@ -105,8 +106,8 @@ pub struct PeerClosed {
 pub enum AfterClose {
     /// Close it now (server).
     Shutdown,
-    /// Read until the peer closes it, until this deadline (client).
-    AwaitEof(Instant),
+    /// Read until the peer closes it, for at most this long (client).
+    AwaitEof(Duration),
 }
 
 /// A deadline that passed.
@@ -128,15 +129,15 @@ pub struct Connection {
     close_sent: bool,
     ping_outstanding: bool,
     timeouts: Timeouts,
-    /// When the last byte arrived (keepalive counts from it).
-    last_read: Instant,
-    /// When our close frame goes unanswered.
-    close_deadline: Option<Instant>,
+    /// When the last byte arrived, ns (keepalive counts from it).
+    last_read: u64,
+    /// When our close frame goes unanswered, ns.
+    close_deadline: Option<u64>,
 }
 
 impl Connection {
     /// A connection whose opening handshake completed at `now`.
-    pub fn open(role: Role, timeouts: Timeouts, now: Instant) -> Connection {
+    pub fn open(role: Role, timeouts: Timeouts, now: u64) -> Connection {
         Connection {
             role,
             state: ReadyState::Open,
@@ -168,13 +169,13 @@ impl Connection {
     }
 
     /// Bytes arrived at `now`.
-    pub fn on_read(&mut self, now: Instant) {
+    pub fn on_read(&mut self, now: u64) {
         self.last_read = now;
         self.ping_outstanding = false;
     }
 
     /// What to do with a message the decoder produced.
-    pub fn on_message(&mut self, message: &Message<'_>, now: Instant) -> Received {
+    pub fn on_message(&mut self, message: &Message<'_>) -> Received {
         match message {
             Message::Close(frame) => {
                 self.state = ReadyState::Closing;
@@ -183,7 +184,7 @@ impl Connection {
                 self.close_sent = true;
                 let then = match self.role {
                     Role::Server => AfterClose::Shutdown,
-                    Role::Client => AfterClose::AwaitEof(now + self.timeouts.close),
+                    Role::Client => AfterClose::AwaitEof(self.timeouts.close),
                 };
                 Received::PeerClosed(PeerClosed {
                     reply,
@@ -211,7 +212,7 @@ impl Connection {
     /// close frame is to be queued, `Ok(false)` when one already was (by
     /// an earlier close or in answer to the peer's); an error when the
     /// code may not be sent or the connection is closed.
-    pub fn close(&mut self, code: CloseCode, now: Instant) -> Result<bool, CloseRefused> {
+    pub fn close(&mut self, code: CloseCode, now: u64) -> Result<bool, CloseRefused> {
         if !code.is_valid_on_wire() {
             return Err(CloseRefused::InvalidCode(code));
         }
@@ -222,7 +223,7 @@ impl Connection {
             return Ok(false);
         }
         self.close_sent = true;
-        self.close_deadline = Some(now + self.timeouts.close);
+        self.close_deadline = Some(now.saturating_add(nanos(self.timeouts.close)));
         self.state = ReadyState::Closing;
         Ok(true)
     }
@@ -246,18 +247,20 @@ impl Connection {
 
     /// When the caller must call [`Connection::on_timeout`] next, if ever:
     /// the close deadline once our close frame is out, else the keepalive.
-    pub fn next_timeout(&self) -> Option<Instant> {
+    pub fn next_timeout(&self) -> Option<u64> {
         if self.state == ReadyState::Closed {
             return None;
         }
         if self.close_sent {
             return self.close_deadline;
         }
-        self.timeouts.keepalive.map(|k| self.last_read + k)
+        self.timeouts
+            .keepalive
+            .map(|k| self.last_read.saturating_add(nanos(k)))
     }
 
     /// A deadline may have passed at `now`.
-    pub fn on_timeout(&mut self, now: Instant) -> Option<Expired> {
+    pub fn on_timeout(&mut self, now: u64) -> Option<Expired> {
         match self.next_timeout() {
             Some(at) if now >= at => {}
             _ => return None,
@@ -273,6 +276,10 @@ impl Connection {
         self.last_read = now;
         Some(Expired::SendPing)
     }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Why [`Connection::close`] refused.

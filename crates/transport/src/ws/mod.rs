@@ -6,13 +6,13 @@ pub(crate) mod server;
 mod write;
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use tokio::io::AsyncWrite;
 pub use wsbench_codec::CloseEvent;
 use wsbench_codec::connection::{Connection, Timeouts};
 use wsbench_codec::frame::RSV1;
 use wsbench_codec::{Decoder, DecoderConfig, ReadyState, Role};
+use wsbench_protocol::clock::monotonic_ns;
 
 pub use read::WsReader;
 pub use write::WsWriter;
@@ -111,7 +111,7 @@ where
             keepalive: config.keepalive,
             close: config.close_timeout,
         };
-        let connection = Connection::open(role, timeouts, Instant::now());
+        let connection = Connection::open(role, timeouts, monotonic_ns());
         let shared = Arc::new(Shared::new(role, write, connection, deflater));
         let decoder = Decoder::new(decoder_config);
         WebSocket {

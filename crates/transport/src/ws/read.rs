@@ -5,13 +5,14 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker, ready};
-
-use std::time::Instant;
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWrite, ReadBuf};
-use tokio::time::timeout_at;
+use tokio::time::timeout;
 use wsbench_codec::connection::{AfterClose, Expired, PeerClosed, Received};
 use wsbench_codec::{CloseEvent, Decoder, Message, ProtocolError, ReadyState};
+
+use wsbench_protocol::clock::monotonic_ns;
 
 use super::write::Shared;
 use super::{Data, Event};
@@ -186,7 +187,7 @@ where
             self.end = 0;
             return Step::Continue;
         };
-        let step = match self.shared.on_message(&message, Instant::now()) {
+        let step = match self.shared.on_message(&message) {
             Received::Drop => Step::Continue,
             Received::Pong => {
                 self.needs_flush = true;
@@ -248,8 +249,8 @@ where
             AfterClose::Shutdown => {
                 let _ = self.shared.shutdown().await;
             }
-            AfterClose::AwaitEof(until) => {
-                let drained = timeout_at(until.into(), self.drain_to_eof()).await;
+            AfterClose::AwaitEof(wait) => {
+                let drained = timeout(wait, self.drain_to_eof()).await;
                 let _ = self.shared.shutdown().await;
                 if !matches!(drained, Ok(Ok(()))) {
                     close.was_clean = false;
@@ -314,25 +315,28 @@ where
         // A timed read is boxed: its timer would otherwise make every idle
         // connection's future larger.
         let n = match deadline {
-            Some(at) => match Box::pin(timeout_at(at.into(), read)).await {
-                Ok(r) => r?,
-                Err(_) => {
-                    return match self.shared.on_timeout(Instant::now()) {
-                        Some(Expired::CloseUnanswered) => Err(ReadError::CloseTimeout),
-                        Some(Expired::KeepaliveFailed) => Err(ReadError::KeepaliveTimeout),
-                        Some(Expired::SendPing) => {
-                            self.needs_flush = true;
-                            Ok(None)
-                        }
-                        None => Ok(None),
-                    };
+            Some(at) => {
+                let wait = Duration::from_nanos(at.saturating_sub(monotonic_ns()));
+                match Box::pin(timeout(wait, read)).await {
+                    Ok(r) => r?,
+                    Err(_) => {
+                        return match self.shared.on_timeout(monotonic_ns()) {
+                            Some(Expired::CloseUnanswered) => Err(ReadError::CloseTimeout),
+                            Some(Expired::KeepaliveFailed) => Err(ReadError::KeepaliveTimeout),
+                            Some(Expired::SendPing) => {
+                                self.needs_flush = true;
+                                Ok(None)
+                            }
+                            None => Ok(None),
+                        };
+                    }
                 }
-            },
+            }
             None => read.await?,
         };
         if n > 0 {
-            self.read_ns = wsbench_protocol::clock::monotonic_ns();
-            self.shared.on_read(Instant::now());
+            self.read_ns = monotonic_ns();
+            self.shared.on_read(self.read_ns);
         }
         self.last_read_filled = n == self.buf.len();
         self.end = n;

@@ -9,7 +9,6 @@ use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
 
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use wsbench_codec::close::{CloseBodyError, MAX_REASON_LEN};
@@ -19,6 +18,8 @@ use wsbench_codec::frame::RSV1;
 use wsbench_codec::{
     CloseCode, EncodeError, Encoder, FastMaskKeys, FrameKind, Message, OpCode, ReadyState, Role,
 };
+
+use wsbench_protocol::clock::monotonic_ns;
 
 use crate::deflate::Deflater;
 use crate::error::Error;
@@ -219,16 +220,16 @@ impl<W: AsyncWrite + Unpin> Shared<W> {
         Ok(())
     }
 
-    /// Bytes arrived at `now`.
-    pub(crate) fn on_read(&self, now: Instant) {
+    /// Bytes arrived at `now` (CLOCK_MONOTONIC ns).
+    pub(crate) fn on_read(&self, now: u64) {
         lock(&self.outbox).conn.on_read(now);
     }
 
     /// What to do with a decoded message; the reply it needs (a pong, the
     /// answer to a close frame) is queued here.
-    pub(crate) fn on_message(&self, message: &Message<'_>, now: Instant) -> Received {
+    pub(crate) fn on_message(&self, message: &Message<'_>) -> Received {
         let mut out = lock(&self.outbox);
-        let received = out.conn.on_message(message, now);
+        let received = out.conn.on_message(message);
         // Encoding cannot fail: the payload came in a valid control frame,
         // and an echoed close code is one the decoder accepted.
         match (&received, message) {
@@ -253,7 +254,7 @@ impl<W: AsyncWrite + Unpin> Shared<W> {
             )));
         }
         let mut out = lock(&self.outbox);
-        match out.conn.close(code, Instant::now()) {
+        match out.conn.close(code, monotonic_ns()) {
             Ok(true) => out.close_frame(Some((code, reason))),
             Ok(false) => Ok(()),
             Err(CloseRefused::InvalidCode(c)) => Err(Error::Encode(EncodeError::Close(
@@ -277,13 +278,13 @@ impl<W: AsyncWrite + Unpin> Shared<W> {
         lock(&self.outbox).conn.closed();
     }
 
-    /// When the reader must look at the deadlines next.
-    pub(crate) fn next_timeout(&self) -> Option<Instant> {
+    /// When the reader must look at the deadlines next (CLOCK_MONOTONIC ns).
+    pub(crate) fn next_timeout(&self) -> Option<u64> {
         lock(&self.outbox).conn.next_timeout()
     }
 
     /// A deadline may have passed; a keepalive ping is queued here.
-    pub(crate) fn on_timeout(&self, now: Instant) -> Option<Expired> {
+    pub(crate) fn on_timeout(&self, now: u64) -> Option<Expired> {
         let mut out = lock(&self.outbox);
         let expired = out.conn.on_timeout(now);
         if expired == Some(Expired::SendPing) {
