@@ -121,31 +121,37 @@ pub enum Expired {
     CloseUnanswered,
 }
 
-/// The state machine of one open connection.
+/// The state machine of one open connection. Small on purpose: every
+/// open connection holds one.
 #[derive(Clone, Debug)]
 pub struct Connection {
+    /// Keepalive interval, ns; 0: none.
+    keepalive_ns: u64,
+    /// Close timeout, ns.
+    close_ns: u64,
+    /// Where the running deadline counts from: the last read (keepalive),
+    /// or when our close frame went out (close timeout).
+    since: u64,
     role: Role,
     state: ReadyState,
     close_sent: bool,
+    /// Our close frame is out and the peer's has not come.
+    awaiting_close: bool,
     ping_outstanding: bool,
-    timeouts: Timeouts,
-    /// When the last byte arrived, ns (keepalive counts from it).
-    last_read: u64,
-    /// When our close frame goes unanswered, ns.
-    close_deadline: Option<u64>,
 }
 
 impl Connection {
     /// A connection whose opening handshake completed at `now`.
     pub fn open(role: Role, timeouts: Timeouts, now: u64) -> Connection {
         Connection {
+            keepalive_ns: timeouts.keepalive.map_or(0, |k| nanos(k).max(1)),
+            close_ns: nanos(timeouts.close),
+            since: now,
             role,
             state: ReadyState::Open,
             close_sent: false,
+            awaiting_close: false,
             ping_outstanding: false,
-            timeouts,
-            last_read: now,
-            close_deadline: None,
         }
     }
 
@@ -170,7 +176,9 @@ impl Connection {
 
     /// Bytes arrived at `now`.
     pub fn on_read(&mut self, now: u64) {
-        self.last_read = now;
+        if !self.awaiting_close {
+            self.since = now;
+        }
         self.ping_outstanding = false;
     }
 
@@ -182,9 +190,10 @@ impl Connection {
                 let code = frame.map(|f| f.code);
                 let reply = (!self.close_sent).then_some(code);
                 self.close_sent = true;
+                self.awaiting_close = false;
                 let then = match self.role {
                     Role::Server => AfterClose::Shutdown,
-                    Role::Client => AfterClose::AwaitEof(self.timeouts.close),
+                    Role::Client => AfterClose::AwaitEof(Duration::from_nanos(self.close_ns)),
                 };
                 Received::PeerClosed(PeerClosed {
                     reply,
@@ -223,7 +232,8 @@ impl Connection {
             return Ok(false);
         }
         self.close_sent = true;
-        self.close_deadline = Some(now.saturating_add(nanos(self.timeouts.close)));
+        self.awaiting_close = true;
+        self.since = now;
         self.state = ReadyState::Closing;
         Ok(true)
     }
@@ -235,6 +245,7 @@ impl Connection {
     pub fn fail(&mut self, code: CloseCode) -> Option<CloseCode> {
         let frame = (code.is_valid_on_wire() && !self.close_sent).then_some(code);
         self.close_sent = true;
+        self.awaiting_close = false;
         self.state = ReadyState::Closed;
         frame
     }
@@ -242,21 +253,24 @@ impl Connection {
     /// The connection ended: TCP closed (after the closing handshake, or
     /// without one), a deadline passed, or the caller gave up.
     pub fn closed(&mut self) {
+        self.awaiting_close = false;
         self.state = ReadyState::Closed;
     }
 
     /// When the caller must call [`Connection::on_timeout`] next, if ever:
-    /// the close deadline once our close frame is out, else the keepalive.
+    /// the close deadline while our close frame is unanswered, else the
+    /// keepalive while open.
     pub fn next_timeout(&self) -> Option<u64> {
         if self.state == ReadyState::Closed {
             return None;
         }
-        if self.close_sent {
-            return self.close_deadline;
+        if self.awaiting_close {
+            return Some(self.since.saturating_add(self.close_ns));
         }
-        self.timeouts
-            .keepalive
-            .map(|k| self.last_read.saturating_add(nanos(k)))
+        if self.close_sent || self.keepalive_ns == 0 {
+            return None;
+        }
+        Some(self.since.saturating_add(self.keepalive_ns))
     }
 
     /// A deadline may have passed at `now`.
@@ -265,7 +279,7 @@ impl Connection {
             Some(at) if now >= at => {}
             _ => return None,
         }
-        if self.close_sent {
+        if self.awaiting_close {
             return Some(Expired::CloseUnanswered);
         }
         if self.ping_outstanding {
@@ -273,7 +287,7 @@ impl Connection {
         }
         self.ping_outstanding = true;
         // The next deadline: as long again from now.
-        self.last_read = now;
+        self.since = now;
         Some(Expired::SendPing)
     }
 }

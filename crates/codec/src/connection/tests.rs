@@ -307,3 +307,9 @@ fn sending_needs_an_open_connection() {
     assert_eq!(c.check_send(), Err(ReadyState::Closed));
     assert_eq!(ReadyState::Closing.to_string(), "CLOSING");
 }
+
+#[test]
+fn a_connection_costs_at_most_32_bytes() {
+    // Every open connection holds one.
+    assert!(size_of::<Connection>() <= 32, "{}", size_of::<Connection>());
+}
