@@ -250,106 +250,67 @@ mod tests {
         assert_eq!(r.verdict, Verdict::Within);
     }
 
+    /// A latency's verdict, alone and once the harness lag's rows are
+    /// taken into account: (base, current, limit) of the latency, (base,
+    /// current) of the lag, each side three repetitions around the value.
+    fn with_lag(latency: (f64, f64, f64), lag: (f64, f64)) -> (Verdict, Verdict) {
+        let three = |v: f64| [v, v * 1.01, v * 0.99];
+        let (b, c, limit) = latency;
+        let mut rows = vec![judge(
+            "echo_rtt.p50",
+            true,
+            &three(b),
+            &three(c),
+            Some(limit),
+        )];
+        let alone = rows[0].verdict;
+        let harness = judge("harness_lag.p99", true, &three(lag.0), &three(lag.1), None);
+        confounded(&mut rows, &harness);
+        (alone, rows[0].verdict)
+    }
+
     #[test]
     fn a_change_the_harness_lag_shares_is_not_blamed_on_the_target() {
-        let base = [150.0, 152.0, 149.0];
-        let slow = [330.0, 340.0, 336.0];
-        let mut rows = vec![judge("echo_rtt.p50", true, &base, &slow, Some(0.1))];
-        assert_eq!(rows[0].verdict, Verdict::Regression);
-        // The harness lag went from 0.5 to 4.8: the latency's 187 moved
-        // with it.
-        let harness = judge(
-            "harness_lag.p99",
-            true,
-            &[520.0, 500.0, 510.0],
-            &[4840.0, 4700.0, 4900.0],
-            None,
-        );
-        confounded(&mut rows, &harness);
-        assert_eq!(rows[0].verdict, Verdict::HarnessMoved);
-        // A lag that moved by far less than the latency (a real change of
-        // 10 ms, the lag 0.2 ms) leaves the verdict alone.
-        let mut rows = vec![judge(
-            "echo_rtt.p50",
-            true,
-            &[5e6, 5.1e6, 5.05e6],
-            &[15e6, 15.1e6, 15.2e6],
-            Some(0.1),
-        )];
-        let harness = judge(
-            "harness_lag.p99",
-            true,
-            &[3e5, 3.1e5, 3.05e5],
-            &[5e5, 5.1e5, 5.2e5],
-            None,
-        );
-        confounded(&mut rows, &harness);
-        assert_eq!(rows[0].verdict, Verdict::Regression);
-        // A 10 ms regression (+154%) while the lag moved 1.3 ms: 8.7 ms of
-        // it is not the harness's, still beyond a 20% limit.
-        let mut rows = vec![judge(
-            "echo_rtt.p50",
-            true,
-            &[6.5e6, 6.4e6, 6.6e6],
-            &[16.47e6, 16.4e6, 16.6e6],
-            Some(0.2),
-        )];
-        let harness = judge(
-            "harness_lag.p99",
-            true,
-            &[1.05e6, 1.0e6, 1.1e6],
-            &[2.35e6, 2.3e6, 2.4e6],
-            None,
-        );
-        confounded(&mut rows, &harness);
-        assert_eq!(rows[0].verdict, Verdict::Regression);
-        // Beyond the limit as a whole (+30%), within it once the lag's
-        // shift is taken off (+10%): cannot be told.
-        let mut rows = vec![judge(
-            "echo_rtt.p50",
-            true,
-            &[10e6, 10.1e6, 9.9e6],
-            &[13e6, 13.1e6, 12.9e6],
-            Some(0.2),
-        )];
-        let harness = judge(
-            "harness_lag.p99",
-            true,
-            &[1e6, 1.1e6, 0.9e6],
-            &[3e6, 3.1e6, 2.9e6],
-            None,
-        );
-        confounded(&mut rows, &harness);
-        assert_eq!(rows[0].verdict, Verdict::HarnessMoved);
-        // Better within its limit, the lag's shift smaller than the
-        // latency's: the verdict stands.
-        let mut rows = vec![judge(
-            "echo_rtt.p99",
-            true,
-            &[10.9e6, 11.0e6, 10.8e6],
-            &[8.1e6, 8.0e6, 8.2e6],
-            Some(0.5),
-        )];
-        assert_eq!(rows[0].verdict, Verdict::Better);
-        let harness = judge(
-            "harness_lag.p99",
-            true,
-            &[3.3e6, 3.4e6, 3.2e6],
-            &[1.25e6, 1.3e6, 1.2e6],
-            None,
-        );
-        confounded(&mut rows, &harness);
-        assert_eq!(rows[0].verdict, Verdict::Better);
-        // A lag that moved the other way leaves it alone too.
-        let mut rows = vec![judge("echo_rtt.p50", true, &base, &slow, Some(0.1))];
-        let harness = judge(
-            "harness_lag.p99",
-            true,
-            &[4840.0, 4700.0, 4900.0],
-            &[520.0, 500.0, 510.0],
-            None,
-        );
-        confounded(&mut rows, &harness);
-        assert_eq!(rows[0].verdict, Verdict::Regression);
+        use Verdict::{Better, HarnessMoved, Regression};
+        for (why, latency, lag, want) in [
+            (
+                "the lag went from 0.5 to 4.8: the latency's 0.19 moved with it",
+                (150.0, 335.0, 0.1),
+                (510.0, 4840.0),
+                (Regression, HarnessMoved),
+            ),
+            (
+                "a real change of 10 ms while the lag moved 0.2 ms",
+                (5e6, 15e6, 0.1),
+                (3e5, 5e5),
+                (Regression, Regression),
+            ),
+            (
+                "+154% (10 ms) while the lag moved 1.3 ms: 8.7 ms is not the harness's",
+                (6.5e6, 16.5e6, 0.2),
+                (1.05e6, 2.35e6),
+                (Regression, Regression),
+            ),
+            (
+                "+30% as a whole, +10% once the lag's shift is taken off",
+                (10e6, 13e6, 0.2),
+                (1e6, 3e6),
+                (Regression, HarnessMoved),
+            ),
+            (
+                "better within its limit, the lag's shift smaller",
+                (10.9e6, 8.1e6, 0.5),
+                (3.3e6, 1.25e6),
+                (Better, Better),
+            ),
+            (
+                "the lag moved the other way",
+                (150.0, 335.0, 0.1),
+                (4840.0, 510.0),
+                (Regression, Regression),
+            ),
+        ] {
+            assert_eq!(with_lag(latency, lag), want, "{why}");
+        }
     }
 }
