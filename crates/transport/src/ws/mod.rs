@@ -1,6 +1,7 @@
 //! WebSocket connections: the browser API's model over a tokio stream.
 
 pub(crate) mod client;
+mod event;
 mod read;
 pub(crate) mod server;
 mod write;
@@ -14,6 +15,7 @@ use wsbench_codec::frame::RSV1;
 use wsbench_codec::{Decoder, DecoderConfig, ReadyState, Role};
 use wsbench_protocol::clock::monotonic_ns;
 
+pub use event::{Data, Event};
 pub use read::WsReader;
 pub use write::WsWriter;
 
@@ -22,39 +24,6 @@ use crate::deflate::{DeflateParams, Deflater, Inflater};
 use crate::error::Error;
 use crate::net::{NetReadHalf, NetWriteHalf, ReadReady};
 use write::Shared;
-
-/// A message's content.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Data {
-    /// A text message (valid UTF-8, checked while it streamed in).
-    Text(String),
-    /// A binary message.
-    Binary(Vec<u8>),
-}
-
-impl Data {
-    /// The payload bytes.
-    pub fn as_bytes(&self) -> &[u8] {
-        match self {
-            Data::Text(s) => s.as_bytes(),
-            Data::Binary(b) => b,
-        }
-    }
-}
-
-/// What a connection reports, in the browser API's terms. `open` is implied
-/// by a successful [`crate::connect`] or [`crate::accept`].
-#[derive(Debug)]
-pub enum Event {
-    /// A message arrived.
-    Message(Data),
-    /// A pong arrived (browsers hide these; load tests time them).
-    Pong(Vec<u8>),
-    /// The connection failed; a [`Event::Close`] with code 1006 follows.
-    Error(Error),
-    /// The connection is closed; no event follows.
-    Close(CloseEvent),
-}
 
 /// One WebSocket connection: a reader and a writer over the two halves of a
 /// stream.

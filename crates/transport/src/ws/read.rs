@@ -14,8 +14,8 @@ use wsbench_codec::{CloseEvent, Decoder, Message, ProtocolError, ReadyState};
 
 use wsbench_protocol::clock::monotonic_ns;
 
+use super::event::{Data, Event};
 use super::write::Shared;
-use super::{Data, Event};
 use crate::config::Config;
 use crate::deflate::{InflateError, Inflater};
 use crate::error::Error;
