@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use hdrhistogram::Histogram;
 pub use wsbench_model::metric::fmt_ns;
 use wsbench_model::metric::{Metric, main_latency_of};
-use wsbench_model::results::{PhaseSummary, Summary, ThresholdResult, files, read_histogram};
+use wsbench_model::results::{
+    PhaseSummary, RunFolder, Summary, ThresholdResult, files, read_histogram,
+};
 
 use crate::ReportError;
 
@@ -25,21 +27,22 @@ pub struct Run {
 impl Run {
     /// Reads the results folder `dir`.
     pub fn load(dir: &Path) -> Result<Run, ReportError> {
-        let file = dir.join(files::SUMMARY);
-        if !file.is_file() {
+        let Some(folder) = RunFolder::open(dir) else {
             return Err(ReportError::Invalid(format!(
-                "{}: not a results folder (no summary.json)",
-                dir.display()
+                "{}: not a results folder (no {})",
+                dir.display(),
+                files::SUMMARY
             )));
-        }
-        let summary = Summary::read(&file).map_err(|e| ReportError::Invalid(e.to_string()))?;
+        };
+        let summary = Summary::read(&folder.file(files::SUMMARY))
+            .map_err(|e| ReportError::Invalid(e.to_string()))?;
         let label = dir
             .file_name()
             .map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into());
         Ok(Run {
             dir: dir.to_owned(),
             label,
-            scenario_text: std::fs::read_to_string(dir.join(files::SCENARIO)).ok(),
+            scenario_text: folder.read_scenario(),
             summary,
         })
     }

@@ -48,6 +48,14 @@ impl RunFolder {
         })
     }
 
+    /// The existing results folder `dir`, if it is one (it has its
+    /// `summary.json`).
+    pub fn open(dir: &Path) -> Option<RunFolder> {
+        RunFolder::is_results(dir).then(|| RunFolder {
+            path: dir.to_owned(),
+        })
+    }
+
     /// Whether `dir` holds a run's results (its `summary.json`).
     pub fn is_results(dir: &Path) -> bool {
         dir.join(files::SUMMARY).is_file()
