@@ -1,18 +1,23 @@
-//! The WebSocket connection's state machine, without I/O: the browser
-//! API's `readyState`, the closing handshake (RFC 6455 §7), ping replies,
-//! keepalive and close deadlines. It is told what was decoded, what the
-//! application asks and what time it is (`now`: nanoseconds of the
-//! caller's monotonic clock, any origin); it
-//! answers with what to queue, what to report, what to do with the TCP
-//! connection, and when it next needs to be woken. The caller owns the
-//! socket, the timers and the frame encoder.
+//! A WebSocket connection without I/O. Fed the bytes that arrived and the
+//! time, [`Connection`] decodes messages, answers pings and close frames,
+//! keeps the browser API's `readyState`, runs the closing handshake
+//! (RFC 6455 §7) and the keepalive and close deadlines, and holds the bytes
+//! to write. `now` is nanoseconds of the caller's monotonic clock, any
+//! origin. The caller owns the socket, the timers, randomness (the mask
+//! key seed) and permessage-deflate: compressed messages come out as
+//! [`Message::Compressed`] and go in compressed, with RSV1 set.
+
+mod machine;
 
 use std::fmt;
 use std::time::Duration;
 
-use crate::close::CloseCode;
-use crate::frame::Role;
-use crate::message::Message;
+use crate::close::{CloseBodyError, CloseCode, MAX_REASON_LEN};
+use crate::encode::{EncodeError, Encoder, FastMaskKeys, FrameKind, NoMasking};
+use crate::error::ProtocolError;
+use crate::frame::{OpCode, Role};
+use crate::message::{Decoder, DecoderConfig, Message};
+use machine::{CloseRefused, Machine, Received};
 
 /// The browser API's `readyState`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -74,19 +79,6 @@ pub struct Timeouts {
     pub close: Duration,
 }
 
-/// What to do with a decoded message.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Received {
-    /// Report it to the application.
-    Deliver,
-    /// Drop it: data after our close frame (the browser API drops it).
-    Drop,
-    /// Queue a pong with the ping's payload.
-    Pong,
-    /// The peer closed: see [`PeerClosed`].
-    PeerClosed(PeerClosed),
-}
-
 /// The peer's close frame arrived.
 #[derive(Debug, PartialEq, Eq)]
 pub struct PeerClosed {
@@ -121,188 +113,246 @@ pub enum Expired {
     CloseUnanswered,
 }
 
-/// The state machine of one open connection. Small on purpose: every
-/// open connection holds one.
-#[derive(Clone, Debug)]
+/// What [`Connection::receive`] found in the bytes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Incoming<'a> {
+    /// A message for the application: text, binary, compressed (for the
+    /// caller to inflate) or a pong.
+    Message(Message<'a>),
+    /// A ping: its pong is queued.
+    PingAnswered,
+    /// A message after our close frame, dropped (as the browser API does).
+    Dropped,
+    /// The peer's close frame: the answer, if one is due, is queued.
+    PeerClosed(PeerClosed),
+}
+
+/// Why [`Connection::send`] or [`Connection::close`] refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// The connection is not open (or our close frame is queued).
+    #[error("the connection is {0}, not open")]
+    NotOpen(ReadyState),
+    /// The frame cannot be encoded (a close code that may not be sent, a
+    /// reason over 123 bytes, a control frame over 125).
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+}
+
+/// The frame encoder of either side.
+#[derive(Debug)]
+enum Framer {
+    Client(Encoder<FastMaskKeys>),
+    Server(Encoder<NoMasking>),
+}
+
+impl Framer {
+    fn frame(
+        &mut self,
+        out: &mut Vec<u8>,
+        kind: FrameKind,
+        payload: &[u8],
+    ) -> Result<(), EncodeError> {
+        match self {
+            Framer::Client(e) => e.encode_to_vec(out, kind, payload),
+            Framer::Server(e) => e.encode_to_vec(out, kind, payload),
+        }
+    }
+
+    /// A close frame: with a code and reason, or empty.
+    fn close(
+        &mut self,
+        out: &mut Vec<u8>,
+        close: Option<(CloseCode, &str)>,
+    ) -> Result<(), EncodeError> {
+        match (self, close) {
+            (f, None) => f.frame(out, FrameKind::whole(OpCode::Close), &[]),
+            (Framer::Client(e), Some((code, reason))) => e.encode_close(out, code, reason),
+            (Framer::Server(e), Some((code, reason))) => e.encode_close(out, code, reason),
+        }
+    }
+}
+
+/// One open WebSocket connection: state machine, decoder, encoder and the
+/// bytes waiting to be written.
+#[derive(Debug)]
 pub struct Connection {
-    /// Keepalive interval, ns; 0: none.
-    keepalive_ns: u64,
-    /// Close timeout, ns.
-    close_ns: u64,
-    /// Where the running deadline counts from: the last read (keepalive),
-    /// or when our close frame went out (close timeout).
-    since: u64,
-    role: Role,
-    state: ReadyState,
-    close_sent: bool,
-    /// Our close frame is out and the peer's has not come.
-    awaiting_close: bool,
-    ping_outstanding: bool,
+    machine: Machine,
+    decoder: Decoder,
+    framer: Framer,
+    /// Encoded frames not yet taken by [`Connection::take_outgoing`].
+    out: Vec<u8>,
 }
 
 impl Connection {
-    /// A connection whose opening handshake completed at `now`.
-    pub fn open(role: Role, timeouts: Timeouts, now: u64) -> Connection {
+    /// A connection whose opening handshake completed at `now`, decoding
+    /// with `decoder` (its role is ours). A client masks its frames with
+    /// keys drawn from `mask_seed`, which must be unpredictable (RFC 6455
+    /// §5.3); a server ignores it.
+    pub fn open(
+        decoder: DecoderConfig,
+        timeouts: Timeouts,
+        mask_seed: u64,
+        now: u64,
+    ) -> Connection {
+        let role = decoder.role;
+        let framer = match role {
+            Role::Client => Framer::Client(Encoder::client(FastMaskKeys::new(mask_seed))),
+            Role::Server => Framer::Server(Encoder::server()),
+        };
         Connection {
-            keepalive_ns: timeouts.keepalive.map_or(0, |k| nanos(k).max(1)),
-            close_ns: nanos(timeouts.close),
-            since: now,
-            role,
-            state: ReadyState::Open,
-            close_sent: false,
-            awaiting_close: false,
-            ping_outstanding: false,
+            machine: Machine::open(role, timeouts, now),
+            decoder: Decoder::new(decoder),
+            framer,
+            out: Vec::new(),
         }
     }
 
     /// `readyState`.
     pub fn ready_state(&self) -> ReadyState {
-        self.state
+        self.machine.ready_state()
     }
 
-    /// Whether our close frame is queued: nothing may follow it.
-    pub fn close_sent(&self) -> bool {
-        self.close_sent
-    }
-
-    /// Whether the application may send a message now (`send` in any
-    /// other state fails with the state).
+    /// Whether the application may send now (in any other state `send`
+    /// fails with the state).
     pub fn check_send(&self) -> Result<(), ReadyState> {
-        match self.state {
-            ReadyState::Open if !self.close_sent => Ok(()),
-            s => Err(s),
-        }
+        self.machine.check_send()
     }
 
-    /// Bytes arrived at `now`.
-    pub fn on_read(&mut self, now: u64) {
-        if !self.awaiting_close {
-            self.since = now;
+    /// Decodes from `input`, which arrived at `now`: how many bytes were
+    /// consumed and what the next message was, if the input completed one
+    /// (then call again with `input[consumed..]`; without one, all of
+    /// `input` was consumed). A pong or a close reply is queued on the way.
+    ///
+    /// A protocol violation fails the connection: the close frame with
+    /// its code is queued, and the error returned (again on every call).
+    pub fn receive<'a>(
+        &'a mut self,
+        input: &'a mut [u8],
+        now: u64,
+    ) -> Result<(usize, Option<Incoming<'a>>), ProtocolError> {
+        if !input.is_empty() {
+            self.machine.on_read(now);
         }
-        self.ping_outstanding = false;
-    }
-
-    /// What to do with a message the decoder produced.
-    pub fn on_message(&mut self, message: &Message<'_>) -> Received {
-        match message {
-            Message::Close(frame) => {
-                self.state = ReadyState::Closing;
-                let code = frame.map(|f| f.code);
-                let reply = (!self.close_sent).then_some(code);
-                self.close_sent = true;
-                self.awaiting_close = false;
-                let then = match self.role {
-                    Role::Server => AfterClose::Shutdown,
-                    Role::Client => AfterClose::AwaitEof(Duration::from_nanos(self.close_ns)),
-                };
-                Received::PeerClosed(PeerClosed {
-                    reply,
-                    then,
-                    event: CloseEvent {
-                        code: code.map_or(CloseCode::NO_STATUS.as_u16(), CloseCode::as_u16),
-                        reason: frame.map_or_else(String::new, |f| f.reason.to_owned()),
-                        was_clean: true,
-                    },
-                })
+        let Connection {
+            machine,
+            decoder,
+            framer,
+            out,
+        } = self;
+        let (n, message) = match decoder.decode(input) {
+            Ok(r) => r,
+            Err(e) => {
+                if let Some(code) = machine.fail(e.close_code()) {
+                    // Cannot fail: the code is one that may be sent.
+                    let _ = framer.close(out, Some((code, "")));
+                }
+                return Err(e);
             }
-            Message::Ping(_) if self.close_sent => Received::Drop,
-            Message::Ping(_) => Received::Pong,
-            Message::Pong(_) => Received::Deliver,
-            Message::Text(_) | Message::Binary(_) | Message::Compressed { .. }
-                if self.close_sent =>
-            {
-                Received::Drop
+        };
+        let Some(message) = message else {
+            return Ok((n, None));
+        };
+        // Encoding the replies cannot fail: a ping's payload came in a
+        // valid control frame, an echoed close code is one the decoder
+        // accepted.
+        let incoming = match machine.on_message(&message) {
+            Received::Deliver => Incoming::Message(message),
+            Received::Drop => Incoming::Dropped,
+            Received::Pong => {
+                if let Message::Ping(p) = message {
+                    let _ = framer.frame(out, FrameKind::whole(OpCode::Pong), p);
+                }
+                Incoming::PingAnswered
             }
-            Message::Text(_) | Message::Binary(_) | Message::Compressed { .. } => Received::Deliver,
-        }
+            Received::PeerClosed(closed) => {
+                if let Some(code) = closed.reply {
+                    let _ = framer.close(out, code.map(|c| (c, "")));
+                }
+                Incoming::PeerClosed(closed)
+            }
+        };
+        Ok((n, Some(incoming)))
     }
 
-    /// The application closes with `code` at `now`: `Ok(true)` when a
-    /// close frame is to be queued, `Ok(false)` when one already was (by
-    /// an earlier close or in answer to the peer's); an error when the
-    /// code may not be sent or the connection is closed.
-    pub fn close(&mut self, code: CloseCode, now: u64) -> Result<bool, CloseRefused> {
-        if !code.is_valid_on_wire() {
-            return Err(CloseRefused::InvalidCode(code));
+    /// Queues one frame the application sends (a data frame, compressed
+    /// when `kind.rsv` says so, or a ping): only while open. Returns its
+    /// size on the wire.
+    pub fn send(&mut self, kind: FrameKind, payload: &[u8]) -> Result<usize, SendError> {
+        self.machine.check_send().map_err(SendError::NotOpen)?;
+        let before = self.out.len();
+        self.framer.frame(&mut self.out, kind, payload)?;
+        Ok(self.out.len() - before)
+    }
+
+    /// The application closes with `code` and `reason` at `now`: our
+    /// close frame is queued unless one was (by an earlier close or in
+    /// answer to the peer's).
+    pub fn close(&mut self, code: CloseCode, reason: &str, now: u64) -> Result<(), SendError> {
+        if reason.len() > MAX_REASON_LEN {
+            let e = CloseBodyError::ReasonTooLong(reason.len());
+            return Err(SendError::Encode(EncodeError::Close(e)));
         }
-        if self.state == ReadyState::Closed {
-            return Err(CloseRefused::Closed);
+        match self.machine.close(code, now) {
+            Ok(true) => Ok(self.framer.close(&mut self.out, Some((code, reason)))?),
+            Ok(false) => Ok(()),
+            Err(CloseRefused::InvalidCode(c)) => Err(SendError::Encode(EncodeError::Close(
+                CloseBodyError::InvalidCode(c.as_u16()),
+            ))),
+            Err(CloseRefused::Closed) => Err(SendError::NotOpen(ReadyState::Closed)),
         }
-        if self.close_sent {
-            return Ok(false);
-        }
-        self.close_sent = true;
-        self.awaiting_close = true;
-        self.since = now;
-        self.state = ReadyState::Closing;
-        Ok(true)
     }
 
     /// The connection fails with `code` (a protocol error's, 1008 for a
-    /// keepalive failure, 1006 for I/O errors): the close frame to queue
-    /// first when the code may be sent and none was, then TCP closes and
-    /// the application sees an error, then [`CloseEvent::abnormal`].
-    pub fn fail(&mut self, code: CloseCode) -> Option<CloseCode> {
-        let frame = (code.is_valid_on_wire() && !self.close_sent).then_some(code);
-        self.close_sent = true;
-        self.awaiting_close = false;
-        self.state = ReadyState::Closed;
-        frame
+    /// keepalive failure, 1006 for I/O errors): its close frame is queued
+    /// when the code may be sent and none was; the caller then closes TCP
+    /// and reports an error, then [`CloseEvent::abnormal`].
+    pub fn fail(&mut self, code: CloseCode) {
+        if let Some(code) = self.machine.fail(code) {
+            let _ = self.framer.close(&mut self.out, Some((code, "")));
+        }
     }
 
     /// The connection ended: TCP closed (after the closing handshake, or
     /// without one), a deadline passed, or the caller gave up.
     pub fn closed(&mut self) {
-        self.awaiting_close = false;
-        self.state = ReadyState::Closed;
+        self.machine.closed();
     }
 
     /// When the caller must call [`Connection::on_timeout`] next, if ever:
     /// the close deadline while our close frame is unanswered, else the
     /// keepalive while open.
     pub fn next_timeout(&self) -> Option<u64> {
-        if self.state == ReadyState::Closed {
-            return None;
-        }
-        if self.awaiting_close {
-            return Some(self.since.saturating_add(self.close_ns));
-        }
-        if self.close_sent || self.keepalive_ns == 0 {
-            return None;
-        }
-        Some(self.since.saturating_add(self.keepalive_ns))
+        self.machine.next_timeout()
     }
 
-    /// A deadline may have passed at `now`.
+    /// A deadline may have passed at `now`; a keepalive ping is queued here.
     pub fn on_timeout(&mut self, now: u64) -> Option<Expired> {
-        match self.next_timeout() {
-            Some(at) if now >= at => {}
-            _ => return None,
+        let expired = self.machine.on_timeout(now);
+        if expired == Some(Expired::SendPing) {
+            let _ = self
+                .framer
+                .frame(&mut self.out, FrameKind::whole(OpCode::Ping), b"keepalive");
         }
-        if self.awaiting_close {
-            return Some(Expired::CloseUnanswered);
-        }
-        if self.ping_outstanding {
-            return Some(Expired::KeepaliveFailed);
-        }
-        self.ping_outstanding = true;
-        // The next deadline: as long again from now.
-        self.since = now;
-        Some(Expired::SendPing)
+        expired
     }
-}
 
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
+    /// Bytes queued to write.
+    pub fn pending(&self) -> usize {
+        self.out.len()
+    }
 
-/// Why [`Connection::close`] refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CloseRefused {
-    /// The code may not appear in a close frame.
-    InvalidCode(CloseCode),
-    /// The connection is closed already.
-    Closed,
+    /// Hands the queued bytes over: `buf` (cleared first) and the queue
+    /// trade places, so the caller's spare capacity is reused.
+    pub fn take_outgoing(&mut self, buf: &mut Vec<u8>) {
+        buf.clear();
+        std::mem::swap(buf, &mut self.out);
+    }
+
+    /// Bytes of heap memory held: the decoder's buffers and the queue.
+    pub fn heap_bytes(&self) -> usize {
+        self.decoder.heap_bytes() + self.out.capacity()
+    }
 }
 
 #[cfg(test)]

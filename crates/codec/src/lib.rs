@@ -13,7 +13,9 @@
 //!   [`MaskKeySource`].
 //! - [`mask`]: the SIMD masking backends and their runtime dispatch.
 //! - [`handshake`]: the HTTP/1.1 upgrade, both sides.
-//! - [`connection`]: the connection's state (`readyState`).
+//! - [`connection`]: an open connection fed bytes and time: it decodes,
+//!   answers pings and close frames, keeps `readyState` and the deadlines
+//!   and holds the bytes to write.
 //!
 //! `unsafe` is confined to the SIMD backends under `mask/`; every other
 //! module forbids it.

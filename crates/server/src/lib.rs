@@ -399,7 +399,8 @@ async fn accept_loop(listener: TcpListener, ctx: Arc<Ctx>, connections: Arc<Sema
                 None => NetStream::from(stream),
                 Some(tls) => {
                     let handshake = tls::accept(Arc::clone(tls), stream, None);
-                    match tokio::time::timeout(ctx.config.handshake_timeout, handshake).await {
+                    let handshake = tokio::time::timeout(ctx.config.handshake_timeout, handshake);
+                    match Box::pin(handshake).await {
                         Ok(Ok(s)) => s,
                         // A failed or slow TLS handshake ends this
                         // connection only.
@@ -407,7 +408,11 @@ async fn accept_loop(listener: TcpListener, ctx: Arc<Ctx>, connections: Arc<Sema
                     }
                 }
             };
-            routes::connection(stream, ctx).await;
+            // Boxed: the request handling is freed once the connection
+            // upgrades, and an open WebSocket's task holds its loop alone.
+            if let Some(upgraded) = Box::pin(routes::connection(stream, &ctx)).await {
+                routes::serve_websocket(upgraded, &ctx).await;
+            }
             drop(permit);
         });
     }

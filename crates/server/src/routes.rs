@@ -1,8 +1,14 @@
 //! One connection: HTTP requests until it upgrades, streams, or closes.
+//!
+//! [`connection`] answers requests and performs the upgrade; the caller
+//! then serves the WebSocket it returns with [`serve_websocket`]. The
+//! split keeps an open WebSocket's task small: the request-handling state
+//! is freed when the upgrade completes, so a held connection's task holds
+//! the message loop alone.
 
-use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::Either;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 use wsbench_transport::net::NetStream;
@@ -19,7 +25,18 @@ use crate::stacks::{self, WsImpl};
 /// How long WebSocket clients get to answer our 1001 at shutdown.
 const SHUTDOWN_CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub(crate) async fn connection(mut stream: NetStream, ctx: Arc<Ctx>) {
+/// A connection upgraded to WebSocket: served by [`serve_websocket`].
+pub(crate) enum Upgraded<'c> {
+    /// Our stack, echoing (`sub` is `None`) or pushing.
+    Own(TcpWebSocket, Option<Subscription<'c>>),
+    /// Another stack (a comparison build): the upgrade request and what
+    /// was read after it, answered by that stack.
+    Stack(WsImpl, NetStream, Vec<u8>, Option<Subscription<'c>>),
+}
+
+/// Answers HTTP requests on `stream` until it closes or upgrades: the
+/// upgraded connection, if any.
+pub(crate) async fn connection(mut stream: NetStream, ctx: &Ctx) -> Option<Upgraded<'_>> {
     let mut buf = Vec::new();
     let mut first = true;
     loop {
@@ -31,31 +48,34 @@ pub(crate) async fn connection(mut stream: NetStream, ctx: Arc<Ctx>) {
         first = false;
         let head = match http::read_head(&mut stream, &mut buf, wait).await {
             Ok(head) => head,
-            Err(ReadError::Gone) => return,
+            Err(ReadError::Gone) => return None,
             Err(ReadError::Status(status, why)) => {
                 let _ = stream.write_all(&http::error_response(status, why)).await;
-                return;
+                return None;
             }
         };
         if head.upgrade_websocket {
-            return websocket(stream, buf, head, &ctx).await;
+            return upgrade(stream, buf, head, ctx).await;
         }
         let body_wait = ctx.config.handshake_timeout;
         if head.content_length > 0
-            && let Err(e) = http::read_body(&mut stream, &mut buf, &head, body_wait).await
+            && let Err(e) = Box::pin(http::read_body(&mut stream, &mut buf, &head, body_wait)).await
         {
             if let ReadError::Status(status, why) = e {
                 let _ = stream.write_all(&http::error_response(status, why)).await;
             }
-            return;
+            return None;
         }
         let (response, keep_alive) = match (head.method.as_str(), head.path.as_str()) {
-            ("GET", "/poll") => poll(&head, &ctx).await,
-            ("GET", "/events") => return sse(stream, head.last_event_id, &ctx).await,
+            ("GET", "/poll") => Box::pin(poll(&head, ctx)).await,
+            ("GET", "/events") => {
+                Box::pin(sse(stream, head.last_event_id, ctx)).await;
+                return None;
+            }
             ("POST", "/publish") => {
                 let body = &buf[head.head_len..head.head_len + head.content_length];
                 match std::str::from_utf8(body) {
-                    Ok(text) => match ctx.publish(text, head.sent_ns).await {
+                    Ok(text) => match Box::pin(ctx.publish(text, head.sent_ns)).await {
                         Some((seq, ts_ns)) => {
                             let json = format!("{{\"seq\":{seq},\"ts\":{ts_ns}}}");
                             let r = http::response(
@@ -90,13 +110,15 @@ pub(crate) async fn connection(mut stream: NetStream, ctx: Arc<Ctx>) {
             _ => (http::error_response(404, "no such endpoint"), false),
         };
         if stream.write_all(&response).await.is_err() || !keep_alive {
-            return;
+            return None;
         }
         buf.drain(..head.head_len + head.content_length);
     }
 }
 
-async fn websocket(stream: NetStream, buf: Vec<u8>, head: Head, ctx: &Ctx) {
+/// The WebSocket upgrade: the route, a push subscription, the opening
+/// handshake.
+async fn upgrade(stream: NetStream, buf: Vec<u8>, head: Head, ctx: &Ctx) -> Option<Upgraded<'_>> {
     let echo = match head.path.as_str() {
         "/" | "/echo" => true,
         "/push" => false,
@@ -105,7 +127,7 @@ async fn websocket(stream: NetStream, buf: Vec<u8>, head: Head, ctx: &Ctx) {
             let _ = stream
                 .write_all(&http::error_response(404, "no WebSocket endpoint here"))
                 .await;
-            return;
+            return None;
         }
     };
     // A push subscriber is subscribed before the 101 goes out: every
@@ -113,7 +135,7 @@ async fn websocket(stream: NetStream, buf: Vec<u8>, head: Head, ctx: &Ctx) {
     // it.
     let sub = (!echo).then(|| ctx.hub.subscribe());
     if ctx.config.ws_impl != WsImpl::Own {
-        return stacks::serve(ctx.config.ws_impl, stream, buf, sub, ctx).await;
+        return Some(Upgraded::Stack(ctx.config.ws_impl, stream, buf, sub));
     }
     let options = ServerOptions {
         config: Config {
@@ -127,13 +149,26 @@ async fn websocket(stream: NetStream, buf: Vec<u8>, head: Head, ctx: &Ctx) {
         deflate: ctx.config.deflate.then(DeflateConfig::default),
     };
     // Refusals are answered with their status inside accept.
-    let Ok(accepted) = accept_with_head(stream, buf, &options).await else {
-        return;
-    };
+    let accepted = accept_with_head(stream, buf, &options).await.ok()?;
+    Some(Upgraded::Own(accepted.socket, sub))
+}
+
+/// Serves an upgraded connection until it closes. Not an `async fn`:
+/// its future is exactly one of the loops', not room for all of them.
+pub(crate) fn serve_websocket<'a>(
+    upgraded: Upgraded<'a>,
+    ctx: &'a Ctx,
+) -> impl Future<Output = ()> + 'a {
     let shutdown = ctx.shutdown.clone();
-    match sub {
-        None => echo_loop(accepted.socket, ctx, shutdown).await,
-        Some(sub) => push_loop(accepted.socket, sub, ctx, shutdown).await,
+    match upgraded {
+        Upgraded::Own(ws, None) => Either::Left(echo_loop(ws, ctx, shutdown)),
+        Upgraded::Own(ws, Some(sub)) => {
+            Either::Right(Either::Left(push_loop(ws, sub, ctx, shutdown)))
+        }
+        // Boxed: the other stacks' state does not enlarge our own's task.
+        Upgraded::Stack(imp, stream, buf, sub) => Either::Right(Either::Right(Box::pin(
+            stacks::serve(imp, stream, buf, sub, ctx),
+        ))),
     }
 }
 
@@ -147,68 +182,76 @@ async fn going_away(ws: &mut TcpWebSocket) {
     }
 }
 
-async fn echo_loop(mut ws: TcpWebSocket, ctx: &Ctx, mut shutdown: watch::Receiver<bool>) {
-    let faults = &ctx.config.faults;
-    let faulty = *faults != crate::Faults::default();
-    loop {
-        tokio::select! {
-            ev = ws.next_event() => match ev {
-                Some(Event::Message(m)) if faulty => {
-                    faults.before_echo(ctx.epoch).await;
-                    let sent = match m {
-                        Data::Text(t) => ws.send_text(&t).await,
-                        Data::Binary(b) => ws.send_binary(&b).await,
-                    };
-                    if sent.is_err() {
-                        return;
-                    }
-                }
-                Some(Event::Message(Data::Text(t))) => {
-                    if ws.send_text(&t).await.is_err() {
-                        return;
-                    }
-                }
-                Some(Event::Message(Data::Binary(b))) => {
-                    if ws.send_binary(&b).await.is_err() {
-                        return;
-                    }
-                }
+// The loops wait in `select!` for one thing to happen and act on it after
+// the `select!` has ended, so the futures it waited on are gone while a
+// send runs: a held connection's task is as small as the larger of the
+// two. Shutdown, rare, is boxed. They are `async move` blocks rather than
+// `async fn`s, which would keep their arguments twice (as passed, and
+// moved into locals).
+
+#[expect(clippy::manual_async_fn, reason = "an async fn keeps its arguments twice")]
+fn echo_loop<'a>(
+    mut ws: TcpWebSocket,
+    ctx: &'a Ctx,
+    mut shutdown: watch::Receiver<bool>,
+) -> impl Future<Output = ()> + 'a {
+    async move {
+        let faults = &ctx.config.faults;
+        let faulty = *faults != crate::Faults::default();
+        loop {
+            let ev = tokio::select! {
+                ev = ws.next_event() => ev,
+                () = shutting_down(&mut shutdown) => return Box::pin(going_away(&mut ws)).await,
+            };
+            let data = match ev {
+                Some(Event::Message(data)) => data,
                 Some(Event::Close(_)) | None => return,
-                Some(Event::Pong(_) | Event::Error(_)) => {}
-            },
-            () = shutting_down(&mut shutdown) => return going_away(&mut ws).await,
+                Some(Event::Pong(_) | Event::Error(_)) => continue,
+            };
+            if faulty {
+                Box::pin(faults.before_echo(ctx.epoch)).await;
+            }
+            let sent = match data {
+                Data::Text(t) => ws.send_text(&t).await,
+                Data::Binary(b) => ws.send_binary(&b).await,
+            };
+            if sent.is_err() {
+                return;
+            }
         }
     }
 }
 
-async fn push_loop(
+#[expect(clippy::manual_async_fn, reason = "an async fn keeps its arguments twice")]
+fn push_loop<'a>(
     mut ws: TcpWebSocket,
-    mut sub: Subscription<'_>,
-    ctx: &Ctx,
+    mut sub: Subscription<'a>,
+    ctx: &'a Ctx,
     mut shutdown: watch::Receiver<bool>,
-) {
-    loop {
-        tokio::select! {
-            batch = sub.next() => {
-                let Some(batch) = batch else {
-                    return going_away(&mut ws).await;
-                };
-                for m in &batch {
-                    for _ in 0..ctx.config.faults.push_copies(m.seq) {
-                        if ws.writer().queue_text(&m.json).is_err() {
-                            return;
-                        }
+) -> impl Future<Output = ()> + 'a {
+    async move {
+        loop {
+            let batch = tokio::select! {
+                batch = sub.next() => batch,
+                ev = ws.next_event() => match ev {
+                    Some(Event::Close(_)) | None => return,
+                    Some(_) => continue,
+                },
+                () = shutting_down(&mut shutdown) => return Box::pin(going_away(&mut ws)).await,
+            };
+            let Some(batch) = batch else {
+                return Box::pin(going_away(&mut ws)).await;
+            };
+            for m in &batch {
+                for _ in 0..ctx.config.faults.push_copies(m.seq) {
+                    if ws.writer().queue_text(&m.json).is_err() {
+                        return;
                     }
                 }
-                if ws.writer().flush().await.is_err() {
-                    return;
-                }
             }
-            ev = ws.next_event() => match ev {
-                Some(Event::Close(_)) | None => return,
-                Some(_) => {}
-            },
-            () = shutting_down(&mut shutdown) => return going_away(&mut ws).await,
+            if ws.writer().flush().await.is_err() {
+                return;
+            }
         }
     }
 }
@@ -287,5 +330,21 @@ async fn sse(stream: NetStream, last_event_id: Option<u64>, ctx: &Ctx) {
             r = read.read(&mut scratch) => if matches!(r, Ok(0) | Err(_)) { return },
             () = shutting_down(&mut shutdown) => return,
         }
+    }
+}
+#[cfg(test)]
+mod tests {
+    /// The size of the future `f` returns, without calling it.
+    fn future_of<A, B, F: Fn(A, B) -> Fut, Fut>(_: &F) -> usize {
+        size_of::<Fut>()
+    }
+
+    #[test]
+    fn an_open_websocket_holds_its_loop_alone() {
+        // An idle WebSocket's task holds this future (the request handling
+        // before the upgrade is boxed and gone): the message loop, not the
+        // HTTP routes, the handshake or the other stacks.
+        let serving = future_of(&super::serve_websocket);
+        assert!(serving <= 800, "serve_websocket: {serving} bytes, over 800");
     }
 }

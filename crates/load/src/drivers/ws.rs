@@ -288,19 +288,22 @@ pub(super) async fn throughput(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
 /// Connect: open, then hold the connection (answering pings). The engine
 /// aborts these tasks at the end of the phase rather than signalling them,
 /// so a held connection's task is the socket and its read only.
-pub(super) async fn hold(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
-    let Some(mut ws) = open(ctx, conn, "/echo").await else {
-        return ConnOutcome::default();
-    };
-    loop {
-        match ws.next_event().await {
-            Some(Event::Message(_) | Event::Pong(_)) => {}
-            other => {
-                ended_early(ctx, other);
-                break;
+#[expect(clippy::manual_async_fn, reason = "an async fn keeps its arguments twice")]
+pub(super) fn hold(ctx: &PhaseCtx, conn: u64) -> impl Future<Output = ConnOutcome> + '_ {
+    async move {
+        let Some(mut ws) = open(ctx, conn, "/echo").await else {
+            return ConnOutcome::default();
+        };
+        loop {
+            match ws.next_event().await {
+                Some(Event::Message(_) | Event::Pong(_)) => {}
+                other => {
+                    ended_early(ctx, other);
+                    break;
+                }
             }
         }
+        ctx.rec.counts.connection_closed();
+        ConnOutcome::default()
     }
-    ctx.rec.counts.connection_closed();
-    ConnOutcome::default()
 }

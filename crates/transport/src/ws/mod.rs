@@ -12,7 +12,7 @@ use tokio::io::AsyncWrite;
 pub use wsbench_codec::CloseEvent;
 use wsbench_codec::connection::{Connection, Timeouts};
 use wsbench_codec::frame::RSV1;
-use wsbench_codec::{Decoder, DecoderConfig, ReadyState, Role};
+use wsbench_codec::{DecoderConfig, ReadyState, Role};
 use wsbench_protocol::clock::monotonic_ns;
 
 pub use event::{Data, Event};
@@ -23,7 +23,10 @@ use crate::config::Config;
 use crate::deflate::{DeflateParams, Deflater, Inflater};
 use crate::error::Error;
 use crate::net::{NetReadHalf, NetWriteHalf, ReadReady};
-use write::Shared;
+use write::{Shared, random_u64};
+
+/// Message-buffer capacity the decoder keeps between messages.
+const DECODER_RETAIN: usize = 1024;
 
 /// One WebSocket connection: a reader and a writer over the two halves of a
 /// stream.
@@ -73,6 +76,7 @@ where
         let mut decoder_config = DecoderConfig::new(role);
         decoder_config.max_frame_size = config.max_frame_size;
         decoder_config.max_message_size = config.max_message_size;
+        decoder_config.retain_capacity = DECODER_RETAIN;
         if deflate.is_some() {
             decoder_config.allowed_rsv = RSV1;
         }
@@ -80,18 +84,15 @@ where
             keepalive: config.keepalive,
             close: config.close_timeout,
         };
-        let connection = Connection::open(role, timeouts, monotonic_ns());
-        let shared = Arc::new(Shared::new(role, write, connection, deflater));
-        let decoder = Decoder::new(decoder_config);
+        // Only a client masks: a server spends no system call on a seed.
+        let mask_seed = match role {
+            Role::Client => random_u64(),
+            Role::Server => 0,
+        };
+        let connection = Connection::open(decoder_config, timeouts, mask_seed, monotonic_ns());
+        let shared = Arc::new(Shared::new(write, connection, deflater));
         WebSocket {
-            reader: WsReader::new(
-                read,
-                Arc::clone(&shared),
-                decoder,
-                config,
-                leftover,
-                inflater,
-            ),
+            reader: WsReader::new(read, Arc::clone(&shared), config, leftover, inflater),
             writer: WsWriter::new(shared),
         }
     }

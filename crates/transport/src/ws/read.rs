@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::time::timeout;
-use wsbench_codec::connection::{AfterClose, Expired, PeerClosed, Received};
-use wsbench_codec::{CloseEvent, Decoder, Message, ProtocolError, ReadyState};
+use wsbench_codec::connection::{AfterClose, Expired, Incoming, PeerClosed};
+use wsbench_codec::{CloseEvent, Message, ProtocolError, ReadyState};
 
 use wsbench_protocol::clock::monotonic_ns;
 
@@ -21,15 +21,11 @@ use crate::deflate::{InflateError, Inflater};
 use crate::error::Error;
 use crate::net::ReadReady;
 
-/// Message-buffer capacity the decoder keeps between messages.
-const DECODER_RETAIN: usize = 1024;
-
 /// The receiving half of a connection.
 #[derive(Debug)]
 pub struct WsReader<R, W> {
     io: R,
     shared: Arc<Shared<W>>,
-    decoder: Decoder,
     config: Config,
     /// Read buffer; bytes `start..end` are not decoded yet.
     buf: Vec<u8>,
@@ -54,6 +50,8 @@ pub struct WsReader<R, W> {
 enum Step {
     Event(Event),
     Continue,
+    /// A compressed message to inflate.
+    Inflate(bool, Vec<u8>),
     PeerClose(PeerClosed),
     Fail(Error),
 }
@@ -66,14 +64,10 @@ where
     pub(crate) fn new(
         io: R,
         shared: Arc<Shared<W>>,
-        mut decoder: Decoder,
         config: Config,
         leftover: &[u8],
         inflater: Option<Inflater>,
     ) -> WsReader<R, W> {
-        let mut dc = *decoder.config();
-        dc.retain_capacity = DECODER_RETAIN;
-        decoder.set_config(dc);
         let mut buf = leftover.to_vec();
         let end = buf.len();
         if buf.len() < config.read_buffer_initial {
@@ -82,7 +76,6 @@ where
         WsReader {
             io,
             shared,
-            decoder,
             config,
             buf,
             start: 0,
@@ -113,9 +106,10 @@ where
         self.shared.ready_state()
     }
 
-    /// Bytes of heap memory held by the read buffer and the decoder.
+    /// Bytes of heap memory held by the read buffer (the decoder's count
+    /// with the writer's, in the shared connection).
     pub fn heap_bytes(&self) -> usize {
-        self.buf.capacity() + self.decoder.heap_bytes()
+        self.buf.capacity()
     }
 
     /// The next event; `None` once [`Event::Close`] has been returned.
@@ -142,6 +136,8 @@ where
                     Step::Event(ev) => return Some(ev),
                     Step::Fail(e) => return Some(Box::pin(self.fail(e)).await),
                     Step::PeerClose(close) => return Some(Box::pin(self.peer_closed(close)).await),
+                    // decode_step inflates before it returns.
+                    Step::Inflate(..) => continue,
                 }
             }
             match self.read_more().await {
@@ -172,49 +168,54 @@ where
         Event::Close(close)
     }
 
-    /// Decodes the next message from the buffer and acts on it as the
-    /// connection's state machine says.
+    /// Feeds the buffer to the connection, which decodes the next message
+    /// and queues what it answers; the message comes out owned.
     fn decode_step(&mut self) -> Step {
         let input = &mut self.buf[self.start..self.end];
-        let (n, message) = match self.decoder.decode(input) {
-            Ok(r) => r,
-            Err(e) => return Step::Fail(Error::Protocol(e)),
-        };
-        let Some(message) = message else {
-            // The decoder consumed everything (partial data is kept in its
-            // message buffer).
-            self.start = 0;
-            self.end = 0;
-            return Step::Continue;
-        };
-        let step = match self.shared.on_message(&message) {
-            Received::Drop => Step::Continue,
-            Received::Pong => {
-                self.needs_flush = true;
-                Step::Continue
-            }
-            Received::PeerClosed(pc) => Step::PeerClose(pc),
-            Received::Deliver => match message {
-                Message::Text(t) => Step::Event(Event::Message(Data::Text(t.to_owned()))),
-                Message::Binary(b) => Step::Event(Event::Message(Data::Binary(b.to_vec()))),
-                Message::Pong(p) => Step::Event(Event::Pong(p.to_vec())),
-                Message::Compressed { text, payload } => {
-                    let payload = payload.to_vec();
-                    self.consume(n);
-                    return self.inflate(text, &payload);
+        let now = self.read_ns;
+        let needs_flush = &mut self.needs_flush;
+        let (n, step) = self.shared.with_connection(|conn| {
+            let (n, incoming) = match conn.receive(input, now) {
+                Ok(r) => r,
+                Err(e) => return (0, Step::Fail(Error::Protocol(e))),
+            };
+            let step = match incoming {
+                // Everything consumed (partial data waits in the decoder).
+                None => Step::Continue,
+                Some(Incoming::Dropped) => Step::Continue,
+                Some(Incoming::PingAnswered) => {
+                    *needs_flush = true;
+                    Step::Continue
                 }
-                // The state machine never delivers these.
-                Message::Ping(_) | Message::Close(_) => Step::Continue,
-            },
-        };
-        self.consume(n);
-        step
+                Some(Incoming::PeerClosed(pc)) => Step::PeerClose(pc),
+                Some(Incoming::Message(message)) => match message {
+                    Message::Text(t) => Step::Event(Event::Message(Data::Text(t.to_owned()))),
+                    Message::Binary(b) => Step::Event(Event::Message(Data::Binary(b.to_vec()))),
+                    Message::Pong(p) => Step::Event(Event::Pong(p.to_vec())),
+                    Message::Compressed { text, payload } => Step::Inflate(text, payload.to_vec()),
+                    // The connection never delivers these.
+                    Message::Ping(_) | Message::Close(_) => Step::Continue,
+                },
+            };
+            (n, step)
+        });
+        match step {
+            Step::Fail(_) => step,
+            Step::Inflate(text, payload) => {
+                self.consume(n);
+                self.inflate(text, &payload)
+            }
+            _ => {
+                self.consume(n);
+                step
+            }
+        }
     }
 
     /// `n` bytes of the buffer were decoded.
     fn consume(&mut self, n: usize) {
         self.start += n;
-        if self.start == self.end {
+        if self.start >= self.end {
             self.start = 0;
             self.end = 0;
         }
@@ -336,7 +337,6 @@ where
         };
         if n > 0 {
             self.read_ns = monotonic_ns();
-            self.shared.on_read(self.read_ns);
         }
         self.last_read_filled = n == self.buf.len();
         self.end = n;

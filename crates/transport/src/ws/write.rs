@@ -11,13 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use wsbench_codec::close::{CloseBodyError, MAX_REASON_LEN};
-use wsbench_codec::connection::{CloseRefused, Connection, Expired, Received};
-use wsbench_codec::encode::NoMasking;
+use wsbench_codec::connection::{Connection, Expired, SendError};
 use wsbench_codec::frame::RSV1;
-use wsbench_codec::{
-    CloseCode, EncodeError, Encoder, FastMaskKeys, FrameKind, Message, OpCode, ReadyState, Role,
-};
+use wsbench_codec::{CloseCode, FrameKind, OpCode, ReadyState};
 
 use wsbench_protocol::clock::monotonic_ns;
 
@@ -27,14 +23,9 @@ use crate::error::Error;
 /// A write buffer grown beyond this is released once it drains.
 const WRITE_RETAIN: usize = 1024;
 
-#[derive(Debug)]
-enum AnyEncoder {
-    Client(Encoder<FastMaskKeys>),
-    Server(Encoder<NoMasking>),
-}
-
-/// One queued frame: its size on the wire, its payload's size on the wire,
-/// and the application bytes it counts towards `bufferedAmount`.
+/// A stretch of queued bytes: its size on the wire, its payload's size on
+/// the wire, and the application bytes it counts towards `bufferedAmount`
+/// (a data frame; or control frames, which count for nothing).
 #[derive(Clone, Copy, Debug)]
 struct Queued {
     wire: usize,
@@ -42,51 +33,39 @@ struct Queued {
     app: usize,
 }
 
-/// The connection's state machine and what it queues to send, under one
-/// lock: a frame is queued only in a state that allows it.
+/// The connection (state machine, codec, bytes to write) and what the
+/// queued bytes count towards `bufferedAmount`, under one lock: a frame is
+/// queued only in a state that allows it.
 #[derive(Debug)]
 struct Outbox {
     conn: Connection,
-    encoder: AnyEncoder,
     deflater: Option<Deflater>,
-    buf: Vec<u8>,
     frames: VecDeque<Queued>,
+    /// Bytes of the connection's queue that `frames` describes; the rest
+    /// are control frames the connection queued by itself.
+    described: usize,
 }
 
 impl Outbox {
-    /// Encodes one control frame (never compressed, never counted in
-    /// `bufferedAmount`).
-    fn control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
-        let before = self.buf.len();
-        let kind = FrameKind::whole(opcode);
-        match &mut self.encoder {
-            AnyEncoder::Client(e) => e.encode_to_vec(&mut self.buf, kind, payload)?,
-            AnyEncoder::Server(e) => e.encode_to_vec(&mut self.buf, kind, payload)?,
+    /// Describes the control frames the connection queued since the last
+    /// call (pongs, close replies, keepalive pings).
+    fn describe_control(&mut self) {
+        let pending = self.conn.pending();
+        if pending > self.described {
+            self.frames.push_back(Queued {
+                wire: pending - self.described,
+                body: 0,
+                app: 0,
+            });
+            self.described = pending;
         }
-        self.push_frame(before);
-        Ok(())
     }
+}
 
-    /// Encodes a close frame: with a code and reason, or empty.
-    fn close_frame(&mut self, close: Option<(CloseCode, &str)>) -> Result<(), Error> {
-        let Some((code, reason)) = close else {
-            return self.control(OpCode::Close, &[]);
-        };
-        let before = self.buf.len();
-        match &mut self.encoder {
-            AnyEncoder::Client(e) => e.encode_close(&mut self.buf, code, reason)?,
-            AnyEncoder::Server(e) => e.encode_close(&mut self.buf, code, reason)?,
-        }
-        self.push_frame(before);
-        Ok(())
-    }
-
-    fn push_frame(&mut self, before: usize) {
-        self.frames.push_back(Queued {
-            wire: self.buf.len() - before,
-            body: 0,
-            app: 0,
-        });
+fn send_error(e: SendError) -> Error {
+    match e {
+        SendError::NotOpen(state) => Error::NotOpen(state),
+        SendError::Encode(e) => Error::Encode(e),
     }
 }
 
@@ -143,23 +122,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl<W: AsyncWrite + Unpin> Shared<W> {
-    pub(crate) fn new(
-        role: Role,
-        io: W,
-        conn: Connection,
-        deflater: Option<Deflater>,
-    ) -> Shared<W> {
-        let encoder = match role {
-            Role::Client => AnyEncoder::Client(Encoder::client(FastMaskKeys::new(random_u64()))),
-            Role::Server => AnyEncoder::Server(Encoder::server()),
-        };
+    pub(crate) fn new(io: W, conn: Connection, deflater: Option<Deflater>) -> Shared<W> {
         Shared {
             outbox: Mutex::new(Outbox {
                 conn,
-                encoder,
                 deflater,
-                buf: Vec::new(),
                 frames: VecDeque::new(),
+                described: 0,
             }),
             buffered: AtomicUsize::new(0),
             sink: tokio::sync::Mutex::new(Sink {
@@ -178,18 +147,19 @@ impl<W: AsyncWrite + Unpin> Shared<W> {
         lock(&self.outbox).conn.ready_state()
     }
 
-    /// Queues one data message (the browser's `send`): only while open.
-    /// Counts towards `bufferedAmount`.
+    /// Runs `f` on the connection under the lock: the reader feeds it the
+    /// bytes that arrived (replies it queues are written by the next flush).
+    pub(crate) fn with_connection<T>(&self, f: impl FnOnce(&mut Connection) -> T) -> T {
+        f(&mut lock(&self.outbox).conn)
+    }
+
+    /// Queues one data message or ping (the browser's `send`): only while
+    /// open. A data message counts towards `bufferedAmount`.
     pub(crate) fn queue(&self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
         let mut out = lock(&self.outbox);
+        out.describe_control();
         out.conn.check_send().map_err(Error::NotOpen)?;
-        let before = out.buf.len();
-        let Outbox {
-            encoder,
-            deflater,
-            buf,
-            ..
-        } = &mut *out;
+        let Outbox { conn, deflater, .. } = &mut *out;
         let mut kind = FrameKind::whole(opcode);
         let mut compressed = Vec::new();
         let body = match deflater {
@@ -200,77 +170,30 @@ impl<W: AsyncWrite + Unpin> Shared<W> {
             }
             _ => payload,
         };
-        match encoder {
-            AnyEncoder::Client(e) => e.encode_to_vec(buf, kind, body)?,
-            AnyEncoder::Server(e) => e.encode_to_vec(buf, kind, body)?,
-        }
-        let body = body.len();
-        let app = if opcode.is_control() {
-            0
+        let wire = conn.send(kind, body).map_err(send_error)?;
+        let (body, app) = if opcode.is_control() {
+            (0, 0)
         } else {
-            payload.len()
+            (body.len(), payload.len())
         };
-        let wire = out.buf.len() - before;
-        out.frames.push_back(Queued {
-            wire,
-            body: if opcode.is_control() { 0 } else { body },
-            app,
-        });
+        out.frames.push_back(Queued { wire, body, app });
+        out.described += wire;
         self.buffered.fetch_add(app, Ordering::AcqRel);
         Ok(())
     }
 
-    /// Bytes arrived at `now` (CLOCK_MONOTONIC ns).
-    pub(crate) fn on_read(&self, now: u64) {
-        lock(&self.outbox).conn.on_read(now);
-    }
-
-    /// What to do with a decoded message; the reply it needs (a pong, the
-    /// answer to a close frame) is queued here.
-    pub(crate) fn on_message(&self, message: &Message<'_>) -> Received {
-        let mut out = lock(&self.outbox);
-        let received = out.conn.on_message(message);
-        // Encoding cannot fail: the payload came in a valid control frame,
-        // and an echoed close code is one the decoder accepted.
-        match (&received, message) {
-            (Received::Pong, Message::Ping(p)) => {
-                let _ = out.control(OpCode::Pong, p);
-            }
-            (Received::PeerClosed(pc), _) => {
-                if let Some(code) = pc.reply {
-                    let _ = out.close_frame(code.map(|c| (c, "")));
-                }
-            }
-            _ => {}
-        }
-        received
-    }
-
     /// The application closes: our close frame is queued unless one was.
     pub(crate) fn close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        if reason.len() > MAX_REASON_LEN {
-            return Err(Error::Encode(EncodeError::Close(
-                CloseBodyError::ReasonTooLong(reason.len()),
-            )));
-        }
         let mut out = lock(&self.outbox);
-        match out.conn.close(code, monotonic_ns()) {
-            Ok(true) => out.close_frame(Some((code, reason))),
-            Ok(false) => Ok(()),
-            Err(CloseRefused::InvalidCode(c)) => Err(Error::Encode(EncodeError::Close(
-                CloseBodyError::InvalidCode(c.as_u16()),
-            ))),
-            Err(CloseRefused::Closed) => Err(Error::NotOpen(ReadyState::Closed)),
-        }
+        out.conn
+            .close(code, reason, monotonic_ns())
+            .map_err(send_error)
     }
 
     /// The connection fails with `code`: its close frame is queued when it
     /// may be sent.
     pub(crate) fn fail(&self, code: CloseCode) {
-        let mut out = lock(&self.outbox);
-        if let Some(code) = out.conn.fail(code) {
-            let _ = out.close_frame(Some((code, "")));
-        }
+        lock(&self.outbox).conn.fail(code);
     }
 
     /// The connection ended.
@@ -285,12 +208,7 @@ impl<W: AsyncWrite + Unpin> Shared<W> {
 
     /// A deadline may have passed; a keepalive ping is queued here.
     pub(crate) fn on_timeout(&self, now: u64) -> Option<Expired> {
-        let mut out = lock(&self.outbox);
-        let expired = out.conn.on_timeout(now);
-        if expired == Some(Expired::SendPing) {
-            let _ = out.control(OpCode::Ping, b"keepalive");
-        }
-        expired
+        lock(&self.outbox).conn.on_timeout(now)
     }
 
     pub(crate) fn buffered_amount(&self) -> usize {
@@ -312,10 +230,12 @@ impl<W: AsyncWrite + Unpin> Shared<W> {
                     sink.inflight = Vec::new();
                 }
                 let mut out = lock(&self.outbox);
-                if out.buf.is_empty() {
+                if out.conn.pending() == 0 {
                     break;
                 }
-                std::mem::swap(&mut sink.inflight, &mut out.buf);
+                out.describe_control();
+                out.conn.take_outgoing(&mut sink.inflight);
+                out.described = 0;
                 let Outbox { frames, .. } = &mut *out;
                 sink.frames.extend(frames.drain(..));
             }
@@ -343,7 +263,7 @@ impl<W: AsyncWrite + Unpin> Shared<W> {
 
     pub(crate) fn heap_bytes(&self) -> usize {
         let out = lock(&self.outbox);
-        let mut n = out.buf.capacity() + out.frames.capacity() * size_of::<Queued>();
+        let mut n = out.conn.heap_bytes() + out.frames.capacity() * size_of::<Queued>();
         if let Ok(sink) = self.sink.try_lock() {
             n += sink.inflight.capacity() + sink.frames.capacity() * size_of::<Queued>();
         }
@@ -431,5 +351,20 @@ impl<W: AsyncWrite + Unpin> WsWriter<W> {
     /// Bytes of heap memory held by the write buffers.
     pub fn heap_bytes(&self) -> usize {
         self.shared.heap_bytes()
+    }
+}
+#[cfg(test)]
+mod size_probe {
+    #[test]
+    fn sizes() {
+        use crate::net::{NetReadHalf, NetWriteHalf};
+        eprintln!("Connection {}", size_of::<wsbench_codec::Connection>());
+        eprintln!("Decoder {}", size_of::<wsbench_codec::Decoder>());
+        eprintln!("Outbox {}", size_of::<super::Outbox>());
+        eprintln!("Shared {}", size_of::<super::Shared<NetWriteHalf>>());
+        eprintln!(
+            "WsReader {}",
+            size_of::<super::super::WsReader<NetReadHalf, NetWriteHalf>>()
+        );
     }
 }
