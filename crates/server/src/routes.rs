@@ -189,7 +189,10 @@ async fn going_away(ws: &mut TcpWebSocket) {
 // `async fn`s, which would keep their arguments twice (as passed, and
 // moved into locals).
 
-#[expect(clippy::manual_async_fn, reason = "an async fn keeps its arguments twice")]
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice"
+)]
 fn echo_loop<'a>(
     mut ws: TcpWebSocket,
     ctx: &'a Ctx,
@@ -222,7 +225,10 @@ fn echo_loop<'a>(
     }
 }
 
-#[expect(clippy::manual_async_fn, reason = "an async fn keeps its arguments twice")]
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice"
+)]
 fn push_loop<'a>(
     mut ws: TcpWebSocket,
     mut sub: Subscription<'a>,

@@ -222,7 +222,10 @@ impl PhaseCtx {
 /// Opens connection `conn` of a connect phase and holds it; spawned as its
 /// own task so the task holds the held connection's state inline, with no
 /// separate allocation.
-#[expect(clippy::manual_async_fn, reason = "an async fn keeps its arguments twice")]
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice"
+)]
 pub(crate) fn hold(ctx: Arc<PhaseCtx>, conn: u64) -> impl Future<Output = ConnOutcome> {
     async move {
         Counts::add(&ctx.rec.counts.attempted, 1);

@@ -288,7 +288,10 @@ pub(super) async fn throughput(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
 /// Connect: open, then hold the connection (answering pings). The engine
 /// aborts these tasks at the end of the phase rather than signalling them,
 /// so a held connection's task is the socket and its read only.
-#[expect(clippy::manual_async_fn, reason = "an async fn keeps its arguments twice")]
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice"
+)]
 pub(super) fn hold(ctx: &PhaseCtx, conn: u64) -> impl Future<Output = ConnOutcome> + '_ {
     async move {
         let Some(mut ws) = open(ctx, conn, "/echo").await else {
