@@ -2,6 +2,7 @@
 //! place), the checker that turns a place into a file:line:column error,
 //! and the `[target]` table's rules.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::ops::Range;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::PayloadKind;
+use super::endpoints::{Profile, Role, TargetProtocol, Vars, expand_env};
 use super::{ScenarioError, Target, Transport, WorkloadKind, line_col};
 
 /// The file as written (every field that can be wrong keeps its place).
@@ -43,6 +45,39 @@ pub(super) struct RawTarget {
     /// Gone: push messages are always timed on the publisher's clock.
     #[serde(default)]
     pub(super) push_clock: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) profile: Option<Spanned<Profile>>,
+    #[serde(default)]
+    pub(super) endpoints: Option<Spanned<RawEndpoints>>,
+    #[serde(default)]
+    pub(super) headers: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    pub(super) subprotocols: Vec<String>,
+}
+
+/// `[target.endpoints]`: a full URL template per role.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawEndpoints {
+    websocket: Option<Spanned<String>>,
+    long_poll: Option<Spanned<String>>,
+    short_poll: Option<Spanned<String>>,
+    sse: Option<Spanned<String>>,
+    echo: Option<Spanned<String>>,
+    publish: Option<Spanned<String>>,
+}
+
+impl RawEndpoints {
+    fn get(&self, role: Role) -> Option<&Spanned<String>> {
+        match role {
+            Role::Websocket => self.websocket.as_ref(),
+            Role::LongPoll => self.long_poll.as_ref(),
+            Role::ShortPoll => self.short_poll.as_ref(),
+            Role::Sse => self.sse.as_ref(),
+            Role::Echo => self.echo.as_ref(),
+            Role::Publish => self.publish.as_ref(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -158,12 +193,7 @@ pub(super) fn target(c: &Checker<'_>, raw: &Spanned<RawTarget>) -> Result<Target
             let Some(host) = parsed.host() else {
                 return Err(c.at(url.span(), "the URL has no host", None));
             };
-            let loopback = host == "localhost"
-                || host
-                    .trim_matches(|ch| ch == '[' || ch == ']')
-                    .parse::<IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback());
-            if !loopback && !t.allow_remote {
+            if !is_loopback(host) && !t.allow_remote {
                 return Err(c.at(
                     url.span(),
                     format!("{host} is not a loopback address"),
@@ -178,6 +208,172 @@ pub(super) fn target(c: &Checker<'_>, raw: &Spanned<RawTarget>) -> Result<Target
                 insecure_tls: t.insecure_tls,
             })
         }
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_matches(|ch| ch == '[' || ch == ']')
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The target's protocol: its profile, endpoints (each checked: its
+/// variables, its scheme, a loopback host), headers and subprotocols.
+/// Which endpoints the run needs is checked once the transports are known
+/// ([`required_endpoints`]).
+pub(super) fn protocol(
+    c: &Checker<'_>,
+    raw: &Spanned<RawTarget>,
+) -> Result<TargetProtocol, ScenarioError> {
+    let t = raw.get_ref();
+    let profile = t
+        .profile
+        .as_ref()
+        .map_or(Profile::Wsbench, |p| *p.get_ref());
+    let builtin = t.builtin.as_ref().is_some_and(|b| *b.get_ref());
+    if builtin
+        && let Some(p) = &t
+            .profile
+            .as_ref()
+            .filter(|p| *p.get_ref() != Profile::Wsbench)
+    {
+        return Err(c.at(
+            p.span(),
+            format!(
+                "the builtin server speaks the wsbench profile, not {}",
+                p.get_ref().name()
+            ),
+            Some("remove profile, or point url at the server that speaks it"),
+        ));
+    }
+    let mut endpoints = BTreeMap::new();
+    if let Some(raw_endpoints) = &t.endpoints {
+        if builtin {
+            return Err(c.at(
+                raw_endpoints.span(),
+                "endpoints describe a running server; the builtin one has its own",
+                Some("remove [target.endpoints], or set url instead of builtin"),
+            ));
+        }
+        for role in Role::ALL {
+            if let Some(url) = raw_endpoints.get_ref().get(role) {
+                endpoint(c, url, role, t.allow_remote)?;
+                endpoints.insert(role, url.get_ref().clone());
+            }
+        }
+    }
+    let mut headers = Vec::new();
+    for (name, value) in &t.headers {
+        if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return Err(c.at(value.span(), format!("{name:?} is not a header name"), None));
+        }
+        let expanded = expand_env(value.get_ref(), &Vars::default())
+            .map_err(|e| c.at(value.span(), format!("header {name}: {e}"), Some(e.hint())))?;
+        if http::HeaderValue::from_str(&expanded).is_err() {
+            // The value itself is not shown: it may come from the environment.
+            return Err(c.at(
+                value.span(),
+                format!("header {name}: not a header value"),
+                None,
+            ));
+        }
+        headers.push((name.clone(), value.get_ref().clone()));
+    }
+    Ok(TargetProtocol {
+        profile,
+        endpoints,
+        headers,
+        subprotocols: t.subprotocols.clone(),
+    })
+}
+
+/// One endpoint template: its variables expand, its scheme fits its role,
+/// its host is loopback unless remote targets are allowed.
+fn endpoint(
+    c: &Checker<'_>,
+    url: &Spanned<String>,
+    role: Role,
+    allow_remote: bool,
+) -> Result<(), ScenarioError> {
+    let expanded = expand_env(url.get_ref(), &Vars::default())
+        .map_err(|e| c.at(url.span(), format!("endpoint {role}: {e}"), Some(e.hint())))?;
+    let parsed: http::Uri = expanded
+        .parse()
+        .map_err(|_| c.at(url.span(), format!("endpoint {role}: not a URL"), None))?;
+    let (want, schemes) = if role.is_websocket() {
+        ("ws or wss", ["ws", "wss"])
+    } else {
+        ("http or https", ["http", "https"])
+    };
+    if !parsed.scheme_str().is_some_and(|s| schemes.contains(&s)) {
+        return Err(c.at(
+            url.span(),
+            format!("endpoint {role}: the scheme must be {want}"),
+            None,
+        ));
+    }
+    let Some(host) = parsed.host() else {
+        return Err(c.at(
+            url.span(),
+            format!("endpoint {role}: the URL has no host"),
+            None,
+        ));
+    };
+    if !is_loopback(host) && !allow_remote {
+        return Err(c.at(
+            url.span(),
+            format!("endpoint {role}: {host} is not a loopback address"),
+            Some("load tests stay on 127.0.0.0/8 unless the target sets allow_remote = true"),
+        ));
+    }
+    Ok(())
+}
+
+/// The endpoint roles a run of `kind` over `transports` uses.
+pub(super) fn roles(kind: WorkloadKind, transports: &[Transport]) -> Vec<Role> {
+    if kind != WorkloadKind::Push {
+        return vec![Role::Echo];
+    }
+    let mut roles: Vec<Role> = transports
+        .iter()
+        .map(|t| match t {
+            Transport::Websocket => Role::Websocket,
+            Transport::LongPoll => Role::LongPoll,
+            Transport::ShortPoll => Role::ShortPoll,
+            Transport::Sse => Role::Sse,
+        })
+        .collect();
+    roles.push(Role::Publish);
+    roles
+}
+
+/// A profile other than wsbench has no default paths: every role the run
+/// uses needs its endpoint.
+pub(super) fn required_endpoints(
+    c: &Checker<'_>,
+    raw: &Spanned<RawTarget>,
+    protocol: &TargetProtocol,
+    roles: &[Role],
+) -> Result<(), ScenarioError> {
+    if protocol.profile == Profile::Wsbench {
+        return Ok(());
+    }
+    match roles.iter().find(|r| protocol.endpoint(**r).is_none()) {
+        None => Ok(()),
+        Some(role) => Err(c.at(
+            raw.span(),
+            format!(
+                "profile {} has no default {role} endpoint",
+                protocol.profile.name()
+            ),
+            Some(&format!(
+                "add {} = \"{}://…\" under [target.endpoints]",
+                role.key(),
+                if role.is_websocket() { "ws" } else { "http" }
+            )),
+        )),
     }
 }
 
@@ -213,7 +409,8 @@ pub(super) fn check_url_scheme(
             url.span(),
             format!("the url names the server only; {path:?} is a path"),
             Some(&format!(
-                "wsbench uses /echo, /push, /poll and /events under it (transports: {})",
+                "the wsbench profile uses /echo, /push, /poll and /events under it \
+                 (transports: {}); give other paths as full URLs under [target.endpoints]",
                 transports
                     .iter()
                     .map(|t| t.name())

@@ -25,6 +25,7 @@
 //! column; [`Scenario::load`] then checks every value and reports
 //! impossible ones the same way, with a hint.
 
+mod endpoints;
 mod error;
 mod input;
 mod thresholds;
@@ -35,10 +36,13 @@ use std::time::Duration;
 
 use toml::Spanned;
 
+pub use self::endpoints::{Profile, Role, TargetProtocol, TemplateError, Vars, expand, expand_env};
 pub use self::error::ScenarioError;
 use self::error::hint_for;
 pub(crate) use self::error::line_col;
-use self::input::{Checker, RawScenario, check_url_scheme, target};
+use self::input::{
+    Checker, RawScenario, check_url_scheme, protocol, required_endpoints, roles, target,
+};
 use crate::threshold::Threshold;
 pub use crate::workload::{PayloadKind, RunShape, Transport, WorkloadKind};
 
@@ -75,6 +79,8 @@ pub struct Scenario {
     pub description: String,
     /// Where the traffic goes.
     pub target: Target,
+    /// What the target speaks: profile, endpoints, headers.
+    pub protocol: TargetProtocol,
     /// One phase per transport, in this order.
     pub transports: Vec<Transport>,
     /// Connections per phase.
@@ -168,6 +174,7 @@ impl Scenario {
         }
 
         let target = target(&c, &raw.target)?;
+        let protocol = protocol(&c, &raw.target)?;
         let load = &raw.load;
         let w = &raw.workload;
         let kind = *w.kind.get_ref();
@@ -199,9 +206,11 @@ impl Scenario {
         }
         if let Target::Url { .. } = target
             && let Some(url) = &raw.target.get_ref().url
+            && protocol.profile == Profile::Wsbench
         {
             check_url_scheme(&c, url, &transports)?;
         }
+        required_endpoints(&c, &raw.target, &protocol, &roles(kind, &transports))?;
 
         let connections = *load.connections.get_ref();
         if connections == 0 || connections > MAX_CONNECTIONS {
@@ -347,6 +356,7 @@ impl Scenario {
             name,
             description: raw.description,
             target,
+            protocol,
             transports,
             connections,
             ramp_rate,

@@ -1,0 +1,257 @@
+//! What a scenario says about its target's protocol: the profile (the
+//! dialect it speaks), the endpoint of each role as a full URL template,
+//! and the headers and subprotocols every connection sends.
+//!
+//! ```toml
+//! [target]
+//! url = "http://127.0.0.1:8080"
+//! profile = "nchan"
+//!
+//! [target.endpoints]
+//! websocket = "ws://127.0.0.1:8080/sub/bench"
+//! publish = "http://127.0.0.1:8080/pub/bench"
+//!
+//! [target.headers]
+//! Authorization = "Bearer ${TOKEN}"
+//! ```
+//!
+//! Templates may hold `{conn}` (the connection's index), `{shard}` (the
+//! load generator process), `{rand}` (a random number per connection) and
+//! `${NAME}` (an environment variable, read when the run starts; its value
+//! never appears in results, which keep the template).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Deserialize;
+
+/// The dialect a target speaks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Profile {
+    /// `wsbench serve`'s: `/push`, `/poll?cursor=`, `/events`, `/echo`,
+    /// `POST /publish`, messages shaped `{"seq","ts","payload"}`.
+    #[default]
+    Wsbench,
+    /// The nginx Nchan module: subscribers and the publisher at the
+    /// scenario's endpoints, messages relayed verbatim (found by their
+    /// marker).
+    Nchan,
+}
+
+impl Profile {
+    /// The name a scenario uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Wsbench => "wsbench",
+            Profile::Nchan => "nchan",
+        }
+    }
+
+    /// Whether pushed messages arrive in the wsbench push format
+    /// (`{"seq","ts","payload"}`); otherwise a subscriber searches each
+    /// message as it arrives for the publisher's marker.
+    pub fn wraps_messages(self) -> bool {
+        self == Profile::Wsbench
+    }
+}
+
+/// What an endpoint is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// WebSocket push subscribers.
+    Websocket,
+    /// HTTP long-poll subscribers.
+    LongPoll,
+    /// HTTP short-poll subscribers.
+    ShortPoll,
+    /// Server-Sent Events subscribers.
+    Sse,
+    /// The WebSocket echo (echo, throughput and connect workloads).
+    Echo,
+    /// Where the load generator publishes.
+    Publish,
+}
+
+impl Role {
+    /// Every role, in the order a scenario lists them.
+    pub const ALL: [Role; 6] = [
+        Role::Websocket,
+        Role::LongPoll,
+        Role::ShortPoll,
+        Role::Sse,
+        Role::Echo,
+        Role::Publish,
+    ];
+
+    /// The key under `[target.endpoints]`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Role::Websocket => "websocket",
+            Role::LongPoll => "long-poll",
+            Role::ShortPoll => "short-poll",
+            Role::Sse => "sse",
+            Role::Echo => "echo",
+            Role::Publish => "publish",
+        }
+    }
+
+    /// Whether its URL is a WebSocket one (`ws`/`wss`), else HTTP.
+    pub fn is_websocket(self) -> bool {
+        matches!(self, Role::Websocket | Role::Echo)
+    }
+
+    /// The path the wsbench profile uses under the target's URL.
+    pub fn wsbench_path(self) -> &'static str {
+        match self {
+            Role::Websocket => "/push",
+            Role::LongPoll | Role::ShortPoll => "/poll",
+            Role::Sse => "/events",
+            Role::Echo => "/echo",
+            Role::Publish => "/publish",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+/// The target's protocol, as the scenario describes it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TargetProtocol {
+    /// The dialect.
+    pub profile: Profile,
+    /// Endpoint URL templates the scenario gives; the others follow the
+    /// profile under the target's URL.
+    pub endpoints: BTreeMap<Role, String>,
+    /// Request headers (name, value template), sent on every connection
+    /// and every publish.
+    pub headers: Vec<(String, String)>,
+    /// WebSocket subprotocols offered, in order of preference.
+    pub subprotocols: Vec<String>,
+}
+
+impl TargetProtocol {
+    /// The endpoint template the scenario gives for `role`, if any.
+    pub fn endpoint(&self, role: Role) -> Option<&str> {
+        self.endpoints.get(&role).map(String::as_str)
+    }
+}
+
+/// The values a template's variables take for one connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Vars {
+    /// `{conn}`: the connection's index in its phase.
+    pub conn: u64,
+    /// `{shard}`: the load generator process.
+    pub shard: u32,
+    /// `{rand}`: a random number, one per connection.
+    pub rand: u64,
+}
+
+/// A template that cannot be expanded.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    /// `{name}` is not a variable.
+    #[error("{{{0}}} is not a template variable")]
+    UnknownVariable(String),
+    /// `${NAME}` is not set in the environment.
+    #[error("environment variable {0} is not set")]
+    Unset(String),
+    /// A `{` or `${` without its `}`.
+    #[error("unclosed {{ in the template")]
+    Unclosed,
+}
+
+impl TemplateError {
+    /// How to fix it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            TemplateError::UnknownVariable(_) => {
+                "the variables are {conn}, {shard}, {rand} and ${ENV_VAR}"
+            }
+            TemplateError::Unset(_) => "export it before the run, or write the value itself",
+            TemplateError::Unclosed => "close it with }",
+        }
+    }
+}
+
+/// Expands `template` with `vars` and environment variables read through
+/// `env`.
+pub fn expand(
+    template: &str,
+    vars: &Vars,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<String, TemplateError> {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(i) = rest.find(['{', '$']) {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if let Some(name) = tail.strip_prefix("${") {
+            let end = name.find('}').ok_or(TemplateError::Unclosed)?;
+            let value =
+                env(&name[..end]).ok_or_else(|| TemplateError::Unset(name[..end].into()))?;
+            out.push_str(&value);
+            rest = &name[end + 1..];
+        } else if let Some(name) = tail.strip_prefix('{') {
+            let end = name.find('}').ok_or(TemplateError::Unclosed)?;
+            match &name[..end] {
+                "conn" => out.push_str(&vars.conn.to_string()),
+                "shard" => out.push_str(&vars.shard.to_string()),
+                "rand" => out.push_str(&vars.rand.to_string()),
+                other => return Err(TemplateError::UnknownVariable(other.to_owned())),
+            }
+            rest = &name[end + 1..];
+        } else {
+            // A `$` not followed by `{` is itself.
+            out.push('$');
+            rest = &tail[1..];
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Expands with the process's environment.
+pub fn expand_env(template: &str, vars: &Vars) -> Result<String, TemplateError> {
+    expand(template, vars, |name| std::env::var(name).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        (name == "TOKEN").then(|| "s3cret".to_owned())
+    }
+
+    #[test]
+    fn templates_expand_variables_and_the_environment() {
+        let vars = Vars {
+            conn: 42,
+            shard: 3,
+            rand: 7,
+        };
+        let got = expand(
+            "ws://h/sub/{conn}?s={shard}&r={rand}&t=${TOKEN}$x",
+            &vars,
+            env,
+        );
+        assert_eq!(got.unwrap(), "ws://h/sub/42?s=3&r=7&t=s3cret$x");
+        assert_eq!(expand("plain", &vars, env).unwrap(), "plain");
+        assert_eq!(
+            expand("{nope}", &vars, env),
+            Err(TemplateError::UnknownVariable("nope".into()))
+        );
+        assert_eq!(
+            expand("Bearer ${MISSING}", &vars, env),
+            Err(TemplateError::Unset("MISSING".into()))
+        );
+        assert_eq!(expand("a{conn", &vars, env), Err(TemplateError::Unclosed));
+        assert_eq!(expand("a${X", &vars, env), Err(TemplateError::Unclosed));
+    }
+}

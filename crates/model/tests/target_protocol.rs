@@ -1,0 +1,157 @@
+//! `[target]` describing a server that is not wsbench's: profile,
+//! endpoints, headers. Good descriptions parse; bad ones are refused at
+//! the line and column of the value, with a hint.
+
+use wsbench_model::scenario::{Profile, Role};
+use wsbench_model::{Scenario, ScenarioError};
+
+/// A push scenario against Nchan, with `target` as its `[target]` body.
+fn nchan(target: &str) -> String {
+    format!(
+        r#"schema_version = 1
+name = "n"
+
+[target]
+url = "http://127.0.0.1:8080"
+profile = "nchan"
+{target}
+
+[load]
+transports = ["websocket", "sse"]
+connections = 10
+duration = "2s"
+
+[workload]
+kind = "push"
+rate = 5
+"#
+    )
+}
+
+const ENDPOINTS: &str = r#"[target.endpoints]
+websocket = "ws://127.0.0.1:8080/sub/bench?c={conn}"
+sse = "http://127.0.0.1:8080/sub/bench"
+publish = "http://127.0.0.1:8080/pub/bench"
+"#;
+
+fn err(text: &str) -> ScenarioError {
+    Scenario::parse("s.toml", text).expect_err("refused")
+}
+
+/// The 1-based line of the first line of `text` holding `needle`.
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .expect("in the text")
+        + 1
+}
+
+#[test]
+fn an_nchan_target_parses_with_its_endpoints_and_headers() {
+    // HOME is set wherever tests run.
+    let text = format!(
+        "{ENDPOINTS}\n[target.headers]\nAuthorization = \"Bearer ${{HOME}}\"\nX-Bench = \"1\"\n"
+    );
+    let s = Scenario::parse("s.toml", &nchan(&text)).unwrap();
+    let p = &s.protocol;
+    assert_eq!(p.profile, Profile::Nchan);
+    assert!(!p.profile.wraps_messages());
+    assert_eq!(
+        p.endpoint(Role::Websocket),
+        Some("ws://127.0.0.1:8080/sub/bench?c={conn}")
+    );
+    assert_eq!(p.endpoint(Role::LongPoll), None);
+    // Templates are kept: the environment's values never reach results.
+    assert_eq!(
+        p.headers,
+        [
+            ("Authorization".to_owned(), "Bearer ${HOME}".to_owned()),
+            ("X-Bench".to_owned(), "1".to_owned())
+        ]
+    );
+}
+
+#[test]
+fn a_profile_without_defaults_needs_every_endpoint_the_run_uses() {
+    let text = nchan("[target.endpoints]\nwebsocket = \"ws://127.0.0.1:8080/sub/x\"\n");
+    let e = err(&text);
+    assert!(e.message.contains("no default sse endpoint"), "{e}");
+    assert!(
+        e.hint.as_deref().unwrap().contains("sse = \"http://"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn bad_endpoints_are_refused_where_they_are_written() {
+    let cases = [
+        (
+            "sse = \"ws://127.0.0.1:8080/sub\"",
+            "endpoint sse: the scheme must be http or https",
+        ),
+        (
+            "websocket = \"ws://10.1.2.3/sub\"",
+            "endpoint websocket: 10.1.2.3 is not a loopback address",
+        ),
+        (
+            "websocket = \"ws://127.0.0.1/sub/{channel}\"",
+            "{channel} is not a template variable",
+        ),
+        (
+            "publish = \"http://127.0.0.1/pub?k=${WSBENCH_TEST_SURELY_UNSET}\"",
+            "environment variable WSBENCH_TEST_SURELY_UNSET is not set",
+        ),
+    ];
+    for (line, message) in cases {
+        let text = nchan(
+            &ENDPOINTS.replace(
+                ENDPOINTS
+                    .lines()
+                    .find(|l| l.starts_with(line.split(' ').next().unwrap()))
+                    .unwrap(),
+                line,
+            ),
+        );
+        let e = err(&text);
+        assert!(e.message.contains(message), "{line}: {e}");
+        assert_eq!(e.line, line_of(&text, line), "{line}: {e}");
+        assert!(e.column > 1, "{line}: points at the value: {e}");
+    }
+    // An unknown role is a typo.
+    let text = nchan(&format!("{ENDPOINTS}pubish = \"http://127.0.0.1/p\"\n"));
+    let e = err(&text);
+    assert!(e.message.contains("pubish"), "{e}");
+    assert_eq!(e.line, line_of(&text, "pubish"));
+}
+
+#[test]
+fn header_values_from_the_environment_must_exist_and_are_not_shown() {
+    let text = nchan(&format!(
+        "{ENDPOINTS}\n[target.headers]\nAuthorization = \"Bearer ${{WSBENCH_TEST_SURELY_UNSET}}\"\n"
+    ));
+    let e = err(&text);
+    assert!(
+        e.message
+            .contains("header Authorization: environment variable"),
+        "{e}"
+    );
+    assert_eq!(e.line, line_of(&text, "Authorization"));
+}
+
+#[test]
+fn the_builtin_server_speaks_only_its_own_profile() {
+    let text = nchan(ENDPOINTS).replace("url = \"http://127.0.0.1:8080\"", "builtin = true");
+    let e = err(&text);
+    assert!(
+        e.message
+            .contains("builtin server speaks the wsbench profile"),
+        "{e}"
+    );
+    // A URL with a path names the path the wsbench profile cannot use,
+    // and says where other paths go.
+    let text = nchan("")
+        .replace("profile = \"nchan\"", "")
+        .replace("8080\"", "8080/ws\"");
+    let e = err(&text);
+    assert!(e.hint.unwrap().contains("[target.endpoints]"));
+}
