@@ -302,6 +302,7 @@ async fn reach_target(
             let origin = Origin {
                 authority: b.addr().to_string(),
                 tls: false,
+                shard: 0,
             };
             (origin, false, Some(b))
         }
@@ -313,6 +314,7 @@ async fn reach_target(
             Origin {
                 authority: authority.clone(),
                 tls: *tls,
+                shard: 0,
             },
             *insecure_tls,
             None,

@@ -16,6 +16,7 @@ use wsbench_model::delivery::{Ledger, PublishRecord};
 use wsbench_model::metric::Metric;
 use wsbench_model::metric::main_latency;
 use wsbench_model::results::{Counters, Interval, PhaseSummary, Schedule};
+use wsbench_model::scenario::{Role, Vars};
 use wsbench_model::{Scenario, Transport, WorkloadKind};
 use wsbench_transport::ClientOptions;
 use wsbench_transport::net::ByteCounters;
@@ -28,7 +29,7 @@ use crate::publisher::{PublishSpec, Publisher};
 use crate::receipts::Tally;
 use crate::recorder::{Counts, Recorder, Timeline};
 use crate::stop::{Early, Watch, drain};
-use crate::target::{Builtin, Origin};
+use crate::target::{Builtin, Origin, headers};
 use crate::{RunError, sys};
 
 /// A push phase's publishing: which share of the schedule this process
@@ -151,8 +152,37 @@ impl Phase {
         let role = self.push?;
         let mut options = self.options.clone();
         options.counters = None;
+        let protocol = &self.scenario.protocol;
+        let vars = Vars {
+            shard: self.origin.shard,
+            ..Vars::default()
+        };
+        let reach = self
+            .origin
+            .url(protocol, Role::Publish, &vars)
+            .and_then(|url| {
+                let headers = headers(protocol, &vars)?
+                    .into_iter()
+                    .filter_map(|(n, v)| {
+                        // Both were checked with the scenario.
+                        Some((
+                            http::HeaderName::from_bytes(n.as_bytes()).ok()?,
+                            v.parse().ok()?,
+                        ))
+                    })
+                    .collect();
+                Ok((url, headers))
+            });
+        let (url, headers) = match reach {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("wsbench: cannot publish: the publish endpoint: {e}");
+                return None;
+            }
+        };
         Some(Publisher::start(PublishSpec {
-            origin: self.origin.clone(),
+            url,
+            headers,
             options,
             grid,
             index: role.publishes?,

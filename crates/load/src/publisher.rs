@@ -1,7 +1,8 @@
 //! The publisher: the load generator sends every push message of a phase
 //! itself, on the phase's [`Grid`] (an open model: message `j` is due at
-//! its intended time whatever happened to the ones before), through
-//! `POST /publish`, and keeps the record every subscriber is accounted
+//! its intended time whatever happened to the ones before), through a
+//! `POST` to the target's publish endpoint (`/publish` in the wsbench
+//! profile), and keeps the record every subscriber is accounted
 //! against. A thread wakes at each message's intended time (tokio's timers
 //! tick in milliseconds, which would delay every message by up to two) and
 //! hands it to the sending task. Requests run concurrently on a few
@@ -28,7 +29,6 @@ use wsbench_transport::http_client::PollClient;
 
 use crate::drivers::error_kind;
 use crate::plan::Grid;
-use crate::target::Origin;
 use wsbench_protocol::marker::Marker;
 
 /// Publish requests in flight at most.
@@ -41,8 +41,10 @@ const FINISH_WAIT: Duration = Duration::from_secs(2);
 /// What a publisher sends and where.
 #[derive(Clone, Debug)]
 pub(crate) struct PublishSpec {
-    /// The target.
-    pub(crate) origin: Origin,
+    /// The publish endpoint's URL.
+    pub(crate) url: String,
+    /// Request headers the scenario asks for.
+    pub(crate) headers: Vec<(http::HeaderName, http::HeaderValue)>,
     /// Client options (no byte counters: publishing is not delivery).
     pub(crate) options: ClientOptions,
     /// The schedule.
@@ -199,8 +201,8 @@ async fn run(
     entries: Entries,
     mut stop: watch::Receiver<bool>,
 ) {
-    let scheme = if spec.origin.tls { "https" } else { "http" };
-    let url = Arc::new(format!("{scheme}://{}/publish", spec.origin.authority));
+    let url = Arc::new(spec.url.clone());
+    let headers = Arc::new(spec.headers.clone());
     let (idle_tx, mut idle) = mpsc::channel::<Slot>(CONNECTIONS);
     for _ in 0..CONNECTIONS {
         let _ = idle_tx.try_send(None);
@@ -242,14 +244,15 @@ async fn run(
                 error: Some("unanswered".to_owned()),
             },
         );
-        let (url, options, entries, idle_tx) = (
+        let (url, headers, options, entries, idle_tx) = (
             Arc::clone(&url),
+            Arc::clone(&headers),
             spec.options.clone(),
             Arc::clone(&entries),
             idle_tx.clone(),
         );
         in_flight.spawn(async move {
-            let (slot, result) = publish_one(slot, &url, &options, body, sent_ns).await;
+            let (slot, result) = publish_one(slot, &url, &headers, &options, body, sent_ns).await;
             let (seq, outcome, error) = match result {
                 Ok(seq) => (seq, Outcome::Ok, None),
                 Err(kind) => (None, Outcome::Failed, Some(kind)),
@@ -276,6 +279,7 @@ async fn run(
 async fn publish_one(
     slot: Slot,
     url: &str,
+    headers: &[(http::HeaderName, http::HeaderValue)],
     options: &ClientOptions,
     body: Bytes,
     sent_ns: u64,
@@ -287,7 +291,14 @@ async fn publish_one(
         };
         let header = http::HeaderName::from_static(push::SENT_NS_HEADER);
         let stamp = http::HeaderValue::from(sent_ns);
-        let reply = client.post_with("/publish", body, &[(header, stamp)]).await;
+        let mut all = headers.to_vec();
+        all.push((header, stamp));
+        let path = url
+            .parse::<http::Uri>()
+            .ok()
+            .and_then(|u| u.path_and_query().map(|p| p.as_str().to_owned()))
+            .unwrap_or_else(|| "/".to_owned());
+        let reply = client.post_with(&path, body, &all).await;
         Ok::<_, wsbench_transport::Error>((client, reply))
     };
     match tokio::time::timeout(PUBLISH_TIMEOUT, attempt).await {

@@ -51,6 +51,7 @@ pub async fn run_shard(
         origin: Origin {
             authority: spec.authority.clone(),
             tls: spec.tls,
+            shard: u32::try_from(spec.index).unwrap_or(u32::MAX),
         },
         progress: false,
         progress_file: Some(spec.out.join(files::PROGRESS)),

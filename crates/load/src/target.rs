@@ -13,6 +13,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStderr, Command};
 
 use wsbench_model::Scenario;
+use wsbench_model::scenario::{Role, TargetProtocol, TemplateError, Vars, expand_env};
 use wsbench_server::args::ServeArgs;
 use wsbench_transport::{ClientOptions, tls};
 
@@ -24,9 +25,26 @@ use crate::sys;
 pub(crate) struct Origin {
     pub(crate) authority: String,
     pub(crate) tls: bool,
+    /// This load generator process (`{shard}` in endpoint templates).
+    pub(crate) shard: u32,
 }
 
 impl Origin {
+    /// The URL of `role` for the connection `vars` describe: the
+    /// scenario's endpoint for it, or the wsbench profile's path here.
+    pub(crate) fn url(
+        &self,
+        protocol: &TargetProtocol,
+        role: Role,
+        vars: &Vars,
+    ) -> Result<String, TemplateError> {
+        match protocol.endpoint(role) {
+            Some(template) => expand_env(template, vars),
+            None if role.is_websocket() => Ok(self.ws(role.wsbench_path())),
+            None => Ok(self.http(role.wsbench_path())),
+        }
+    }
+
     /// The WebSocket URL of `path`.
     pub(crate) fn ws(&self, path: &str) -> String {
         format!(
@@ -208,5 +226,18 @@ pub(crate) fn client_options(s: &Scenario, insecure_tls: bool) -> ClientOptions 
         options.tls = Some(tls::client_config_insecure());
     }
     options.config.max_message_size = (s.payload_size as u64).max(1 << 20) * 2;
+    options.protocols.clone_from(&s.protocol.subprotocols);
     options
+}
+
+/// The scenario's request headers for the connection `vars` describe.
+pub(crate) fn headers(
+    protocol: &TargetProtocol,
+    vars: &Vars,
+) -> Result<Vec<(String, String)>, TemplateError> {
+    protocol
+        .headers
+        .iter()
+        .map(|(name, value)| Ok((name.clone(), expand_env(value, vars)?)))
+        .collect()
 }

@@ -83,6 +83,17 @@ fn a_profile_without_defaults_needs_every_endpoint_the_run_uses() {
 }
 
 #[test]
+fn polling_a_foreign_target_is_refused_until_its_dialect_exists() {
+    let text = nchan(ENDPOINTS).replace("\"sse\"]", "\"long-poll\"]");
+    let e = err(&text);
+    assert!(
+        e.message
+            .contains("polling a nchan target is not supported"),
+        "{e}"
+    );
+}
+
+#[test]
 fn bad_endpoints_are_refused_where_they_are_written() {
     let cases = [
         (

@@ -8,6 +8,8 @@ use wsbench_protocol::clock::monotonic_ns;
 use wsbench_protocol::push::PollBatch;
 use wsbench_transport::http_client::{PollClient, SseClient};
 
+use wsbench_model::scenario::Role;
+
 use super::{BAD_MESSAGE, ConnOutcome, PhaseCtx, error_kind};
 use crate::receipts::Receipts;
 use crate::recorder::Counts;
@@ -26,15 +28,22 @@ async fn back_off(ctx: &PhaseCtx) -> bool {
 /// published after its answer is fetched by a later poll, so that answer is
 /// the subscribe point.
 pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
+    let role = if wait {
+        Role::LongPoll
+    } else {
+        Role::ShortPoll
+    };
+    let Some((url, options)) = ctx.reach(conn, role) else {
+        return ConnOutcome::default();
+    };
     let started = Instant::now();
-    let mut client =
-        match PollClient::connect(&ctx.origin.http("/poll"), &ctx.options_for(conn)).await {
-            Ok(c) => c,
-            Err(e) => {
-                ctx.failed(&e);
-                return ConnOutcome::default();
-            }
-        };
+    let mut client = match PollClient::connect(&url, &options).await {
+        Ok(c) => c,
+        Err(e) => {
+            ctx.failed(&e);
+            return ConnOutcome::default();
+        }
+    };
     let times = client.open_times();
     let mut receipts = Receipts::default();
     let mut cursor = match Box::pin(client.poll(None, false)).await {
@@ -112,9 +121,10 @@ pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
 /// so it stays subscribed from its first response on (the reference
 /// server subscribes before it answers).
 pub(super) async fn sse(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
-    let url = ctx.origin.http("/events");
+    let Some((url, options)) = ctx.reach(conn, Role::Sse) else {
+        return ConnOutcome::default();
+    };
     let started = Instant::now();
-    let options = ctx.options_for(conn);
     let mut client = match Box::pin(SseClient::connect(&url, None, &options)).await {
         Ok(c) => c,
         Err(e) => {
@@ -140,7 +150,7 @@ pub(super) async fn sse(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
                     .and_then(|i| i.parse().ok())
                     .or(last_id);
                 let recv_ns = client.last_read_ns();
-                ctx.on_push(conn, &mut receipts, event.data.as_bytes(), recv_ns);
+                ctx.on_push(conn, &mut receipts, &event.data, recv_ns);
             }
             Ok(None) | Err(_) => {
                 if ctx.stopped() {
@@ -150,7 +160,6 @@ pub(super) async fn sse(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
                     Err(e) => error_kind(&e),
                     _ => "closed".into(),
                 });
-                let options = ctx.options_for(conn);
                 let reconnected = tokio::select! {
                     r = Box::pin(SseClient::connect(&url, last_id, &options)) => r,
                     () = ctx.wait_stop() => break,

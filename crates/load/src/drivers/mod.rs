@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use wsbench_codec::handshake::HandshakeError;
 use wsbench_model::metric::Metric;
+use wsbench_model::scenario::{Role, TemplateError, Vars};
 use wsbench_model::{PayloadKind, Scenario, Transport, WorkloadKind};
 use wsbench_protocol::push::PushMessage;
 use wsbench_transport::{ClientOptions, Error};
@@ -20,7 +21,7 @@ use wsbench_transport::{ClientOptions, Error};
 use crate::plan::Grid;
 use crate::receipts::{Delivery, Receipts};
 use crate::recorder::{Counts, Recorder};
-use crate::target::Origin;
+use crate::target::{Origin, headers};
 use wsbench_protocol::marker::Marker;
 
 /// Everything the connections of one phase share.
@@ -103,13 +104,41 @@ impl PhaseCtx {
         let _ = stop.wait_for(|&s| s).await;
     }
 
-    fn options_for(&self, conn: u64) -> ClientOptions {
-        let mut o = self.options.clone();
-        let sources = &self.scenario.source_addresses;
-        if sources.len() > 1 {
-            o.local_addr = Some(sources[(conn as usize) % sources.len()]);
+    /// The template variables of connection `conn`.
+    fn vars(&self, conn: u64) -> Vars {
+        Vars {
+            conn,
+            shard: self.origin.shard,
+            // Distinct per connection and per run (the run id is random).
+            rand: (conn ^ u64::from(self.push.map_or(0, |p| p.run)) << 32)
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15),
         }
-        o
+    }
+
+    /// Where connection `conn` goes for `role`, and its client options
+    /// (source address, the scenario's headers). A template that no longer
+    /// expands (its environment variable was unset after the scenario was
+    /// checked) fails the connection as `template`.
+    fn reach(&self, conn: u64, role: Role) -> Option<(String, ClientOptions)> {
+        let vars = self.vars(conn);
+        let protocol = &self.scenario.protocol;
+        let reach = || -> Result<_, TemplateError> {
+            let url = self.origin.url(protocol, role, &vars)?;
+            let mut o = self.options.clone();
+            o.headers.extend(headers(protocol, &vars)?);
+            let sources = &self.scenario.source_addresses;
+            if sources.len() > 1 {
+                o.local_addr = Some(sources[(conn as usize) % sources.len()]);
+            }
+            Ok((url, o))
+        };
+        match reach() {
+            Ok(r) => Some(r),
+            Err(_) => {
+                self.failed_as("template");
+                None
+            }
+        }
     }
 
     /// A connection opened: `tcp` is its TCP connect, `handshake` the rest
@@ -138,9 +167,20 @@ impl PhaseCtx {
         self.rec.error("unknown-message");
     }
 
-    /// One message of the push dialect (`{"seq","ts","payload"}`) arrived;
-    /// `recv_ns`: right after the socket read that completed it.
-    fn on_push(&self, conn: u64, r: &mut Receipts, json: &[u8], recv_ns: u64) {
+    /// One pushed message arrived; `recv_ns`: right after the socket read
+    /// that completed it. In the wsbench profile it is a push message
+    /// (`{"seq","ts","payload"}`); in others, whatever the target wraps
+    /// the payload in, searched for the marker.
+    fn on_push(&self, conn: u64, r: &mut Receipts, message: &str, recv_ns: u64) {
+        if self.scenario.protocol.profile.wraps_messages() {
+            self.on_push_message(conn, r, message.as_bytes(), recv_ns);
+        } else {
+            self.on_payload(conn, r, message, None, recv_ns);
+        }
+    }
+
+    /// One message of the push dialect (`{"seq","ts","payload"}`) arrived.
+    fn on_push_message(&self, conn: u64, r: &mut Receipts, json: &[u8], recv_ns: u64) {
         match PushMessage::parse(json) {
             Ok(m) => self.on_payload(conn, r, &m.payload, Some(m.seq), recv_ns),
             Err(_) => {
@@ -272,6 +312,7 @@ mod tests {
             origin: Origin {
                 authority: String::new(),
                 tls: false,
+                shard: 0,
             },
             options: ClientOptions::default(),
             stop,
@@ -340,6 +381,7 @@ mod tests {
             origin: Origin {
                 authority: String::new(),
                 tls: false,
+                shard: 0,
             },
             options: ClientOptions::default(),
             stop,

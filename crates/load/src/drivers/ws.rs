@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use wsbench_model::PayloadKind;
 use wsbench_model::metric::Metric;
+use wsbench_model::scenario::Role;
 use wsbench_protocol::clock::monotonic_ns;
 use wsbench_transport::{Data, Error, Event, TcpWebSocket, connect};
 
@@ -18,10 +19,11 @@ use crate::recorder::Counts;
 use wsbench_protocol::payload;
 
 /// Opens a WebSocket to `path`; counts and times it.
-pub(super) async fn open(ctx: &PhaseCtx, conn: u64, path: &str) -> Option<TcpWebSocket> {
+pub(super) async fn open(ctx: &PhaseCtx, conn: u64, role: Role) -> Option<TcpWebSocket> {
+    let (url, options) = ctx.reach(conn, role)?;
     // Boxed: the handshake's state is large and lives only while it runs;
     // held inline it would stay part of every connection's task.
-    match Box::pin(connect(&ctx.origin.ws(path), &ctx.options_for(conn))).await {
+    match Box::pin(connect(&url, &options)).await {
         Ok(c) => {
             ctx.opened(conn, c.connect_time, c.handshake_time);
             Some(c.socket)
@@ -48,7 +50,7 @@ fn ended_early(ctx: &PhaseCtx, event: Option<Event>) {
 /// Push subscriber on `/push`. It is subscribed once the connection is
 /// open: the reference server subscribes before it answers the upgrade.
 pub(super) async fn push(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
-    let Some(mut ws) = open(ctx, conn, "/push").await else {
+    let Some(mut ws) = open(ctx, conn, Role::Websocket).await else {
         return ConnOutcome::default();
     };
     let mut receipts = Receipts::default();
@@ -57,7 +59,7 @@ pub(super) async fn push(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
         tokio::select! {
             ev = ws.next_event() => match ev {
                 Some(Event::Message(Data::Text(t))) => {
-                    ctx.on_push(conn, &mut receipts, t.as_bytes(), ws.last_read_ns());
+                    ctx.on_push(conn, &mut receipts, &t, ws.last_read_ns());
                 }
                 Some(Event::Message(Data::Binary(_))) => ctx.rec.error(BAD_MESSAGE),
                 Some(Event::Pong(_)) => {}
@@ -156,7 +158,7 @@ async fn next_message(ctx: &PhaseCtx, ws: &mut TcpWebSocket) -> Option<Data> {
 /// and the intended time is when it woke; the harness lag probe and the
 /// phase's verdict report such waits.
 pub(super) async fn echo(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
-    let Some(mut ws) = open(ctx, conn, "/echo").await else {
+    let Some(mut ws) = open(ctx, conn, Role::Echo).await else {
         return ConnOutcome::default();
     };
     let s = &ctx.scenario;
@@ -215,7 +217,7 @@ pub(super) async fn echo(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
 /// the window, and as delivered when its echo comes back, during the
 /// window or the drain after it.
 pub(super) async fn throughput(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
-    let Some(mut ws) = open(ctx, conn, "/echo").await else {
+    let Some(mut ws) = open(ctx, conn, Role::Echo).await else {
         return ConnOutcome::default();
     };
     let s = &ctx.scenario;
@@ -294,7 +296,7 @@ pub(super) async fn throughput(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
 )]
 pub(super) fn hold(ctx: &PhaseCtx, conn: u64) -> impl Future<Output = ConnOutcome> + '_ {
     async move {
-        let Some(mut ws) = open(ctx, conn, "/echo").await else {
+        let Some(mut ws) = open(ctx, conn, Role::Echo).await else {
             return ConnOutcome::default();
         };
         loop {

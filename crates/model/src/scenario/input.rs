@@ -360,6 +360,17 @@ pub(super) fn required_endpoints(
     if protocol.profile == Profile::Wsbench {
         return Ok(());
     }
+    if roles.contains(&Role::LongPoll) || roles.contains(&Role::ShortPoll) {
+        return Err(c.at(
+            raw.span(),
+            format!(
+                "polling a {} target is not supported: this wsbench polls in the wsbench \
+                 profile's dialect only (GET ?cursor=N)",
+                protocol.profile.name()
+            ),
+            Some("compare websocket and sse against it"),
+        ));
+    }
     match roles.iter().find(|r| protocol.endpoint(**r).is_none()) {
         None => Ok(()),
         Some(role) => Err(c.at(

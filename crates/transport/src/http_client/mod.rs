@@ -196,13 +196,14 @@ impl PollClient {
         self.request(Method::GET, path, Bytes::new(), &[]).await
     }
 
-    /// `POST path` with `body` (e.g. `/publish`); the body of a 200
+    /// `POST path` with `body` (e.g. `/publish`); the body of a 2xx
     /// response.
     pub async fn post(&mut self, path: &str, body: Bytes) -> Result<Bytes, Error> {
         self.request(Method::POST, path, body, &[]).await
     }
 
-    /// `POST path` with `body` and extra header fields.
+    /// `POST path` with `body` and extra header fields; the body of a 2xx
+    /// response.
     pub async fn post_with(
         &mut self,
         path: &str,
@@ -222,6 +223,7 @@ impl PollClient {
         if self.conn.as_ref().is_none_or(|c| c.sender.is_closed()) {
             self.reconnect().await?;
         }
+        let post = method == Method::POST;
         let mut request = build_request(&self.target, &self.options, method, path, body, None)?;
         for (name, value) in headers {
             request.headers_mut().insert(name.clone(), value.clone());
@@ -264,7 +266,10 @@ impl PollClient {
         // No request is pipelined behind this one: the last read is the one
         // that completed this response.
         self.read_ns = self.conn.as_ref().map_or(0, Conn::last_read_ns);
-        if status != StatusCode::OK {
+        // A GET wants its 200; a POST is done on any 2xx (publishers answer
+        // 201 Created or 202 Accepted, as Nchan does).
+        let done = status == StatusCode::OK || (post && status.is_success());
+        if !done {
             return Err(Error::HttpStatus(status.as_u16()));
         }
         Ok(body)
