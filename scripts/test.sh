@@ -4,7 +4,8 @@
 #   scripts/test.sh            everything below
 #   scripts/test.sh --quick    unit, property and integration tests only
 #
-# Installs what it needs (Chromium and a font for the report tests,
+# Installs what it needs (Chromium and a font for the report tests, nginx
+# with the Nchan module for the nchan tests,
 # cargo-fuzz, a nightly toolchain with Miri, Python venvs with kosoku for
 # the Autobahn cases and kubernetes-validate for the manifests) when
 # missing; a step whose tool cannot be installed here is skipped with the
@@ -35,6 +36,17 @@ if [[ $quick == 0 ]]; then
     else
         echo "SKIPPED the Chromium render check: the chromium package could not be installed"
     fi
+fi
+
+# The nchan tests measure nginx with the Nchan module.
+if [[ ! -x /usr/sbin/nginx || ! -e /usr/lib/nginx/modules/ngx_nchan_module.so ]]; then
+    step "installing nginx-light and libnginx-mod-nchan (apt)"
+    apt_install nginx-light libnginx-mod-nchan || true
+fi
+if [[ -x /usr/sbin/nginx && -e /usr/lib/nginx/modules/ngx_nchan_module.so ]]; then
+    export WSBENCH_REQUIRE_NCHAN=1
+else
+    echo "SKIPPED the nchan tests: nginx-light and libnginx-mod-nchan could not be installed"
 fi
 
 step "cargo test --workspace"

@@ -47,7 +47,7 @@ fn line_of(text: &str, needle: &str) -> usize {
 }
 
 #[test]
-fn an_nchan_target_parses_with_its_endpoints_and_headers() {
+fn a_foreign_target_parses_with_its_endpoints_and_headers() {
     // HOME is set wherever tests run.
     let text = format!(
         "{ENDPOINTS}\n[target.headers]\nAuthorization = \"Bearer ${{HOME}}\"\nX-Bench = \"1\"\n"

@@ -388,7 +388,7 @@ mod tests {
             push: None,
         });
         assert!(size(&connection(Arc::clone(&ctx), 0)) <= 64);
-        assert!(size(&ws::open(&ctx, 0, "/")) <= 512);
+        assert!(size(&ws::open(&ctx, 0, Role::Echo)) <= 512);
         // A held connection's task is one allocation: tokio's task cell
         // (about 100 bytes of header and trailer around the future, rounded
         // up to 128-byte lines). At most 400 bytes of future keep the cell
