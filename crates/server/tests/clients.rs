@@ -150,7 +150,7 @@ async fn sse_client_receives_the_stream_and_resumes_after_an_id() {
     }
     assert_eq!(got, [(1, "a".into()), (2, "b".into()), (3, "c".into())]);
     drop(c);
-    let mut c = SseClient::connect(&url, Some(1), &Default::default())
+    let mut c = SseClient::connect(&url, Some("1"), &Default::default())
         .await
         .unwrap();
     let e = tokio::time::timeout(LIMIT, c.next_event())

@@ -136,7 +136,7 @@ pub(super) async fn sse(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
     ctx.opened(conn, tcp, started.elapsed().saturating_sub(tcp));
     let mut receipts = Receipts::default();
     receipts.subscribed(monotonic_ns());
-    let mut last_id: Option<u64> = None;
+    let mut last_id: Option<String> = None;
     loop {
         let next = tokio::select! {
             e = client.next_event() => e,
@@ -144,11 +144,10 @@ pub(super) async fn sse(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
         };
         match next {
             Ok(Some(event)) => {
-                last_id = event
-                    .last_event_id
-                    .as_deref()
-                    .and_then(|i| i.parse().ok())
-                    .or(last_id);
+                // Kept as the server wrote it (ids need not be numbers).
+                if let Some(id) = event.last_event_id {
+                    last_id = Some(id);
+                }
                 let recv_ns = client.last_read_ns();
                 ctx.on_push(conn, &mut receipts, &event.data, recv_ns);
             }
@@ -161,7 +160,7 @@ pub(super) async fn sse(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
                     _ => "closed".into(),
                 });
                 let reconnected = tokio::select! {
-                    r = Box::pin(SseClient::connect(&url, last_id, &options)) => r,
+                    r = Box::pin(SseClient::connect(&url, last_id.as_deref(), &options)) => r,
                     () = ctx.wait_stop() => break,
                 };
                 match reconnected {

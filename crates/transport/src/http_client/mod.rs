@@ -282,14 +282,17 @@ fn build_request(
     method: Method,
     path: &str,
     body: Bytes,
-    last_event_id: Option<u64>,
+    last_event_id: Option<&str>,
 ) -> Result<Request<Full<Bytes>>, Error> {
     let mut builder = Request::builder()
         .method(method)
         .uri(path)
         .header(HOST, target.authority.as_str());
     if let Some(id) = last_event_id {
-        builder = builder.header("last-event-id", id.to_string());
+        // As the server wrote it: ids need not be numbers (Nchan's are
+        // `time:n`).
+        let id = HeaderValue::try_from(id).map_err(http_error)?;
+        builder = builder.header("last-event-id", id);
     }
     let mut request = builder.body(Full::new(body)).map_err(http_error)?;
     for (name, value) in &options.headers {
@@ -313,11 +316,11 @@ pub struct SseClient {
 
 impl SseClient {
     /// Opens the event stream at `url` (`http://` or `https://`; the path
-    /// defaults to `/events`). With `last_event_id`, the server resumes
-    /// after that event.
+    /// defaults to `/events`). With `last_event_id` (an event's `id`, as
+    /// the server sent it), the server resumes after that event.
     pub async fn connect(
         url: &str,
-        last_event_id: Option<u64>,
+        last_event_id: Option<&str>,
         options: &ClientOptions,
     ) -> Result<SseClient, Error> {
         let mut target = parse_target(url, true)?;
@@ -394,5 +397,38 @@ impl SseClient {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_id_is_sent_back_as_the_server_wrote_it() {
+        let target = parse_target("http://127.0.0.1:1/sub/x", true).unwrap();
+        let options = ClientOptions::default();
+        for id in ["17", "1796214505:0", "a b"] {
+            let request = build_request(
+                &target,
+                &options,
+                Method::GET,
+                "/sub/x",
+                Bytes::new(),
+                Some(id),
+            )
+            .unwrap();
+            assert_eq!(request.headers()["last-event-id"], id);
+        }
+        // Not a header value: an error, not a request without it.
+        let bad = build_request(
+            &target,
+            &options,
+            Method::GET,
+            "/",
+            Bytes::new(),
+            Some("a\nb"),
+        );
+        assert!(bad.is_err());
     }
 }
