@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Push over WebSocket and SSE from nginx with Nchan, and the same scenario
+# Push over WebSocket, long-poll and SSE from nginx with Nchan, and the same scenario
 # (connections, rate, duration, payload) from the builtin server, back to
 # back: one table per target.
 #

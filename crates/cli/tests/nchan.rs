@@ -1,7 +1,7 @@
 //! Push measured on a server nobody here wrote: nginx with the Nchan
 //! module, started on a free loopback port with `tests/nchan/nginx.conf`,
-//! driven by `scenarios/nchan-push-compare.toml` (WebSocket and SSE
-//! subscribers on one channel, published over Nchan's HTTP publisher).
+//! driven by `scenarios/nchan-push-compare.toml` (WebSocket, long-poll and
+//! SSE subscribers on one channel, published over Nchan's HTTP publisher).
 //!
 //! `scripts/test.sh` installs nginx-light and libnginx-mod-nchan and sets
 //! `WSBENCH_REQUIRE_NCHAN=1`, so a missing component fails the test there;
@@ -111,8 +111,8 @@ fn nchan_push_delivers_every_message_over_websocket_and_sse() {
     assert_eq!(out.status.code(), Some(0), "{report}");
     let s = summary(&newest_run(&results));
     let phases = s["phases"].as_array().unwrap();
-    assert_eq!(phases.len(), 2, "{report}");
-    for (p, transport) in phases.iter().zip(["websocket", "sse"]) {
+    assert_eq!(phases.len(), 3, "{report}");
+    for (p, transport) in phases.iter().zip(["websocket", "long-poll", "sse"]) {
         assert_eq!(p["transport"], transport);
         let c = &p["counters"];
         let get = |k: &str| c[k].as_u64().unwrap_or_else(|| panic!("{k} in {c}"));
@@ -126,6 +126,15 @@ fn nchan_push_delivers_every_message_over_websocket_and_sse() {
         // Every delivered message was timed.
         let timed = p["latency"]["push_latency"]["count"].as_u64().unwrap();
         assert_eq!(timed, get("delivered"), "{transport}: {p}");
+        if transport == "long-poll" {
+            // One answer per message: the Etag cursor fetches each message
+            // once, and nothing is polled for in vain.
+            let per = p["requests_per_msg"].as_f64().unwrap();
+            assert!(
+                (0.95..=1.1).contains(&per),
+                "requests per message {per}: {p}"
+            );
+        }
     }
 }
 
@@ -138,7 +147,7 @@ fn nchan_stopped_mid_window_shows_the_loss() {
     };
     let file = scenario(&dir, nchan.port, |t| {
         t.replace(
-            "transports = [\"websocket\", \"sse\"]",
+            "transports = [\"websocket\", \"long-poll\", \"sse\"]",
             "transports = [\"websocket\"]",
         )
     });

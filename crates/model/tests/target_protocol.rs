@@ -4,6 +4,7 @@
 
 use wsbench_model::scenario::{Profile, Role};
 use wsbench_model::{Scenario, ScenarioError};
+use wsbench_protocol::poll::{Batch, Cursor, PollDialect};
 
 /// A push scenario against Nchan, with `target` as its `[target]` body.
 fn nchan(target: &str) -> String {
@@ -83,14 +84,77 @@ fn a_profile_without_defaults_needs_every_endpoint_the_run_uses() {
 }
 
 #[test]
-fn polling_a_foreign_target_is_refused_until_its_dialect_exists() {
-    let text = nchan(ENDPOINTS).replace("\"sse\"]", "\"long-poll\"]");
-    let e = err(&text);
-    assert!(
-        e.message
-            .contains("polling a nchan target is not supported"),
-        "{e}"
+fn a_foreign_target_is_polled_in_the_dialect_it_describes() {
+    let polled = nchan(ENDPOINTS).replace("\"sse\"]", "\"long-poll\"]");
+    // Without its endpoint, refused like any other role.
+    let e = err(&polled);
+    assert!(e.message.contains("no default long-poll endpoint"), "{e}");
+    let with = |poll: &str| {
+        polled.replace(
+            "[target.endpoints]\n",
+            &format!(
+                "{poll}\n[target.endpoints]\nlong-poll = \"http://127.0.0.1:8080/sub/bench\"\n"
+            ),
+        )
+    };
+    // The nchan profile's default: etag, one message per answer.
+    let s = Scenario::parse("s.toml", &with("")).unwrap();
+    assert_eq!(s.protocol.poll, PollDialect::default());
+    assert_eq!(s.protocol.poll.cursor, Cursor::Etag);
+    let s = Scenario::parse(
+        "s.toml",
+        &with("[target.poll]\ncursor = \"query\"\nparam = \"after\"\ncursor_at = \"/next\"\nmessages = \"/items\"\nnothing_new = [204]\n"),
+    )
+    .unwrap();
+    let d = &s.protocol.poll;
+    assert_eq!(
+        (d.cursor.clone(), d.param.as_str(), d.cursor_at.as_str()),
+        (Cursor::Query, "after", "/next")
     );
+    assert_eq!(d.batch, Batch::Array("/items".into()));
+    assert_eq!(d.nothing_new, [204]);
+    let lines = Scenario::parse(
+        "s.toml",
+        &with("[target.poll]\ncursor = \"none\"\nmessages = \"lines\"\n"),
+    )
+    .unwrap();
+    assert_eq!(lines.protocol.poll.batch, Batch::Lines);
+
+    for (poll, needle, message) in [
+        ("cursor = \"offset\"", "\"offset\"", "unknown variant"),
+        (
+            "param = \"p\"",
+            "param",
+            "applies to cursor = \"query\" only",
+        ),
+        (
+            "cursor = \"query\"\nparam = \"a b\"",
+            "\"a b\"",
+            "not a query parameter name",
+        ),
+        (
+            "cursor = \"query\"\ncursor_at = \"next\"",
+            "\"next\"",
+            "not a JSON pointer",
+        ),
+        ("messages = \"items\"", "\"items\"", "not a JSON pointer"),
+        ("nothing_new = [304, 200]", "[304", "200 cannot mean"),
+    ] {
+        let text = with(&format!("[target.poll]\n{poll}\n"));
+        let e = err(&text);
+        assert!(e.message.contains(message), "{poll}: {e}");
+        assert_eq!(e.line, line_of(&text, needle), "{poll}: {e}");
+    }
+    let e = err(&with("[target.poll]\nmessages = \"items\"\n"));
+    assert!(e.hint.unwrap().contains("\"lines\""));
+}
+
+#[test]
+fn the_wsbench_profile_keeps_its_own_polling_dialect() {
+    let text = nchan("[target.poll]\ncursor = \"etag\"\n").replace("profile = \"nchan\"\n", "");
+    let e = err(&text);
+    assert!(e.message.contains("polls in its own dialect"), "{e}");
+    assert_eq!(e.line, line_of(&text, "[target.poll]"), "{e}");
 }
 
 #[test]

@@ -12,6 +12,8 @@
 //!   header.
 //! - [`marker`]: the marker a publisher embeds in each payload
 //!   (`~wsb.<run>.<phase>.<j>.<lag>~`), found again in whatever arrives.
+//! - [`poll`]: the HTTP polling dialects of other servers (`etag`,
+//!   `query`, `none` cursors; how an answer holds its messages).
 //! - [`payload`]: payload kinds and the bodies built from them (echo
 //!   payloads that carry their number, the builtin publisher's bodies).
 
@@ -20,6 +22,7 @@
 pub mod clock;
 pub mod marker;
 pub mod payload;
+pub mod poll;
 pub mod push;
 
 pub use payload::PayloadKind;

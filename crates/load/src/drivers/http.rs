@@ -4,7 +4,10 @@
 
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Method};
 use wsbench_protocol::clock::monotonic_ns;
+use wsbench_protocol::poll::{Answer, PollError, PollState};
 use wsbench_protocol::push::PollBatch;
 use wsbench_transport::http_client::{PollClient, SseClient};
 
@@ -28,12 +31,10 @@ async fn back_off(ctx: &PhaseCtx) -> bool {
 /// published after its answer is fetched by a later poll, so that answer is
 /// the subscribe point.
 pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
-    let role = if wait {
-        Role::LongPoll
-    } else {
-        Role::ShortPoll
-    };
-    let Some((url, options)) = ctx.reach(conn, role) else {
+    if !ctx.scenario.protocol.profile.wraps_messages() {
+        return Box::pin(poll_dialect(ctx, conn, wait)).await;
+    }
+    let Some((url, options)) = ctx.reach(conn, poll_role(wait)) else {
         return ConnOutcome::default();
     };
     let started = Instant::now();
@@ -61,15 +62,7 @@ pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
     };
     ctx.opened(conn, times.tcp, started.elapsed().saturating_sub(times.tcp));
     receipts.subscribed(client.last_read_ns().max(1));
-    let interval = ctx.scenario.short_poll_interval;
-    // Short pollers spread their polls over the interval, evenly however
-    // few they are (golden-ratio offsets).
-    let offset = (conn as f64 * 0.618_033_988_749_895).fract();
-    let mut tick = tokio::time::interval_at(
-        tokio::time::Instant::now() + interval.mul_f64(offset),
-        interval,
-    );
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tick = short_poll_tick(ctx, conn);
     loop {
         if !wait {
             tokio::select! {
@@ -109,6 +102,128 @@ pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
                     break;
                 }
             }
+        }
+    }
+    ctx.rec.counts.connection_closed();
+    ConnOutcome {
+        receipts: Some(receipts),
+    }
+}
+
+fn poll_role(wait: bool) -> Role {
+    if wait {
+        Role::LongPoll
+    } else {
+        Role::ShortPoll
+    }
+}
+
+/// Short pollers spread their polls over the interval, evenly however few
+/// they are (golden-ratio offsets).
+fn short_poll_tick(ctx: &PhaseCtx, conn: u64) -> tokio::time::Interval {
+    let interval = ctx.scenario.short_poll_interval;
+    let offset = (conn as f64 * 0.618_033_988_749_895).fract();
+    let mut tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + interval.mul_f64(offset),
+        interval,
+    );
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick
+}
+
+/// Long-poll or short poll of a target of another profile, in the
+/// dialect `[target.poll]` describes. A subscriber is placed in the
+/// stream by the first answer that gives it a cursor (with no cursor, by
+/// the first answer): every message published after that answer is
+/// fetched by a later poll, so that answer is the subscribe point.
+async fn poll_dialect(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
+    let Some((url, options)) = ctx.reach(conn, poll_role(wait)) else {
+        return ConnOutcome::default();
+    };
+    let dialect = &ctx.scenario.protocol.poll;
+    let started = Instant::now();
+    let mut client = match PollClient::connect(&url, &options).await {
+        Ok(c) => c,
+        Err(e) => {
+            ctx.failed(&e);
+            return ConnOutcome::default();
+        }
+    };
+    let tcp = client.open_times().tcp;
+    ctx.opened(conn, tcp, started.elapsed().saturating_sub(tcp));
+    let path = client.path().to_owned();
+    let mut state = PollState::default();
+    let mut receipts = Receipts::default();
+    let mut tick = short_poll_tick(ctx, conn);
+    loop {
+        if !wait {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = ctx.wait_stop() => break,
+            }
+        }
+        let Some(headers) = state
+            .headers(dialect)
+            .into_iter()
+            .map(|(name, value)| {
+                Some((
+                    HeaderName::from_static(name),
+                    HeaderValue::try_from(value).ok()?,
+                ))
+            })
+            .collect::<Option<Vec<_>>>()
+        else {
+            // The server's cursor cannot be sent back: this subscriber
+            // cannot go on.
+            ctx.rec.error(BAD_MESSAGE);
+            break;
+        };
+        let measuring = ctx.rec.measuring();
+        let target = state.path(dialect, &path);
+        let result = tokio::select! {
+            r = Box::pin(client.exchange(Method::GET, &target, Bytes::new(), &headers)) => r,
+            () = ctx.wait_stop() => break,
+        };
+        let reply = match result {
+            Ok(reply) => reply,
+            Err(e) => {
+                if ctx.stopped() {
+                    break;
+                }
+                ctx.rec.error(error_kind(&e));
+                if !back_off(ctx).await {
+                    break;
+                }
+                continue;
+            }
+        };
+        let recv_ns = client.last_read_ns();
+        if measuring {
+            Counts::add(&ctx.rec.counts.http_requests, 1);
+        }
+        let answer = Answer {
+            status: reply.status,
+            etag: reply.header("etag"),
+            last_modified: reply.header("last-modified"),
+            body: &reply.body,
+        };
+        let placed = state.placed(dialect);
+        match state.on_answer(dialect, &answer) {
+            Ok(messages) => {
+                for m in &messages {
+                    ctx.on_payload(conn, &mut receipts, m, None, recv_ns);
+                }
+                if !placed && state.placed(dialect) {
+                    receipts.subscribed(recv_ns.max(1));
+                }
+            }
+            Err(PollError::Status(status)) => {
+                ctx.rec.error(format!("http-{status}"));
+                if !back_off(ctx).await {
+                    break;
+                }
+            }
+            Err(PollError::Body(_)) => ctx.rec.error(BAD_MESSAGE),
         }
     }
     ctx.rec.counts.connection_closed();

@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Deserialize;
+use wsbench_protocol::poll::PollDialect;
 
 /// The dialect a target speaks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -132,6 +133,9 @@ pub struct TargetProtocol {
     pub headers: Vec<(String, String)>,
     /// WebSocket subprotocols offered, in order of preference.
     pub subprotocols: Vec<String>,
+    /// How long-poll and short-poll subscribers poll a target of another
+    /// profile than wsbench (`[target.poll]`).
+    pub poll: PollDialect,
 }
 
 impl TargetProtocol {

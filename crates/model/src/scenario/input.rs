@@ -10,6 +10,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use wsbench_protocol::poll::{Batch, Cursor, PollDialect};
+
 use super::PayloadKind;
 use super::endpoints::{Profile, Role, TargetProtocol, Vars, expand_env};
 use super::{ScenarioError, Target, Transport, WorkloadKind, line_col};
@@ -53,6 +55,24 @@ pub(super) struct RawTarget {
     pub(super) headers: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
     pub(super) subprotocols: Vec<String>,
+    #[serde(default)]
+    pub(super) poll: Option<Spanned<RawPoll>>,
+}
+
+/// `[target.poll]`: the polling dialect of a target other than wsbench.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPoll {
+    #[serde(default)]
+    cursor: Option<Cursor>,
+    #[serde(default)]
+    param: Option<Spanned<String>>,
+    #[serde(default)]
+    cursor_at: Option<Spanned<String>>,
+    #[serde(default)]
+    messages: Option<Spanned<String>>,
+    #[serde(default)]
+    nothing_new: Option<Spanned<Vec<u16>>>,
 }
 
 /// `[target.endpoints]`: a full URL template per role.
@@ -281,12 +301,98 @@ pub(super) fn protocol(
         }
         headers.push((name.clone(), value.get_ref().clone()));
     }
+    let poll = match &t.poll {
+        Some(p) if profile == Profile::Wsbench => {
+            return Err(c.at(
+                p.span(),
+                "the wsbench profile polls in its own dialect (GET ?cursor=N)",
+                Some("remove [target.poll], or set the profile of the server it describes"),
+            ));
+        }
+        Some(p) => poll(c, p.get_ref())?,
+        None => PollDialect::default(),
+    };
     Ok(TargetProtocol {
         profile,
         endpoints,
         headers,
         subprotocols: t.subprotocols.clone(),
+        poll,
     })
+}
+
+/// `[target.poll]`, each value checked.
+fn poll(c: &Checker<'_>, raw: &RawPoll) -> Result<PollDialect, ScenarioError> {
+    let mut d = PollDialect::default();
+    if let Some(cursor) = &raw.cursor {
+        d.cursor = cursor.clone();
+    }
+    let pointer = |v: &Spanned<String>, what: &str| {
+        let p = v.get_ref();
+        if p.is_empty() || p.starts_with('/') {
+            Ok(p.clone())
+        } else {
+            Err(c.at(
+                v.span(),
+                format!("{what}: {p:?} is not a JSON pointer"),
+                Some("a JSON pointer starts with / (\"/cursor\", \"/data/items\"), or is \"\" for the whole answer"),
+            ))
+        }
+    };
+    for (v, what) in [(&raw.param, "param"), (&raw.cursor_at, "cursor_at")] {
+        if let Some(v) = v
+            && d.cursor != Cursor::Query
+        {
+            return Err(c.at(
+                v.span(),
+                format!("{what} applies to cursor = \"query\" only"),
+                None,
+            ));
+        }
+    }
+    if let Some(p) = &raw.param {
+        if p.get_ref().is_empty()
+            || !p
+                .get_ref()
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b))
+        {
+            return Err(c.at(
+                p.span(),
+                format!("param {:?} is not a query parameter name", p.get_ref()),
+                Some("letters, digits, '-', '_', '.', '~'"),
+            ));
+        }
+        d.param.clone_from(p.get_ref());
+    }
+    if let Some(p) = &raw.cursor_at {
+        d.cursor_at = pointer(p, "cursor_at")?;
+    }
+    if let Some(m) = &raw.messages {
+        d.batch = match m.get_ref().as_str() {
+            "body" => Batch::Body,
+            "lines" => Batch::Lines,
+            _ => Batch::Array(pointer(m, "messages").map_err(|mut e| {
+                e.hint = Some("\"body\" (one message per answer), \"lines\" (one per line), or the JSON pointer to an array (\"/messages\")".into());
+                e
+            })?),
+        };
+    }
+    if let Some(n) = &raw.nothing_new {
+        if let Some(bad) = n
+            .get_ref()
+            .iter()
+            .find(|s| !(100..=599).contains(*s) || **s == 200)
+        {
+            return Err(c.at(
+                n.span(),
+                format!("nothing_new: {bad} cannot mean \"nothing new\""),
+                Some("statuses from 100 to 599 other than 200, e.g. [304, 408]"),
+            ));
+        }
+        d.nothing_new.clone_from(n.get_ref());
+    }
+    Ok(d)
 }
 
 /// One endpoint template: its variables expand, its scheme fits its role,
@@ -359,17 +465,6 @@ pub(super) fn required_endpoints(
 ) -> Result<(), ScenarioError> {
     if protocol.profile == Profile::Wsbench {
         return Ok(());
-    }
-    if roles.contains(&Role::LongPoll) || roles.contains(&Role::ShortPoll) {
-        return Err(c.at(
-            raw.span(),
-            format!(
-                "polling a {} target is not supported: this wsbench polls in the wsbench \
-                 profile's dialect only (GET ?cursor=N)",
-                protocol.profile.name()
-            ),
-            Some("compare websocket and sse against it"),
-        ));
     }
     match roles.iter().find(|r| protocol.endpoint(**r).is_none()) {
         None => Ok(()),

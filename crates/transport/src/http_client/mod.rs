@@ -153,6 +153,11 @@ impl PollClient {
         Ok(())
     }
 
+    /// The request target polled (path and query).
+    pub fn path(&self) -> &str {
+        &self.target.path
+    }
+
     /// Requests and connections so far.
     pub fn stats(&self) -> HttpStats {
         self.stats
@@ -220,10 +225,29 @@ impl PollClient {
         body: Bytes,
         headers: &[(http::HeaderName, http::HeaderValue)],
     ) -> Result<Bytes, Error> {
+        let post = method == Method::POST;
+        let reply = self.exchange(method, path, body, headers).await?;
+        // A GET wants its 200; a POST is done on any 2xx (publishers answer
+        // 201 Created or 202 Accepted, as Nchan does).
+        let done = reply.status == 200 || (post && (200..300).contains(&reply.status));
+        if !done {
+            return Err(Error::HttpStatus(reply.status));
+        }
+        Ok(reply.body)
+    }
+
+    /// One request on the kept-alive connection, whatever the status of
+    /// its answer (a server's "nothing new" is not an error here).
+    pub async fn exchange(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Bytes,
+        headers: &[(http::HeaderName, http::HeaderValue)],
+    ) -> Result<Reply, Error> {
         if self.conn.as_ref().is_none_or(|c| c.sender.is_closed()) {
             self.reconnect().await?;
         }
-        let post = method == Method::POST;
         let mut request = build_request(&self.target, &self.options, method, path, body, None)?;
         for (name, value) in headers {
             request.headers_mut().insert(name.clone(), value.clone());
@@ -255,8 +279,8 @@ impl PollClient {
             }
         };
         self.stats.requests += 1;
-        let status = response.status();
-        let body = match response.into_body().collect().await {
+        let (parts, incoming) = response.into_parts();
+        let body = match incoming.collect().await {
             Ok(b) => b.to_bytes(),
             Err(e) => {
                 self.conn = None;
@@ -266,13 +290,29 @@ impl PollClient {
         // No request is pipelined behind this one: the last read is the one
         // that completed this response.
         self.read_ns = self.conn.as_ref().map_or(0, Conn::last_read_ns);
-        // A GET wants its 200; a POST is done on any 2xx (publishers answer
-        // 201 Created or 202 Accepted, as Nchan does).
-        let done = status == StatusCode::OK || (post && status.is_success());
-        if !done {
-            return Err(Error::HttpStatus(status.as_u16()));
-        }
-        Ok(body)
+        Ok(Reply {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
+        })
+    }
+}
+
+/// An answer: its status, header fields and body.
+#[derive(Debug)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// Header fields.
+    pub headers: http::HeaderMap,
+    /// The body.
+    pub body: Bytes,
+}
+
+impl Reply {
+    /// A header field's value, when it is text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
 
