@@ -335,6 +335,7 @@ impl Phase {
                 duplicated: Counts::get(&c.duplicated),
                 out_of_order: Counts::get(&c.out_of_order),
                 unknown: Counts::get(&c.unknown),
+                other: Counts::get(&c.other),
                 received: Counts::get(&c.received),
                 payload_mismatches: Counts::get(&c.mismatches),
                 bytes_sent: after.bytes_sent - before.bytes_sent,

@@ -48,6 +48,8 @@ pub struct Counts {
     pub received_total: AtomicU64,
     /// Messages the publisher never sent.
     pub unknown: AtomicU64,
+    /// Messages of the target's own, without a marker.
+    pub other: AtomicU64,
     /// Repeated deliveries.
     pub duplicated: AtomicU64,
     /// Deliveries after a later message.

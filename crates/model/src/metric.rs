@@ -94,6 +94,8 @@ pub enum Metric {
     OutOfOrder,
     /// `unknown`
     Unknown,
+    /// `other`
+    Other,
     /// `payload_mismatches`
     PayloadMismatches,
     /// `delivered_ratio`
@@ -116,7 +118,7 @@ pub enum Metric {
 
 impl Metric {
     /// Every metric, in the order tables show them.
-    pub const ALL: [Metric; 29] = [
+    pub const ALL: [Metric; 30] = [
         Metric::PushLatency,
         Metric::PushLatencyUncorrected,
         Metric::PublishLag,
@@ -137,6 +139,7 @@ impl Metric {
         Metric::Duplicated,
         Metric::OutOfOrder,
         Metric::Unknown,
+        Metric::Other,
         Metric::PayloadMismatches,
         Metric::DeliveredRatio,
         Metric::MsgRate,
@@ -220,7 +223,7 @@ const fn def(
 }
 
 /// Every metric, in the order tables show them.
-pub const ALL: [Def; 29] = [
+pub const ALL: [Def; 30] = [
     def(
         Metric::PushLatency,
         "push_latency",
@@ -360,6 +363,13 @@ pub const ALL: [Def; 29] = [
         Kind::Count,
         Producer::Push,
         "messages the publisher never sent",
+    ),
+    def(
+        Metric::Other,
+        "other",
+        Kind::Count,
+        Producer::Push,
+        "messages of another server's own (no wsbench marker: greetings, heartbeats, replies to steps), ignored",
     ),
     def(
         Metric::PayloadMismatches,

@@ -213,8 +213,12 @@ impl PhaseCtx {
     ) {
         self.received();
         let Some(push) = &self.push else { return };
-        let Some(m) = Marker::find(payload).filter(|m| m.run == push.run && m.phase == push.phase)
-        else {
+        let found = Marker::find(payload);
+        if found.is_none() && !self.scenario.protocol.profile.wraps_messages() {
+            // The target's own message (a greeting, a heartbeat).
+            return Counts::add(&self.rec.counts.other, 1);
+        }
+        let Some(m) = found.filter(|m| m.run == push.run && m.phase == push.phase) else {
             return self.unknown();
         };
         let intended = push.grid.intended_ns(m.j);
@@ -363,6 +367,33 @@ mod tests {
         let uncorrected = h[&Metric::PushLatencyUncorrected].max();
         assert!(corrected.abs_diff(5_000_000) < 5_000, "{corrected}");
         assert!(uncorrected.abs_diff(4_000_000) < 5_000, "{uncorrected}");
+    }
+
+    /// Another server's own messages (no marker at all) are `other`, not
+    /// errors; a marker of another run is still unknown.
+    #[test]
+    fn a_foreign_targets_own_messages_are_other() {
+        let mut ctx = push_ctx();
+        let mut s = (*ctx.scenario).clone();
+        s.protocol.profile = wsbench_model::scenario::Profile::Nchan;
+        ctx.scenario = Arc::new(s);
+        let mut r = Receipts::default();
+        r.subscribed(1);
+        ctx.on_payload(0, &mut r, r#"{"type":"welcome"}"#, None, 1_205_000_000);
+        ctx.on_payload(0, &mut r, "~wsb.broken", None, 1_205_000_000);
+        let stale = Marker {
+            run: 8,
+            phase: 0,
+            j: 1,
+            lag_ns: 0,
+        }
+        .body(PayloadKind::Text, 64);
+        ctx.on_payload(0, &mut r, &stale, None, 1_205_000_000);
+        let c = &ctx.rec.counts;
+        assert_eq!(Counts::get(&c.other), 2);
+        assert_eq!(Counts::get(&c.unknown), 1);
+        assert_eq!(ctx.rec.errors().get("unknown-message"), Some(&1));
+        assert_eq!(ctx.rec.errors().len(), 1, "{:?}", ctx.rec.errors());
     }
 
     /// Memory per connection is what a load generator is judged on: the

@@ -54,6 +54,7 @@ pub fn merge_parts(parts: &[PhasePart]) -> PhaseSummary {
         o.duplicated += c.duplicated;
         o.out_of_order += c.out_of_order;
         o.unknown += c.unknown;
+        o.other += c.other;
         o.received += c.received;
         o.payload_mismatches += c.payload_mismatches;
         o.bytes_sent += c.bytes_sent;

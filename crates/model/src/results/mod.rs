@@ -161,6 +161,11 @@ pub struct Counters {
     /// that does not fit its schedule).
     #[serde(default)]
     pub unknown: u64,
+    /// Messages of a target of another profile that carry no wsbench
+    /// marker at all (its greetings, heartbeats, answers to connection
+    /// steps): counted and otherwise ignored.
+    #[serde(default)]
+    pub other: u64,
     /// Messages received while the window was open (by receive time, any
     /// message): the count `msg_rate`, `bytes_per_msg` and
     /// `requests_per_msg` divide by, over the same wall-clock interval as

@@ -116,6 +116,7 @@ impl PhaseSummary {
             Metric::Duplicated => c.duplicated as f64,
             Metric::OutOfOrder => c.out_of_order as f64,
             Metric::Unknown => c.unknown as f64,
+            Metric::Other => c.other as f64,
             Metric::PayloadMismatches => c.payload_mismatches as f64,
             Metric::DeliveredRatio => self.delivered_ratio,
             Metric::MsgRate => self.msg_rate,
