@@ -16,7 +16,7 @@ use wsbench_model::delivery::{Ledger, PublishRecord};
 use wsbench_model::metric::Metric;
 use wsbench_model::metric::main_latency;
 use wsbench_model::results::{Counters, Interval, PhaseSummary, Schedule};
-use wsbench_model::scenario::{Role, Vars};
+use wsbench_model::scenario::{Role, TemplateError, Vars, expand_env};
 use wsbench_model::{Scenario, Transport, WorkloadKind};
 use wsbench_transport::ClientOptions;
 use wsbench_transport::net::ByteCounters;
@@ -31,6 +31,18 @@ use crate::recorder::{Counts, Recorder, Timeline};
 use crate::stop::{Early, Watch, drain};
 use crate::target::{Builtin, Origin, headers};
 use crate::{RunError, sys};
+
+/// The publish body template with the connection's variables and the
+/// environment filled in; `{marker}` and `{payload}` stay, for each
+/// message.
+fn publish_body(template: &str, vars: &Vars) -> Result<String, TemplateError> {
+    const HIDE: [(&str, &str); 2] = [("{marker}", "\u{1}m\u{1}"), ("{payload}", "\u{1}p\u{1}")];
+    let hidden = HIDE
+        .iter()
+        .fold(template.to_owned(), |t, (v, h)| t.replace(v, h));
+    let expanded = expand_env(&hidden, vars)?;
+    Ok(HIDE.iter().fold(expanded, |t, (v, h)| t.replace(h, v)))
+}
 
 /// A push phase's publishing: which share of the schedule this process
 /// publishes and which it can time.
@@ -157,32 +169,39 @@ impl Phase {
             shard: self.origin.shard,
             ..Vars::default()
         };
-        let reach = self
-            .origin
-            .url(protocol, Role::Publish, &vars)
-            .and_then(|url| {
-                let headers = headers(protocol, &vars)?
-                    .into_iter()
-                    .filter_map(|(n, v)| {
-                        // Both were checked with the scenario.
-                        Some((
-                            http::HeaderName::from_bytes(n.as_bytes()).ok()?,
-                            v.parse().ok()?,
-                        ))
-                    })
-                    .collect();
-                Ok((url, headers))
-            });
-        let (url, headers) = match reach {
+        let reach = || -> Result<_, String> {
+            let url = self
+                .origin
+                .url(protocol, Role::Publish, &vars)
+                .map_err(|e| e.to_string())?;
+            let mut all = Vec::new();
+            for (n, v) in headers(protocol, &vars).map_err(|e| e.to_string())? {
+                let name = http::HeaderName::from_bytes(n.as_bytes());
+                // The value is not shown: it may come from the environment.
+                let value = http::HeaderValue::try_from(v);
+                match (name, value) {
+                    (Ok(name), Ok(value)) => all.push((name, value)),
+                    _ => return Err(format!("header {n} is not a valid header")),
+                }
+            }
+            let body = match &protocol.publish.body {
+                Some(b) => Some(publish_body(b, &vars).map_err(|e| e.to_string())?),
+                None => None,
+            };
+            Ok((url, all, body))
+        };
+        let (url, headers, body) = match reach() {
             Ok(r) => r,
             Err(e) => {
-                eprintln!("wsbench: cannot publish: the publish endpoint: {e}");
+                eprintln!("wsbench: cannot publish: {e}");
                 return None;
             }
         };
         Some(Publisher::start(PublishSpec {
             url,
             headers,
+            method: protocol.publish.method.clone(),
+            body,
             options,
             grid,
             index: role.publishes?,

@@ -45,6 +45,11 @@ pub(crate) struct PublishSpec {
     pub(crate) url: String,
     /// Request headers the scenario asks for.
     pub(crate) headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// The request method.
+    pub(crate) method: http::Method,
+    /// The body template (`{marker}`, `{payload}` filled per message);
+    /// `None`: the payload itself.
+    pub(crate) body: Option<String>,
     /// Client options (no byte counters: publishing is not delivery).
     pub(crate) options: ClientOptions,
     /// The schedule.
@@ -229,7 +234,12 @@ async fn run(
             j,
             lag_ns: sent_ns.saturating_sub(intended_ns),
         };
-        let body = Bytes::from(marker.body(spec.payload, spec.payload_size));
+        let body = Bytes::from(match &spec.body {
+            None => marker.body(spec.payload, spec.payload_size),
+            Some(template) => template
+                .replace("{marker}", &marker.body(PayloadKind::Text, 0))
+                .replace("{payload}", &marker.body(spec.payload, spec.payload_size)),
+        });
         // Sent; failed until answered (an answer that never comes leaves
         // it so).
         lock(&entries).insert(
@@ -244,7 +254,8 @@ async fn run(
                 error: Some("unanswered".to_owned()),
             },
         );
-        let (url, headers, options, entries, idle_tx) = (
+        let (method, url, headers, options, entries, idle_tx) = (
+            spec.method.clone(),
             Arc::clone(&url),
             Arc::clone(&headers),
             spec.options.clone(),
@@ -252,7 +263,8 @@ async fn run(
             idle_tx.clone(),
         );
         in_flight.spawn(async move {
-            let (slot, result) = publish_one(slot, &url, &headers, &options, body, sent_ns).await;
+            let request = (method, url.as_str(), headers.as_slice());
+            let (slot, result) = publish_one(slot, request, &options, body, sent_ns).await;
             let (seq, outcome, error) = match result {
                 Ok(seq) => (seq, Outcome::Ok, None),
                 Err(kind) => (None, Outcome::Failed, Some(kind)),
@@ -278,8 +290,7 @@ async fn run(
 /// error kind.
 async fn publish_one(
     slot: Slot,
-    url: &str,
-    headers: &[(http::HeaderName, http::HeaderValue)],
+    (method, url, headers): (http::Method, &str, &[(http::HeaderName, http::HeaderValue)]),
     options: &ClientOptions,
     body: Bytes,
     sent_ns: u64,
@@ -298,7 +309,7 @@ async fn publish_one(
             .ok()
             .and_then(|u| u.path_and_query().map(|p| p.as_str().to_owned()))
             .unwrap_or_else(|| "/".to_owned());
-        let reply = client.post_with(&path, body, &all).await;
+        let reply = client.send_with(method, &path, body, &all).await;
         Ok::<_, wsbench_transport::Error>((client, reply))
     };
     match tokio::time::timeout(PUBLISH_TIMEOUT, attempt).await {

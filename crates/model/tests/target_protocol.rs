@@ -230,3 +230,140 @@ fn the_builtin_server_speaks_only_its_own_profile() {
     let e = err(&text);
     assert!(e.hint.unwrap().contains("[target.endpoints]"));
 }
+
+/// A WebSocket target that wants a subscribe message, heartbeats and
+/// pongs, and a publish body of its own.
+const SCRIPTED: &str = r#"[target.endpoints]
+websocket = "ws://127.0.0.1:8080/ws"
+sse = "http://127.0.0.1:8080/sse"
+publish = "http://127.0.0.1:8080/api/publish"
+
+[target.publish]
+method = "put"
+body = '{"text":"{marker}","from":{shard}}'
+
+[[target.steps]]
+send = '{"op":"subscribe","channel":"bench","conn":{conn}}'
+
+[[target.steps]]
+expect = { pointer = "/type", equals = "subscribed" }
+timeout = "2s"
+
+[[target.steps]]
+expect = { regex = '^\{"ready":\d+\}$' }
+
+[[target.periodic]]
+every = "25s"
+send = '{"op":"heartbeat"}'
+
+[[target.replies]]
+when = { contains = "ping" }
+send = 'pong'
+binary = true
+"#;
+
+#[test]
+fn steps_periodic_sends_replies_and_the_publish_body_parse() {
+    use std::time::Duration;
+    use wsbench_protocol::steps::{Pattern, Step};
+    let text = nchan(SCRIPTED).replace("profile = \"nchan\"", "profile = \"custom\"");
+    let s = Scenario::parse("s.toml", &text).unwrap();
+    let p = &s.protocol;
+    assert_eq!(p.profile, Profile::Custom);
+    assert_eq!(p.publish.method, http::Method::PUT);
+    assert_eq!(
+        p.publish.body.as_deref(),
+        Some(r#"{"text":"{marker}","from":{shard}}"#)
+    );
+    let script = &p.script;
+    assert_eq!(script.on_open.len(), 3);
+    assert!(
+        matches!(&script.on_open[0], Step::Send(s) if s.template.contains("{conn}") && !s.binary)
+    );
+    match &script.on_open[1] {
+        Step::Expect { pattern, timeout } => {
+            assert_eq!(*timeout, Duration::from_secs(2));
+            assert!(pattern.matches(r#"{"type":"subscribed"}"#));
+        }
+        other => panic!("{other:?}"),
+    }
+    match &script.on_open[2] {
+        Step::Expect { pattern, timeout } => {
+            assert_eq!(*timeout, Duration::from_secs(5), "the default");
+            assert!(matches!(pattern, Pattern::Regex(_)));
+            assert!(pattern.matches(r#"{"ready":12}"#));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(script.periodic[0].every, Duration::from_secs(25));
+    assert!(script.replies[0].send.binary);
+    assert_eq!(script.reply_to("a ping").unwrap().template, "pong");
+}
+
+#[test]
+fn bad_steps_and_publish_bodies_are_refused_where_they_are_written() {
+    let base = nchan(SCRIPTED);
+    let cases = [
+        (
+            "timeout = \"2s\"",
+            "timeout = \"soon\"",
+            "is not a duration",
+        ),
+        (
+            "expect = { regex = '^\\{\"ready\":\\d+\\}$' }",
+            "expect = { regex = '(' }",
+            "regex \"(\"",
+        ),
+        (
+            "expect = { pointer = \"/type\", equals = \"subscribed\" }",
+            "expect = { pointer = \"type\", equals = \"subscribed\" }",
+            "is not a JSON pointer",
+        ),
+        (
+            "expect = { pointer = \"/type\", equals = \"subscribed\" }",
+            "expect = { pointer = \"/type\" }",
+            "exactly one form",
+        ),
+        (
+            "send = '{\"op\":\"heartbeat\"}'",
+            "send = '{\"op\":\"{beat}\"}'",
+            "{beat} is not a template variable",
+        ),
+        ("every = \"25s\"", "every = \"1ms\"", "at least 10ms"),
+        ("method = \"put\"", "method = \"GET\"", "cannot publish"),
+        (
+            "body = '{\"text\":\"{marker}\",\"from\":{shard}}'",
+            "body = '{\"text\":\"hello\"}'",
+            "carries no {marker} or {payload}",
+        ),
+        (
+            "body = '{\"text\":\"{marker}\",\"from\":{shard}}'",
+            "body = '{\"text\":\"{marker}\",\"t\":\"${WSBENCH_UNSET_FOR_TEST}\"}'",
+            "WSBENCH_UNSET_FOR_TEST is not set",
+        ),
+    ];
+    for (from, to, message) in cases {
+        assert!(base.contains(from), "{from}");
+        let text = base.replacen(from, to, 1);
+        let e = err(&text);
+        assert!(e.message.contains(message), "{to}: {e}");
+        let want = text.lines().position(|l| l == to).unwrap() + 1;
+        assert_eq!(e.line, want, "{to}: {e}");
+    }
+    // A step that neither sends nor expects.
+    let text = base.replacen(
+        "timeout = \"2s\"\n",
+        "timeout = \"2s\"\n\n[[target.steps]]\nbinary = true\n",
+        1,
+    );
+    let e = err(&text);
+    assert!(e.message.contains("either sends or expects"), "{e}");
+}
+
+#[test]
+fn the_builtin_server_takes_no_steps() {
+    let text = "schema_version = 1\nname = \"b\"\n[target]\nbuiltin = true\n\n[[target.steps]]\nsend = \"hi\"\n\n[load]\ntransports = [\"websocket\"]\nconnections = 1\nduration = \"1s\"\n[workload]\nkind = \"push\"\nrate = 1\n";
+    let e = err(text);
+    assert!(e.message.contains("needs no steps"), "{e}");
+    assert_eq!(e.line, 6, "{e}");
+}

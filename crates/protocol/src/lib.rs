@@ -14,6 +14,8 @@
 //!   (`~wsb.<run>.<phase>.<j>.<lag>~`), found again in whatever arrives.
 //! - [`poll`]: the HTTP polling dialects of other servers (`etag`,
 //!   `query`, `none` cursors; how an answer holds its messages).
+//! - [`steps`]: a WebSocket connection's script: steps on open (send,
+//!   expect), periodic sends, replies to matching messages.
 //! - [`payload`]: payload kinds and the bodies built from them (echo
 //!   payloads that carry their number, the builtin publisher's bodies).
 
@@ -24,5 +26,6 @@ pub mod marker;
 pub mod payload;
 pub mod poll;
 pub mod push;
+pub mod steps;
 
 pub use payload::PayloadKind;

@@ -4,6 +4,7 @@
 //! signal; push drivers return their [`Receipts`].
 
 mod http;
+mod script;
 mod ws;
 
 use std::io::ErrorKind;

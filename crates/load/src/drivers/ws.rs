@@ -12,31 +12,46 @@ use wsbench_model::scenario::Role;
 use wsbench_protocol::clock::monotonic_ns;
 use wsbench_transport::{Data, Error, Event, TcpWebSocket, connect};
 
-use super::{BAD_MESSAGE, ConnOutcome, PhaseCtx, error_kind};
+use super::{BAD_MESSAGE, ConnOutcome, PhaseCtx, error_kind, script};
 use crate::plan::instant_at;
 use crate::receipts::Receipts;
 use crate::recorder::Counts;
 use wsbench_protocol::payload;
 
-/// Opens a WebSocket to `path`; counts and times it.
+/// Opens a WebSocket to `path`; counts and times it, and runs the
+/// target's steps on open. A connection whose steps fail (a timeout, a
+/// close) is counted as opened and as failed, with the step's error.
 pub(super) async fn open(ctx: &PhaseCtx, conn: u64, role: Role) -> Option<TcpWebSocket> {
     let (url, options) = ctx.reach(conn, role)?;
     // Boxed: the handshake's state is large and lives only while it runs;
     // held inline it would stay part of every connection's task.
-    match Box::pin(connect(&url, &options)).await {
+    let mut ws = match Box::pin(connect(&url, &options)).await {
         Ok(c) => {
             ctx.opened(conn, c.connect_time, c.handshake_time);
-            Some(c.socket)
+            c.socket
         }
         Err(e) => {
             ctx.failed(&e);
+            return None;
+        }
+    };
+    if ctx.scenario.protocol.script.on_open.is_empty() {
+        return Some(ws);
+    }
+    match Box::pin(script::on_open(ctx, conn, &mut ws)).await {
+        Ok(()) => Some(ws),
+        Err(failure) => {
+            if let Some(kind) = failure {
+                ctx.failed_as(&kind);
+            }
+            ctx.rec.counts.connection_closed();
             None
         }
     }
 }
 
 /// A WebSocket ended while the phase still ran: count why.
-fn ended_early(ctx: &PhaseCtx, event: Option<Event>) {
+pub(super) fn ended_early(ctx: &PhaseCtx, event: Option<Event>) {
     if ctx.stopped() {
         return;
     }
@@ -47,14 +62,19 @@ fn ended_early(ctx: &PhaseCtx, event: Option<Event>) {
     }
 }
 
-/// Push subscriber on `/push`. It is subscribed once the connection is
-/// open: the reference server subscribes before it answers the upgrade.
+/// Push subscriber. It is subscribed once the connection is open (the
+/// reference server subscribes before it answers the upgrade) and the
+/// target's steps on open are done.
 pub(super) async fn push(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
     let Some(mut ws) = open(ctx, conn, Role::Websocket).await else {
         return ConnOutcome::default();
     };
     let mut receipts = Receipts::default();
     receipts.subscribed(monotonic_ns());
+    let script = &ctx.scenario.protocol.script;
+    if !(script.periodic.is_empty() && script.replies.is_empty()) {
+        return Box::pin(script::subscriber(ctx, conn, ws, receipts)).await;
+    }
     loop {
         tokio::select! {
             ev = ws.next_event() => match ev {

@@ -18,13 +18,15 @@
 //! Templates may hold `{conn}` (the connection's index), `{shard}` (the
 //! load generator process), `{rand}` (a random number per connection) and
 //! `${NAME}` (an environment variable, read when the run starts; its value
-//! never appears in results, which keep the template).
+//! never appears in results, which keep the template). A `{` not followed
+//! by a name and `}` is text, so JSON bodies need no escaping.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Deserialize;
 use wsbench_protocol::poll::PollDialect;
+use wsbench_protocol::steps::Script;
 
 /// The dialect a target speaks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -36,8 +38,11 @@ pub enum Profile {
     Wsbench,
     /// The nginx Nchan module: subscribers and the publisher at the
     /// scenario's endpoints, messages relayed verbatim (found by their
-    /// marker).
+    /// marker), long-polled with its `etag` cursor.
     Nchan,
+    /// Any other server: every endpoint given, messages found by their
+    /// marker, the rest described under `[target]`.
+    Custom,
 }
 
 impl Profile {
@@ -46,6 +51,7 @@ impl Profile {
         match self {
             Profile::Wsbench => "wsbench",
             Profile::Nchan => "nchan",
+            Profile::Custom => "custom",
         }
     }
 
@@ -136,6 +142,32 @@ pub struct TargetProtocol {
     /// How long-poll and short-poll subscribers poll a target of another
     /// profile than wsbench (`[target.poll]`).
     pub poll: PollDialect,
+    /// What every WebSocket connection sends and waits for beyond the
+    /// stream (`[[target.steps]]`, `[[target.periodic]]`,
+    /// `[[target.replies]]`).
+    pub script: Script,
+    /// How the load generator publishes (`[target.publish]`).
+    pub publish: Publish,
+}
+
+/// How the load generator publishes: the method, and the body template
+/// (`None`: the payload itself). A body holds `{marker}` (the marker
+/// alone) or `{payload}` (the marker padded to `payload_size`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Publish {
+    /// POST, PUT or PATCH.
+    pub method: http::Method,
+    /// The body template.
+    pub body: Option<String>,
+}
+
+impl Default for Publish {
+    fn default() -> Publish {
+        Publish {
+            method: http::Method::POST,
+            body: None,
+        }
+    }
 }
 
 impl TargetProtocol {
@@ -201,8 +233,20 @@ pub fn expand(
                 env(&name[..end]).ok_or_else(|| TemplateError::Unset(name[..end].into()))?;
             out.push_str(&value);
             rest = &name[end + 1..];
-        } else if let Some(name) = tail.strip_prefix('{') {
-            let end = name.find('}').ok_or(TemplateError::Unclosed)?;
+        } else if let Some(name) = tail.strip_prefix('{')
+            && name.starts_with(|ch: char| ch.is_ascii_alphabetic() || ch == '_')
+        {
+            let is_name = |ch: char| ch.is_ascii_alphanumeric() || ch == '_';
+            let end = name.find(|ch: char| !is_name(ch)).unwrap_or(name.len());
+            if !name[end..].starts_with('}') {
+                // `{conn` without its `}`: a variable left open.
+                if end == name.len() {
+                    return Err(TemplateError::Unclosed);
+                }
+                out.push('{');
+                rest = name;
+                continue;
+            }
             match &name[..end] {
                 "conn" => out.push_str(&vars.conn.to_string()),
                 "shard" => out.push_str(&vars.shard.to_string()),
@@ -211,8 +255,9 @@ pub fn expand(
             }
             rest = &name[end + 1..];
         } else {
-            // A `$` not followed by `{` is itself.
-            out.push('$');
+            // A `$` not followed by `{`, a `{` not followed by a name (JSON's
+            // braces) are themselves.
+            out.push_str(&tail[..1]);
             rest = &tail[1..];
         }
     }
@@ -256,6 +301,12 @@ mod tests {
             Err(TemplateError::Unset("MISSING".into()))
         );
         assert_eq!(expand("a{conn", &vars, env), Err(TemplateError::Unclosed));
+        // JSON's braces are text; only {name} is a variable.
+        assert_eq!(
+            expand(r#"{"op":"sub","c":{conn},"x":{ "y":1}}"#, &vars, env).unwrap(),
+            r#"{"op":"sub","c":42,"x":{ "y":1}}"#
+        );
+        assert_eq!(expand("{a b}", &vars, env).unwrap(), "{a b}");
         assert_eq!(expand("a${X", &vars, env), Err(TemplateError::Unclosed));
     }
 }

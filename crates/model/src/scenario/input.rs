@@ -10,10 +10,11 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use wsbench_protocol::poll::{Batch, Cursor, PollDialect};
+use wsbench_protocol::poll::PollDialect;
 
 use super::PayloadKind;
-use super::endpoints::{Profile, Role, TargetProtocol, Vars, expand_env};
+use super::dialect::{RawPeriodic, RawPoll, RawPublish, RawReply, RawStep, poll, publish, script};
+use super::endpoints::{Profile, Publish, Role, TargetProtocol, Vars, expand_env};
 use super::{ScenarioError, Target, Transport, WorkloadKind, line_col};
 
 /// The file as written (every field that can be wrong keeps its place).
@@ -33,7 +34,7 @@ pub(super) struct RawScenario {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawTarget {
+pub(in crate::scenario) struct RawTarget {
     #[serde(default)]
     pub(super) builtin: Option<Spanned<bool>>,
     #[serde(default)]
@@ -57,22 +58,14 @@ pub(super) struct RawTarget {
     pub(super) subprotocols: Vec<String>,
     #[serde(default)]
     pub(super) poll: Option<Spanned<RawPoll>>,
-}
-
-/// `[target.poll]`: the polling dialect of a target other than wsbench.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawPoll {
     #[serde(default)]
-    cursor: Option<Cursor>,
+    pub(super) steps: Vec<Spanned<RawStep>>,
     #[serde(default)]
-    param: Option<Spanned<String>>,
+    pub(super) periodic: Vec<Spanned<RawPeriodic>>,
     #[serde(default)]
-    cursor_at: Option<Spanned<String>>,
+    pub(super) replies: Vec<Spanned<RawReply>>,
     #[serde(default)]
-    messages: Option<Spanned<String>>,
-    #[serde(default)]
-    nothing_new: Option<Spanned<Vec<u16>>>,
+    pub(super) publish: Option<Spanned<RawPublish>>,
 }
 
 /// `[target.endpoints]`: a full URL template per role.
@@ -312,87 +305,27 @@ pub(super) fn protocol(
         Some(p) => poll(c, p.get_ref())?,
         None => PollDialect::default(),
     };
+    let script = script(c, t)?;
+    if builtin && let Some(first) = t.steps.first() {
+        return Err(c.at(
+            first.span(),
+            "the builtin server needs no steps",
+            Some("steps describe the protocol of a server given by url"),
+        ));
+    }
+    let publish = match &t.publish {
+        Some(p) => publish(c, p)?,
+        None => Publish::default(),
+    };
     Ok(TargetProtocol {
         profile,
         endpoints,
         headers,
         subprotocols: t.subprotocols.clone(),
         poll,
+        script,
+        publish,
     })
-}
-
-/// `[target.poll]`, each value checked.
-fn poll(c: &Checker<'_>, raw: &RawPoll) -> Result<PollDialect, ScenarioError> {
-    let mut d = PollDialect::default();
-    if let Some(cursor) = &raw.cursor {
-        d.cursor = cursor.clone();
-    }
-    let pointer = |v: &Spanned<String>, what: &str| {
-        let p = v.get_ref();
-        if p.is_empty() || p.starts_with('/') {
-            Ok(p.clone())
-        } else {
-            Err(c.at(
-                v.span(),
-                format!("{what}: {p:?} is not a JSON pointer"),
-                Some("a JSON pointer starts with / (\"/cursor\", \"/data/items\"), or is \"\" for the whole answer"),
-            ))
-        }
-    };
-    for (v, what) in [(&raw.param, "param"), (&raw.cursor_at, "cursor_at")] {
-        if let Some(v) = v
-            && d.cursor != Cursor::Query
-        {
-            return Err(c.at(
-                v.span(),
-                format!("{what} applies to cursor = \"query\" only"),
-                None,
-            ));
-        }
-    }
-    if let Some(p) = &raw.param {
-        if p.get_ref().is_empty()
-            || !p
-                .get_ref()
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b))
-        {
-            return Err(c.at(
-                p.span(),
-                format!("param {:?} is not a query parameter name", p.get_ref()),
-                Some("letters, digits, '-', '_', '.', '~'"),
-            ));
-        }
-        d.param.clone_from(p.get_ref());
-    }
-    if let Some(p) = &raw.cursor_at {
-        d.cursor_at = pointer(p, "cursor_at")?;
-    }
-    if let Some(m) = &raw.messages {
-        d.batch = match m.get_ref().as_str() {
-            "body" => Batch::Body,
-            "lines" => Batch::Lines,
-            _ => Batch::Array(pointer(m, "messages").map_err(|mut e| {
-                e.hint = Some("\"body\" (one message per answer), \"lines\" (one per line), or the JSON pointer to an array (\"/messages\")".into());
-                e
-            })?),
-        };
-    }
-    if let Some(n) = &raw.nothing_new {
-        if let Some(bad) = n
-            .get_ref()
-            .iter()
-            .find(|s| !(100..=599).contains(*s) || **s == 200)
-        {
-            return Err(c.at(
-                n.span(),
-                format!("nothing_new: {bad} cannot mean \"nothing new\""),
-                Some("statuses from 100 to 599 other than 200, e.g. [304, 408]"),
-            ));
-        }
-        d.nothing_new.clone_from(n.get_ref());
-    }
-    Ok(d)
 }
 
 /// One endpoint template: its variables expand, its scheme fits its role,

@@ -25,6 +25,7 @@
 //! column; [`Scenario::load`] then checks every value and reports
 //! impossible ones the same way, with a hint.
 
+mod dialect;
 mod endpoints;
 mod error;
 mod input;
@@ -36,7 +37,10 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-pub use self::endpoints::{Profile, Role, TargetProtocol, TemplateError, Vars, expand, expand_env};
+pub use self::dialect::PUBLISH_VARIABLES;
+pub use self::endpoints::{
+    Profile, Publish, Role, TargetProtocol, TemplateError, Vars, expand, expand_env,
+};
 pub use self::error::ScenarioError;
 use self::error::hint_for;
 pub(crate) use self::error::line_col;

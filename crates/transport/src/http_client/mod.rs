@@ -207,15 +207,16 @@ impl PollClient {
         self.request(Method::POST, path, body, &[]).await
     }
 
-    /// `POST path` with `body` and extra header fields; the body of a 2xx
-    /// response.
-    pub async fn post_with(
+    /// `method path` with `body` and extra header fields (a publish:
+    /// POST, PUT or PATCH); the body of a 2xx response.
+    pub async fn send_with(
         &mut self,
+        method: Method,
         path: &str,
         body: Bytes,
         headers: &[(http::HeaderName, http::HeaderValue)],
     ) -> Result<Bytes, Error> {
-        self.request(Method::POST, path, body, headers).await
+        self.request(method, path, body, headers).await
     }
 
     async fn request(
@@ -225,11 +226,11 @@ impl PollClient {
         body: Bytes,
         headers: &[(http::HeaderName, http::HeaderValue)],
     ) -> Result<Bytes, Error> {
-        let post = method == Method::POST;
+        let get = method == Method::GET;
         let reply = self.exchange(method, path, body, headers).await?;
-        // A GET wants its 200; a POST is done on any 2xx (publishers answer
-        // 201 Created or 202 Accepted, as Nchan does).
-        let done = reply.status == 200 || (post && (200..300).contains(&reply.status));
+        // A GET wants its 200; a publish is done on any 2xx (publishers
+        // answer 201 Created or 202 Accepted, as Nchan does).
+        let done = reply.status == 200 || (!get && (200..300).contains(&reply.status));
         if !done {
             return Err(Error::HttpStatus(reply.status));
         }

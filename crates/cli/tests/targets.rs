@@ -1,0 +1,126 @@
+//! A server nobody wrote for wsbench, described in the scenario: the
+//! test suite's authenticated pub/sub server (`targets/pubsub.rs`) and
+//! `tests/pubsub/authenticated-pubsub.toml` (paths, a Bearer token from
+//! the environment, a subscribe step, heartbeats, pongs, its own publish
+//! body and message shape).
+
+mod common;
+#[path = "targets/pubsub.rs"]
+mod pubsub;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::{newest_run, serial, summary, temp_dir, text};
+use pubsub::{PubSub, Stats};
+
+const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+const TOKEN: &str = "s3cret-token";
+
+/// The shipped scenario against `port`, with `edit` applied.
+fn scenario(dir: &Path, port: u16, edit: impl Fn(String) -> String) -> PathBuf {
+    let text = std::fs::read_to_string(format!("{REPO}/tests/pubsub/authenticated-pubsub.toml"))
+        .unwrap()
+        .replace("127.0.0.1:8090", &format!("127.0.0.1:{port}"));
+    let file = dir.join("authenticated-pubsub.toml");
+    std::fs::write(&file, edit(text)).unwrap();
+    file
+}
+
+/// `wsbench run FILE` with `BENCH_TOKEN` set to `token` (unset: `None`).
+fn run(file: &Path, results: &Path, token: Option<&str>) -> (Output, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wsbench"));
+    cmd.args(["run", file.to_str().unwrap(), "--quiet", "--results"])
+        .arg(results)
+        .env_remove("BENCH_TOKEN");
+    if let Some(t) = token {
+        cmd.env("BENCH_TOKEN", t);
+    }
+    let out = cmd.output().unwrap();
+    let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    (out, report)
+}
+
+#[test]
+fn an_authenticated_pubsub_server_with_a_subscribe_step_delivers_everything() {
+    let _one = serial();
+    let dir = temp_dir("targets", "pubsub");
+    let server = PubSub::start(TOKEN);
+    let file = scenario(&dir, server.port, |t| t);
+    let results = dir.join("results");
+    let (out, report) = run(&file, &results, Some(TOKEN));
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    let run_dir = newest_run(&results);
+    let s = summary(&run_dir);
+    let p = &s["phases"][0];
+    let c = &p["counters"];
+    let get = |k: &str| c[k].as_u64().unwrap_or_else(|| panic!("{k} in {c}"));
+    // 4 s at 20 msg/s, every one owed to each of 200 subscribers.
+    assert_eq!(get("published"), 80, "{c}");
+    assert_eq!(get("lost"), 0, "{c}");
+    assert!(get("owed") >= 80 * 200, "{c}");
+    assert_eq!(p["delivered_ratio"], 1.0, "{p}");
+    assert_eq!(get("unknown"), 0, "{c}");
+    assert_eq!(c["errors"], serde_json::json!({}), "{c}");
+    let timed = p["latency"]["push_latency"]["count"].as_u64().unwrap();
+    assert_eq!(timed, get("delivered"), "{p}");
+    // The greeting, the acknowledgement and the pings are the server's own.
+    assert!(get("other") >= 200 * 2, "{c}");
+    let st = &server.stats;
+    assert_eq!(Stats::get(&st.subscribed), 200);
+    assert_eq!(Stats::get(&st.unauthorized), 0);
+    assert_eq!(Stats::get(&st.no_pong), 0, "every ping was answered");
+    assert_eq!(Stats::get(&st.no_heartbeat), 0, "heartbeats kept coming");
+    assert!(Stats::get(&st.published) >= 80);
+    // The token is read when the run starts and written nowhere.
+    for entry in std::fs::read_dir(&run_dir).unwrap() {
+        let path = entry.unwrap().path();
+        if let Ok(body) = std::fs::read(&path) {
+            let found = body.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes());
+            assert!(!found, "the token is in {}", path.display());
+        }
+    }
+    assert!(!report.contains(TOKEN));
+}
+
+#[test]
+fn a_subscriber_that_ignores_the_servers_pings_is_dropped_and_it_shows() {
+    let _one = serial();
+    let dir = temp_dir("targets", "no-pong");
+    let server = PubSub::start(TOKEN);
+    let file = scenario(&dir, server.port, |t| {
+        let cut = t.find("[[target.replies]]").unwrap();
+        let end = t.find("[load]").unwrap();
+        format!("{}{}", &t[..cut], &t[end..])
+    });
+    let results = dir.join("results");
+    let (out, report) = run(&file, &results, Some(TOKEN));
+    assert_ne!(out.status.code(), Some(0), "{report}");
+    assert!(Stats::get(&server.stats.no_pong) > 0);
+    let s = summary(&newest_run(&results));
+    let errors = &s["phases"][0]["counters"]["errors"];
+    assert!(errors["close-4001"].as_u64().unwrap_or(0) > 0, "{errors}");
+}
+
+#[test]
+fn a_wrong_or_missing_token_is_refused_and_reported() {
+    let _one = serial();
+    let dir = temp_dir("targets", "token");
+    let server = PubSub::start(TOKEN);
+    let file = scenario(&dir, server.port, |t| t);
+    let results = dir.join("results");
+    // Unset: refused before any connection, naming the variable only.
+    let (out, report) = run(&file, &results, None);
+    assert_eq!(out.status.code(), Some(2), "{report}");
+    assert!(report.contains("BENCH_TOKEN is not set"), "{report}");
+    assert_eq!(Stats::get(&server.stats.connections), 0);
+    // Wrong: every upgrade and publish is refused, and the run says so.
+    let (out, report) = run(&file, &results, Some("wrong"));
+    assert_ne!(out.status.code(), Some(0), "{report}");
+    assert!(Stats::get(&server.stats.unauthorized) > 0);
+    assert_eq!(Stats::get(&server.stats.subscribed), 0);
+    let s = summary(&newest_run(&results));
+    let c = &s["phases"][0]["counters"];
+    assert_eq!(c["published"], 0, "{c}");
+    assert!(c["errors"]["http-401"].as_u64().unwrap_or(0) > 0, "{c}");
+}

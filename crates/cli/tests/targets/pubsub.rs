@@ -1,0 +1,245 @@
+//! A small authenticated pub/sub server, as a perf engineer's own might
+//! be: every request needs `Authorization: Bearer <token>`; subscribers
+//! connect to `/ws`, are greeted, send `{"op":"subscribe","channel":…}`
+//! and get `{"type":"subscribed"}` once subscribed; the server pings
+//! (`{"type":"ping"}`) every 300 ms and drops a subscriber that did not
+//! answer the last ping with `{"op":"pong"}` (close 4001) or sent no
+//! `{"op":"heartbeat"}` for 2.5 s (close 4002); `POST /api/publish` with
+//! a JSON body sends `{"type":"event","id":N,"sent_at":<Unix ms>,
+//! "data":<body>}` to every subscriber.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::broadcast;
+use wsbench_transport::{Data, Event, ServerOptions, TcpWebSocket, accept_with_head};
+
+/// What the server saw.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Requests refused for their token.
+    pub unauthorized: AtomicU64,
+    /// Connections (TCP) accepted.
+    pub connections: AtomicU64,
+    /// Subscribers that completed the subscribe step.
+    pub subscribed: AtomicU64,
+    /// Messages published.
+    pub published: AtomicU64,
+    /// Subscribers dropped for a ping without its pong.
+    pub no_pong: AtomicU64,
+    /// Subscribers dropped for missing heartbeats.
+    pub no_heartbeat: AtomicU64,
+}
+
+impl Stats {
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+struct State {
+    token: String,
+    tx: broadcast::Sender<Arc<str>>,
+    next_id: AtomicU64,
+    stats: Arc<Stats>,
+}
+
+/// The server, running until dropped.
+pub struct PubSub {
+    pub port: u16,
+    pub stats: Arc<Stats>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl PubSub {
+    /// Starts it on a free loopback port; `token` is the one it accepts.
+    pub fn start(token: &str) -> PubSub {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stats = Arc::new(Stats::default());
+        let state = Arc::new(State {
+            token: format!("Bearer {token}"),
+            tx: broadcast::channel(4096).0,
+            next_id: AtomicU64::new(1),
+            stats: Arc::clone(&stats),
+        });
+        runtime.spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                state.stats.connections.fetch_add(1, Ordering::Relaxed);
+                tokio::spawn(handle(stream, Arc::clone(&state)));
+            }
+        });
+        PubSub {
+            port,
+            stats,
+            _runtime: runtime,
+        }
+    }
+}
+
+/// Reads into `buf` until it holds a request head; its length, or `None`
+/// at the end of the stream.
+async fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<usize> {
+    loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            return Some(i + 4);
+        }
+        let mut chunk = [0u8; 4096];
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().skip(1).find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then_some(v.trim())
+    })
+}
+
+async fn respond(stream: &mut TcpStream, status: &str) -> std::io::Result<()> {
+    let reply = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n");
+    stream.write_all(reply.as_bytes()).await
+}
+
+/// One connection: HTTP requests kept alive, or an upgrade to `/ws`.
+async fn handle(mut stream: TcpStream, state: Arc<State>) {
+    let mut buf = Vec::new();
+    while let Some(end) = read_head(&mut stream, &mut buf).await {
+        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+        let mut first = head.split_whitespace();
+        let (method, path) = (first.next().unwrap_or(""), first.next().unwrap_or(""));
+        if header(&head, "authorization") != Some(state.token.as_str()) {
+            state.stats.unauthorized.fetch_add(1, Ordering::Relaxed);
+            let _ = respond(&mut stream, "401 Unauthorized").await;
+            return;
+        }
+        match (method, path) {
+            ("GET", "/ws") => {
+                let Ok(accepted) = accept_with_head(stream, buf, &ServerOptions::default()).await
+                else {
+                    return;
+                };
+                return subscriber(accepted.socket, &state).await;
+            }
+            ("POST", "/api/publish") => {
+                let len: usize = header(&head, "content-length")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                while buf.len() < end + len {
+                    let mut chunk = [0u8; 4096];
+                    match stream.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let body: Result<serde_json::Value, _> =
+                    serde_json::from_slice(&buf[end..end + len]);
+                buf.drain(..end + len);
+                let Ok(data) = body else {
+                    let _ = respond(&mut stream, "400 Bad Request").await;
+                    return;
+                };
+                let sent_at = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis();
+                let id = state.next_id.fetch_add(1, Ordering::Relaxed);
+                let event = serde_json::json!({
+                    "type": "event", "id": id, "sent_at": sent_at, "data": data
+                });
+                let _ = state.tx.send(event.to_string().into());
+                state.stats.published.fetch_add(1, Ordering::Relaxed);
+                if respond(&mut stream, "202 Accepted").await.is_err() {
+                    return;
+                }
+            }
+            _ => {
+                let _ = respond(&mut stream, "404 Not Found").await;
+                return;
+            }
+        }
+    }
+}
+
+fn op(text: &str) -> Option<(String, serde_json::Value)> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    Some((v.get("op")?.as_str()?.to_owned(), v))
+}
+
+/// A subscriber: greeted, subscribed on its request, pinged, dropped
+/// when it stops answering.
+async fn subscriber(mut ws: TcpWebSocket, state: &State) {
+    let _ = ws
+        .send_text(r#"{"type":"welcome","server":"test-pubsub"}"#)
+        .await;
+    let subscribe = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(Event::Message(Data::Text(t))) = ws.next_event().await {
+            if let Some((o, v)) = op(&t)
+                && o == "subscribe"
+                && v["channel"] == "bench"
+            {
+                return true;
+            }
+        }
+        false
+    });
+    if !matches!(subscribe.await, Ok(true)) {
+        let _ = ws.close(4003, "no subscribe").await;
+        return;
+    }
+    let mut rx = state.tx.subscribe();
+    state.stats.subscribed.fetch_add(1, Ordering::Relaxed);
+    let _ = ws
+        .send_text(r#"{"type":"subscribed","channel":"bench"}"#)
+        .await;
+    let mut ping = tokio::time::interval(Duration::from_millis(300));
+    ping.tick().await;
+    let (mut pong_owed, mut heartbeat) = (false, tokio::time::Instant::now());
+    loop {
+        tokio::select! {
+            m = rx.recv() => match m {
+                Ok(text) => {
+                    if ws.send_text(&text).await.is_err() {
+                        return;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            ev = ws.next_event() => match ev {
+                Some(Event::Message(Data::Text(t))) => match op(&t).map(|(o, _)| o).as_deref() {
+                    Some("pong") => pong_owed = false,
+                    Some("heartbeat") => heartbeat = tokio::time::Instant::now(),
+                    _ => {}
+                },
+                Some(Event::Message(_) | Event::Pong(_)) => {}
+                _ => return,
+            },
+            _ = ping.tick() => {
+                if pong_owed {
+                    state.stats.no_pong.fetch_add(1, Ordering::Relaxed);
+                    let _ = ws.close(4001, "no pong").await;
+                    return;
+                }
+                if heartbeat.elapsed() > Duration::from_millis(2500) {
+                    state.stats.no_heartbeat.fetch_add(1, Ordering::Relaxed);
+                    let _ = ws.close(4002, "no heartbeat").await;
+                    return;
+                }
+                let _ = ws.send_text(r#"{"type":"ping"}"#).await;
+                pong_owed = true;
+            }
+        }
+    }
+}

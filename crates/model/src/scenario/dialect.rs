@@ -1,0 +1,321 @@
+//! The parts of `[target]` that describe another server's dialect:
+//! `[target.poll]` (how pollers poll it), `[[target.steps]]`,
+//! `[[target.periodic]]` and `[[target.replies]]` (what a WebSocket
+//! connection sends and waits for), `[target.publish]` (how the load
+//! generator publishes). Every value is checked where it is written.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+use wsbench_protocol::poll::{Batch, Cursor, PollDialect};
+use wsbench_protocol::steps::{Pattern, Periodic, ReplyRule, Script, Send, Step};
+
+use super::ScenarioError;
+use super::endpoints::{Publish, Vars, expand_env};
+use super::input::{Checker, RawTarget};
+
+/// `[target.poll]`: the polling dialect of a target other than wsbench.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPoll {
+    #[serde(default)]
+    cursor: Option<Cursor>,
+    #[serde(default)]
+    param: Option<Spanned<String>>,
+    #[serde(default)]
+    cursor_at: Option<Spanned<String>>,
+    #[serde(default)]
+    messages: Option<Spanned<String>>,
+    #[serde(default)]
+    nothing_new: Option<Spanned<Vec<u16>>>,
+}
+
+/// `[target.poll]`, each value checked.
+pub(super) fn poll(c: &Checker<'_>, raw: &RawPoll) -> Result<PollDialect, ScenarioError> {
+    let mut d = PollDialect::default();
+    if let Some(cursor) = &raw.cursor {
+        d.cursor = cursor.clone();
+    }
+    let pointer = |v: &Spanned<String>, what: &str| {
+        let p = v.get_ref();
+        if p.is_empty() || p.starts_with('/') {
+            Ok(p.clone())
+        } else {
+            Err(c.at(
+                v.span(),
+                format!("{what}: {p:?} is not a JSON pointer"),
+                Some("a JSON pointer starts with / (\"/cursor\", \"/data/items\"), or is \"\" for the whole answer"),
+            ))
+        }
+    };
+    for (v, what) in [(&raw.param, "param"), (&raw.cursor_at, "cursor_at")] {
+        if let Some(v) = v
+            && d.cursor != Cursor::Query
+        {
+            return Err(c.at(
+                v.span(),
+                format!("{what} applies to cursor = \"query\" only"),
+                None,
+            ));
+        }
+    }
+    if let Some(p) = &raw.param {
+        if p.get_ref().is_empty()
+            || !p
+                .get_ref()
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b))
+        {
+            return Err(c.at(
+                p.span(),
+                format!("param {:?} is not a query parameter name", p.get_ref()),
+                Some("letters, digits, '-', '_', '.', '~'"),
+            ));
+        }
+        d.param.clone_from(p.get_ref());
+    }
+    if let Some(p) = &raw.cursor_at {
+        d.cursor_at = pointer(p, "cursor_at")?;
+    }
+    if let Some(m) = &raw.messages {
+        d.batch = match m.get_ref().as_str() {
+            "body" => Batch::Body,
+            "lines" => Batch::Lines,
+            _ => Batch::Array(pointer(m, "messages").map_err(|mut e| {
+                e.hint = Some("\"body\" (one message per answer), \"lines\" (one per line), or the JSON pointer to an array (\"/messages\")".into());
+                e
+            })?),
+        };
+    }
+    if let Some(n) = &raw.nothing_new {
+        if let Some(bad) = n
+            .get_ref()
+            .iter()
+            .find(|s| !(100..=599).contains(*s) || **s == 200)
+        {
+            return Err(c.at(
+                n.span(),
+                format!("nothing_new: {bad} cannot mean \"nothing new\""),
+                Some("statuses from 100 to 599 other than 200, e.g. [304, 408]"),
+            ));
+        }
+        d.nothing_new.clone_from(n.get_ref());
+    }
+    Ok(d)
+}
+
+/// A message pattern as written: `{ pointer, equals }`, `{ contains }` or
+/// `{ regex }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPattern {
+    #[serde(default)]
+    pointer: Option<String>,
+    #[serde(default)]
+    equals: Option<toml::Value>,
+    #[serde(default)]
+    contains: Option<String>,
+    #[serde(default)]
+    regex: Option<String>,
+}
+
+/// `[[target.steps]]`: `send` (with `binary`) or `expect` (with `timeout`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStep {
+    #[serde(default)]
+    send: Option<Spanned<String>>,
+    #[serde(default)]
+    binary: bool,
+    #[serde(default)]
+    expect: Option<Spanned<RawPattern>>,
+    #[serde(default)]
+    timeout: Option<Spanned<String>>,
+}
+
+/// `[[target.periodic]]`: `every` and `send`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPeriodic {
+    every: Spanned<String>,
+    send: Spanned<String>,
+    #[serde(default)]
+    binary: bool,
+}
+
+/// `[[target.replies]]`: `when` a message matches, `send`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawReply {
+    when: Spanned<RawPattern>,
+    send: Spanned<String>,
+    #[serde(default)]
+    binary: bool,
+}
+
+/// `[target.publish]`: the method and body template of a publish.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPublish {
+    #[serde(default)]
+    method: Option<Spanned<String>>,
+    #[serde(default)]
+    body: Option<Spanned<String>>,
+}
+
+/// How long an `expect` waits unless it says.
+const EXPECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A template to send: its variables must expand.
+fn send(c: &Checker<'_>, template: &Spanned<String>, binary: bool) -> Result<Send, ScenarioError> {
+    expand_env(template.get_ref(), &Vars::default())
+        .map_err(|e| c.at(template.span(), format!("send: {e}"), Some(e.hint())))?;
+    Ok(Send {
+        template: template.get_ref().clone(),
+        binary,
+    })
+}
+
+fn pattern(c: &Checker<'_>, raw: &Spanned<RawPattern>) -> Result<Pattern, ScenarioError> {
+    let p = raw.get_ref();
+    let forms = "one of { pointer = \"/type\", equals = \"subscribed\" }, { contains = \"…\" } or { regex = \"…\" }";
+    match (&p.pointer, &p.equals, &p.contains, &p.regex) {
+        (Some(pointer), Some(value), None, None) => {
+            if !(pointer.is_empty() || pointer.starts_with('/')) {
+                return Err(c.at(
+                    raw.span(),
+                    format!("{pointer:?} is not a JSON pointer"),
+                    Some("a JSON pointer starts with /, e.g. \"/type\""),
+                ));
+            }
+            let value = serde_json::to_value(value)
+                .map_err(|e| c.at(raw.span(), format!("equals: {e}"), None))?;
+            Ok(Pattern::Equals {
+                pointer: pointer.clone(),
+                value,
+            })
+        }
+        (None, None, Some(text), None) if !text.is_empty() => Ok(Pattern::Contains(text.clone())),
+        (None, None, None, Some(re)) => regex::Regex::new(re).map(Pattern::Regex).map_err(|e| {
+            c.at(
+                raw.span(),
+                format!(
+                    "regex {re:?}: {}",
+                    e.to_string().lines().last().unwrap_or("invalid")
+                ),
+                Some("the syntax of the regex crate (docs.rs/regex)"),
+            )
+        }),
+        _ => Err(c.at(
+            raw.span(),
+            "a message pattern needs exactly one form",
+            Some(forms),
+        )),
+    }
+}
+
+/// The WebSocket script: steps on open, periodic sends, replies.
+pub(super) fn script(c: &Checker<'_>, t: &RawTarget) -> Result<Script, ScenarioError> {
+    let mut script = Script::default();
+    for raw in &t.steps {
+        let r = raw.get_ref();
+        let step = match (&r.send, &r.expect) {
+            (Some(s), None) => {
+                if let Some(t) = &r.timeout {
+                    return Err(c.at(t.span(), "timeout applies to an expect step", None));
+                }
+                Step::Send(send(c, s, r.binary)?)
+            }
+            (None, Some(e)) => {
+                let timeout = match &r.timeout {
+                    Some(t) => c.duration(t, "timeout")?,
+                    None => EXPECT_TIMEOUT,
+                };
+                if timeout.is_zero() {
+                    let span = r.timeout.as_ref().map(Spanned::span).unwrap_or_default();
+                    return Err(c.at(span, "timeout must be more than 0", None));
+                }
+                Step::Expect {
+                    pattern: pattern(c, e)?,
+                    timeout,
+                }
+            }
+            _ => {
+                return Err(c.at(
+                    raw.span(),
+                    "a step either sends or expects",
+                    Some(r#"send = '{"op":"subscribe"}' or expect = { pointer = "/type", equals = "subscribed" }"#),
+                ));
+            }
+        };
+        script.on_open.push(step);
+    }
+    for raw in &t.periodic {
+        let r = raw.get_ref();
+        let every = c.duration(&r.every, "every")?;
+        if every < Duration::from_millis(10) {
+            return Err(c.at(r.every.span(), "every must be at least 10ms", None));
+        }
+        script.periodic.push(Periodic {
+            every,
+            send: send(c, &r.send, r.binary)?,
+        });
+    }
+    for raw in &t.replies {
+        let r = raw.get_ref();
+        script.replies.push(ReplyRule {
+            when: pattern(c, &r.when)?,
+            send: send(c, &r.send, r.binary)?,
+        });
+    }
+    Ok(script)
+}
+
+/// The variables a publish body holds besides the connection's.
+pub const PUBLISH_VARIABLES: [&str; 2] = ["{marker}", "{payload}"];
+
+/// `[target.publish]`.
+pub(super) fn publish(
+    c: &Checker<'_>,
+    raw: &Spanned<RawPublish>,
+) -> Result<Publish, ScenarioError> {
+    let r = raw.get_ref();
+    let mut p = Publish::default();
+    if let Some(m) = &r.method {
+        p.method = match m.get_ref().to_ascii_uppercase().as_str() {
+            "POST" => http::Method::POST,
+            "PUT" => http::Method::PUT,
+            "PATCH" => http::Method::PATCH,
+            other => {
+                return Err(c.at(
+                    m.span(),
+                    format!("method {other:?} cannot publish"),
+                    Some("POST, PUT or PATCH"),
+                ));
+            }
+        };
+    }
+    if let Some(body) = &r.body {
+        let text = body.get_ref();
+        if !PUBLISH_VARIABLES.iter().any(|v| text.contains(v)) {
+            return Err(c.at(
+                body.span(),
+                "the publish body carries no {marker} or {payload}",
+                Some("subscribers find each message by its marker: put {marker} (or {payload}, the marker padded to payload_size) in the body"),
+            ));
+        }
+        let rest = PUBLISH_VARIABLES
+            .iter()
+            .fold(text.clone(), |t, v| t.replace(v, ""));
+        expand_env(&rest, &Vars::default()).map_err(|e| {
+            c.at(
+                body.span(),
+                format!("publish body: {e}"),
+                Some("the variables are {marker}, {payload}, {shard}, {rand} and ${ENV_VAR}"),
+            )
+        })?;
+        p.body = Some(text.clone());
+    }
+    Ok(p)
+}
