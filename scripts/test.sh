@@ -5,7 +5,8 @@
 #   scripts/test.sh --quick    unit, property and integration tests only
 #
 # Installs what it needs (Chromium and a font for the report tests, nginx
-# with the Nchan module for the nchan tests,
+# with the Nchan module for the nchan tests, a Python venv with the
+# websockets package for the targets tests,
 # cargo-fuzz, a nightly toolchain with Miri, Python venvs with kosoku for
 # the Autobahn cases and kubernetes-validate for the manifests) when
 # missing; a step whose tool cannot be installed here is skipped with the
@@ -47,6 +48,26 @@ if [[ -x /usr/sbin/nginx && -e /usr/lib/nginx/modules/ngx_nchan_module.so ]]; th
     export WSBENCH_REQUIRE_NCHAN=1
 else
     echo "SKIPPED the nchan tests: nginx-light and libnginx-mod-nchan could not be installed"
+fi
+
+# The targets tests run echo and rpc against the Python websockets
+# package's server (tests/pyws/server.py).
+pyws=.venv-websockets
+if [[ ! -x $pyws/bin/python ]] || ! "$pyws/bin/python" -c 'import websockets' 2>/dev/null; then
+    step "installing the websockets package into $pyws (pip)"
+    rm -rf "$pyws"
+    if ! python3 -m venv "$pyws" 2>/dev/null; then
+        # Debian splits venv support out of python3.
+        apt_install python3-venv || true
+        rm -rf "$pyws"
+        python3 -m venv "$pyws" || true
+    fi
+    "$pyws/bin/pip" install --quiet --disable-pip-version-check 'websockets>=13' || true
+fi
+if "$pyws/bin/python" -c 'import websockets' 2>/dev/null; then
+    export WSBENCH_PY_WEBSOCKETS="$PWD/$pyws/bin/python" WSBENCH_REQUIRE_PY_WEBSOCKETS=1
+else
+    echo "SKIPPED the Python websockets tests: the websockets package could not be installed in a venv"
 fi
 
 step "cargo test --workspace"

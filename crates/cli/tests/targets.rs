@@ -124,3 +124,126 @@ fn a_wrong_or_missing_token_is_refused_and_reported() {
     assert_eq!(c["published"], 0, "{c}");
     assert!(c["errors"]["http-401"].as_u64().unwrap_or(0) > 0, "{c}");
 }
+
+/// The Python `websockets` server of `tests/pyws/server.py`, stopped on
+/// drop.
+struct PyWs {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for PyWs {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const PYWS_KEY: &str = "k-123";
+
+/// Starts it with the interpreter `WSBENCH_PY_WEBSOCKETS` names (a venv
+/// with the package, which `scripts/test.sh` makes); `None`, after saying
+/// SKIPPED, when there is none and it is not required.
+fn start_pyws(dir: &Path) -> Option<PyWs> {
+    use std::io::BufRead;
+    let Some(python) = std::env::var_os("WSBENCH_PY_WEBSOCKETS") else {
+        let why = "WSBENCH_PY_WEBSOCKETS is not set (scripts/test.sh makes a venv with \
+                   the websockets package and sets it)";
+        assert!(
+            std::env::var_os("WSBENCH_REQUIRE_PY_WEBSOCKETS").is_none(),
+            "the Python websockets server is required here: {why}"
+        );
+        eprintln!("SKIPPED the Python websockets tests: {why}");
+        return None;
+    };
+    let mut child = Command::new(python)
+        .arg(format!("{REPO}/tests/pyws/server.py"))
+        .arg(PYWS_KEY)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(dir.join("server.log")).unwrap())
+        .spawn()
+        .expect("the Python server starts");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .trim()
+        .strip_prefix("listening on ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    Some(PyWs { child, port })
+}
+
+/// `tests/pyws/echo.toml` against `port`, with `edit` applied.
+fn pyws_scenario(dir: &Path, port: u16, edit: impl Fn(String) -> String) -> PathBuf {
+    let text = std::fs::read_to_string(format!("{REPO}/tests/pyws/echo.toml"))
+        .unwrap()
+        .replace("127.0.0.1:8765", &format!("127.0.0.1:{port}"));
+    let file = dir.join("pyws.toml");
+    std::fs::write(&file, edit(text)).unwrap();
+    file
+}
+
+fn run_with_key(file: &Path, results: &Path, key: &str) -> (Output, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_wsbench"))
+        .args(["run", file.to_str().unwrap(), "--quiet", "--results"])
+        .arg(results)
+        .env("PYWS_KEY", key)
+        .output()
+        .unwrap();
+    let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    (out, report)
+}
+
+#[test]
+fn echo_and_rpc_against_the_python_websockets_server() {
+    let _one = serial();
+    let dir = temp_dir("targets", "pyws");
+    let Some(server) = start_pyws(&dir) else {
+        return;
+    };
+    let results = dir.join("results");
+    for kind in ["echo", "rpc"] {
+        let file = pyws_scenario(&dir, server.port, |t| {
+            if kind == "echo" {
+                return t;
+            }
+            t.replace("kind = \"echo\"", "kind = \"rpc\"\nrequest = '{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"echo\",\"params\":[\"{payload}\"]}'")
+                .replace(", \"payload_mismatches == 0\"", "")
+        });
+        let (out, report) = run_with_key(&file, &results, PYWS_KEY);
+        assert_eq!(out.status.code(), Some(0), "{kind}: {report}");
+        let s = summary(&newest_run(&results));
+        let p = &s["phases"][0];
+        let c = &p["counters"];
+        let get = |k: &str| c[k].as_u64().unwrap_or_else(|| panic!("{k} in {c}"));
+        // 50 connections × 20/s × 3 s, each answered.
+        assert!(get("published") >= 2900, "{kind}: {c}");
+        assert_eq!(get("delivered"), get("published"), "{kind}: {c}");
+        assert_eq!(get("payload_mismatches"), 0, "{kind}: {c}");
+        assert_eq!(c["errors"], serde_json::json!({}), "{kind}: {c}");
+        // The greetings and the notices were the server's own.
+        assert!(
+            get("other") >= 50 + get("published") / 10 - 50,
+            "{kind}: {c}"
+        );
+        let metric = if kind == "echo" {
+            "echo_rtt"
+        } else {
+            "rpc_rtt"
+        };
+        let timed = p["latency"][metric]["count"].as_u64().unwrap();
+        assert_eq!(timed, get("delivered"), "{kind}: {p}");
+    }
+    // The server checks its header: a wrong key is refused, and said so.
+    let file = pyws_scenario(&dir, server.port, |t| {
+        t.replace("duration = \"3s\"", "duration = \"1s\"")
+    });
+    let (out, report) = run_with_key(&file, &results, "wrong");
+    assert_ne!(out.status.code(), Some(0), "{report}");
+    let s = summary(&newest_run(&results));
+    let c = &s["phases"][0]["counters"];
+    assert_eq!(c["connections_opened"], 0, "{c}");
+    assert!(c["errors"]["http-401"].as_u64().unwrap_or(0) > 0, "{c}");
+}

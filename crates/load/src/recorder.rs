@@ -50,6 +50,8 @@ pub struct Counts {
     pub unknown: AtomicU64,
     /// Messages of the target's own, without a marker.
     pub other: AtomicU64,
+    /// Requests (echo, rpc) whose reply did not come in time.
+    pub timed_out: AtomicU64,
     /// Repeated deliveries.
     pub duplicated: AtomicU64,
     /// Deliveries after a later message.

@@ -162,8 +162,9 @@ pub(crate) async fn drain(
     let (least, until) = (start + least, start + MAX_DRAIN);
     let settled = || match workload {
         WorkloadKind::Push => Counts::get(&c.delivered) >= expected,
-        WorkloadKind::Echo | WorkloadKind::Throughput => {
-            Counts::get(&c.delivered) + Counts::get(&c.mismatches) >= Counts::get(&c.sent)
+        WorkloadKind::Echo | WorkloadKind::Throughput | WorkloadKind::Rpc => {
+            Counts::get(&c.delivered) + Counts::get(&c.mismatches) + Counts::get(&c.timed_out)
+                >= Counts::get(&c.sent)
         }
         WorkloadKind::Connect => true,
     };

@@ -36,6 +36,8 @@ enum Producer {
     Push,
     /// Echo phases.
     Echo,
+    /// Request–response phases.
+    Rpc,
     /// Throughput phases.
     Throughput,
     /// Echo and throughput phases (payloads come back to be checked).
@@ -66,6 +68,10 @@ pub enum Metric {
     EchoRttUncorrected,
     /// `throughput_rtt`
     ThroughputRtt,
+    /// `rpc_rtt`
+    RpcRtt,
+    /// `rpc_rtt_uncorrected`
+    RpcRttUncorrected,
     /// `connect_time`
     ConnectTime,
     /// `handshake_time`
@@ -118,13 +124,15 @@ pub enum Metric {
 
 impl Metric {
     /// Every metric, in the order tables show them.
-    pub const ALL: [Metric; 30] = [
+    pub const ALL: [Metric; 32] = [
         Metric::PushLatency,
         Metric::PushLatencyUncorrected,
         Metric::PublishLag,
         Metric::EchoRtt,
         Metric::EchoRttUncorrected,
         Metric::ThroughputRtt,
+        Metric::RpcRtt,
+        Metric::RpcRttUncorrected,
         Metric::ConnectTime,
         Metric::HandshakeTime,
         Metric::JsonParse,
@@ -152,7 +160,7 @@ impl Metric {
     ];
 
     /// The latency histograms, `Metric::ALL[..LATENCIES]`.
-    pub const LATENCIES: usize = 10;
+    pub const LATENCIES: usize = 12;
 
     /// Its entry in the vocabulary.
     pub fn def(self) -> &'static Def {
@@ -181,6 +189,7 @@ impl Metric {
         match self {
             Metric::PushLatency => Some(Metric::PushLatencyUncorrected),
             Metric::EchoRtt => Some(Metric::EchoRttUncorrected),
+            Metric::RpcRtt => Some(Metric::RpcRttUncorrected),
             _ => None,
         }
     }
@@ -223,7 +232,7 @@ const fn def(
 }
 
 /// Every metric, in the order tables show them.
-pub const ALL: [Def; 30] = [
+pub const ALL: [Def; 32] = [
     def(
         Metric::PushLatency,
         "push_latency",
@@ -265,6 +274,20 @@ pub const ALL: [Def; 30] = [
         Kind::Latency,
         Producer::Throughput,
         "echo back − send, closed model",
+    ),
+    def(
+        Metric::RpcRtt,
+        "rpc_rtt",
+        Kind::Latency,
+        Producer::Rpc,
+        "reply with the request's id back − intended send time",
+    ),
+    def(
+        Metric::RpcRttUncorrected,
+        "rpc_rtt_uncorrected",
+        Kind::Latency,
+        Producer::Rpc,
+        "reply with the request's id back − actual send time",
     ),
     def(
         Metric::ConnectTime,
@@ -458,6 +481,7 @@ pub fn main_latency(workload: WorkloadKind) -> Metric {
         WorkloadKind::Echo => Metric::EchoRtt,
         WorkloadKind::Throughput => Metric::ThroughputRtt,
         WorkloadKind::Connect => Metric::HandshakeTime,
+        WorkloadKind::Rpc => Metric::RpcRtt,
     }
 }
 
@@ -468,6 +492,7 @@ pub fn main_latency_of(workload: &str) -> Metric {
         WorkloadKind::Echo,
         WorkloadKind::Throughput,
         WorkloadKind::Connect,
+        WorkloadKind::Rpc,
     ]
     .into_iter()
     .find(|w| w.name() == workload)
@@ -483,6 +508,7 @@ impl Def {
             Producer::Messages => w != WorkloadKind::Connect,
             Producer::Push => w == WorkloadKind::Push,
             Producer::Echo => w == WorkloadKind::Echo,
+            Producer::Rpc => w == WorkloadKind::Rpc,
             Producer::Throughput => w == WorkloadKind::Throughput,
             Producer::Echoes => matches!(w, WorkloadKind::Echo | WorkloadKind::Throughput),
             Producer::Json => w != WorkloadKind::Connect && shape.payload == PayloadKind::Json,

@@ -61,6 +61,10 @@ pub enum WorkloadKind {
     Throughput,
     /// Open and hold connections: connect and handshake times, memory.
     Connect,
+    /// Request–response: each connection sends a request carrying an id
+    /// at a fixed rate (open model, as echo) and waits for the reply
+    /// carrying that id.
+    Rpc,
 }
 
 impl WorkloadKind {
@@ -71,6 +75,7 @@ impl WorkloadKind {
             WorkloadKind::Echo => "echo",
             WorkloadKind::Throughput => "throughput",
             WorkloadKind::Connect => "connect",
+            WorkloadKind::Rpc => "rpc",
         }
     }
 }

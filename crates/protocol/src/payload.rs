@@ -53,6 +53,17 @@ pub fn make(kind: PayloadKind, size: usize, seq: u64) -> Vec<u8> {
     }
 }
 
+/// The bytes that name message `seq` in its payload (the start of what
+/// [`make`] builds): a reply that holds them is the echo of `seq`, right
+/// or wrong; one that does not is some other message.
+pub fn tag(kind: PayloadKind, seq: u64) -> Vec<u8> {
+    match kind {
+        PayloadKind::Text => format!("{seq:016x}").into_bytes(),
+        PayloadKind::Binary => seq.to_le_bytes().to_vec(),
+        PayloadKind::Json => format!("{{\"seq\":{seq},").into_bytes(),
+    }
+}
+
 /// The builtin publisher's message `n` (from 1): `size` bytes of `x`, or
 /// with `json` a JSON document `{"n":N,"pad":"xx…"}` of `size` bytes (more
 /// when `size` is too small to hold it).
@@ -79,6 +90,10 @@ mod tests {
             let b = make(kind, 64, 2);
             assert_eq!(a.len(), 64, "{kind:?}");
             assert_ne!(a, b);
+        }
+        for kind in [PayloadKind::Text, PayloadKind::Binary, PayloadKind::Json] {
+            assert!(make(kind, 64, 9).starts_with(&tag(kind, 9)), "{kind:?}");
+            assert!(!make(kind, 64, 9).starts_with(&tag(kind, 10)), "{kind:?}");
         }
         let j = make(PayloadKind::Json, 40, 7);
         let v: serde_json::Value = serde_json::from_slice(&j).unwrap();

@@ -75,6 +75,7 @@ pub fn metric_title(metric: Metric) -> &'static str {
         Metric::EchoRtt => "echo round trip (from intended send)",
         Metric::EchoRttUncorrected => "echo round trip (from actual send)",
         Metric::ThroughputRtt => "round trip under load",
+        Metric::RpcRtt => "request–response round trip (from intended send)",
         Metric::HandshakeTime => "opening handshake",
         Metric::ConnectTime => "TCP connect",
         Metric::JsonParse => "JSON parse",

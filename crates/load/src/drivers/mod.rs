@@ -4,6 +4,7 @@
 //! signal; push drivers return their [`Receipts`].
 
 mod http;
+mod roundtrip;
 mod script;
 mod ws;
 
@@ -17,7 +18,7 @@ use wsbench_model::metric::Metric;
 use wsbench_model::scenario::{Role, TemplateError, Vars};
 use wsbench_model::{PayloadKind, Scenario, Transport, WorkloadKind};
 use wsbench_protocol::push::PushMessage;
-use wsbench_transport::{ClientOptions, Error};
+use wsbench_transport::{ClientOptions, Error, Event};
 
 use crate::plan::Grid;
 use crate::receipts::{Delivery, Receipts};
@@ -89,6 +90,18 @@ pub(crate) fn error_kind(e: &Error) -> String {
 }
 
 /// The error kind of a message that is not in the target's format.
+/// A WebSocket ended while the phase still ran: count why.
+fn ended_early(ctx: &PhaseCtx, event: Option<Event>) {
+    if ctx.stopped() {
+        return;
+    }
+    match event {
+        Some(Event::Error(e)) => ctx.rec.error(error_kind(&e)),
+        Some(Event::Close(c)) => ctx.rec.error(format!("close-{}", c.code)),
+        _ => ctx.rec.error("closed"),
+    }
+}
+
 const BAD_MESSAGE: &str = "bad-message";
 
 fn nanos(d: Duration) -> u64 {
@@ -286,7 +299,9 @@ pub(crate) async fn connection(ctx: Arc<PhaseCtx>, conn: u64) -> ConnOutcome {
     // only, not of the largest one.
     match (ctx.transport, workload) {
         (Transport::Websocket, WorkloadKind::Push) => Box::pin(ws::push(&ctx, conn)).await,
-        (Transport::Websocket, WorkloadKind::Echo) => Box::pin(ws::echo(&ctx, conn)).await,
+        (Transport::Websocket, WorkloadKind::Echo | WorkloadKind::Rpc) => {
+            Box::pin(roundtrip::round_trips(&ctx, conn)).await
+        }
         (Transport::Websocket, WorkloadKind::Throughput) => {
             Box::pin(ws::throughput(&ctx, conn)).await
         }
@@ -432,7 +447,11 @@ mod tests {
         for (name, n, limit) in [
             ("ws::push", size(&ws::push(&ctx, 0)), 1024),
             ("ws::hold", size(&ws::hold(&ctx, 0)), 400),
-            ("ws::echo", size(&ws::echo(&ctx, 0)), 1024),
+            (
+                "roundtrip::round_trips",
+                size(&roundtrip::round_trips(&ctx, 0)),
+                1024,
+            ),
             ("http::poll", size(&http::poll(&ctx, 0, true)), 4096),
             ("http::sse", size(&http::sse(&ctx, 0)), 2048),
         ] {

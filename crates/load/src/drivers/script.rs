@@ -14,8 +14,7 @@ use wsbench_protocol::marker::Marker;
 use wsbench_protocol::steps::{Send, Step};
 use wsbench_transport::{Data, Event, TcpWebSocket};
 
-use super::ws::ended_early;
-use super::{BAD_MESSAGE, ConnOutcome, PhaseCtx, error_kind};
+use super::{BAD_MESSAGE, ConnOutcome, PhaseCtx, ended_early, error_kind};
 use crate::receipts::Receipts;
 use crate::recorder::Counts;
 
@@ -24,7 +23,12 @@ use crate::recorder::Counts;
 pub(super) type StepFailure = Option<String>;
 
 /// Sends one scripted message, its template expanded for `conn`.
-async fn send(ctx: &PhaseCtx, conn: u64, ws: &TcpWebSocket, s: &Send) -> Result<(), String> {
+pub(super) async fn send(
+    ctx: &PhaseCtx,
+    conn: u64,
+    ws: &TcpWebSocket,
+    s: &Send,
+) -> Result<(), String> {
     let text = expand_env(&s.template, &ctx.vars(conn)).map_err(|_| "template".to_owned())?;
     let sent = if s.binary {
         ws.send_binary(text.as_bytes()).await
@@ -35,7 +39,7 @@ async fn send(ctx: &PhaseCtx, conn: u64, ws: &TcpWebSocket, s: &Send) -> Result<
 }
 
 /// A message of the server's own (it matched a step or a rule).
-fn other(ctx: &PhaseCtx) {
+pub(super) fn other(ctx: &PhaseCtx) {
     ctx.received();
     Counts::add(&ctx.rec.counts.other, 1);
 }

@@ -3,7 +3,7 @@
 //! that completed the message ([`TcpWebSocket::last_read_ns`]).
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures_util::FutureExt;
 use wsbench_model::PayloadKind;
@@ -12,8 +12,7 @@ use wsbench_model::scenario::Role;
 use wsbench_protocol::clock::monotonic_ns;
 use wsbench_transport::{Data, Error, Event, TcpWebSocket, connect};
 
-use super::{BAD_MESSAGE, ConnOutcome, PhaseCtx, error_kind, script};
-use crate::plan::instant_at;
+use super::{BAD_MESSAGE, ConnOutcome, PhaseCtx, ended_early, error_kind, script};
 use crate::receipts::Receipts;
 use crate::recorder::Counts;
 use wsbench_protocol::payload;
@@ -47,18 +46,6 @@ pub(super) async fn open(ctx: &PhaseCtx, conn: u64, role: Role) -> Option<TcpWeb
             ctx.rec.counts.connection_closed();
             None
         }
-    }
-}
-
-/// A WebSocket ended while the phase still ran: count why.
-pub(super) fn ended_early(ctx: &PhaseCtx, event: Option<Event>) {
-    if ctx.stopped() {
-        return;
-    }
-    match event {
-        Some(Event::Error(e)) => ctx.rec.error(error_kind(&e)),
-        Some(Event::Close(c)) => ctx.rec.error(format!("close-{}", c.code)),
-        _ => ctx.rec.error("closed"),
     }
 }
 
@@ -101,7 +88,11 @@ pub(super) async fn push(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
 }
 
 /// Sends `payload` as the workload's kind of frame.
-async fn send(ws: &TcpWebSocket, kind: PayloadKind, payload: &[u8]) -> Result<(), Error> {
+pub(super) async fn send(
+    ws: &TcpWebSocket,
+    kind: PayloadKind,
+    payload: &[u8],
+) -> Result<(), Error> {
     match kind {
         PayloadKind::Binary => ws.send_binary(payload).await,
         // Text and JSON payloads are ASCII by construction.
@@ -139,7 +130,7 @@ fn check_echo(ctx: &PhaseCtx, conn: u64, data: &Data, seq: u64) -> bool {
 }
 
 /// An echo came back for a message sent in the window: count it.
-fn echoed(ctx: &PhaseCtx, conn: u64, reply: &Data, seq: u64) {
+pub(super) fn echoed(ctx: &PhaseCtx, conn: u64, reply: &Data, seq: u64) {
     if check_echo(ctx, conn, reply, seq) {
         Counts::add(&ctx.rec.counts.delivered, 1);
     } else {
@@ -149,7 +140,7 @@ fn echoed(ctx: &PhaseCtx, conn: u64, reply: &Data, seq: u64) {
 
 /// Waits for the next message, answering nothing else; `None` when the
 /// connection ended (counted) or the phase stopped.
-async fn next_message(ctx: &PhaseCtx, ws: &mut TcpWebSocket) -> Option<Data> {
+pub(super) async fn next_message(ctx: &PhaseCtx, ws: &mut TcpWebSocket) -> Option<Data> {
     loop {
         tokio::select! {
             ev = ws.next_event() => match ev {
@@ -163,73 +154,6 @@ async fn next_message(ctx: &PhaseCtx, ws: &mut TcpWebSocket) -> Option<Data> {
             () = ctx.wait_stop() => return None,
         }
     }
-}
-
-/// Echo, open model with one message in flight (as wrk2 does): message k
-/// is due at start + k / rate; it goes out when due, or as soon as the
-/// previous echo is back when that is later. The round trip is recorded
-/// from the intended time (corrected for coordinated omission) and from
-/// the actual send.
-///
-/// The intended time is the due time when the previous echo came back
-/// after it: then the target held the sender up, and the wait counts. When
-/// the sender was free and only the timer woke late (tokio's timers tick
-/// in milliseconds) or the harness was busy, the wait is the harness's own
-/// and the intended time is when it woke; the harness lag probe and the
-/// phase's verdict report such waits.
-pub(super) async fn echo(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
-    let Some(mut ws) = open(ctx, conn, Role::Echo).await else {
-        return ConnOutcome::default();
-    };
-    let s = &ctx.scenario;
-    let period = Duration::from_secs_f64(1.0 / s.rate);
-    let period_ns = u64::try_from(period.as_nanos()).unwrap_or(u64::MAX);
-    // Spread connections over the period so they do not send in step.
-    let spread = period.mul_f64((conn % 64) as f64 / 64.0);
-    let mut due_ns = monotonic_ns() + u64::try_from(spread.as_nanos()).unwrap_or(0);
-    let mut last_back_ns = monotonic_ns();
-    let mut seq = 0u64;
-    'run: loop {
-        tokio::select! {
-            () = tokio::time::sleep_until(instant_at(due_ns)) => {}
-            () = ctx.wait_stop() => break 'run,
-        }
-        let intended_ns = if last_back_ns > due_ns {
-            due_ns
-        } else {
-            monotonic_ns()
-        };
-        let payload = payload::make(s.payload, s.payload_size, seq);
-        let sent_ns = monotonic_ns();
-        let measuring = ctx.rec.measuring();
-        if let Err(e) = send(&ws, s.payload, &payload).await {
-            if !ctx.stopped() {
-                ctx.rec.error(error_kind(&e));
-            }
-            break;
-        }
-        if measuring {
-            Counts::add(&ctx.rec.counts.sent, 1);
-        }
-        let Some(reply) = next_message(ctx, &mut ws).await else {
-            break;
-        };
-        let back_ns = ws.last_read_ns();
-        last_back_ns = back_ns;
-        ctx.received();
-        if measuring {
-            echoed(ctx, conn, &reply, seq);
-            let corrected = back_ns.saturating_sub(intended_ns);
-            let actual = back_ns.saturating_sub(sent_ns);
-            ctx.rec.record(conn, Metric::EchoRtt, corrected, true);
-            ctx.rec
-                .record(conn, Metric::EchoRttUncorrected, actual, true);
-        }
-        seq += 1;
-        due_ns += period_ns;
-    }
-    ctx.rec.counts.connection_closed();
-    ConnOutcome::default()
 }
 
 /// Throughput, closed model: `in_flight` messages out at all times; each

@@ -132,6 +132,8 @@ impl PhaseSummary {
             | Metric::EchoRtt
             | Metric::EchoRttUncorrected
             | Metric::ThroughputRtt
+            | Metric::RpcRtt
+            | Metric::RpcRttUncorrected
             | Metric::ConnectTime
             | Metric::HandshakeTime
             | Metric::JsonParse

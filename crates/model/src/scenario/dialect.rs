@@ -13,7 +13,8 @@ use wsbench_protocol::steps::{Pattern, Periodic, ReplyRule, Script, Send, Step};
 
 use super::ScenarioError;
 use super::endpoints::{Publish, Vars, expand_env};
-use super::input::{Checker, RawTarget};
+use super::input::{Checker, RawTarget, RawWorkload};
+use super::{Rpc, WorkloadKind};
 
 /// `[target.poll]`: the polling dialect of a target other than wsbench.
 #[derive(Debug, Deserialize)]
@@ -318,4 +319,87 @@ pub(super) fn publish(
         p.body = Some(text.clone());
     }
     Ok(p)
+}
+
+/// How long an echo or rpc request waits for its reply unless the
+/// scenario says.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The request–response workload's request and reply (`None` for other
+/// workloads), and how long a reply may take.
+pub(super) fn rpc(
+    c: &Checker<'_>,
+    w: &RawWorkload,
+    kind: WorkloadKind,
+) -> Result<(Option<Rpc>, Duration), ScenarioError> {
+    let timeout = match &w.timeout {
+        Some(t) if !matches!(kind, WorkloadKind::Echo | WorkloadKind::Rpc) => {
+            return Err(c.at(
+                t.span(),
+                "timeout applies to the echo and rpc workloads",
+                None,
+            ));
+        }
+        Some(t) => {
+            let d = c.duration(t, "timeout")?;
+            if d.is_zero() {
+                return Err(c.at(t.span(), "timeout must be more than 0", None));
+            }
+            d
+        }
+        None => REPLY_TIMEOUT,
+    };
+    if kind != WorkloadKind::Rpc {
+        if let Some(v) = w.request.as_ref().or(w.reply_id.as_ref()) {
+            return Err(c.at(
+                v.span(),
+                "request and reply_id apply to kind = \"rpc\"",
+                None,
+            ));
+        }
+        return Ok((None, timeout));
+    }
+    let Some(request) = &w.request else {
+        return Err(c.at(
+            w.kind.span(),
+            "the rpc workload needs a request template",
+            Some(r#"request = '{"id":{id},"method":"echo","params":["{payload}"]}' ({id} is the request's number)"#),
+        ));
+    };
+    if !request.get_ref().contains("{id}") {
+        return Err(c.at(
+            request.span(),
+            "the request carries no {id}",
+            Some("replies are matched by the request's id: put {id} in the request"),
+        ));
+    }
+    let rest = request
+        .get_ref()
+        .replace("{id}", "")
+        .replace("{payload}", "");
+    expand_env(&rest, &Vars::default()).map_err(|e| {
+        c.at(
+            request.span(),
+            format!("request: {e}"),
+            Some("the variables are {id}, {payload}, {conn}, {shard}, {rand} and ${ENV_VAR}"),
+        )
+    })?;
+    let reply_id = match &w.reply_id {
+        Some(p) if !(p.get_ref().is_empty() || p.get_ref().starts_with('/')) => {
+            return Err(c.at(
+                p.span(),
+                format!("reply_id: {:?} is not a JSON pointer", p.get_ref()),
+                Some("the JSON pointer to the id in a reply, e.g. \"/id\""),
+            ));
+        }
+        Some(p) => p.get_ref().clone(),
+        None => "/id".to_owned(),
+    };
+    Ok((
+        Some(Rpc {
+            request: request.get_ref().clone(),
+            reply_id,
+        }),
+        timeout,
+    ))
 }

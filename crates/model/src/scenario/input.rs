@@ -123,6 +123,12 @@ pub(super) struct RawWorkload {
     pub(super) payload: Option<PayloadKind>,
     #[serde(default)]
     pub(super) in_flight: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub(super) request: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) reply_id: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) timeout: Option<Spanned<String>>,
 }
 
 pub(super) struct Checker<'a> {

@@ -74,6 +74,18 @@ pub enum Target {
     },
 }
 
+/// The request–response workload: what a request is and where its reply
+/// holds the request's id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rpc {
+    /// The request template: `{id}` (the request's number), `{payload}`
+    /// (text of `payload_size` bytes), `{conn}`, `{shard}`, `{rand}`,
+    /// `${ENV}`.
+    pub request: String,
+    /// The JSON pointer to the id in a reply.
+    pub reply_id: String,
+}
+
 /// A validated scenario.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scenario {
@@ -112,6 +124,11 @@ pub struct Scenario {
     pub payload: PayloadKind,
     /// Throughput: messages in flight per connection.
     pub in_flight: u32,
+    /// Rpc: the request and how its reply is found.
+    pub rpc: Option<Rpc>,
+    /// Echo and rpc against a target of another profile: how long a
+    /// request waits for its reply before it counts as timed out.
+    pub reply_timeout: Duration,
     /// Checks on the results.
     pub thresholds: Vec<Threshold>,
     /// The file's text, recorded with the results.
@@ -281,7 +298,7 @@ impl Scenario {
         }
 
         let rate = match (kind, &w.rate) {
-            (WorkloadKind::Push | WorkloadKind::Echo, None) => {
+            (WorkloadKind::Push | WorkloadKind::Echo | WorkloadKind::Rpc, None) => {
                 return Err(c.at(
                     w.kind.span(),
                     format!("the {} workload needs a rate", kind.name()),
@@ -340,6 +357,8 @@ impl Scenario {
             (None, _) => 1,
         };
 
+        let (rpc, reply_timeout) = dialect::rpc(&c, w, kind)?;
+
         let mut thresholds = Vec::new();
         let mut threshold_spans = Vec::new();
         for t in &raw.thresholds {
@@ -374,6 +393,8 @@ impl Scenario {
             payload_size: usize::try_from(payload_size).unwrap_or(usize::MAX),
             payload,
             in_flight,
+            rpc,
+            reply_timeout,
             thresholds,
             source: text.to_owned(),
         };

@@ -353,18 +353,3 @@ impl<W: AsyncWrite + Unpin> WsWriter<W> {
         self.shared.heap_bytes()
     }
 }
-#[cfg(test)]
-mod size_probe {
-    #[test]
-    fn sizes() {
-        use crate::net::{NetReadHalf, NetWriteHalf};
-        eprintln!("Connection {}", size_of::<wsbench_codec::Connection>());
-        eprintln!("Decoder {}", size_of::<wsbench_codec::Decoder>());
-        eprintln!("Outbox {}", size_of::<super::Outbox>());
-        eprintln!("Shared {}", size_of::<super::Shared<NetWriteHalf>>());
-        eprintln!(
-            "WsReader {}",
-            size_of::<super::super::WsReader<NetReadHalf, NetWriteHalf>>()
-        );
-    }
-}

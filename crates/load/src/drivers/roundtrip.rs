@@ -1,0 +1,229 @@
+//! Round trips at a fixed rate, one request in flight per connection
+//! (open model, as wrk2 does): echo, and request–response (`rpc`).
+//!
+//! Message k is due at start + k / rate; it goes out when due, or as soon
+//! as the previous reply is back when that is later. The round trip is
+//! recorded from the intended time (corrected for coordinated omission)
+//! and from the actual send. The intended time is the due time when the
+//! previous reply came back after it: then the target held the sender up,
+//! and the wait counts. When the sender was free and only the timer woke
+//! late (tokio's timers tick in milliseconds) or the harness was busy, the
+//! wait is the harness's own and the intended time is when it woke; the
+//! harness lag probe and the phase's verdict report such waits.
+//!
+//! Which message is the reply: against the wsbench profile, the next one
+//! (`wsbench serve` sends nothing else). Against any other target, an
+//! echo is the message that holds the payload's tag (its number), an rpc
+//! reply the one whose JSON value at `reply_id` is the request's id;
+//! anything else is the server's own (`other`, answered when a reply rule
+//! matches), and a reply that does not come within the timeout counts as
+//! `reply-timeout`.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+use wsbench_model::PayloadKind;
+use wsbench_model::metric::Metric;
+use wsbench_model::scenario::{Role, TemplateError, Vars, expand_env};
+use wsbench_protocol::clock::monotonic_ns;
+use wsbench_protocol::payload;
+use wsbench_transport::{Data, Event, TcpWebSocket};
+
+use super::ws::{echoed, next_message, open, send};
+use super::{ConnOutcome, PhaseCtx, ended_early, error_kind, script};
+use crate::plan::instant_at;
+use crate::recorder::Counts;
+
+/// How a reply is recognised.
+enum Want<'a> {
+    /// The next message (the wsbench profile's echo).
+    Next,
+    /// The message holding this tag.
+    Tag(&'a [u8]),
+    /// The message whose JSON value at `pointer` is `id`.
+    Id { pointer: &'a str, id: u64 },
+}
+
+/// What came back for a request.
+enum Got {
+    Reply(Data),
+    Timeout,
+}
+
+fn is_reply(want: &Want<'_>, data: &Data) -> bool {
+    match want {
+        Want::Next => true,
+        Want::Tag(tag) => memchr::memmem::find(data.as_bytes(), tag).is_some(),
+        Want::Id { pointer, id } => serde_json::from_slice::<serde_json::Value>(data.as_bytes())
+            .ok()
+            .and_then(|doc| {
+                doc.pointer(pointer).map(|v| match v {
+                    serde_json::Value::Number(n) => n.as_u64() == Some(*id),
+                    serde_json::Value::String(s) => s.parse() == Ok(*id),
+                    _ => false,
+                })
+            })
+            .unwrap_or(false),
+    }
+}
+
+/// Waits for the reply `want` describes until `deadline`; the server's
+/// own messages meanwhile are counted and answered by the reply rules.
+/// `None` when the connection ended (counted) or the phase stopped.
+async fn reply(
+    ctx: &PhaseCtx,
+    conn: u64,
+    ws: &mut TcpWebSocket,
+    want: &Want<'_>,
+    deadline: Instant,
+) -> Option<Got> {
+    if matches!(want, Want::Next) {
+        return next_message(ctx, ws).await.map(Got::Reply);
+    }
+    loop {
+        let ev = tokio::select! {
+            ev = ws.next_event() => ev,
+            () = tokio::time::sleep_until(deadline) => return Some(Got::Timeout),
+            () = ctx.wait_stop() => return None,
+        };
+        match ev {
+            Some(Event::Message(d)) if is_reply(want, &d) => return Some(Got::Reply(d)),
+            Some(Event::Message(d)) => {
+                script::other(ctx);
+                let text = std::str::from_utf8(d.as_bytes()).unwrap_or_default();
+                if let Some(answer) = ctx.scenario.protocol.script.reply_to(text)
+                    && let Err(kind) = script::send(ctx, conn, ws, answer).await
+                {
+                    ctx.rec.error(kind);
+                }
+            }
+            Some(Event::Pong(_)) => {}
+            other => {
+                ended_early(ctx, other);
+                return None;
+            }
+        }
+    }
+}
+
+/// The rpc request template with the connection's variables and the
+/// environment filled in; `{id}` and `{payload}` stay, for each request.
+fn request_template(template: &str, vars: &Vars) -> Result<String, TemplateError> {
+    const HIDE: [(&str, &str); 2] = [("{id}", "\u{1}i\u{1}"), ("{payload}", "\u{1}p\u{1}")];
+    let hidden = HIDE
+        .iter()
+        .fold(template.to_owned(), |t, (v, h)| t.replace(v, h));
+    let expanded = expand_env(&hidden, vars)?;
+    Ok(HIDE.iter().fold(expanded, |t, (v, h)| t.replace(h, v)))
+}
+
+/// Echo or rpc on one connection (see the module's documentation).
+pub(super) async fn round_trips(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
+    let Some(mut ws) = open(ctx, conn, Role::Echo).await else {
+        return ConnOutcome::default();
+    };
+    let s = &ctx.scenario;
+    let request = match s
+        .rpc
+        .as_ref()
+        .map(|r| request_template(&r.request, &ctx.vars(conn)))
+    {
+        Some(Err(_)) => {
+            ctx.rec.error("template");
+            ctx.rec.counts.connection_closed();
+            return ConnOutcome::default();
+        }
+        r => r.map(Result::unwrap_or_default),
+    };
+    let (metric, uncorrected) = match request {
+        Some(_) => (Metric::RpcRtt, Metric::RpcRttUncorrected),
+        None => (Metric::EchoRtt, Metric::EchoRttUncorrected),
+    };
+    let own_echo = request.is_none() && s.protocol.profile.wraps_messages();
+    let period = Duration::from_secs_f64(1.0 / s.rate);
+    let period_ns = u64::try_from(period.as_nanos()).unwrap_or(u64::MAX);
+    // Spread connections over the period so they do not send in step.
+    let spread = period.mul_f64((conn % 64) as f64 / 64.0);
+    let mut due_ns = monotonic_ns() + u64::try_from(spread.as_nanos()).unwrap_or(0);
+    let mut last_back_ns = monotonic_ns();
+    let mut seq = 0u64;
+    'run: loop {
+        tokio::select! {
+            () = tokio::time::sleep_until(instant_at(due_ns)) => {}
+            () = ctx.wait_stop() => break 'run,
+        }
+        let intended_ns = if last_back_ns > due_ns {
+            due_ns
+        } else {
+            monotonic_ns()
+        };
+        let (kind, body) = match &request {
+            Some(t) => {
+                let text = payload::make(PayloadKind::Text, s.payload_size, seq);
+                let text = String::from_utf8(text).unwrap_or_default();
+                let body = t
+                    .replace("{id}", &seq.to_string())
+                    .replace("{payload}", &text);
+                (PayloadKind::Text, body.into_bytes())
+            }
+            None => (s.payload, payload::make(s.payload, s.payload_size, seq)),
+        };
+        let sent_ns = monotonic_ns();
+        let measuring = ctx.rec.measuring();
+        if let Err(e) = send(&ws, kind, &body).await {
+            if !ctx.stopped() {
+                ctx.rec.error(error_kind(&e));
+            }
+            break;
+        }
+        if measuring {
+            Counts::add(&ctx.rec.counts.sent, 1);
+        }
+        let tag = payload::tag(s.payload, seq);
+        let want = match (&s.rpc, own_echo) {
+            (Some(r), _) => Want::Id {
+                pointer: &r.reply_id,
+                id: seq,
+            },
+            (None, true) => Want::Next,
+            (None, false) => Want::Tag(&tag),
+        };
+        let deadline = Instant::now() + s.reply_timeout;
+        let got = Box::pin(reply(ctx, conn, &mut ws, &want, deadline)).await;
+        match got {
+            None => break,
+            Some(Got::Timeout) => {
+                last_back_ns = monotonic_ns();
+                if measuring {
+                    Counts::add(&ctx.rec.counts.timed_out, 1);
+                    ctx.rec.error("reply-timeout");
+                }
+            }
+            Some(Got::Reply(data)) => {
+                let back_ns = ws.last_read_ns();
+                last_back_ns = back_ns;
+                ctx.received();
+                if measuring {
+                    if request.is_some() {
+                        Counts::add(&ctx.rec.counts.delivered, 1);
+                    } else {
+                        echoed(ctx, conn, &data, seq);
+                    }
+                    let corrected = back_ns.saturating_sub(intended_ns);
+                    let actual = back_ns.saturating_sub(sent_ns);
+                    ctx.rec.record(conn, metric, corrected, true);
+                    ctx.rec.record(conn, uncorrected, actual, true);
+                }
+            }
+        }
+        seq += 1;
+        due_ns += period_ns;
+    }
+    if ctx.stopped() {
+        // The phase is over: say so (1000) rather than drop the
+        // connection, without waiting on a target that does not answer.
+        let _ = tokio::time::timeout(Duration::from_millis(100), ws.close(1000, "")).await;
+    }
+    ctx.rec.counts.connection_closed();
+    ConnOutcome::default()
+}
