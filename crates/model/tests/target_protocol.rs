@@ -367,3 +367,80 @@ fn the_builtin_server_takes_no_steps() {
     assert!(e.message.contains("needs no steps"), "{e}");
     assert_eq!(e.line, 6, "{e}");
 }
+
+fn rpc(workload: &str) -> String {
+    format!(
+        r#"schema_version = 1
+name = "r"
+
+[target]
+url = "http://127.0.0.1:8765"
+profile = "custom"
+
+[target.endpoints]
+echo = "ws://127.0.0.1:8765/ws"
+
+[load]
+transports = ["websocket"]
+connections = 10
+duration = "2s"
+
+[workload]
+{workload}
+"#
+    )
+}
+
+#[test]
+fn the_rpc_workload_needs_a_request_with_its_id() {
+    use std::time::Duration;
+    use wsbench_model::WorkloadKind;
+    let ok = rpc(
+        "kind = \"rpc\"\nrate = 5\nrequest = '{\"id\":{id},\"p\":\"{payload}\",\"c\":{conn}}'\nreply_id = \"/result/id\"\ntimeout = \"2s\"",
+    );
+    let s = Scenario::parse("s.toml", &ok).unwrap();
+    assert_eq!(s.workload, WorkloadKind::Rpc);
+    let r = s.rpc.unwrap();
+    assert_eq!(r.reply_id, "/result/id");
+    assert!(r.request.contains("{id}"));
+    assert_eq!(s.reply_timeout, Duration::from_secs(2));
+    let default = Scenario::parse(
+        "s.toml",
+        &rpc("kind = \"rpc\"\nrate = 5\nrequest = '{\"id\":{id}}'"),
+    )
+    .unwrap();
+    assert_eq!(default.rpc.unwrap().reply_id, "/id");
+    assert_eq!(default.reply_timeout, Duration::from_secs(5));
+    for (workload, message) in [
+        ("kind = \"rpc\"\nrate = 5", "needs a request template"),
+        (
+            "kind = \"rpc\"\nrate = 5\nrequest = '{\"n\":1}'",
+            "carries no {id}",
+        ),
+        (
+            "kind = \"rpc\"\nrate = 5\nrequest = '{\"id\":{id},\"x\":{nope}}'",
+            "{nope} is not a template variable",
+        ),
+        (
+            "kind = \"rpc\"\nrate = 5\nrequest = '{\"id\":{id}}'\nreply_id = \"id\"",
+            "is not a JSON pointer",
+        ),
+        ("kind = \"rpc\"\nrequest = '{\"id\":{id}}'", "needs a rate"),
+        (
+            "kind = \"echo\"\nrate = 5\nrequest = '{\"id\":{id}}'",
+            "apply to kind = \"rpc\"",
+        ),
+        (
+            "kind = \"throughput\"\ntimeout = \"1s\"",
+            "timeout applies to the echo and rpc",
+        ),
+        (
+            "kind = \"rpc\"\nrate = 5\nrequest = '{\"id\":{id}}'\ntimeout = \"0s\"",
+            "more than 0",
+        ),
+    ] {
+        let e = err(&rpc(workload));
+        assert!(e.message.contains(message), "{workload}: {e}");
+        assert!(e.line >= 15, "{workload}: {e}");
+    }
+}
