@@ -16,7 +16,7 @@
 //! warmup = "2s"
 //!
 //! [workload]
-//! kind = "push"             # push | echo | throughput | connect
+//! kind = "push"             # push | echo | throughput | connect | rpc
 //! rate = 10                 # push: published per second; echo: sent per second per connection
 //! payload_size = 64
 //! ```
