@@ -84,6 +84,52 @@ fn an_authenticated_pubsub_server_with_a_subscribe_step_delivers_everything() {
 }
 
 #[test]
+fn publishing_over_a_websocket_publisher_connection() {
+    let _one = serial();
+    let dir = temp_dir("targets", "ws-publish");
+    let server = PubSub::start(TOKEN);
+    let file = scenario(&dir, server.port, |t| {
+        let ws = t.replace(
+            "publish = \"http://127.0.0.1:",
+            "publish = \"ws://127.0.0.1:",
+        );
+        ws.replace("/api/publish\"", "/ws\"").replace(
+            "method = \"POST\"\nbody = '{\"text\":\"{marker}\"}'",
+            "body = '{\"op\":\"publish\",\"channel\":\"bench\",\"data\":{\"text\":\"{marker}\"}}'\n\n\
+             [[target.publish.steps]]\nsend = '{\"op\":\"publisher\"}'\n\n\
+             [[target.publish.steps]]\nexpect = { pointer = \"/type\", equals = \"publisher-ready\" }\n",
+        )
+    });
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .contains("publish.steps"),
+        "the edit applied"
+    );
+    let results = dir.join("results");
+    let (out, report) = run(&file, &results, Some(TOKEN));
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    let s = summary(&newest_run(&results));
+    let p = &s["phases"][0];
+    let c = &p["counters"];
+    assert_eq!(c["published"], 80, "{c}");
+    assert_eq!(c["lost"], 0, "{c}");
+    assert_eq!(p["delivered_ratio"], 1.0, "{p}");
+    assert_eq!(c["errors"], serde_json::json!({}), "{c}");
+    let st = &server.stats;
+    assert!(
+        Stats::get(&st.ws_published) >= 80,
+        "published over the WebSocket"
+    );
+    assert_eq!(Stats::get(&st.ws_published), Stats::get(&st.published));
+    assert_eq!(
+        Stats::get(&st.no_pong),
+        0,
+        "the publisher answered the pings too"
+    );
+}
+
+#[test]
 fn a_subscriber_that_ignores_the_servers_pings_is_dropped_and_it_shows() {
     let _one = serial();
     let dir = temp_dir("targets", "no-pong");

@@ -22,6 +22,7 @@
 
 mod drivers;
 mod engine;
+mod failure;
 mod floor;
 pub mod output;
 mod phase;
@@ -33,6 +34,7 @@ mod receipts;
 pub mod recorder;
 pub mod shard;
 mod shard_spec;
+mod steps;
 mod stop;
 pub mod sys;
 mod target;

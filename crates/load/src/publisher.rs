@@ -27,7 +27,11 @@ use wsbench_protocol::push;
 use wsbench_transport::ClientOptions;
 use wsbench_transport::http_client::PollClient;
 
-use crate::drivers::error_kind;
+use crate::failure::error_kind;
+use wsbench_model::scenario::Vars;
+use wsbench_protocol::steps::{ReplyRule, Step};
+
+mod ws;
 use crate::plan::Grid;
 use wsbench_protocol::marker::Marker;
 
@@ -50,6 +54,12 @@ pub(crate) struct PublishSpec {
     /// The body template (`{marker}`, `{payload}` filled per message);
     /// `None`: the payload itself.
     pub(crate) body: Option<String>,
+    /// A WebSocket publish endpoint: the steps on its connection, and the
+    /// target's reply rules it answers.
+    pub(crate) steps: Vec<Step>,
+    pub(crate) replies: Vec<ReplyRule>,
+    /// The publisher's template variables.
+    pub(crate) vars: Vars,
     /// Client options (no byte counters: publishing is not delivery).
     pub(crate) options: ClientOptions,
     /// The schedule.
@@ -95,7 +105,11 @@ impl Publisher {
             // No clock thread: nothing is sent, every message is unsent.
             eprintln!("wsbench: cannot start the publisher's clock thread: {e}");
         }
-        let task = tokio::spawn(run(spec.clone(), due, Arc::clone(&entries), stop_rx));
+        let task = if spec.url.starts_with("ws://") || spec.url.starts_with("wss://") {
+            tokio::spawn(ws::run(spec.clone(), due, Arc::clone(&entries), stop_rx))
+        } else {
+            tokio::spawn(run(spec.clone(), due, Arc::clone(&entries), stop_rx))
+        };
         Publisher {
             stop,
             ticking,
@@ -171,6 +185,23 @@ impl Publisher {
     }
 }
 
+/// What message `j`, sent `lag_ns` after its intended time, carries: its
+/// marker in the payload or in the scenario's body template.
+fn body(spec: &PublishSpec, j: i64, lag_ns: u64) -> String {
+    let marker = Marker {
+        run: spec.run,
+        phase: spec.phase,
+        j,
+        lag_ns,
+    };
+    match &spec.body {
+        None => marker.body(spec.payload, spec.payload_size),
+        Some(template) => template
+            .replace("{marker}", &marker.body(PayloadKind::Text, 0))
+            .replace("{payload}", &marker.body(spec.payload, spec.payload_size)),
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -228,18 +259,7 @@ async fn run(
         };
         while in_flight.try_join_next().is_some() {}
         let sent_ns = monotonic_ns();
-        let marker = Marker {
-            run: spec.run,
-            phase: spec.phase,
-            j,
-            lag_ns: sent_ns.saturating_sub(intended_ns),
-        };
-        let body = Bytes::from(match &spec.body {
-            None => marker.body(spec.payload, spec.payload_size),
-            Some(template) => template
-                .replace("{marker}", &marker.body(PayloadKind::Text, 0))
-                .replace("{payload}", &marker.body(spec.payload, spec.payload_size)),
-        });
+        let body = Bytes::from(body(&spec, j, sent_ns.saturating_sub(intended_ns)));
         // Sent; failed until answered (an answer that never comes leaves
         // it so).
         lock(&entries).insert(

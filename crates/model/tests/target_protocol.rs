@@ -444,3 +444,26 @@ fn the_rpc_workload_needs_a_request_with_its_id() {
         assert!(e.line >= 15, "{workload}: {e}");
     }
 }
+
+#[test]
+fn a_websocket_publish_endpoint_takes_steps_not_a_method() {
+    let ws = nchan(SCRIPTED).replace(
+        "publish = \"http://127.0.0.1:8080/api/publish\"",
+        "publish = \"ws://127.0.0.1:8080/ws\"",
+    );
+    // With its method: refused where the method is.
+    let e = err(&ws);
+    assert!(e.message.contains("takes messages, not a method"), "{e}");
+    assert_eq!(e.line, line_of(&ws, "method = \"put\""), "{e}");
+    let ok = ws.replace("method = \"put\"\n", "")
+        + "\n[[target.publish.steps]]\nsend = '{\"op\":\"publisher\"}'\n";
+    let s = Scenario::parse("s.toml", &ok).unwrap();
+    assert_eq!(s.protocol.publish.steps.len(), 1);
+    // Steps on an HTTP publish endpoint: refused.
+    let http = nchan(SCRIPTED) + "\n[[target.publish.steps]]\nsend = 'x'\n";
+    let e = err(&http);
+    assert!(
+        e.message.contains("apply to a WebSocket publish endpoint"),
+        "{e}"
+    );
+}

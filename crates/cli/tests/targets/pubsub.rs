@@ -6,7 +6,10 @@
 //! answer the last ping with `{"op":"pong"}` (close 4001) or sent no
 //! `{"op":"heartbeat"}` for 2.5 s (close 4002); `POST /api/publish` with
 //! a JSON body sends `{"type":"event","id":N,"sent_at":<Unix ms>,
-//! "data":<body>}` to every subscriber.
+//! "data":<body>}` to every subscriber. A `/ws` connection that sends
+//! `{"op":"publisher"}` instead of subscribing gets
+//! `{"type":"publisher-ready"}`, is pinged the same way, and publishes
+//! with `{"op":"publish","channel":"bench","data":…}`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,8 +29,10 @@ pub struct Stats {
     pub connections: AtomicU64,
     /// Subscribers that completed the subscribe step.
     pub subscribed: AtomicU64,
-    /// Messages published.
+    /// Messages published (over HTTP or a publisher WebSocket).
     pub published: AtomicU64,
+    /// Of them, over a publisher WebSocket.
+    pub ws_published: AtomicU64,
     /// Subscribers dropped for a ping without its pong.
     pub no_pong: AtomicU64,
     /// Subscribers dropped for missing heartbeats.
@@ -150,16 +155,7 @@ async fn handle(mut stream: TcpStream, state: Arc<State>) {
                     let _ = respond(&mut stream, "400 Bad Request").await;
                     return;
                 };
-                let sent_at = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap()
-                    .as_millis();
-                let id = state.next_id.fetch_add(1, Ordering::Relaxed);
-                let event = serde_json::json!({
-                    "type": "event", "id": id, "sent_at": sent_at, "data": data
-                });
-                let _ = state.tx.send(event.to_string().into());
-                state.stats.published.fetch_add(1, Ordering::Relaxed);
+                publish(&state, data);
                 if respond(&mut stream, "202 Accepted").await.is_err() {
                     return;
                 }
@@ -170,6 +166,20 @@ async fn handle(mut stream: TcpStream, state: Arc<State>) {
             }
         }
     }
+}
+
+/// Sends `data` to every subscriber as an event.
+fn publish(state: &State, data: serde_json::Value) {
+    let sent_at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let id = state.next_id.fetch_add(1, Ordering::Relaxed);
+    let event = serde_json::json!({
+        "type": "event", "id": id, "sent_at": sent_at, "data": data
+    });
+    let _ = state.tx.send(event.to_string().into());
+    state.stats.published.fetch_add(1, Ordering::Relaxed);
 }
 
 fn op(text: &str) -> Option<(String, serde_json::Value)> {
@@ -185,30 +195,38 @@ async fn subscriber(mut ws: TcpWebSocket, state: &State) {
         .await;
     let subscribe = tokio::time::timeout(Duration::from_secs(5), async {
         while let Some(Event::Message(Data::Text(t))) = ws.next_event().await {
-            if let Some((o, v)) = op(&t)
-                && o == "subscribe"
-                && v["channel"] == "bench"
-            {
-                return true;
+            match op(&t) {
+                Some((o, v)) if o == "subscribe" && v["channel"] == "bench" => return Some(true),
+                Some((o, _)) if o == "publisher" => return Some(false),
+                _ => {}
             }
         }
-        false
+        None
     });
-    if !matches!(subscribe.await, Ok(true)) {
-        let _ = ws.close(4003, "no subscribe").await;
-        return;
-    }
+    let subscriber = match subscribe.await {
+        Ok(Some(s)) => s,
+        _ => {
+            let _ = ws.close(4003, "no subscribe").await;
+            return;
+        }
+    };
+    // A publisher's receiver is never read from: it only keeps the
+    // select below uniform.
     let mut rx = state.tx.subscribe();
-    state.stats.subscribed.fetch_add(1, Ordering::Relaxed);
-    let _ = ws
-        .send_text(r#"{"type":"subscribed","channel":"bench"}"#)
-        .await;
+    if subscriber {
+        state.stats.subscribed.fetch_add(1, Ordering::Relaxed);
+        let _ = ws
+            .send_text(r#"{"type":"subscribed","channel":"bench"}"#)
+            .await;
+    } else {
+        let _ = ws.send_text(r#"{"type":"publisher-ready"}"#).await;
+    }
     let mut ping = tokio::time::interval(Duration::from_millis(300));
     ping.tick().await;
     let (mut pong_owed, mut heartbeat) = (false, tokio::time::Instant::now());
     loop {
         tokio::select! {
-            m = rx.recv() => match m {
+            m = rx.recv(), if subscriber => match m {
                 Ok(text) => {
                     if ws.send_text(&text).await.is_err() {
                         return;
@@ -218,9 +236,14 @@ async fn subscriber(mut ws: TcpWebSocket, state: &State) {
                 Err(broadcast::error::RecvError::Closed) => return,
             },
             ev = ws.next_event() => match ev {
-                Some(Event::Message(Data::Text(t))) => match op(&t).map(|(o, _)| o).as_deref() {
-                    Some("pong") => pong_owed = false,
-                    Some("heartbeat") => heartbeat = tokio::time::Instant::now(),
+                Some(Event::Message(Data::Text(t))) => match op(&t) {
+                    Some((o, _)) if o == "pong" => pong_owed = false,
+                    Some((o, _)) if o == "heartbeat" => heartbeat = tokio::time::Instant::now(),
+                    Some((o, v)) if o == "publish" && !subscriber && v["channel"] == "bench" => {
+                        state.stats.ws_published.fetch_add(1, Ordering::Relaxed);
+                        publish(state, v["data"].clone());
+                        heartbeat = tokio::time::Instant::now();
+                    }
                     _ => {}
                 },
                 Some(Event::Message(_) | Event::Pong(_)) => {}

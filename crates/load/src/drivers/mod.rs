@@ -8,18 +8,17 @@ mod roundtrip;
 mod script;
 mod ws;
 
-use std::io::ErrorKind;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
-use wsbench_codec::handshake::HandshakeError;
 use wsbench_model::metric::Metric;
 use wsbench_model::scenario::{Role, TemplateError, Vars};
 use wsbench_model::{PayloadKind, Scenario, Transport, WorkloadKind};
 use wsbench_protocol::push::PushMessage;
 use wsbench_transport::{ClientOptions, Error, Event};
 
+use crate::failure::error_kind;
 use crate::plan::Grid;
 use crate::receipts::{Delivery, Receipts};
 use crate::recorder::{Counts, Recorder};
@@ -66,30 +65,6 @@ pub(crate) struct ConnOutcome {
     pub(crate) receipts: Option<Receipts>,
 }
 
-/// The kind an error is counted under.
-pub(crate) fn error_kind(e: &Error) -> String {
-    match e {
-        Error::Io(io) => match io.kind() {
-            ErrorKind::ConnectionRefused => "refused".into(),
-            ErrorKind::ConnectionReset | ErrorKind::BrokenPipe | ErrorKind::ConnectionAborted => {
-                "reset".into()
-            }
-            ErrorKind::TimedOut => "timeout".into(),
-            ErrorKind::AddrNotAvailable | ErrorKind::AddrInUse => "no-source-port".into(),
-            _ if io.raw_os_error() == Some(24) => "out-of-files".into(),
-            _ => "io".into(),
-        },
-        Error::Timeout(_) => "timeout".into(),
-        Error::HttpStatus(s) => format!("http-{s}"),
-        Error::Handshake(HandshakeError::Status { code, .. }) => format!("http-{code}"),
-        Error::Handshake(_) | Error::HandshakeEof => "handshake".into(),
-        Error::Tls(_) => "tls".into(),
-        Error::Http(_) => "http".into(),
-        other => format!("close-{}", other.close_code().as_u16()),
-    }
-}
-
-/// The error kind of a message that is not in the target's format.
 /// A WebSocket ended while the phase still ran: count why.
 fn ended_early(ctx: &PhaseCtx, event: Option<Event>) {
     if ctx.stopped() {
@@ -102,6 +77,7 @@ fn ended_early(ctx: &PhaseCtx, event: Option<Event>) {
     }
 }
 
+/// The error kind of a message that is not in the target's format.
 const BAD_MESSAGE: &str = "bad-message";
 
 fn nanos(d: Duration) -> u64 {

@@ -8,19 +8,15 @@
 use std::time::Duration;
 
 use tokio::time::Instant;
-use wsbench_model::scenario::expand_env;
 use wsbench_protocol::clock::monotonic_ns;
 use wsbench_protocol::marker::Marker;
-use wsbench_protocol::steps::{Send, Step};
+use wsbench_protocol::steps::Send;
 use wsbench_transport::{Data, Event, TcpWebSocket};
 
-use super::{BAD_MESSAGE, ConnOutcome, PhaseCtx, ended_early, error_kind};
+use super::{BAD_MESSAGE, ConnOutcome, PhaseCtx, ended_early};
 use crate::receipts::Receipts;
 use crate::recorder::Counts;
-
-/// Why the steps did not complete (an error kind), or `None` when the
-/// phase stopped meanwhile.
-pub(super) type StepFailure = Option<String>;
+use crate::steps::{self, StepFailure};
 
 /// Sends one scripted message, its template expanded for `conn`.
 pub(super) async fn send(
@@ -29,13 +25,7 @@ pub(super) async fn send(
     ws: &TcpWebSocket,
     s: &Send,
 ) -> Result<(), String> {
-    let text = expand_env(&s.template, &ctx.vars(conn)).map_err(|_| "template".to_owned())?;
-    let sent = if s.binary {
-        ws.send_binary(text.as_bytes()).await
-    } else {
-        ws.send_text(&text).await
-    };
-    sent.map_err(|e| error_kind(&e))
+    steps::send(ws, s, &ctx.vars(conn)).await
 }
 
 /// A message of the server's own (it matched a step or a rule).
@@ -53,41 +43,16 @@ pub(super) async fn on_open(
     conn: u64,
     ws: &mut TcpWebSocket,
 ) -> Result<(), StepFailure> {
-    for step in &ctx.scenario.protocol.script.on_open {
-        let (pattern, timeout) = match step {
-            Step::Send(s) => {
-                send(ctx, conn, ws, s).await.map_err(Some)?;
-                continue;
-            }
-            Step::Expect { pattern, timeout } => (pattern, *timeout),
-        };
-        let deadline = Instant::now() + timeout;
-        loop {
-            let ev = tokio::select! {
-                ev = ws.next_event() => ev,
-                () = tokio::time::sleep_until(deadline) => return Err(Some("step-timeout".into())),
-                () = ctx.wait_stop() => return Err(None),
-            };
-            let text = match ev {
-                Some(Event::Message(Data::Text(t))) => t,
-                Some(Event::Message(Data::Binary(b))) => String::from_utf8_lossy(&b).into_owned(),
-                Some(Event::Pong(_)) => continue,
-                Some(Event::Close(c)) => return Err(Some(format!("close-{}", c.code))),
-                Some(Event::Error(e)) => return Err(Some(error_kind(&e))),
-                _ => return Err(Some("closed".into())),
-            };
-            if pattern.matches(&text) {
-                other(ctx);
-                break;
-            }
-            if Marker::find(&text).is_some() {
-                ctx.received();
-            } else {
-                other(ctx);
-            }
+    let mut stop = ctx.stop.clone();
+    let on_open = &ctx.scenario.protocol.script.on_open;
+    steps::run(ws, on_open, &ctx.vars(conn), &mut stop, |text, expected| {
+        if expected || Marker::find(text).is_none() {
+            other(ctx);
+        } else {
+            ctx.received();
         }
-    }
-    Ok(())
+    })
+    .await
 }
 
 /// A push subscriber with periodic sends or reply rules, once its steps

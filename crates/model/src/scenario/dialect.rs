@@ -163,6 +163,8 @@ pub(super) struct RawPublish {
     method: Option<Spanned<String>>,
     #[serde(default)]
     body: Option<Spanned<String>>,
+    #[serde(default)]
+    steps: Vec<Spanned<RawStep>>,
 }
 
 /// How long an `expect` waits unless it says.
@@ -216,10 +218,10 @@ fn pattern(c: &Checker<'_>, raw: &Spanned<RawPattern>) -> Result<Pattern, Scenar
     }
 }
 
-/// The WebSocket script: steps on open, periodic sends, replies.
-pub(super) fn script(c: &Checker<'_>, t: &RawTarget) -> Result<Script, ScenarioError> {
-    let mut script = Script::default();
-    for raw in &t.steps {
+/// Steps, in order: each sends or expects.
+fn steps(c: &Checker<'_>, raws: &[Spanned<RawStep>]) -> Result<Vec<Step>, ScenarioError> {
+    let mut out = Vec::new();
+    for raw in raws {
         let r = raw.get_ref();
         let step = match (&r.send, &r.expect) {
             (Some(s), None) => {
@@ -250,8 +252,17 @@ pub(super) fn script(c: &Checker<'_>, t: &RawTarget) -> Result<Script, ScenarioE
                 ));
             }
         };
-        script.on_open.push(step);
+        out.push(step);
     }
+    Ok(out)
+}
+
+/// The WebSocket script: steps on open, periodic sends, replies.
+pub(super) fn script(c: &Checker<'_>, t: &RawTarget) -> Result<Script, ScenarioError> {
+    let mut script = Script {
+        on_open: steps(c, &t.steps)?,
+        ..Script::default()
+    };
     for raw in &t.periodic {
         let r = raw.get_ref();
         let every = c.duration(&r.every, "every")?;
@@ -276,13 +287,29 @@ pub(super) fn script(c: &Checker<'_>, t: &RawTarget) -> Result<Script, ScenarioE
 /// The variables a publish body holds besides the connection's.
 pub const PUBLISH_VARIABLES: [&str; 2] = ["{marker}", "{payload}"];
 
-/// `[target.publish]`.
+/// `[target.publish]`; `websocket`: the publish endpoint is a WebSocket.
 pub(super) fn publish(
     c: &Checker<'_>,
     raw: &Spanned<RawPublish>,
+    websocket: bool,
 ) -> Result<Publish, ScenarioError> {
     let r = raw.get_ref();
     let mut p = Publish::default();
+    if let (Some(m), true) = (&r.method, websocket) {
+        return Err(c.at(
+            m.span(),
+            "a WebSocket publish endpoint takes messages, not a method",
+            Some("remove method, or give an http publish endpoint"),
+        ));
+    }
+    if let (Some(first), false) = (r.steps.first(), websocket) {
+        return Err(c.at(
+            first.span(),
+            "publish steps apply to a WebSocket publish endpoint",
+            Some("publish = \"ws://…\" under [target.endpoints] publishes over a WebSocket"),
+        ));
+    }
+    p.steps = steps(c, &r.steps)?;
     if let Some(m) = &r.method {
         p.method = match m.get_ref().to_ascii_uppercase().as_str() {
             "POST" => http::Method::POST,

@@ -26,7 +26,7 @@ use std::fmt;
 
 use serde::Deserialize;
 use wsbench_protocol::poll::PollDialect;
-use wsbench_protocol::steps::Script;
+use wsbench_protocol::steps::{Script, Step};
 
 /// The dialect a target speaks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -103,7 +103,8 @@ impl Role {
         }
     }
 
-    /// Whether its URL is a WebSocket one (`ws`/`wss`), else HTTP.
+    /// Whether its URL is a WebSocket one (`ws`/`wss`), else HTTP (the
+    /// publish endpoint may be either).
     pub fn is_websocket(self) -> bool {
         matches!(self, Role::Websocket | Role::Echo)
     }
@@ -152,13 +153,17 @@ pub struct TargetProtocol {
 
 /// How the load generator publishes: the method, and the body template
 /// (`None`: the payload itself). A body holds `{marker}` (the marker
-/// alone) or `{payload}` (the marker padded to `payload_size`).
+/// alone) or `{payload}` (the marker padded to `payload_size`). Over a
+/// WebSocket publish endpoint, the body is the message and the steps run
+/// on the publisher connection before it publishes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Publish {
-    /// POST, PUT or PATCH.
+    /// POST, PUT or PATCH (HTTP).
     pub method: http::Method,
     /// The body template.
     pub body: Option<String>,
+    /// Steps on the publisher connection (WebSocket).
+    pub steps: Vec<Step>,
 }
 
 impl Default for Publish {
@@ -166,6 +171,7 @@ impl Default for Publish {
         Publish {
             method: http::Method::POST,
             body: None,
+            steps: Vec::new(),
         }
     }
 }

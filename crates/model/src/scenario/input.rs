@@ -319,8 +319,11 @@ pub(super) fn protocol(
             Some("steps describe the protocol of a server given by url"),
         ));
     }
+    let ws_publish = endpoints
+        .get(&Role::Publish)
+        .is_some_and(|u: &String| u.starts_with("ws://") || u.starts_with("wss://"));
     let publish = match &t.publish {
-        Some(p) => publish(c, p)?,
+        Some(p) => publish(c, p, ws_publish)?,
         None => Publish::default(),
     };
     Ok(TargetProtocol {
@@ -347,10 +350,10 @@ fn endpoint(
     let parsed: http::Uri = expanded
         .parse()
         .map_err(|_| c.at(url.span(), format!("endpoint {role}: not a URL"), None))?;
-    let (want, schemes) = if role.is_websocket() {
-        ("ws or wss", ["ws", "wss"])
-    } else {
-        ("http or https", ["http", "https"])
+    let (want, schemes): (_, &[&str]) = match role {
+        Role::Publish => ("http, https, ws or wss", &["http", "https", "ws", "wss"]),
+        _ if role.is_websocket() => ("ws or wss", &["ws", "wss"]),
+        _ => ("http or https", &["http", "https"]),
     };
     if !parsed.scheme_str().is_some_and(|s| schemes.contains(&s)) {
         return Err(c.at(
