@@ -24,7 +24,7 @@ pub(super) async fn open(ctx: &PhaseCtx, conn: u64, role: Role) -> Option<TcpWeb
     let (url, options) = ctx.reach(conn, role)?;
     // Boxed: the handshake's state is large and lives only while it runs;
     // held inline it would stay part of every connection's task.
-    let mut ws = match Box::pin(connect(&url, &options)).await {
+    let ws = match Box::pin(connect(&url, &options)).await {
         Ok(c) => {
             ctx.opened(conn, c.connect_time, c.handshake_time);
             c.socket
@@ -37,7 +37,14 @@ pub(super) async fn open(ctx: &PhaseCtx, conn: u64, role: Role) -> Option<TcpWeb
     if ctx.scenario.protocol.script.on_open.is_empty() {
         return Some(ws);
     }
-    match Box::pin(script::on_open(ctx, conn, &mut ws)).await {
+    // Boxed, the socket moved in: a held connection's task keeps no
+    // room for the steps.
+    Box::pin(with_steps(ctx, conn, ws)).await
+}
+
+/// Runs the steps on open; the connection, or `None` when they failed.
+async fn with_steps(ctx: &PhaseCtx, conn: u64, mut ws: TcpWebSocket) -> Option<TcpWebSocket> {
+    match script::on_open(ctx, conn, &mut ws).await {
         Ok(()) => Some(ws),
         Err(failure) => {
             if let Some(kind) = failure {
