@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method};
 use wsbench_protocol::clock::monotonic_ns;
-use wsbench_protocol::poll::{Answer, PollError, PollState};
+use wsbench_protocol::poll::{Answer, PollDialect, PollError, PollState};
 use wsbench_protocol::push::PollBatch;
-use wsbench_transport::http_client::{PollClient, SseClient};
+use wsbench_transport::http_client::{PollClient, Reply, SseClient};
 
 use wsbench_model::scenario::Role;
 
@@ -162,17 +162,7 @@ async fn poll_dialect(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
                 () = ctx.wait_stop() => break,
             }
         }
-        let Some(headers) = state
-            .headers(dialect)
-            .into_iter()
-            .map(|(name, value)| {
-                Some((
-                    HeaderName::from_static(name),
-                    HeaderValue::try_from(value).ok()?,
-                ))
-            })
-            .collect::<Option<Vec<_>>>()
-        else {
+        let Some(headers) = cursor_headers(&state, dialect) else {
             // The server's cursor cannot be sent back: this subscriber
             // cannot go on.
             ctx.rec.error(BAD_MESSAGE);
@@ -197,38 +187,76 @@ async fn poll_dialect(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
                 continue;
             }
         };
-        let recv_ns = client.last_read_ns();
         if measuring {
             Counts::add(&ctx.rec.counts.http_requests, 1);
         }
-        let answer = Answer {
-            status: reply.status,
-            etag: reply.header("etag"),
-            last_modified: reply.header("last-modified"),
-            body: &reply.body,
-        };
-        let placed = state.placed(dialect);
-        match state.on_answer(dialect, &answer) {
-            Ok(messages) => {
-                for m in &messages {
-                    ctx.on_payload(conn, &mut receipts, m, None, recv_ns);
-                }
-                if !placed && state.placed(dialect) {
-                    receipts.subscribed(recv_ns.max(1));
-                }
-            }
-            Err(PollError::Status(status)) => {
-                ctx.rec.error(format!("http-{status}"));
-                if !back_off(ctx).await {
-                    break;
-                }
-            }
-            Err(PollError::Body(_)) => ctx.rec.error(BAD_MESSAGE),
+        let recv_ns = client.last_read_ns();
+        let refused = on_answer(ctx, conn, (&mut state, &mut receipts), &reply, recv_ns);
+        if refused && !back_off(ctx).await {
+            break;
         }
     }
     ctx.rec.counts.connection_closed();
     ConnOutcome {
         receipts: Some(receipts),
+    }
+}
+
+/// The cursor's header fields for the next poll; `None` when the
+/// server's cursor cannot be sent back as a header value.
+fn cursor_headers(
+    state: &PollState,
+    dialect: &PollDialect,
+) -> Option<Vec<(HeaderName, HeaderValue)>> {
+    state
+        .headers(dialect)
+        .into_iter()
+        .map(|(name, value)| {
+            Some((
+                HeaderName::from_static(name),
+                HeaderValue::try_from(value).ok()?,
+            ))
+        })
+        .collect()
+}
+
+/// Reads one poll answer, received at `recv_ns`: its messages, the
+/// cursor, and the subscribe point when it is the first to place the
+/// subscriber. True when the server refused the poll (a status that is
+/// neither 2xx nor "nothing new").
+fn on_answer(
+    ctx: &PhaseCtx,
+    conn: u64,
+    (state, receipts): (&mut PollState, &mut Receipts),
+    reply: &Reply,
+    recv_ns: u64,
+) -> bool {
+    let dialect = &ctx.scenario.protocol.poll;
+    let answer = Answer {
+        status: reply.status,
+        etag: reply.header("etag"),
+        last_modified: reply.header("last-modified"),
+        body: &reply.body,
+    };
+    let placed = state.placed(dialect);
+    match state.on_answer(dialect, &answer) {
+        Ok(messages) => {
+            for m in &messages {
+                ctx.on_payload(conn, receipts, m, None, recv_ns);
+            }
+            if !placed && state.placed(dialect) {
+                receipts.subscribed(recv_ns.max(1));
+            }
+            false
+        }
+        Err(PollError::Status(status)) => {
+            ctx.rec.error(format!("http-{status}"));
+            true
+        }
+        Err(PollError::Body(_)) => {
+            ctx.rec.error(BAD_MESSAGE);
+            false
+        }
     }
 }
 

@@ -22,9 +22,9 @@
 use std::time::Duration;
 
 use tokio::time::Instant;
-use wsbench_model::PayloadKind;
 use wsbench_model::metric::Metric;
 use wsbench_model::scenario::{Role, TemplateError, Vars, expand_env};
+use wsbench_model::{PayloadKind, Scenario};
 use wsbench_protocol::clock::monotonic_ns;
 use wsbench_protocol::payload;
 use wsbench_transport::{Data, Event, TcpWebSocket};
@@ -117,27 +117,82 @@ fn request_template(template: &str, vars: &Vars) -> Result<String, TemplateError
     Ok(HIDE.iter().fold(expanded, |t, (v, h)| t.replace(h, v)))
 }
 
+/// The rpc request template for connection `conn` (`Some(None)`: not
+/// an rpc run); `None` (counted) when it cannot be expanded.
+fn rpc_request(ctx: &PhaseCtx, conn: u64) -> Option<Option<String>> {
+    match ctx.scenario.rpc.as_ref() {
+        None => Some(None),
+        Some(r) => match request_template(&r.request, &ctx.vars(conn)) {
+            Ok(t) => Some(Some(t)),
+            Err(_) => {
+                ctx.rec.error("template");
+                None
+            }
+        },
+    }
+}
+
+/// How the reply to message `seq` is recognised.
+fn awaited<'a>(s: &'a Scenario, own_echo: bool, tag: &'a [u8], seq: u64) -> Want<'a> {
+    match (&s.rpc, own_echo) {
+        (Some(r), _) => Want::Id {
+            pointer: &r.reply_id,
+            id: seq,
+        },
+        (None, true) => Want::Next,
+        (None, false) => Want::Tag(tag),
+    }
+}
+
+/// Message `seq`: the rpc request (the template with `{id}` and
+/// `{payload}` filled) or the echo payload, and the kind of frame.
+fn message(ctx: &PhaseCtx, request: Option<&str>, seq: u64) -> (PayloadKind, Vec<u8>) {
+    let s = &ctx.scenario;
+    match request {
+        Some(t) => {
+            let text = payload::make(PayloadKind::Text, s.payload_size, seq);
+            let text = String::from_utf8(text).unwrap_or_default();
+            let body = t
+                .replace("{id}", &seq.to_string())
+                .replace("{payload}", &text);
+            (PayloadKind::Text, body.into_bytes())
+        }
+        None => (s.payload, payload::make(s.payload, s.payload_size, seq)),
+    }
+}
+
+/// A reply to message `seq` came back inside the window: count it (an
+/// echo is checked byte for byte) and record its round trip from the
+/// intended and from the actual send (`[intended, sent, back]`, ns).
+fn replied(
+    ctx: &PhaseCtx,
+    conn: u64,
+    (data, seq): (&Data, u64),
+    rpc: bool,
+    [intended, sent, back]: [u64; 3],
+) {
+    let (metric, uncorrected) = if rpc {
+        Counts::add(&ctx.rec.counts.delivered, 1);
+        (Metric::RpcRtt, Metric::RpcRttUncorrected)
+    } else {
+        echoed(ctx, conn, data, seq);
+        (Metric::EchoRtt, Metric::EchoRttUncorrected)
+    };
+    ctx.rec
+        .record(conn, metric, back.saturating_sub(intended), true);
+    ctx.rec
+        .record(conn, uncorrected, back.saturating_sub(sent), true);
+}
+
 /// Echo or rpc on one connection (see the module's documentation).
 pub(super) async fn round_trips(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
     let Some(mut ws) = open(ctx, conn, Role::Echo).await else {
         return ConnOutcome::default();
     };
     let s = &ctx.scenario;
-    let request = match s
-        .rpc
-        .as_ref()
-        .map(|r| request_template(&r.request, &ctx.vars(conn)))
-    {
-        Some(Err(_)) => {
-            ctx.rec.error("template");
-            ctx.rec.counts.connection_closed();
-            return ConnOutcome::default();
-        }
-        r => r.map(Result::unwrap_or_default),
-    };
-    let (metric, uncorrected) = match request {
-        Some(_) => (Metric::RpcRtt, Metric::RpcRttUncorrected),
-        None => (Metric::EchoRtt, Metric::EchoRttUncorrected),
+    let Some(request) = rpc_request(ctx, conn) else {
+        ctx.rec.counts.connection_closed();
+        return ConnOutcome::default();
     };
     let own_echo = request.is_none() && s.protocol.profile.wraps_messages();
     let period = Duration::from_secs_f64(1.0 / s.rate);
@@ -157,17 +212,7 @@ pub(super) async fn round_trips(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
         } else {
             monotonic_ns()
         };
-        let (kind, body) = match &request {
-            Some(t) => {
-                let text = payload::make(PayloadKind::Text, s.payload_size, seq);
-                let text = String::from_utf8(text).unwrap_or_default();
-                let body = t
-                    .replace("{id}", &seq.to_string())
-                    .replace("{payload}", &text);
-                (PayloadKind::Text, body.into_bytes())
-            }
-            None => (s.payload, payload::make(s.payload, s.payload_size, seq)),
-        };
+        let (kind, body) = message(ctx, request.as_deref(), seq);
         let sent_ns = monotonic_ns();
         let measuring = ctx.rec.measuring();
         if let Err(e) = send(&ws, kind, &body).await {
@@ -180,14 +225,7 @@ pub(super) async fn round_trips(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
             Counts::add(&ctx.rec.counts.sent, 1);
         }
         let tag = payload::tag(s.payload, seq);
-        let want = match (&s.rpc, own_echo) {
-            (Some(r), _) => Want::Id {
-                pointer: &r.reply_id,
-                id: seq,
-            },
-            (None, true) => Want::Next,
-            (None, false) => Want::Tag(&tag),
-        };
+        let want = awaited(s, own_echo, &tag, seq);
         let deadline = Instant::now() + s.reply_timeout;
         let got = Box::pin(reply(ctx, conn, &mut ws, &want, deadline)).await;
         match got {
@@ -200,19 +238,11 @@ pub(super) async fn round_trips(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
                 }
             }
             Some(Got::Reply(data)) => {
-                let back_ns = ws.last_read_ns();
-                last_back_ns = back_ns;
+                last_back_ns = ws.last_read_ns();
                 ctx.received();
                 if measuring {
-                    if request.is_some() {
-                        Counts::add(&ctx.rec.counts.delivered, 1);
-                    } else {
-                        echoed(ctx, conn, &data, seq);
-                    }
-                    let corrected = back_ns.saturating_sub(intended_ns);
-                    let actual = back_ns.saturating_sub(sent_ns);
-                    ctx.rec.record(conn, metric, corrected, true);
-                    ctx.rec.record(conn, uncorrected, actual, true);
+                    let times = [intended_ns, sent_ns, last_back_ns];
+                    replied(ctx, conn, (&data, seq), request.is_some(), times);
                 }
             }
         }

@@ -267,39 +267,8 @@ pub(super) fn protocol(
             Some("remove profile, or point url at the server that speaks it"),
         ));
     }
-    let mut endpoints = BTreeMap::new();
-    if let Some(raw_endpoints) = &t.endpoints {
-        if builtin {
-            return Err(c.at(
-                raw_endpoints.span(),
-                "endpoints describe a running server; the builtin one has its own",
-                Some("remove [target.endpoints], or set url instead of builtin"),
-            ));
-        }
-        for role in Role::ALL {
-            if let Some(url) = raw_endpoints.get_ref().get(role) {
-                endpoint(c, url, role, t.allow_remote)?;
-                endpoints.insert(role, url.get_ref().clone());
-            }
-        }
-    }
-    let mut headers = Vec::new();
-    for (name, value) in &t.headers {
-        if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-            return Err(c.at(value.span(), format!("{name:?} is not a header name"), None));
-        }
-        let expanded = expand_env(value.get_ref(), &Vars::default())
-            .map_err(|e| c.at(value.span(), format!("header {name}: {e}"), Some(e.hint())))?;
-        if http::HeaderValue::from_str(&expanded).is_err() {
-            // The value itself is not shown: it may come from the environment.
-            return Err(c.at(
-                value.span(),
-                format!("header {name}: not a header value"),
-                None,
-            ));
-        }
-        headers.push((name.clone(), value.get_ref().clone()));
-    }
+    let endpoints = endpoints(c, t, builtin)?;
+    let headers = headers(c, t)?;
     let poll = match &t.poll {
         Some(p) if profile == Profile::Wsbench => {
             return Err(c.at(
@@ -335,6 +304,54 @@ pub(super) fn protocol(
         script,
         publish,
     })
+}
+
+/// `[target.endpoints]`, each checked.
+fn endpoints(
+    c: &Checker<'_>,
+    t: &RawTarget,
+    builtin: bool,
+) -> Result<BTreeMap<Role, String>, ScenarioError> {
+    let mut endpoints = BTreeMap::new();
+    if let Some(raw_endpoints) = &t.endpoints {
+        if builtin {
+            return Err(c.at(
+                raw_endpoints.span(),
+                "endpoints describe a running server; the builtin one has its own",
+                Some("remove [target.endpoints], or set url instead of builtin"),
+            ));
+        }
+        for role in Role::ALL {
+            if let Some(url) = raw_endpoints.get_ref().get(role) {
+                endpoint(c, url, role, t.allow_remote)?;
+                endpoints.insert(role, url.get_ref().clone());
+            }
+        }
+    }
+    Ok(endpoints)
+}
+
+/// `[target.headers]`: names and values checked (a value from the
+/// environment is read to be checked, and never shown).
+fn headers(c: &Checker<'_>, t: &RawTarget) -> Result<Vec<(String, String)>, ScenarioError> {
+    let mut headers = Vec::new();
+    for (name, value) in &t.headers {
+        if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return Err(c.at(value.span(), format!("{name:?} is not a header name"), None));
+        }
+        let expanded = expand_env(value.get_ref(), &Vars::default())
+            .map_err(|e| c.at(value.span(), format!("header {name}: {e}"), Some(e.hint())))?;
+        if http::HeaderValue::from_str(&expanded).is_err() {
+            // The value itself is not shown: it may come from the environment.
+            return Err(c.at(
+                value.span(),
+                format!("header {name}: not a header value"),
+                None,
+            ));
+        }
+        headers.push((name.clone(), value.get_ref().clone()));
+    }
+    Ok(headers)
 }
 
 /// One endpoint template: its variables expand, its scheme fits its role,
