@@ -163,6 +163,14 @@ pub(super) async fn next_message(ctx: &PhaseCtx, ws: &mut TcpWebSocket) -> Optio
     }
 }
 
+/// Whether `reply` holds the tag of the oldest message in flight.
+fn is_echo_of(kind: PayloadKind, reply: &Data, oldest: Option<&(u64, u64, bool)>) -> bool {
+    oldest.is_some_and(|&(seq, _, _)| {
+        let tag = payload::tag(kind, seq);
+        memchr::memmem::find(reply.as_bytes(), &tag).is_some()
+    })
+}
+
 /// Throughput, closed model: `in_flight` messages out at all times; each
 /// echo sends the next. A message counts as sent when it is queued inside
 /// the window, and as delivered when its echo comes back, during the
@@ -172,6 +180,8 @@ pub(super) async fn throughput(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
         return ConnOutcome::default();
     };
     let s = &ctx.scenario;
+    // Against another server, echoes are found by their tag (as in echo).
+    let own_echo = s.protocol.profile.wraps_messages();
     let mut outstanding = VecDeque::with_capacity(s.in_flight as usize);
     let mut seq = 0u64;
     let queue = |ws: &TcpWebSocket, seq: u64| {
@@ -222,6 +232,11 @@ pub(super) async fn throughput(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
             }
         }
         for (reply, back_ns) in replies {
+            if !own_echo && !is_echo_of(s.payload, &reply, outstanding.front()) {
+                // Another server's own message (a greeting, a notice).
+                script::other(ctx);
+                continue;
+            }
             let Some((sent_seq, sent_ns, measured)) = outstanding.pop_front() else {
                 ctx.rec.error("unexpected-message");
                 break 'run;
