@@ -16,7 +16,7 @@ use wsbench_model::delivery::{Ledger, PublishRecord};
 use wsbench_model::metric::Metric;
 use wsbench_model::metric::main_latency;
 use wsbench_model::results::{Counters, Interval, PhaseSummary, Schedule};
-use wsbench_model::scenario::{Role, TemplateError, Vars, expand_env};
+use wsbench_model::scenario::{PUBLISH_VARIABLES, Role, Vars, expand_env_keeping};
 use wsbench_model::{Scenario, Transport, WorkloadKind};
 use wsbench_transport::ClientOptions;
 use wsbench_transport::net::ByteCounters;
@@ -31,18 +31,6 @@ use crate::recorder::{Counts, Recorder, Timeline};
 use crate::stop::{Early, Watch, drain};
 use crate::target::{Builtin, Origin, headers};
 use crate::{RunError, sys};
-
-/// The publish body template with the connection's variables and the
-/// environment filled in; `{marker}` and `{payload}` stay, for each
-/// message.
-fn publish_body(template: &str, vars: &Vars) -> Result<String, TemplateError> {
-    const HIDE: [(&str, &str); 2] = [("{marker}", "\u{1}m\u{1}"), ("{payload}", "\u{1}p\u{1}")];
-    let hidden = HIDE
-        .iter()
-        .fold(template.to_owned(), |t, (v, h)| t.replace(v, h));
-    let expanded = expand_env(&hidden, vars)?;
-    Ok(HIDE.iter().fold(expanded, |t, (v, h)| t.replace(h, v)))
-}
 
 /// A push phase's publishing: which share of the schedule this process
 /// publishes and which it can time.
@@ -185,7 +173,9 @@ impl Phase {
                 }
             }
             let body = match &protocol.publish.body {
-                Some(b) => Some(publish_body(b, &vars).map_err(|e| e.to_string())?),
+                Some(b) => Some(
+                    expand_env_keeping(b, &vars, &PUBLISH_VARIABLES).map_err(|e| e.to_string())?,
+                ),
                 None => None,
             };
             Ok((url, all, body))

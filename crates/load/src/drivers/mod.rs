@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use wsbench_model::metric::Metric;
 use wsbench_model::scenario::{Role, TemplateError, Vars};
 use wsbench_model::{PayloadKind, Scenario, Transport, WorkloadKind};
+use wsbench_protocol::clock::monotonic_ns;
 use wsbench_protocol::push::PushMessage;
 use wsbench_transport::{ClientOptions, Error, Event};
 
@@ -75,6 +76,22 @@ fn ended_early(ctx: &PhaseCtx, event: Option<Event>) {
         Some(Event::Close(c)) => ctx.rec.error(format!("close-{}", c.code)),
         _ => ctx.rec.error("closed"),
     }
+}
+
+/// A push subscriber's WebSocket gave `event` (neither a text message
+/// nor a pong): a binary message is an error, anything else the end of
+/// the connection (its owed messages end there when the phase still
+/// runs). True when the connection ended.
+fn subscriber_ended(ctx: &PhaseCtx, receipts: &mut Receipts, event: Option<Event>) -> bool {
+    if let Some(Event::Message(_)) = event {
+        ctx.rec.error(BAD_MESSAGE);
+        return false;
+    }
+    if !ctx.stopped() {
+        receipts.ended(monotonic_ns());
+    }
+    ended_early(ctx, event);
+    true
 }
 
 /// The error kind of a message that is not in the target's format.

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 use wsbench_model::metric::Metric;
-use wsbench_model::scenario::{Role, TemplateError, Vars, expand_env};
+use wsbench_model::scenario::{RPC_VARIABLES, Role, expand_env_keeping};
 use wsbench_model::{PayloadKind, Scenario};
 use wsbench_protocol::clock::monotonic_ns;
 use wsbench_protocol::payload;
@@ -106,23 +106,12 @@ async fn reply(
     }
 }
 
-/// The rpc request template with the connection's variables and the
-/// environment filled in; `{id}` and `{payload}` stay, for each request.
-fn request_template(template: &str, vars: &Vars) -> Result<String, TemplateError> {
-    const HIDE: [(&str, &str); 2] = [("{id}", "\u{1}i\u{1}"), ("{payload}", "\u{1}p\u{1}")];
-    let hidden = HIDE
-        .iter()
-        .fold(template.to_owned(), |t, (v, h)| t.replace(v, h));
-    let expanded = expand_env(&hidden, vars)?;
-    Ok(HIDE.iter().fold(expanded, |t, (v, h)| t.replace(h, v)))
-}
-
 /// The rpc request template for connection `conn` (`Some(None)`: not
 /// an rpc run); `None` (counted) when it cannot be expanded.
 fn rpc_request(ctx: &PhaseCtx, conn: u64) -> Option<Option<String>> {
     match ctx.scenario.rpc.as_ref() {
         None => Some(None),
-        Some(r) => match request_template(&r.request, &ctx.vars(conn)) {
+        Some(r) => match expand_env_keeping(&r.request, &ctx.vars(conn), &RPC_VARIABLES) {
             Ok(t) => Some(Some(t)),
             Err(_) => {
                 ctx.rec.error("template");

@@ -8,12 +8,11 @@
 use std::time::Duration;
 
 use tokio::time::Instant;
-use wsbench_protocol::clock::monotonic_ns;
 use wsbench_protocol::marker::Marker;
 use wsbench_protocol::steps::Send;
 use wsbench_transport::{Data, Event, TcpWebSocket};
 
-use super::{BAD_MESSAGE, ConnOutcome, PhaseCtx, ended_early};
+use super::{ConnOutcome, PhaseCtx, subscriber_ended};
 use crate::receipts::Receipts;
 use crate::recorder::Counts;
 use crate::steps::{self, StepFailure};
@@ -83,14 +82,11 @@ pub(super) async fn subscriber(
                         None => ctx.on_push(conn, &mut receipts, &t, ws.last_read_ns()),
                     }
                 }
-                Some(Event::Message(Data::Binary(_))) => ctx.rec.error(BAD_MESSAGE),
                 Some(Event::Pong(_)) => {}
                 other => {
-                    if !ctx.stopped() {
-                        receipts.ended(monotonic_ns());
+                    if subscriber_ended(ctx, &mut receipts, other) {
+                        break;
                     }
-                    ended_early(ctx, other);
-                    break;
                 }
             },
             () = tokio::time::sleep_until(next) => {

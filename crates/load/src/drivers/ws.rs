@@ -12,7 +12,7 @@ use wsbench_model::scenario::Role;
 use wsbench_protocol::clock::monotonic_ns;
 use wsbench_transport::{Data, Error, Event, TcpWebSocket, connect};
 
-use super::{BAD_MESSAGE, ConnOutcome, PhaseCtx, ended_early, error_kind, script};
+use super::{ConnOutcome, PhaseCtx, ended_early, error_kind, script, subscriber_ended};
 use crate::receipts::Receipts;
 use crate::recorder::Counts;
 use wsbench_protocol::payload;
@@ -75,14 +75,11 @@ pub(super) async fn push(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
                 Some(Event::Message(Data::Text(t))) => {
                     ctx.on_push(conn, &mut receipts, &t, ws.last_read_ns());
                 }
-                Some(Event::Message(Data::Binary(_))) => ctx.rec.error(BAD_MESSAGE),
                 Some(Event::Pong(_)) => {}
                 other => {
-                    if !ctx.stopped() {
-                        receipts.ended(monotonic_ns());
+                    if subscriber_ended(ctx, &mut receipts, other) {
+                        break;
                     }
-                    ended_early(ctx, other);
-                    break;
                 }
             },
             () = ctx.wait_stop() => break,

@@ -12,7 +12,7 @@ use wsbench_protocol::poll::{Batch, Cursor, PollDialect};
 use wsbench_protocol::steps::{Pattern, Periodic, ReplyRule, Script, Send, Step};
 
 use super::ScenarioError;
-use super::endpoints::{Publish, Vars, expand_env};
+use super::endpoints::{Publish, Vars, expand_env, expand_env_keeping};
 use super::input::{Checker, RawTarget, RawWorkload};
 use super::{Rpc, WorkloadKind};
 
@@ -287,6 +287,9 @@ pub(super) fn script(c: &Checker<'_>, t: &RawTarget) -> Result<Script, ScenarioE
 /// The variables a publish body holds besides the connection's.
 pub const PUBLISH_VARIABLES: [&str; 2] = ["{marker}", "{payload}"];
 
+/// The variables an rpc request holds besides the connection's.
+pub const RPC_VARIABLES: [&str; 2] = ["{id}", "{payload}"];
+
 /// `[target.publish]`; `websocket`: the publish endpoint is a WebSocket.
 pub(super) fn publish(
     c: &Checker<'_>,
@@ -333,10 +336,7 @@ pub(super) fn publish(
                 Some("subscribers find each message by its marker: put {marker} (or {payload}, the marker padded to payload_size) in the body"),
             ));
         }
-        let rest = PUBLISH_VARIABLES
-            .iter()
-            .fold(text.clone(), |t, v| t.replace(v, ""));
-        expand_env(&rest, &Vars::default()).map_err(|e| {
+        expand_env_keeping(text, &Vars::default(), &PUBLISH_VARIABLES).map_err(|e| {
             c.at(
                 body.span(),
                 format!("publish body: {e}"),
@@ -400,11 +400,7 @@ pub(super) fn rpc(
             Some("replies are matched by the request's id: put {id} in the request"),
         ));
     }
-    let rest = request
-        .get_ref()
-        .replace("{id}", "")
-        .replace("{payload}", "");
-    expand_env(&rest, &Vars::default()).map_err(|e| {
+    expand_env_keeping(request.get_ref(), &Vars::default(), &RPC_VARIABLES).map_err(|e| {
         c.at(
             request.span(),
             format!("request: {e}"),

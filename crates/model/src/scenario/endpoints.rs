@@ -276,6 +276,27 @@ pub fn expand_env(template: &str, vars: &Vars) -> Result<String, TemplateError> 
     expand(template, vars, |name| std::env::var(name).ok())
 }
 
+/// Expands with the process's environment, leaving the variables in
+/// `keep` (e.g. `{marker}`, `{id}`: filled per message) as they are.
+pub fn expand_env_keeping(
+    template: &str,
+    vars: &Vars,
+    keep: &[&str],
+) -> Result<String, TemplateError> {
+    // Each kept variable stands in as a control character pair no
+    // template holds, so expansion passes it by.
+    let hide = |i: usize| format!("\u{1}{i}\u{1}");
+    let hidden = keep
+        .iter()
+        .enumerate()
+        .fold(template.to_owned(), |t, (i, v)| t.replace(v, &hide(i)));
+    let expanded = expand_env(&hidden, vars)?;
+    Ok(keep
+        .iter()
+        .enumerate()
+        .fold(expanded, |t, (i, v)| t.replace(&hide(i), v)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,6 +334,13 @@ mod tests {
             r#"{"op":"sub","c":42,"x":{ "y":1}}"#
         );
         assert_eq!(expand("{a b}", &vars, env).unwrap(), "{a b}");
+        let kept = expand_env_keeping(
+            "{\"id\":{id},\"c\":{conn},\"m\":\"{marker}\"}",
+            &vars,
+            &["{id}", "{marker}"],
+        );
+        assert_eq!(kept.unwrap(), "{\"id\":{id},\"c\":42,\"m\":\"{marker}\"}");
+        assert!(expand_env_keeping("{id}{nope}", &vars, &["{id}"]).is_err());
         assert_eq!(expand("a${X", &vars, env), Err(TemplateError::Unclosed));
     }
 }

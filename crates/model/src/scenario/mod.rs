@@ -37,9 +37,10 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-pub use self::dialect::PUBLISH_VARIABLES;
+pub use self::dialect::{PUBLISH_VARIABLES, RPC_VARIABLES};
 pub use self::endpoints::{
     Profile, Publish, Role, TargetProtocol, TemplateError, Vars, expand, expand_env,
+    expand_env_keeping,
 };
 pub use self::error::ScenarioError;
 use self::error::hint_for;
