@@ -195,6 +195,7 @@ impl Phase {
             steps: protocol.publish.steps.clone(),
             replies: protocol.script.replies.clone(),
             vars,
+            correlation: protocol.correlation.clone(),
             options,
             grid,
             index: role.publishes?,

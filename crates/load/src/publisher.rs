@@ -29,6 +29,7 @@ use wsbench_transport::http_client::PollClient;
 
 use crate::failure::error_kind;
 use wsbench_model::scenario::Vars;
+use wsbench_protocol::correlation::Correlation;
 use wsbench_protocol::steps::{ReplyRule, Step};
 
 mod ws;
@@ -60,6 +61,8 @@ pub(crate) struct PublishSpec {
     pub(crate) replies: Vec<ReplyRule>,
     /// The publisher's template variables.
     pub(crate) vars: Vars,
+    /// How subscribers find the messages (what `{time}` is).
+    pub(crate) correlation: Correlation,
     /// Client options (no byte counters: publishing is not delivery).
     pub(crate) options: ClientOptions,
     /// The schedule.
@@ -194,12 +197,21 @@ fn body(spec: &PublishSpec, j: i64, lag_ns: u64) -> String {
         j,
         lag_ns,
     };
-    match &spec.body {
-        None => marker.body(spec.payload, spec.payload_size),
-        Some(template) => template
-            .replace("{marker}", &marker.body(PayloadKind::Text, 0))
-            .replace("{payload}", &marker.body(spec.payload, spec.payload_size)),
-    }
+    let Some(template) = &spec.body else {
+        return marker.body(spec.payload, spec.payload_size);
+    };
+    // `{time}`: the send time on the correlation's clock and unit
+    // (CLOCK_MONOTONIC ns without JSON stamps).
+    let sent_ns = spec.grid.intended_ns(j).saturating_add(lag_ns);
+    let time = match &spec.correlation {
+        Correlation::Json(stamps) => stamps.from_monotonic(sent_ns),
+        Correlation::Marker => sent_ns,
+    };
+    template
+        .replace("{marker}", &marker.body(PayloadKind::Text, 0))
+        .replace("{payload}", &marker.body(spec.payload, spec.payload_size))
+        .replace("{seq}", &j.to_string())
+        .replace("{time}", &time.to_string())
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

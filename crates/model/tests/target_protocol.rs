@@ -467,3 +467,55 @@ fn a_websocket_publish_endpoint_takes_steps_not_a_method() {
         "{e}"
     );
 }
+
+#[test]
+fn json_correlation_needs_its_pointers_and_a_body_with_seq_and_time() {
+    use wsbench_protocol::correlation::{Clock, Correlation, Unit};
+    let base = nchan(SCRIPTED).replace(
+        "body = '{\"text\":\"{marker}\",\"from\":{shard}}'",
+        "body = '{\"n\":{seq},\"t\":{time}}'",
+    );
+    let with = |corr: &str| format!("{base}\n[target.correlation]\n{corr}\n");
+    let s = Scenario::parse(
+        "s.toml",
+        &with("by = \"json\"\nseq = \"/data/n\"\ntime = \"/t\"\nunit = \"us\""),
+    )
+    .unwrap();
+    match &s.protocol.correlation {
+        Correlation::Json(j) => {
+            assert_eq!((j.seq.as_str(), j.time.as_str()), ("/data/n", "/t"));
+            assert_eq!(
+                (j.unit, j.clock),
+                (Unit::Us, Clock::Unix),
+                "clock defaults to unix"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    for (corr, message) in [
+        ("by = \"json\"\ntime = \"/t\"", "needs seq"),
+        (
+            "by = \"json\"\nseq = \"n\"\ntime = \"/t\"",
+            "is not a JSON pointer",
+        ),
+        ("by = \"xml\"", "is not a correlation"),
+        ("by = \"marker\"\nseq = \"/n\"", "apply to by = \"json\""),
+        (
+            "by = \"json\"\nseq = \"/n\"\ntime = \"/t\"\nunit = \"h\"",
+            "unknown variant",
+        ),
+    ] {
+        let e = err(&with(corr));
+        assert!(e.message.contains(message), "{corr}: {e}");
+    }
+    // The marker's body has no {seq} and {time}: refused under json.
+    let marker_body =
+        nchan(SCRIPTED) + "\n[target.correlation]\nby = \"json\"\nseq = \"/n\"\ntime = \"/t\"\n";
+    let e = err(&marker_body);
+    assert!(e.message.contains("no {seq} or no {time}"), "{e}");
+    // And the wsbench profile has its own.
+    let own =
+        with("by = \"json\"\nseq = \"/n\"\ntime = \"/t\"").replace("profile = \"nchan\"\n", "");
+    let e = err(&own);
+    assert!(e.message.contains("carry their own numbers"), "{e}");
+}

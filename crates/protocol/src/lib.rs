@@ -7,6 +7,8 @@
 //!   (CLOCK_MONOTONIC), so a publisher and a subscriber in different
 //!   processes subtract to a one-way latency. The transport stamps its
 //!   reads with it too.
+//! - [`correlation`]: how a subscriber finds a published message (the
+//!   marker, or a sequence number and send time at JSON pointers).
 //! - [`push`]: the push message format of the reference server
 //!   (`{"seq","ts","payload"}`, poll batches) and the publisher's clock
 //!   header.
@@ -22,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 pub mod clock;
+pub mod correlation;
 pub mod marker;
 pub mod payload;
 pub mod poll;

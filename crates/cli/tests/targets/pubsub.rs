@@ -6,7 +6,8 @@
 //! answer the last ping with `{"op":"pong"}` (close 4001) or sent no
 //! `{"op":"heartbeat"}` for 2.5 s (close 4002); `POST /api/publish` with
 //! a JSON body sends `{"type":"event","id":N,"sent_at":<Unix ms>,
-//! "data":<body>}` to every subscriber. A `/ws` connection that sends
+//! "data":<body>}` to every subscriber (after a delay, when the test asks
+//! for one; `sent_at` is when the event goes out). A `/ws` connection that sends
 //! `{"op":"publisher"}` instead of subscribing gets
 //! `{"type":"publisher-ready"}`, is pinged the same way, and publishes
 //! with `{"op":"publish","channel":"bench","data":…}`.
@@ -50,6 +51,7 @@ struct State {
     tx: broadcast::Sender<Arc<str>>,
     next_id: AtomicU64,
     stats: Arc<Stats>,
+    delay: Duration,
 }
 
 /// The server, running until dropped.
@@ -62,6 +64,12 @@ pub struct PubSub {
 impl PubSub {
     /// Starts it on a free loopback port; `token` is the one it accepts.
     pub fn start(token: &str) -> PubSub {
+        PubSub::start_with(token, Duration::ZERO)
+    }
+
+    /// Starts it with `delay` between an HTTP publish and its event (the
+    /// event is stamped when it goes out).
+    pub fn start_with(token: &str, delay: Duration) -> PubSub {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -75,6 +83,7 @@ impl PubSub {
             tx: broadcast::channel(4096).0,
             next_id: AtomicU64::new(1),
             stats: Arc::clone(&stats),
+            delay,
         });
         runtime.spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -155,7 +164,15 @@ async fn handle(mut stream: TcpStream, state: Arc<State>) {
                     let _ = respond(&mut stream, "400 Bad Request").await;
                     return;
                 };
-                publish(&state, data);
+                if state.delay.is_zero() {
+                    publish(&state, data);
+                } else {
+                    let state = Arc::clone(&state);
+                    tokio::spawn(async move {
+                        tokio::time::sleep(state.delay).await;
+                        publish(&state, data);
+                    });
+                }
                 if respond(&mut stream, "202 Accepted").await.is_err() {
                     return;
                 }

@@ -6,6 +6,7 @@
 mod http;
 mod roundtrip;
 mod script;
+mod stamped;
 mod ws;
 
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use wsbench_model::metric::Metric;
 use wsbench_model::scenario::{Role, TemplateError, Vars};
 use wsbench_model::{PayloadKind, Scenario, Transport, WorkloadKind};
 use wsbench_protocol::clock::monotonic_ns;
+use wsbench_protocol::correlation::Correlation;
 use wsbench_protocol::push::PushMessage;
 use wsbench_transport::{ClientOptions, Error, Event};
 
@@ -57,6 +59,17 @@ impl PushCtx {
     fn timed(&self, j: i64) -> bool {
         j.rem_euclid(self.clock.1.max(1) as i64) == self.clock.0 as i64
     }
+}
+
+/// A published message, found in what arrived: its number on the
+/// schedule, its intended and actual send times (CLOCK_MONOTONIC ns), and
+/// whether they are on this host's clock.
+#[derive(Clone, Copy, Debug)]
+struct Found {
+    j: i64,
+    intended: u64,
+    sent: u64,
+    timed: bool,
 }
 
 /// What a connection hands back at the end.
@@ -181,6 +194,8 @@ impl PhaseCtx {
     fn on_push(&self, conn: u64, r: &mut Receipts, message: &str, recv_ns: u64) {
         if self.scenario.protocol.profile.wraps_messages() {
             self.on_push_message(conn, r, message.as_bytes(), recv_ns);
+        } else if let Correlation::Json(stamps) = &self.scenario.protocol.correlation {
+            self.on_stamped(conn, r, message, stamps, recv_ns);
         } else {
             self.on_payload(conn, r, message, None, recv_ns);
         }
@@ -236,8 +251,36 @@ impl PhaseCtx {
         if timed && recv_ns < sent {
             return self.unknown();
         }
-        let Ok(j) = u64::try_from(m.j) else { return };
-        if !push.grid.in_window(m.j) {
+        let found = Found {
+            j: m.j,
+            intended,
+            sent,
+            timed,
+        };
+        self.account(conn, r, &found, (seq, recv_ns), payload);
+    }
+
+    /// Counts window message `found` on connection `conn` once, and times
+    /// it from its intended and its actual send time. `seq`, the target's
+    /// own number for it when it gives one, is the order it is judged
+    /// late against.
+    fn account(
+        &self,
+        conn: u64,
+        r: &mut Receipts,
+        found: &Found,
+        (seq, recv_ns): (Option<u64>, u64),
+        payload: &str,
+    ) {
+        let Some(push) = &self.push else { return };
+        let Found {
+            j,
+            intended,
+            sent,
+            timed,
+        } = *found;
+        let Ok(j) = u64::try_from(j) else { return };
+        if !push.grid.in_window(j as i64) {
             return;
         }
         let counts = &self.rec.counts;
@@ -251,8 +294,8 @@ impl PhaseCtx {
             self.rec.record_pair(
                 conn,
                 [
-                    (Metric::PushLatency, recv_ns - intended),
-                    (Metric::PushLatencyUncorrected, recv_ns - sent),
+                    (Metric::PushLatency, recv_ns.saturating_sub(intended)),
+                    (Metric::PushLatencyUncorrected, recv_ns.saturating_sub(sent)),
                 ],
             );
         }

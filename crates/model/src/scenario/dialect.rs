@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
+use wsbench_protocol::correlation::Correlation;
 use wsbench_protocol::poll::{Batch, Cursor, PollDialect};
 use wsbench_protocol::steps::{Pattern, Periodic, ReplyRule, Script, Send, Step};
 
@@ -284,8 +285,9 @@ pub(super) fn script(c: &Checker<'_>, t: &RawTarget) -> Result<Script, ScenarioE
     Ok(script)
 }
 
-/// The variables a publish body holds besides the connection's.
-pub const PUBLISH_VARIABLES: [&str; 2] = ["{marker}", "{payload}"];
+/// The variables a publish body holds besides the connection's: filled
+/// per message.
+pub const PUBLISH_VARIABLES: [&str; 4] = ["{marker}", "{payload}", "{seq}", "{time}"];
 
 /// The variables an rpc request holds besides the connection's.
 pub const RPC_VARIABLES: [&str; 2] = ["{id}", "{payload}"];
@@ -295,6 +297,7 @@ pub(super) fn publish(
     c: &Checker<'_>,
     raw: &Spanned<RawPublish>,
     websocket: bool,
+    correlation: &Correlation,
 ) -> Result<Publish, ScenarioError> {
     let r = raw.get_ref();
     let mut p = Publish::default();
@@ -329,7 +332,15 @@ pub(super) fn publish(
     }
     if let Some(body) = &r.body {
         let text = body.get_ref();
-        if !PUBLISH_VARIABLES.iter().any(|v| text.contains(v)) {
+        let json = matches!(correlation, Correlation::Json(_));
+        if json && !(text.contains("{seq}") && text.contains("{time}")) {
+            return Err(c.at(
+                body.span(),
+                "the publish body carries no {seq} or no {time}",
+                Some("with by = \"json\" subscribers read both at their JSON pointers: put {seq} and {time} in the body"),
+            ));
+        }
+        if !json && !["{marker}", "{payload}"].iter().any(|v| text.contains(v)) {
             return Err(c.at(
                 body.span(),
                 "the publish body carries no {marker} or {payload}",
@@ -340,7 +351,7 @@ pub(super) fn publish(
             c.at(
                 body.span(),
                 format!("publish body: {e}"),
-                Some("the variables are {marker}, {payload}, {shard}, {rand} and ${ENV_VAR}"),
+                Some("the variables are {marker}, {payload}, {seq}, {time}, {shard}, {rand} and ${ENV_VAR}"),
             )
         })?;
         p.body = Some(text.clone());

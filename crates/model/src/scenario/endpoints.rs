@@ -25,6 +25,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Deserialize;
+use wsbench_protocol::correlation::Correlation;
 use wsbench_protocol::poll::PollDialect;
 use wsbench_protocol::steps::{Script, Step};
 
@@ -149,6 +150,8 @@ pub struct TargetProtocol {
     pub script: Script,
     /// How the load generator publishes (`[target.publish]`).
     pub publish: Publish,
+    /// How subscribers find published messages (`[target.correlation]`).
+    pub correlation: Correlation,
 }
 
 /// How the load generator publishes: the method, and the body template

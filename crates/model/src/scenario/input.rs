@@ -10,9 +10,11 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use wsbench_protocol::correlation::Correlation;
 use wsbench_protocol::poll::PollDialect;
 
 use super::PayloadKind;
+use super::correlate::{RawCorrelation, correlation};
 use super::dialect::{RawPeriodic, RawPoll, RawPublish, RawReply, RawStep, poll, publish, script};
 use super::endpoints::{Profile, Publish, Role, TargetProtocol, Vars, expand_env};
 use super::{ScenarioError, Target, Transport, WorkloadKind, line_col};
@@ -66,6 +68,8 @@ pub(in crate::scenario) struct RawTarget {
     pub(super) replies: Vec<Spanned<RawReply>>,
     #[serde(default)]
     pub(super) publish: Option<Spanned<RawPublish>>,
+    #[serde(default)]
+    pub(super) correlation: Option<Spanned<RawCorrelation>>,
 }
 
 /// `[target.endpoints]`: a full URL template per role.
@@ -291,10 +295,28 @@ pub(super) fn protocol(
     let ws_publish = endpoints
         .get(&Role::Publish)
         .is_some_and(|u: &String| u.starts_with("ws://") || u.starts_with("wss://"));
+    let correlation = match &t.correlation {
+        Some(r) if profile == Profile::Wsbench => {
+            return Err(c.at(
+                r.span(),
+                "the wsbench profile's messages carry their own numbers and times",
+                Some("remove [target.correlation], or set the profile of the server it describes"),
+            ));
+        }
+        Some(r) => correlation(c, r)?,
+        None => Correlation::Marker,
+    };
     let publish = match &t.publish {
-        Some(p) => publish(c, p, ws_publish)?,
+        Some(p) => publish(c, p, ws_publish, &correlation)?,
         None => Publish::default(),
     };
+    if let (Correlation::Json(_), None, Some(r)) = (&correlation, &publish.body, &t.correlation) {
+        return Err(c.at(
+            r.span(),
+            "by = \"json\" needs a publish body carrying {seq} and {time}",
+            Some("[target.publish] body = '{\"id\":{seq},\"sent_at\":{time}}'"),
+        ));
+    }
     Ok(TargetProtocol {
         profile,
         endpoints,
@@ -303,6 +325,7 @@ pub(super) fn protocol(
         poll,
         script,
         publish,
+        correlation,
     })
 }
 

@@ -25,6 +25,7 @@
 //! column; [`Scenario::load`] then checks every value and reports
 //! impossible ones the same way, with a hint.
 
+mod correlate;
 mod dialect;
 mod endpoints;
 mod error;
