@@ -25,6 +25,7 @@
 //! column; [`Scenario::load`] then checks every value and reports
 //! impossible ones the same way, with a hint.
 
+mod checks;
 mod correlate;
 mod dialect;
 mod endpoints;
@@ -32,12 +33,11 @@ mod error;
 mod input;
 mod thresholds;
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use toml::Spanned;
-
+use self::checks::{LoadValues, WorkloadValues};
 pub use self::dialect::{PUBLISH_VARIABLES, RPC_VARIABLES};
 pub use self::endpoints::{
     Profile, Publish, Role, TargetProtocol, TemplateError, Vars, expand, expand_env,
@@ -202,31 +202,7 @@ impl Scenario {
         let w = &raw.workload;
         let kind = *w.kind.get_ref();
 
-        let mut transports = Vec::new();
-        for t in load.transports.get_ref() {
-            if transports.contains(t.get_ref()) {
-                return Err(c.at(
-                    t.span(),
-                    format!("transport {} is listed twice", t.get_ref()),
-                    None,
-                ));
-            }
-            if kind != WorkloadKind::Push && *t.get_ref() != Transport::Websocket {
-                return Err(c.at(
-                    t.span(),
-                    format!("the {} workload runs over WebSocket only", kind.name()),
-                    Some("HTTP polling and SSE only receive: compare them with kind = \"push\""),
-                ));
-            }
-            transports.push(*t.get_ref());
-        }
-        if transports.is_empty() {
-            return Err(c.at(
-                load.transports.span(),
-                "no transports",
-                Some("name at least one of \"websocket\", \"long-poll\", \"short-poll\", \"sse\""),
-            ));
-        }
+        let transports = checks::transports(&c, load, kind)?;
         if let Target::Url { .. } = target
             && let Some(url) = &raw.target.get_ref().url
             && protocol.profile == Profile::Wsbench
@@ -235,147 +211,25 @@ impl Scenario {
         }
         required_endpoints(&c, &raw.target, &protocol, &roles(kind, &transports))?;
 
-        let connections = *load.connections.get_ref();
-        if connections == 0 || connections > MAX_CONNECTIONS {
-            return Err(c.at(
-                load.connections.span(),
-                format!("connections = {connections} is out of range"),
-                Some(&format!("between 1 and {MAX_CONNECTIONS}")),
-            ));
-        }
-        let ramp_rate = match &load.ramp_rate {
-            Some(r) if !(*r.get_ref() > 0.0 && r.get_ref().is_finite()) => {
-                return Err(c.at(
-                    r.span(),
-                    "ramp_rate must be a positive number of connections per second",
-                    None,
-                ));
-            }
-            Some(r) => *r.get_ref(),
-            None => 1000.0,
-        };
-        let duration = c.duration(&load.duration, "duration")?;
-        if duration.is_zero() {
-            return Err(c.at(load.duration.span(), "duration must be more than 0", None));
-        }
-        let warmup = match &load.warmup {
-            Some(w) => c.duration(w, "warmup")?,
-            None => Duration::ZERO,
-        };
-        let short_poll_interval = match &load.short_poll_interval {
-            Some(i) => {
-                let d = c.duration(i, "short_poll_interval")?;
-                if d < Duration::from_millis(1) {
-                    return Err(c.at(i.span(), "short_poll_interval must be at least 1ms", None));
-                }
-                d
-            }
-            None => Duration::from_millis(250),
-        };
-        let sources = load.source_addresses.as_ref().map_or(1, |s| *s.get_ref());
-        if sources == 0 || sources == 255 {
-            let span = load
-                .source_addresses
-                .as_ref()
-                .map(Spanned::span)
-                .unwrap_or_default();
-            return Err(c.at(
-                span,
-                "source_addresses must be between 1 and 254",
-                Some("N spreads connections over 127.0.0.1 … 127.0.0.N"),
-            ));
-        }
-        let source_addresses = (1..=sources)
-            .map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, i)))
-            .collect();
-        let workers = load.workers.as_ref().map_or(0, |w| *w.get_ref());
-        if let Some(w) = &load.workers
-            && *w.get_ref() > 64
-        {
-            return Err(c.at(
-                w.span(),
-                "workers must be between 0 (automatic) and 64",
-                Some("0 runs one load generator process per 15,000 connections"),
-            ));
-        }
-
-        let rate = match (kind, &w.rate) {
-            (WorkloadKind::Push | WorkloadKind::Echo | WorkloadKind::Rpc, None) => {
-                return Err(c.at(
-                    w.kind.span(),
-                    format!("the {} workload needs a rate", kind.name()),
-                    Some(if kind == WorkloadKind::Push {
-                        "rate = messages published per second, e.g. rate = 10"
-                    } else {
-                        "rate = messages each connection sends per second, e.g. rate = 10"
-                    }),
-                ));
-            }
-            (_, Some(r)) if !(*r.get_ref() > 0.0 && r.get_ref().is_finite()) => {
-                return Err(c.at(r.span(), "rate must be a positive number per second", None));
-            }
-            (_, Some(r)) => *r.get_ref(),
-            (_, None) => 0.0,
-        };
-        let payload_size = match &w.payload_size {
-            Some(p) if *p.get_ref() > MAX_PAYLOAD => {
-                return Err(c.at(
-                    p.span(),
-                    format!("payload_size = {} is over the limit", p.get_ref()),
-                    Some(&format!("at most {MAX_PAYLOAD} bytes")),
-                ));
-            }
-            Some(p) => *p.get_ref(),
-            None => 64,
-        };
-        let payload = w.payload.unwrap_or_default();
-        if kind == WorkloadKind::Push && payload == PayloadKind::Binary {
-            return Err(c.at(
-                w.kind.span(),
-                "push messages are text (JSON with the sequence number and publish time)",
-                Some("use payload = \"text\" or \"json\""),
-            ));
-        }
-        let min_payload = if payload == PayloadKind::Json { 32 } else { 8 };
-        if matches!(kind, WorkloadKind::Echo | WorkloadKind::Throughput)
-            && payload_size < min_payload
-        {
-            let span = w
-                .payload_size
-                .as_ref()
-                .map(Spanned::span)
-                .unwrap_or_default();
-            return Err(c.at(
-                span,
-                format!("echo payloads carry a sequence number: payload_size must be at least {min_payload}"),
-                None,
-            ));
-        }
-        let in_flight = match (&w.in_flight, kind) {
-            (Some(n), WorkloadKind::Throughput) if *n.get_ref() == 0 => {
-                return Err(c.at(n.span(), "in_flight must be at least 1", None));
-            }
-            (Some(n), _) => *n.get_ref(),
-            (None, _) => 1,
-        };
+        let LoadValues {
+            connections,
+            ramp_rate,
+            duration,
+            warmup,
+            short_poll_interval,
+            source_addresses,
+            workers,
+        } = checks::load(&c, load)?;
+        let WorkloadValues {
+            rate,
+            payload_size,
+            payload,
+            in_flight,
+        } = checks::workload(&c, w, kind)?;
 
         let (rpc, reply_timeout) = dialect::rpc(&c, w, kind)?;
 
-        let mut thresholds = Vec::new();
-        let mut threshold_spans = Vec::new();
-        for t in &raw.thresholds {
-            let parsed = Threshold::parse(t.get_ref()).map_err(|e| {
-                // +1: the opening quote.
-                let at = t.span().start + 1 + e.offset;
-                c.at(
-                    at..at,
-                    format!("threshold {:?}: {}", t.get_ref(), e.message),
-                    e.hint.as_deref(),
-                )
-            })?;
-            thresholds.push(parsed);
-            threshold_spans.push(t.span());
-        }
+        let (thresholds, threshold_spans) = checks::thresholds(&c, &raw.thresholds)?;
 
         let scenario = Scenario {
             name,
@@ -400,17 +254,7 @@ impl Scenario {
             thresholds,
             source: text.to_owned(),
         };
-        for (t, span) in scenario.thresholds.iter().zip(threshold_spans) {
-            // +1: the opening quote.
-            let at = span.start + 1..span.start + 1;
-            scenario.check_threshold(t).map_err(|(message, hint)| {
-                c.at(
-                    at,
-                    format!("threshold {:?}: {message}", t.text),
-                    hint.as_deref(),
-                )
-            })?;
-        }
+        checks::thresholds_apply(&c, &scenario, &threshold_spans)?;
         Ok(scenario)
     }
 }
