@@ -298,7 +298,8 @@ fn echo_rpc_and_throughput_against_the_python_websockets_server() {
         return;
     };
     let results = dir.join("results");
-    for kind in ["echo", "rpc", "throughput"] {
+    let mut bytes_per_msg = Vec::new();
+    for kind in ["echo", "rpc", "throughput", "echo-deflate"] {
         let file = pyws_scenario(&dir, server.port, |t| {
             match kind {
             "rpc" => t
@@ -308,6 +309,8 @@ fn echo_rpc_and_throughput_against_the_python_websockets_server() {
                 )
                 .replace(", \"payload_mismatches == 0\"", ""),
             "throughput" => t.replace("kind = \"echo\"\nrate = 20", "kind = \"throughput\"\nin_flight = 8"),
+            // The websockets package accepts permessage-deflate.
+            "echo-deflate" => t.replace("profile = \"custom\"", "profile = \"custom\"\npermessage_deflate = true"),
             _ => t,
         }
         });
@@ -328,14 +331,24 @@ fn echo_rpc_and_throughput_against_the_python_websockets_server() {
             get("other") >= 50 + get("published") / 10 - 50,
             "{kind}: {c}"
         );
+        if kind.starts_with("echo") {
+            bytes_per_msg.push(p["bytes_per_msg"].as_f64().unwrap());
+        }
         let metric = match kind {
-            "echo" => "echo_rtt",
+            "echo" | "echo-deflate" => "echo_rtt",
             "rpc" => "rpc_rtt",
             _ => "throughput_rtt",
         };
         let timed = p["latency"][metric]["count"].as_u64().unwrap();
         assert_eq!(timed, get("delivered"), "{kind}: {p}");
     }
+    // Offered and accepted, permessage-deflate shrinks the bytes on the
+    // wire (64-byte payloads, mostly one letter).
+    let (plain, deflated) = (bytes_per_msg[0], bytes_per_msg[1]);
+    assert!(
+        deflated < plain * 0.8,
+        "{deflated} B/msg with permessage-deflate, {plain} without"
+    );
     // The server checks its header: a wrong key is refused, and said so.
     let file = pyws_scenario(&dir, server.port, |t| {
         t.replace("duration = \"3s\"", "duration = \"1s\"")

@@ -227,6 +227,10 @@ pub(crate) fn client_options(s: &Scenario, insecure_tls: bool) -> ClientOptions 
     }
     options.config.max_message_size = (s.payload_size as u64).max(1 << 20) * 2;
     options.protocols.clone_from(&s.protocol.subprotocols);
+    options.deflate = s
+        .protocol
+        .permessage_deflate
+        .then(wsbench_transport::DeflateConfig::default);
     options
 }
 

@@ -70,7 +70,6 @@ pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
                 () = ctx.wait_stop() => break,
             }
         }
-        let measuring = ctx.rec.measuring();
         let result = tokio::select! {
             // Boxed for the same reason as the handshake (hyper's request
             // state is large).
@@ -80,7 +79,8 @@ pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
         match result {
             Ok(body) => {
                 let recv_ns = client.last_read_ns();
-                if measuring {
+                // Counted by answer time, as the messages it brings are.
+                if ctx.rec.measuring() {
                     Counts::add(&ctx.rec.counts.http_requests, 1);
                 }
                 match PollBatch::parse(&body) {
@@ -168,7 +168,6 @@ async fn poll_dialect(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
             ctx.rec.error(BAD_MESSAGE);
             break;
         };
-        let measuring = ctx.rec.measuring();
         let target = state.path(dialect, &path);
         let result = tokio::select! {
             r = Box::pin(client.exchange(Method::GET, &target, Bytes::new(), &headers)) => r,
@@ -187,7 +186,8 @@ async fn poll_dialect(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
                 continue;
             }
         };
-        if measuring {
+        // Counted by answer time, as the messages it brings are.
+        if ctx.rec.measuring() {
             Counts::add(&ctx.rec.counts.http_requests, 1);
         }
         let recv_ns = client.last_read_ns();

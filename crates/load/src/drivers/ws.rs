@@ -160,12 +160,9 @@ pub(super) async fn next_message(ctx: &PhaseCtx, ws: &mut TcpWebSocket) -> Optio
     }
 }
 
-/// Whether `reply` holds the tag of the oldest message in flight.
-fn is_echo_of(kind: PayloadKind, reply: &Data, oldest: Option<&(u64, u64, bool)>) -> bool {
-    oldest.is_some_and(|&(seq, _, _)| {
-        let tag = payload::tag(kind, seq);
-        memchr::memmem::find(reply.as_bytes(), &tag).is_some()
-    })
+/// Whether `reply` holds the tag of the message `(seq, …)` in flight.
+fn is_echo_of(kind: PayloadKind, reply: &Data, &(seq, _, _): &(u64, u64, bool)) -> bool {
+    memchr::memmem::find(reply.as_bytes(), &payload::tag(kind, seq)).is_some()
 }
 
 /// Throughput, closed model: `in_flight` messages out at all times; each
@@ -229,12 +226,20 @@ pub(super) async fn throughput(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
             }
         }
         for (reply, back_ns) in replies {
-            if !own_echo && !is_echo_of(s.payload, &reply, outstanding.front()) {
-                // Another server's own message (a greeting, a notice).
+            // Against another server, the echo of any message in flight
+            // (in any order); anything else is its own message.
+            let at = if own_echo {
+                0
+            } else if let Some(i) = outstanding
+                .iter()
+                .position(|o| is_echo_of(s.payload, &reply, o))
+            {
+                i
+            } else {
                 script::other(ctx);
                 continue;
-            }
-            let Some((sent_seq, sent_ns, measured)) = outstanding.pop_front() else {
+            };
+            let Some((sent_seq, sent_ns, measured)) = outstanding.remove(at) else {
                 ctx.rec.error("unexpected-message");
                 break 'run;
             };

@@ -178,7 +178,8 @@ pub struct Counters {
     pub bytes_sent: u64,
     /// Bytes read from sockets.
     pub bytes_received: u64,
-    /// HTTP requests sent (polling, SSE).
+    /// HTTP requests answered while the window was open (polls, SSE
+    /// reconnects), counted by answer time as the messages are.
     pub http_requests: u64,
     /// Errors by kind (`refused`, `reset`, `timeout`, `http-503`,
     /// `close-1011`, …).

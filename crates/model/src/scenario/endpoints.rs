@@ -141,6 +141,8 @@ pub struct TargetProtocol {
     pub headers: Vec<(String, String)>,
     /// WebSocket subprotocols offered, in order of preference.
     pub subprotocols: Vec<String>,
+    /// Whether WebSocket connections offer permessage-deflate (RFC 7692).
+    pub permessage_deflate: bool,
     /// How long-poll and short-poll subscribers poll a target of another
     /// profile than wsbench (`[target.poll]`).
     pub poll: PollDialect,

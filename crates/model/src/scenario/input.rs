@@ -59,6 +59,8 @@ pub(in crate::scenario) struct RawTarget {
     #[serde(default)]
     pub(super) subprotocols: Vec<String>,
     #[serde(default)]
+    pub(super) permessage_deflate: bool,
+    #[serde(default)]
     pub(super) poll: Option<Spanned<RawPoll>>,
     #[serde(default)]
     pub(super) steps: Vec<Spanned<RawStep>>,
@@ -322,6 +324,7 @@ pub(super) fn protocol(
         endpoints,
         headers,
         subprotocols: t.subprotocols.clone(),
+        permessage_deflate: t.permessage_deflate,
         poll,
         script,
         publish,
