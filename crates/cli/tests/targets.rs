@@ -28,18 +28,24 @@ fn scenario(dir: &Path, port: u16, edit: impl Fn(String) -> String) -> PathBuf {
     file
 }
 
-/// `wsbench run FILE` with `BENCH_TOKEN` set to `token` (unset: `None`).
-fn run(file: &Path, results: &Path, token: Option<&str>) -> (Output, String) {
+/// `wsbench run FILE` with the environment variable `var` set to `value`
+/// (unset: `None`).
+fn run_env(file: &Path, results: &Path, (var, value): (&str, Option<&str>)) -> (Output, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_wsbench"));
     cmd.args(["run", file.to_str().unwrap(), "--quiet", "--results"])
         .arg(results)
-        .env_remove("BENCH_TOKEN");
-    if let Some(t) = token {
-        cmd.env("BENCH_TOKEN", t);
+        .env_remove(var);
+    if let Some(v) = value {
+        cmd.env(var, v);
     }
     let out = cmd.output().unwrap();
     let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
     (out, report)
+}
+
+/// `wsbench run FILE` with `BENCH_TOKEN` set to `token` (unset: `None`).
+fn run(file: &Path, results: &Path, token: Option<&str>) -> (Output, String) {
+    run_env(file, results, ("BENCH_TOKEN", token))
 }
 
 #[test]
@@ -280,14 +286,7 @@ fn pyws_scenario(dir: &Path, port: u16, edit: impl Fn(String) -> String) -> Path
 }
 
 fn run_with_key(file: &Path, results: &Path, key: &str) -> (Output, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_wsbench"))
-        .args(["run", file.to_str().unwrap(), "--quiet", "--results"])
-        .arg(results)
-        .env("PYWS_KEY", key)
-        .output()
-        .unwrap();
-    let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
-    (out, report)
+    run_env(file, results, ("PYWS_KEY", Some(key)))
 }
 
 #[test]

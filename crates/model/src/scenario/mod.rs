@@ -31,6 +31,7 @@ mod dialect;
 mod endpoints;
 mod error;
 mod input;
+mod protocol;
 mod thresholds;
 
 use std::net::IpAddr;
@@ -46,9 +47,8 @@ pub use self::endpoints::{
 pub use self::error::ScenarioError;
 use self::error::hint_for;
 pub(crate) use self::error::line_col;
-use self::input::{
-    Checker, RawScenario, check_url_scheme, protocol, required_endpoints, roles, target,
-};
+use self::input::{Checker, RawScenario, target};
+use self::protocol::{check_url_scheme, protocol, required_endpoints, roles};
 use crate::threshold::Threshold;
 pub use crate::workload::{PayloadKind, RunShape, Transport, WorkloadKind};
 
