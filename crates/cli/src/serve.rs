@@ -58,6 +58,10 @@ fn config(args: &ServeArgs, tls: Option<&TlsSetup>) -> ServerConfig {
         listen: args.listen,
         listeners: args.listeners,
         max_message_size: args.max_message_size,
+        max_inflate_ratio: args.max_inflate_ratio,
+        write: args.write_limits(),
+        history_bytes: usize::try_from(args.history_bytes).unwrap_or(usize::MAX),
+        publish_token: args.publish_token.clone(),
         handshake_timeout: Duration::from_millis(args.handshake_timeout_ms),
         idle_timeout: Duration::from_secs(args.idle_timeout_s),
         max_connections: args.max_connections,
@@ -167,6 +171,7 @@ async fn primary(args: &ServeArgs) -> anyhow::Result<()> {
         for i in 0..workers {
             let mut child = tokio::process::Command::new(&exe)
                 .args(worker_args(args, addr, r.path(), tls.as_ref()))
+                .envs(args.secret_env())
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .kill_on_drop(true)

@@ -82,7 +82,7 @@ pub struct Timeouts {
 /// The peer's close frame arrived.
 #[derive(Debug, PartialEq, Eq)]
 pub struct PeerClosed {
-    /// The close frame to queue in answer (its code echoed, or none when
+    /// The close frame to queue in answer (its code and reason echoed, or none when
     /// the peer's had none); `None` when ours went out first.
     pub reply: Option<Option<CloseCode>>,
     /// What to do with TCP once the reply is written.
@@ -266,8 +266,11 @@ impl Connection {
                 Incoming::PingAnswered
             }
             Received::PeerClosed(closed) => {
+                // The reply carries the peer's code and reason back, as
+                // browsers and the echo endpoints of other servers do.
                 if let Some(code) = closed.reply {
-                    let _ = framer.close(out, code.map(|c| (c, "")));
+                    let reason = closed.event.reason.as_str();
+                    let _ = framer.close(out, code.map(|c| (c, reason)));
                 }
                 Incoming::PeerClosed(closed)
             }

@@ -39,8 +39,31 @@ pub struct ServeArgs {
     #[arg(long)]
     pub payload_json: bool,
     /// Largest WebSocket message accepted, bytes (larger: close 1009).
-    #[arg(long, default_value_t = 64 << 20)]
+    /// Each connection may hold about three times this while a message
+    /// is read and echoed.
+    #[arg(long, default_value_t = 16 << 20)]
     pub max_message_size: u64,
+    /// A compressed message may inflate to this many times its size on the
+    /// wire once past 1 MiB (more: close 1009, a compression bomb); 0: off.
+    #[arg(long, default_value_t = 100)]
+    pub max_inflate_ratio: u32,
+    /// Milliseconds within which bytes queued for a connection must reach
+    /// its socket; a client that does not read is cut (WebSocket 1008).
+    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub write_timeout_ms: u64,
+    /// Most bytes queued for one connection beyond what its socket took; a
+    /// client that reads too slowly is cut (WebSocket 1008).
+    #[arg(long, default_value_t = 1 << 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub send_queue_max: u64,
+    /// Bytes of published messages kept for pollers and resuming clients
+    /// (as delivered, JSON-escaped; at most 4,096 messages).
+    #[arg(long, default_value_t = 32 << 20)]
+    pub history_bytes: u64,
+    /// Let clients that send `Authorization: Bearer TOKEN` publish (and
+    /// stamp messages with their clock); without it, only loopback
+    /// clients may. Read from WSBENCH_PUBLISH_TOKEN when set there.
+    #[arg(long, env = PUBLISH_TOKEN_ENV, hide_env_values = true)]
+    pub publish_token: Option<String>,
     /// Open connections allowed per process; more get 503.
     #[arg(long, default_value_t = 18_000)]
     pub max_connections: usize,
@@ -100,6 +123,9 @@ pub struct ServeArgs {
     pub worker_of: Option<PathBuf>,
 }
 
+/// The environment variable holding `--publish-token`.
+pub const PUBLISH_TOKEN_ENV: &str = "WSBENCH_PUBLISH_TOKEN";
+
 /// `serve` alone on a command line, to read the defaults from clap.
 #[derive(Parser)]
 struct Bare {
@@ -127,6 +153,13 @@ impl ServeArgs {
             payload_size,
             payload_json,
             max_message_size,
+            max_inflate_ratio,
+            write_timeout_ms,
+            send_queue_max,
+            history_bytes,
+            // Passed in the environment (see `secret_env`), never in argv
+            // where every local user sees it.
+            publish_token: _,
             max_connections,
             handshake_timeout_ms,
             idle_timeout_s,
@@ -154,6 +187,10 @@ impl ServeArgs {
         value("publish-rate", publish_rate.to_string());
         value("payload-size", payload_size.to_string());
         value("max-message-size", max_message_size.to_string());
+        value("max-inflate-ratio", max_inflate_ratio.to_string());
+        value("write-timeout-ms", write_timeout_ms.to_string());
+        value("send-queue-max", send_queue_max.to_string());
+        value("history-bytes", history_bytes.to_string());
         value("max-connections", max_connections.to_string());
         value("handshake-timeout-ms", handshake_timeout_ms.to_string());
         value("idle-timeout-s", idle_timeout_s.to_string());
@@ -185,6 +222,23 @@ impl ServeArgs {
             }
         }
         a
+    }
+
+    /// The environment a process started with [`ServeArgs::to_args`]
+    /// needs too: the publish token.
+    pub fn secret_env(&self) -> Vec<(&'static str, String)> {
+        self.publish_token
+            .iter()
+            .map(|t| (PUBLISH_TOKEN_ENV, t.clone()))
+            .collect()
+    }
+
+    /// The write limits these settings ask for.
+    pub fn write_limits(&self) -> crate::WriteLimits {
+        crate::WriteLimits {
+            deadline: Duration::from_millis(self.write_timeout_ms),
+            queue_max: usize::try_from(self.send_queue_max).unwrap_or(usize::MAX),
+        }
     }
 
     /// The fault injection these settings ask for.
@@ -238,6 +292,11 @@ mod tests {
             payload_size: 99,
             payload_json: true,
             max_message_size: 12_345,
+            max_inflate_ratio: 7,
+            write_timeout_ms: 250,
+            send_queue_max: 4_096,
+            history_bytes: 1 << 20,
+            publish_token: None,
             max_connections: 777,
             handshake_timeout_ms: 1_234,
             idle_timeout_s: 9,
@@ -265,6 +324,16 @@ mod tests {
         assert_eq!(parse(&signed.to_args()), signed);
         let plain = ServeArgs::default();
         assert_eq!(parse(&plain.to_args()), plain);
+        // The token goes by the environment, not argv.
+        let secret = ServeArgs {
+            publish_token: Some("s3cret".into()),
+            ..ServeArgs::default()
+        };
+        assert!(!secret.to_args().iter().any(|a| a.contains("s3cret")));
+        assert_eq!(
+            secret.secret_env(),
+            [(PUBLISH_TOKEN_ENV, "s3cret".to_owned())]
+        );
     }
 
     #[test]

@@ -171,7 +171,7 @@ async fn serve_worker(stream: UnixStream, hub: Arc<Hub>) {
     // From the start of the retained history, so a worker's poll history
     // matches the primary's.
     let mut sub = hub.subscribe_after(0);
-    let mut batch = sub.catch_up();
+    let mut batch: Vec<Arc<crate::hub::Published>> = Vec::new();
     loop {
         for m in batch.drain(..) {
             if write_frame(&mut write, MESSAGE, m.seq, m.ts_ns, m.json.as_bytes())

@@ -25,6 +25,8 @@ pub(crate) struct Head {
     /// `X-Wsbench-Sent-Ns` of a publish: the publisher's clock at sending,
     /// used as the message's publish time.
     pub(crate) sent_ns: Option<u64>,
+    /// The `Authorization` header.
+    pub(crate) authorization: Option<String>,
 }
 
 impl Head {
@@ -71,14 +73,19 @@ fn parse(buf: &[u8]) -> Result<Option<Head>, ReadError> {
         keep_alive: req.version == Some(1),
         ..Head::default()
     };
+    let (mut content_length, mut chunked) = (None, false);
     for h in req.headers.iter() {
         let value = std::str::from_utf8(h.value).unwrap_or("").trim();
         if h.name.eq_ignore_ascii_case("upgrade") {
             head.upgrade_websocket = value.eq_ignore_ascii_case("websocket");
         } else if h.name.eq_ignore_ascii_case("content-length") {
-            head.content_length = value
-                .parse()
-                .map_err(|_| ReadError::Status(400, "invalid Content-Length"))?;
+            let n = content_length_value(value)?;
+            // Two different lengths are how requests are smuggled past a
+            // proxy that reads the other one (RFC 9112 §6.3).
+            if content_length.is_some_and(|m| m != n) {
+                return Err(ReadError::Status(400, "conflicting Content-Length headers"));
+            }
+            content_length = Some(n);
         } else if h.name.eq_ignore_ascii_case("connection") {
             for token in value.split(',').map(str::trim) {
                 if token.eq_ignore_ascii_case("close") {
@@ -88,10 +95,9 @@ fn parse(buf: &[u8]) -> Result<Option<Head>, ReadError> {
                 }
             }
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            return Err(ReadError::Status(
-                501,
-                "Transfer-Encoding is not supported; send Content-Length",
-            ));
+            chunked = true;
+        } else if h.name.eq_ignore_ascii_case("authorization") {
+            head.authorization = Some(value.to_owned());
         } else if h.name.eq_ignore_ascii_case("last-event-id") {
             head.last_event_id = value.parse().ok();
         } else if h
@@ -107,10 +113,34 @@ fn parse(buf: &[u8]) -> Result<Option<Head>, ReadError> {
             );
         }
     }
+    match (content_length, chunked) {
+        (Some(_), true) => {
+            return Err(ReadError::Status(
+                400,
+                "Content-Length together with Transfer-Encoding",
+            ));
+        }
+        (None, true) => {
+            return Err(ReadError::Status(
+                501,
+                "Transfer-Encoding is not supported; send Content-Length",
+            ));
+        }
+        (n, false) => head.content_length = n.unwrap_or(0),
+    }
     if head.content_length > MAX_BODY {
         return Err(ReadError::Status(413, "body over 1 MiB"));
     }
     Ok(Some(head))
+}
+
+/// A `Content-Length` value: digits only (no sign, no list).
+fn content_length_value(value: &str) -> Result<usize, ReadError> {
+    let invalid = ReadError::Status(400, "invalid Content-Length");
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid);
+    }
+    value.parse().map_err(|_| invalid)
 }
 
 /// Reads one request head into `buf` (which may already hold bytes of it):
@@ -201,6 +231,7 @@ fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         400 => "Bad Request",
+        403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         408 => "Request Timeout",
@@ -248,6 +279,32 @@ mod tests {
             status(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
             501
         );
+        // Request smuggling: the lengths a proxy and this server might
+        // each pick differ.
+        assert_eq!(
+            status(b"POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\n"),
+            400
+        );
+        assert_eq!(
+            status(b"POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            400
+        );
+        assert_eq!(
+            status(b"POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\n"),
+            400
+        );
+        assert_eq!(
+            status(b"POST / HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\n"),
+            400
+        );
+        // obs-fold (a header continued on the next line) is refused.
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nX-A: a\r\n b\r\nHost: x\r\n\r\n"),
+            400
+        );
+        // The same length twice is one length.
+        let same = b"POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n";
+        assert_eq!(parse(same).unwrap().unwrap().content_length, 5);
         let mut big = b"GET / HTTP/1.1\r\nX: ".to_vec();
         big.resize(MAX_HEAD + 10, b'a');
         assert_eq!(status(&big), 431);

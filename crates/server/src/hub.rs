@@ -12,8 +12,17 @@ use tokio::sync::{broadcast, watch};
 use wsbench_protocol::clock::monotonic_ns;
 use wsbench_protocol::push;
 
-/// Messages kept for pollers that fall behind.
+/// Messages kept for pollers that fall behind (at most; the byte budget
+/// may keep fewer).
 const RETAIN: usize = 4096;
+
+/// Bytes of retained messages (as delivered, JSON-escaped) by default.
+pub const DEFAULT_HISTORY_BYTES: usize = 32 << 20;
+
+/// Bytes of messages one catch-up step hands out (at least one message):
+/// a subscriber or poller far behind is served page by page, never a copy
+/// of the whole history.
+pub const PAGE_BYTES: usize = 256 << 10;
 
 /// One published message.
 #[derive(Debug)]
@@ -32,6 +41,9 @@ pub struct Published {
 struct History {
     last_seq: u64,
     retained: VecDeque<Arc<Published>>,
+    /// Bytes of `retained`'s messages, and the most allowed.
+    bytes: usize,
+    max_bytes: usize,
     /// Fault injection: messages numbered above this are accepted (they get
     /// their sequence number) and never delivered (0: no limit).
     deliver_up_to: u64,
@@ -39,11 +51,33 @@ struct History {
 
 impl History {
     fn retain(&mut self, message: Arc<Published>) {
-        if self.retained.len() == RETAIN {
-            self.retained.pop_front();
-        }
         self.last_seq = message.seq;
+        self.bytes += message.json.len();
         self.retained.push_back(message);
+        // The newest message stays even when it alone is over the budget.
+        while self.retained.len() > RETAIN
+            || (self.bytes > self.max_bytes && self.retained.len() > 1)
+        {
+            if let Some(old) = self.retained.pop_front() {
+                self.bytes -= old.json.len();
+            }
+        }
+    }
+
+    /// Retained messages after `cursor`, oldest first, up to `max_bytes`
+    /// (at least one).
+    fn page(&self, cursor: u64, max_bytes: usize) -> Vec<Arc<Published>> {
+        let skip = self.retained.partition_point(|m| m.seq <= cursor);
+        let mut bytes = 0;
+        let mut page = Vec::new();
+        for m in self.retained.iter().skip(skip) {
+            bytes += m.json.len();
+            if bytes > max_bytes && !page.is_empty() {
+                break;
+            }
+            page.push(Arc::clone(m));
+        }
+        page
     }
 }
 
@@ -71,11 +105,20 @@ impl Hub {
     /// sequence number `n` (0: all): a target that silently stops
     /// delivering, to check that a load generator counts the loss.
     pub fn delivering_up_to(n: u64) -> Hub {
+        Hub::bounded(DEFAULT_HISTORY_BYTES, n)
+    }
+
+    /// A hub retaining at most `history_bytes` of messages (and at most
+    /// 4,096 of them) that delivers messages up to `deliver_up_to` (0: all;
+    /// see [`Hub::delivering_up_to`]).
+    pub fn bounded(history_bytes: usize, deliver_up_to: u64) -> Hub {
         Hub {
             history: Mutex::new(History {
                 last_seq: 0,
-                retained: VecDeque::with_capacity(RETAIN),
-                deliver_up_to: n,
+                retained: VecDeque::new(),
+                bytes: 0,
+                max_bytes: history_bytes,
+                deliver_up_to,
             }),
             live: broadcast::channel(1024).0,
             latest: watch::channel(0).0,
@@ -141,20 +184,27 @@ impl Hub {
         self.history().last_seq
     }
 
-    /// Retained messages with `seq > cursor`, oldest first.
+    /// Retained messages with `seq > cursor`, oldest first, up to
+    /// [`PAGE_BYTES`] of them (at least one): what a poll answers.
     pub fn since(&self, cursor: u64) -> Vec<Arc<Published>> {
-        let h = self.history();
-        let skip = h.retained.partition_point(|m| m.seq <= cursor);
-        h.retained.iter().skip(skip).cloned().collect()
+        self.history().page(cursor, PAGE_BYTES)
     }
 
-    /// Every message published after `cursor`, in order, each once.
+    /// Bytes and number of the retained messages.
+    pub fn retained(&self) -> (usize, usize) {
+        let h = self.history();
+        (h.bytes, h.retained.len())
+    }
+
+    /// Every message published after `cursor` (those still retained), in
+    /// order, each once: the history page by page, then the live feed.
     pub fn subscribe_after(&self, cursor: u64) -> Subscription<'_> {
         Subscription {
             // The live feed first, so nothing falls between it and history.
             feed: self.live.subscribe(),
             hub: self,
             last: cursor,
+            behind: true,
         }
     }
 
@@ -165,6 +215,7 @@ impl Hub {
             feed,
             hub: self,
             last: self.last_seq(),
+            behind: false,
         }
     }
 
@@ -182,33 +233,35 @@ pub struct Subscription<'a> {
     hub: &'a Hub,
     feed: broadcast::Receiver<Arc<Published>>,
     last: u64,
+    /// Serving from the history (a start in the past, or the feed
+    /// overflowed) until it has nothing after `last`.
+    behind: bool,
 }
 
 impl Subscription<'_> {
-    /// Retained messages after the last one taken (for a subscription that
-    /// starts in the past).
-    pub fn catch_up(&mut self) -> Vec<Arc<Published>> {
-        let batch = self.hub.since(self.last);
-        if let Some(m) = batch.last() {
-            self.last = m.seq;
-        }
-        batch
-    }
-
-    /// The next messages: one from the live feed, or, when this subscriber
-    /// fell behind the feed, everything retained after the last one taken.
+    /// The next messages: one from the live feed, or, while this
+    /// subscriber is behind the feed, the next page of the history.
     /// `None` once the hub is gone. Cancel-safe.
     pub async fn next(&mut self) -> Option<Vec<Arc<Published>>> {
         loop {
-            let batch = match self.feed.recv().await {
-                Ok(m) if m.seq <= self.last => continue,
-                Ok(m) => vec![m],
-                Err(broadcast::error::RecvError::Lagged(_)) => self.hub.since(self.last),
+            if self.behind {
+                let page = self.hub.since(self.last);
+                if let Some(m) = page.last() {
+                    self.last = m.seq;
+                    return Some(page);
+                }
+                // Caught up: everything newer is in the feed (or the
+                // feed overflows again and says so).
+                self.behind = false;
+            }
+            match self.feed.recv().await {
+                Ok(m) if m.seq <= self.last => {}
+                Ok(m) => {
+                    self.last = m.seq;
+                    return Some(vec![m]);
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => self.behind = true,
                 Err(broadcast::error::RecvError::Closed) => return None,
-            };
-            if let Some(m) = batch.last() {
-                self.last = m.seq;
-                return Some(batch);
             }
         }
     }
@@ -216,6 +269,8 @@ impl Subscription<'_> {
 
 #[cfg(test)]
 mod tests {
+    use futures_util::FutureExt;
+
     use super::*;
 
     #[test]
@@ -247,6 +302,42 @@ mod tests {
     }
 
     #[test]
+    fn history_is_bounded_in_bytes_as_delivered() {
+        // Control characters are escaped six to one in JSON: the budget
+        // counts what is kept, not what was published.
+        let hub = Hub::bounded(1 << 20, 0);
+        let body = "\u{1}".repeat(64 << 10);
+        for _ in 0..100 {
+            hub.publish(&body);
+        }
+        let (bytes, count) = hub.retained();
+        let each = hub.since(99)[0].json.len();
+        assert!(each > 6 * body.len(), "{each}");
+        assert!(bytes <= 1 << 20, "{bytes} bytes retained");
+        assert_eq!(count, (1 << 20) / each);
+        // A message alone over the budget is still kept, the newest.
+        hub.publish(&"y".repeat(2 << 20));
+        assert_eq!(hub.retained().1, 1);
+        assert_eq!(hub.since(0)[0].seq, 101);
+    }
+
+    #[test]
+    fn catch_up_comes_in_pages() {
+        let hub = Hub::new();
+        let body = "z".repeat(100 << 10);
+        for _ in 0..10 {
+            hub.publish(&body);
+        }
+        // 2 messages of ~100 KiB fit a 256 KiB page; a page is never empty.
+        let page = hub.since(0);
+        assert_eq!(page.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 2]);
+        let total: usize = page.iter().map(|m| m.json.len()).sum();
+        assert!(total <= PAGE_BYTES);
+        hub.publish(&"w".repeat(PAGE_BYTES * 2));
+        assert_eq!(hub.since(10).len(), 1, "one message over a page");
+    }
+
+    #[test]
     fn a_mirror_keeps_the_primary_sequence_and_time_and_ignores_repeats() {
         let primary = Hub::new();
         let mirror = Hub::new();
@@ -275,7 +366,7 @@ mod tests {
         let mut sub = hub.subscribe_after(0);
         hub.publish("new");
         let seqs = |b: Vec<Arc<Published>>| b.iter().map(|m| m.seq).collect::<Vec<_>>();
-        assert_eq!(seqs(sub.catch_up()), [1, 2]);
+        assert_eq!(seqs(sub.next().await.unwrap()), [1, 2]);
         // The feed still holds 2; it must not come again.
         hub.publish("x");
         assert_eq!(seqs(sub.next().await.unwrap()), [3]);
@@ -330,7 +421,9 @@ mod tests {
             hub.since(0).iter().map(|m| m.seq).collect::<Vec<_>>(),
             [1, 2]
         );
-        assert_eq!(sub.catch_up().len(), 2);
+        let first = sub.next().now_or_never().flatten().unwrap();
+        assert_eq!(first.len(), 2);
+        assert!(sub.next().now_or_never().is_none(), "3 and 4 never come");
         assert_eq!(hub.last_seq(), 4);
     }
 

@@ -22,9 +22,12 @@ pub mod args;
 pub mod cluster;
 mod http;
 pub mod hub;
+mod limits;
 mod routes;
 mod shutdown;
 mod stacks;
+mod streams;
+mod ws_loops;
 
 use std::io;
 use std::net::SocketAddr;
@@ -32,12 +35,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 pub use hub::Hub;
+pub use limits::WriteLimits;
 pub use stacks::WsImpl;
 use wsbench_protocol::payload;
 use wsbench_transport::net::NetStream;
@@ -53,6 +56,17 @@ pub struct ServerConfig {
     pub listeners: usize,
     /// Largest WebSocket message accepted (larger: close 1009).
     pub max_message_size: u64,
+    /// A compressed message may inflate to this many times its size (past
+    /// 1 MiB; larger: close 1009); 0: no ratio limit.
+    pub max_inflate_ratio: u32,
+    /// The write deadline and the cap on bytes queued, per connection.
+    pub write: WriteLimits,
+    /// Bytes of published messages retained for pollers and resuming
+    /// clients (at most 4,096 messages).
+    pub history_bytes: usize,
+    /// Who may `POST /publish`: with a token, requests carrying it as
+    /// `Authorization: Bearer TOKEN`; without, loopback clients only.
+    pub publish_token: Option<String>,
     /// Time allowed for a request head, the upgrade included (slowloris).
     pub handshake_timeout: Duration,
     /// Time an HTTP keep-alive connection may sit between requests, and a
@@ -91,7 +105,11 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 9001)),
             listeners: 1,
-            max_message_size: 64 << 20,
+            max_message_size: 16 << 20,
+            max_inflate_ratio: 100,
+            write: WriteLimits::default(),
+            history_bytes: hub::DEFAULT_HISTORY_BYTES,
+            publish_token: None,
             handshake_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             max_connections: 18_000,
@@ -197,6 +215,8 @@ pub(crate) struct Ctx {
     pub(crate) upstream: Option<cluster::Upstream>,
     /// When the server started (the stall fault's clock).
     pub(crate) epoch: tokio::time::Instant,
+    /// Connections cut for going past a limit, by reason.
+    pub(crate) cuts: limits::Cuts,
 }
 
 impl Ctx {
@@ -276,7 +296,10 @@ impl Server {
         for _ in 1..config.listeners {
             listeners.push(bind(addr, true)?);
         }
-        let hub = Arc::new(Hub::delivering_up_to(config.faults.stop_delivering_after));
+        let hub = Arc::new(Hub::bounded(
+            config.history_bytes,
+            config.faults.stop_delivering_after,
+        ));
         let upstream = match &config.upstream {
             Some(path) => Some(
                 cluster::Upstream::connect(path, Arc::clone(&hub))
@@ -296,6 +319,7 @@ impl Server {
             shutdown: shutdown_rx,
             upstream,
             epoch: tokio::time::Instant::now(),
+            cuts: limits::Cuts::default(),
         });
         let mut tasks = JoinSet::new();
         for l in listeners {
@@ -364,7 +388,7 @@ fn bind(addr: SocketAddr, reuse_port: bool) -> Result<TcpListener, ServeError> {
 
 async fn accept_loop(listener: TcpListener, ctx: Arc<Ctx>, connections: Arc<Semaphore>) {
     loop {
-        let (mut stream, _) = match listener.accept().await {
+        let (mut stream, peer) = match listener.accept().await {
             Ok(s) => s,
             Err(e) => {
                 // Out of file descriptors or a connection reset before
@@ -378,17 +402,8 @@ async fn accept_loop(listener: TcpListener, ctx: Arc<Ctx>, connections: Arc<Sema
         };
         let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
             tokio::spawn(async move {
-                let _ = stream
-                    .write_all(&http::error_response(503, "connection limit reached"))
-                    .await;
-                // Read what the client sent before closing, or the kernel
-                // answers the unread bytes with a reset that can overtake
-                // the 503.
-                let _ = stream.shutdown().await;
-                let mut sink = [0u8; 1024];
-                let drain =
-                    async { while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {} };
-                let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+                let refusal = http::error_response(503, "connection limit reached");
+                limits::refuse(&mut stream, &refusal).await;
             });
             continue;
         };
@@ -410,7 +425,7 @@ async fn accept_loop(listener: TcpListener, ctx: Arc<Ctx>, connections: Arc<Sema
             };
             // Boxed: the request handling is freed once the connection
             // upgrades, and an open WebSocket's task holds its loop alone.
-            if let Some(upgraded) = Box::pin(routes::connection(stream, &ctx)).await {
+            if let Some(upgraded) = Box::pin(routes::connection(stream, peer.ip(), &ctx)).await {
                 routes::serve_websocket(upgraded, &ctx).await;
             }
             drop(permit);

@@ -16,6 +16,7 @@ use wsbench_transport::net::NetStream;
 
 use crate::Ctx;
 use crate::hub::Subscription;
+use crate::limits::Cut;
 use crate::shutdown::shutting_down;
 
 /// The WebSocket implementation serving `/echo` and `/push`.
@@ -156,12 +157,30 @@ pub(crate) async fn serve(
     };
     let shutdown = ctx.shutdown.clone();
     let max = usize::try_from(ctx.config.max_message_size).unwrap_or(usize::MAX);
-    match (imp, sub) {
+    // These stacks write in place (no queue of ours): every write must
+    // finish within the write deadline.
+    let served = match (imp, sub) {
         (WsImpl::Own, _) => unreachable!("the own stack is served by routes"),
-        (WsImpl::FastWebSockets, None) => fws_echo(io, max, shutdown).await,
-        (WsImpl::FastWebSockets, Some(sub)) => fws_push(io, sub, shutdown).await,
-        (WsImpl::TokioTungstenite, None) => tt_echo(io, max, shutdown).await,
-        (WsImpl::TokioTungstenite, Some(sub)) => tt_push(io, sub, shutdown).await,
+        (WsImpl::FastWebSockets, None) => fws_echo(io, max, shutdown, ctx).await,
+        (WsImpl::FastWebSockets, Some(sub)) => fws_push(io, sub, shutdown, ctx).await,
+        (WsImpl::TokioTungstenite, None) => tt_echo(io, max, shutdown, ctx).await,
+        (WsImpl::TokioTungstenite, Some(sub)) => tt_push(io, sub, shutdown, ctx).await,
+    };
+    if let Err(Some(cut)) = served {
+        ctx.cuts.count(cut);
+    }
+}
+
+/// How a connection served by another stack ended: `Err(Some(cut))` when
+/// the server cut it, `Err(None)` when the peer went away or failed.
+type Served = Result<(), Option<Cut>>;
+
+/// `write`, within the write deadline.
+async fn within<T, E>(ctx: &Ctx, write: impl Future<Output = Result<T, E>>) -> Served {
+    match tokio::time::timeout(ctx.config.write.deadline, write).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(_)) => Err(None),
+        Err(_) => Err(Some(Cut::WriteTimeout)),
     }
 }
 
@@ -173,7 +192,12 @@ fn fws_socket(io: Prefixed, max: usize) -> fastwebsockets::WebSocket<Prefixed> {
     ws
 }
 
-async fn fws_echo(io: Prefixed, max: usize, mut shutdown: watch::Receiver<bool>) {
+async fn fws_echo(
+    io: Prefixed,
+    max: usize,
+    mut shutdown: watch::Receiver<bool>,
+    ctx: &Ctx,
+) -> Served {
     use fastwebsockets::{FragmentCollector, Frame, OpCode};
     let mut ws = FragmentCollector::new(fws_socket(io, max));
     loop {
@@ -182,51 +206,62 @@ async fn fws_echo(io: Prefixed, max: usize, mut shutdown: watch::Receiver<bool>)
         let frame = tokio::select! {
             f = ws.read_frame() => f,
             () = shutting_down(&mut shutdown) => {
-                let _ = ws.write_frame(Frame::close(1001, b"server shutting down")).await;
-                return;
+                return within(ctx, ws.write_frame(Frame::close(1001, b"server shutting down"))).await;
             }
         };
-        let Ok(frame) = frame else { return };
+        let Ok(frame) = frame else {
+            return Err(None);
+        };
         let echo = match frame.opcode {
-            OpCode::Close => return,
+            OpCode::Close => return Ok(()),
             OpCode::Text | OpCode::Binary => true,
             _ => false,
         };
-        if echo && ws.write_frame(frame).await.is_err() {
-            return;
+        if echo {
+            within(ctx, ws.write_frame(frame)).await?;
         }
     }
 }
 
 /// Push with fastwebsockets: write-only (clients of `/push` send nothing
 /// but their close, which a failed write reveals).
-async fn fws_push(io: Prefixed, mut sub: Subscription<'_>, mut shutdown: watch::Receiver<bool>) {
+async fn fws_push(
+    io: Prefixed,
+    mut sub: Subscription<'_>,
+    mut shutdown: watch::Receiver<bool>,
+    ctx: &Ctx,
+) -> Served {
     use fastwebsockets::{Frame, Payload};
     let mut ws = fws_socket(io, 1 << 20);
     loop {
         let batch = tokio::select! {
             batch = sub.next() => match batch {
                 Some(b) => b,
-                None => return,
+                None => return Ok(()),
             },
             () = shutting_down(&mut shutdown) => {
-                let _ = ws.write_frame(Frame::close(1001, b"server shutting down")).await;
-                return;
+                return within(ctx, ws.write_frame(Frame::close(1001, b"server shutting down"))).await;
             }
         };
         for m in batch {
             let frame = Frame::text(Payload::Borrowed(m.json.as_bytes()));
-            if ws.write_frame(frame).await.is_err() {
-                return;
-            }
+            within(ctx, ws.write_frame(frame)).await?;
         }
     }
 }
 
-async fn tt_socket(io: Prefixed, max: usize) -> tokio_tungstenite::WebSocketStream<Prefixed> {
+async fn tt_socket(
+    io: Prefixed,
+    max: usize,
+    ctx: &Ctx,
+) -> tokio_tungstenite::WebSocketStream<Prefixed> {
+    // tungstenite's own queue is held to the cap on queued bytes.
+    let queue_max = ctx.config.write.queue_max.max(2);
     let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
         .max_message_size(Some(max))
-        .max_frame_size(Some(max));
+        .max_frame_size(Some(max))
+        .write_buffer_size((128 << 10).min(queue_max / 2))
+        .max_write_buffer_size(queue_max);
     tokio_tungstenite::WebSocketStream::from_raw_socket(
         io,
         tokio_tungstenite::tungstenite::protocol::Role::Server,
@@ -235,59 +270,81 @@ async fn tt_socket(io: Prefixed, max: usize) -> tokio_tungstenite::WebSocketStre
     .await
 }
 
-async fn tt_close(ws: &mut tokio_tungstenite::WebSocketStream<Prefixed>) {
+async fn tt_close(ws: &mut tokio_tungstenite::WebSocketStream<Prefixed>, ctx: &Ctx) -> Served {
     use tokio_tungstenite::tungstenite::protocol::CloseFrame;
     use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
     let frame = CloseFrame {
         code: CloseCode::Away,
         reason: "server shutting down".into(),
     };
-    let _ = ws.close(Some(frame)).await;
+    within(ctx, ws.close(Some(frame))).await
 }
 
-async fn tt_echo(io: Prefixed, max: usize, mut shutdown: watch::Receiver<bool>) {
-    let mut ws = tt_socket(io, max).await;
+/// A tungstenite write error: the cap on its queue, or the peer.
+fn tt_cut(e: &tokio_tungstenite::tungstenite::Error) -> Option<Cut> {
+    matches!(e, tokio_tungstenite::tungstenite::Error::WriteBufferFull(_))
+        .then_some(Cut::SendQueueFull)
+}
+
+async fn tt_echo(
+    io: Prefixed,
+    max: usize,
+    mut shutdown: watch::Receiver<bool>,
+    ctx: &Ctx,
+) -> Served {
+    let mut ws = tt_socket(io, max, ctx).await;
     loop {
         // A tungstenite stream keeps its state between polls: dropping
         // `next()` loses nothing.
         let message = tokio::select! {
             m = ws.next() => m,
-            () = shutting_down(&mut shutdown) => return tt_close(&mut ws).await,
+            () = shutting_down(&mut shutdown) => return tt_close(&mut ws, ctx).await,
         };
         match message {
             Some(Ok(m)) if m.is_text() || m.is_binary() => {
-                if ws.send(m).await.is_err() {
-                    return;
+                let sent = tokio::time::timeout(ctx.config.write.deadline, ws.send(m)).await;
+                match sent {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return Err(tt_cut(&e)),
+                    Err(_) => return Err(Some(Cut::WriteTimeout)),
                 }
             }
             Some(Ok(_)) => {}
-            Some(Err(_)) | None => return,
+            Some(Err(_)) | None => return Err(None),
         }
     }
 }
 
-async fn tt_push(io: Prefixed, mut sub: Subscription<'_>, mut shutdown: watch::Receiver<bool>) {
+async fn tt_push(
+    io: Prefixed,
+    mut sub: Subscription<'_>,
+    mut shutdown: watch::Receiver<bool>,
+    ctx: &Ctx,
+) -> Served {
     use tokio_tungstenite::tungstenite::Message;
-    let mut ws = tt_socket(io, 1 << 20).await;
+    let mut ws = tt_socket(io, 1 << 20, ctx).await;
     loop {
         let batch = tokio::select! {
             batch = sub.next() => match batch {
                 Some(b) => b,
-                None => return,
+                None => return Ok(()),
             },
             m = ws.next() => match m {
                 Some(Ok(_)) => continue,
-                Some(Err(_)) | None => return,
+                Some(Err(_)) | None => return Err(None),
             },
-            () = shutting_down(&mut shutdown) => return tt_close(&mut ws).await,
+            () = shutting_down(&mut shutdown) => return tt_close(&mut ws, ctx).await,
         };
-        for m in batch {
-            if ws.feed(Message::text(m.json.as_str())).await.is_err() {
-                return;
+        let sent = tokio::time::timeout(ctx.config.write.deadline, async {
+            for m in batch {
+                ws.feed(Message::text(m.json.as_str())).await?;
             }
-        }
-        if ws.flush().await.is_err() {
-            return;
+            ws.flush().await
+        });
+        match sent.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(tt_cut(&e)),
+            Err(_) => return Err(Some(Cut::WriteTimeout)),
         }
     }
 }

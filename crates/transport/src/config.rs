@@ -26,11 +26,18 @@ pub struct Config {
     /// Send a ping after this long without any byte from the peer; fail the
     /// connection when a second interval passes in silence.
     pub keepalive: Option<Duration>,
+    /// A compressed message may inflate to this many times its size on the
+    /// wire (past [`INFLATE_RATIO_FLOOR`]; larger: close 1009, a
+    /// compression bomb); 0: no ratio limit, only `max_message_size`.
+    pub max_inflate_ratio: u32,
 }
+
+/// Inflated sizes up to this are never refused for their ratio.
+pub const INFLATE_RATIO_FLOOR: usize = 1 << 20;
 
 impl Default for Config {
     /// 16 MiB frames, 64 MiB messages, a 512-byte read buffer growing to
-    /// 64 KiB, 5 s close timeout, no keepalive.
+    /// 64 KiB, 5 s close timeout, no keepalive, no inflate ratio limit.
     fn default() -> Config {
         Config {
             max_frame_size: 16 << 20,
@@ -39,6 +46,7 @@ impl Default for Config {
             read_buffer_max: 64 << 10,
             close_timeout: Duration::from_secs(5),
             keepalive: None,
+            max_inflate_ratio: 0,
         }
     }
 }

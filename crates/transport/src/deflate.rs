@@ -180,6 +180,24 @@ pub(crate) fn accepted(
     Ok(found)
 }
 
+/// Payloads from this size on are (de)compressed as blocking work.
+const HEAVY_BYTES: usize = 16 << 10;
+
+/// Runs the (de)compression of `bytes` bytes. Large ones, which take
+/// milliseconds, run as blocking work on a multi-threaded runtime: the
+/// worker hands its other tasks to another thread first, so one
+/// connection's large (or hostile) messages cannot stall the others.
+pub(crate) fn heavy<T>(bytes: usize, work: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let threaded =
+        Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
+    if bytes >= HEAVY_BYTES && threaded {
+        tokio::task::block_in_place(work)
+    } else {
+        work()
+    }
+}
+
 /// Why a compressed message could not be decompressed.
 #[derive(Debug)]
 pub(crate) enum InflateError {

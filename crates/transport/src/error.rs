@@ -57,6 +57,13 @@ pub enum Error {
         /// The limit.
         limit: u64,
     },
+    /// A compressed message inflated past the allowed ratio to its size on
+    /// the wire (close 1009 sent): a compression bomb.
+    #[error("message inflates over {ratio}:1 (close 1009)")]
+    CompressionRatio {
+        /// The ratio allowed.
+        ratio: u32,
+    },
     /// An HTTP request failed below the status line (connection, framing).
     #[error("HTTP: {0}")]
     Http(String),
@@ -78,7 +85,9 @@ impl Error {
         match self {
             Error::Protocol(e) => e.close_code(),
             Error::InvalidCompressedData | Error::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
-            Error::MessageTooLarge { .. } => CloseCode::MESSAGE_TOO_BIG,
+            Error::MessageTooLarge { .. } | Error::CompressionRatio { .. } => {
+                CloseCode::MESSAGE_TOO_BIG
+            }
             Error::Timeout(_) => CloseCode::POLICY_VIOLATION,
             _ => CloseCode::ABNORMAL,
         }

@@ -152,7 +152,7 @@ fn messages_pings_and_the_peers_close() {
                 1,
                 In::Bytes(from_client(OpCode::Close, &close_body(4001, "bye"))),
                 peer_closed(Some(Some(4001)), 4001, "bye"),
-                from_server(OpCode::Close, &close_body(4001, "")),
+                from_server(OpCode::Close, &close_body(4001, "bye")),
                 CLOSING,
             ),
             (
@@ -381,6 +381,11 @@ fn a_client_and_a_server_close_cleanly() {
         panic!("the client sees the answer");
     };
     assert_eq!(pc.reply, None, "the client's close frame went first");
+    assert_eq!(
+        (pc.event.code, pc.event.reason.as_str()),
+        (1000, "bye"),
+        "the server's answer echoes the code and the reason"
+    );
     assert_eq!(pc.then, AfterClose::AwaitEof(CLOSE));
     assert!(pc.event.was_clean);
     assert_eq!(client.pending(), 0);

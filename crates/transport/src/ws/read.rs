@@ -16,8 +16,8 @@ use wsbench_protocol::clock::monotonic_ns;
 
 use super::event::{Data, Event};
 use super::write::Shared;
-use crate::config::Config;
-use crate::deflate::{InflateError, Inflater};
+use crate::config::{Config, INFLATE_RATIO_FLOOR};
+use crate::deflate::{InflateError, Inflater, heavy};
 use crate::error::Error;
 use crate::net::ReadReady;
 
@@ -221,21 +221,36 @@ where
         }
     }
 
-    /// Decompresses a permessage-deflate message.
+    /// Decompresses a permessage-deflate message: up to the message size
+    /// limit, and up to the ratio limit past its floor.
     fn inflate(&mut self, text: bool, payload: &[u8]) -> Step {
         let limit = self.config.max_message_size;
+        let ratio = self.config.max_inflate_ratio;
         let Some(inflater) = self.inflater.as_mut() else {
             // The decoder accepts RSV1 only when the extension was agreed.
             return Step::Fail(Error::Protocol(ProtocolError::ReservedBits { bits: 0b100 }));
         };
         let max = usize::try_from(limit).unwrap_or(usize::MAX);
-        match inflater.decompress(payload, max) {
+        let by_ratio = match ratio {
+            0 => usize::MAX,
+            r => payload
+                .len()
+                .saturating_mul(r as usize)
+                .max(INFLATE_RATIO_FLOOR),
+        };
+        let inflated = heavy(payload.len(), || {
+            inflater.decompress(payload, max.min(by_ratio))
+        });
+        match inflated {
             Ok(bytes) if text => match String::from_utf8(bytes) {
                 Ok(t) => Step::Event(Event::Message(Data::Text(t))),
                 Err(_) => Step::Fail(Error::InvalidUtf8),
             },
             Ok(bytes) => Step::Event(Event::Message(Data::Binary(bytes))),
             Err(InflateError::Corrupt) => Step::Fail(Error::InvalidCompressedData),
+            Err(InflateError::TooLarge) if by_ratio < max => {
+                Step::Fail(Error::CompressionRatio { ratio })
+            }
             Err(InflateError::TooLarge) => Step::Fail(Error::MessageTooLarge { limit }),
         }
     }

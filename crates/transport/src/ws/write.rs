@@ -164,7 +164,7 @@ impl<W: AsyncWrite + Unpin> Shared<W> {
         let mut compressed = Vec::new();
         let body = match deflater {
             Some(d) if !opcode.is_control() && !payload.is_empty() => {
-                d.compress(payload, &mut compressed);
+                crate::deflate::heavy(payload.len(), || d.compress(payload, &mut compressed));
                 kind.rsv = RSV1;
                 &compressed[..]
             }

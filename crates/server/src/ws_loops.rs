@@ -1,0 +1,207 @@
+//! The own stack's WebSocket loops: echo and push, each reading all along
+//! while its writes are pending, under the connection's write limits.
+//!
+//! A loop waits in `select!` for one thing to happen and acts on it after
+//! the `select!` has ended, so the futures it waited on are gone while it
+//! queues. Queuing never waits: the bytes go to the socket at once if it
+//! takes them, else a flush waits alongside the reads, under the write
+//! deadline; a message that would pass the cap on queued bytes cuts the
+//! connection (1008). Shutdown, rare, is boxed. The loops split the
+//! connection before their `async move` block, which then holds the two
+//! halves alone (an `async fn` would also keep the connection they came
+//! from).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Poll, ready};
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use tokio::sync::watch;
+use tokio::time::error::Elapsed;
+use wsbench_transport::net::{NetReadHalf, NetWriteHalf};
+use wsbench_transport::{Data, Error, Event, TcpWebSocket, WsReader, WsWriter};
+
+use crate::Ctx;
+use crate::hub::Subscription;
+use crate::limits::{Cut, WriteLimits};
+use crate::shutdown::shutting_down;
+
+type Reader = WsReader<NetReadHalf, NetWriteHalf>;
+type Writer = WsWriter<NetWriteHalf>;
+
+/// How long WebSocket clients get to answer our 1001 at shutdown.
+const SHUTDOWN_CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The flush of bytes the socket did not take at once, under the write
+/// deadline. (Boxed: only a connection with pending writes holds it, and
+/// an idle connection's task stays small.)
+type Flush<'w> = Pin<Box<dyn Future<Output = Result<Result<(), Error>, Elapsed>> + Send + 'w>>;
+
+#[derive(Default)]
+struct Pending<'w>(Option<Flush<'w>>);
+
+impl<'w> Pending<'w> {
+    /// After queuing: writes what the socket takes now, and starts a
+    /// flush under the deadline if something is left (unless one is
+    /// running, which writes the new bytes too). `false`: the peer is gone.
+    fn write_now(&mut self, w: &'w Writer, limits: &WriteLimits) -> bool {
+        if self.0.is_some() {
+            return true;
+        }
+        match w.flush().now_or_never() {
+            Some(r) => r.is_ok(),
+            None => {
+                self.0 = Some(Box::pin(tokio::time::timeout(limits.deadline, w.flush())));
+                true
+            }
+        }
+    }
+
+    /// Resolves when the pending flush ends (never when none is running):
+    /// `Ok` when everything queued was written, else why not.
+    fn done(&mut self) -> impl Future<Output = Result<(), Option<Cut>>> + '_ {
+        std::future::poll_fn(|cx| {
+            let Some(flush) = self.0.as_mut() else {
+                return Poll::Pending;
+            };
+            let r = ready!(flush.as_mut().poll(cx));
+            self.0 = None;
+            Poll::Ready(match r {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(_)) => Err(None),
+                Err(_) => Err(Some(Cut::WriteTimeout)),
+            })
+        })
+    }
+}
+
+/// What woke a loop.
+enum Wake<T> {
+    Event(Option<Event>),
+    Item(T),
+    Flushed(Result<(), Option<Cut>>),
+    Stop,
+}
+
+/// Cuts the connection: counted, a 1008 with the reason if the socket
+/// takes it now, and the socket dropped.
+fn cut(w: &Writer, ctx: &Ctx, why: Cut) {
+    ctx.cuts.count(why);
+    let _ = w.close(1008, why.reason()).now_or_never();
+}
+
+/// Sends 1001 and waits (bounded) for the client's answer.
+async fn going_away(r: &mut Reader, w: &Writer) {
+    let _ = tokio::time::timeout(SHUTDOWN_CLOSE_TIMEOUT, async {
+        if w.close(1001, "server shutting down").await.is_ok() {
+            while r.next_event().await.is_some() {}
+        }
+    })
+    .await;
+}
+
+/// A connection error the server counts (a 1009), noted.
+fn note_error(event: &Option<Event>, ctx: &Ctx) {
+    if let Some(Event::Error(e)) = event
+        && let Some(c) = Cut::of_error(e)
+    {
+        ctx.cuts.count(c);
+    }
+}
+
+pub(crate) fn echo_loop<'a>(
+    ws: TcpWebSocket,
+    ctx: &'a Ctx,
+    mut shutdown: watch::Receiver<bool>,
+) -> impl Future<Output = ()> + 'a {
+    // Split out here: the block then holds the halves alone, not also the
+    // connection they came from.
+    let (mut r, w) = ws.split();
+    async move {
+        let limits = &ctx.config.write;
+        let faults = &ctx.config.faults;
+        let faulty = *faults != crate::Faults::default();
+        let mut pending = Pending::default();
+        loop {
+            let wake: Wake<()> = tokio::select! {
+                ev = r.next_event() => Wake::Event(ev),
+                f = pending.done() => Wake::Flushed(f),
+                () = shutting_down(&mut shutdown) => Wake::Stop,
+            };
+            let data = match wake {
+                Wake::Event(Some(Event::Message(data))) => data,
+                Wake::Event(ev @ Some(Event::Pong(_) | Event::Error(_))) => {
+                    note_error(&ev, ctx);
+                    continue;
+                }
+                Wake::Event(Some(Event::Close(_)) | None) | Wake::Flushed(Err(None)) => return,
+                Wake::Flushed(Ok(())) => continue,
+                Wake::Flushed(Err(Some(why))) => return cut(&w, ctx, why),
+                Wake::Stop => return Box::pin(going_away(&mut r, &w)).await,
+                Wake::Item(()) => continue,
+            };
+            if faulty {
+                Box::pin(faults.before_echo(ctx.epoch)).await;
+            }
+            if !limits.admits(w.buffered_amount(), data.as_bytes().len()) {
+                return cut(&w, ctx, Cut::SendQueueFull);
+            }
+            let queued = match data {
+                Data::Text(t) => w.queue_text(&t),
+                Data::Binary(b) => w.queue_binary(&b),
+            };
+            if queued.is_err() || !pending.write_now(&w, limits) {
+                return;
+            }
+        }
+    }
+}
+
+pub(crate) fn push_loop<'a>(
+    ws: TcpWebSocket,
+    mut sub: Subscription<'a>,
+    ctx: &'a Ctx,
+    mut shutdown: watch::Receiver<bool>,
+) -> impl Future<Output = ()> + 'a {
+    // Split out here: the block then holds the halves alone, not also the
+    // connection they came from.
+    let (mut r, w) = ws.split();
+    async move {
+        let limits = &ctx.config.write;
+        let mut pending = Pending::default();
+        loop {
+            let wake = tokio::select! {
+                batch = sub.next() => Wake::Item(batch),
+                ev = r.next_event() => Wake::Event(ev),
+                f = pending.done() => Wake::Flushed(f),
+                () = shutting_down(&mut shutdown) => Wake::Stop,
+            };
+            let batch = match wake {
+                Wake::Item(Some(batch)) => batch,
+                Wake::Event(Some(Event::Close(_)) | None) | Wake::Flushed(Err(None)) => return,
+                Wake::Event(ev) => {
+                    note_error(&ev, ctx);
+                    continue;
+                }
+                Wake::Flushed(Ok(())) => continue,
+                Wake::Flushed(Err(Some(why))) => return cut(&w, ctx, why),
+                // The hub is gone: the server is stopping.
+                Wake::Item(None) | Wake::Stop => return Box::pin(going_away(&mut r, &w)).await,
+            };
+            for m in &batch {
+                for _ in 0..ctx.config.faults.push_copies(m.seq) {
+                    if !limits.admits(w.buffered_amount(), m.json.len()) {
+                        return cut(&w, ctx, Cut::SendQueueFull);
+                    }
+                    if w.queue_text(&m.json).is_err() {
+                        return;
+                    }
+                }
+            }
+            if !pending.write_now(&w, limits) {
+                return;
+            }
+        }
+    }
+}
