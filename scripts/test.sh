@@ -92,6 +92,9 @@ fi
 step "CI regression gate: scenarios/ci-gate.toml against results/baseline/ci-gate"
 bash scripts/ci-gate.sh
 
+step "chaos: attacks on wsbench serve (short form)"
+bash scripts/chaos.sh --short
+
 step "Autobahn TestSuite (kosoku), server and client"
 bash scripts/autobahn.sh
 

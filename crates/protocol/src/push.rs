@@ -44,8 +44,17 @@ pub const SENT_NS_HEADER: &str = "x-wsbench-sent-ns";
 
 /// Encodes a message as the server sends it.
 pub fn encode(seq: u64, ts_ns: u64, payload: &str) -> String {
-    let quoted = serde_json::to_string(payload).expect("a string always serialises");
-    format!("{{\"seq\":{seq},\"ts\":{ts_ns},\"payload\":{quoted}}}")
+    use std::io::Write;
+    // Sized for a payload with nothing to escape; one with much to escape
+    // grows, and is trimmed so a retained message holds no spare room.
+    let mut out = Vec::with_capacity(payload.len() + 64);
+    let _ = write!(out, "{{\"seq\":{seq},\"ts\":{ts_ns},\"payload\":");
+    serde_json::to_writer(&mut out, payload).expect("a string always serialises");
+    out.push(b'}');
+    if out.capacity() - out.len() > 4096 {
+        out.shrink_to_fit();
+    }
+    String::from_utf8(out).expect("JSON text is UTF-8")
 }
 
 /// A poll response: `{"cursor":N,"messages":[...]}`.

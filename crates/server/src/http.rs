@@ -1,9 +1,12 @@
 //! The little HTTP/1.1 this server speaks: request heads parsed with
 //! httparse, fixed-length bodies, keep-alive, and plain responses.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
+
+use crate::hub::Published;
 
 /// Largest request head accepted.
 pub(crate) const MAX_HEAD: usize = 16 << 10;
@@ -200,21 +203,42 @@ pub(crate) async fn read_body<S: AsyncRead + Unpin>(
         .map_err(|_| ReadError::Status(408, "request body not received in time"))?
 }
 
+/// A response head for a body of `len` bytes.
+pub(crate) fn head(status: u16, content_type: &str, len: usize, keep_alive: bool) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {len}\r\n\
+         Cache-Control: no-store\r\nConnection: {}\r\n\r\n",
+        reason(status),
+        if keep_alive { "keep-alive" } else { "close" },
+    )
+    .into_bytes()
+}
+
 /// A complete response with a body.
 pub(crate) fn response(status: u16, content_type: &str, body: &[u8], keep_alive: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(128 + body.len());
-    out.extend_from_slice(
-        format!(
-            "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
-             Cache-Control: no-store\r\nConnection: {}\r\n\r\n",
-            reason(status),
-            body.len(),
-            if keep_alive { "keep-alive" } else { "close" },
-        )
-        .as_bytes(),
-    );
+    let mut out = head(status, content_type, body.len(), keep_alive);
     out.extend_from_slice(body);
     out
+}
+
+/// Bytes to send in order: owned, static, or a message of the history,
+/// written from the hub's copy (shared by every reader, never copied per
+/// client).
+#[derive(Debug)]
+pub(crate) enum Piece {
+    Owned(Vec<u8>),
+    Static(&'static [u8]),
+    Message(Arc<Published>),
+}
+
+impl Piece {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match self {
+            Piece::Owned(b) => b,
+            Piece::Static(b) => b,
+            Piece::Message(m) => m.json.as_bytes(),
+        }
+    }
 }
 
 /// A plain-text error response that closes the connection.

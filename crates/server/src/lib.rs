@@ -401,9 +401,10 @@ async fn accept_loop(listener: TcpListener, ctx: Arc<Ctx>, connections: Arc<Sema
             }
         };
         let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
+            let shutdown = ctx.shutdown.clone();
             tokio::spawn(async move {
                 let refusal = http::error_response(503, "connection limit reached");
-                limits::refuse(&mut stream, &refusal).await;
+                limits::refuse(&mut stream, &refusal, shutdown).await;
             });
             continue;
         };

@@ -10,7 +10,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
 use wsbench_transport::Error;
+
+use crate::http::Piece;
+use crate::shutdown::shutting_down;
 
 /// Why the server cut a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,14 +119,32 @@ impl WriteLimits {
         queued == 0 || queued.saturating_add(more) <= self.queue_max
     }
 
-    /// Writes `bytes` within the deadline: `Err(Some(cut))` when it passed,
-    /// `Err(None)` when the peer is gone.
+    /// Writes `pieces` within the deadline: small ones gathered into
+    /// writes of up to 64 KiB, large ones written from where they are.
+    /// `Err(Some(cut))` when the deadline passed, `Err(None)` when the
+    /// peer is gone.
     pub(crate) async fn write<W: AsyncWrite + Unpin>(
         &self,
         io: &mut W,
-        bytes: &[u8],
+        pieces: &[Piece],
     ) -> Result<(), Option<Cut>> {
-        match tokio::time::timeout(self.deadline, io.write_all(bytes)).await {
+        let all = async {
+            let total: usize = pieces.iter().map(|p| p.as_bytes().len()).sum();
+            let mut staged = Vec::with_capacity(total.min(STAGE));
+            for bytes in pieces.iter().map(Piece::as_bytes) {
+                if staged.len() + bytes.len() > STAGE && !staged.is_empty() {
+                    io.write_all(&staged).await?;
+                    staged.clear();
+                }
+                if bytes.len() >= STAGE {
+                    io.write_all(bytes).await?;
+                } else {
+                    staged.extend_from_slice(bytes);
+                }
+            }
+            io.write_all(&staged).await
+        };
+        match tokio::time::timeout(self.deadline, all).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(None),
             Err(_) => Err(Some(Cut::WriteTimeout)),
@@ -130,20 +152,40 @@ impl WriteLimits {
     }
 }
 
+/// Largest write gathered from small pieces.
+const STAGE: usize = 64 << 10;
+
 /// Bytes of a refused request's unread input read before closing.
 const DRAIN_BYTES: usize = 64 << 10;
 /// How long those are waited for.
 const DRAIN_TIME: Duration = Duration::from_secs(1);
 
-/// Sends `response` and closes: our side of TCP first, then up to 64 KiB
-/// of the client's unread input (for up to 1 s), so the kernel does not
-/// answer unread bytes with a reset that can overtake the response.
-pub(crate) async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(io: &mut S, response: &[u8]) {
-    let sent = async {
-        io.write_all(response).await?;
-        io.shutdown().await
-    };
-    if !matches!(tokio::time::timeout(DRAIN_TIME, sent).await, Ok(Ok(()))) {
+/// Sends `response` and closes (see [`close_reading`]).
+pub(crate) async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut S,
+    response: &[u8],
+    shutdown: watch::Receiver<bool>,
+) {
+    if matches!(
+        tokio::time::timeout(DRAIN_TIME, io.write_all(response)).await,
+        Ok(Ok(()))
+    ) {
+        close_reading(io, shutdown).await;
+    }
+}
+
+/// Closes after a last response: our side of TCP first, then up to 64 KiB
+/// of the client's unread input (for up to 1 s, or until shutdown), so
+/// the kernel does not answer unread bytes with a reset that can overtake
+/// the response.
+pub(crate) async fn close_reading<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut S,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    if !matches!(
+        tokio::time::timeout(DRAIN_TIME, io.shutdown()).await,
+        Ok(Ok(()))
+    ) {
         return;
     }
     let drain = async {
@@ -156,7 +198,10 @@ pub(crate) async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(io: &mut S, respon
             }
         }
     };
-    let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+    tokio::select! {
+        _ = tokio::time::timeout(DRAIN_TIME, drain) => {}
+        () = shutting_down(&mut shutdown) => {}
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use futures_util::future::Either;
 use wsbench_transport::net::NetStream;
 use wsbench_transport::{Config, DeflateConfig, ServerOptions, TcpWebSocket, accept_with_head};
 
-use crate::http::{self, Head, ReadError};
+use crate::http::{self, Head, Piece, ReadError};
 use crate::hub::Subscription;
 use crate::shutdown::shutting_down;
 use crate::stacks::{self, WsImpl};
@@ -54,7 +54,7 @@ pub(crate) async fn connection(
             Ok(head) => head,
             Err(ReadError::Gone) => return None,
             Err(ReadError::Status(status, why)) => {
-                return refuse(stream, &http::error_response(status, why)).await;
+                return refuse(stream, &http::error_response(status, why), ctx).await;
             }
         };
         if head.upgrade_websocket {
@@ -66,7 +66,7 @@ pub(crate) async fn connection(
         {
             return match e {
                 ReadError::Status(status, why) => {
-                    refuse(stream, &http::error_response(status, why)).await
+                    refuse(stream, &http::error_response(status, why), ctx).await
                 }
                 ReadError::Gone => None,
             };
@@ -76,14 +76,15 @@ pub(crate) async fn connection(
             return None;
         }
         let body = &buf[head.head_len..head.head_len + head.content_length];
-        let (response, keep_alive) = Box::pin(answer(&head, body, peer, ctx)).await;
-        if !keep_alive {
-            return refuse(stream, &response).await;
-        }
-        if let Err(cut) = ctx.config.write.write(&mut stream, &response).await {
+        let (reply, keep_alive) = Box::pin(answer(&head, body, peer, ctx)).await;
+        if let Err(cut) = ctx.config.write.write(&mut stream, &reply).await {
             if let Some(cut) = cut {
                 ctx.cuts.count(cut);
             }
+            return None;
+        }
+        if !keep_alive {
+            limits::close_reading(&mut stream, ctx.shutdown.clone()).await;
             return None;
         }
         buf.drain(..head.head_len + head.content_length);
@@ -91,17 +92,17 @@ pub(crate) async fn connection(
 }
 
 /// Sends a last response and closes (see [`limits::refuse`]).
-async fn refuse(mut stream: NetStream, response: &[u8]) -> Option<Upgraded<'static>> {
-    limits::refuse(&mut stream, response).await;
+async fn refuse(mut stream: NetStream, response: &[u8], ctx: &Ctx) -> Option<Upgraded<'static>> {
+    limits::refuse(&mut stream, response, ctx.shutdown.clone()).await;
     None
 }
 
 /// The response to a request (other than SSE's) and whether the
 /// connection stays open.
-async fn answer(head: &Head, body: &[u8], peer: IpAddr, ctx: &Ctx) -> (Vec<u8>, bool) {
+async fn answer(head: &Head, body: &[u8], peer: IpAddr, ctx: &Ctx) -> (Vec<Piece>, bool) {
     let keep = head.keep_alive;
-    match (head.method.as_str(), head.path.as_str()) {
-        ("GET", "/poll") => Box::pin(streams::poll(head, ctx)).await,
+    let (response, keep_alive) = match (head.method.as_str(), head.path.as_str()) {
+        ("GET", "/poll") => return Box::pin(streams::poll(head, ctx)).await,
         ("POST", "/publish") => Box::pin(publish(head, body, peer, ctx)).await,
         ("GET", "/health") => {
             let r = http::response(200, "application/json", health(ctx).as_bytes(), keep);
@@ -111,7 +112,8 @@ async fn answer(head: &Head, body: &[u8], peer: IpAddr, ctx: &Ctx) -> (Vec<u8>, 
             (http::error_response(405, "method not allowed here"), false)
         }
         _ => (http::error_response(404, "no such endpoint"), false),
-    }
+    };
+    (vec![Piece::Owned(response)], keep_alive)
 }
 
 /// `GET /health`: the process (which tells the processes of a cluster
@@ -191,6 +193,7 @@ async fn upgrade(stream: NetStream, buf: Vec<u8>, head: Head, ctx: &Ctx) -> Opti
             return refuse(
                 stream,
                 &http::error_response(404, "no WebSocket endpoint here"),
+                ctx,
             )
             .await;
         }

@@ -1,13 +1,13 @@
 //! The push stream over HTTP: long and short polls, and Server-Sent
 //! Events. A client far behind is served a page of the history at a time
-//! (the hub's pages), each written under the write deadline: nothing
-//! builds a copy of the whole history for one client.
+//! (the hub's pages), each written under the write deadline from the
+//! hub's own copy of each message: nothing copies the history per client.
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wsbench_transport::net::NetStream;
 
 use crate::Ctx;
-use crate::http::{self, Head};
+use crate::http::{self, Head, Piece};
 use crate::shutdown::shutting_down;
 
 /// The cursor a poll starts from: the request's, or the newest message
@@ -25,10 +25,10 @@ fn cursor_of(head: &Head, ctx: &Ctx) -> Result<u64, Vec<u8>> {
 /// the messages after the cursor (the client polls again from the cursor
 /// the answer gives). At shutdown a held long-poll is answered at once,
 /// empty, and the connection closes.
-pub(crate) async fn poll(head: &Head, ctx: &Ctx) -> (Vec<u8>, bool) {
+pub(crate) async fn poll(head: &Head, ctx: &Ctx) -> (Vec<Piece>, bool) {
     let cursor = match cursor_of(head, ctx) {
         Ok(c) => c,
-        Err(response) => return (response, false),
+        Err(response) => return (vec![Piece::Owned(response)], false),
     };
     let long = head.query_param("wait") != Some("0");
     let mut messages = ctx.hub.since(cursor);
@@ -43,16 +43,19 @@ pub(crate) async fn poll(head: &Head, ctx: &Ctx) -> (Vec<u8>, bool) {
     }
     let keep_alive = head.keep_alive && !*shutdown.borrow();
     let next = messages.last().map_or(cursor, |m| m.seq);
-    let mut body = format!("{{\"cursor\":{next},\"messages\":[");
-    for (i, m) in messages.iter().enumerate() {
+    let open = format!("{{\"cursor\":{next},\"messages\":[").into_bytes();
+    let mut body = vec![Piece::Owned(open)];
+    for (i, m) in messages.into_iter().enumerate() {
         if i > 0 {
-            body.push(',');
+            body.push(Piece::Static(b","));
         }
-        body.push_str(&m.json);
+        body.push(Piece::Message(m));
     }
-    body.push_str("]}");
-    let response = http::response(200, "application/json", body.as_bytes(), keep_alive);
-    (response, keep_alive)
+    body.push(Piece::Static(b"]}"));
+    let len = body.iter().map(|p| p.as_bytes().len()).sum();
+    let head = http::head(200, "application/json", len, keep_alive);
+    body.insert(0, Piece::Owned(head));
+    (body, keep_alive)
 }
 
 /// Streams the hub as Server-Sent Events, resuming after `last_event_id`
@@ -63,9 +66,9 @@ pub(crate) async fn sse(stream: NetStream, last_event_id: Option<u64>, ctx: &Ctx
         Some(id) => ctx.hub.subscribe_after(id),
         None => ctx.hub.subscribe(),
     };
-    let mut out = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\
-                    Cache-Control: no-store\r\nConnection: close\r\n\r\n"
-        .to_vec();
+    const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\
+                          Cache-Control: no-store\r\nConnection: close\r\n\r\n";
+    let mut out = vec![Piece::Static(HEAD)];
     let (mut read, mut write) = tokio::io::split(stream);
     let mut shutdown = ctx.shutdown.clone();
     let mut scratch = [0u8; 64];
@@ -79,14 +82,13 @@ pub(crate) async fn sse(stream: NetStream, last_event_id: Option<u64>, ctx: &Ctx
                 return;
             }
             out.clear();
-            if out.capacity() > 2 * crate::hub::PAGE_BYTES {
-                out = Vec::new();
-            }
         }
         tokio::select! {
             next = sub.next() => match next {
                 Some(batch) => for m in batch {
-                    out.extend_from_slice(format!("id: {}\ndata: {}\n\n", m.seq, m.json).as_bytes());
+                    out.push(Piece::Owned(format!("id: {}\ndata: ", m.seq).into_bytes()));
+                    out.push(Piece::Message(m));
+                    out.push(Piece::Static(b"\n\n"));
                 },
                 None => return,
             },

@@ -85,10 +85,14 @@ enum Wake<T> {
 }
 
 /// Cuts the connection: counted, a 1008 with the reason if the socket
-/// takes it now, and the socket dropped.
-fn cut(w: &Writer, ctx: &Ctx, why: Cut) {
+/// takes it now, and the socket reset, so the kernel drops what it still
+/// holds for this client too.
+fn cut(w: &Writer, pending: &mut Pending<'_>, ctx: &Ctx, why: Cut) {
+    // The pending flush holds the socket: give it up first.
+    pending.0 = None;
     ctx.cuts.count(why);
     let _ = w.close(1008, why.reason()).now_or_never();
+    w.discard_unsent();
 }
 
 /// Sends 1001 and waits (bounded) for the client's answer.
@@ -137,7 +141,7 @@ pub(crate) fn echo_loop<'a>(
                 }
                 Wake::Event(Some(Event::Close(_)) | None) | Wake::Flushed(Err(None)) => return,
                 Wake::Flushed(Ok(())) => continue,
-                Wake::Flushed(Err(Some(why))) => return cut(&w, ctx, why),
+                Wake::Flushed(Err(Some(why))) => return cut(&w, &mut pending, ctx, why),
                 Wake::Stop => return Box::pin(going_away(&mut r, &w)).await,
                 Wake::Item(()) => continue,
             };
@@ -145,7 +149,7 @@ pub(crate) fn echo_loop<'a>(
                 Box::pin(faults.before_echo(ctx.epoch)).await;
             }
             if !limits.admits(w.buffered_amount(), data.as_bytes().len()) {
-                return cut(&w, ctx, Cut::SendQueueFull);
+                return cut(&w, &mut pending, ctx, Cut::SendQueueFull);
             }
             let queued = match data {
                 Data::Text(t) => w.queue_text(&t),
@@ -185,14 +189,14 @@ pub(crate) fn push_loop<'a>(
                     continue;
                 }
                 Wake::Flushed(Ok(())) => continue,
-                Wake::Flushed(Err(Some(why))) => return cut(&w, ctx, why),
+                Wake::Flushed(Err(Some(why))) => return cut(&w, &mut pending, ctx, why),
                 // The hub is gone: the server is stopping.
                 Wake::Item(None) | Wake::Stop => return Box::pin(going_away(&mut r, &w)).await,
             };
             for m in &batch {
                 for _ in 0..ctx.config.faults.push_copies(m.seq) {
                     if !limits.admits(w.buffered_amount(), m.json.len()) {
-                        return cut(&w, ctx, Cut::SendQueueFull);
+                        return cut(&w, &mut pending, ctx, Cut::SendQueueFull);
                     }
                     if w.queue_text(&m.json).is_err() {
                         return;

@@ -286,6 +286,19 @@ pub enum NetWriteHalf {
     Tls(tokio::io::WriteHalf<TlsStream<CountedTcp>>),
 }
 
+impl NetWriteHalf {
+    /// Makes closing this connection discard the bytes the kernel has not
+    /// sent yet and reset it (SO_LINGER 0), for a peer cut for not
+    /// reading. Plain TCP only: a TLS half cannot reach its socket, and
+    /// closes as usual.
+    pub fn set_zero_linger(&self) -> io::Result<()> {
+        match self {
+            NetWriteHalf::Tcp(w, _) => w.as_ref().set_zero_linger(),
+            NetWriteHalf::Tls(_) => Ok(()),
+        }
+    }
+}
+
 impl AsyncRead for NetReadHalf {
     fn poll_read(
         self: Pin<&mut Self>,

@@ -261,6 +261,11 @@ impl<W: AsyncWrite + Unpin> Shared<W> {
         Ok(())
     }
 
+    /// Runs `f` on the socket's write half, unless a flush holds it now.
+    pub(crate) fn try_with_io<T>(&self, f: impl FnOnce(&W) -> T) -> Option<T> {
+        self.sink.try_lock().ok().map(|sink| f(&sink.io))
+    }
+
     pub(crate) fn heap_bytes(&self) -> usize {
         let out = lock(&self.outbox);
         let mut n = out.conn.heap_bytes() + out.frames.capacity() * size_of::<Queued>();
@@ -268,6 +273,20 @@ impl<W: AsyncWrite + Unpin> Shared<W> {
             n += sink.inflight.capacity() + sink.frames.capacity() * size_of::<Queued>();
         }
         n
+    }
+}
+
+impl WsWriter<crate::net::NetWriteHalf> {
+    /// Makes dropping this connection reset it, discarding what the
+    /// kernel has not sent (plain TCP; see
+    /// [`crate::net::NetWriteHalf::set_zero_linger`]): for a peer cut for
+    /// not reading, whose unsent bytes would otherwise stay queued in the
+    /// kernel. `false` when it could not be set now.
+    pub fn discard_unsent(&self) -> bool {
+        matches!(
+            self.shared.try_with_io(|io| io.set_zero_linger()),
+            Some(Ok(()))
+        )
     }
 }
 
