@@ -73,11 +73,12 @@ async fn echo_text_and_binary_then_client_closes_cleanly() {
     assert_eq!(ws.ready_state(), ReadyState::Closing);
     assert!(ws.send_text("late").await.is_err(), "send after close");
     let ev = next(ws).await;
+    // The server's answer carries our code and reason back.
     assert_eq!(
         close_of(&ev),
         &CloseEvent {
             code: 1000,
-            reason: String::new(),
+            reason: "bye".to_owned(),
             was_clean: true
         }
     );

@@ -21,12 +21,22 @@ use crate::deflate::{InflateError, Inflater, heavy};
 use crate::error::Error;
 use crate::net::ReadReady;
 
+/// The parts of [`Config`] the reader uses (every idle connection holds
+/// them, so not the whole configuration).
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    max_message_size: u64,
+    read_buffer_initial: usize,
+    read_buffer_max: usize,
+    max_inflate_ratio: u32,
+}
+
 /// The receiving half of a connection.
 #[derive(Debug)]
 pub struct WsReader<R, W> {
     io: R,
     shared: Arc<Shared<W>>,
-    config: Config,
+    config: Limits,
     /// Read buffer; bytes `start..end` are not decoded yet.
     buf: Vec<u8>,
     start: usize,
@@ -76,7 +86,12 @@ where
         WsReader {
             io,
             shared,
-            config,
+            config: Limits {
+                max_message_size: config.max_message_size,
+                read_buffer_initial: config.read_buffer_initial,
+                read_buffer_max: config.read_buffer_max,
+                max_inflate_ratio: config.max_inflate_ratio,
+            },
             buf,
             start: 0,
             end,
