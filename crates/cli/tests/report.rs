@@ -5,7 +5,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{serial, serve, text, wsbench};
 
@@ -67,22 +67,7 @@ fn run(scenario: &Path, results: &Path) -> PathBuf {
 /// Loads `html` in headless Chromium and returns how many of its charts
 /// laid out at a visible size, and how many there are.
 fn render_in_chromium(html: &Path) -> Option<(usize, usize)> {
-    let browser = ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|b| {
-            Command::new(b)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        });
-    let Some(browser) = browser else {
-        assert!(
-            std::env::var_os("WSBENCH_REQUIRE_CHROMIUM").is_none(),
-            "WSBENCH_REQUIRE_CHROMIUM is set but no chromium is installed"
-        );
-        eprintln!("SKIPPED the Chromium render check: no chromium on this machine");
-        return None;
-    };
+    let browser = common::chromium("the Chromium render check")?;
     // A copy of the page with a probe that measures each chart's box.
     let probe = html.with_file_name("report-probe.html");
     let page = std::fs::read_to_string(html).unwrap().replace(
@@ -92,38 +77,13 @@ fn render_in_chromium(html: &Path) -> Option<(usize, usize)> {
          document.body.setAttribute('data-rendered',ok+'/'+s.length);});</script></body>",
     );
     std::fs::write(&probe, page).unwrap();
-    let profile = html.with_file_name("chromium-profile");
-    let dom_file = html.with_file_name("report-dom.html");
-    let mut child = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            &format!("--user-data-dir={}", profile.display()),
-            "--dump-dom",
-        ])
-        .arg(format!("file://{}", probe.display()))
-        // A file, not a pipe: the DOM is larger than a pipe's buffer.
-        .stdout(std::fs::File::create(&dom_file).unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromium starts");
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "chromium did not finish in 90 s");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let dom = std::fs::read_to_string(&dom_file).unwrap();
-    let at = dom.find("data-rendered=\"").unwrap_or_else(|| {
+    let dom = common::dump_dom(browser, &probe);
+    let value = common::attribute(&dom, "data-rendered").unwrap_or_else(|| {
         panic!(
             "the page did not load in chromium:\n{}",
             &dom[..dom.len().min(2000)]
         )
     });
-    let rest = &dom[at + "data-rendered=\"".len()..];
-    let value = &rest[..rest.find('"').unwrap()];
     let (ok, all) = value.split_once('/').unwrap();
     Some((ok.parse().unwrap(), all.parse().unwrap()))
 }

@@ -1,5 +1,5 @@
 //! Helpers the CLI test files share: the real binary, a `wsbench serve`
-//! child, scratch folders, signals, one-at-a-time runs.
+//! child, scratch folders, signals, one-at-a-time runs, headless Chromium.
 
 #![allow(dead_code)]
 
@@ -112,4 +112,66 @@ pub fn newest_run(root: &std::path::Path) -> PathBuf {
 /// `summary.json` of a results folder, as JSON.
 pub fn summary(run: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap()
+}
+
+/// The Chromium on this machine; `None` (said loudly) when there is none,
+/// which fails the test when `WSBENCH_REQUIRE_CHROMIUM` is set.
+pub fn chromium(check: &str) -> Option<&'static str> {
+    let browser = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| {
+            Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    if browser.is_none() {
+        assert!(
+            std::env::var_os("WSBENCH_REQUIRE_CHROMIUM").is_none(),
+            "WSBENCH_REQUIRE_CHROMIUM is set but no chromium is installed"
+        );
+        eprintln!("SKIPPED {check}: no chromium on this machine");
+    }
+    browser
+}
+
+/// Loads `page` in headless Chromium and returns the DOM once the page
+/// has loaded (its load event waits for every image and script).
+pub fn dump_dom(browser: &str, page: &std::path::Path) -> String {
+    use std::time::{Duration, Instant};
+    let profile = page.with_file_name("chromium-profile");
+    let dom_file = page.with_file_name("dom.html");
+    let mut child = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            &format!("--user-data-dir={}", profile.display()),
+            "--dump-dom",
+        ])
+        .arg(format!("file://{}", page.display()))
+        // A file, not a pipe: the DOM may be larger than a pipe's buffer.
+        .stdout(std::fs::File::create(&dom_file).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromium starts");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("chromium did not finish in 90 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::fs::read_to_string(&dom_file).unwrap()
+}
+
+/// The value of attribute `name` in `dom`.
+pub fn attribute<'d>(dom: &'d str, name: &str) -> Option<&'d str> {
+    let key = format!("{name}=\"");
+    let at = dom.find(&key)? + key.len();
+    let rest = &dom[at..];
+    Some(&rest[..rest.find('"')?])
 }
