@@ -4,7 +4,8 @@ normal echo client and a normal push subscriber measuring all along.
 
     python3 scripts/chaos.py WSBENCH [--short] [ATTACK ...]
 
-Attacks: big-frames, pollers, bombs, bombs-echoed, slow-push, http. Each starts its own
+Attacks: big-frames, pollers, bombs, bombs-echoed, slow-push,
+slow-push-fastwebsockets, slow-push-tokio-tungstenite, http. Each starts its own
 server, prints its figures and asserts the limits in docs/reliability.md;
 the exit status is 1 when any assertion fails. Standard library only.
 """
@@ -327,9 +328,9 @@ def bombs_echoed(exe):
     bombs(exe, "--max-inflate-ratio", "0")
 
 
-def slow_push(exe):
+def slow_push(exe, stack="own", seconds=None):
     """A /push reader at 256 KiB/s, publish rate 500 x 64 KiB."""
-    srv = Server(exe, "--publish-rate", "500", "--payload-size", "65536")
+    srv = Server(exe, "--publish-rate", "500", "--payload-size", "65536", "--impl", stack)
     e, p = probes(srv)
     time.sleep(0.3)
     start = srv.rss()
@@ -340,7 +341,7 @@ def slow_push(exe):
     t0 = time.monotonic()
     # Read at 256 KiB/s until the server drops this reader; keep measuring
     # the server's memory and the normal clients to the end either way.
-    while time.monotonic() - t0 < (5 if SHORT else 10):
+    while time.monotonic() - t0 < (seconds or (5 if SHORT else 10)):
         if closed_after is None:
             try:
                 chunk = s.recv(8192)
@@ -360,6 +361,19 @@ def slow_push(exe):
     check(peak - start < 32 * MIB + 50 * MIB, "RSS bounded (history budget + 50 MiB over the start)")
     end_probes(e, p)
     srv.stop()
+
+
+# These stacks write in place, without a queue of ours: a reader that keeps
+# taking some bytes is cut only when one write waits past the write
+# deadline, which the kernel's send-buffer hysteresis makes take longer.
+def slow_push_fastwebsockets(exe):
+    """The slow /push reader with the fastwebsockets stack behind --impl."""
+    slow_push(exe, "fastwebsockets", 15)
+
+
+def slow_push_tungstenite(exe):
+    """The slow /push reader with the tokio-tungstenite stack behind --impl."""
+    slow_push(exe, "tokio-tungstenite", 15)
 
 
 def http_attacks(exe):
@@ -396,6 +410,8 @@ ATTACKS = {
     "bombs": bombs,
     "bombs-echoed": bombs_echoed,
     "slow-push": slow_push,
+    "slow-push-fastwebsockets": slow_push_fastwebsockets,
+    "slow-push-tokio-tungstenite": slow_push_tungstenite,
     "http": http_attacks,
 }
 

@@ -3,10 +3,10 @@
 # normal echo client and a normal push subscriber measuring all along
 # (scripts/chaos.py; the limits it asserts are in docs/reliability.md):
 #
-#   scripts/chaos.sh            every attack, the full durations (~1 min)
+#   scripts/chaos.sh            every attack, the full durations (~1.5 min)
 #   scripts/chaos.sh --short    shorter attacks (the test command runs this)
-#   scripts/chaos.sh bombs      one attack: big-frames, pollers, bombs,
-#                               slow-push, http
+#   scripts/chaos.sh bombs      some attacks by name (scripts/chaos.py lists
+#                               them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q -p wsbench

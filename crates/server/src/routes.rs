@@ -256,4 +256,30 @@ mod tests {
         let serving = future_of(&super::serve_websocket);
         assert!(serving <= 800, "serve_websocket: {serving} bytes, over 800");
     }
+
+    #[test]
+    fn only_loopback_or_the_token_holder_may_publish() {
+        use std::net::IpAddr;
+        let (local, remote): (IpAddr, IpAddr) =
+            ("127.0.0.1".parse().unwrap(), "192.0.2.7".parse().unwrap());
+        let v6: IpAddr = "::1".parse().unwrap();
+        let may = super::may_publish;
+        assert!(may(None, None, local).is_ok());
+        assert!(may(None, None, v6).is_ok());
+        assert!(may(None, Some("Bearer x"), remote).is_err(), "no token set");
+        let token = Some("s3cret");
+        assert!(may(token, Some("Bearer s3cret"), remote).is_ok());
+        for wrong in [
+            None,
+            Some("Bearer s3cre"),
+            Some("Bearer s3cret2"),
+            Some("s3cret"),
+        ] {
+            assert!(may(token, wrong, remote).is_err(), "{wrong:?}");
+            assert!(
+                may(token, wrong, local).is_err(),
+                "a token binds loopback too"
+            );
+        }
+    }
 }

@@ -175,6 +175,15 @@ pub(crate) async fn serve(
 /// the server cut it, `Err(None)` when the peer went away or failed.
 type Served = Result<(), Option<Cut>>;
 
+/// How a write that failed ends the connection: a cut resets it, so the
+/// kernel drops what it still holds for this client too.
+fn ended(io: &Prefixed, why: Option<Cut>) -> Served {
+    if why.is_some() {
+        let _ = io.inner.tcp().set_zero_linger();
+    }
+    Err(why)
+}
+
 /// `write`, within the write deadline.
 async fn within<T, E>(ctx: &Ctx, write: impl Future<Output = Result<T, E>>) -> Served {
     match tokio::time::timeout(ctx.config.write.deadline, write).await {
@@ -217,8 +226,8 @@ async fn fws_echo(
             OpCode::Text | OpCode::Binary => true,
             _ => false,
         };
-        if echo {
-            within(ctx, ws.write_frame(frame)).await?;
+        if echo && let Err(why) = within(ctx, ws.write_frame(frame)).await {
+            return ended(&ws.into_inner(), why);
         }
     }
 }
@@ -245,7 +254,9 @@ async fn fws_push(
         };
         for m in batch {
             let frame = Frame::text(Payload::Borrowed(m.json.as_bytes()));
-            within(ctx, ws.write_frame(frame)).await?;
+            if let Err(why) = within(ctx, ws.write_frame(frame)).await {
+                return ended(&ws.into_inner(), why);
+            }
         }
     }
 }
@@ -305,8 +316,8 @@ async fn tt_echo(
                 let sent = tokio::time::timeout(ctx.config.write.deadline, ws.send(m)).await;
                 match sent {
                     Ok(Ok(())) => {}
-                    Ok(Err(e)) => return Err(tt_cut(&e)),
-                    Err(_) => return Err(Some(Cut::WriteTimeout)),
+                    Ok(Err(e)) => return ended(ws.get_ref(), tt_cut(&e)),
+                    Err(_) => return ended(ws.get_ref(), Some(Cut::WriteTimeout)),
                 }
             }
             Some(Ok(_)) => {}
@@ -343,8 +354,8 @@ async fn tt_push(
         });
         match sent.await {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(tt_cut(&e)),
-            Err(_) => return Err(Some(Cut::WriteTimeout)),
+            Ok(Err(e)) => return ended(ws.get_ref(), tt_cut(&e)),
+            Err(_) => return ended(ws.get_ref(), Some(Cut::WriteTimeout)),
         }
     }
 }

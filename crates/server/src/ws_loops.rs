@@ -142,7 +142,12 @@ pub(crate) fn echo_loop<'a>(
                 Wake::Event(Some(Event::Close(_)) | None) | Wake::Flushed(Err(None)) => return,
                 Wake::Flushed(Ok(())) => continue,
                 Wake::Flushed(Err(Some(why))) => return cut(&w, &mut pending, ctx, why),
-                Wake::Stop => return Box::pin(going_away(&mut r, &w)).await,
+                Wake::Stop => {
+                    // A pending flush holds the socket: the close goes
+                    // through its own.
+                    drop(pending);
+                    return Box::pin(going_away(&mut r, &w)).await;
+                }
                 Wake::Item(()) => continue,
             };
             if faulty {
@@ -191,7 +196,10 @@ pub(crate) fn push_loop<'a>(
                 Wake::Flushed(Ok(())) => continue,
                 Wake::Flushed(Err(Some(why))) => return cut(&w, &mut pending, ctx, why),
                 // The hub is gone: the server is stopping.
-                Wake::Item(None) | Wake::Stop => return Box::pin(going_away(&mut r, &w)).await,
+                Wake::Item(None) | Wake::Stop => {
+                    drop(pending);
+                    return Box::pin(going_away(&mut r, &w)).await;
+                }
             };
             for m in &batch {
                 for _ in 0..ctx.config.faults.push_copies(m.seq) {
