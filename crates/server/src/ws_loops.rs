@@ -3,7 +3,9 @@
 //!
 //! A loop waits in `select!` for one thing to happen and acts on it after
 //! the `select!` has ended, so the futures it waited on are gone while it
-//! queues. Queuing never waits: the bytes go to the socket at once if it
+//! queues. Queuing never waits, and is corked: every message already at
+//! hand (echoes of the messages already read, pushes already published) is
+//! queued before one write. The bytes go to the socket at once if it
 //! takes them, else a flush waits alongside the reads, under the write
 //! deadline; a message that would pass the cap on queued bytes cuts the
 //! connection (1008). Shutdown, rare, is boxed. The loops split the
@@ -29,6 +31,9 @@ use crate::shutdown::shutting_down;
 
 type Reader = WsReader<NetReadHalf, NetWriteHalf>;
 type Writer = WsWriter<NetWriteHalf>;
+
+/// Echoes gathered into one write while more messages are readable.
+const CORK: usize = 64 << 10;
 
 /// How long WebSocket clients get to answer our 1001 at shutdown.
 const SHUTDOWN_CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -127,16 +132,25 @@ pub(crate) fn echo_loop<'a>(
         let faults = &ctx.config.faults;
         let faulty = *faults != crate::Faults::default();
         let mut pending = Pending::default();
+        // An event already read while corked, to handle first.
+        let mut ready: Option<Option<Event>> = None;
         loop {
-            let wake: Wake<()> = tokio::select! {
-                ev = r.next_event() => Wake::Event(ev),
-                f = pending.done() => Wake::Flushed(f),
-                () = shutting_down(&mut shutdown) => Wake::Stop,
+            let wake: Wake<()> = match ready.take() {
+                Some(ev) => Wake::Event(ev),
+                None => tokio::select! {
+                    ev = r.next_event() => Wake::Event(ev),
+                    f = pending.done() => Wake::Flushed(f),
+                    () = shutting_down(&mut shutdown) => Wake::Stop,
+                },
             };
             let data = match wake {
                 Wake::Event(Some(Event::Message(data))) => data,
                 Wake::Event(ev @ Some(Event::Pong(_) | Event::Error(_))) => {
                     note_error(&ev, ctx);
+                    // Echoes corked before this event go out now.
+                    if !pending.write_now(&w, limits) {
+                        return;
+                    }
                     continue;
                 }
                 Wake::Event(Some(Event::Close(_)) | None) | Wake::Flushed(Err(None)) => return,
@@ -160,7 +174,20 @@ pub(crate) fn echo_loop<'a>(
                 Data::Text(t) => w.queue_text(&t),
                 Data::Binary(b) => w.queue_binary(&b),
             };
-            if queued.is_err() || !pending.write_now(&w, limits) {
+            if queued.is_err() {
+                return;
+            }
+            // Cork: every message the socket already holds is answered
+            // before one write, up to CORK bytes. (Not with faults, which
+            // hold each echo on its own.)
+            if !faulty
+                && w.buffered_amount() < CORK
+                && let Some(ev) = r.next_event().now_or_never()
+            {
+                ready = Some(ev);
+                continue;
+            }
+            if !pending.write_now(&w, limits) {
                 return;
             }
         }
@@ -179,12 +206,17 @@ pub(crate) fn push_loop<'a>(
     async move {
         let limits = &ctx.config.write;
         let mut pending = Pending::default();
+        // Messages already taken while corked, to queue first.
+        let mut ready = None;
         loop {
-            let wake = tokio::select! {
-                batch = sub.next() => Wake::Item(batch),
-                ev = r.next_event() => Wake::Event(ev),
-                f = pending.done() => Wake::Flushed(f),
-                () = shutting_down(&mut shutdown) => Wake::Stop,
+            let wake = match ready.take() {
+                Some(batch) => Wake::Item(batch),
+                None => tokio::select! {
+                    batch = sub.next() => Wake::Item(batch),
+                    ev = r.next_event() => Wake::Event(ev),
+                    f = pending.done() => Wake::Flushed(f),
+                    () = shutting_down(&mut shutdown) => Wake::Stop,
+                },
             };
             let batch = match wake {
                 Wake::Item(Some(batch)) => batch,
@@ -210,6 +242,14 @@ pub(crate) fn push_loop<'a>(
                         return;
                     }
                 }
+            }
+            // Every message already published goes out in one write, up
+            // to CORK bytes.
+            if w.buffered_amount() < CORK
+                && let Some(more) = sub.next().now_or_never()
+            {
+                ready = Some(more);
+                continue;
             }
             if !pending.write_now(&w, limits) {
                 return;
