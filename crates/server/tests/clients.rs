@@ -10,16 +10,8 @@ use wsbench_transport::http_client::{PollClient, SseClient};
 use wsbench_transport::net::ByteCounters;
 use wsbench_transport::{ClientOptions, Data, Error, Event, connect, tls};
 
-const LIMIT: Duration = Duration::from_secs(10);
-
-async fn server(config: ServerConfig) -> Server {
-    Server::start(ServerConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..config
-    })
-    .await
-    .unwrap()
-}
+mod common;
+use common::{LIMIT, server};
 
 fn seqs(body: &[u8]) -> (u64, Vec<u64>) {
     let batch = PollBatch::parse(body).unwrap();

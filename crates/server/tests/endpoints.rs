@@ -5,19 +5,11 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use wsbench_server::{Server, ServerConfig};
+use wsbench_server::ServerConfig;
 use wsbench_transport::{ClientOptions, Data, Event, TcpWebSocket, connect};
 
-const LIMIT: Duration = Duration::from_secs(10);
-
-async fn server(config: ServerConfig) -> Server {
-    Server::start(ServerConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..config
-    })
-    .await
-    .unwrap()
-}
+mod common;
+use common::{LIMIT, body, http, server};
 
 async fn ws(addr: SocketAddr, path: &str) -> TcpWebSocket {
     connect(&format!("ws://{addr}{path}"), &ClientOptions::default())
@@ -31,23 +23,6 @@ async fn next(ws: &mut TcpWebSocket) -> Event {
         .await
         .expect("event in time")
         .expect("event before close")
-}
-
-/// One HTTP/1.1 exchange on a fresh connection; returns the whole response.
-async fn http(addr: SocketAddr, request: &[u8]) -> String {
-    let mut tcp = TcpStream::connect(addr).await.unwrap();
-    tcp.write_all(request).await.unwrap();
-    let mut out = Vec::new();
-    tokio::time::timeout(LIMIT, tcp.read_to_end(&mut out))
-        .await
-        .expect("response in time")
-        .unwrap();
-    String::from_utf8(out).unwrap()
-}
-
-fn body(response: &str) -> serde_json::Value {
-    let (_, body) = response.split_once("\r\n\r\n").expect("a head and a body");
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
 
 #[tokio::test]

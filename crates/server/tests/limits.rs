@@ -9,19 +9,14 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use wsbench_server::{Server, ServerConfig, WriteLimits, WsImpl};
+use wsbench_server::{ServerConfig, WriteLimits, WsImpl};
 use wsbench_transport::{ClientOptions, Data, DeflateConfig, Event, TcpWebSocket, connect};
 
-const LIMIT: Duration = Duration::from_secs(20);
+mod common;
+use common::{body, http, server};
 
-async fn server(config: ServerConfig) -> Server {
-    Server::start(ServerConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..config
-    })
-    .await
-    .unwrap()
-}
+/// How long a cut may take to show (the slow cases wait for deadlines).
+const LIMIT: Duration = Duration::from_secs(20);
 
 fn limits(deadline_ms: u64, queue_max: usize) -> WriteLimits {
     WriteLimits {
@@ -39,23 +34,6 @@ async fn ws(addr: SocketAddr, path: &str, deflate: bool) -> TcpWebSocket {
         .await
         .unwrap()
         .socket
-}
-
-/// One HTTP/1.1 exchange on a fresh connection; returns the whole response.
-async fn http(addr: SocketAddr, request: &[u8]) -> String {
-    let mut tcp = TcpStream::connect(addr).await.unwrap();
-    tcp.write_all(request).await.unwrap();
-    let mut out = Vec::new();
-    tokio::time::timeout(LIMIT, tcp.read_to_end(&mut out))
-        .await
-        .expect("response in time")
-        .unwrap();
-    String::from_utf8(out).unwrap()
-}
-
-fn body(response: &str) -> serde_json::Value {
-    let (_, body) = response.split_once("\r\n\r\n").expect("a head and a body");
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
 
 /// The count of connections cut for `reason`, from `/health`.

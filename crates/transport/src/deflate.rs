@@ -189,9 +189,10 @@ const HEAVY_BYTES: usize = 16 << 10;
 /// connection's large (or hostile) messages cannot stall the others.
 pub(crate) fn heavy<T>(bytes: usize, work: impl FnOnce() -> T) -> T {
     use tokio::runtime::{Handle, RuntimeFlavor};
+    // The size first: a small message does not look up the runtime.
     let threaded =
-        Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
-    if bytes >= HEAVY_BYTES && threaded {
+        || Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
+    if bytes >= HEAVY_BYTES && threaded() {
         tokio::task::block_in_place(work)
     } else {
         work()
