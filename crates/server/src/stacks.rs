@@ -184,11 +184,21 @@ fn ended(io: &Prefixed, why: Option<Cut>) -> Served {
     Err(why)
 }
 
-/// `write`, within the write deadline.
+/// `write`, within the write deadline (its errors: the peer's).
 async fn within<T, E>(ctx: &Ctx, write: impl Future<Output = Result<T, E>>) -> Served {
+    within_as(ctx, write, |_| None).await
+}
+
+/// `write`, within the write deadline; `cut` names the errors that are
+/// the server's limits rather than the peer's.
+async fn within_as<T, E>(
+    ctx: &Ctx,
+    write: impl Future<Output = Result<T, E>>,
+    cut: fn(&E) -> Option<Cut>,
+) -> Served {
     match tokio::time::timeout(ctx.config.write.deadline, write).await {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(_)) => Err(None),
+        Ok(Err(e)) => Err(cut(&e)),
         Err(_) => Err(Some(Cut::WriteTimeout)),
     }
 }
@@ -313,11 +323,8 @@ async fn tt_echo(
         };
         match message {
             Some(Ok(m)) if m.is_text() || m.is_binary() => {
-                let sent = tokio::time::timeout(ctx.config.write.deadline, ws.send(m)).await;
-                match sent {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => return ended(ws.get_ref(), tt_cut(&e)),
-                    Err(_) => return ended(ws.get_ref(), Some(Cut::WriteTimeout)),
+                if let Err(why) = within_as(ctx, ws.send(m), tt_cut).await {
+                    return ended(ws.get_ref(), why);
                 }
             }
             Some(Ok(_)) => {}
@@ -346,16 +353,14 @@ async fn tt_push(
             },
             () = shutting_down(&mut shutdown) => return tt_close(&mut ws, ctx).await,
         };
-        let sent = tokio::time::timeout(ctx.config.write.deadline, async {
+        let sent = async {
             for m in batch {
                 ws.feed(Message::text(m.json.as_str())).await?;
             }
             ws.flush().await
-        });
-        match sent.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return ended(ws.get_ref(), tt_cut(&e)),
-            Err(_) => return ended(ws.get_ref(), Some(Cut::WriteTimeout)),
+        };
+        if let Err(why) = within_as(ctx, sent, tt_cut).await {
+            return ended(ws.get_ref(), why);
         }
     }
 }
