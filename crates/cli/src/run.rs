@@ -57,6 +57,20 @@ pub(crate) struct RunArgs {
     /// precedes the first phase.
     #[arg(long)]
     no_calibrate: bool,
+    /// A URL target's server process on this host: its CPU time and its
+    /// child processes' is read at each window's edges and reported as
+    /// server_cpu_us_per_msg and the server's CPU share, as for the
+    /// builtin server.
+    #[arg(long, value_parser = parse_server_pid)]
+    server_pid: Option<u32>,
+}
+
+fn parse_server_pid(s: &str) -> Result<u32, String> {
+    let pid: u32 = s.parse().map_err(|_| format!("not a process id: {s:?}"))?;
+    if !std::path::Path::new(&format!("/proc/{pid}/stat")).exists() {
+        return Err(format!("no process {pid} on this host"));
+    }
+    Ok(pid)
 }
 
 fn parse_start_at(s: &str) -> Result<std::time::SystemTime, String> {
@@ -136,6 +150,7 @@ fn execute(scenario: Scenario, args: &RunArgs, extra: impl FnOnce(&Summary)) -> 
                     start_at,
                 }),
             calibrate: !args.no_calibrate,
+            server_pid: args.server_pid,
         };
         let report = |dir: &std::path::Path| {
             if args.report {
@@ -329,6 +344,7 @@ pub(crate) fn calibrate(args: CalibrateArgs) -> ExitCode {
         start_at: None,
         report: false,
         no_calibrate: true,
+        server_pid: None,
     };
     execute(scenario, &run_args, |summary| {
         if let Some(rtt) = summary

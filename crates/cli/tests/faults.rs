@@ -333,3 +333,61 @@ fn workers_and_merged_shards_account_like_one_process() {
     );
     assert_eq!(counts(&merged), expected, "two shards, merged");
 }
+
+/// `--server-pid` reads the CPU time of the process it names over the
+/// window: the serving process shows CPU per message, a process that
+/// sleeps through the run shows none, and the builtin target refuses the
+/// flag (its own server is always read).
+#[test]
+fn a_url_targets_server_cpu_is_read_from_the_process_named() {
+    let _one = serial();
+    let dir = temp_dir("faults", "server-pid");
+    let target = serve(&[]);
+    let file = write_scenario(
+        &dir,
+        "server-pid",
+        &target.addr,
+        "[target]\nurl = \"ws://TARGET\"\n[load]\ntransports = [\"websocket\"]\n\
+         connections = 50\nduration = \"1500ms\"\nwarmup = \"300ms\"\n\
+         [workload]\nkind = \"push\"\nrate = 200\n",
+    );
+    let mut sleeper = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let mut cpu_per_msg = Vec::new();
+    for pid in [target.child.id(), sleeper.id()] {
+        let results = dir.join(format!("results-{pid}"));
+        let pid = pid.to_string();
+        let out = wsbench(&[
+            "run",
+            &file,
+            "--quiet",
+            "--no-calibrate",
+            "--server-pid",
+            &pid,
+            "--results",
+            results.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let phase = &summary(&newest_run(&results))["phases"][0];
+        assert_eq!(phase["counters"]["delivered"], 50 * 300, "{phase}");
+        cpu_per_msg.push(phase["server_cpu_us_per_msg"].as_f64().unwrap());
+    }
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    assert!(cpu_per_msg[0] > 0.0, "{cpu_per_msg:?}");
+    assert_eq!(cpu_per_msg[1], 0.0, "{cpu_per_msg:?}");
+
+    let builtin = write_scenario(
+        &dir,
+        "builtin",
+        "",
+        "[target]\nbuiltin = true\n[load]\ntransports = [\"websocket\"]\nconnections = 1\n\
+         duration = \"1s\"\n[workload]\nkind = \"echo\"\nrate = 10\n",
+    );
+    let pid = target.child.id().to_string();
+    let out = wsbench(&["run", &builtin, "--quiet", "--server-pid", &pid]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("--server-pid is for URL targets"));
+}

@@ -44,6 +44,10 @@ pub struct RunOptions {
     pub shard: Option<ShardRun>,
     /// Measure the harness floor before the first phase.
     pub calibrate: bool,
+    /// A URL target's server process on this host: its CPU time (with its
+    /// children's) over each window gives `server_cpu_us_per_msg` and the
+    /// server's CPU share, as for the builtin server.
+    pub server_pid: Option<u32>,
 }
 
 /// One shard of a run spread over several machines: connections
@@ -204,6 +208,11 @@ pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<RunOutcome, Run
     if let Some(sh) = opts.shard {
         check_shard(&scenario, sh, workers)?;
     }
+    if opts.server_pid.is_some() && matches!(scenario.target, Target::Builtin { .. }) {
+        return Err(RunError::Unsupported(
+            "--server-pid is for URL targets: the builtin server's CPU is always read".into(),
+        ));
+    }
     let suffix = opts
         .shard
         .map(|sh| format!("-shard-{}-of-{}", sh.index, sh.count));
@@ -240,6 +249,7 @@ pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<RunOutcome, Run
             options: options.clone(),
             progress: opts.progress,
             progress_file: None,
+            server_pid: opts.server_pid,
             push: (scenario.workload == WorkloadKind::Push).then_some(PushRole {
                 run: run_id,
                 phase: k,

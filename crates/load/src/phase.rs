@@ -59,6 +59,9 @@ pub(crate) struct Phase {
     pub(crate) progress_file: Option<PathBuf>,
     /// Push phases only.
     pub(crate) push: Option<PushRole>,
+    /// A target server process on this host (not the builtin one) whose
+    /// CPU time, with its children's, is read at the window's edges.
+    pub(crate) server_pid: Option<u32>,
 }
 
 /// What one process measured of a phase.
@@ -89,13 +92,13 @@ struct Readings {
 }
 
 impl Readings {
-    fn take(bytes: &ByteCounters, rec: &Recorder, builtin: Option<&Builtin>) -> Readings {
+    fn take(bytes: &ByteCounters, rec: &Recorder, server_pid: Option<u32>) -> Readings {
         Readings {
             bytes_sent: bytes.written(),
             bytes_received: bytes.read(),
             http_requests: Counts::get(&rec.counts.http_requests),
             client_cpu_ns: sys::cpu_ns(None).unwrap_or(0),
-            server_cpu_ns: builtin.map(Builtin::cpu_ns),
+            server_cpu_ns: server_pid.map(sys::tree_cpu_ns),
         }
     }
 }
@@ -242,11 +245,12 @@ impl Phase {
         let subscribers = Counts::get(&rec.counts.open_now);
         rec.set_measuring(true);
         let window_start = Instant::now();
-        let before = Readings::take(&bytes, &rec, builtin.as_deref());
+        let server_pid = builtin.as_deref().map(Builtin::pid).or(self.server_pid);
+        let before = Readings::take(&bytes, &rec, server_pid);
         if early.is_none() {
-            early = watch.window(interrupt, builtin.as_deref_mut()).await;
+            early = watch.window(interrupt, builtin).await;
         }
-        let after = Readings::take(&bytes, &rec, builtin.as_deref());
+        let after = Readings::take(&bytes, &rec, server_pid);
         rec.set_measuring(false);
         let measured = window_start.elapsed();
         if early.is_none() {

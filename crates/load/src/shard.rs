@@ -63,6 +63,8 @@ pub async fn run_shard(
             publishes: None,
             clock: 0,
         }),
+        // The coordinator reads the server's CPU time.
+        server_pid: None,
     };
     std::fs::create_dir_all(&spec.out).map_err(RunError::Results)?;
     let plan = Plan::starting_at(&phase.scenario, spec.start_ns, spec.index, spec.count);
@@ -218,6 +220,7 @@ async fn supervise(
 ) -> Watched {
     let (window_ns, end_ns) = (plan.window_ns, plan.window_end_ns());
     let workers = list.len() as u64;
+    let server_pid = builtin.as_deref().map(Builtin::pid).or(phase.server_pid);
     let mut cpu_at_start = None;
     let mut cpu_at_end = None;
     let mut early: Early = None;
@@ -253,18 +256,19 @@ async fn supervise(
             }
         }
         let now = monotonic_ns();
-        if let Some(b) = builtin.as_deref_mut() {
+        if let Some(pid) = server_pid {
             if cpu_at_start.is_none() && now >= window_ns {
-                cpu_at_start = Some(b.cpu_ns());
+                cpu_at_start = Some(crate::sys::tree_cpu_ns(pid));
             }
             if cpu_at_end.is_none() && now >= end_ns {
-                cpu_at_end = Some(b.cpu_ns());
+                cpu_at_end = Some(crate::sys::tree_cpu_ns(pid));
             }
-            if early.is_none()
-                && let Some(why) = b.failure()
-            {
-                early = Some((StopReason::TargetFailed, why));
-            }
+        }
+        if let Some(b) = builtin.as_deref_mut()
+            && early.is_none()
+            && let Some(why) = b.failure()
+        {
+            early = Some((StopReason::TargetFailed, why));
         }
         if early.is_some() && !signalled {
             signalled = true;

@@ -27,6 +27,16 @@ pub fn cpu_ns(pid: Option<u32>) -> Option<u64> {
     Some((utime + stime) * tick)
 }
 
+/// CPU time of process `pid` and its child processes (a server and its
+/// workers), nanoseconds.
+pub fn tree_cpu_ns(pid: u32) -> u64 {
+    let mut total = cpu_ns(Some(pid)).unwrap_or(0);
+    for c in children(pid) {
+        total += cpu_ns(Some(c)).unwrap_or(0);
+    }
+    total
+}
+
 /// Child processes of `pid`.
 pub fn children(pid: u32) -> Vec<u32> {
     fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))

@@ -18,7 +18,6 @@ use wsbench_server::args::ServeArgs;
 use wsbench_transport::{ClientOptions, tls};
 
 use crate::RunError;
-use crate::sys;
 
 /// Where the target is: `host:port` and whether it speaks TLS.
 #[derive(Clone, Debug)]
@@ -167,13 +166,9 @@ impl Builtin {
         self.addr
     }
 
-    /// CPU time of the server and its worker processes, nanoseconds.
-    pub fn cpu_ns(&self) -> u64 {
-        let mut total = sys::cpu_ns(Some(self.pid)).unwrap_or(0);
-        for c in sys::children(self.pid) {
-            total += sys::cpu_ns(Some(c)).unwrap_or(0);
-        }
-        total
+    /// The server's process id (its worker processes are its children).
+    pub fn pid(&self) -> u32 {
+        self.pid
     }
 
     /// `Some(status)` once the server has exited.

@@ -38,6 +38,7 @@ fn options(test: &str, interrupt: watch::Receiver<bool>) -> RunOptions {
         interrupt,
         shard: None,
         calibrate: false,
+        server_pid: None,
     }
 }
 

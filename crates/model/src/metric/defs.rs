@@ -222,7 +222,7 @@ pub const ALL: [Def; 32] = [
         "server_cpu_us_per_msg",
         Kind::Micros,
         Producer::Builtin,
-        "builtin server CPU per message",
+        "server CPU per message (builtin target, or run --server-pid)",
     ),
     def(
         Metric::ClientCpuShare,
@@ -236,7 +236,7 @@ pub const ALL: [Def; 32] = [
         "server_cpu_share",
         Kind::Share,
         Producer::BuiltinAny,
-        "builtin server CPU / the cores",
+        "server CPU / the cores (builtin target, or run --server-pid)",
     ),
     def(
         Metric::ConnectionsOpened,

@@ -207,7 +207,7 @@ pub struct PhaseSummary {
     /// HTTP requests per message received in the window.
     pub requests_per_msg: f64,
     /// Server CPU time (user + system) per delivered message, microseconds
-    /// (builtin targets only).
+    /// (the builtin target, or a URL target with `run --server-pid`).
     pub server_cpu_us_per_msg: Option<f64>,
     /// Load generator CPU seconds in the phase.
     pub client_cpu_s: f64,
