@@ -111,11 +111,17 @@ struct Window {
     after: Readings,
     /// Resident memory before the first connection and after the last.
     rss: (Option<u64>, Option<u64>),
+    /// Whether the server may run on this process's cores: if not, its CPU
+    /// share of them is not a contention figure and is left out.
+    server_shares_cores: bool,
 }
 
 impl Window {
     /// The builtin server's CPU share of the cores over the window.
     fn server_cpu_share(&self) -> Option<f64> {
+        if !self.server_shares_cores {
+            return None;
+        }
         let secs = self.measured.as_secs_f64().max(1e-9);
         match (self.before.server_cpu_ns, self.after.server_cpu_ns) {
             (Some(b), Some(a)) => Some(a.saturating_sub(b) as f64 / 1e9 / secs / cores() as f64),
@@ -283,6 +289,7 @@ impl Phase {
             before,
             after,
             rss: (rss_before, rss_after_ramp),
+            server_shares_cores: server_pid.is_none_or(sys::shares_cores),
         };
         Ok(Measured {
             summary: self.summarise(&rec, &window, grid, &timeline),
@@ -335,6 +342,7 @@ impl Phase {
             before,
             after,
             rss: (rss_before, rss_after_ramp),
+            ..
         } = *window;
         let c = &rec.counts;
         let opened = Counts::get(&c.opened);

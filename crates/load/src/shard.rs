@@ -343,7 +343,10 @@ async fn merge_phase(
         lag = Some(h);
     }
     let window_s = (plan.window_end_ns() - plan.window_ns) as f64 / 1e9;
-    let server_share = server_cpu.map(|ns| ns as f64 / 1e9 / window_s / cores() as f64);
+    let shares = phase.server_pid.is_none_or(crate::sys::shares_cores);
+    let server_share = server_cpu
+        .filter(|_| shares)
+        .map(|ns| ns as f64 / 1e9 / window_s / cores() as f64);
     let mut summary =
         merge_part_dirs(parts, dir, prefix, &records, server_share).map_err(RunError::Results)?;
     if let Some(h) = lag {

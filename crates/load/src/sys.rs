@@ -37,6 +37,40 @@ pub fn tree_cpu_ns(pid: u32) -> u64 {
     total
 }
 
+/// Whether process `pid` may run on a core this process may run on (their
+/// `Cpus_allowed` masks overlap); true when either mask cannot be read.
+pub fn shares_cores(pid: u32) -> bool {
+    let mask = |path: String| {
+        let status = fs::read_to_string(path).ok()?;
+        Some(
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("Cpus_allowed:"))?
+                .trim()
+                .to_owned(),
+        )
+    };
+    match (
+        mask("/proc/self/status".into()),
+        mask(format!("/proc/{pid}/status")),
+    ) {
+        (Some(a), Some(b)) => masks_overlap(&a, &b).unwrap_or(true),
+        _ => true,
+    }
+}
+
+/// Whether two `Cpus_allowed` masks (comma-separated 32-bit hex groups,
+/// most significant first) have a core in common; `None` if unreadable.
+fn masks_overlap(a: &str, b: &str) -> Option<bool> {
+    let groups = |m: &str| -> Option<Vec<u32>> {
+        m.split(',')
+            .map(|g| u32::from_str_radix(g, 16).ok())
+            .collect()
+    };
+    let (a, b) = (groups(a)?, groups(b)?);
+    Some(a.iter().rev().zip(b.iter().rev()).any(|(x, y)| x & y != 0))
+}
+
 /// Child processes of `pid`.
 pub fn children(pid: u32) -> Vec<u32> {
     fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))

@@ -52,7 +52,9 @@ pub struct Health {
     pub main_p50_ns: Option<u64>,
     /// Load generator CPU time in the window / (window × its cores).
     pub client_cpu_share: f64,
-    /// Builtin server CPU time in the window / (window × the cores).
+    /// Server CPU time in the window / (window × the load generator's
+    /// cores): the builtin server, or a `--server-pid` one that may run on
+    /// those cores (none when it is pinned elsewhere).
     pub server_cpu_share: Option<f64>,
     /// The cores the load generator may use.
     pub cores: usize,

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# wsbench against the uWebSockets peers (../shared/peers/uws), side by side:
+# push fan-out (10,000 x 10 msg/s and 1,000 x 100 msg/s over WebSocket),
+# echo at 1 and 32 in flight on the three --impl stacks, and the load
+# generator against uWS load_test; servers pinned to CPU 0, clients to CPU 1.
+# Prints Markdown tables (median and spread of RUNS runs) and the goals
+# with verdicts (docs/performance.md keeps the latest).
+#
+#   scripts/peer-compare.sh [RUNS=3]     about 5 minutes per run
+#   scripts/peer-compare.sh --smoke      seconds; no goals judged (test command)
+#
+# Needs a C/C++ compiler and zlib headers for the peers (Debian:
+# build-essential zlib1g-dev); without them it says SKIPPED and exits 0.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+smoke=""
+runs=3
+case "${1:-}" in
+    --smoke) smoke=--smoke; runs=1 ;;
+    "") ;;
+    *) runs=$1 ;;
+esac
+peers=../shared/peers/uws
+if [[ ! -f $peers/build.sh ]]; then
+    echo "peer-compare: SKIPPED: no uWebSockets sources at $peers" >&2
+    exit 0
+fi
+for need in cc c++ taskset stdbuf; do
+    if ! command -v "$need" > /dev/null; then
+        echo "peer-compare: SKIPPED: $need not found (apt-get install build-essential util-linux coreutils)" >&2
+        exit 0
+    fi
+done
+if [[ ! -f /usr/include/zlib.h ]]; then
+    echo "peer-compare: SKIPPED: zlib headers not found (apt-get install zlib1g-dev)" >&2
+    exit 0
+fi
+if (($(nproc) < 2)); then
+    echo "peer-compare: SKIPPED: needs 2 cores to pin server and client apart, have $(nproc)" >&2
+    exit 0
+fi
+uws=target/uws
+if [[ ! -x $uws/push_hub || -n $(find "$peers" -newer "$uws/push_hub" -type f -print -quit) ]]; then
+    bash "$peers/build.sh" "$uws" > /dev/null
+fi
+cargo build --release -q -p wsbench
+echo "Measured $(date -u +%F) at $(git rev-parse --short HEAD) on $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; $runs run(s)"
+python3 scripts/peer_compare.py "$uws" "$runs" $smoke

@@ -1,0 +1,282 @@
+"""wsbench against the uWebSockets peers, side by side on one machine.
+
+Every server runs pinned to CPU 0 and every client to CPU 1 (taskset), one
+at a time, the contenders of a row interleaved run by run; each cell is the
+median of the runs with the spread (min-max). Called by
+scripts/peer-compare.sh, which builds the binaries.
+
+    python3 scripts/peer_compare.py UWS_DIR RUNS [--smoke]
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+WSBENCH = "target/release/wsbench"
+SERVER_CPU, CLIENT_CPU = "0", "1"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A server process pinned to SERVER_CPU, listening on a fresh port."""
+
+    def __init__(self, name, argv, env=None):
+        self.name = name
+        self.port = free_port()
+        argv = [a.replace("PORT", str(self.port)) for a in argv]
+        full_env = dict(os.environ, PORT=str(self.port), **(env or {}))
+        self.proc = subprocess.Popen(
+            ["taskset", "-c", SERVER_CPU] + argv,
+            env=full_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{name} did not listen on {self.port}")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def servers(uws, kinds):
+    """Constructors of the servers named in `kinds`, by name."""
+    table = {
+        "uws-hub": lambda: Server("uWS push_hub", [f"{uws}/push_hub"]),
+        "uws-echo": lambda: Server("uWS echo_server", [f"{uws}/echo_server"]),
+        "own": lambda: Server("wsbench serve", wsbench_serve("own")),
+        "fastwebsockets": lambda: Server(
+            "wsbench serve --impl fastwebsockets", wsbench_serve("fastwebsockets")
+        ),
+        "tokio-tungstenite": lambda: Server(
+            "wsbench serve --impl tokio-tungstenite", wsbench_serve("tokio-tungstenite")
+        ),
+    }
+    return [(k, table[k]) for k in kinds]
+
+
+def wsbench_serve(stack):
+    return [WSBENCH, "serve", "--listen", "127.0.0.1:PORT", "--impl", stack]
+
+
+def run_scenario(tmp, port, pid, body):
+    """`wsbench run` pinned to CLIENT_CPU against the server on `port`; the
+    phase summary."""
+    file = Path(tmp) / f"s{port}.toml"
+    file.write_text(
+        'schema_version = 1\nname = "peer-compare"\n'
+        f'[target]\nurl = "http://127.0.0.1:{port}"\n{body}'
+    )
+    results = Path(tmp) / f"r{port}"
+    subprocess.run(
+        ["taskset", "-c", CLIENT_CPU, WSBENCH, "run", str(file), "--quiet",
+         "--no-calibrate", "--server-pid", str(pid), "--results", str(results)],
+        stdout=subprocess.DEVNULL,
+        check=False,
+    )
+    found = sorted(results.glob("*/summary.json"))
+    if not found:
+        raise RuntimeError(f"wsbench run wrote no summary for {file}")
+    return json.loads(found[-1].read_text())["phases"][0]
+
+
+def push_body(transport, conns, rate, secs, warmup):
+    return (
+        f'[load]\ntransports = ["{transport}"]\nconnections = {conns}\n'
+        f'ramp_rate = 5000\nduration = "{secs}s"\nwarmup = "{warmup}s"\n'
+        f'[workload]\nkind = "push"\nrate = {rate}\npayload_size = 20\n'
+    )
+
+
+def echo_body(conns, in_flight, secs):
+    return (
+        f'[load]\ntransports = ["websocket"]\nconnections = {conns}\n'
+        f'ramp_rate = 5000\nduration = "{secs}s"\nwarmup = "1s"\n'
+        f'[workload]\nkind = "throughput"\nin_flight = {in_flight}\n'
+        'payload_size = 20\npayload = "binary"\n'
+    )
+
+
+def push_cells(p):
+    lat = p["latency"]["push_latency"]
+    c = p["counters"]
+    received = max(c["received"], 1)
+    return {
+        "p50 ms": lat["p50"] / 1e6,
+        "p99 ms": lat["p99"] / 1e6,
+        "server µs/msg": p.get("server_cpu_us_per_msg") or float("nan"),
+        "client µs/msg": p["client_cpu_s"] * 1e6 / received,
+        "lost": c["lost"],
+        "harness": p["health"]["verdict"],
+    }
+
+
+def load_test(uws, port, conns, secs):
+    """uWS load_test (1 message in flight per connection) pinned to
+    CLIENT_CPU for `secs`: the median of its 4-second Msg/sec lines after
+    the first."""
+    proc = subprocess.Popen(
+        ["taskset", "-c", CLIENT_CPU, "stdbuf", "-oL", f"{uws}/load_test",
+         str(conns), "127.0.0.1", str(port), "0", "0", "20"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    time.sleep(secs)
+    proc.kill()
+    out, _ = proc.communicate()
+    rates = [float(m) for m in re.findall(r"Msg/sec: ([0-9.]+)", out)]
+    if not rates:
+        raise RuntimeError("load_test printed no rate")
+    return {"msg/s": statistics.median(rates[1:] or rates)}
+
+
+def measure(rows, runs, one):
+    """`one(kind, server)` for every contender of `rows`, interleaved run
+    by run; {kind: [cells, ...]}."""
+    got = {k: [] for k, _ in rows}
+    for _ in range(runs):
+        for kind, start in rows:
+            with start() as s:
+                got[kind].append(one(kind, s))
+    return got
+
+
+def stat(values):
+    nums = [v for v in values if isinstance(v, (int, float)) and v == v]
+    if not nums:
+        words = sorted({str(v) for v in values if isinstance(v, str)})
+        return None, ", ".join(words) if words else "-"
+    med = statistics.median(nums)
+    return med, f"{fmt(med)} ({fmt(min(nums))}–{fmt(max(nums))})" if len(nums) > 1 else fmt(med)
+
+
+def fmt(v):
+    if isinstance(v, float):
+        return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}" if abs(v) < 10 else f"{v:.1f}"
+    return f"{v:,}" if isinstance(v, int) else str(v)
+
+
+def table(title, got, names):
+    cols = list(next(iter(got.values()))[0].keys())
+    print(f"\n### {title}\n")
+    print("| server | " + " | ".join(cols) + " |")
+    print("|---" * (len(cols) + 1) + "|")
+    medians = {}
+    for kind, cells in got.items():
+        row = []
+        for c in cols:
+            med, text = stat([x[c] for x in cells])
+            medians[(kind, c)] = med
+            row.append(text)
+        print(f"| {names.get(kind, kind)} | " + " | ".join(row) + " |")
+    return medians
+
+
+GOALS = []
+
+
+def goal(name, got, need, lower_is_better):
+    """A target ratio: printed at the end with its verdict."""
+    GOALS.append((name, got, need, lower_is_better))
+
+
+def main():
+    uws, runs = sys.argv[1], int(sys.argv[2])
+    smoke = "--smoke" in sys.argv
+    # Sizes: the full comparison, or seconds of everything for the test command.
+    big = (200, 10, 1, 0.5) if smoke else (10000, 10, 20, 5)
+    small = (100, 100, 1, 0.5) if smoke else (1000, 100, 20, 3)
+    echo_secs = 1 if smoke else 10
+    names = {"uws-hub": "uWS push_hub", "uws-echo": "uWS echo_server",
+             "own": "wsbench serve", "fastwebsockets": "wsbench --impl fastwebsockets",
+             "tokio-tungstenite": "wsbench --impl tokio-tungstenite"}
+    with tempfile.TemporaryDirectory() as tmp:
+        for conns, rate, secs, warmup in (big, small):
+            got = measure(
+                servers(uws, ["uws-hub", "own"]), runs,
+                lambda k, s: push_cells(run_scenario(
+                    tmp, s.port, s.proc.pid, push_body("websocket", conns, rate, secs, warmup))),
+            )
+            m = table(f"Push fan-out over WebSocket: {conns:,} subscribers × {rate} msg/s, "
+                      f"{secs} s window", got, names)
+            for col in ("p99 ms", "server µs/msg"):
+                goal(f"push {conns:,}×{rate}: wsbench / uWS {col}",
+                     m[("own", col)] / m[("uws-hub", col)], 1.0, True)
+            goal(f"push {conns:,}×{rate}: load generator µs per message (websocket)",
+                 m[("own", "client µs/msg")], 2.5, True)
+        conns, rate, secs, warmup = small
+        got = measure(
+            servers(uws, ["own"]), runs,
+            lambda k, s: push_cells(run_scenario(
+                tmp, s.port, s.proc.pid, push_body("long-poll", conns, rate, secs, warmup))),
+        )
+        m = table(f"Push over long-poll (wsbench serve only): {conns:,} × {rate} msg/s", got, names)
+        goal("load generator µs per message (long-poll)", m[("own", "client µs/msg")], 5.0, True)
+
+        stacks = ["uws-echo", "own", "fastwebsockets", "tokio-tungstenite"]
+        got = measure(servers(uws, stacks), runs,
+                      lambda k, s: load_test(uws, s.port, 100, max(echo_secs, 4.5)))
+        one = table("Echo, 100 connections × 1 in flight, driven by uWS load_test", got, names)
+        goal("echo 1 in flight: wsbench serve / uWS echo_server",
+             one[("own", "msg/s")] / one[("uws-echo", "msg/s")], 1.0, False)
+
+        def echo32(k, s):
+            p = run_scenario(tmp, s.port, s.proc.pid, echo_body(100, 32, echo_secs))
+            return {"msg/s": p["msg_rate"], "harness": p["health"]["verdict"]}
+        m = table("Echo, 100 connections × 32 in flight, driven by wsbench run",
+                  measure(servers(uws, stacks), runs, echo32), names)
+        goal("echo 32 in flight: wsbench serve / uWS echo_server",
+             m[("own", "msg/s")] / m[("uws-echo", "msg/s")], 0.8, False)
+
+        def client1(k, s):
+            p = run_scenario(tmp, s.port, s.proc.pid, echo_body(100, 1, echo_secs))
+            return {"msg/s": p["msg_rate"], "harness": p["health"]["verdict"]}
+        m = table("Load generator: wsbench run, 100 connections × 1 in flight, against uWS "
+                  "echo_server (compare load_test's row above)",
+                  measure(servers(uws, ["uws-echo"]), runs, client1), names)
+        goal("load generator echo 1 in flight: wsbench run / uWS load_test",
+             m[("uws-echo", "msg/s")] / one[("uws-echo", "msg/s")], 1.0, False)
+
+    print("\n### Goals\n")
+    print("| goal | measured | required | verdict |")
+    print("|---|---|---|---|")
+    for name, got, need, lower in GOALS:
+        ok = got <= need if lower else got >= need
+        sign = "≤" if lower else "≥"
+        verdict = "n/a (smoke)" if smoke else ("pass" if ok else "**miss**")
+        print(f"| {name} | {got:.2f} | {sign} {need} | {verdict} |")
+
+
+if __name__ == "__main__":
+    main()
