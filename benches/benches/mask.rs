@@ -1,5 +1,6 @@
-//! Masking throughput: every backend, the dispatched entry point,
-//! `fastwebsockets::unmask` and `copy_from_slice` (the memory ceiling), at
+//! Masking throughput: every backend, the dispatched entry point, the
+//! public peers (`yawc::mask::apply_mask`, `sockudo_ws::simd::apply_mask`,
+//! `fastwebsockets::unmask`) and `copy_from_slice` (the memory ceiling), at
 //! 16 B .. 1 MiB, with the payload aligned and one byte past alignment.
 
 use std::hint::black_box;
@@ -25,6 +26,12 @@ fn bench(c: &mut criterion::Criterion) {
             }
             group.bench_function(BenchmarkId::from_parameter("dispatch"), |b| {
                 b.iter(|| mask::mask(black_box(buf.slice()), black_box(KEY), 0))
+            });
+            group.bench_function(BenchmarkId::from_parameter("yawc"), |b| {
+                b.iter(|| yawc::mask::apply_mask(black_box(buf.slice()), black_box(KEY)))
+            });
+            group.bench_function(BenchmarkId::from_parameter("sockudo-ws"), |b| {
+                b.iter(|| sockudo_ws::simd::apply_mask(black_box(buf.slice()), black_box(KEY)))
             });
             group.bench_function(BenchmarkId::from_parameter("fastwebsockets"), |b| {
                 b.iter(|| fastwebsockets::unmask(black_box(buf.slice()), black_box(KEY)))
