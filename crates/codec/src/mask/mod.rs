@@ -15,11 +15,14 @@
 //! Dispatch is size-aware: payloads of at most [`SMALL_LEN`] bytes are masked
 //! inline with overlapping word loads (no indirect call, no alignment work);
 //! larger ones go to the selected kernel, which aligns its stores once the
-//! payload is large enough for that to pay.
+//! payload is large enough for that to pay. [`mask`] keeps the selected
+//! in-place kernel as a bare function pointer, so a call costs one load and
+//! one indirect call on top of the kernel.
 
 use std::fmt;
 use std::sync::OnceLock;
 
+use kernels::KernelSlot;
 pub(crate) use kernels::Kernels;
 
 #[allow(unsafe_code)]
@@ -188,6 +191,8 @@ impl Masker {
 }
 
 static SELECTED: OnceLock<Masker> = OnceLock::new();
+/// The selected backend's in-place kernel, as [`mask`] calls it.
+static SELECTED_MASK: KernelSlot = KernelSlot::empty();
 
 /// The masker the dispatched entry points use: the best backend this CPU
 /// supports, detected on first use and cached for the life of the process.
@@ -205,7 +210,7 @@ pub fn mask(buf: &mut [u8], key: [u8; 4], phase: usize) {
     if buf.len() <= SMALL_LEN {
         swar::mask_small(buf, key);
     } else {
-        selected().kernels.mask(buf, key);
+        SELECTED_MASK.mask(buf, key, || selected().kernels);
     }
 }
 

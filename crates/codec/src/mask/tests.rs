@@ -1,6 +1,8 @@
 //! Every backend against the scalar reference: all lengths 0..=321 × buffer
 //! offsets 0..=63 × key phases 0..=3, in place and copying, with guard bytes
-//! around the slice; then random lengths up to 1 MiB.
+//! around the slice; lengths around the larger size classes (AVX-512 hands
+//! buffers over 32 KiB to the 256-bit kernel); then random lengths up to
+//! 1 MiB.
 
 use super::*;
 use proptest::prelude::*;
@@ -144,6 +146,38 @@ fn exhaustive(backend: Backend) {
     }
 }
 
+/// Lengths around the size classes above 321 bytes: a power of two and its
+/// neighbours, the switch of the AVX-512 in-place kernel to 256-bit vectors
+/// at 32 KiB, and one each side of 64 KiB and 1 MiB.
+const LARGE_LENGTHS: [usize; 11] = [
+    1023,
+    1024,
+    1025,
+    32 * 1024 - 1,
+    32 * 1024,
+    32 * 1024 + 1,
+    32 * 1024 + 63,
+    64 * 1024 - 3,
+    64 * 1024 + 37,
+    (1 << 20) - 1,
+    (1 << 20) + 5,
+];
+
+fn large(backend: Backend) {
+    let Some(m) = Masker::new(backend) else {
+        eprintln!("skipping {backend}: not available on this CPU");
+        return;
+    };
+    for len in LARGE_LENGTHS {
+        for offset in [0, 1, 31, 32, 63] {
+            for phase in 0..4 {
+                check_in_place(&m, len, offset, phase);
+                check_copy(&m, len, offset, phase);
+            }
+        }
+    }
+}
+
 macro_rules! backend_suite {
     ($($name:ident => $backend:expr),* $(,)?) => {$(
         mod $name {
@@ -152,6 +186,12 @@ macro_rules! backend_suite {
             #[test]
             fn equals_scalar_for_every_length_offset_and_phase() {
                 exhaustive($backend);
+            }
+
+            #[test]
+            #[cfg_attr(miri, ignore = "megabyte buffers take hours under Miri")]
+            fn equals_scalar_around_the_large_size_classes() {
+                large($backend);
             }
 
             #[cfg(not(miri))]
@@ -194,8 +234,14 @@ backend_suite! {
 #[test]
 fn dispatched_entry_points_equal_scalar() {
     // `mask` and `copy_mask` inline payloads up to SMALL_LEN and hand larger
-    // ones to the selected backend: cover both sides of that boundary.
-    for len in lengths() {
+    // ones to the selected backend (`mask` through its cached kernel slot):
+    // cover both sides of that boundary, and the large size classes.
+    let large = if cfg!(miri) {
+        &[][..]
+    } else {
+        &LARGE_LENGTHS[..]
+    };
+    for len in lengths().into_iter().chain(large.iter().copied()) {
         for &phase in &phases() {
             let data = pattern(len, phase);
             let expected = reference(&data, KEY, phase);

@@ -4,30 +4,44 @@
 //! copying kernels for one vector width, plus the safe `kernels()` accessor
 //! that hands them out only after the backend's `is_available()` check.
 //!
-//! Shape of both kernels, for a vector of `W` bytes:
-//! - `len < W`: delegate to the next narrower backend (`small`).
-//! - `W <= len <= 2W`: two unaligned vectors, at `0` and `len - W`. They may
-//!   overlap; both are loaded before either is stored, so overlapping bytes
-//!   receive the same value twice.
-//! - in place, `2W < len <= 256`: unaligned vectors from the start, the
-//!   remainder in non-overlapping words;
-//! - `len > 2W` otherwise: the body runs on vectors aligned for the destination
+//! Shape of the in-place kernel, for a vector of `W` bytes:
+//! - `len <= 256`: unaligned vectors from the start, then the remainder
+//!   (under `W` bytes) in narrower pieces that partition it exactly: one
+//!   vector of each narrower backend whose width is a set bit of the
+//!   remainder, then `u64` / `u32` words and bytes (`mask_rest`, `rest`).
+//!   No two stores overlap, so masking the same bytes again (a benchmark
+//!   loop; a payload unmasked then re-masked for an echo) loads exactly what
+//!   one earlier store wrote and the CPU forwards it. Overlapping vectors at
+//!   both ends would halve the speed of such a loop at 125 bytes: a load
+//!   spanning two stores waits for both to reach the cache. AVX-512 masked
+//!   (`k`) tails are worse still: a masked store is not forwarded at all.
+//! - `len > 256`: the body runs on vectors aligned for the destination
 //!   (4× unrolled). The unaligned ends before and after it are one unaligned
-//!   vector each, overlapping the body. In place, both ends are loaded before
-//!   any store, so the overlapping bytes get the same value twice; the head
+//!   vector each, overlapping the body. Both ends are loaded before any
+//!   store, so the overlapping bytes get the same value twice; the head
 //!   is stored first, right with the first body vector, long before the
 //!   buffer is read again, so a later read does not wait on store-to-load
-//!   forwarding (words at the ends would cost a store per word). The
-//!   copying kernel never reads its destination and stores the ends as two
-//!   unaligned vectors, loaded from the source up front.
+//!   forwarding (words at the ends would cost a store per word).
+//! - a backend may hand payloads above a size (`large`) to another kernel:
+//!   AVX-512 hands buffers past the L1 cache to the 256-bit body.
+//!
+//! Shape of the copying kernel:
+//! - `len < W`: delegate to the next narrower backend (`small_copy`).
+//! - otherwise two unaligned vectors at `0` and `len - W`, loaded from the
+//!   source up front (they may overlap: the destination is never read), and
+//!   for `len > 2W` an aligned body between them (4× unrolled).
 
 /// See the module docs. Parameters:
 /// - `feature`: the `target_feature` string the kernels are compiled for;
 /// - `width`: vector width in bytes (a power of two);
 /// - `splat`, `xor`, `loadu`, `storeu`, `load`, `store`: the vector operations,
 ///   written as closures over a key word, two vectors, or a pointer;
-/// - `small` / `small_copy`: kernels for `len < width`, each callable from a
-///   function compiled with `feature`.
+/// - `rest`: masks in place a buffer shorter than `width` with stores that
+///   never overlap (the next narrower backend's `mask_rest`, or
+///   `swar::mask_words`); `small_copy`: the copying kernel for
+///   `len < width`; each callable from a function compiled with `feature`;
+/// - `large` (optional): an in-place kernel for buffers longer than
+///   `large_min` bytes.
 macro_rules! vector_kernels {
     (
         feature: $feature:literal,
@@ -38,8 +52,9 @@ macro_rules! vector_kernels {
         storeu: |$sup:ident, $suv:ident| $storeu:expr,
         load: |$lap:ident| $load:expr,
         store: |$sap:ident, $sav:ident| $store:expr,
-        small: $small:path,
-        small_copy: $small_copy:path $(,)?
+        rest: $rest:path,
+        small_copy: $small_copy:path
+        $(, large: $large:path => above $large_min:expr)? $(,)?
     ) => {
         use $crate::mask::{Kernels, rotate};
 
@@ -61,60 +76,80 @@ macro_rules! vector_kernels {
         #[target_feature(enable = $feature)]
         pub(crate) fn mask_impl(buf: &mut [u8], key: u32) {
             let len = buf.len();
-            if len < W {
-                return $small(buf, key);
+            $(
+                if len > $large_min {
+                    return $large(buf, key);
+                }
+            )?
+            if len > UNALIGNED_MAX {
+                return mask_aligned(buf, key);
             }
+            let splat = |$sk: u32| $splat;
+            let xor = |$xa, $xb| $xor;
+            let k = splat(key);
+            let p = buf.as_mut_ptr();
+            let end = len & !(W - 1);
+            // SAFETY: every vector `[i, i + W)` with `i + W <= end <= len`
+            // is inside `buf`; they do not overlap.
+            unsafe {
+                let mut i = 0;
+                while i < end {
+                    let v = {
+                        let $lup = p.add(i) as *const u8;
+                        $loadu
+                    };
+                    {
+                        let ($sup, $suv) = (p.add(i), xor(v, k));
+                        $storeu
+                    };
+                    i += W;
+                }
+            }
+            // `end` is a multiple of `W`, hence of 4: the key phase is unchanged.
+            $rest(&mut buf[end..], key);
+        }
+
+        /// Masks `buf`, shorter than `2 * W`, with stores that never overlap:
+        /// one vector when `buf` holds `W` bytes, the rest by the narrower
+        /// pieces of `rest`. Masking the same bytes again then loads exactly
+        /// what one earlier store wrote, which the CPU forwards from that
+        /// store; a load spanning two overlapping stores waits for both to
+        /// reach the cache.
+        #[allow(dead_code)] // unused for the widest backend of an architecture
+        #[target_feature(enable = $feature)]
+        #[inline]
+        pub(crate) fn mask_rest(buf: &mut [u8], key: u32) {
+            debug_assert!(buf.len() < 2 * W);
+            if buf.len() < W {
+                return $rest(buf, key);
+            }
+            let splat = |$sk: u32| $splat;
+            let xor = |$xa, $xb| $xor;
+            let (head, tail) = buf.split_at_mut(W);
+            let p = head.as_mut_ptr();
+            // SAFETY: `head` is exactly `W` bytes long.
+            unsafe {
+                let v = {
+                    let $lup = p as *const u8;
+                    $loadu
+                };
+                let ($sup, $suv) = (p, xor(v, splat(key)));
+                $storeu
+            };
+            // `W` is a multiple of 4: the key phase is unchanged.
+            $rest(tail, key);
+        }
+
+        /// Masks `buf`, longer than `UNALIGNED_MAX`, with a body of vectors
+        /// aligned for the stores and one unaligned vector at each end.
+        #[target_feature(enable = $feature)]
+        fn mask_aligned(buf: &mut [u8], key: u32) {
+            let len = buf.len();
             let splat = |$sk: u32| $splat;
             let xor = |$xa, $xb| $xor;
             let p = buf.as_mut_ptr();
             let k = splat(key);
             let kt = splat(rotate(key, len - W));
-            if len <= 2 * W {
-                // SAFETY: `W <= len`, so `[0, W)` and `[len - W, len)` lie
-                // inside `buf`; both loads precede both stores.
-                unsafe {
-                    let a = {
-                        let $lup = p as *const u8;
-                        $loadu
-                    };
-                    let b = {
-                        let $lup = p.add(len - W) as *const u8;
-                        $loadu
-                    };
-                    {
-                        let ($sup, $suv) = (p, xor(a, k));
-                        $storeu
-                    };
-                    {
-                        let ($sup, $suv) = (p.add(len - W), xor(b, kt));
-                        $storeu
-                    };
-                }
-                return;
-            }
-            if len <= UNALIGNED_MAX {
-                let end = len & !(W - 1);
-                // SAFETY: every vector `[i, i + W)` with `i + W <= end <= len`
-                // is inside `buf`; they do not overlap.
-                unsafe {
-                    let mut i = 0;
-                    while i < end {
-                        let v = {
-                            let $lup = p.add(i) as *const u8;
-                            $loadu
-                        };
-                        {
-                            let ($sup, $suv) = (p.add(i), xor(v, k));
-                            $storeu
-                        };
-                        i += W;
-                    }
-                }
-                if end != len {
-                    $crate::mask::swar::mask_words(&mut buf[end..], rotate(key, end));
-                }
-                return;
-            }
             let start = (W - p.addr() % W) % W;
             let end = start + ((len - start) & !(W - 1));
             let kb = splat(rotate(key, start));

@@ -17,6 +17,6 @@ vector_kernels! {
     storeu: |p, v| vst1q_u8(p, v),
     load: |p| vld1q_u8(p),
     store: |p, v| vst1q_u8(p, v),
-    small: crate::mask::swar::mask_small,
+    rest: crate::mask::swar::mask_words,
     small_copy: crate::mask::swar::copy_small,
 }

@@ -18,6 +18,6 @@ vector_kernels! {
     storeu: |p, v| _mm256_storeu_si256(p.cast::<__m256i>(), v),
     load: |p| _mm256_load_si256(p.cast::<__m256i>()),
     store: |p, v| _mm256_store_si256(p.cast::<__m256i>(), v),
-    small: super::sse2::mask_impl,
+    rest: super::sse2::mask_rest,
     small_copy: super::sse2::copy_impl,
 }

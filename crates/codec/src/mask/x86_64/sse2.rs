@@ -19,6 +19,6 @@ vector_kernels! {
     storeu: |p, v| _mm_storeu_si128(p.cast::<__m128i>(), v),
     load: |p| _mm_load_si128(p.cast::<__m128i>()),
     store: |p, v| _mm_store_si128(p.cast::<__m128i>(), v),
-    small: crate::mask::swar::mask_small,
+    rest: crate::mask::swar::mask_words,
     small_copy: crate::mask::swar::copy_small,
 }
