@@ -78,15 +78,16 @@ fn measure(size: usize, seconds: f64) -> (Best, usize) {
     // About 20 µs of work per burst (at 50 GiB/s), at least 4 calls.
     let calls = (1_000_000 / size.max(16)).clamp(4, 50_000);
     let mut bufs = [AlignedBuf::new(size, 0), AlignedBuf::new(size, 1)];
-    let src = vec![7u8; size];
+    // `copy_from_slice` reads a source at the destination's offset.
+    let mut srcs = [AlignedBuf::new(size, 0), AlignedBuf::new(size, 1)];
     let mut best = [[f64::INFINITY; 2]; CONTENDERS.len()];
     let started = Instant::now();
     let mut rounds = 0;
     while started.elapsed().as_secs_f64() < seconds {
         for turn in 0..CONTENDERS.len() {
             let c = (rounds + turn) % CONTENDERS.len();
-            for (off, buf) in bufs.iter_mut().enumerate() {
-                let ns = run(c, buf, &src, calls);
+            for (off, (buf, src)) in bufs.iter_mut().zip(&mut srcs).enumerate() {
+                let ns = run(c, buf, src.slice(), calls);
                 best[c][off] = best[c][off].min(ns);
             }
         }
