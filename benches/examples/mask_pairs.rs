@@ -49,10 +49,11 @@ type Best = [[f64; 2]; CONTENDERS.len()];
 /// after one untimed call. One copy of this loop is compiled per contender.
 #[inline(never)]
 fn burst(f: impl Fn(&mut [u8]), buf: &mut AlignedBuf, calls: usize) -> f64 {
-    f(black_box(buf.slice()));
+    let buf = buf.slice();
+    f(black_box(&mut *buf));
     let t = Instant::now();
     for _ in 0..calls {
-        f(black_box(buf.slice()));
+        f(black_box(&mut *buf));
     }
     t.elapsed().as_nanos() as f64 / calls as f64
 }
