@@ -13,7 +13,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::close::{CloseBodyError, CloseCode, MAX_REASON_LEN};
-use crate::encode::{EncodeError, Encoder, FastMaskKeys, FrameKind, NoMasking};
+use crate::encode::{EncodeError, Encoder, FastMaskKeys, FrameKind, NoMasking, ServerFrame};
 use crate::error::ProtocolError;
 use crate::frame::{OpCode, Role};
 use crate::message::{Decoder, DecoderConfig, Message};
@@ -286,6 +286,26 @@ impl Connection {
         let before = self.out.len();
         self.framer.frame(&mut self.out, kind, payload)?;
         Ok(self.out.len() - before)
+    }
+
+    /// Which side this connection is.
+    pub fn role(&self) -> Role {
+        match self.framer {
+            Framer::Client(_) => Role::Client,
+            Framer::Server(_) => Role::Server,
+        }
+    }
+
+    /// Queues a frame encoded once for many server connections (see
+    /// [`ServerFrame`]), only while open and only on a server connection;
+    /// returns its bytes on the wire.
+    pub fn send_frame(&mut self, frame: &ServerFrame) -> Result<usize, SendError> {
+        self.machine.check_send().map_err(SendError::NotOpen)?;
+        if self.role() == Role::Client {
+            return Err(SendError::Encode(EncodeError::ServerFrameFromClient));
+        }
+        self.out.extend_from_slice(frame.as_bytes());
+        Ok(frame.as_bytes().len())
     }
 
     /// The application closes with `code` and `reason` at `now`: our

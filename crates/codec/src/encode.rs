@@ -87,6 +87,10 @@ pub enum EncodeError {
     /// The close body is invalid.
     #[error(transparent)]
     Close(#[from] CloseBodyError),
+    /// A frame encoded once for many connections is unmasked: a client
+    /// must mask every frame with its own key.
+    #[error("a client cannot send a frame encoded for servers")]
+    ServerFrameFromClient,
 }
 
 /// A header ready to write, with the key the payload must be masked with.
@@ -258,6 +262,44 @@ impl<K: MaskKeySource> Encoder<K> {
         let mut body = [0; MAX_CONTROL_PAYLOAD];
         let n = encode_close_body(code, reason, &mut body)?;
         self.encode_to_vec(out, FrameKind::whole(OpCode::Close), &body[..n])
+    }
+}
+
+/// A whole data frame encoded once and sent as is on any number of server
+/// connections: servers do not mask, so every client gets the same bytes
+/// (a broadcast frames a message once, not once per subscriber).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerFrame {
+    bytes: Vec<u8>,
+    header_len: usize,
+    opcode: OpCode,
+}
+
+impl ServerFrame {
+    /// `payload` as one unfragmented, uncompressed frame of `opcode`.
+    pub fn new(opcode: OpCode, payload: &[u8]) -> Result<ServerFrame, EncodeError> {
+        let mut bytes = Vec::with_capacity(MAX_HEADER_LEN + payload.len());
+        Encoder::server().encode_to_vec(&mut bytes, FrameKind::whole(opcode), payload)?;
+        Ok(ServerFrame {
+            header_len: bytes.len() - payload.len(),
+            bytes,
+            opcode,
+        })
+    }
+
+    /// The frame as it goes on the wire.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The payload it carries.
+    pub fn payload(&self) -> &[u8] {
+        &self.bytes[self.header_len..]
+    }
+
+    /// Its opcode.
+    pub fn opcode(&self) -> OpCode {
+        self.opcode
     }
 }
 

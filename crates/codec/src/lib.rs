@@ -45,7 +45,7 @@ pub mod utf8;
 pub use close::{CloseCode, CloseFrame};
 pub use connection::{CloseEvent, Connection, ReadyState};
 pub use decode::{FrameDecoder, FrameEvent, PayloadChunk};
-pub use encode::{EncodeError, Encoder, FastMaskKeys, FrameKind, MaskKeySource};
+pub use encode::{EncodeError, Encoder, FastMaskKeys, FrameKind, MaskKeySource, ServerFrame};
 pub use error::ProtocolError;
 pub use frame::{FrameHeader, FrameRules, OpCode, Role};
 pub use message::{Decoder, DecoderConfig, Message, OwnedMessage};

@@ -425,3 +425,47 @@ async fn keepalive_pings_a_silent_peer_then_fails_the_connection() {
     let close_at = 2 + 4 + usize::from(seen[1] & 0x7f);
     assert_eq!(seen[close_at], 0x88, "then a close frame: {seen:?}");
 }
+
+/// One frame encoded for a broadcast reaches a plain and a compressing
+/// client alike (the latter compressed on its own connection); a client
+/// cannot send it.
+#[tokio::test]
+async fn a_frame_encoded_once_reaches_plain_and_compressing_clients() {
+    use wsbench_codec::{OpCode, ServerFrame};
+    use wsbench_transport::DeflateConfig;
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", l.local_addr().unwrap());
+    let text = "broadcast ".repeat(300);
+    let frame = ServerFrame::new(OpCode::Text, text.as_bytes()).unwrap();
+    let server = tokio::spawn(async move {
+        let options = ServerOptions {
+            deflate: Some(DeflateConfig::default()),
+            ..ServerOptions::default()
+        };
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            let (tcp, _) = l.accept().await.unwrap();
+            let a = accept(tcp, &options).await.unwrap();
+            let (r, w) = a.socket.split();
+            w.queue_frame(&frame).unwrap();
+            assert_eq!(w.buffered_amount(), frame.payload().len());
+            w.flush().await.unwrap();
+            assert_eq!(w.buffered_amount(), 0);
+            held.push((r, w));
+        }
+        held
+    });
+    let deflate = ClientOptions {
+        deflate: Some(DeflateConfig::default()),
+        ..ClientOptions::default()
+    };
+    for (options, compressed) in [(ClientOptions::default(), false), (deflate, true)] {
+        let mut c = connect(&url, &options).await.unwrap();
+        assert_eq!(c.deflate.is_some(), compressed);
+        assert!(matches!(next(&mut c.socket).await, Event::Message(Data::Text(t)) if t == text));
+        let (_r, w) = c.socket.split();
+        let own = ServerFrame::new(OpCode::Text, b"x").unwrap();
+        assert!(matches!(w.queue_frame(&own), Err(Error::Encode(_))));
+    }
+    drop(server.await.unwrap());
+}

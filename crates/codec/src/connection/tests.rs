@@ -391,3 +391,37 @@ fn a_client_and_a_server_close_cleanly() {
     assert_eq!(client.pending(), 0);
     assert_eq!(client.next_timeout(), None, "the close deadline is over");
 }
+
+/// A frame encoded once goes out byte for byte on every server connection
+/// while open, as `send` would frame it; a client refuses it (it must mask
+/// with its own key), and nothing is queued after our close.
+#[test]
+fn a_frame_encoded_once_is_queued_as_is_by_servers_only() {
+    let timeouts = Timeouts {
+        keepalive: None,
+        close: CLOSE,
+    };
+    let frame = ServerFrame::new(OpCode::Text, b"{\"seq\":1}").unwrap();
+    assert_eq!(frame.payload(), b"{\"seq\":1}");
+    let mut framed = Connection::open(DecoderConfig::new(Role::Server), timeouts, 0, 0);
+    framed
+        .send(FrameKind::whole(OpCode::Text), b"{\"seq\":1}")
+        .unwrap();
+    let mut want = Vec::new();
+    framed.take_outgoing(&mut want);
+    for _ in 0..2 {
+        let mut server = Connection::open(DecoderConfig::new(Role::Server), timeouts, 0, 0);
+        assert_eq!(server.send_frame(&frame), Ok(want.len()));
+        let mut got = Vec::new();
+        server.take_outgoing(&mut got);
+        assert_eq!(got, want);
+        server.close(CloseCode::NORMAL, "", 1).unwrap();
+        assert_eq!(server.send_frame(&frame), Err(SendError::NotOpen(CLOSING)));
+    }
+    let mut client = Connection::open(DecoderConfig::new(Role::Client), timeouts, 7, 0);
+    assert_eq!(
+        client.send_frame(&frame),
+        Err(SendError::Encode(EncodeError::ServerFrameFromClient))
+    );
+    assert_eq!(client.pending(), 0);
+}

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use wsbench_codec::connection::{Connection, Expired, SendError};
 use wsbench_codec::frame::RSV1;
-use wsbench_codec::{CloseCode, FrameKind, OpCode, ReadyState};
+use wsbench_codec::{CloseCode, EncodeError, FrameKind, OpCode, ReadyState, Role, ServerFrame};
 
 use wsbench_protocol::clock::monotonic_ns;
 
@@ -182,6 +182,31 @@ impl<W: AsyncWrite + Unpin> Shared<W> {
         Ok(())
     }
 
+    /// Queues a frame encoded once for many connections (a server's
+    /// broadcast), counted like [`Shared::queue`]'s; a connection that
+    /// compresses frames its payload itself.
+    pub(crate) fn queue_frame(&self, frame: &ServerFrame) -> Result<(), Error> {
+        let mut out = lock(&self.outbox);
+        if out.conn.role() == Role::Client {
+            return Err(Error::Encode(EncodeError::ServerFrameFromClient));
+        }
+        if out.deflater.is_some() {
+            drop(out);
+            return self.queue(frame.opcode(), frame.payload());
+        }
+        out.describe_control();
+        let wire = out.conn.send_frame(frame).map_err(send_error)?;
+        let app = frame.payload().len();
+        out.frames.push_back(Queued {
+            wire,
+            body: app,
+            app,
+        });
+        out.described += wire;
+        self.buffered.fetch_add(app, Ordering::AcqRel);
+        Ok(())
+    }
+
     /// The application closes: our close frame is queued unless one was.
     pub(crate) fn close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
         let mut out = lock(&self.outbox);
@@ -300,10 +325,20 @@ pub(crate) fn random_u64() -> u64 {
 }
 
 /// The sending half of a connection: the browser API's `send`, `close`,
-/// `readyState` and `bufferedAmount`.
+/// `readyState` and `bufferedAmount`. A clone is another handle on the same
+/// connection (a broadcaster queues through one while the connection's own
+/// task holds the other).
 #[derive(Debug)]
 pub struct WsWriter<W> {
     shared: Arc<Shared<W>>,
+}
+
+impl<W> Clone for WsWriter<W> {
+    fn clone(&self) -> WsWriter<W> {
+        WsWriter {
+            shared: Arc::clone(&self.shared),
+        }
+    }
 }
 
 impl<W: AsyncWrite + Unpin> WsWriter<W> {
@@ -331,6 +366,15 @@ impl<W: AsyncWrite + Unpin> WsWriter<W> {
     /// Queues a binary message without writing it.
     pub fn queue_binary(&self, data: &[u8]) -> Result<(), Error> {
         self.shared.queue(OpCode::Binary, data)
+    }
+
+    /// Queues a message framed once for many connections (a server's
+    /// broadcast: the same bytes for every client) without writing it; a
+    /// connection with permessage-deflate compresses the payload itself. A
+    /// client connection refuses it ([`Error::Encode`]): a client masks
+    /// each frame with its own key.
+    pub fn queue_frame(&self, frame: &ServerFrame) -> Result<(), Error> {
+        self.shared.queue_frame(frame)
     }
 
     /// Writes everything queued to the socket.
