@@ -20,6 +20,7 @@
 
 pub mod args;
 pub mod cluster;
+mod fanout;
 mod http;
 pub mod hub;
 mod limits;
@@ -217,6 +218,18 @@ pub(crate) struct Ctx {
     pub(crate) epoch: tokio::time::Instant,
     /// Connections cut for going past a limit, by reason.
     pub(crate) cuts: limits::Cuts,
+    /// The own stack's WebSocket push subscribers, by fan-out task.
+    pub(crate) fanout: fanout::Fanout,
+}
+
+impl Ctx {
+    /// How the fan-out sends: this server's write limits and push faults.
+    pub(crate) fn sending(&self) -> fanout::Sending<'_> {
+        fanout::Sending {
+            limits: &self.config.write,
+            faults: &self.config.faults,
+        }
+    }
 }
 
 impl Ctx {
@@ -320,8 +333,25 @@ impl Server {
             upstream,
             epoch: tokio::time::Instant::now(),
             cuts: limits::Cuts::default(),
+            // One fan-out task per runtime worker.
+            fanout: fanout::Fanout::new(
+                tokio::runtime::Handle::current().metrics().num_workers(),
+                &hub,
+            ),
         });
         let mut tasks = JoinSet::new();
+        for i in 0..ctx.fanout.shards() {
+            let ctx = Arc::clone(&ctx);
+            // Unconstrained: a pass writes to thousands of sockets in one
+            // poll, and tokio's cooperative budget would otherwise make every
+            // write after the 128th report "not now" (handing it to the
+            // subscriber's own task). A pass ends; the task waits between
+            // passes.
+            tasks.spawn(tokio::task::unconstrained(async move {
+                let shutdown = ctx.shutdown.clone();
+                ctx.fanout.run(i, &ctx.hub, ctx.sending(), shutdown).await;
+            }));
+        }
         for l in listeners {
             tasks.spawn(accept_loop(l, Arc::clone(&ctx), Arc::clone(&connections)));
         }

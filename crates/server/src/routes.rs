@@ -21,8 +21,9 @@ use crate::{Ctx, limits, streams};
 
 /// A connection upgraded to WebSocket: served by [`serve_websocket`].
 pub(crate) enum Upgraded<'c> {
-    /// Our stack, echoing (`sub` is `None`) or pushing.
-    Own(TcpWebSocket, Option<Subscription<'c>>),
+    /// Our stack, echoing (`None`) or pushing every message after the
+    /// sequence number given.
+    Own(TcpWebSocket, Option<u64>),
     /// Another stack (a comparison build): the upgrade request and what
     /// was read after it, answered by that stack.
     Stack(WsImpl, NetStream, Vec<u8>, Option<Subscription<'c>>),
@@ -201,10 +202,11 @@ async fn upgrade(stream: NetStream, buf: Vec<u8>, head: Head, ctx: &Ctx) -> Opti
     // A push subscriber is subscribed before the 101 goes out: every
     // message published after the client sees the connection open reaches
     // it.
-    let sub = (!echo).then(|| ctx.hub.subscribe());
     if ctx.config.ws_impl != WsImpl::Own {
+        let sub = (!echo).then(|| ctx.hub.subscribe());
         return Some(Upgraded::Stack(ctx.config.ws_impl, stream, buf, sub));
     }
+    let after = (!echo).then(|| ctx.hub.last_seq());
     let options = ServerOptions {
         config: Config {
             max_frame_size: ctx.config.max_message_size,
@@ -219,7 +221,7 @@ async fn upgrade(stream: NetStream, buf: Vec<u8>, head: Head, ctx: &Ctx) -> Opti
     };
     // Refusals are answered with their status inside accept.
     let accepted = accept_with_head(stream, buf, &options).await.ok()?;
-    Some(Upgraded::Own(accepted.socket, sub))
+    Some(Upgraded::Own(accepted.socket, after))
 }
 
 /// Serves an upgraded connection until it closes. Not an `async fn`:
@@ -231,8 +233,8 @@ pub(crate) fn serve_websocket<'a>(
     let shutdown = ctx.shutdown.clone();
     match upgraded {
         Upgraded::Own(ws, None) => Either::Left(echo_loop(ws, ctx, shutdown)),
-        Upgraded::Own(ws, Some(sub)) => {
-            Either::Right(Either::Left(push_loop(ws, sub, ctx, shutdown)))
+        Upgraded::Own(ws, Some(after)) => {
+            Either::Right(Either::Left(push_loop(ws, after, ctx, shutdown)))
         }
         // Boxed: the other stacks' state does not enlarge our own's task.
         Upgraded::Stack(imp, stream, buf, sub) => Either::Right(Either::Right(Box::pin(

@@ -25,7 +25,6 @@ use wsbench_transport::net::{NetReadHalf, NetWriteHalf};
 use wsbench_transport::{Data, Error, Event, TcpWebSocket, WsReader, WsWriter};
 
 use crate::Ctx;
-use crate::hub::Subscription;
 use crate::limits::{Cut, WriteLimits};
 use crate::shutdown::shutting_down;
 
@@ -196,7 +195,7 @@ pub(crate) fn echo_loop<'a>(
 
 pub(crate) fn push_loop<'a>(
     ws: TcpWebSocket,
-    mut sub: Subscription<'a>,
+    after: u64,
     ctx: &'a Ctx,
     mut shutdown: watch::Receiver<bool>,
 ) -> impl Future<Output = ()> + 'a {
@@ -205,54 +204,36 @@ pub(crate) fn push_loop<'a>(
     let (mut r, w) = ws.split();
     async move {
         let limits = &ctx.config.write;
+        // The fan-out queues and writes the messages; this task reads, and
+        // flushes what the socket did not take at once.
+        let member = ctx.fanout.join(&w, after, &ctx.hub, &ctx.sending());
         let mut pending = Pending::default();
-        // Messages already taken while corked, to queue first.
-        let mut ready = None;
         loop {
-            let wake = match ready.take() {
-                Some(batch) => Wake::Item(batch),
-                None => tokio::select! {
-                    batch = sub.next() => Wake::Item(batch),
-                    ev = r.next_event() => Wake::Event(ev),
-                    f = pending.done() => Wake::Flushed(f),
-                    () = shutting_down(&mut shutdown) => Wake::Stop,
-                },
+            let wake = tokio::select! {
+                () = member.woken() => Wake::Item(()),
+                ev = r.next_event() => Wake::Event(ev),
+                f = pending.done() => Wake::Flushed(f),
+                () = shutting_down(&mut shutdown) => Wake::Stop,
             };
-            let batch = match wake {
-                Wake::Item(Some(batch)) => batch,
-                Wake::Event(Some(Event::Close(_)) | None) | Wake::Flushed(Err(None)) => return,
-                Wake::Event(ev) => {
-                    note_error(&ev, ctx);
-                    continue;
-                }
-                Wake::Flushed(Ok(())) => continue,
-                Wake::Flushed(Err(Some(why))) => return cut(&w, &mut pending, ctx, why),
-                // The hub is gone: the server is stopping.
-                Wake::Item(None) | Wake::Stop => {
-                    drop(pending);
-                    return Box::pin(going_away(&mut r, &w)).await;
-                }
-            };
-            for m in &batch {
-                for _ in 0..ctx.config.faults.push_copies(m.seq) {
-                    if !limits.admits(w.buffered_amount(), m.json.len()) {
-                        return cut(&w, &mut pending, ctx, Cut::SendQueueFull);
+            match wake {
+                Wake::Item(()) => {
+                    if let Some(why) = member.cut() {
+                        return cut(&w, &mut pending, ctx, why);
                     }
-                    if w.queue_text(&m.json).is_err() {
+                    if !pending.write_now(&w, limits) {
                         return;
                     }
                 }
-            }
-            // Every message already published goes out in one write, up
-            // to CORK bytes.
-            if w.buffered_amount() < CORK
-                && let Some(more) = sub.next().now_or_never()
-            {
-                ready = Some(more);
-                continue;
-            }
-            if !pending.write_now(&w, limits) {
-                return;
+                Wake::Event(Some(Event::Close(_)) | None) | Wake::Flushed(Err(None)) => return,
+                Wake::Event(ev) => note_error(&ev, ctx),
+                Wake::Flushed(Ok(())) => {}
+                Wake::Flushed(Err(Some(why))) => return cut(&w, &mut pending, ctx, why),
+                Wake::Stop => {
+                    // Out of the fan-out first: the close goes last.
+                    drop(member);
+                    drop(pending);
+                    return Box::pin(going_away(&mut r, &w)).await;
+                }
             }
         }
     }
