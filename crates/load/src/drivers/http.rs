@@ -280,10 +280,13 @@ pub(super) async fn sse(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
     let mut receipts = Receipts::default();
     receipts.subscribed(monotonic_ns());
     let mut last_id: Option<String> = None;
+    // One stop future for the whole stream, not one per event.
+    let stop = ctx.wait_stop();
+    tokio::pin!(stop);
     loop {
         let next = tokio::select! {
             e = client.next_event() => e,
-            () = ctx.wait_stop() => break,
+            () = &mut stop => break,
         };
         match next {
             Ok(Some(event)) => {

@@ -69,6 +69,9 @@ pub(super) async fn push(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
     if !(script.periodic.is_empty() && script.replies.is_empty()) {
         return Box::pin(script::subscriber(ctx, conn, ws, receipts)).await;
     }
+    // One stop future for the whole loop, not one per message.
+    let stop = ctx.wait_stop();
+    tokio::pin!(stop);
     loop {
         tokio::select! {
             ev = ws.next_event() => match ev {
@@ -82,7 +85,7 @@ pub(super) async fn push(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
                     }
                 }
             },
-            () = ctx.wait_stop() => break,
+            () = &mut stop => break,
         }
     }
     ctx.rec.counts.connection_closed();
