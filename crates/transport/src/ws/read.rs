@@ -54,6 +54,24 @@ pub struct WsReader<R, W> {
     /// bytes: a message decoded from the buffer was completed by it.
     read_ns: u64,
     done: bool,
+    /// The connection's deadlines (keepalive, close), armed lazily: only
+    /// when none is armed, when one fired, or when an earlier one is due.
+    /// A deadline that moved later (bytes arrived) is found out when the
+    /// timer fires, not re-armed on every read. (Boxed: a sleep is large.)
+    timer: Option<Timer>,
+}
+
+#[derive(Debug)]
+struct Timer {
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    /// The deadline armed, CLOCK_MONOTONIC ns.
+    at: u64,
+}
+
+impl Timer {
+    fn instant(at: u64) -> tokio::time::Instant {
+        tokio::time::Instant::now() + Duration::from_nanos(at.saturating_sub(monotonic_ns()))
+    }
 }
 
 /// What one decoded message asks of the reader.
@@ -105,6 +123,7 @@ where
                 wsbench_protocol::clock::monotonic_ns()
             },
             done: false,
+            timer: None,
         }
     }
 
@@ -332,38 +351,65 @@ where
             self.buf = vec![0; initial];
         }
         let deadline = self.shared.next_timeout();
+        let timer = match deadline {
+            Some(at) => {
+                let t = self.timer.get_or_insert_with(|| Timer {
+                    sleep: Box::pin(tokio::time::sleep_until(Timer::instant(at))),
+                    at,
+                });
+                if at < t.at || t.sleep.is_elapsed() {
+                    t.sleep.as_mut().reset(Timer::instant(at));
+                    t.at = at;
+                }
+                Some(t.sleep.as_mut())
+            }
+            None => None,
+        };
         let (io, buf) = (&mut self.io, &mut self.buf);
-        // An empty buffer waits for readiness first and is filled after.
+        // An empty buffer waits for readiness first and is filled after;
+        // the armed deadline, if any, is polled alongside.
+        let mut timer = timer;
         let read = std::future::poll_fn(move |cx| {
             if buf.is_empty() {
-                ready!(io.poll_read_ready(cx))?;
+                match io.poll_read_ready(cx) {
+                    Poll::Ready(r) => r?,
+                    Poll::Pending => {
+                        if let Some(t) = timer.as_mut() {
+                            ready!(t.as_mut().poll(cx));
+                            return Poll::Ready(Ok(None));
+                        }
+                        return Poll::Pending;
+                    }
+                }
                 buf.resize(initial, 0);
             }
             let mut into = ReadBuf::new(&mut buf[..]);
-            ready!(Pin::new(&mut *io).poll_read(cx, &mut into))?;
-            Poll::Ready(Ok::<_, io::Error>(into.filled().len()))
-        });
-        // A timed read is boxed: its timer would otherwise make every idle
-        // connection's future larger.
-        let n = match deadline {
-            Some(at) => {
-                let wait = Duration::from_nanos(at.saturating_sub(monotonic_ns()));
-                match Box::pin(timeout(wait, read)).await {
-                    Ok(r) => r?,
-                    Err(_) => {
-                        return match self.shared.on_timeout(monotonic_ns()) {
-                            Some(Expired::CloseUnanswered) => Err(ReadError::CloseTimeout),
-                            Some(Expired::KeepaliveFailed) => Err(ReadError::KeepaliveTimeout),
-                            Some(Expired::SendPing) => {
-                                self.needs_flush = true;
-                                Ok(None)
-                            }
-                            None => Ok(None),
-                        };
+            match Pin::new(&mut *io).poll_read(cx, &mut into) {
+                Poll::Ready(r) => {
+                    r?;
+                    Poll::Ready(Ok::<_, io::Error>(Some(into.filled().len())))
+                }
+                Poll::Pending => {
+                    if let Some(t) = timer.as_mut() {
+                        ready!(t.as_mut().poll(cx));
+                        return Poll::Ready(Ok(None));
                     }
+                    Poll::Pending
                 }
             }
-            None => read.await?,
+        });
+        let Some(n) = read.await? else {
+            // The armed deadline passed: which one, if any, is for the
+            // connection to say (a keepalive moved later by reads is not).
+            return match self.shared.on_timeout(monotonic_ns()) {
+                Some(Expired::CloseUnanswered) => Err(ReadError::CloseTimeout),
+                Some(Expired::KeepaliveFailed) => Err(ReadError::KeepaliveTimeout),
+                Some(Expired::SendPing) => {
+                    self.needs_flush = true;
+                    Ok(None)
+                }
+                None => Ok(None),
+            };
         };
         if n > 0 {
             self.read_ns = monotonic_ns();
