@@ -133,13 +133,16 @@ pub(crate) fn echo_loop<'a>(
         let mut pending = Pending::default();
         // An event already read while corked, to handle first.
         let mut ready: Option<Option<Event>> = None;
+        // One shutdown future for the connection, not one per message.
+        let stop = shutting_down(&mut shutdown);
+        tokio::pin!(stop);
         loop {
             let wake: Wake<()> = match ready.take() {
                 Some(ev) => Wake::Event(ev),
                 None => tokio::select! {
                     ev = r.next_event() => Wake::Event(ev),
                     f = pending.done() => Wake::Flushed(f),
-                    () = shutting_down(&mut shutdown) => Wake::Stop,
+                    () = &mut stop => Wake::Stop,
                 },
             };
             let data = match wake {
@@ -208,12 +211,14 @@ pub(crate) fn push_loop<'a>(
         // flushes what the socket did not take at once.
         let member = ctx.fanout.join(&w, after, &ctx.hub, &ctx.sending());
         let mut pending = Pending::default();
+        let stop = shutting_down(&mut shutdown);
+        tokio::pin!(stop);
         loop {
             let wake = tokio::select! {
                 () = member.woken() => Wake::Item(()),
                 ev = r.next_event() => Wake::Event(ev),
                 f = pending.done() => Wake::Flushed(f),
-                () = shutting_down(&mut shutdown) => Wake::Stop,
+                () = &mut stop => Wake::Stop,
             };
             match wake {
                 Wake::Item(()) => {
