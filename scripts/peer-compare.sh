@@ -20,9 +20,12 @@ case "${1:-}" in
     "") ;;
     *) runs=$1 ;;
 esac
-peers=../shared/peers/uws
+# The uWebSockets sources are not part of this repository: point
+# WSBENCH_UWS_PEERS at a folder with their build.sh (default: the team's
+# shared folder next to the checkout).
+peers=${WSBENCH_UWS_PEERS:-../shared/peers/uws}
 if [[ ! -f $peers/build.sh ]]; then
-    echo "peer-compare: SKIPPED: no uWebSockets sources at $peers" >&2
+    echo "peer-compare: SKIPPED: no uWebSockets peer sources at $peers (set WSBENCH_UWS_PEERS)" >&2
     exit 0
 fi
 for need in cc c++ taskset stdbuf; do

@@ -95,6 +95,12 @@ bash scripts/ci-gate.sh
 step "chaos: attacks on wsbench serve (short form)"
 bash scripts/chaos.sh --short
 
+step "peer comparison against uWebSockets (smoke: seconds, no goals judged)"
+if ! command -v c++ >/dev/null || [[ ! -f /usr/include/zlib.h ]]; then
+    apt_install build-essential zlib1g-dev || true
+fi
+bash scripts/peer-compare.sh --smoke
+
 step "Autobahn TestSuite (kosoku), server and client"
 bash scripts/autobahn.sh
 
