@@ -90,6 +90,49 @@ fn an_authenticated_pubsub_server_with_a_subscribe_step_delivers_everything() {
     assert!(!report.contains(TOKEN));
 }
 
+/// A stage profile against the same server: 100 subscribers ramp up,
+/// 60 of them leave on the way down, each with a closing handshake the
+/// server sees (1000, "stage"), and none of the messages they owed before
+/// leaving is lost (a subscriber leaving is not a loss, nor are the
+/// messages published after it left).
+#[test]
+fn subscribers_leave_a_stage_profile_with_a_clean_close_and_lose_nothing() {
+    let _one = serial();
+    let dir = temp_dir("targets", "stages");
+    let server = PubSub::start(TOKEN);
+    let file = scenario(&dir, server.port, |t| {
+        t.replace(
+            "connections = 200\nramp_rate = 1000\nduration = \"4s\"\n",
+            "stages = [{ duration = \"1s\", target = 100 }, { duration = \"1500ms\", target = 100 },\n\
+             { duration = \"1s\", target = 40 }, { duration = \"1s\", target = 40 }]\n",
+        )
+    });
+    assert!(std::fs::read_to_string(&file).unwrap().contains("stages"));
+    let results = dir.join("results");
+    let (out, report) = run(&file, &results, Some(TOKEN));
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    let s = summary(&newest_run(&results));
+    let p = &s["phases"][0];
+    let c = &p["counters"];
+    assert_eq!(c["connections_opened"], 100, "{c}");
+    assert_eq!(c["lost"], 0, "{c}");
+    assert_eq!(p["delivered_ratio"], 1.0, "{p}");
+    assert_eq!(c["errors"], serde_json::json!({}), "{c}");
+    // 3.5 s after the 1 s warm-up at 20 msg/s; the 40 who stayed owe all
+    // 70, the 60 who left fewer.
+    assert_eq!(c["published"], 70, "{c}");
+    let owed = c["owed"].as_u64().unwrap();
+    assert!(owed > 40 * 70 && owed < 100 * 70, "{c}");
+    let st = &server.stats;
+    assert_eq!(Stats::get(&st.subscribed), 100);
+    assert_eq!(Stats::get(&st.closed_normally), 60, "the 60 leaving");
+    assert_eq!(Stats::get(&st.no_heartbeat) + Stats::get(&st.no_pong), 0);
+    assert!(
+        report.contains("stage3 2.5–3.5 s, 100 → 40 connections"),
+        "{report}"
+    );
+}
+
 #[test]
 fn publishing_over_a_websocket_publisher_connection() {
     let _one = serial();

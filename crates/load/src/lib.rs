@@ -34,6 +34,7 @@ mod receipts;
 pub mod recorder;
 pub mod shard;
 mod shard_spec;
+mod stages;
 mod steps;
 mod stop;
 pub mod sys;

@@ -254,6 +254,21 @@ pub fn table(summary: &Summary) -> String {
         for r in p.health.iter().flat_map(|h| &h.reasons) {
             notes.push(format!("{}: harness {verdict}: {r}", p.transport));
         }
+        for st in &p.stages {
+            notes.push(format!(
+                "{}: {} {:.1}–{:.1} s, {} → {} connections; open connections {}",
+                p.transport,
+                st.name,
+                st.start_s,
+                st.end_s,
+                st.from,
+                st.target,
+                match st.worst_gap {
+                    Some(g) => format!("within {g} of the profile over {} samples", st.samples),
+                    None => "not sampled".to_owned(),
+                }
+            ));
+        }
         let c = &p.counters;
         if c.publish_failed > 0 || c.unknown > 0 {
             notes.push(format!(

@@ -15,19 +15,20 @@ use tokio::time::Instant;
 use wsbench_model::delivery::{Ledger, PublishRecord};
 use wsbench_model::metric::Metric;
 use wsbench_model::metric::main_latency;
-use wsbench_model::results::{Counters, Interval, PhaseSummary, Schedule};
+use wsbench_model::results::{Counters, Interval, PhaseSummary, Schedule, StageSpan};
 use wsbench_model::scenario::{PUBLISH_VARIABLES, Role, Vars, expand_env_keeping};
 use wsbench_model::{Scenario, Transport, WorkloadKind};
 use wsbench_transport::ClientOptions;
 use wsbench_transport::net::ByteCounters;
 
 use crate::drivers::{self, ConnOutcome, PhaseCtx, PushCtx};
-use crate::plan::{Grid, Plan};
+use crate::plan::{Grid, Plan, instant_at};
 use crate::probe::LagProbe;
 use crate::progress::Progress;
 use crate::publisher::{PublishSpec, Publisher};
 use crate::receipts::Tally;
 use crate::recorder::{Counts, Recorder, Timeline};
+use crate::stages::Lives;
 use crate::stop::{Early, Watch, drain};
 use crate::target::{Builtin, Origin, headers};
 use crate::{RunError, sys};
@@ -228,7 +229,7 @@ impl Phase {
         let (stop_tx, stop_rx) = watch::channel(false);
         let grid = self.grid(plan.window_ns);
         let rec = Arc::new(Recorder::new(main_latency(s.workload)));
-        let ctx = self.context(&rec, &bytes, stop_rx, grid);
+        let ctx = self.context(&rec, &bytes, stop_rx, grid, plan.t0_ns);
         let publisher = grid.and_then(|g| self.publisher(plan.t0_ns, g));
         let _probe = LagProbe::start(Arc::clone(&rec));
         let rss_before = sys::rss_bytes();
@@ -260,7 +261,13 @@ impl Phase {
         rec.set_measuring(false);
         let measured = window_start.elapsed();
         if early.is_none() {
-            let expected = grid.map_or(0, |g| g.window * subscribers);
+            // With stages, subscribers come and go in the window: the
+            // drain waits for quiet instead.
+            let expected = if s.stages.is_empty() {
+                grid.map_or(0, |g| g.window * subscribers)
+            } else {
+                0
+            };
             let settled = || publisher.as_ref().is_none_or(Publisher::window_settled);
             drain(
                 &rec,
@@ -310,6 +317,7 @@ impl Phase {
         bytes: &Arc<ByteCounters>,
         stop: watch::Receiver<bool>,
         grid: Option<Grid>,
+        t0_ns: u64,
     ) -> Arc<PhaseCtx> {
         let mut options = self.options.clone();
         options.counters = Some(Arc::clone(bytes));
@@ -326,6 +334,8 @@ impl Phase {
                 phase: role.phase,
                 clock: (role.clock, role.publishers),
             }),
+            lives: (!self.scenario.stages.is_empty())
+                .then(|| Arc::new(Lives::of(&self.scenario.stages).starting_at(t0_ns))),
         })
     }
 
@@ -388,8 +398,10 @@ impl Phase {
                 publishers: g.publishers,
             }),
             timeline: timeline.points.clone(),
+            stages: StageSpan::plan(&self.scenario.stages),
             ..PhaseSummary::default()
         };
+        StageSpan::observe(&mut summary.stages, &summary.timeline);
         summary.derive_rates();
         summary
     }
@@ -418,14 +430,11 @@ fn arrive(
         // Plain handles (8 bytes a connection) rather than a JoinSet (an
         // allocation a connection): memory per connection counts.
         let mut tasks: Vec<JoinHandle<ConnOutcome>> = Vec::new();
-        let gap = Duration::from_secs_f64(1.0 / ctx.scenario.ramp_rate);
-        let t0 = plan.t0();
-        let step = usize::try_from(plan.count).unwrap_or(1);
-        for i in (plan.index..ctx.scenario.connections).step_by(step) {
+        for (i, due) in arrivals(&ctx, plan) {
             if *ctx.stop.borrow() {
                 break;
             }
-            tokio::time::sleep_until(t0 + gap.mul_f64(i as f64)).await;
+            tokio::time::sleep_until(due).await;
             let ctx = Arc::clone(&ctx);
             tasks.push(if ctx.scenario.workload == WorkloadKind::Connect {
                 tokio::spawn(drivers::hold(ctx, i))
@@ -437,6 +446,26 @@ fn arrive(
         tasks
     });
     (ramp, done)
+}
+
+/// This process's connections and when each is due: `plan`'s share of
+/// the ramp, or of the stage profile's lives.
+fn arrivals(ctx: &PhaseCtx, plan: Plan) -> Box<dyn Iterator<Item = (u64, Instant)> + Send + '_> {
+    if let Some(lives) = &ctx.lives {
+        return Box::new(
+            lives
+                .share(plan.index, plan.count)
+                .map(|(i, l)| (i, instant_at(lives.opens_ns(l)))),
+        );
+    }
+    let gap = Duration::from_secs_f64(1.0 / ctx.scenario.ramp_rate);
+    let t0 = plan.t0();
+    let step = usize::try_from(plan.count).unwrap_or(1);
+    Box::new(
+        (plan.index..ctx.scenario.connections)
+            .step_by(step)
+            .map(move |i| (i, t0 + gap.mul_f64(i as f64))),
+    )
 }
 
 /// Collects the connections' outcomes after the stop signal (at most 30 s;

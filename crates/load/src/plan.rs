@@ -21,7 +21,8 @@ pub(crate) struct Plan {
     /// Connections `index, index + count, index + 2·count, …`.
     pub(crate) index: u64,
     pub(crate) count: u64,
-    /// Connection *i* opens at `t0 + i / ramp_rate`.
+    /// Connection *i* opens at `t0 + i / ramp_rate` (with stages, when
+    /// its life opens: `stages.rs`).
     pub(crate) t0_ns: u64,
     /// The window: `[window_ns, window_ns + duration)`.
     pub(crate) window_ns: u64,
@@ -30,8 +31,12 @@ pub(crate) struct Plan {
 
 impl Plan {
     /// From a phase's start to its window: the warm-up or the ramp,
-    /// whichever is longer, and some slack.
+    /// whichever is longer, and some slack; with stages, the warm-up (the
+    /// window is the rest of the stages).
     pub(crate) fn lead(s: &Scenario) -> Duration {
+        if !s.stages.is_empty() {
+            return s.warmup;
+        }
         let ramp = Duration::from_secs_f64(s.connections.saturating_sub(1) as f64 / s.ramp_rate);
         s.warmup.max(ramp) + WINDOW_SLACK
     }

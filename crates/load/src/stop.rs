@@ -202,6 +202,10 @@ pub(crate) fn target_failure(
     {
         return Some(why);
     }
+    // (A stage profile may close every connection on purpose.)
+    if ctx.lives.is_some() {
+        return None;
+    }
     let c = &ctx.rec.counts;
     let attempted = Counts::get(&c.attempted);
     if attempted > 0

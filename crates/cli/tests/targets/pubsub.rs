@@ -38,6 +38,9 @@ pub struct Stats {
     pub no_pong: AtomicU64,
     /// Subscribers dropped for missing heartbeats.
     pub no_heartbeat: AtomicU64,
+    /// Subscribers that closed with 1000 "stage" (leaving on a stage
+    /// profile), the closing handshake completed.
+    pub closed_normally: AtomicU64,
 }
 
 impl Stats {
@@ -264,6 +267,12 @@ async fn subscriber(mut ws: TcpWebSocket, state: &State) {
                     _ => {}
                 },
                 Some(Event::Message(_) | Event::Pong(_)) => {}
+                Some(Event::Close(c)) => {
+                    if (c.code, c.reason.as_str(), c.was_clean) == (1000, "stage", true) {
+                        state.stats.closed_normally.fetch_add(1, Ordering::Relaxed);
+                    }
+                    return;
+                }
                 _ => return,
             },
             _ = ping.tick() => {

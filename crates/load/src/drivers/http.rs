@@ -67,14 +67,14 @@ pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
         if !wait {
             tokio::select! {
                 _ = tick.tick() => {}
-                () = ctx.wait_stop() => break,
+                () = ctx.wait_end(conn) => break,
             }
         }
         let result = tokio::select! {
             // Boxed for the same reason as the handshake (hyper's request
             // state is large).
             r = Box::pin(client.poll(Some(cursor), wait)) => r,
-            () = ctx.wait_stop() => break,
+            () = ctx.wait_end(conn) => break,
         };
         match result {
             Ok(body) => {
@@ -104,6 +104,9 @@ pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
             }
         }
     }
+    // Leaving on the stage schedule ends the subscription (the request
+    // or the stream is dropped).
+    ctx.left(conn, &mut receipts);
     ctx.rec.counts.connection_closed();
     ConnOutcome {
         receipts: Some(receipts),
@@ -159,7 +162,7 @@ async fn poll_dialect(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
         if !wait {
             tokio::select! {
                 _ = tick.tick() => {}
-                () = ctx.wait_stop() => break,
+                () = ctx.wait_end(conn) => break,
             }
         }
         let Some(headers) = cursor_headers(&state, dialect) else {
@@ -171,7 +174,7 @@ async fn poll_dialect(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
         let target = state.path(dialect, &path);
         let result = tokio::select! {
             r = Box::pin(client.exchange(Method::GET, &target, Bytes::new(), &headers)) => r,
-            () = ctx.wait_stop() => break,
+            () = ctx.wait_end(conn) => break,
         };
         let reply = match result {
             Ok(reply) => reply,
@@ -196,6 +199,9 @@ async fn poll_dialect(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
             break;
         }
     }
+    // Leaving on the stage schedule ends the subscription (the request
+    // or the stream is dropped).
+    ctx.left(conn, &mut receipts);
     ctx.rec.counts.connection_closed();
     ConnOutcome {
         receipts: Some(receipts),
@@ -281,7 +287,7 @@ pub(super) async fn sse(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
     receipts.subscribed(monotonic_ns());
     let mut last_id: Option<String> = None;
     // One stop future for the whole stream, not one per event.
-    let stop = ctx.wait_stop();
+    let stop = ctx.wait_end(conn);
     tokio::pin!(stop);
     loop {
         let next = tokio::select! {
@@ -307,7 +313,7 @@ pub(super) async fn sse(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
                 });
                 let reconnected = tokio::select! {
                     r = Box::pin(SseClient::connect(&url, last_id.as_deref(), &options)) => r,
-                    () = ctx.wait_stop() => break,
+                    () = ctx.wait_end(conn) => break,
                 };
                 match reconnected {
                     Ok(c) => {
@@ -326,6 +332,9 @@ pub(super) async fn sse(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
             }
         }
     }
+    // Leaving on the stage schedule ends the subscription (the request
+    // or the stream is dropped).
+    ctx.left(conn, &mut receipts);
     ctx.rec.counts.connection_closed();
     ConnOutcome {
         receipts: Some(receipts),

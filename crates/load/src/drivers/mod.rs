@@ -22,9 +22,10 @@ use wsbench_protocol::push::PushMessage;
 use wsbench_transport::{ClientOptions, Error, Event};
 
 use crate::failure::error_kind;
-use crate::plan::Grid;
+use crate::plan::{Grid, instant_at};
 use crate::receipts::{Delivery, Receipts};
 use crate::recorder::{Counts, Recorder};
+use crate::stages::Lives;
 use crate::target::{Origin, headers};
 use wsbench_protocol::marker::Marker;
 
@@ -39,6 +40,8 @@ pub(crate) struct PhaseCtx {
     pub(crate) stop: watch::Receiver<bool>,
     /// Push phases: the schedule and which messages are this run's.
     pub(crate) push: Option<PushCtx>,
+    /// With stages: when each connection opens and leaves.
+    pub(crate) lives: Option<Arc<Lives>>,
 }
 
 /// What a push subscriber needs to judge a message.
@@ -107,6 +110,17 @@ fn subscriber_ended(ctx: &PhaseCtx, receipts: &mut Receipts, event: Option<Event
     true
 }
 
+/// A subscriber leaving on the stage schedule owes what was intended up to
+/// this long before it closes.
+pub(crate) const LEAVE_MARGIN: Duration = Duration::from_millis(100);
+
+/// How early of its instant a timer may wake.
+const TIMER_SLACK: Duration = Duration::from_millis(5);
+
+/// The close code and reason of a connection leaving on the stage
+/// schedule.
+const LEAVE_CODE: (u16, &str) = (1000, "stage");
+
 /// The error kind of a message that is not in the target's format.
 const BAD_MESSAGE: &str = "bad-message";
 
@@ -122,6 +136,46 @@ impl PhaseCtx {
     async fn wait_stop(&self) {
         let mut stop = self.stop.clone();
         let _ = stop.wait_for(|&s| s).await;
+    }
+
+    /// When connection `conn` leaves on the stage schedule,
+    /// CLOCK_MONOTONIC ns (`None`: it stays until the phase stops).
+    fn leaves_ns(&self, conn: u64) -> Option<u64> {
+        self.lives.as_ref()?.leaves_ns(conn)
+    }
+
+    /// Until the phase stops or connection `conn`'s time to leave comes.
+    async fn wait_end(&self, conn: u64) {
+        let Some(ns) = self.leaves_ns(conn) else {
+            return self.wait_stop().await;
+        };
+        // Boxed: only connections of a stage profile carry a timer.
+        let leave = Box::pin(tokio::time::sleep_until(instant_at(ns)));
+        tokio::select! {
+            () = self.wait_stop() => {}
+            () = leave => {}
+        }
+    }
+
+    /// When connection `conn` left on the stage schedule, if its time has
+    /// come while the phase still runs.
+    fn left_at(&self, conn: u64) -> Option<u64> {
+        let ns = self.leaves_ns(conn)?;
+        // (Timers may wake a little early of CLOCK_MONOTONIC's instant.)
+        let due = monotonic_ns() + nanos(TIMER_SLACK) >= ns;
+        (!self.stopped() && due).then_some(ns)
+    }
+
+    /// Whether push subscriber `conn` left on the stage schedule; if so,
+    /// it owes the messages intended up to [`LEAVE_MARGIN`] before it
+    /// left (one the publisher sent late may reach the target after the
+    /// close, and is not the target's loss).
+    fn left(&self, conn: u64, receipts: &mut Receipts) -> bool {
+        let Some(ns) = self.left_at(conn) else {
+            return false;
+        };
+        receipts.ended(ns.saturating_sub(nanos(LEAVE_MARGIN)));
+        true
     }
 
     /// The template variables of connection `conn`.
@@ -378,6 +432,7 @@ mod tests {
                 phase: 0,
                 clock: (0, 1),
             }),
+            lives: None,
         }
     }
 
@@ -469,6 +524,7 @@ mod tests {
             options: ClientOptions::default(),
             stop,
             push: None,
+            lives: None,
         });
         assert!(size(&connection(Arc::clone(&ctx), 0)) <= 64);
         assert!(size(&ws::open(&ctx, 0, Role::Echo)) <= 512);

@@ -194,7 +194,7 @@ pub(super) async fn round_trips(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
     'run: loop {
         tokio::select! {
             () = tokio::time::sleep_until(instant_at(due_ns)) => {}
-            () = ctx.wait_stop() => break 'run,
+            () = ctx.wait_end(conn) => break 'run,
         }
         let intended_ns = if last_back_ns > due_ns {
             due_ns
@@ -238,7 +238,11 @@ pub(super) async fn round_trips(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
         seq += 1;
         due_ns += period_ns;
     }
-    if ctx.stopped() {
+    if ctx.left_at(conn).is_some() {
+        // Its time on the stage schedule is over (the last reply came
+        // back or timed out first).
+        super::ws::leave(ctx, conn, &mut ws, None).await;
+    } else if ctx.stopped() {
         // The phase is over: say so (1000) rather than drop the
         // connection, without waiting on a target that does not answer.
         let _ = tokio::time::timeout(Duration::from_millis(100), ws.close(1000, "")).await;

@@ -100,8 +100,11 @@ pub(super) async fn subscriber(
                     }
                 }
             }
-            () = ctx.wait_stop() => break,
+            () = ctx.wait_end(conn) => break,
         }
+    }
+    if ctx.left(conn, &mut receipts) {
+        super::ws::leave(ctx, conn, &mut ws, Some(&mut receipts)).await;
     }
     ctx.rec.counts.connection_closed();
     ConnOutcome {

@@ -12,7 +12,7 @@ use wsbench_model::scenario::Role;
 use wsbench_protocol::clock::monotonic_ns;
 use wsbench_transport::{Data, Error, Event, TcpWebSocket, connect};
 
-use super::{ConnOutcome, PhaseCtx, ended_early, error_kind, script, subscriber_ended};
+use super::{ConnOutcome, LEAVE_CODE, PhaseCtx, ended_early, error_kind, script, subscriber_ended};
 use crate::receipts::Receipts;
 use crate::recorder::Counts;
 use wsbench_protocol::payload;
@@ -70,7 +70,7 @@ pub(super) async fn push(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
         return Box::pin(script::subscriber(ctx, conn, ws, receipts)).await;
     }
     // One stop future for the whole loop, not one per message.
-    let stop = ctx.wait_stop();
+    let stop = ctx.wait_end(conn);
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -88,11 +88,46 @@ pub(super) async fn push(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
             () = &mut stop => break,
         }
     }
+    if ctx.left(conn, &mut receipts) {
+        Box::pin(leave(ctx, conn, &mut ws, Some(&mut receipts))).await;
+    }
     ctx.rec.counts.connection_closed();
     ConnOutcome {
         receipts: Some(receipts),
     }
 }
+
+/// Leaves on the stage schedule: the closing handshake (1000), waited for
+/// at most [`LEAVE_WAIT`]; a push subscriber's messages meanwhile still
+/// count.
+pub(super) async fn leave(
+    ctx: &PhaseCtx,
+    conn: u64,
+    ws: &mut TcpWebSocket,
+    mut receipts: Option<&mut Receipts>,
+) {
+    let (code, reason) = LEAVE_CODE;
+    let handshake = async {
+        if ws.close(code, reason).await.is_err() {
+            return;
+        }
+        while let Some(ev) = ws.next_event().await {
+            match (ev, receipts.as_deref_mut()) {
+                (Event::Message(Data::Text(t)), Some(r)) => {
+                    ctx.on_push(conn, r, &t, ws.last_read_ns());
+                }
+                (Event::Close(_) | Event::Error(_), _) => break,
+                _ => {}
+            }
+        }
+    };
+    if tokio::time::timeout(LEAVE_WAIT, handshake).await.is_err() {
+        ctx.rec.error("close-timeout");
+    }
+}
+
+/// Longest wait for the target's answer to a close on the stage schedule.
+const LEAVE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Sends `payload` as the workload's kind of frame.
 pub(super) async fn send(
@@ -191,7 +226,14 @@ pub(super) async fn throughput(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
         }
     };
     'run: loop {
-        while outstanding.len() < s.in_flight as usize {
+        // Leaving on the stage schedule: no more sends; the last echoes
+        // are awaited, then the close.
+        let leaving = ctx.left_at(conn).is_some();
+        if leaving && outstanding.is_empty() {
+            leave(ctx, conn, &mut ws, None).await;
+            break;
+        }
+        while !leaving && outstanding.len() < s.in_flight as usize {
             if queue(&ws, seq).is_err() {
                 // No longer open: the peer's close (or failure) is the
                 // reason, counted like any early end.
@@ -270,6 +312,10 @@ pub(super) fn hold(ctx: &PhaseCtx, conn: u64) -> impl Future<Output = ConnOutcom
         let Some(mut ws) = open(ctx, conn, Role::Echo).await else {
             return ConnOutcome::default();
         };
+        if ctx.leaves_ns(conn).is_some() {
+            Box::pin(hold_until_leaving(ctx, conn, ws)).await;
+            return ConnOutcome::default();
+        }
         loop {
             match ws.next_event().await {
                 Some(Event::Message(_) | Event::Pong(_)) => {}
@@ -282,4 +328,29 @@ pub(super) fn hold(ctx: &PhaseCtx, conn: u64) -> impl Future<Output = ConnOutcom
         ctx.rec.counts.connection_closed();
         ConnOutcome::default()
     }
+}
+
+/// A held connection of a stage profile: held until its time to leave,
+/// then closed (1000).
+async fn hold_until_leaving(ctx: &PhaseCtx, conn: u64, mut ws: TcpWebSocket) {
+    let end = ctx.wait_end(conn);
+    tokio::pin!(end);
+    loop {
+        tokio::select! {
+            ev = ws.next_event() => match ev {
+                Some(Event::Message(_) | Event::Pong(_)) => {}
+                other => {
+                    ended_early(ctx, other);
+                    break;
+                }
+            },
+            () = &mut end => {
+                if ctx.left_at(conn).is_some() {
+                    leave(ctx, conn, &mut ws, None).await;
+                }
+                break;
+            }
+        }
+    }
+    ctx.rec.counts.connection_closed();
 }

@@ -12,7 +12,7 @@ use super::hdr::{
     Interval, interval_log_base, latency_histogram, read_histogram, read_interval_log,
     write_histogram, write_interval_log,
 };
-use super::{LatencyStats, PhaseSummary, StopReason, TimelinePoint, files};
+use super::{LatencyStats, PhaseSummary, StageSpan, StopReason, TimelinePoint, files};
 use crate::delivery::{Ledger, PublishRecord, account};
 
 /// A phase measured in parts (worker processes, shards): what each part
@@ -71,6 +71,7 @@ pub fn merge_parts(parts: &[PhasePart]) -> PhaseSummary {
         }
     }
     out.schedule = first.phase.schedule;
+    out.stages.clone_from(&first.phase.stages);
     out.derive_rates();
     out.client_rss_per_conn = (rss_conns > 0).then(|| rss_weighted / rss_conns as f64);
     out
@@ -154,6 +155,7 @@ pub fn merge_part_dirs(
         }
     }
     summary.timeline = points.into_values().collect();
+    StageSpan::observe(&mut summary.stages, &summary.timeline);
     if !intervals.is_empty() {
         let file = files::timeline_log(prefix);
         let list: Vec<Interval> = intervals.into_values().collect();

@@ -9,6 +9,7 @@ mod folder;
 mod hdr;
 mod merge;
 mod phase;
+mod stages;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -25,6 +26,7 @@ pub use self::hdr::{
     write_histogram, write_interval_log,
 };
 pub use self::merge::{PhasePart, merge_part_dirs, merge_parts};
+pub use self::stages::StageSpan;
 use crate::health::Health;
 use crate::threshold::Threshold;
 
@@ -231,6 +233,10 @@ pub struct PhaseSummary {
     /// One point a second over the whole phase (warm-up included).
     #[serde(default)]
     pub timeline: Vec<TimelinePoint>,
+    /// With stages: each stage's span on the timeline and how closely the
+    /// open connections followed it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageSpan>,
     /// The HdrHistogram interval log of the main latency, one interval a
     /// second, relative to the results folder.
     #[serde(default)]

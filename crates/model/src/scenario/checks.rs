@@ -8,9 +8,8 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::input::{Checker, RawLoad, RawWorkload};
-use super::{
-    MAX_CONNECTIONS, MAX_PAYLOAD, PayloadKind, Scenario, ScenarioError, Transport, WorkloadKind,
-};
+use super::stages::{self, Shape, Stage};
+use super::{MAX_PAYLOAD, PayloadKind, Scenario, ScenarioError, Transport, WorkloadKind};
 use crate::threshold::Threshold;
 
 /// The transports, one phase each: listed once, WebSocket only for
@@ -51,6 +50,7 @@ pub(super) fn transports(
 /// `[load]`'s values.
 pub(super) struct LoadValues {
     pub(super) connections: u64,
+    pub(super) stages: Vec<Stage>,
     pub(super) ramp_rate: f64,
     pub(super) duration: Duration,
     pub(super) warmup: Duration,
@@ -60,34 +60,21 @@ pub(super) struct LoadValues {
 }
 
 /// `[load]`, each value checked.
-pub(super) fn load(c: &Checker<'_>, load: &RawLoad) -> Result<LoadValues, ScenarioError> {
-    let connections = *load.connections.get_ref();
-    if connections == 0 || connections > MAX_CONNECTIONS {
-        return Err(c.at(
-            load.connections.span(),
-            format!("connections = {connections} is out of range"),
-            Some(&format!("between 1 and {MAX_CONNECTIONS}")),
-        ));
-    }
-    let ramp_rate = match &load.ramp_rate {
-        Some(r) if !(*r.get_ref() > 0.0 && r.get_ref().is_finite()) => {
-            return Err(c.at(
-                r.span(),
-                "ramp_rate must be a positive number of connections per second",
-                None,
-            ));
-        }
-        Some(r) => *r.get_ref(),
-        None => 1000.0,
-    };
-    let duration = c.duration(&load.duration, "duration")?;
-    if duration.is_zero() {
-        return Err(c.at(load.duration.span(), "duration must be more than 0", None));
-    }
+pub(super) fn load(
+    c: &Checker<'_>,
+    load: &RawLoad,
+    table: Range<usize>,
+) -> Result<LoadValues, ScenarioError> {
     let warmup = match &load.warmup {
         Some(w) => c.duration(w, "warmup")?,
         None => Duration::ZERO,
     };
+    let Shape {
+        connections,
+        ramp_rate,
+        duration,
+        stages,
+    } = stages::shape(c, load, table, warmup)?;
     let short_poll_interval = match &load.short_poll_interval {
         Some(i) => {
             let d = c.duration(i, "short_poll_interval")?;
@@ -127,6 +114,7 @@ pub(super) fn load(c: &Checker<'_>, load: &RawLoad) -> Result<LoadValues, Scenar
 
     Ok(LoadValues {
         connections,
+        stages,
         ramp_rate,
         duration,
         warmup,

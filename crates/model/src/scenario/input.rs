@@ -15,6 +15,7 @@ use super::PayloadKind;
 use super::correlate::RawCorrelation;
 use super::dialect::{RawPeriodic, RawPoll, RawPublish, RawReply, RawStep};
 use super::endpoints::{Profile, Role};
+use super::stages::RawStage;
 use super::{ScenarioError, Target, Transport, WorkloadKind, line_col};
 
 /// The file as written (every field that can be wrong keeps its place).
@@ -28,7 +29,7 @@ pub(super) struct RawScenario {
     #[serde(default)]
     pub(super) thresholds: Vec<Spanned<String>>,
     pub(super) target: Spanned<RawTarget>,
-    pub(super) load: RawLoad,
+    pub(super) load: Spanned<RawLoad>,
     pub(super) workload: RawWorkload,
 }
 
@@ -101,10 +102,14 @@ impl RawEndpoints {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawLoad {
     pub(super) transports: Spanned<Vec<Spanned<Transport>>>,
-    pub(super) connections: Spanned<u64>,
+    #[serde(default)]
+    pub(super) connections: Option<Spanned<u64>>,
     #[serde(default)]
     pub(super) ramp_rate: Option<Spanned<f64>>,
-    pub(super) duration: Spanned<String>,
+    #[serde(default)]
+    pub(super) duration: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) stages: Option<Spanned<Vec<Spanned<RawStage>>>>,
     #[serde(default)]
     pub(super) warmup: Option<Spanned<String>>,
     #[serde(default)]

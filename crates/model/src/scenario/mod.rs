@@ -14,6 +14,10 @@
 //! ramp_rate = 2000          # connections opened per second
 //! duration = "10s"
 //! warmup = "2s"
+//! # or, instead of connections, ramp_rate and duration, the number of
+//! # open connections step by step (ramped linearly, from 0):
+//! # stages = [{ duration = "10s", target = 1000 }, { duration = "20s", target = 1000 },
+//! #           { duration = "5s", target = 0 }]
 //!
 //! [workload]
 //! kind = "push"             # push | echo | throughput | connect | rpc
@@ -32,6 +36,7 @@ mod endpoints;
 mod error;
 mod input;
 mod protocol;
+mod stages;
 mod thresholds;
 
 use std::net::IpAddr;
@@ -49,6 +54,7 @@ use self::error::hint_for;
 pub(crate) use self::error::line_col;
 use self::input::{Checker, RawScenario, target};
 use self::protocol::{check_url_scheme, protocol, required_endpoints, roles};
+pub use self::stages::Stage;
 use crate::threshold::Threshold;
 pub use crate::workload::{PayloadKind, RunShape, Transport, WorkloadKind};
 
@@ -101,11 +107,15 @@ pub struct Scenario {
     pub protocol: TargetProtocol,
     /// One phase per transport, in this order.
     pub transports: Vec<Transport>,
-    /// Connections per phase.
+    /// Connections per phase (with stages: their highest target).
     pub connections: u64,
+    /// The number of open connections over the phase, step by step
+    /// (empty: `connections` opened at `ramp_rate` and held).
+    pub stages: Vec<Stage>,
     /// Connections opened per second.
     pub ramp_rate: f64,
-    /// Measured time per phase, after the warm-up.
+    /// Measured time per phase, after the warm-up (with stages: their
+    /// sum less the warm-up).
     pub duration: Duration,
     /// Time per phase before measuring (excluded from results).
     pub warmup: Duration,
@@ -198,7 +208,7 @@ impl Scenario {
 
         let target = target(&c, &raw.target)?;
         let protocol = protocol(&c, &raw.target)?;
-        let load = &raw.load;
+        let load = raw.load.get_ref();
         let w = &raw.workload;
         let kind = *w.kind.get_ref();
 
@@ -213,13 +223,14 @@ impl Scenario {
 
         let LoadValues {
             connections,
+            stages,
             ramp_rate,
             duration,
             warmup,
             short_poll_interval,
             source_addresses,
             workers,
-        } = checks::load(&c, load)?;
+        } = checks::load(&c, load, raw.load.span())?;
         let WorkloadValues {
             rate,
             payload_size,
@@ -238,6 +249,7 @@ impl Scenario {
             protocol,
             transports,
             connections,
+            stages,
             ramp_rate,
             duration,
             warmup,

@@ -1,0 +1,183 @@
+//! A stage profile's connections: when each opens and when it leaves.
+//!
+//! Open connections follow the profile exactly at every opening and
+//! leaving: on a rise from `a` to `b` over `d`, the connection taking the
+//! count from `s` to `s + 1` opens at `d · (s + 1 − a) / (b − a)`; on a fall,
+//! the last one opened leaves first, the one taking the count from `s + 1`
+//! to `s` at `d · (b − s) / (b − a)`. A slot (the count a connection makes
+//! up, 0 … peak − 1) may live several times when the profile falls and
+//! rises again; each life is its own connection, numbered in opening
+//! order. Processes share the slots: process `k` of `n` opens the lives of
+//! slots `k, k + n, …`, so each holds its share of the count at all times.
+
+use wsbench_model::scenario::Stage;
+
+use crate::plan::nanos;
+
+/// One connection of a stage profile, times from the phase's start, ns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Life {
+    /// The count it makes up (0: the first to open).
+    pub(crate) slot: u64,
+    pub(crate) opens: u64,
+    /// `None`: open until the phase ends.
+    pub(crate) leaves: Option<u64>,
+}
+
+/// Every life of a profile, in opening order (a connection's number is
+/// its index here).
+#[derive(Debug, Default)]
+pub(crate) struct Lives {
+    /// When the phase started, CLOCK_MONOTONIC ns.
+    t0_ns: u64,
+    lives: Vec<Life>,
+}
+
+impl Lives {
+    /// The lives of `stages`.
+    pub(crate) fn of(stages: &[Stage]) -> Lives {
+        let mut lives: Vec<Life> = Vec::new();
+        let mut open: Vec<usize> = Vec::new();
+        let (mut count, mut start) = (0u64, 0u64);
+        for stage in stages {
+            let d = u128::from(nanos(stage.duration));
+            let (a, b) = (count, stage.target);
+            let at = |k: u64, n: u64| start + (d * u128::from(k) / u128::from(n)) as u64;
+            if b > a {
+                for s in a..b {
+                    open.push(lives.len());
+                    lives.push(Life {
+                        slot: s,
+                        opens: at(s + 1 - a, b - a),
+                        leaves: None,
+                    });
+                }
+            } else {
+                for s in (b..a).rev() {
+                    if let Some(i) = open.pop() {
+                        lives[i].leaves = Some(at(a - s, a - b));
+                    }
+                }
+            }
+            count = b;
+            start += nanos(stage.duration);
+        }
+        Lives { t0_ns: 0, lives }
+    }
+
+    /// The same lives for a phase that started at `t0_ns`.
+    pub(crate) fn starting_at(self, t0_ns: u64) -> Lives {
+        Lives { t0_ns, ..self }
+    }
+
+    /// When life `l` opens, CLOCK_MONOTONIC ns.
+    pub(crate) fn opens_ns(&self, l: &Life) -> u64 {
+        self.t0_ns + l.opens
+    }
+
+    /// When connection `conn` leaves, CLOCK_MONOTONIC ns (`None`: it
+    /// stays until the phase ends).
+    pub(crate) fn leaves_ns(&self, conn: u64) -> Option<u64> {
+        Some(self.t0_ns + self.get(conn)?.leaves?)
+    }
+
+    /// Connection `conn`'s life.
+    pub(crate) fn get(&self, conn: u64) -> Option<&Life> {
+        self.lives.get(usize::try_from(conn).ok()?)
+    }
+
+    /// The lives process `index` of `count` opens, with their numbers.
+    pub(crate) fn share(&self, index: u64, count: u64) -> impl Iterator<Item = (u64, &Life)> {
+        self.lives
+            .iter()
+            .enumerate()
+            .filter(move |(_, l)| l.slot % count.max(1) == index)
+            .map(|(i, l)| (i as u64, l))
+    }
+
+    /// How many are open at `t` ns after the start (opened at or before
+    /// it, not yet left).
+    #[cfg(test)]
+    fn open_at(&self, t: u64) -> u64 {
+        self.lives
+            .iter()
+            .filter(|l| l.opens <= t && l.leaves.is_none_or(|e| e > t))
+            .count() as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn stage(ms: u64, target: u64) -> Stage {
+        Stage {
+            duration: Duration::from_millis(ms),
+            target,
+        }
+    }
+
+    const MS: u64 = 1_000_000;
+
+    #[test]
+    fn the_count_follows_the_profile_and_the_last_in_leaves_first() {
+        // Up to 10 in 1 s, hold 1 s, down to 4 in 600 ms, up to 6 in 200 ms.
+        let lives = Lives::of(&[
+            stage(1000, 10),
+            stage(1000, 10),
+            stage(600, 4),
+            stage(200, 6),
+        ]);
+        assert_eq!(
+            lives.lives.len(),
+            12,
+            "10 first lives, 2 more after the fall"
+        );
+        assert_eq!(lives.lives[0].opens, 100 * MS);
+        assert_eq!(lives.lives[9].opens, 1000 * MS);
+        // The fall: slot 9 leaves first (100 ms in), slot 4 last (600 ms in).
+        assert_eq!(lives.lives[9].leaves, Some(2100 * MS));
+        assert_eq!(lives.lives[4].leaves, Some(2600 * MS));
+        assert_eq!(lives.lives[3].leaves, None);
+        // Slots 4 and 5 live again.
+        assert_eq!(
+            (lives.lives[10].slot, lives.lives[10].opens),
+            (4, 2700 * MS)
+        );
+        assert_eq!(
+            (lives.lives[11].slot, lives.lives[11].opens),
+            (5, 2800 * MS)
+        );
+        for (t, open) in [
+            (0, 0),
+            (99, 0),
+            (100, 1),
+            (550, 5),
+            (1500, 10),
+            (2100, 9),
+            (2300, 7),
+            (2600, 4),
+            (2700, 5),
+            (3000, 6),
+        ] {
+            assert_eq!(lives.open_at(t * MS), open, "at {t} ms");
+        }
+    }
+
+    #[test]
+    fn processes_share_every_stage() {
+        let lives = Lives::of(&[stage(1000, 9), stage(1000, 3), stage(1000, 9)]);
+        let shares: Vec<Vec<u64>> = (0..3)
+            .map(|k| lives.share(k, 3).map(|(i, _)| i).collect())
+            .collect();
+        let all: usize = shares.iter().map(Vec::len).sum();
+        assert_eq!(all, lives.lives.len(), "every life once");
+        for (k, share) in shares.iter().enumerate() {
+            // 3 of the first 9, 2 of the 6 that come back.
+            assert_eq!(share.len(), 5, "process {k}");
+        }
+        assert_eq!(lives.get(0).map(|l| l.slot), Some(0));
+        assert!(lives.get(99).is_none());
+    }
+}

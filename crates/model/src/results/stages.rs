@@ -1,0 +1,105 @@
+//! A stage profile in the results: each stage's span on the timeline's
+//! clock (seconds since the phase started, warm-up included), the count
+//! the profile asked for, and how far the open connections the timeline
+//! saw strayed from it.
+
+use serde::{Deserialize, Serialize};
+
+use super::TimelinePoint;
+use crate::scenario::Stage;
+
+/// One stage of a phase, as planned and as the timeline saw it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageSpan {
+    /// `stage1`, `stage2`, …
+    pub name: String,
+    /// From and to, seconds since the phase started.
+    pub start_s: f64,
+    pub end_s: f64,
+    /// Open connections the profile gives at the start and at the end.
+    pub from: u64,
+    pub target: u64,
+    /// Timeline samples inside the stage.
+    pub samples: u64,
+    /// The largest difference between the open connections of a sample
+    /// and the profile at that second (`None`: no sample in the stage).
+    pub worst_gap: Option<u64>,
+}
+
+impl StageSpan {
+    /// The spans of `stages`, nothing observed yet.
+    pub fn plan(stages: &[Stage]) -> Vec<StageSpan> {
+        let (mut from, mut start) = (0, 0.0);
+        let mut out = Vec::with_capacity(stages.len());
+        for (i, s) in stages.iter().enumerate() {
+            let end = start + s.duration.as_secs_f64();
+            out.push(StageSpan {
+                name: format!("stage{}", i + 1),
+                start_s: start,
+                end_s: end,
+                from,
+                target: s.target,
+                samples: 0,
+                worst_gap: None,
+            });
+            (from, start) = (s.target, end);
+        }
+        out
+    }
+
+    /// The count the profile gives at `t_s` (within the stage).
+    pub fn profile_at(&self, t_s: f64) -> f64 {
+        let span = (self.end_s - self.start_s).max(1e-9);
+        let f = ((t_s - self.start_s) / span).clamp(0.0, 1.0);
+        self.from as f64 + (self.target as f64 - self.from as f64) * f
+    }
+
+    /// Compares `timeline`'s open connections with the profile, sample by
+    /// sample, for every span.
+    pub fn observe(spans: &mut [StageSpan], timeline: &[TimelinePoint]) {
+        for s in spans {
+            let inside = timeline
+                .iter()
+                .filter(|p| p.t_s > s.start_s && p.t_s <= s.end_s);
+            let gaps: Vec<u64> = inside
+                .map(|p| (p.open as f64 - s.profile_at(p.t_s)).abs().round() as u64)
+                .collect();
+            s.samples = gaps.len() as u64;
+            s.worst_gap = gaps.into_iter().max();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn spans_follow_the_stages_and_measure_the_gap() {
+        let stage = |s, target| Stage {
+            duration: Duration::from_secs(s),
+            target,
+        };
+        let mut spans = StageSpan::plan(&[stage(2, 100), stage(2, 100), stage(1, 0)]);
+        assert_eq!(spans.len(), 3);
+        assert_eq!((spans[2].name.as_str(), spans[2].start_s), ("stage3", 4.0));
+        assert_eq!((spans[2].from, spans[2].target), (100, 0));
+        assert_eq!(spans[0].profile_at(1.0), 50.0);
+        let point = |t_s, open| TimelinePoint {
+            t_s,
+            open,
+            ..TimelinePoint::default()
+        };
+        let timeline = [
+            point(1.0, 48),
+            point(2.0, 100),
+            point(3.0, 100),
+            point(4.5, 57),
+        ];
+        StageSpan::observe(&mut spans, &timeline);
+        assert_eq!((spans[0].samples, spans[0].worst_gap), (2, Some(2)));
+        assert_eq!((spans[1].samples, spans[1].worst_gap), (1, Some(0)));
+        assert_eq!((spans[2].samples, spans[2].worst_gap), (1, Some(7)));
+    }
+}

@@ -1,0 +1,272 @@
+//! How many connections a phase holds over time: either `connections`
+//! opened at `ramp_rate` and held for `duration`, or `stages`, a list of
+//! `{ duration, target }` steps, each moving the number of open
+//! connections linearly from the one before (0 at the start) to its
+//! target over its duration; a step whose target equals the count before
+//! it holds. The lives this gives each connection are worked out by the
+//! load generator's schedule (`wsbench-load`'s `stages.rs`).
+
+use std::ops::Range;
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::input::{Checker, RawLoad};
+use super::{MAX_CONNECTIONS, ScenarioError};
+
+/// One step of a stage profile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stage {
+    /// How long the step lasts.
+    pub duration: Duration,
+    /// Open connections at its end.
+    pub target: u64,
+}
+
+/// A stage as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStage {
+    duration: Spanned<String>,
+    target: Spanned<u64>,
+}
+
+/// Most connection openings a stage profile may plan in all (a
+/// connection that closes and opens again counts again).
+const MAX_OPENINGS: u64 = 4 * MAX_CONNECTIONS;
+
+/// How the connections of a phase come and go.
+pub(super) struct Shape {
+    pub(super) connections: u64,
+    pub(super) ramp_rate: f64,
+    pub(super) duration: Duration,
+    pub(super) stages: Vec<Stage>,
+}
+
+/// Reads `[load]`'s shape: `connections`, `ramp_rate` and `duration`, or
+/// `stages` (the window is then the stages after the warm-up).
+/// `table` is where `[load]` is written.
+pub(super) fn shape(
+    c: &Checker<'_>,
+    load: &RawLoad,
+    table: Range<usize>,
+    warmup: Duration,
+) -> Result<Shape, ScenarioError> {
+    let Some(raw) = &load.stages else {
+        return classic(c, load, table);
+    };
+    let either = "a phase has either stages or connections, ramp_rate and duration";
+    for (key, span) in [
+        ("connections", load.connections.as_ref().map(Spanned::span)),
+        ("ramp_rate", load.ramp_rate.as_ref().map(Spanned::span)),
+        ("duration", load.duration.as_ref().map(Spanned::span)),
+    ] {
+        if let Some(span) = span {
+            return Err(c.at(
+                span,
+                format!("{key} cannot be set with stages: {either}"),
+                Some("the stages give the connections (their highest target) and the duration (their sum); remove this key, or the stages"),
+            ));
+        }
+    }
+    let stages = stages(c, raw)?;
+    let total: Duration = stages.iter().map(|s| s.duration).sum();
+    if warmup >= total {
+        let span = load.warmup.as_ref().map_or(raw.span(), Spanned::span);
+        return Err(c.at(
+            span,
+            format!(
+                "the warm-up ({}) leaves nothing of the stages ({}) to measure",
+                humantime::format_duration(warmup),
+                humantime::format_duration(total)
+            ),
+            Some("the window is the stages after the warm-up: shorten warmup"),
+        ));
+    }
+    Ok(Shape {
+        connections: stages.iter().map(|s| s.target).max().unwrap_or(0),
+        ramp_rate: DEFAULT_RAMP_RATE,
+        duration: total - warmup,
+        stages,
+    })
+}
+
+/// Connections opened per second when `ramp_rate` is not given.
+const DEFAULT_RAMP_RATE: f64 = 1000.0;
+
+fn stages(
+    c: &Checker<'_>,
+    raw: &Spanned<Vec<Spanned<RawStage>>>,
+) -> Result<Vec<Stage>, ScenarioError> {
+    if raw.get_ref().is_empty() {
+        return Err(c.at(
+            raw.span(),
+            "no stages",
+            Some("e.g. stages = [{ duration = \"10s\", target = 1000 }, { duration = \"20s\", target = 1000 }]"),
+        ));
+    }
+    let mut out = Vec::with_capacity(raw.get_ref().len());
+    let (mut count, mut openings) = (0u64, 0u64);
+    for s in raw.get_ref() {
+        let s = s.get_ref();
+        let duration = c.duration(&s.duration, "stage duration")?;
+        if duration.is_zero() {
+            return Err(c.at(
+                s.duration.span(),
+                "a stage lasts more than 0",
+                Some("to jump, ramp over a short time, e.g. \"100ms\""),
+            ));
+        }
+        let target = *s.target.get_ref();
+        if target > MAX_CONNECTIONS {
+            return Err(c.at(
+                s.target.span(),
+                format!("target = {target} is out of range"),
+                Some(&format!("between 0 and {MAX_CONNECTIONS}")),
+            ));
+        }
+        openings += target.saturating_sub(count);
+        if openings > MAX_OPENINGS {
+            return Err(c.at(
+                s.target.span(),
+                format!("the stages open more than {MAX_OPENINGS} connections in all"),
+                Some("fewer or smaller cycles"),
+            ));
+        }
+        count = target;
+        out.push(Stage { duration, target });
+    }
+    if openings == 0 {
+        return Err(c.at(
+            raw.span(),
+            "every stage's target is 0: nothing would open",
+            Some("give a stage a target above 0"),
+        ));
+    }
+    Ok(out)
+}
+
+/// `connections`, `ramp_rate` and `duration`.
+fn classic(c: &Checker<'_>, load: &RawLoad, table: Range<usize>) -> Result<Shape, ScenarioError> {
+    let missing = |key: &str| {
+        c.at(
+            table.clone(),
+            format!("[load] has no {key}"),
+            Some("set connections = N and duration = \"10s\", or stages = [{ duration = \"10s\", target = N }, …]"),
+        )
+    };
+    let conns = load
+        .connections
+        .as_ref()
+        .ok_or_else(|| missing("connections"))?;
+    let connections = *conns.get_ref();
+    if connections == 0 || connections > MAX_CONNECTIONS {
+        return Err(c.at(
+            conns.span(),
+            format!("connections = {connections} is out of range"),
+            Some(&format!("between 1 and {MAX_CONNECTIONS}")),
+        ));
+    }
+    let ramp_rate = match &load.ramp_rate {
+        Some(r) if !(*r.get_ref() > 0.0 && r.get_ref().is_finite()) => {
+            return Err(c.at(
+                r.span(),
+                "ramp_rate must be a positive number of connections per second",
+                None,
+            ));
+        }
+        Some(r) => *r.get_ref(),
+        None => DEFAULT_RAMP_RATE,
+    };
+    let raw = load.duration.as_ref().ok_or_else(|| missing("duration"))?;
+    let duration = c.duration(raw, "duration")?;
+    if duration.is_zero() {
+        return Err(c.at(raw.span(), "duration must be more than 0", None));
+    }
+    Ok(Shape {
+        connections,
+        ramp_rate,
+        duration,
+        stages: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Scenario;
+    use std::time::Duration;
+
+    fn parse(load: &str) -> Result<Scenario, crate::scenario::ScenarioError> {
+        let text = format!(
+            "schema_version = 1\nname = \"x\"\n[target]\nbuiltin = true\n[load]\n\
+             transports = [\"websocket\"]\n{load}\n[workload]\nkind = \"push\"\nrate = 5\n"
+        );
+        Scenario::parse("s.toml", &text)
+    }
+
+    #[test]
+    fn stages_give_the_connections_and_the_window() {
+        let s = parse(
+            "warmup = \"1s\"\nstages = [{ duration = \"2s\", target = 40 }, \
+             { duration = \"3s\", target = 40 }, { duration = \"1s\", target = 0 }]",
+        )
+        .unwrap();
+        assert_eq!(s.connections, 40);
+        assert_eq!(s.duration, Duration::from_secs(5));
+        assert_eq!(s.stages.len(), 3);
+        assert_eq!(s.stages[1].target, 40);
+        // As an array of tables, too.
+        let s = parse("[[load.stages]]\nduration = \"1s\"\ntarget = 3\n").unwrap();
+        assert_eq!((s.connections, s.duration), (3, Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn bad_stages_are_refused_where_they_are_written() {
+        for (load, line, col, says) in [
+            (
+                "connections = 5\nstages = [{ duration = \"1s\", target = 3 }]",
+                7,
+                15,
+                "connections cannot be set with stages",
+            ),
+            ("stages = []", 7, 10, "no stages"),
+            (
+                "stages = [{ duration = \"0s\", target = 3 }]",
+                7,
+                24,
+                "more than 0",
+            ),
+            (
+                "stages = [{ duration = \"1s\", target = 0 }]",
+                7,
+                10,
+                "nothing would open",
+            ),
+            (
+                "stages = [{ duration = \"1s\", target = 2000000 }]",
+                7,
+                39,
+                "out of range",
+            ),
+            (
+                "warmup = \"3s\"\nstages = [{ duration = \"1s\", target = 3 }]",
+                7,
+                10,
+                "leaves nothing",
+            ),
+            (
+                "stages = [{ duration = \"1s\", goal = 3 }]",
+                7,
+                30,
+                "unknown field",
+            ),
+            ("duration = \"1s\"", 5, 1, "[load] has no connections"),
+        ] {
+            let e = parse(load).unwrap_err();
+            assert!(e.message.contains(says), "{load}: {e}");
+            assert_eq!((e.line, e.column), (line, col), "{load}: {e}");
+            assert!(e.hint.is_some() || says == "unknown field", "{load}: {e}");
+        }
+    }
+}
