@@ -1,11 +1,14 @@
-//! Stage profiles through the real binary against the builtin server: the
-//! open connections follow the profile second by second, up and down, in
-//! one process and in worker processes, and the push accounting stays
-//! exact while subscribers come and go.
+//! Stage profiles through the real binary: the open connections follow
+//! the profile second by second, up and down, in one process and in
+//! worker processes, and the push accounting stays exact while
+//! subscribers come and go; a server frozen in one stage shows in that
+//! stage's latency and its threshold, and in no other stage's.
 
 mod common;
 
-use common::{newest_run, serial, summary, temp_dir, text, wsbench};
+use std::time::Duration;
+
+use common::{freeze, newest_run, serial, serve, spawn, summary, temp_dir, text, wsbench};
 
 /// (seconds, target) per stage.
 const STAGES: [(f64, u64); 4] = [(2.0, 300), (1.0, 300), (2.0, 60), (1.5, 60)];
@@ -92,5 +95,87 @@ fn open_connections_follow_the_stage_profile_up_and_down() {
             let gap = span["worst_gap"].as_u64().unwrap() as f64;
             assert!(gap <= 15.0, "{workers}: {span}");
         }
+        // Each stage's latency, merged over the workers, and the window's
+        // hold the same messages.
+        let count = |v: &serde_json::Value| v["count"].as_u64().unwrap_or(0);
+        let per_stage: u64 = spans.iter().map(|s| count(&s["main_latency"])).sum();
+        assert_eq!(
+            per_stage,
+            count(&p["latency"]["push_latency"]),
+            "{workers}: {p}"
+        );
+        assert!(per_stage > 0);
     }
+}
+
+/// The server frozen for 800 ms inside stage 3 (3–5 s after the phase's
+/// start): the messages intended meanwhile wait for it, and only stage
+/// 3's latency, and its threshold, show it.
+#[test]
+fn a_freeze_in_one_stage_shows_in_that_stages_latency_only() {
+    let _one = serial();
+    let dir = temp_dir("stages", "freeze");
+    let target = serve(&[]);
+    let file = dir.join("freeze.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "schema_version = 1\nname = \"freeze\"\n\
+             thresholds = [\"stage2.push_latency.p99 < 300ms\", \"stage3.push_latency.p99 < 300ms\"]\n\
+             [target]\nurl = \"ws://{}\"\n[load]\ntransports = [\"websocket\"]\nwarmup = \"500ms\"\n\
+             stages = [{{ duration = \"1s\", target = 20 }}, {{ duration = \"2s\", target = 20 }}, \
+             {{ duration = \"2s\", target = 20 }}]\n[workload]\nkind = \"push\"\nrate = 200\n",
+            target.addr
+        ),
+    )
+    .unwrap();
+    let results = dir.join("results");
+    let run = spawn(&[
+        "run",
+        file.to_str().unwrap(),
+        "--quiet",
+        "--no-calibrate",
+        "--results",
+        results.to_str().unwrap(),
+    ]);
+    // The phase starts a little after the process: 3.4 s after it is
+    // 3.1–3.4 s into the phase, and the freeze ends before 4.3 s.
+    std::thread::sleep(Duration::from_millis(3400));
+    freeze(target.child.id(), Duration::from_millis(800));
+    let out = run.wait_with_output().unwrap();
+    let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stage 3's threshold fails: {report}"
+    );
+    let s = summary(&newest_run(&results));
+    let verdicts: Vec<(String, bool)> = s["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["threshold"].as_str().unwrap().to_owned(),
+                t["passed"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("stage2.push_latency.p99 < 300ms".to_owned(), true),
+            ("stage3.push_latency.p99 < 300ms".to_owned(), false)
+        ],
+        "{report}"
+    );
+    let p = &s["phases"][0];
+    let p99 = |i: usize| p["stages"][i]["main_latency"]["p99"].as_f64().unwrap() / 1e6;
+    assert!(p99(0) < 300.0 && p99(1) < 300.0, "{}", p["stages"]);
+    assert!(p99(2) > 600.0, "the 800 ms freeze: {}", p["stages"]);
+    // The stages' values make up the window's.
+    let count = |v: &serde_json::Value| v["count"].as_u64().unwrap();
+    let per_stage: u64 = (0..3).map(|i| count(&p["stages"][i]["main_latency"])).sum();
+    assert_eq!(per_stage, count(&p["latency"]["push_latency"]), "{p}");
+    assert_eq!(p["counters"]["lost"], 0);
 }

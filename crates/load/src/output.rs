@@ -67,6 +67,14 @@ pub(crate) fn write_phase(
             .latency
             .insert(metric.name().to_owned(), LatencyStats::of(h, &file));
     }
+    let main = main_latency_of(&summary.workload);
+    for (span, h) in summary.stages.iter_mut().zip(&m.stage_histograms) {
+        if !h.is_empty() {
+            let file = files::stage_histogram(prefix, &span.name, main.name());
+            write_histogram(h, &dir.join(&file))?;
+            span.main_latency = Some(LatencyStats::of(h, &file));
+        }
+    }
     if !m.intervals.is_empty() {
         let file = files::timeline_log(prefix);
         write_interval_log(&dir.join(&file), m.timeline_base, prefix, &m.intervals)?;
@@ -255,8 +263,12 @@ pub fn table(summary: &Summary) -> String {
             notes.push(format!("{}: harness {verdict}: {r}", p.transport));
         }
         for st in &p.stages {
+            let latency = match &st.main_latency {
+                Some(l) => format!("{} p50 {} p99 {} ms", main.name(), ms(l.p50), ms(l.p99)),
+                None => format!("no {}", main.name()),
+            };
             notes.push(format!(
-                "{}: {} {:.1}–{:.1} s, {} → {} connections; open connections {}",
+                "{}: {} {:.1}–{:.1} s, {} → {} connections; open connections {}; {latency}",
                 p.transport,
                 st.name,
                 st.start_s,
@@ -266,7 +278,7 @@ pub fn table(summary: &Summary) -> String {
                 match st.worst_gap {
                     Some(g) => format!("within {g} of the profile over {} samples", st.samples),
                     None => "not sampled".to_owned(),
-                }
+                },
             ));
         }
         let c = &p.counters;

@@ -28,7 +28,7 @@ use crate::progress::Progress;
 use crate::publisher::{PublishSpec, Publisher};
 use crate::receipts::Tally;
 use crate::recorder::{Counts, Recorder, Timeline};
-use crate::stages::Lives;
+use crate::stages::{self, Lives};
 use crate::stop::{Early, Watch, drain};
 use crate::target::{Builtin, Origin, headers};
 use crate::{RunError, sys};
@@ -71,6 +71,8 @@ pub(crate) struct Measured {
     /// are added when the files are written).
     pub(crate) summary: PhaseSummary,
     pub(crate) histograms: BTreeMap<Metric, Histogram<u64>>,
+    /// With stages: the main latency of each stage.
+    pub(crate) stage_histograms: Vec<Histogram<u64>>,
     pub(crate) intervals: Vec<Interval>,
     pub(crate) timeline_base: std::time::SystemTime,
     pub(crate) early: Early,
@@ -228,7 +230,10 @@ impl Phase {
         let bytes = Arc::new(ByteCounters::default());
         let (stop_tx, stop_rx) = watch::channel(false);
         let grid = self.grid(plan.window_ns);
-        let rec = Arc::new(Recorder::new(main_latency(s.workload)));
+        let rec = Arc::new(Recorder::with_stages(
+            main_latency(s.workload),
+            stages::starts_ns(&s.stages, plan.t0_ns),
+        ));
         let ctx = self.context(&rec, &bytes, stop_rx, grid, plan.t0_ns);
         let publisher = grid.and_then(|g| self.publisher(plan.t0_ns, g));
         let _probe = LagProbe::start(Arc::clone(&rec));
@@ -301,6 +306,7 @@ impl Phase {
         Ok(Measured {
             summary: self.summarise(&rec, &window, grid, &timeline),
             histograms: rec.histograms(),
+            stage_histograms: rec.stage_histograms(),
             intervals: timeline.intervals(),
             timeline_base: timeline.base,
             early,

@@ -10,6 +10,7 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use wsbench_model::metric::Metric;
 use wsbench_model::results::{Interval, TimelinePoint, latency_histogram};
+use wsbench_protocol::clock::monotonic_ns;
 
 const SHARDS: usize = 16;
 
@@ -23,8 +24,21 @@ fn slot(m: Metric) -> usize {
 #[derive(Debug)]
 struct Shard {
     histograms: Vec<Option<Histogram<u64>>>,
+    /// With stages: the main latency per stage.
+    stages: Vec<Option<Histogram<u64>>>,
     /// The phase's main latency since the last progress tick.
     interval: Histogram<u64>,
+}
+
+impl Shard {
+    /// A value of the main latency, in stage `stage` if any.
+    fn record_main(&mut self, ns: u64, stage: Option<usize>) {
+        self.interval.saturating_record(ns);
+        if let Some(h) = stage.and_then(|i| self.stages.get_mut(i)) {
+            h.get_or_insert_with(latency_histogram)
+                .saturating_record(ns);
+        }
+    }
 }
 
 /// Counters a phase keeps.
@@ -98,6 +112,8 @@ pub struct Recorder {
     /// Whether the measured window is open.
     measuring: AtomicBool,
     main: Metric,
+    /// With stages: when each stage starts, CLOCK_MONOTONIC ns.
+    stage_starts: Vec<u64>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -107,11 +123,20 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Recorder {
     /// A recorder whose progress shows `main`.
     pub fn new(main: Metric) -> Recorder {
+        Recorder::with_stages(main, Vec::new())
+    }
+
+    /// A recorder that also keeps `main` per stage: a value belongs to
+    /// the stage its start instant (the intended publish or send time:
+    /// the clock now less the value) fell in; `stage_starts` are the
+    /// stages' starts, CLOCK_MONOTONIC ns.
+    pub fn with_stages(main: Metric, stage_starts: Vec<u64>) -> Recorder {
         Recorder {
             shards: (0..SHARDS)
                 .map(|_| {
                     Mutex::new(Shard {
                         histograms: vec![None; Metric::LATENCIES],
+                        stages: vec![None; stage_starts.len()],
                         interval: latency_histogram(),
                     })
                 })
@@ -120,7 +145,19 @@ impl Recorder {
             errors: Mutex::default(),
             measuring: AtomicBool::new(false),
             main,
+            stage_starts,
         }
+    }
+
+    /// The stage a main-latency value `ns` recorded now started in.
+    fn stage_of(&self, ns: u64) -> Option<usize> {
+        if self.stage_starts.is_empty() {
+            return None;
+        }
+        let start = monotonic_ns().saturating_sub(ns);
+        self.stage_starts
+            .partition_point(|&s| s <= start)
+            .checked_sub(1)
     }
 
     /// Opens or closes the measured window.
@@ -142,11 +179,12 @@ impl Recorder {
             return;
         }
         let ns = self.in_range(ns);
+        let stage = (metric == self.main).then(|| self.stage_of(ns)).flatten();
         let mut shard = lock(&self.shards[(conn as usize) % SHARDS]);
         let h = shard.histograms[slot(metric)].get_or_insert_with(latency_histogram);
         h.saturating_record(ns);
         if metric == self.main {
-            shard.interval.saturating_record(ns);
+            shard.record_main(ns, stage);
         }
     }
 
@@ -155,12 +193,16 @@ impl Recorder {
     /// caller has decided the message belongs to it.
     pub fn record_pair(&self, conn: u64, pair: [(Metric, u64); 2]) {
         let pair = pair.map(|(m, ns)| (m, self.in_range(ns)));
+        let stage = pair
+            .iter()
+            .find(|(m, _)| *m == self.main)
+            .and_then(|&(_, ns)| self.stage_of(ns));
         let mut shard = lock(&self.shards[(conn as usize) % SHARDS]);
         for (metric, ns) in pair {
             let h = shard.histograms[slot(metric)].get_or_insert_with(latency_histogram);
             h.saturating_record(ns);
             if metric == self.main {
-                shard.interval.saturating_record(ns);
+                shard.record_main(ns, stage);
             }
         }
     }
@@ -218,6 +260,21 @@ impl Recorder {
             let mut s = lock(s);
             out.add(&s.interval).expect("same bounds");
             s.interval.reset();
+        }
+        out
+    }
+
+    /// With stages: the main latency of each stage, merged over the
+    /// shards (empty histograms for stages that saw none).
+    pub fn stage_histograms(&self) -> Vec<Histogram<u64>> {
+        let mut out = vec![latency_histogram(); self.stage_starts.len()];
+        for s in &self.shards {
+            let s = lock(s);
+            for (o, h) in out.iter_mut().zip(&s.stages) {
+                if let Some(h) = h {
+                    o.add(h).expect("same bounds");
+                }
+            }
         }
         out
     }

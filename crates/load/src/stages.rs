@@ -106,6 +106,20 @@ impl Lives {
     }
 }
 
+/// When each of `stages` starts in a phase that started at `t0_ns`,
+/// CLOCK_MONOTONIC ns.
+pub(crate) fn starts_ns(stages: &[Stage], t0_ns: u64) -> Vec<u64> {
+    let mut at = t0_ns;
+    stages
+        .iter()
+        .map(|s| {
+            let start = at;
+            at += nanos(s.duration);
+            start
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,10 +1,12 @@
 //! Thresholds, k6 style: `"push_latency.p99 < 5ms"`, `"errors == 0"`,
 //! `"websocket.delivered_ratio >= 1.0"`.
 //!
-//! Grammar: `[TRANSPORT.]METRIC[.STAT] OP NUMBER[UNIT]`. Latency metrics
-//! take a statistic (`p50`, `p90`, `p99`, `p99.9`, `min`, `mean`, `max`) and
-//! a time unit (`ns`, `us`, `ms`, `s`); counts and ratios take a bare
-//! number. Without a transport, the check applies to every phase.
+//! Grammar: `[TRANSPORT.][STAGE.]METRIC[.STAT] OP NUMBER[UNIT]`. Latency
+//! metrics take a statistic (`p50`, `p90`, `p99`, `p99.9`, `min`, `mean`,
+//! `max`) and a time unit (`ns`, `us`, `ms`, `s`); counts and ratios take
+//! a bare number. Without a transport, the check applies to every phase;
+//! with a stage (`stage2.push_latency.p99 < 20ms`, stages counted from 1),
+//! to the phase's main latency in that stage of a stage profile.
 
 use std::fmt;
 
@@ -112,6 +114,9 @@ pub struct Threshold {
     pub text: String,
     /// The phase it applies to; `None`: every phase.
     pub transport: Option<Transport>,
+    /// The stage of a stage profile it applies to, from 1; `None`: the
+    /// whole window.
+    pub stage: Option<usize>,
     /// What is measured.
     pub metric: Measure,
     /// The comparison.
@@ -171,6 +176,24 @@ impl Threshold {
         let mut parts: Vec<&str> = left.split('.').collect();
         let transport = Transport::ALL.into_iter().find(|t| t.name() == parts[0]);
         if transport.is_some() {
+            parts.remove(0);
+        }
+        let stage = parts
+            .first()
+            .and_then(|p| p.strip_prefix("stage"))
+            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            .map(|n| n.parse::<usize>().ok().filter(|&n| n > 0))
+            .map(|n| {
+                n.ok_or_else(|| {
+                    err(
+                        left_at,
+                        "stages are counted from 1",
+                        Some("stage1 is the first [load] stage".into()),
+                    )
+                })
+            })
+            .transpose()?;
+        if stage.is_some() {
             parts.remove(0);
         }
         let metric_name = parts.first().copied().unwrap_or_default();
@@ -253,6 +276,7 @@ impl Threshold {
         Ok(Threshold {
             text: text.to_owned(),
             transport,
+            stage,
             metric,
             op,
             value,
@@ -308,6 +332,16 @@ mod tests {
             (t.transport, t.op, t.value),
             (Some(Transport::LongPoll), Op::Ge, 1.0)
         );
+        assert_eq!(t.stage, None);
+        let t = Threshold::parse("sse.stage12.push_latency.p99 < 20ms").unwrap();
+        assert_eq!((t.transport, t.stage), (Some(Transport::Sse), Some(12)));
+        assert_eq!(t.metric.metric(), Metric::PushLatency);
+        let t = Threshold::parse("stage2.echo_rtt.max < 1s").unwrap();
+        assert_eq!((t.transport, t.stage, t.value), (None, Some(2), 1e9));
+        let e = Threshold::parse("stage0.push_latency.p99 < 1s").unwrap_err();
+        assert!(e.message.contains("from 1"), "{e:?}");
+        let e = Threshold::parse("stagetwo.push_latency.p99 < 1s").unwrap_err();
+        assert!(e.message.contains("unknown metric"), "{e:?}");
     }
 
     #[test]

@@ -114,6 +114,7 @@ pub fn merge_part_dirs(
             .latency
             .insert(metric.clone(), LatencyStats::of(h, &file));
     }
+    merge_stage_latencies(parts, out, prefix, &mut summary)?;
     // Timelines: the parts share a start, so second k of one is second k
     // of the others.
     let key = |t: f64| (t.round().max(0.0)) as u64;
@@ -177,6 +178,37 @@ pub fn merge_part_dirs(
     });
     summary.judge_health(server, cores);
     Ok(summary)
+}
+
+/// With stages: each stage's main latency, the parts' histograms added.
+fn merge_stage_latencies(
+    parts: &[(PathBuf, PhasePart)],
+    out: &Path,
+    prefix: &str,
+    summary: &mut PhaseSummary,
+) -> io::Result<()> {
+    let main = crate::metric::main_latency_of(&summary.workload);
+    for (i, span) in summary.stages.iter_mut().enumerate() {
+        let mut h = latency_histogram();
+        for (dir, part) in parts {
+            let stats = part
+                .phase
+                .stages
+                .get(i)
+                .and_then(|s| s.main_latency.as_ref());
+            if let Some(stats) = stats {
+                h.add(read_histogram(&dir.join(&stats.file))?)
+                    .map_err(|e| io::Error::other(format!("merging {}: {e:?}", span.name)))?;
+            }
+        }
+        span.main_latency = None;
+        if !h.is_empty() {
+            let file = files::stage_histogram(prefix, &span.name, main.name());
+            write_histogram(&h, &out.join(&file))?;
+            span.main_latency = Some(LatencyStats::of(&h, &file));
+        }
+    }
+    Ok(())
 }
 
 /// Adds the parts' ledgers and accounts them against every publish record

@@ -28,7 +28,7 @@ pub use self::hdr::{
 pub use self::merge::{PhasePart, merge_part_dirs, merge_parts};
 pub use self::stages::StageSpan;
 use crate::health::Health;
-use crate::threshold::Threshold;
+use crate::threshold::{Measure, Threshold};
 
 /// The `summary.json` format version; bumped on any incompatible change.
 /// Version 2: push counts are accounted against the publisher's record
@@ -41,6 +41,12 @@ pub mod files {
     /// The histogram of `metric` in phase `transport`.
     pub fn histogram(transport: &str, metric: &str) -> String {
         format!("{transport}-{metric}.hdr")
+    }
+
+    /// The histogram of the main latency `metric` in stage `stage` of
+    /// phase `transport`.
+    pub fn stage_histogram(transport: &str, stage: &str, metric: &str) -> String {
+        format!("{transport}-{stage}-{metric}.hdr")
     }
 
     /// The per-second interval log of the phase's main latency.
@@ -402,7 +408,15 @@ impl Summary {
                 if t.transport.is_some_and(|tr| tr.name() != p.transport) {
                     continue;
                 }
-                let value = p.metric(&t.metric, dir);
+                let value = match (t.stage, t.metric) {
+                    (Some(n), Measure::Latency { stat, .. }) => p
+                        .stages
+                        .get(n - 1)
+                        .and_then(|s| s.main_latency.as_ref())
+                        .and_then(|s| s.stat(stat, dir)),
+                    (Some(_), Measure::Scalar(_)) => None,
+                    (None, _) => p.metric(&t.metric, dir),
+                };
                 out.push(ThresholdResult {
                     threshold: t.text.clone(),
                     transport: p.transport.clone(),

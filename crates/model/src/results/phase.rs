@@ -9,6 +9,32 @@ use crate::health::Health;
 use crate::metric::Metric;
 use crate::threshold::{Measure, Stat};
 
+impl LatencyStats {
+    /// Statistic `stat` of these values (`None`: there were none); a
+    /// percentile the summary does not keep is read from the histogram
+    /// file in `dir` (the results folder).
+    pub fn stat(&self, stat: Stat, dir: Option<&Path>) -> Option<f64> {
+        let s = Some(self).filter(|s| s.count > 0)?;
+        Some(match stat {
+            Stat::Min => s.min as f64,
+            Stat::Mean => s.mean,
+            Stat::Max => s.max as f64,
+            Stat::Percentile(p) => match p {
+                50.0 => s.p50 as f64,
+                90.0 => s.p90 as f64,
+                99.0 => s.p99 as f64,
+                99.9 => s.p999 as f64,
+                99.99 => s.p9999 as f64,
+                100.0 => s.max as f64,
+                p => {
+                    let h = read_histogram(&dir?.join(&s.file)).ok()?;
+                    h.value_at_quantile(p / 100.0) as f64
+                }
+            },
+        })
+    }
+}
+
 impl PhaseSummary {
     /// Sets the rates and ratios from the counters: `msg_rate`,
     /// `bytes_per_msg` and `requests_per_msg` over the messages received in
@@ -83,24 +109,8 @@ impl PhaseSummary {
         let c = &self.counters;
         let metric = match *measure {
             Measure::Latency { metric, stat } => {
-                let s = self.latency.get(metric.name()).filter(|s| s.count > 0)?;
-                return Some(match stat {
-                    Stat::Min => s.min as f64,
-                    Stat::Mean => s.mean,
-                    Stat::Max => s.max as f64,
-                    Stat::Percentile(p) => match p {
-                        50.0 => s.p50 as f64,
-                        90.0 => s.p90 as f64,
-                        99.0 => s.p99 as f64,
-                        99.9 => s.p999 as f64,
-                        99.99 => s.p9999 as f64,
-                        100.0 => s.max as f64,
-                        p => {
-                            let h = read_histogram(&dir?.join(&s.file)).ok()?;
-                            h.value_at_quantile(p / 100.0) as f64
-                        }
-                    },
-                });
+                let s = self.latency.get(metric.name())?;
+                return s.stat(stat, dir);
             }
             Measure::Scalar(metric) => metric,
         };

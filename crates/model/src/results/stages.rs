@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::TimelinePoint;
+use super::{LatencyStats, TimelinePoint};
 use crate::scenario::Stage;
 
 /// One stage of a phase, as planned and as the timeline saw it.
@@ -24,6 +24,11 @@ pub struct StageSpan {
     /// The largest difference between the open connections of a sample
     /// and the profile at that second (`None`: no sample in the stage).
     pub worst_gap: Option<u64>,
+    /// The phase's main latency (push_latency, echo_rtt, …) of the values
+    /// whose start instant (the intended publish or send time) fell in
+    /// the stage and in the measured window (`None`: none did).
+    #[serde(default)]
+    pub main_latency: Option<LatencyStats>,
 }
 
 impl StageSpan {
@@ -41,6 +46,7 @@ impl StageSpan {
                 target: s.target,
                 samples: 0,
                 worst_gap: None,
+                main_latency: None,
             });
             (from, start) = (s.target, end);
         }

@@ -222,6 +222,37 @@ mod tests {
     }
 
     #[test]
+    fn a_threshold_on_a_stage_needs_the_stage_and_the_main_latency() {
+        let with = |t: &str, load: &str| {
+            let text = format!(
+                "schema_version = 1\nname = \"x\"\nthresholds = [\"{t}\"]\n[target]\nbuiltin = true\n\
+                 [load]\ntransports = [\"websocket\"]\n{load}\n[workload]\nkind = \"push\"\nrate = 5\n"
+            );
+            Scenario::parse("s.toml", &text)
+        };
+        let two = "stages = [{ duration = \"1s\", target = 3 }, { duration = \"1s\", target = 0 }]";
+        assert!(with("stage2.push_latency.p99 < 1s", two).is_ok());
+        for (t, load, says) in [
+            ("stage3.push_latency.p99 < 1s", two, "has 2 stages"),
+            (
+                "stage1.push_latency.p99 < 1s",
+                "connections = 1\nduration = \"1s\"",
+                "no stages",
+            ),
+            (
+                "stage1.publish_lag.p99 < 1s",
+                two,
+                "per stage, push_latency is kept",
+            ),
+            ("stage1.errors == 0", two, "per stage, push_latency is kept"),
+        ] {
+            let e = with(t, load).unwrap_err();
+            assert!(e.message.contains(says), "{t}: {e}");
+            assert_eq!((e.line, e.column), (3, 16), "{t}: {e}");
+        }
+    }
+
+    #[test]
     fn bad_stages_are_refused_where_they_are_written() {
         for (load, line, col, says) in [
             (

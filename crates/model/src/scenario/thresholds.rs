@@ -26,6 +26,9 @@ impl Scenario {
                 )),
             ));
         }
+        if let Some(n) = t.stage {
+            self.check_stage(t, n)?;
+        }
         let shape = RunShape {
             workload: self.workload,
             payload: self.payload,
@@ -46,5 +49,38 @@ impl Scenario {
                 )),
             )
         })
+    }
+
+    /// A threshold on stage `n` needs that stage, and the workload's main
+    /// latency (the one metric kept per stage).
+    fn check_stage(&self, t: &Threshold, n: usize) -> Result<(), (String, Option<String>)> {
+        if n > self.stages.len() {
+            return Err(match self.stages.len() {
+                0 => (
+                    format!("stage{n}: this scenario has no stages"),
+                    Some("[load] stages = [...] defines them".to_owned()),
+                ),
+                k => (
+                    format!("stage{n}: this scenario has {k} stages"),
+                    Some(format!("stage1 … stage{k}")),
+                ),
+            });
+        }
+        let main = crate::metric::main_latency(self.workload);
+        if t.metric.metric() != main {
+            return Err((
+                format!(
+                    "per stage, {} is kept, not {}",
+                    main.name(),
+                    t.metric.name()
+                ),
+                Some(format!(
+                    "stage{n}.{}.p99 < …, or drop the stage to check {} over the window",
+                    main.name(),
+                    t.metric.name()
+                )),
+            ));
+        }
+        Ok(())
     }
 }
