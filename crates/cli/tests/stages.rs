@@ -179,3 +179,66 @@ fn a_freeze_in_one_stage_shows_in_that_stages_latency_only() {
     assert_eq!(per_stage, count(&p["latency"]["push_latency"]), "{p}");
     assert_eq!(p["counters"]["lost"], 0);
 }
+
+/// A publish rate that follows the stages: from 10/s, held 1 s, up to
+/// 100/s over 2 s, held 2 s, to 10 subscribers. The window (after a
+/// 500 ms warm-up) owes the profile's integral, and each second's
+/// deliveries follow the rate.
+#[test]
+fn the_publish_rate_follows_the_stages() {
+    let _one = serial();
+    let dir = temp_dir("stages", "rates");
+    let file = dir.join("rates.toml");
+    std::fs::write(
+        &file,
+        "schema_version = 1\nname = \"rates\"\n[target]\nbuiltin = true\n[load]\n\
+         transports = [\"websocket\"]\nwarmup = \"500ms\"\nstages = [\
+         { duration = \"1s\", target = 10 }, { duration = \"2s\", target = 10, rate = 100 }, \
+         { duration = \"2s\", target = 10 }]\n[workload]\nkind = \"push\"\nrate = 10\n",
+    )
+    .unwrap();
+    let results = dir.join("results");
+    let out = wsbench(&[
+        "run",
+        file.to_str().unwrap(),
+        "--quiet",
+        "--no-calibrate",
+        "--results",
+        results.to_str().unwrap(),
+    ]);
+    let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{report}");
+    let s = summary(&newest_run(&results));
+    let p = &s["phases"][0];
+    // 0.5 s × 10 + (10·2 + 90·2/2) + 2 s × 100 = 315 messages.
+    let published = p["counters"]["published"].as_u64().unwrap();
+    assert!(
+        published.abs_diff(315) <= 1,
+        "{published}: {}",
+        p["counters"]
+    );
+    assert_eq!(p["counters"]["lost"], 0);
+    assert_eq!(p["stages"][1]["rate"], 100.0);
+    // The rate's integral over each second, × 10 subscribers.
+    let rate = |t: f64| match t {
+        t if t <= 1.0 => 10.0,
+        t if t <= 3.0 => 10.0 + 45.0 * (t - 1.0),
+        _ => 100.0,
+    };
+    let mut checked = 0;
+    for point in p["timeline"].as_array().unwrap() {
+        let t = point["t_s"].as_f64().unwrap();
+        if !(2.0..=5.0).contains(&t) {
+            continue;
+        }
+        let want = 10.0 * (rate(t - 1.0) + rate(t)) / 2.0;
+        let got = point["msg_rate"].as_f64().unwrap();
+        assert!(
+            (got - want).abs() <= want * 0.1,
+            "{t:.3} s: {got:.0} msg/s, the profile says {want:.0}\n{}",
+            p["timeline"]
+        );
+        checked += 1;
+    }
+    assert!(checked >= 3, "{checked} samples");
+}

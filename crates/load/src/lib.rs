@@ -30,6 +30,7 @@ mod plan;
 mod probe;
 mod progress;
 mod publisher;
+mod rates;
 mod receipts;
 pub mod recorder;
 pub mod shard;

@@ -26,6 +26,7 @@ use crate::plan::{Grid, Plan, instant_at};
 use crate::probe::LagProbe;
 use crate::progress::Progress;
 use crate::publisher::{PublishSpec, Publisher};
+use crate::rates::RateProfile;
 use crate::receipts::Tally;
 use crate::recorder::{Counts, Recorder, Timeline};
 use crate::stages::{self, Lives};
@@ -139,11 +140,16 @@ pub(crate) fn cores() -> usize {
 }
 
 impl Phase {
-    /// The push schedule of a window opening at `window_ns`.
-    pub(crate) fn grid(&self, window_ns: u64) -> Option<Grid> {
+    /// The push schedule of `plan`'s window (with a rate profile, from
+    /// the phase's start).
+    pub(crate) fn grid(&self, plan: &Plan) -> Option<Grid> {
         let role = self.push?;
         let s = &self.scenario;
-        Some(Grid::new(window_ns, s.duration, s.rate, role.publishers))
+        let grid = Grid::new(plan.window_ns, s.duration, s.rate, role.publishers);
+        Some(match RateProfile::of(s.rate, &s.stages) {
+            Some(profile) => grid.with_profile(profile, plan.t0_ns, s.duration),
+            None => grid,
+        })
     }
 
     /// Least drain after the window: messages of the window may still be
@@ -229,13 +235,13 @@ impl Phase {
         let s = Arc::clone(&self.scenario);
         let bytes = Arc::new(ByteCounters::default());
         let (stop_tx, stop_rx) = watch::channel(false);
-        let grid = self.grid(plan.window_ns);
+        let grid = self.grid(&plan);
         let rec = Arc::new(Recorder::with_stages(
             main_latency(s.workload),
             stages::starts_ns(&s.stages, plan.t0_ns),
         ));
-        let ctx = self.context(&rec, &bytes, stop_rx, grid, plan.t0_ns);
-        let publisher = grid.and_then(|g| self.publisher(plan.t0_ns, g));
+        let ctx = self.context(&rec, &bytes, stop_rx, grid.clone(), plan.t0_ns);
+        let publisher = grid.clone().and_then(|g| self.publisher(plan.t0_ns, g));
         let _probe = LagProbe::start(Arc::clone(&rec));
         let rss_before = sys::rss_bytes();
         let (ramp, mut ramp_done) = arrive(Arc::clone(&ctx), plan);
@@ -269,7 +275,7 @@ impl Phase {
             // With stages, subscribers come and go in the window: the
             // drain waits for quiet instead.
             let expected = if s.stages.is_empty() {
-                grid.map_or(0, |g| g.window * subscribers)
+                grid.as_ref().map_or(0, |g| g.window * subscribers)
             } else {
                 0
             };
@@ -295,7 +301,7 @@ impl Phase {
             None => None,
         };
         let outcomes = reap(ramp, s.workload).await?;
-        let ledger = grid.map(|g| ledger(g, &outcomes));
+        let ledger = grid.clone().map(|g| ledger(g, &outcomes));
         let window = Window {
             measured,
             before,
@@ -304,7 +310,7 @@ impl Phase {
             server_shares_cores: server_pid.is_none_or(sys::shares_cores),
         };
         Ok(Measured {
-            summary: self.summarise(&rec, &window, grid, &timeline),
+            summary: self.summarise(&rec, &window, grid.as_ref(), &timeline),
             histograms: rec.histograms(),
             stage_histograms: rec.stage_histograms(),
             intervals: timeline.intervals(),
@@ -350,7 +356,7 @@ impl Phase {
         &self,
         rec: &Recorder,
         window: &Window,
-        grid: Option<Grid>,
+        grid: Option<&Grid>,
         timeline: &Timeline,
     ) -> PhaseSummary {
         let Window {

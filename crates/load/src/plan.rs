@@ -9,6 +9,8 @@ use tokio::time::Instant;
 use wsbench_model::Scenario;
 use wsbench_protocol::clock::monotonic_ns;
 
+use crate::rates::RateProfile;
+
 /// Slack between the last connection's due time (or the warm-up's end) and
 /// the window.
 const WINDOW_SLACK: Duration = Duration::from_millis(200);
@@ -97,16 +99,29 @@ pub(crate) fn instant_at(ns: u64) -> Instant {
 }
 
 /// A push phase's publish schedule: message `j` is intended at
-/// `window_ns + round(j · 10⁹ / rate)` ns; `j = 0 … window − 1` fall in the
-/// measured window, negative `j` before it (warm-up), larger after it.
-/// Publisher `k` of `publishers` sends the `j` with `j mod publishers = k`.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// `window_ns + round(j · 10⁹ / rate)` ns, or, with a rate profile
+/// ([`RateProfile`]), when the profile's count reaches it; `j = 0 …
+/// window − 1` fall in the measured window, negative `j` before it
+/// (warm-up), larger after it. Publisher `k` of `publishers` sends the
+/// `j` with `j mod publishers = k`.
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Grid {
     pub(crate) window_ns: u64,
+    /// Messages per second (with a profile: the window's mean).
     pub(crate) rate: f64,
     /// Messages intended in the window.
     pub(crate) window: u64,
     pub(crate) publishers: u64,
+    rates: Option<Rates>,
+}
+
+/// A rate profile on the grid: message `j` of the window is message
+/// `j + k0` of the profile, which starts at `origin_ns`.
+#[derive(Clone, Debug, PartialEq)]
+struct Rates {
+    profile: RateProfile,
+    origin_ns: u64,
+    k0: i64,
 }
 
 impl Grid {
@@ -118,25 +133,65 @@ impl Grid {
             rate,
             window: 0,
             publishers: publishers.max(1),
+            rates: None,
         };
         let end = window_ns + nanos(duration);
         g.window = u64::try_from(g.first_at_or_after(end)).unwrap_or(0);
         g
     }
 
+    /// The same window with the rate following `profile` from
+    /// `origin_ns` (the phase's start).
+    pub(crate) fn with_profile(
+        mut self,
+        profile: RateProfile,
+        origin_ns: u64,
+        duration: Duration,
+    ) -> Grid {
+        self.rates = Some(Rates {
+            profile,
+            origin_ns,
+            k0: 0,
+        });
+        // The first message at or after the window's start is j = 0.
+        let k0 = self.first_at_or_after(self.window_ns);
+        if let Some(r) = &mut self.rates {
+            r.k0 = k0;
+        }
+        let end = self.window_ns + nanos(duration);
+        self.window = u64::try_from(self.first_at_or_after(end)).unwrap_or(0);
+        self.rate = self.window as f64 / duration.as_secs_f64().max(1e-9);
+        self
+    }
+
     fn offset_ns(&self, j: i64) -> i64 {
         (j as f64 * 1e9 / self.rate).round() as i64
     }
 
-    /// When message `j` is intended, ns.
+    /// When message `j` is intended, ns (`u64::MAX`: never, the rate
+    /// fell to 0 before it).
     pub(crate) fn intended_ns(&self, j: i64) -> u64 {
-        self.window_ns.saturating_add_signed(self.offset_ns(j))
+        let Some(r) = &self.rates else {
+            return self.window_ns.saturating_add_signed(self.offset_ns(j));
+        };
+        match r.profile.time_of((j + r.k0) as f64) {
+            Some(t) => r.origin_ns.saturating_add_signed((t * 1e9).round() as i64),
+            None => u64::MAX,
+        }
     }
 
     /// The first message intended at or after `ns`.
     pub(crate) fn first_at_or_after(&self, ns: u64) -> i64 {
-        let rel = ns as f64 - self.window_ns as f64;
-        let mut j = (rel * self.rate / 1e9).ceil() as i64 - 1;
+        let mut j = match &self.rates {
+            None => {
+                let rel = ns as f64 - self.window_ns as f64;
+                (rel * self.rate / 1e9).ceil() as i64 - 1
+            }
+            Some(r) => {
+                let t = (ns as f64 - r.origin_ns as f64) / 1e9;
+                r.profile.count_at(t).ceil() as i64 - 1 - r.k0
+            }
+        };
         while self.intended_ns(j) < ns {
             j += 1;
         }
@@ -190,6 +245,41 @@ mod tests {
         assert_eq!(g.first_of(1, 5), 1);
         assert_eq!(g.first_of(0, 6), 2);
         assert_eq!(g.first_of(1, 3), 1);
+    }
+
+    #[test]
+    fn a_rate_profile_places_every_message_once_from_the_window_on() {
+        use wsbench_model::scenario::Stage;
+        let stage = |secs, rate| Stage {
+            duration: Duration::from_secs(secs),
+            target: 1,
+            rate,
+        };
+        // From 10/s: 2 s held, then up to 30/s over 2 s; the window opens
+        // 1 s after the start and lasts 3 s (messages 10 … 59 of the
+        // profile: 10 in the first second, 40 in the next two).
+        let profile = RateProfile::of(10.0, &[stage(2, None), stage(2, Some(30.0))]).unwrap();
+        let g = Grid::new(2_000_000_000, Duration::from_secs(3), 10.0, 2).with_profile(
+            profile,
+            1_000_000_000,
+            Duration::from_secs(3),
+        );
+        assert_eq!(g.window, 50);
+        assert_eq!(g.intended_ns(0), 2_000_000_000);
+        assert_eq!(g.intended_ns(-10), 1_000_000_000, "the profile's first");
+        assert_eq!(g.intended_ns(10), 3_000_000_000);
+        // 15 in the ramp's first second: message 25 at 4 s.
+        assert_eq!(g.intended_ns(25), 4_000_000_000);
+        let mut last = 0;
+        for j in -10..60 {
+            let t = g.intended_ns(j);
+            assert!(t > last, "message {j} after {}", j - 1);
+            assert_eq!(g.first_at_or_after(t), j);
+            assert_eq!(g.first_at_or_after(t - 1), j);
+            last = t;
+        }
+        assert_eq!(g.first_of(1, 2_000_000_000), 1);
+        assert!((g.rate - 50.0 / 3.0).abs() < 1e-9, "the window's mean");
     }
 
     #[test]

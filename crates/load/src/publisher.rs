@@ -99,7 +99,10 @@ impl Publisher {
         let entries: Entries = Arc::default();
         let ticking = Arc::new(AtomicBool::new(true));
         let (due_tx, due) = mpsc::unbounded_channel();
-        let (grid, first) = (spec.grid, spec.grid.first_of(spec.index, spec.start_ns));
+        let (grid, first) = (
+            spec.grid.clone(),
+            spec.grid.first_of(spec.index, spec.start_ns),
+        );
         let flag = Arc::clone(&ticking);
         let spawned = std::thread::Builder::new()
             .name("wsbench-publish-clock".into())
@@ -125,7 +128,7 @@ impl Publisher {
     /// Whether every window message of this share has been sent and
     /// answered (or has failed).
     pub(crate) fn window_settled(&self) -> bool {
-        let grid = self.spec.grid;
+        let grid = &self.spec.grid;
         let first = grid.first_of(self.spec.index, grid.window_ns);
         let entries = lock(&self.entries);
         (first..grid.window as i64)
@@ -146,7 +149,7 @@ impl Publisher {
         let _ = self.task.await;
         let stopped = monotonic_ns();
         let mut entries = std::mem::take(&mut *lock(&self.entries));
-        let grid = self.spec.grid;
+        let grid = &self.spec.grid;
         let due = grid.first_at_or_after(stopped.saturating_add(1)) - 1;
         let due_until = (due < grid.window as i64 - 1).then(|| {
             // The last one sent, at or before the stop.

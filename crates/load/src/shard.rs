@@ -138,7 +138,7 @@ pub(crate) async fn coordinate(
     let plan = Plan::starting_at(&phase.scenario, start_ns, 0, workers);
     // This process publishes; the workers only subscribe.
     let publisher = phase
-        .grid(plan.window_ns)
+        .grid(&plan)
         .and_then(|grid| phase.publisher(start_ns, grid));
     let mut list = spawn_workers(phase, workers, exe, scenario_file, results, start_ns)?;
     let watched = supervise(phase, &plan, &mut list, interrupt, builtin).await;

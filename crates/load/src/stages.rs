@@ -129,6 +129,7 @@ mod tests {
         Stage {
             duration: Duration::from_millis(ms),
             target,
+            rate: None,
         }
     }
 

@@ -45,7 +45,7 @@ pub(crate) struct PhaseCtx {
 }
 
 /// What a push subscriber needs to judge a message.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct PushCtx {
     /// The publish schedule.
     pub(crate) grid: Grid,
@@ -184,7 +184,7 @@ impl PhaseCtx {
             conn,
             shard: self.origin.shard,
             // Distinct per connection and per run (the run id is random).
-            rand: (conn ^ u64::from(self.push.map_or(0, |p| p.run)) << 32)
+            rand: (conn ^ u64::from(self.push.as_ref().map_or(0, |p| p.run)) << 32)
                 .wrapping_mul(0x9e37_79b9_7f4a_7c15),
         }
     }

@@ -19,6 +19,10 @@ pub struct StageSpan {
     /// Open connections the profile gives at the start and at the end.
     pub from: u64,
     pub target: u64,
+    /// Push: the publish rate the stage ends at, messages per second,
+    /// when it sets one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
     /// Timeline samples inside the stage.
     pub samples: u64,
     /// The largest difference between the open connections of a sample
@@ -44,6 +48,7 @@ impl StageSpan {
                 end_s: end,
                 from,
                 target: s.target,
+                rate: s.rate,
                 samples: 0,
                 worst_gap: None,
                 main_latency: None,
@@ -86,6 +91,7 @@ mod tests {
         let stage = |s, target| Stage {
             duration: Duration::from_secs(s),
             target,
+            rate: None,
         };
         let mut spans = StageSpan::plan(&[stage(2, 100), stage(2, 100), stage(1, 0)]);
         assert_eq!(spans.len(), 3);

@@ -64,6 +64,7 @@ pub(super) fn load(
     c: &Checker<'_>,
     load: &RawLoad,
     table: Range<usize>,
+    kind: WorkloadKind,
 ) -> Result<LoadValues, ScenarioError> {
     let warmup = match &load.warmup {
         Some(w) => c.duration(w, "warmup")?,
@@ -74,7 +75,7 @@ pub(super) fn load(
         ramp_rate,
         duration,
         stages,
-    } = stages::shape(c, load, table, warmup)?;
+    } = stages::shape(c, load, table, warmup, kind)?;
     let short_poll_interval = match &load.short_poll_interval {
         Some(i) => {
             let d = c.duration(i, "short_poll_interval")?;

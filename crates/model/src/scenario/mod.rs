@@ -230,7 +230,7 @@ impl Scenario {
             short_poll_interval,
             source_addresses,
             workers,
-        } = checks::load(&c, load, raw.load.span())?;
+        } = checks::load(&c, load, raw.load.span(), kind)?;
         let WorkloadValues {
             rate,
             payload_size,

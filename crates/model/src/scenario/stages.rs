@@ -13,15 +13,18 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::input::{Checker, RawLoad};
-use super::{MAX_CONNECTIONS, ScenarioError};
+use super::{MAX_CONNECTIONS, ScenarioError, WorkloadKind};
 
 /// One step of a stage profile.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Stage {
     /// How long the step lasts.
     pub duration: Duration,
     /// Open connections at its end.
     pub target: u64,
+    /// Push: the publish rate at its end, messages per second (`None`:
+    /// the rate before it holds).
+    pub rate: Option<f64>,
 }
 
 /// A stage as written.
@@ -30,6 +33,8 @@ pub struct Stage {
 pub(super) struct RawStage {
     duration: Spanned<String>,
     target: Spanned<u64>,
+    #[serde(default)]
+    rate: Option<Spanned<f64>>,
 }
 
 /// Most connection openings a stage profile may plan in all (a
@@ -52,6 +57,7 @@ pub(super) fn shape(
     load: &RawLoad,
     table: Range<usize>,
     warmup: Duration,
+    kind: WorkloadKind,
 ) -> Result<Shape, ScenarioError> {
     let Some(raw) = &load.stages else {
         return classic(c, load, table);
@@ -70,7 +76,7 @@ pub(super) fn shape(
             ));
         }
     }
-    let stages = stages(c, raw)?;
+    let stages = stages(c, raw, kind)?;
     let total: Duration = stages.iter().map(|s| s.duration).sum();
     if warmup >= total {
         let span = load.warmup.as_ref().map_or(raw.span(), Spanned::span);
@@ -98,6 +104,7 @@ const DEFAULT_RAMP_RATE: f64 = 1000.0;
 fn stages(
     c: &Checker<'_>,
     raw: &Spanned<Vec<Spanned<RawStage>>>,
+    kind: WorkloadKind,
 ) -> Result<Vec<Stage>, ScenarioError> {
     if raw.get_ref().is_empty() {
         return Err(c.at(
@@ -135,7 +142,12 @@ fn stages(
             ));
         }
         count = target;
-        out.push(Stage { duration, target });
+        let rate = stage_rate(c, s.rate.as_ref(), kind)?;
+        out.push(Stage {
+            duration,
+            target,
+            rate,
+        });
     }
     if openings == 0 {
         return Err(c.at(
@@ -145,6 +157,37 @@ fn stages(
         ));
     }
     Ok(out)
+}
+
+/// Most messages per second a stage may publish.
+const MAX_RATE: f64 = 10_000_000.0;
+
+/// A stage's publish rate: push only, 0 or more.
+fn stage_rate(
+    c: &Checker<'_>,
+    rate: Option<&Spanned<f64>>,
+    kind: WorkloadKind,
+) -> Result<Option<f64>, ScenarioError> {
+    let Some(r) = rate else { return Ok(None) };
+    if kind != WorkloadKind::Push {
+        return Err(c.at(
+            r.span(),
+            format!(
+                "a stage's rate is a push phase's publish rate, not the {} workload's",
+                kind.name()
+            ),
+            Some("remove rate from the stage"),
+        ));
+    }
+    let v = *r.get_ref();
+    if !(0.0..=MAX_RATE).contains(&v) {
+        return Err(c.at(
+            r.span(),
+            format!("rate = {v} is out of range"),
+            Some(&format!("messages published per second, 0 to {MAX_RATE}")),
+        ));
+    }
+    Ok(Some(v))
 }
 
 /// `connections`, `ramp_rate` and `duration`.
@@ -216,6 +259,9 @@ mod tests {
         assert_eq!(s.duration, Duration::from_secs(5));
         assert_eq!(s.stages.len(), 3);
         assert_eq!(s.stages[1].target, 40);
+        assert_eq!(s.stages[0].rate, None);
+        let s = parse("stages = [{ duration = \"1s\", target = 3, rate = 50 }]").unwrap();
+        assert_eq!(s.stages[0].rate, Some(50.0));
         // As an array of tables, too.
         let s = parse("[[load.stages]]\nduration = \"1s\"\ntarget = 3\n").unwrap();
         assert_eq!((s.connections, s.duration), (3, Duration::from_secs(1)));
@@ -293,6 +339,12 @@ mod tests {
                 "unknown field",
             ),
             ("duration = \"1s\"", 5, 1, "[load] has no connections"),
+            (
+                "stages = [{ duration = \"1s\", target = 3, rate = -1 }]",
+                7,
+                49,
+                "out of range",
+            ),
         ] {
             let e = parse(load).unwrap_err();
             assert!(e.message.contains(says), "{load}: {e}");
