@@ -242,3 +242,37 @@ fn the_publish_rate_follows_the_stages() {
     }
     assert!(checked >= 3, "{checked} samples");
 }
+
+/// Echo sends per connection follow the stages' rate too: from 20/s, held
+/// 1 s, up to 100/s over 2 s; the window (after 500 ms) holds the
+/// integral, 0.5 × 20 + (20·2 + 80·2/2) = 130 sends a connection.
+#[test]
+fn echo_sends_follow_the_stages_rate() {
+    let _one = serial();
+    let dir = temp_dir("stages", "echo-rates");
+    let file = dir.join("echo.toml");
+    std::fs::write(
+        &file,
+        "schema_version = 1\nname = \"echo-rates\"\n[target]\nbuiltin = true\n[load]\n\
+         transports = [\"websocket\"]\nwarmup = \"500ms\"\nstages = [\
+         { duration = \"400ms\", target = 5 }, { duration = \"600ms\", target = 5 }, \
+         { duration = \"2s\", target = 5, rate = 100 }]\n[workload]\nkind = \"echo\"\nrate = 20\n",
+    )
+    .unwrap();
+    let results = dir.join("results");
+    let out = wsbench(&[
+        "run",
+        file.to_str().unwrap(),
+        "--quiet",
+        "--no-calibrate",
+        "--results",
+        results.to_str().unwrap(),
+    ]);
+    let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{report}");
+    let s = summary(&newest_run(&results));
+    let c = &s["phases"][0]["counters"];
+    let sent = c["published"].as_u64().unwrap();
+    assert!(sent.abs_diff(5 * 130) <= 5, "{sent} sent: {c}");
+    assert_eq!(c["delivered"], sent, "{c}");
+}

@@ -348,6 +348,8 @@ impl Phase {
             }),
             lives: (!self.scenario.stages.is_empty())
                 .then(|| Arc::new(Lives::of(&self.scenario.stages).starting_at(t0_ns))),
+            send_rate: RateProfile::of(self.scenario.rate, &self.scenario.stages)
+                .map(|p| (p, t0_ns)),
         })
     }
 

@@ -113,6 +113,74 @@ impl RateProfile {
     }
 }
 
+/// One connection's send times (echo, rpc): every `1 / rate` from an
+/// offset into the first period, or, with a profile (the rate per
+/// connection), at the profile's counts `k + offset`.
+#[derive(Clone, Debug)]
+pub(crate) enum Sends {
+    Constant {
+        next_ns: u64,
+        period_ns: u64,
+    },
+    Profile {
+        profile: RateProfile,
+        origin_ns: u64,
+        k: f64,
+    },
+}
+
+impl Sends {
+    /// The schedule of a connection starting at `now_ns`, its sends
+    /// `offset` (0 … 1) of a period after the period's start.
+    pub(crate) fn new(
+        rate: f64,
+        profile: Option<&(RateProfile, u64)>,
+        offset: f64,
+        now_ns: u64,
+    ) -> Sends {
+        match profile {
+            None => {
+                let period_ns = (1e9 / rate).round() as u64;
+                Sends::Constant {
+                    next_ns: now_ns + (period_ns as f64 * offset) as u64,
+                    period_ns,
+                }
+            }
+            Some((p, origin_ns)) => {
+                let t = (now_ns as f64 - *origin_ns as f64) / 1e9;
+                Sends::Profile {
+                    profile: p.clone(),
+                    origin_ns: *origin_ns,
+                    k: (p.count_at(t) - offset).ceil() + offset,
+                }
+            }
+        }
+    }
+
+    /// When the next send is due, CLOCK_MONOTONIC ns (`u64::MAX`: never).
+    pub(crate) fn due_ns(&self) -> u64 {
+        match self {
+            Sends::Constant { next_ns, .. } => *next_ns,
+            Sends::Profile {
+                profile,
+                origin_ns,
+                k,
+            } => match profile.time_of(*k) {
+                Some(t) => origin_ns.saturating_add_signed((t * 1e9).round() as i64),
+                None => u64::MAX,
+            },
+        }
+    }
+
+    /// On to the next send.
+    pub(crate) fn advance(&mut self) {
+        match self {
+            Sends::Constant { next_ns, period_ns } => *next_ns += *period_ns,
+            Sends::Profile { k, .. } => *k += 1.0,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,5 +227,29 @@ mod tests {
         }
         assert_eq!(p.time_of(-5.0), Some(-0.5));
         assert_eq!(p.time_of(106.0), None, "the rate ended at 0");
+    }
+
+    #[test]
+    fn a_connections_sends_follow_the_profile_from_when_it_opens() {
+        // 10/s for 1 s, then up to 30/s over 1 s; opened 0.55 s in.
+        let p = RateProfile::of(10.0, &[stage(1, None), stage(1, Some(30.0))]).unwrap();
+        let origin = 1_000_000_000;
+        let mut s = Sends::new(10.0, Some(&(p, origin)), 0.25, origin + 550_000_000);
+        let mut due = Vec::new();
+        for _ in 0..6 {
+            due.push(s.due_ns() - origin);
+            s.advance();
+        }
+        // Counts 5.25 … 9.25 in the first second; 10.25 at 1.025 s.
+        assert_eq!(
+            &due[..4],
+            [625_000_000, 725_000_000, 825_000_000, 925_000_000]
+        );
+        // 10 τ + 10 τ² = 0.25 into the ramp: τ = 24.404 ms.
+        assert!(due[4].abs_diff(1_024_404_424) <= 2, "{}", due[4]);
+        let mut c = Sends::new(4.0, None, 0.5, 7);
+        assert_eq!(c.due_ns(), 125_000_007);
+        c.advance();
+        assert_eq!(c.due_ns(), 375_000_007);
     }
 }

@@ -23,6 +23,7 @@ use wsbench_transport::{ClientOptions, Error, Event};
 
 use crate::failure::error_kind;
 use crate::plan::{Grid, instant_at};
+use crate::rates::RateProfile;
 use crate::receipts::{Delivery, Receipts};
 use crate::recorder::{Counts, Recorder};
 use crate::stages::Lives;
@@ -42,6 +43,9 @@ pub(crate) struct PhaseCtx {
     pub(crate) push: Option<PushCtx>,
     /// With stages: when each connection opens and leaves.
     pub(crate) lives: Option<Arc<Lives>>,
+    /// Echo and rpc with stages that set a rate: the send rate per
+    /// connection, and the phase's start it counts from.
+    pub(crate) send_rate: Option<(RateProfile, u64)>,
 }
 
 /// What a push subscriber needs to judge a message.

@@ -32,6 +32,7 @@ use wsbench_transport::{Data, Event, TcpWebSocket};
 use super::ws::{echoed, next_message, open, send};
 use super::{ConnOutcome, PhaseCtx, ended_early, error_kind, script};
 use crate::plan::instant_at;
+use crate::rates::Sends;
 use crate::recorder::Counts;
 
 /// How a reply is recognised.
@@ -184,14 +185,13 @@ pub(super) async fn round_trips(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
         return ConnOutcome::default();
     };
     let own_echo = request.is_none() && s.protocol.profile.wraps_messages();
-    let period = Duration::from_secs_f64(1.0 / s.rate);
-    let period_ns = u64::try_from(period.as_nanos()).unwrap_or(u64::MAX);
     // Spread connections over the period so they do not send in step.
-    let spread = period.mul_f64((conn % 64) as f64 / 64.0);
-    let mut due_ns = monotonic_ns() + u64::try_from(spread.as_nanos()).unwrap_or(0);
+    let spread = (conn % 64) as f64 / 64.0;
+    let mut sends = Sends::new(s.rate, ctx.send_rate.as_ref(), spread, monotonic_ns());
     let mut last_back_ns = monotonic_ns();
     let mut seq = 0u64;
     'run: loop {
+        let due_ns = sends.due_ns();
         tokio::select! {
             () = tokio::time::sleep_until(instant_at(due_ns)) => {}
             () = ctx.wait_end(conn) => break 'run,
@@ -236,7 +236,7 @@ pub(super) async fn round_trips(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
             }
         }
         seq += 1;
-        due_ns += period_ns;
+        sends.advance();
     }
     if ctx.left_at(conn).is_some() {
         // Its time on the stage schedule is over (the last reply came

@@ -29,6 +29,7 @@ fn push_ctx() -> PhaseCtx {
             clock: (0, 1),
         }),
         lives: None,
+        send_rate: None,
     }
 }
 
@@ -121,6 +122,7 @@ fn connection_tasks_stay_small() {
         stop,
         push: None,
         lives: None,
+        send_rate: None,
     });
     assert!(size(&connection(Arc::clone(&ctx), 0)) <= 64);
     assert!(size(&ws::open(&ctx, 0, Role::Echo)) <= 512);

@@ -22,8 +22,9 @@ pub struct Stage {
     pub duration: Duration,
     /// Open connections at its end.
     pub target: u64,
-    /// Push: the publish rate at its end, messages per second (`None`:
-    /// the rate before it holds).
+    /// The rate at its end (`None`: the rate before it holds): push,
+    /// messages published per second; echo and rpc, messages sent per
+    /// second per connection.
     pub rate: Option<f64>,
 }
 
@@ -162,21 +163,21 @@ fn stages(
 /// Most messages per second a stage may publish.
 const MAX_RATE: f64 = 10_000_000.0;
 
-/// A stage's publish rate: push only, 0 or more.
+/// A stage's rate: push, echo or rpc, 0 or more.
 fn stage_rate(
     c: &Checker<'_>,
     rate: Option<&Spanned<f64>>,
     kind: WorkloadKind,
 ) -> Result<Option<f64>, ScenarioError> {
     let Some(r) = rate else { return Ok(None) };
-    if kind != WorkloadKind::Push {
+    if !matches!(
+        kind,
+        WorkloadKind::Push | WorkloadKind::Echo | WorkloadKind::Rpc
+    ) {
         return Err(c.at(
             r.span(),
-            format!(
-                "a stage's rate is a push phase's publish rate, not the {} workload's",
-                kind.name()
-            ),
-            Some("remove rate from the stage"),
+            format!("the {} workload has no rate to follow the stages", kind.name()),
+            Some("a stage's rate is the publish rate (push) or the sends per second per connection (echo, rpc)"),
         ));
     }
     let v = *r.get_ref();
