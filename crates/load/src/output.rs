@@ -94,6 +94,20 @@ pub(crate) fn write_phase(
             summary.apply_delivery(d.map_err(io::Error::other)?);
         }
     }
+    if let Some(gaps) = &m.gap_ledger {
+        let file = files::gap_ledger(prefix);
+        gaps.write(&dir.join(&file))?;
+        summary.gap_ledger = Some(file);
+        let records: Vec<_> = m.record.iter().cloned().collect();
+        let lost = match accounting {
+            Accounting::All => Some(account(gaps, &records)),
+            Accounting::OwnShare => Some(account_recorded(gaps, &records)),
+            Accounting::Later => None,
+        };
+        if let Some(d) = lost {
+            summary.counters.lost_in_gaps = d.map_err(io::Error::other)?.lost;
+        }
+    }
     if let Some(record) = &m.record {
         let file = files::publish_record(prefix, record.index);
         record.write(&dir.join(&file))?;
@@ -282,6 +296,19 @@ pub fn table(summary: &Summary) -> String {
             ));
         }
         let c = &p.counters;
+        if let Some(back) = p.latency.get(Metric::ReconnectTime.name()) {
+            notes.push(format!(
+                "{}: {} reconnects; {} p50 {} p99 {} max {} ms; {} of {} lost were owed while reconnecting",
+                p.transport,
+                c.reconnects,
+                Metric::ReconnectTime.name(),
+                ms(back.p50),
+                ms(back.p99),
+                ms(back.max),
+                c.lost_in_gaps,
+                c.lost
+            ));
+        }
         if c.publish_failed > 0 || c.unknown > 0 {
             notes.push(format!(
                 "{}: {} of {} window messages could not be published; {} messages nobody published arrived",

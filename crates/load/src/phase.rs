@@ -79,6 +79,8 @@ pub(crate) struct Measured {
     pub(crate) early: Early,
     /// Push: what this process's subscribers owed and got.
     pub(crate) ledger: Option<Ledger>,
+    /// Push with reconnects: what subscribers owed while reconnecting.
+    pub(crate) gap_ledger: Option<Ledger>,
     /// Push: this process's publish record.
     pub(crate) record: Option<PublishRecord>,
     /// The builtin server's CPU share of the cores in the window.
@@ -301,7 +303,10 @@ impl Phase {
             None => None,
         };
         let outcomes = reap(ramp, s.workload).await?;
-        let ledger = grid.clone().map(|g| ledger(g, &outcomes));
+        let (ledger, gap_ledger) = grid
+            .clone()
+            .map(|g| ledgers(g, &outcomes))
+            .map_or((None, None), |(l, g)| (Some(l), g));
         let window = Window {
             measured,
             before,
@@ -317,6 +322,7 @@ impl Phase {
             timeline_base: timeline.base,
             early,
             ledger,
+            gap_ledger,
             record,
             server_cpu_share: window.server_cpu_share(),
         })
@@ -391,6 +397,7 @@ impl Phase {
                 bytes_received: after.bytes_received - before.bytes_received,
                 http_requests: after.http_requests - before.http_requests,
                 errors: rec.errors(),
+                reconnects: Counts::get(&c.reconnects),
                 ..Counters::default()
             },
             server_cpu_us_per_msg: match (before.server_cpu_ns, after.server_cpu_ns) {
@@ -421,13 +428,14 @@ impl Phase {
     }
 }
 
-/// What the phase's subscribers owed and got, per message of `grid`.
-fn ledger(grid: Grid, outcomes: &[ConnOutcome]) -> Ledger {
+/// What the phase's subscribers owed and got, per message of `grid`;
+/// and apart, what they owed while reconnecting.
+fn ledgers(grid: Grid, outcomes: &[ConnOutcome]) -> (Ledger, Option<Ledger>) {
     let mut tally = Tally::new(grid);
     for r in outcomes.iter().filter_map(|o| o.receipts.as_ref()) {
         tally.add(r);
     }
-    tally.ledger()
+    (tally.ledger(), tally.gap_ledger())
 }
 
 /// Arrival: connection *i* of the plan opens at `t0 + i / ramp_rate`, each

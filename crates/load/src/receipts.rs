@@ -29,6 +29,9 @@ pub(crate) struct Receipts {
     end_ns: Option<u64>,
     bits: Vec<u64>,
     highest: Option<u64>,
+    /// Times it was away and reconnecting: from its end to its new
+    /// subscribe point, CLOCK_MONOTONIC ns.
+    gaps: Vec<(u64, u64)>,
 }
 
 impl Receipts {
@@ -42,6 +45,17 @@ impl Receipts {
         if self.sub_ns.is_some() {
             self.end_ns.get_or_insert(ns);
         }
+    }
+
+    /// It was away from `from_ns` until it was subscribed again at
+    /// `to_ns`: it still owes what was intended meanwhile (what a
+    /// resuming transport fetches then arrives; the rest is lost, and
+    /// counted as lost in a gap).
+    pub(crate) fn gap(&mut self, from_ns: u64, to_ns: u64) {
+        self.gaps.push((from_ns, to_ns));
+        // Order is judged within a connection: a new one (to a server
+        // that may have started its numbering over) starts afresh.
+        self.highest = None;
     }
 
     /// Notes window message `j` (`j < window`); `order` places it in the
@@ -91,30 +105,38 @@ impl Receipts {
         };
         from.min(window)..to.min(window).max(from.min(window))
     }
+
+    /// The owed messages intended in its gaps, as `from..to` ranges.
+    fn owed_in_gaps<'a>(
+        &'a self,
+        grid: &'a Grid,
+    ) -> impl Iterator<Item = std::ops::Range<usize>> + 'a {
+        let owed = self.owed(grid);
+        let at = move |ns: u64| usize::try_from(grid.first_at_or_after(ns).max(0)).unwrap_or(0);
+        self.gaps.iter().map(move |&(from, to)| {
+            let (a, b) = (at(from).max(owed.start), at(to).min(owed.end));
+            a..b.max(a)
+        })
+    }
 }
 
-/// The receipts of a process's connections added up per window message.
+/// Per window message, how many connections owed it and got it.
 #[derive(Debug)]
-pub(crate) struct Tally {
-    grid: Grid,
+struct Counts {
     /// Difference array of the owed counts (one slot past the window).
     owed_diff: Vec<i64>,
     got: Vec<u64>,
 }
 
-impl Tally {
-    pub(crate) fn new(grid: Grid) -> Tally {
-        let n = usize::try_from(grid.window).unwrap_or(0);
-        Tally {
-            grid,
+impl Counts {
+    fn new(n: usize) -> Counts {
+        Counts {
             owed_diff: vec![0; n + 1],
             got: vec![0; n],
         }
     }
 
-    /// Adds one connection.
-    pub(crate) fn add(&mut self, r: &Receipts) {
-        let owed = r.owed(&self.grid);
+    fn add(&mut self, owed: std::ops::Range<usize>, r: &Receipts) {
         if owed.is_empty() {
             return;
         }
@@ -127,8 +149,7 @@ impl Tally {
         }
     }
 
-    /// The ledger: per window message, connections that owed it and got it.
-    pub(crate) fn ledger(&self) -> Ledger {
+    fn ledger(&self) -> Ledger {
         let mut running = 0i64;
         let owed: Vec<u64> = self.owed_diff[..self.got.len()]
             .iter()
@@ -138,6 +159,48 @@ impl Tally {
             })
             .collect();
         Ledger::new(&owed, &self.got)
+    }
+}
+
+/// The receipts of a process's connections added up per window message;
+/// and, apart, the part of it owed while subscribers were reconnecting.
+#[derive(Debug)]
+pub(crate) struct Tally {
+    grid: Grid,
+    all: Counts,
+    gaps: Counts,
+    any_gap: bool,
+}
+
+impl Tally {
+    pub(crate) fn new(grid: Grid) -> Tally {
+        let n = usize::try_from(grid.window).unwrap_or(0);
+        Tally {
+            grid,
+            all: Counts::new(n),
+            gaps: Counts::new(n),
+            any_gap: false,
+        }
+    }
+
+    /// Adds one connection.
+    pub(crate) fn add(&mut self, r: &Receipts) {
+        self.all.add(r.owed(&self.grid), r);
+        for gap in r.owed_in_gaps(&self.grid) {
+            self.any_gap = true;
+            self.gaps.add(gap, r);
+        }
+    }
+
+    /// The ledger: per window message, connections that owed it and got it.
+    pub(crate) fn ledger(&self) -> Ledger {
+        self.all.ledger()
+    }
+
+    /// The same for what was owed in reconnecting subscribers' gaps
+    /// (`None`: no subscriber reconnected).
+    pub(crate) fn gap_ledger(&self) -> Option<Ledger> {
+        self.any_gap.then(|| self.gaps.ledger())
     }
 }
 
@@ -213,5 +276,27 @@ mod tests {
         );
         let (owed, got) = per.iter().fold((0, 0), |a, p| (a.0 + p.0, a.1 + p.1));
         assert_eq!((owed, owed - got), (19, 7), "late lost 6, gone lost 1");
+        assert!(t.gap_ledger().is_none());
+    }
+
+    #[test]
+    fn what_was_owed_while_reconnecting_is_counted_apart() {
+        // Away from message 3's due time to just after message 6's: owes
+        // 3 … 6 in the gap; resumed and got 4 of them back.
+        let mut r = Receipts::default();
+        r.subscribed(0);
+        r.gap(1_030_000_000, 1_060_000_001);
+        for j in [0, 1, 2, 4, 7, 8, 9] {
+            r.on_message(j, 10, j);
+        }
+        let mut t = Tally::new(grid());
+        t.add(&r);
+        let all: Vec<(u64, u64)> = t.ledger().per_message().collect();
+        assert_eq!(all.iter().map(|p| p.0).sum::<u64>(), 10, "owed throughout");
+        assert_eq!(all.iter().map(|p| p.1).sum::<u64>(), 7);
+        let gap: Vec<(u64, u64)> = t.gap_ledger().unwrap().per_message().collect();
+        let owed: Vec<u64> = gap.iter().map(|p| p.0).collect();
+        assert_eq!(owed, [0, 0, 0, 1, 1, 1, 1, 0, 0, 0]);
+        assert_eq!(gap.iter().map(|p| p.1).sum::<u64>(), 1, "message 4");
     }
 }

@@ -76,6 +76,8 @@ pub struct Counts {
     pub sent: AtomicU64,
     /// HTTP requests answered in the window.
     pub http_requests: AtomicU64,
+    /// Connections opened again after they ended (`[load] reconnect`).
+    pub reconnects: AtomicU64,
 }
 
 impl Counts {

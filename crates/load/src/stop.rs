@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use wsbench_model::WorkloadKind;
 use wsbench_model::results::{StopReason, TimelinePoint};
 
-use crate::drivers::PhaseCtx;
+use crate::drivers::{GAVE_UP, PhaseCtx};
 use crate::plan::Plan;
 use crate::progress::Progress;
 use crate::recorder::{Counts, Recorder, Timeline};
@@ -208,11 +208,18 @@ pub(crate) fn target_failure(
     }
     let c = &ctx.rec.counts;
     let attempted = Counts::get(&c.attempted);
+    // With a reconnect policy, connections away are coming back until
+    // they give up.
+    let gave_up = || {
+        ctx.scenario.reconnect.is_none()
+            || ctx.rec.errors().get(GAVE_UP).copied().unwrap_or(0) >= Counts::get(&c.opened)
+    };
     if attempted > 0
         && attempted == share
         && Counts::get(&c.open_now) == 0
-        && Counts::get(&c.opened) + Counts::get(&c.failed) == attempted
+        && Counts::get(&c.opened) + Counts::get(&c.failed) >= attempted
         && ctx.rec.error_count() > 0
+        && gave_up()
     {
         let errors = ctx.rec.errors();
         return Some(format!(

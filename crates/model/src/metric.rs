@@ -48,6 +48,10 @@ enum Producer {
     Builtin,
     /// Phases against the builtin server.
     BuiltinAny,
+    /// Phases with a reconnect policy.
+    Reconnect,
+    /// Push phases with a reconnect policy.
+    PushReconnect,
 }
 
 /// Every metric wsbench reports, by identity; its name, kind, unit and
@@ -80,6 +84,8 @@ pub enum Metric {
     JsonParse,
     /// `harness_lag`
     HarnessLag,
+    /// `reconnect_time`
+    ReconnectTime,
     /// `errors`
     Errors,
     /// `connections_failed`
@@ -120,11 +126,15 @@ pub enum Metric {
     ServerCpuShare,
     /// `connections_opened`
     ConnectionsOpened,
+    /// `reconnects`
+    Reconnects,
+    /// `lost_in_gaps`
+    LostInGaps,
 }
 
 impl Metric {
     /// Every metric, in the order tables show them.
-    pub const ALL: [Metric; 32] = [
+    pub const ALL: [Metric; 35] = [
         Metric::PushLatency,
         Metric::PushLatencyUncorrected,
         Metric::PublishLag,
@@ -137,6 +147,7 @@ impl Metric {
         Metric::HandshakeTime,
         Metric::JsonParse,
         Metric::HarnessLag,
+        Metric::ReconnectTime,
         Metric::Errors,
         Metric::ConnectionsFailed,
         Metric::Published,
@@ -157,10 +168,12 @@ impl Metric {
         Metric::ClientCpuShare,
         Metric::ServerCpuShare,
         Metric::ConnectionsOpened,
+        Metric::Reconnects,
+        Metric::LostInGaps,
     ];
 
     /// The latency histograms, `Metric::ALL[..LATENCIES]`.
-    pub const LATENCIES: usize = 12;
+    pub const LATENCIES: usize = 13;
 
     /// Its entry in the vocabulary.
     pub fn def(self) -> &'static Def {
@@ -274,12 +287,17 @@ impl Def {
             Producer::Json => w != WorkloadKind::Connect && shape.payload == PayloadKind::Json,
             Producer::Builtin => builtin && w != WorkloadKind::Connect,
             Producer::BuiltinAny => builtin,
+            Producer::Reconnect => shape.reconnect,
+            Producer::PushReconnect => shape.reconnect && w == WorkloadKind::Push,
         };
         if ok {
             return Ok(());
         }
         Err(match self.producer {
             Producer::Json => format!("{} needs payload = \"json\"", self.name),
+            Producer::Reconnect | Producer::PushReconnect if !shape.reconnect => {
+                format!("{} needs [load] reconnect", self.name)
+            }
             Producer::Builtin | Producer::BuiltinAny => format!(
                 "{} is measured for the builtin target only (wsbench cannot read a remote server's CPU)",
                 self.name

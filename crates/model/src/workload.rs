@@ -89,4 +89,6 @@ pub struct RunShape {
     pub payload: PayloadKind,
     /// The target is the builtin server (its CPU is read).
     pub builtin: bool,
+    /// Connections reconnect (`[load] reconnect`).
+    pub reconnect: bool,
 }

@@ -2,7 +2,7 @@
 //! Receive times are the socket read that completed the response or the
 //! event ([`PollClient::last_read_ns`], [`SseClient::last_read_ns`]).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method};
@@ -13,18 +13,10 @@ use wsbench_transport::http_client::{PollClient, Reply, SseClient};
 
 use wsbench_model::scenario::Role;
 
+use super::reconnect::Retry;
 use super::{BAD_MESSAGE, ConnOutcome, PhaseCtx, error_kind};
 use crate::receipts::Receipts;
 use crate::recorder::Counts;
-
-/// After a failed request, a short wait rather than a spin on a failing
-/// target; false when the phase stopped meanwhile.
-async fn back_off(ctx: &PhaseCtx) -> bool {
-    tokio::select! {
-        () = tokio::time::sleep(Duration::from_millis(100)) => true,
-        () = ctx.wait_stop() => false,
-    }
-}
 
 /// Long-poll (`wait`) or short poll on an interval. The subscription is a
 /// first poll that answers at once with the current cursor: every message
@@ -63,6 +55,7 @@ pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
     ctx.opened(conn, times.tcp, started.elapsed().saturating_sub(times.tcp));
     receipts.subscribed(client.last_read_ns().max(1));
     let mut tick = short_poll_tick(ctx, conn);
+    let mut retry = Retry::default();
     loop {
         if !wait {
             tokio::select! {
@@ -79,6 +72,7 @@ pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
         match result {
             Ok(body) => {
                 let recv_ns = client.last_read_ns();
+                retry.succeeded(ctx, conn, &mut receipts, recv_ns);
                 // Counted by answer time, as the messages it brings are.
                 if ctx.rec.measuring() {
                     Counts::add(&ctx.rec.counts.http_requests, 1);
@@ -98,7 +92,7 @@ pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
                     break;
                 }
                 ctx.rec.error(error_kind(&e));
-                if !back_off(ctx).await {
+                if !retry.failed(ctx, conn, &mut receipts).await {
                     break;
                 }
             }
@@ -158,6 +152,7 @@ async fn poll_dialect(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
     let mut state = PollState::default();
     let mut receipts = Receipts::default();
     let mut tick = short_poll_tick(ctx, conn);
+    let mut retry = Retry::default();
     loop {
         if !wait {
             tokio::select! {
@@ -183,7 +178,7 @@ async fn poll_dialect(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
                     break;
                 }
                 ctx.rec.error(error_kind(&e));
-                if !back_off(ctx).await {
+                if !retry.failed(ctx, conn, &mut receipts).await {
                     break;
                 }
                 continue;
@@ -195,7 +190,9 @@ async fn poll_dialect(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
         }
         let recv_ns = client.last_read_ns();
         let refused = on_answer(ctx, conn, (&mut state, &mut receipts), &reply, recv_ns);
-        if refused && !back_off(ctx).await {
+        if !refused {
+            retry.succeeded(ctx, conn, &mut receipts, recv_ns);
+        } else if !retry.failed(ctx, conn, &mut receipts).await {
             break;
         }
     }
@@ -286,6 +283,7 @@ pub(super) async fn sse(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
     let mut receipts = Receipts::default();
     receipts.subscribed(monotonic_ns());
     let mut last_id: Option<String> = None;
+    let mut retry = Retry::default();
     // One stop future for the whole stream, not one per event.
     let stop = ctx.wait_end(conn);
     tokio::pin!(stop);
@@ -311,6 +309,7 @@ pub(super) async fn sse(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
                     Err(e) => error_kind(&e),
                     _ => "closed".into(),
                 });
+                retry.down();
                 let reconnected = tokio::select! {
                     r = Box::pin(SseClient::connect(&url, last_id.as_deref(), &options)) => r,
                     () = ctx.wait_end(conn) => break,
@@ -321,10 +320,11 @@ pub(super) async fn sse(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
                             Counts::add(&ctx.rec.counts.http_requests, 1);
                         }
                         client = c;
+                        retry.succeeded(ctx, conn, &mut receipts, monotonic_ns());
                     }
                     Err(e) => {
                         ctx.rec.error(error_kind(&e));
-                        if !back_off(ctx).await {
+                        if !retry.failed(ctx, conn, &mut receipts).await {
                             break;
                         }
                     }

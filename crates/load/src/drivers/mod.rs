@@ -4,6 +4,7 @@
 //! signal; push drivers return their [`Receipts`].
 
 mod http;
+mod reconnect;
 mod roundtrip;
 mod script;
 mod stamped;
@@ -21,6 +22,8 @@ use wsbench_protocol::correlation::Correlation;
 use wsbench_protocol::push::PushMessage;
 use wsbench_transport::{ClientOptions, Error, Event};
 
+use self::reconnect::End;
+pub(crate) use self::reconnect::GAVE_UP;
 use crate::failure::error_kind;
 use crate::plan::{Grid, instant_at};
 use crate::rates::RateProfile;
@@ -99,19 +102,20 @@ fn ended_early(ctx: &PhaseCtx, event: Option<Event>) {
 }
 
 /// A push subscriber's WebSocket gave `event` (neither a text message
-/// nor a pong): a binary message is an error, anything else the end of
-/// the connection (its owed messages end there when the phase still
-/// runs). True when the connection ended.
-fn subscriber_ended(ctx: &PhaseCtx, receipts: &mut Receipts, event: Option<Event>) -> bool {
+/// nor a pong): a binary message is an error (`None`: the connection goes
+/// on), anything else the end of the connection, counted when the phase
+/// still runs ([`End::Lost`] at this instant).
+fn subscriber_ended(ctx: &PhaseCtx, event: Option<Event>) -> Option<End> {
     if let Some(Event::Message(_)) = event {
         ctx.rec.error(BAD_MESSAGE);
-        return false;
-    }
-    if !ctx.stopped() {
-        receipts.ended(monotonic_ns());
+        return None;
     }
     ended_early(ctx, event);
-    true
+    Some(if ctx.stopped() {
+        End::Stopped
+    } else {
+        End::Lost(monotonic_ns())
+    })
 }
 
 /// A subscriber leaving on the stage schedule owes what was intended up to

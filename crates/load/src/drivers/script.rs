@@ -12,7 +12,8 @@ use wsbench_protocol::marker::Marker;
 use wsbench_protocol::steps::Send;
 use wsbench_transport::{Data, Event, TcpWebSocket};
 
-use super::{ConnOutcome, PhaseCtx, subscriber_ended};
+use super::reconnect::End;
+use super::{PhaseCtx, subscriber_ended};
 use crate::receipts::Receipts;
 use crate::recorder::Counts;
 use crate::steps::{self, StepFailure};
@@ -55,13 +56,14 @@ pub(super) async fn on_open(
 }
 
 /// A push subscriber with periodic sends or reply rules, once its steps
-/// are done (`receipts` holds its subscribe point).
+/// are done (`receipts` holds its subscribe point), until the phase
+/// stops, its time to leave comes, or the connection ends.
 pub(super) async fn subscriber(
     ctx: &PhaseCtx,
     conn: u64,
-    mut ws: TcpWebSocket,
-    mut receipts: Receipts,
-) -> ConnOutcome {
+    ws: &mut TcpWebSocket,
+    receipts: &mut Receipts,
+) -> End {
     let script = &ctx.scenario.protocol.script;
     let start = Instant::now();
     let mut due: Vec<Instant> = script.periodic.iter().map(|p| start + p.every).collect();
@@ -75,17 +77,17 @@ pub(super) async fn subscriber(
                     match reply {
                         Some(s) => {
                             other(ctx);
-                            if let Err(kind) = send(ctx, conn, &ws, s).await {
+                            if let Err(kind) = send(ctx, conn, ws, s).await {
                                 ctx.rec.error(kind);
                             }
                         }
-                        None => ctx.on_push(conn, &mut receipts, &t, ws.last_read_ns()),
+                        None => ctx.on_push(conn, receipts, &t, ws.last_read_ns()),
                     }
                 }
                 Some(Event::Pong(_)) => {}
                 other => {
-                    if subscriber_ended(ctx, &mut receipts, other) {
-                        break;
+                    if let Some(end) = subscriber_ended(ctx, other) {
+                        return end;
                     }
                 }
             },
@@ -94,20 +96,13 @@ pub(super) async fn subscriber(
                 for (p, at) in script.periodic.iter().zip(due.iter_mut()) {
                     if *at <= now {
                         *at += p.every;
-                        if let Err(kind) = send(ctx, conn, &ws, &p.send).await {
+                        if let Err(kind) = send(ctx, conn, ws, &p.send).await {
                             ctx.rec.error(kind);
                         }
                     }
                 }
             }
-            () = ctx.wait_end(conn) => break,
+            () = ctx.wait_end(conn) => return End::Stopped,
         }
-    }
-    if ctx.left(conn, &mut receipts) {
-        super::ws::leave(ctx, conn, &mut ws, Some(&mut receipts)).await;
-    }
-    ctx.rec.counts.connection_closed();
-    ConnOutcome {
-        receipts: Some(receipts),
     }
 }

@@ -12,6 +12,7 @@ use wsbench_model::scenario::Role;
 use wsbench_protocol::clock::monotonic_ns;
 use wsbench_transport::{Data, Error, Event, TcpWebSocket, connect};
 
+use super::reconnect::{self, End};
 use super::{ConnOutcome, LEAVE_CODE, PhaseCtx, ended_early, error_kind, script, subscriber_ended};
 use crate::receipts::Receipts;
 use crate::recorder::Counts;
@@ -58,7 +59,9 @@ async fn with_steps(ctx: &PhaseCtx, conn: u64, mut ws: TcpWebSocket) -> Option<T
 
 /// Push subscriber. It is subscribed once the connection is open (the
 /// reference server subscribes before it answers the upgrade) and the
-/// target's steps on open are done.
+/// target's steps on open are done. A connection that ends while the
+/// phase runs opens again under the reconnect policy, if there is one
+/// (still owing what was intended meanwhile: its gap).
 pub(super) async fn push(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
     let Some(mut ws) = open(ctx, conn, Role::Websocket).await else {
         return ConnOutcome::default();
@@ -66,26 +69,28 @@ pub(super) async fn push(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
     let mut receipts = Receipts::default();
     receipts.subscribed(monotonic_ns());
     let script = &ctx.scenario.protocol.script;
-    if !(script.periodic.is_empty() && script.replies.is_empty()) {
-        return Box::pin(script::subscriber(ctx, conn, ws, receipts)).await;
-    }
-    // One stop future for the whole loop, not one per message.
-    let stop = ctx.wait_end(conn);
-    tokio::pin!(stop);
+    let scripted = !(script.periodic.is_empty() && script.replies.is_empty());
     loop {
-        tokio::select! {
-            ev = ws.next_event() => match ev {
-                Some(Event::Message(Data::Text(t))) => {
-                    ctx.on_push(conn, &mut receipts, &t, ws.last_read_ns());
-                }
-                Some(Event::Pong(_)) => {}
-                other => {
-                    if subscriber_ended(ctx, &mut receipts, other) {
-                        break;
-                    }
-                }
-            },
-            () = &mut stop => break,
+        let end = if scripted {
+            Box::pin(script::subscriber(ctx, conn, &mut ws, &mut receipts)).await
+        } else {
+            Box::pin(listen(ctx, conn, &mut ws, &mut receipts)).await
+        };
+        let End::Lost(at) = end else { break };
+        ctx.rec.counts.connection_closed();
+        let again = || open(ctx, conn, Role::Websocket);
+        match Box::pin(reconnect::reopen(ctx, conn, at, again)).await {
+            Some(new) => {
+                ws = new;
+                receipts.gap(at, monotonic_ns());
+            }
+            None => {
+                // Its owed messages end where it ended.
+                receipts.ended(at);
+                return ConnOutcome {
+                    receipts: Some(receipts),
+                };
+            }
         }
     }
     if ctx.left(conn, &mut receipts) {
@@ -94,6 +99,30 @@ pub(super) async fn push(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
     ctx.rec.counts.connection_closed();
     ConnOutcome {
         receipts: Some(receipts),
+    }
+}
+
+/// A plain subscriber's messages until the phase stops, its time to
+/// leave comes, or the connection ends.
+async fn listen(ctx: &PhaseCtx, conn: u64, ws: &mut TcpWebSocket, receipts: &mut Receipts) -> End {
+    // One stop future for the whole loop, not one per message.
+    let stop = ctx.wait_end(conn);
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            ev = ws.next_event() => match ev {
+                Some(Event::Message(Data::Text(t))) => {
+                    ctx.on_push(conn, receipts, &t, ws.last_read_ns());
+                }
+                Some(Event::Pong(_)) => {}
+                other => {
+                    if let Some(end) = subscriber_ended(ctx, other) {
+                        return end;
+                    }
+                }
+            },
+            () = &mut stop => return End::Stopped,
+        }
     }
 }
 

@@ -20,7 +20,7 @@ const fn def(
 }
 
 /// Every metric, in the order tables show them.
-pub const ALL: [Def; 32] = [
+pub const ALL: [Def; 35] = [
     def(
         Metric::PushLatency,
         "push_latency",
@@ -104,6 +104,13 @@ pub const ALL: [Def; 32] = [
         Kind::Latency,
         Producer::All,
         "the load generator's scheduling lag",
+    ),
+    def(
+        Metric::ReconnectTime,
+        "reconnect_time",
+        Kind::Latency,
+        Producer::Reconnect,
+        "open again − the end of the connection before",
     ),
     def(
         Metric::Errors,
@@ -244,5 +251,19 @@ pub const ALL: [Def; 32] = [
         Kind::Count,
         Producer::All,
         "connections that opened",
+    ),
+    def(
+        Metric::Reconnects,
+        "reconnects",
+        Kind::Count,
+        Producer::Reconnect,
+        "connections opened again after they ended",
+    ),
+    def(
+        Metric::LostInGaps,
+        "lost_in_gaps",
+        Kind::Count,
+        Producer::PushReconnect,
+        "of lost: intended while their subscriber was reconnecting",
     ),
 ];

@@ -60,6 +60,8 @@ pub fn merge_parts(parts: &[PhasePart]) -> PhaseSummary {
         o.bytes_sent += c.bytes_sent;
         o.bytes_received += c.bytes_received;
         o.http_requests += c.http_requests;
+        o.reconnects += c.reconnects;
+        o.lost_in_gaps += c.lost_in_gaps;
         for (k, v) in &c.errors {
             *o.errors.entry(k.clone()).or_default() += v;
         }
@@ -220,18 +222,15 @@ fn merge_delivery(
     records: &[PathBuf],
     summary: &mut PhaseSummary,
 ) -> io::Result<()> {
-    let mut ledger: Option<Ledger> = None;
     let mut record_paths: Vec<PathBuf> = records.to_vec();
     for (dir, part) in parts {
-        if let Some(file) = &part.phase.ledger {
-            let l = Ledger::read(&dir.join(file))?;
-            ledger = Some(match ledger {
-                None => l,
-                Some(sum) => sum.add(&l).map_err(io::Error::other)?,
-            });
-        }
         record_paths.extend(part.phase.publish_records.iter().map(|f| dir.join(f)));
     }
+    let ledger = sum_ledgers(
+        parts
+            .iter()
+            .filter_map(|(dir, part)| part.phase.ledger.as_ref().map(|f| dir.join(f))),
+    )?;
     let Some(ledger) = ledger else {
         return Ok(());
     };
@@ -253,5 +252,31 @@ fn merge_delivery(
     let d = account(&ledger, &list)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{prefix}: {e}")))?;
     summary.apply_delivery(d);
+    summary.counters.lost_in_gaps = 0;
+    if let Some(gaps) = sum_ledgers(
+        parts
+            .iter()
+            .filter_map(|(dir, part)| part.phase.gap_ledger.as_ref().map(|f| dir.join(f))),
+    )? {
+        let file = files::gap_ledger(prefix);
+        gaps.write(&out.join(&file))?;
+        summary.gap_ledger = Some(file);
+        let d = account(&gaps, &list)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{prefix}: {e}")))?;
+        summary.counters.lost_in_gaps = d.lost;
+    }
     Ok(())
+}
+
+/// The ledgers in `paths` added up (`None`: there were none).
+fn sum_ledgers(paths: impl Iterator<Item = PathBuf>) -> io::Result<Option<Ledger>> {
+    let mut sum: Option<Ledger> = None;
+    for path in paths {
+        let l = Ledger::read(&path)?;
+        sum = Some(match sum {
+            None => l,
+            Some(s) => s.add(&l).map_err(io::Error::other)?,
+        });
+    }
+    Ok(sum)
 }

@@ -59,6 +59,12 @@ pub mod files {
         format!("{transport}-ledger.json")
     }
 
+    /// The push ledger of what reconnecting subscribers owed in their
+    /// gaps.
+    pub fn gap_ledger(transport: &str) -> String {
+        format!("{transport}-gap-ledger.json")
+    }
+
     /// The publisher's record of publisher `index`.
     pub fn publish_record(transport: &str, index: u64) -> String {
         format!("{transport}-publish-{index}.csv")
@@ -192,6 +198,14 @@ pub struct Counters {
     /// Errors by kind (`refused`, `reset`, `timeout`, `http-503`,
     /// `close-1011`, …).
     pub errors: BTreeMap<String, u64>,
+    /// With a reconnect policy: connections opened again after they
+    /// ended while the phase ran.
+    #[serde(default)]
+    pub reconnects: u64,
+    /// Of `lost`: messages intended while their subscriber was
+    /// reconnecting (from its end to its new subscribe point).
+    #[serde(default)]
+    pub lost_in_gaps: u64,
 }
 
 /// One phase: one transport over the scenario's workload.
@@ -233,6 +247,10 @@ pub struct PhaseSummary {
     /// Push: the ledger file (per window message, owed and received).
     #[serde(default)]
     pub ledger: Option<String>,
+    /// Push with reconnects: the ledger of what subscribers owed while
+    /// they were reconnecting (`lost_in_gaps` is its loss).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gap_ledger: Option<String>,
     /// Push: the publishers' record files.
     #[serde(default)]
     pub publish_records: Vec<String>,

@@ -118,6 +118,8 @@ impl PhaseSummary {
             Metric::Errors => self.errors() as f64,
             Metric::ConnectionsFailed => c.connections_failed as f64,
             Metric::ConnectionsOpened => c.connections_opened as f64,
+            Metric::Reconnects => c.reconnects as f64,
+            Metric::LostInGaps => c.lost_in_gaps as f64,
             Metric::Published => c.published as f64,
             Metric::PublishFailed => c.publish_failed as f64,
             Metric::Delivered => c.delivered as f64,
@@ -147,7 +149,8 @@ impl PhaseSummary {
             | Metric::ConnectTime
             | Metric::HandshakeTime
             | Metric::JsonParse
-            | Metric::HarnessLag => return None,
+            | Metric::HarnessLag
+            | Metric::ReconnectTime => return None,
         })
     }
 }

@@ -15,6 +15,7 @@ use super::PayloadKind;
 use super::correlate::RawCorrelation;
 use super::dialect::{RawPeriodic, RawPoll, RawPublish, RawReply, RawStep};
 use super::endpoints::{Profile, Role};
+use super::reconnect::RawReconnect;
 use super::stages::RawStage;
 use super::{ScenarioError, Target, Transport, WorkloadKind, line_col};
 
@@ -110,6 +111,8 @@ pub(super) struct RawLoad {
     pub(super) duration: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) stages: Option<Spanned<Vec<Spanned<RawStage>>>>,
+    #[serde(default)]
+    pub(super) reconnect: Option<Spanned<RawReconnect>>,
     #[serde(default)]
     pub(super) warmup: Option<Spanned<String>>,
     #[serde(default)]

@@ -36,6 +36,7 @@ mod endpoints;
 mod error;
 mod input;
 mod protocol;
+mod reconnect;
 mod stages;
 mod thresholds;
 
@@ -54,6 +55,7 @@ use self::error::hint_for;
 pub(crate) use self::error::line_col;
 use self::input::{Checker, RawScenario, target};
 use self::protocol::{check_url_scheme, protocol, required_endpoints, roles};
+pub use self::reconnect::Reconnect;
 pub use self::stages::Stage;
 use crate::threshold::Threshold;
 pub use crate::workload::{PayloadKind, RunShape, Transport, WorkloadKind};
@@ -119,6 +121,9 @@ pub struct Scenario {
     pub duration: Duration,
     /// Time per phase before measuring (excluded from results).
     pub warmup: Duration,
+    /// What a connection that ends while the phase runs does (`None`:
+    /// it stays closed).
+    pub reconnect: Option<Reconnect>,
     /// Source addresses 127.0.0.1 … 127.0.0.N to spread connections over.
     pub source_addresses: Vec<IpAddr>,
     /// Interval between short polls.
@@ -239,6 +244,7 @@ impl Scenario {
         } = checks::workload(&c, w, kind)?;
 
         let (rpc, reply_timeout) = dialect::rpc(&c, w, kind)?;
+        let reconnect = reconnect::reconnect(&c, load.reconnect.as_ref())?;
 
         let (thresholds, threshold_spans) = checks::thresholds(&c, &raw.thresholds)?;
 
@@ -253,6 +259,7 @@ impl Scenario {
             ramp_rate,
             duration,
             warmup,
+            reconnect,
             source_addresses,
             short_poll_interval,
             workers,

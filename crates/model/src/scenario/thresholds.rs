@@ -33,6 +33,7 @@ impl Scenario {
             workload: self.workload,
             payload: self.payload,
             builtin: matches!(self.target, Target::Builtin { .. }),
+            reconnect: self.reconnect.is_some(),
         };
         t.metric.def().produced_by(shape).map_err(|why| {
             (

@@ -1,0 +1,109 @@
+//! Connections that reconnect (`[load] reconnect`), through the real
+//! binary against a real `wsbench serve` that is killed and started again
+//! on the same port in the middle of the window: every subscriber comes
+//! back, the time it was away is its `reconnect_time`, the publishes
+//! that met no server failed, and every message lost is one a subscriber
+//! was owed while it was reconnecting (`lost_in_gaps`).
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{newest_run, serial, serve, spawn, summary, temp_dir, text};
+
+/// `wsbench serve` on `addr` (the port of a server that just died).
+fn serve_on(addr: &str) -> std::process::Child {
+    for _ in 0..50 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wsbench"))
+            .args(["serve", "--listen", addr])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        if child.try_wait().unwrap().is_none() {
+            return child;
+        }
+    }
+    panic!("cannot listen on {addr} again");
+}
+
+#[test]
+fn subscribers_reconnect_after_the_server_restarts_and_lose_only_in_their_gaps() {
+    let _one = serial();
+    let dir = temp_dir("reconnect", "restart");
+    for transport in ["websocket", "long-poll"] {
+        let mut first = serve(&[]);
+        let addr = first.addr.clone();
+        let file = dir.join(format!("{transport}.toml"));
+        // Attempts every 300 ms (no jitter): the server is away 700 ms,
+        // so each subscriber is back about 900 ms after it went down,
+        // some 200 ms after the server.
+        std::fs::write(
+            &file,
+            format!(
+                "schema_version = 1\nname = \"restart\"\n[target]\nurl = \"ws://{addr}\"\n\
+                 [load]\ntransports = [\"{transport}\"]\nconnections = 20\nduration = \"4s\"\n\
+                 warmup = \"500ms\"\n\
+                 reconnect = {{ attempts = 10, backoff = \"300ms\", max_backoff = \"300ms\", jitter = 0 }}\n\
+                 [workload]\nkind = \"push\"\nrate = 100\n"
+            ),
+        )
+        .unwrap();
+        let results = dir.join(format!("results-{transport}"));
+        let run = spawn(&[
+            "run",
+            file.to_str().unwrap(),
+            "--quiet",
+            "--no-calibrate",
+            "--results",
+            results.to_str().unwrap(),
+        ]);
+        // The window runs from about 0.7 s to 4.7 s after the start.
+        std::thread::sleep(Duration::from_millis(2000));
+        let _ = first.child.kill();
+        let _ = first.child.wait();
+        std::thread::sleep(Duration::from_millis(700));
+        let mut second = serve_on(&addr);
+        let out = run.wait_with_output().unwrap();
+        let _ = second.kill();
+        let _ = second.wait();
+        let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success(), "{transport}: {report}");
+        let s = summary(&newest_run(&results));
+        let p = &s["phases"][0];
+        let c = &p["counters"];
+        let get = |k: &str| c[k].as_u64().unwrap_or_else(|| panic!("{k} in {c}"));
+        assert_eq!(get("reconnects"), 20, "{transport}: {c}");
+        assert!(
+            c["errors"].get("reconnect-gave-up").is_none(),
+            "{transport}: {c}"
+        );
+        // About 70 publishes met no server; every message lost was owed
+        // while its subscriber was away.
+        assert!(get("publish_failed") >= 40, "{transport}: {c}");
+        assert_eq!(get("lost"), get("lost_in_gaps"), "{transport}: {c}");
+        assert!(get("lost_in_gaps") >= 20 * 5, "{transport}: {c}");
+        assert!(p["gap_ledger"].is_string(), "{transport}: {p}");
+        // The new server numbers its stream from 1 again: order is judged
+        // within a connection, so nothing after the return is late.
+        assert_eq!(get("out_of_order"), 0, "{transport}: {c}");
+        if transport == "websocket" {
+            // Back some 200 ms after the server: what was published
+            // meanwhile is lost (a WebSocket subscriber does not resume).
+            let back = &p["latency"]["reconnect_time"];
+            let ms = |k: &str| back[k].as_f64().unwrap() / 1e6;
+            assert_eq!(back["count"], 20, "{transport}: {back}");
+            assert!(
+                ms("min") > 650.0 && ms("max") < 1500.0,
+                "{transport}: {back}"
+            );
+        }
+        // A long-poller comes back with the cursor of the server's first
+        // life, past the end of the new one's stream: it waits until the
+        // new stream catches up, and what was published until then is
+        // lost in its gap (the builtin server keeps no stream across a
+        // restart).
+    }
+}

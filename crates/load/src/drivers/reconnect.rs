@@ -1,0 +1,130 @@
+//! A connection that ended while the phase ran opens again under the
+//! scenario's `[load] reconnect` policy: a wait that doubles up to its cap,
+//! less a random share, then an attempt, until it is back or too many
+//! attempts in a row failed. The time from its end to its new subscribe
+//! point is `reconnect_time`.
+
+use std::time::Duration;
+
+use wsbench_model::metric::Metric;
+use wsbench_protocol::clock::monotonic_ns;
+
+use super::PhaseCtx;
+use crate::receipts::Receipts;
+use crate::recorder::Counts;
+
+/// The error kind of a connection that gave up reconnecting.
+pub(crate) const GAVE_UP: &str = "reconnect-gave-up";
+
+/// How a subscriber's loop ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum End {
+    /// The phase stopped, or its time on the stage schedule came.
+    Stopped,
+    /// The connection ended while the phase ran, at this instant
+    /// (CLOCK_MONOTONIC ns; counted as an error already).
+    Lost(u64),
+}
+
+/// A draw in [0, 1) for attempt `attempt` of connection `conn`: spread
+/// over connections and attempts, fixed for a run.
+fn draw(ctx: &PhaseCtx, conn: u64, attempt: u32) -> f64 {
+    let seed = ctx.vars(conn).rand ^ u64::from(attempt).wrapping_mul(0xd6e8_feb8_6659_fd93);
+    let mixed = (seed ^ (seed >> 31)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (mixed >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Opens connection `conn` again with `open`, which ended at `ended_ns`,
+/// under the policy; `None` without a policy, when every attempt failed
+/// (counted as `reconnect-gave-up`), or when the phase stopped or the
+/// connection's time to leave came meanwhile.
+pub(super) async fn reopen<T, F: Future<Output = Option<T>>>(
+    ctx: &PhaseCtx,
+    conn: u64,
+    ended_ns: u64,
+    mut open: impl FnMut() -> F,
+) -> Option<T> {
+    let policy = ctx.scenario.reconnect?;
+    for attempt in 0..policy.attempts {
+        let wait = policy.delay(attempt, draw(ctx, conn, attempt));
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = ctx.wait_end(conn) => return None,
+        }
+        if let Some(t) = open().await {
+            let back = monotonic_ns().saturating_sub(ended_ns);
+            ctx.rec.record(conn, Metric::ReconnectTime, back, false);
+            Counts::add(&ctx.rec.counts.reconnects, 1);
+            return Some(t);
+        }
+        if ctx.stopped() {
+            return None;
+        }
+    }
+    ctx.rec.error(GAVE_UP);
+    None
+}
+
+/// An HTTP subscriber's requests failing in a row. Without a policy each
+/// failure waits 100 ms and the subscriber keeps trying; with one, the
+/// policy's waits and attempts, and the time it was down is a gap.
+#[derive(Debug, Default)]
+pub(super) struct Retry {
+    down_since: Option<u64>,
+    attempt: u32,
+}
+
+impl Retry {
+    /// The subscription went down now (if it was not already).
+    pub(super) fn down(&mut self) {
+        self.down_since.get_or_insert_with(monotonic_ns);
+    }
+
+    /// A request failed: waits before the next. False when the subscriber
+    /// stops: the phase stopped, its time to leave came, or every attempt
+    /// the policy allows failed (its owed messages then end where it went
+    /// down).
+    pub(super) async fn failed(
+        &mut self,
+        ctx: &PhaseCtx,
+        conn: u64,
+        receipts: &mut Receipts,
+    ) -> bool {
+        let since = *self.down_since.get_or_insert_with(monotonic_ns);
+        let wait = match ctx.scenario.reconnect {
+            None => Duration::from_millis(100),
+            Some(p) if self.attempt >= p.attempts => {
+                ctx.rec.error(GAVE_UP);
+                receipts.ended(since);
+                return false;
+            }
+            Some(p) => p.delay(self.attempt, draw(ctx, conn, self.attempt)),
+        };
+        self.attempt += 1;
+        tokio::select! {
+            () = tokio::time::sleep(wait) => true,
+            () = ctx.wait_end(conn) => false,
+        }
+    }
+
+    /// A request succeeded at `at_ns`: with a policy, the gap since the
+    /// first failure in a row is recorded, timed and counted.
+    pub(super) fn succeeded(
+        &mut self,
+        ctx: &PhaseCtx,
+        conn: u64,
+        receipts: &mut Receipts,
+        at_ns: u64,
+    ) {
+        let Some(since) = self.down_since.take() else {
+            return;
+        };
+        self.attempt = 0;
+        if ctx.scenario.reconnect.is_some() {
+            receipts.gap(since, at_ns);
+            let back = at_ns.saturating_sub(since);
+            ctx.rec.record(conn, Metric::ReconnectTime, back, false);
+            Counts::add(&ctx.rec.counts.reconnects, 1);
+        }
+    }
+}
