@@ -107,3 +107,53 @@ fn subscribers_reconnect_after_the_server_restarts_and_lose_only_in_their_gaps()
         // restart).
     }
 }
+
+/// A restart storm on the builtin server (`restart` in a stage), in one
+/// load generator process and in two: the server's processes are killed
+/// at the stage's start and started again 800 ms later; every subscriber
+/// comes back, the recovery figures say when, and every loss is in the
+/// subscribers' gaps.
+#[test]
+fn a_restart_storm_reports_the_recovery_and_the_loss_across_the_gap() {
+    let _one = serial();
+    let dir = temp_dir("reconnect", "storm");
+    let file = dir.join("storm.toml");
+    std::fs::write(
+        &file,
+        "schema_version = 1\nname = \"storm\"\n[target]\nbuiltin = true\n[load]\n\
+         transports = [\"websocket\"]\nwarmup = \"500ms\"\n\
+         reconnect = { attempts = 10, backoff = \"200ms\", max_backoff = \"200ms\", jitter = 0 }\n\
+         stages = [{ duration = \"500ms\", target = 50 }, { duration = \"500ms\", target = 50 }, \
+         { duration = \"3s\", target = 50, restart = \"800ms\" }]\n\
+         [workload]\nkind = \"push\"\nrate = 100\n",
+    )
+    .unwrap();
+    for workers in ["1", "2"] {
+        let results = dir.join(format!("results-{workers}"));
+        let out = common::wsbench(&[
+            "run",
+            file.to_str().unwrap(),
+            "--quiet",
+            "--no-calibrate",
+            "--workers",
+            workers,
+            "--results",
+            results.to_str().unwrap(),
+        ]);
+        let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success(), "{workers} workers: {report}");
+        let s = summary(&newest_run(&results));
+        let p = &s["phases"][0];
+        let c = &p["counters"];
+        let get = |k: &str| c[k].as_u64().unwrap_or_else(|| panic!("{k} in {c}"));
+        let r = &p["recovery"];
+        assert_eq!(r["reconnected"], 50, "{workers}: {r}\n{report}");
+        assert_eq!(r["gave_up"], 0, "{workers}: {r}");
+        let all = r["back_100_s"].as_f64().unwrap();
+        assert!(all > 0.75 && all < 2.5, "{workers}: {r}");
+        assert!(r["back_95_s"].as_f64().unwrap() <= all, "{workers}: {r}");
+        assert!(get("publish_failed") >= 40, "{workers}: {c}");
+        assert_eq!(get("lost"), get("lost_in_gaps"), "{workers}: {c}");
+        assert!(report.contains("50 reconnected, 0 gave up"), "{report}");
+    }
+}

@@ -38,6 +38,7 @@ mod shard_spec;
 mod stages;
 mod steps;
 mod stop;
+mod storm;
 pub mod sys;
 mod target;
 

@@ -14,7 +14,7 @@ use wsbench_model::Scenario;
 use wsbench_model::delivery::{account, account_recorded};
 use wsbench_model::metric::{Metric, fmt_ns, main_latency_of};
 use wsbench_model::results::{
-    Environment, LatencyStats, PhaseSummary, RunFolder, Summary, files, write_histogram,
+    Environment, LatencyStats, PhaseSummary, Recovery, RunFolder, Summary, files, write_histogram,
     write_interval_log,
 };
 
@@ -113,6 +113,10 @@ pub(crate) fn write_phase(
         record.write(&dir.join(&file))?;
         summary.publish_records.push(file);
     }
+    summary.recovery = Recovery::of_phase(
+        m.histograms.get(&Metric::ReconnectTime),
+        &summary.counters.errors,
+    );
     summary.judge_health(m.server_cpu_share, cores());
     Ok((summary, m.early))
 }
@@ -296,15 +300,15 @@ pub fn table(summary: &Summary) -> String {
             ));
         }
         let c = &p.counters;
-        if let Some(back) = p.latency.get(Metric::ReconnectTime.name()) {
+        if let Some(r) = &p.recovery {
+            let secs = |v: Option<f64>| v.map_or("never".to_owned(), |s| format!("{s:.2} s"));
             notes.push(format!(
-                "{}: {} reconnects; {} p50 {} p99 {} max {} ms; {} of {} lost were owed while reconnecting",
+                "{}: {} reconnected, {} gave up; 95% back after {}, all after {}; {} of {} lost were owed while reconnecting",
                 p.transport,
-                c.reconnects,
-                Metric::ReconnectTime.name(),
-                ms(back.p50),
-                ms(back.p99),
-                ms(back.max),
+                r.reconnected,
+                r.gave_up,
+                secs(r.back_95_s),
+                secs(r.back_100_s),
                 c.lost_in_gaps,
                 c.lost
             ));

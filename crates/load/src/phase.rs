@@ -31,6 +31,7 @@ use crate::receipts::Tally;
 use crate::recorder::{Counts, Recorder, Timeline};
 use crate::stages::{self, Lives};
 use crate::stop::{Early, Watch, drain};
+use crate::storm::Restarts;
 use crate::target::{Builtin, Origin, headers};
 use crate::{RunError, sys};
 
@@ -265,7 +266,12 @@ impl Phase {
         let subscribers = Counts::get(&rec.counts.open_now);
         rec.set_measuring(true);
         let window_start = Instant::now();
-        let server_pid = builtin.as_deref().map(Builtin::pid).or(self.server_pid);
+        // A restarted server is another process: its CPU is not read.
+        let server_pid = builtin
+            .as_deref()
+            .map(Builtin::pid)
+            .or(self.server_pid)
+            .filter(|_| !Restarts::of(&s, 0).any());
         let before = Readings::take(&bytes, &rec, server_pid);
         if early.is_none() {
             early = watch.window(interrupt, builtin).await;

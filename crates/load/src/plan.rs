@@ -254,6 +254,7 @@ mod tests {
             duration: Duration::from_secs(secs),
             target: 1,
             rate,
+            restart: None,
         };
         // From 10/s: 2 s held, then up to 30/s over 2 s; the window opens
         // 1 s after the start and lasts 3 s (messages 10 … 59 of the

@@ -191,6 +191,7 @@ mod tests {
             duration: Duration::from_secs(secs),
             target: 1,
             rate,
+            restart: None,
         }
     }
 

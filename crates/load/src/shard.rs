@@ -32,7 +32,8 @@ use crate::plan::Plan;
 use crate::progress::Progress;
 use crate::publisher::Publisher;
 pub use crate::shard_spec::ShardSpec;
-use crate::stop::Early;
+use crate::stop::{Early, until};
+use crate::storm::Restarts;
 use crate::target::{Builtin, LogTail, Origin, client_options};
 
 /// Runs one worker's share of a phase and writes `part.json` and its
@@ -220,12 +221,18 @@ async fn supervise(
 ) -> Watched {
     let (window_ns, end_ns) = (plan.window_ns, plan.window_end_ns());
     let workers = list.len() as u64;
-    let server_pid = builtin.as_deref().map(Builtin::pid).or(phase.server_pid);
+    // A restarted server is another process: its CPU is not read.
+    let server_pid = builtin
+        .as_deref()
+        .map(Builtin::pid)
+        .or(phase.server_pid)
+        .filter(|_| !Restarts::of(&phase.scenario, 0).any());
     let mut cpu_at_start = None;
     let mut cpu_at_end = None;
     let mut early: Early = None;
     let mut signalled = false;
     let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut restarts = Restarts::of(&phase.scenario, plan.t0_ns);
     let progress = Progress::new(
         phase.progress,
         phase.transport.name(),
@@ -251,6 +258,11 @@ async fn supervise(
         }
         tokio::select! {
             _ = tick.tick() => {}
+            () = until(restarts.next_ns()) => {
+                if let Err(e) = restarts.act(builtin.as_deref_mut()).await {
+                    early = early.or(Some((StopReason::TargetFailed, e)));
+                }
+            }
             _ = interrupt.wait_for(|&i| i), if !signalled => {
                 early = Some((StopReason::Interrupted, "interrupted".into()));
             }

@@ -130,6 +130,7 @@ mod tests {
             duration: Duration::from_millis(ms),
             target,
             rate: None,
+            restart: None,
         }
     }
 

@@ -13,9 +13,10 @@ use wsbench_model::WorkloadKind;
 use wsbench_model::results::{StopReason, TimelinePoint};
 
 use crate::drivers::{GAVE_UP, PhaseCtx};
-use crate::plan::Plan;
+use crate::plan::{Plan, instant_at};
 use crate::progress::Progress;
 use crate::recorder::{Counts, Recorder, Timeline};
+use crate::storm::Restarts;
 use crate::sys;
 use crate::target::Builtin;
 
@@ -40,6 +41,8 @@ pub(crate) struct Watch<'a> {
     /// coordinator's progress line.
     progress_file: Option<&'a Path>,
     tick: tokio::time::Interval,
+    /// The phase's restart storms.
+    restarts: Restarts,
 }
 
 impl<'a> Watch<'a> {
@@ -58,6 +61,7 @@ impl<'a> Watch<'a> {
             progress,
             progress_file,
             tick,
+            restarts: Restarts::of(&ctx.scenario, plan.t0_ns),
         }
     }
 
@@ -71,6 +75,12 @@ impl<'a> Watch<'a> {
         }
         let share = self.plan.share(self.ctx.scenario.connections);
         target_failure(self.ctx, share, builtin).map(|e| (StopReason::TargetFailed, e))
+    }
+
+    /// A restart storm's event is due: carry it out.
+    async fn storm(&mut self, builtin: Option<&mut Builtin>) -> Early {
+        let restarted = self.restarts.act(builtin).await;
+        restarted.err().map(|e| (StopReason::TargetFailed, e))
     }
 
     /// Until the window opens; also the resident memory once every
@@ -88,7 +98,11 @@ impl<'a> Watch<'a> {
             if *ramp_done.borrow() && rss_after_ramp.is_none() {
                 rss_after_ramp = sys::rss_bytes();
             }
+            let storm = until(self.restarts.next_ns());
             tokio::select! {
+                () = storm => {
+                    early = self.storm(builtin.as_deref_mut()).await;
+                }
                 _ = self.tick.tick() => {
                     early = self.look("warm-up", builtin.as_deref_mut());
                 }
@@ -111,8 +125,12 @@ impl<'a> Watch<'a> {
         let mut early: Early = None;
         let ends = self.plan.window_end_at();
         while early.is_none() && Instant::now() < ends {
+            let storm = until(self.restarts.next_ns());
             tokio::select! {
                 () = tokio::time::sleep_until(ends) => {}
+                () = storm => {
+                    early = self.storm(builtin.as_deref_mut()).await;
+                }
                 _ = self.tick.tick() => {
                     early = self.look("measuring", builtin.as_deref_mut());
                 }
@@ -140,6 +158,14 @@ fn write_progress(path: &Path, point: &TimelinePoint) {
         && std::fs::write(&tmp, text).is_ok()
     {
         let _ = std::fs::rename(&tmp, path);
+    }
+}
+
+/// Until CLOCK_MONOTONIC `ns`; never, without one.
+pub(crate) async fn until(ns: Option<u64>) {
+    match ns {
+        Some(ns) => tokio::time::sleep_until(instant_at(ns)).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -108,6 +108,11 @@ pub struct Builtin {
     pid: u32,
     addr: SocketAddr,
     log: LogTail,
+    /// How it was started, to start it again after a restart storm.
+    exe: PathBuf,
+    args: ServeArgs,
+    /// Killed by a restart storm and not started again yet.
+    down: bool,
 }
 
 impl Builtin {
@@ -119,6 +124,11 @@ impl Builtin {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             ..args.clone()
         };
+        Builtin::start_on(exe, args).await
+    }
+
+    /// Starts `exe serve` with `args` as they are.
+    async fn start_on(exe: &Path, args: ServeArgs) -> Result<Builtin, RunError> {
         let mut child = Command::new(exe)
             .arg("serve")
             .args(args.to_args())
@@ -158,7 +168,43 @@ impl Builtin {
             pid,
             addr,
             log,
+            exe: exe.to_owned(),
+            args,
+            down: false,
         })
+    }
+
+    /// A restart storm's crash: every process of the server killed at
+    /// once (SIGKILL), as a machine or a container dies.
+    pub(crate) async fn kill(&mut self) {
+        self.down = true;
+        for pid in crate::sys::children(self.pid).into_iter().chain([self.pid]) {
+            if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+        }
+        let _ = self.child.wait().await;
+    }
+
+    /// Starts the server again on the address it had (a freed port may
+    /// take a moment to be free to bind again).
+    pub(crate) async fn restart(&mut self) -> Result<(), RunError> {
+        let args = ServeArgs {
+            listen: self.addr,
+            ..self.args.clone()
+        };
+        let mut last = None;
+        for _ in 0..20 {
+            match Builtin::start_on(&self.exe, args.clone()).await {
+                Ok(b) => {
+                    *self = b;
+                    return Ok(());
+                }
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(last.unwrap_or_else(|| RunError::Target("cannot restart the builtin server".into())))
     }
 
     /// Where it listens.
@@ -182,6 +228,9 @@ impl Builtin {
 
     /// Why the server is gone, with its last lines; `None` while it runs.
     pub(crate) fn failure(&mut self) -> Option<String> {
+        if self.down {
+            return None;
+        }
         let status = self.exited()?;
         let log = self.log();
         let tail = log[log.len().saturating_sub(5)..].join("\n");

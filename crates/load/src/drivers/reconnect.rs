@@ -14,7 +14,7 @@ use crate::receipts::Receipts;
 use crate::recorder::Counts;
 
 /// The error kind of a connection that gave up reconnecting.
-pub(crate) const GAVE_UP: &str = "reconnect-gave-up";
+pub(crate) use wsbench_model::results::RECONNECT_GAVE_UP as GAVE_UP;
 
 /// How a subscriber's loop ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

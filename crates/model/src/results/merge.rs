@@ -12,7 +12,7 @@ use super::hdr::{
     Interval, interval_log_base, latency_histogram, read_histogram, read_interval_log,
     write_histogram, write_interval_log,
 };
-use super::{LatencyStats, PhaseSummary, StageSpan, StopReason, TimelinePoint, files};
+use super::{LatencyStats, PhaseSummary, Recovery, StageSpan, StopReason, TimelinePoint, files};
 use crate::delivery::{Ledger, PublishRecord, account};
 
 /// A phase measured in parts (worker processes, shards): what each part
@@ -178,6 +178,10 @@ pub fn merge_part_dirs(
         list.iter()
             .find_map(|p| p.phase.health.as_ref()?.server_cpu_share)
     });
+    summary.recovery = Recovery::of_phase(
+        merged.get(crate::metric::Metric::ReconnectTime.name()),
+        &summary.counters.errors,
+    );
     summary.judge_health(server, cores);
     Ok(summary)
 }

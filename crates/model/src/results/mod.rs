@@ -26,7 +26,7 @@ pub use self::hdr::{
     write_histogram, write_interval_log,
 };
 pub use self::merge::{PhasePart, merge_part_dirs, merge_parts};
-pub use self::stages::StageSpan;
+pub use self::stages::{RECONNECT_GAVE_UP, Recovery, StageSpan};
 use crate::health::Health;
 use crate::threshold::{Measure, Threshold};
 
@@ -261,6 +261,9 @@ pub struct PhaseSummary {
     /// open connections followed it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stages: Vec<StageSpan>,
+    /// With reconnects: how the connections that went down came back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<Recovery>,
     /// The HdrHistogram interval log of the main latency, one interval a
     /// second, relative to the results folder.
     #[serde(default)]

@@ -3,6 +3,9 @@
 //! the profile asked for, and how far the open connections the timeline
 //! saw strayed from it.
 
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use super::{LatencyStats, TimelinePoint};
@@ -81,6 +84,64 @@ impl StageSpan {
     }
 }
 
+/// The error kind of a connection that gave up reconnecting.
+pub const RECONNECT_GAVE_UP: &str = "reconnect-gave-up";
+
+/// How connections that went down came back, in the figures of a deploy
+/// review: of those that ended while the phase ran (and reconnect), how
+/// long until 95% and until all of them were back, each counted from its
+/// own end (`reconnect_time`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Recovery {
+    /// Connections that came back (a connection that went down twice
+    /// counts twice).
+    pub reconnected: u64,
+    /// Connections that gave up (`reconnect-gave-up`).
+    pub gave_up: u64,
+    /// Seconds until 95% of them were back (`None`: more than 5% never
+    /// were).
+    pub back_95_s: Option<f64>,
+    /// Seconds until every one was back (`None`: some never were).
+    pub back_100_s: Option<f64>,
+}
+
+impl Recovery {
+    /// From the `reconnect_time` histogram (`None`: none came back) and
+    /// the errors (those that gave up); `None` when no connection went
+    /// down.
+    pub fn of_phase(
+        back: Option<&Histogram<u64>>,
+        errors: &BTreeMap<String, u64>,
+    ) -> Option<Recovery> {
+        let gave_up = errors.get(RECONNECT_GAVE_UP).copied().unwrap_or(0);
+        match back {
+            Some(h) if !h.is_empty() => Some(Recovery::of(h, gave_up)),
+            _ if gave_up > 0 => Some(Recovery {
+                gave_up,
+                ..Recovery::default()
+            }),
+            _ => None,
+        }
+    }
+
+    /// From the `reconnect_time` histogram and the count that gave up.
+    pub fn of(back: &Histogram<u64>, gave_up: u64) -> Recovery {
+        let reconnected = back.len();
+        let went_down = reconnected + gave_up;
+        let needed = (went_down * 95).div_ceil(100);
+        let at = |n: u64| {
+            (n > 0 && n <= reconnected)
+                .then(|| back.value_at_quantile(n as f64 / reconnected as f64) as f64 / 1e9)
+        };
+        Recovery {
+            reconnected,
+            gave_up,
+            back_95_s: at(needed),
+            back_100_s: if gave_up == 0 { at(reconnected) } else { None },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +153,7 @@ mod tests {
             duration: Duration::from_secs(s),
             target,
             rate: None,
+            restart: None,
         };
         let mut spans = StageSpan::plan(&[stage(2, 100), stage(2, 100), stage(1, 0)]);
         assert_eq!(spans.len(), 3);
@@ -113,5 +175,23 @@ mod tests {
         assert_eq!((spans[0].samples, spans[0].worst_gap), (2, Some(2)));
         assert_eq!((spans[1].samples, spans[1].worst_gap), (1, Some(0)));
         assert_eq!((spans[2].samples, spans[2].worst_gap), (1, Some(7)));
+    }
+
+    #[test]
+    fn recovery_counts_those_that_never_came_back() {
+        let mut h = crate::results::latency_histogram();
+        for ms in 1..=19u64 {
+            h.record(ms * 100_000_000).unwrap();
+        }
+        // 19 back after 0.1 … 1.9 s, 1 gave up: 95% of 20 is 19.
+        let r = Recovery::of(&h, 1);
+        assert_eq!((r.reconnected, r.gave_up), (19, 1));
+        assert!((r.back_95_s.unwrap() - 1.9).abs() < 0.01, "{r:?}");
+        assert_eq!(r.back_100_s, None);
+        let r = Recovery::of(&h, 0);
+        assert!((r.back_95_s.unwrap() - 1.9).abs() < 0.01, "19 of 19: {r:?}");
+        assert!((r.back_100_s.unwrap() - 1.9).abs() < 0.01);
+        let r = Recovery::of(&h, 2);
+        assert_eq!((r.back_95_s, r.back_100_s), (None, None), "19 of 21");
     }
 }

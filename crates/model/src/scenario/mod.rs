@@ -243,6 +243,13 @@ impl Scenario {
             in_flight,
         } = checks::workload(&c, w, kind)?;
 
+        if !matches!(target, Target::Builtin { .. }) && stages.iter().any(|s| s.restart.is_some()) {
+            return Err(c.at(
+                raw.load.span(),
+                "a restart storm restarts the builtin server: this target is a url",
+                Some("set [target] builtin = true, or restart your server yourself"),
+            ));
+        }
         let (rpc, reply_timeout) = dialect::rpc(&c, w, kind)?;
         let reconnect = reconnect::reconnect(&c, load.reconnect.as_ref())?;
 

@@ -26,6 +26,10 @@ pub struct Stage {
     /// messages published per second; echo and rpc, messages sent per
     /// second per connection.
     pub rate: Option<f64>,
+    /// A restart storm: the builtin server is killed (every process of
+    /// it) at the stage's start and started again on its address this
+    /// long after.
+    pub restart: Option<Duration>,
 }
 
 /// A stage as written.
@@ -36,6 +40,8 @@ pub(super) struct RawStage {
     target: Spanned<u64>,
     #[serde(default)]
     rate: Option<Spanned<f64>>,
+    #[serde(default)]
+    restart: Option<Spanned<String>>,
 }
 
 /// Most connection openings a stage profile may plan in all (a
@@ -77,7 +83,7 @@ pub(super) fn shape(
             ));
         }
     }
-    let stages = stages(c, raw, kind)?;
+    let stages = stages(c, raw, kind, load)?;
     let total: Duration = stages.iter().map(|s| s.duration).sum();
     if warmup >= total {
         let span = load.warmup.as_ref().map_or(raw.span(), Spanned::span);
@@ -106,6 +112,7 @@ fn stages(
     c: &Checker<'_>,
     raw: &Spanned<Vec<Spanned<RawStage>>>,
     kind: WorkloadKind,
+    load: &RawLoad,
 ) -> Result<Vec<Stage>, ScenarioError> {
     if raw.get_ref().is_empty() {
         return Err(c.at(
@@ -144,10 +151,15 @@ fn stages(
         }
         count = target;
         let rate = stage_rate(c, s.rate.as_ref(), kind)?;
+        let restart = match &s.restart {
+            Some(r) => Some(restart(c, r, duration, load)?),
+            None => None,
+        };
         out.push(Stage {
             duration,
             target,
             rate,
+            restart,
         });
     }
     if openings == 0 {
@@ -158,6 +170,32 @@ fn stages(
         ));
     }
     Ok(out)
+}
+
+/// A stage's restart storm: how long the server stays down, within the
+/// stage, with connections that reconnect.
+fn restart(
+    c: &Checker<'_>,
+    raw: &Spanned<String>,
+    stage: Duration,
+    load: &RawLoad,
+) -> Result<Duration, ScenarioError> {
+    let down = c.duration(raw, "restart")?;
+    if down.is_zero() || down >= stage {
+        return Err(c.at(
+            raw.span(),
+            "the server must be down for more than 0 and less than the stage",
+            Some("restart = \"2s\" kills the builtin server at the stage's start and starts it 2 s later"),
+        ));
+    }
+    if load.reconnect.is_none() {
+        return Err(c.at(
+            raw.span(),
+            "a restart storm needs connections that reconnect",
+            Some("add [load] reconnect = { attempts = 10, backoff = \"100ms\", max_backoff = \"2s\" }"),
+        ));
+    }
+    Ok(down)
 }
 
 /// Most messages per second a stage may publish.
@@ -340,6 +378,18 @@ mod tests {
                 "unknown field",
             ),
             ("duration = \"1s\"", 5, 1, "[load] has no connections"),
+            (
+                "stages = [{ duration = \"1s\", target = 3, restart = \"500ms\" }]",
+                7,
+                52,
+                "needs connections that reconnect",
+            ),
+            (
+                "reconnect = {}\nstages = [{ duration = \"1s\", target = 3, restart = \"1s\" }]",
+                8,
+                52,
+                "less than the stage",
+            ),
             (
                 "stages = [{ duration = \"1s\", target = 3, rate = -1 }]",
                 7,
