@@ -303,10 +303,11 @@ pub fn table(summary: &Summary) -> String {
         if let Some(r) = &p.recovery {
             let secs = |v: Option<f64>| v.map_or("never".to_owned(), |s| format!("{s:.2} s"));
             notes.push(format!(
-                "{}: {} reconnected, {} gave up; 95% back after {}, all after {}; {} of {} lost were owed while reconnecting",
+                "{}: {} reconnected, {} gave up, {} still away at the end; 95% back after {}, all after {}; {} of {} lost were owed while reconnecting",
                 p.transport,
                 r.reconnected,
                 r.gave_up,
+                r.still_away,
                 secs(r.back_95_s),
                 secs(r.back_100_s),
                 c.lost_in_gaps,

@@ -100,6 +100,7 @@ pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
     }
     // Leaving on the stage schedule ends the subscription (the request
     // or the stream is dropped).
+    retry.finish(ctx);
     ctx.left(conn, &mut receipts);
     ctx.rec.counts.connection_closed();
     ConnOutcome {
@@ -198,6 +199,7 @@ async fn poll_dialect(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
     }
     // Leaving on the stage schedule ends the subscription (the request
     // or the stream is dropped).
+    retry.finish(ctx);
     ctx.left(conn, &mut receipts);
     ctx.rec.counts.connection_closed();
     ConnOutcome {
@@ -334,6 +336,7 @@ pub(super) async fn sse(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
     }
     // Leaving on the stage schedule ends the subscription (the request
     // or the stream is dropped).
+    retry.finish(ctx);
     ctx.left(conn, &mut receipts);
     ctx.rec.counts.connection_closed();
     ConnOutcome {

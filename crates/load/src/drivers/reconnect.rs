@@ -15,6 +15,7 @@ use crate::recorder::Counts;
 
 /// The error kind of a connection that gave up reconnecting.
 pub(crate) use wsbench_model::results::RECONNECT_GAVE_UP as GAVE_UP;
+use wsbench_model::results::STILL_RECONNECTING;
 
 /// How a subscriber's loop ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,19 +50,33 @@ pub(super) async fn reopen<T, F: Future<Output = Option<T>>>(
         let wait = policy.delay(attempt, draw(ctx, conn, attempt));
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
-            () = ctx.wait_end(conn) => return None,
+            () = ctx.wait_end(conn) => return away(ctx),
         }
         if let Some(t) = open().await {
-            let back = monotonic_ns().saturating_sub(ended_ns);
-            ctx.rec.record(conn, Metric::ReconnectTime, back, false);
-            Counts::add(&ctx.rec.counts.reconnects, 1);
+            came_back(ctx, conn, monotonic_ns().saturating_sub(ended_ns));
             return Some(t);
         }
         if ctx.stopped() {
-            return None;
+            return away(ctx);
         }
     }
     ctx.rec.error(GAVE_UP);
+    None
+}
+
+/// A connection is back after `back_ns` away: timed (in the window or
+/// not: a storm's figures need every return) and counted.
+fn came_back(ctx: &PhaseCtx, conn: u64, back_ns: u64) {
+    ctx.rec.record(conn, Metric::ReconnectTime, back_ns, true);
+    Counts::add(&ctx.rec.counts.reconnects, 1);
+}
+
+/// The phase ended while a connection was still away: counted (a
+/// connection leaving on the stage schedule is not).
+fn away<T>(ctx: &PhaseCtx) -> Option<T> {
+    if ctx.stopped() {
+        ctx.rec.error(STILL_RECONNECTING);
+    }
     None
 }
 
@@ -103,7 +118,18 @@ impl Retry {
         self.attempt += 1;
         tokio::select! {
             () = tokio::time::sleep(wait) => true,
-            () = ctx.wait_end(conn) => false,
+            () = ctx.wait_end(conn) => {
+                self.finish(ctx);
+                false
+            }
+        }
+    }
+
+    /// The subscriber stops: counted if it was still away (with a
+    /// policy, while the phase runs no more).
+    pub(super) fn finish(&mut self, ctx: &PhaseCtx) {
+        if self.down_since.take().is_some() && ctx.scenario.reconnect.is_some() {
+            let _ = away::<()>(ctx);
         }
     }
 
@@ -122,9 +148,7 @@ impl Retry {
         self.attempt = 0;
         if ctx.scenario.reconnect.is_some() {
             receipts.gap(since, at_ns);
-            let back = at_ns.saturating_sub(since);
-            ctx.rec.record(conn, Metric::ReconnectTime, back, false);
-            Counts::add(&ctx.rec.counts.reconnects, 1);
+            came_back(ctx, conn, at_ns.saturating_sub(since));
         }
     }
 }

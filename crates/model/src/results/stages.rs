@@ -87,6 +87,10 @@ impl StageSpan {
 /// The error kind of a connection that gave up reconnecting.
 pub const RECONNECT_GAVE_UP: &str = "reconnect-gave-up";
 
+/// The error kind of a connection still reconnecting when the phase
+/// ended.
+pub const STILL_RECONNECTING: &str = "still-reconnecting";
+
 /// How connections that went down came back, in the figures of a deploy
 /// review: of those that ended while the phase ran (and reconnect), how
 /// long until 95% and until all of them were back, each counted from its
@@ -98,6 +102,10 @@ pub struct Recovery {
     pub reconnected: u64,
     /// Connections that gave up (`reconnect-gave-up`).
     pub gave_up: u64,
+    /// Connections still reconnecting when the phase ended
+    /// (`still-reconnecting`).
+    #[serde(default)]
+    pub still_away: u64,
     /// Seconds until 95% of them were back (`None`: more than 5% never
     /// were).
     pub back_95_s: Option<f64>,
@@ -107,27 +115,30 @@ pub struct Recovery {
 
 impl Recovery {
     /// From the `reconnect_time` histogram (`None`: none came back) and
-    /// the errors (those that gave up); `None` when no connection went
-    /// down.
+    /// the errors (those that gave up, those still away at the end);
+    /// `None` when no connection went down.
     pub fn of_phase(
         back: Option<&Histogram<u64>>,
         errors: &BTreeMap<String, u64>,
     ) -> Option<Recovery> {
-        let gave_up = errors.get(RECONNECT_GAVE_UP).copied().unwrap_or(0);
+        let count = |k: &str| errors.get(k).copied().unwrap_or(0);
+        let not_back = (count(RECONNECT_GAVE_UP), count(STILL_RECONNECTING));
         match back {
-            Some(h) if !h.is_empty() => Some(Recovery::of(h, gave_up)),
-            _ if gave_up > 0 => Some(Recovery {
-                gave_up,
+            Some(h) if !h.is_empty() => Some(Recovery::of(h, not_back)),
+            _ if not_back.0 + not_back.1 > 0 => Some(Recovery {
+                gave_up: not_back.0,
+                still_away: not_back.1,
                 ..Recovery::default()
             }),
             _ => None,
         }
     }
 
-    /// From the `reconnect_time` histogram and the count that gave up.
-    pub fn of(back: &Histogram<u64>, gave_up: u64) -> Recovery {
+    /// From the `reconnect_time` histogram (every connection that came
+    /// back) and the counts that gave up and that were still away.
+    pub fn of(back: &Histogram<u64>, (gave_up, still_away): (u64, u64)) -> Recovery {
         let reconnected = back.len();
-        let went_down = reconnected + gave_up;
+        let went_down = reconnected + gave_up + still_away;
         let needed = (went_down * 95).div_ceil(100);
         let at = |n: u64| {
             (n > 0 && n <= reconnected)
@@ -136,8 +147,13 @@ impl Recovery {
         Recovery {
             reconnected,
             gave_up,
+            still_away,
             back_95_s: at(needed),
-            back_100_s: if gave_up == 0 { at(reconnected) } else { None },
+            back_100_s: if gave_up + still_away == 0 {
+                at(reconnected)
+            } else {
+                None
+            },
         }
     }
 }
@@ -184,14 +200,17 @@ mod tests {
             h.record(ms * 100_000_000).unwrap();
         }
         // 19 back after 0.1 … 1.9 s, 1 gave up: 95% of 20 is 19.
-        let r = Recovery::of(&h, 1);
+        let r = Recovery::of(&h, (1, 0));
         assert_eq!((r.reconnected, r.gave_up), (19, 1));
         assert!((r.back_95_s.unwrap() - 1.9).abs() < 0.01, "{r:?}");
         assert_eq!(r.back_100_s, None);
-        let r = Recovery::of(&h, 0);
+        let r = Recovery::of(&h, (0, 0));
         assert!((r.back_95_s.unwrap() - 1.9).abs() < 0.01, "19 of 19: {r:?}");
         assert!((r.back_100_s.unwrap() - 1.9).abs() < 0.01);
-        let r = Recovery::of(&h, 2);
+        let r = Recovery::of(&h, (1, 1));
         assert_eq!((r.back_95_s, r.back_100_s), (None, None), "19 of 21");
+        let errors = [(STILL_RECONNECTING.to_owned(), 5)].into();
+        let r = Recovery::of_phase(None, &errors).unwrap();
+        assert_eq!((r.still_away, r.back_95_s), (5, None), "none came back");
     }
 }
