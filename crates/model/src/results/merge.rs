@@ -126,9 +126,12 @@ pub fn merge_part_dirs(
     for (dir, part) in parts {
         for p in &part.phase.timeline {
             let e = points.entry(key(p.t_s)).or_insert_with(|| TimelinePoint {
-                t_s: key(p.t_s) as f64,
+                t_s: p.t_s,
                 ..TimelinePoint::default()
             });
+            // The latest of the parts' samples of that second (a stage's
+            // edge falls between samples, not between rounded seconds).
+            e.t_s = e.t_s.max(p.t_s);
             e.msg_rate += p.msg_rate;
             e.open += p.open;
             e.errors += p.errors;
