@@ -89,7 +89,7 @@ elif [[ $rc != 0 ]]; then
     exit "$rc"
 fi
 
-step "CI regression gate: scenarios/ci-gate.toml against results/baseline/ci-gate"
+step "CI regression gate: scenarios/ci-gate.toml, this build against the baseline commit's (results/baseline/ci-gate.rev), side by side"
 bash scripts/ci-gate.sh
 
 step "chaos: attacks on wsbench serve (short form)"
