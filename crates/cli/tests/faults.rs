@@ -94,13 +94,15 @@ fn a_server_freeze_shows_in_the_corrected_push_latency_on_every_transport() {
 }
 
 /// A 300 ms freeze of the load generator itself against a healthy server
-/// (50 ms echoes): the round trips meanwhile are the harness's, and the
-/// phase's verdict says so. The same run without the freeze is `ok`.
+/// (200 ms echoes): the round trips meanwhile are the harness's, and the
+/// phase's verdict says so. The same run without the freeze is `ok` (the
+/// verdict allows the harness lag up to 10% of the median round trip:
+/// 20 ms, which a busy shared machine's own jitter stays under).
 #[test]
 fn a_frozen_load_generator_is_flagged_by_the_harness_verdict() {
     let _one = serial();
     let dir = temp_dir("faults", "harness-freeze");
-    let target = serve(&["--echo-delay-ms", "50"]);
+    let target = serve(&["--echo-delay-ms", "200"]);
     let file = write_scenario(
         &dir,
         "echo",
@@ -125,7 +127,7 @@ fn a_frozen_load_generator_is_flagged_by_the_harness_verdict() {
         let p99 = ms(&p["latency"]["echo_rtt"]["p99"]);
         if frozen {
             assert!(
-                p99 > 100.0,
+                p99 > 350.0,
                 "the freeze shows in the round trips: p99 {p99} ms"
             );
             assert!(

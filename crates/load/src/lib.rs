@@ -20,6 +20,7 @@
 
 #![forbid(unsafe_code)]
 
+mod arrival;
 mod drivers;
 mod engine;
 mod failure;

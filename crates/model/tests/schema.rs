@@ -6,8 +6,8 @@
 use serde_json::{Value, json};
 use wsbench_model::health::Health;
 use wsbench_model::results::{
-    Counters, Environment, Floor, LatencyStats, PhaseSummary, Schedule, ShardInfo, StopReason,
-    Summary, ThresholdResult, TimelinePoint,
+    Counters, Environment, Floor, LatencyStats, PhaseSummary, Recovery, Schedule, ShardInfo,
+    StageSpan, StopReason, Summary, ThresholdResult, TimelinePoint,
 };
 
 fn schema() -> Value {
@@ -35,6 +35,15 @@ fn check(root: &Value, s: &Value, v: &Value, at: &str) {
     if let Some(r) = s.get("$ref").and_then(Value::as_str) {
         let name = r.strip_prefix("#/$defs/").expect("local refs only");
         return check(root, &root["$defs"][name], v, at);
+    }
+    // `anyOf` here is a schema or null.
+    if let Some(Value::Array(alts)) = s.get("anyOf") {
+        let is_null = |a: &Value| a.get("type") == Some(&json!("null"));
+        if v.is_null() {
+            return assert!(alts.iter().any(is_null), "{at}: null is not allowed");
+        }
+        let other = alts.iter().find(|a| !is_null(a)).expect("a schema");
+        return check(root, other, v, at);
     }
     match s.get("type") {
         Some(Value::String(t)) => assert!(type_ok(t, v), "{at}: {v} is not {t}"),
@@ -103,6 +112,8 @@ fn full_summary() -> Summary {
             connections_attempted: 3,
             connections_opened: 3,
             errors: [("reset".to_owned(), 1)].into(),
+            reconnects: 2,
+            lost_in_gaps: 1,
             ..Counters::default()
         },
         msg_rate: 5.5,
@@ -126,6 +137,29 @@ fn full_summary() -> Summary {
             p99: 2_000,
         }],
         timeline_log: Some("long-poll-timeline.hlog".into()),
+        gap_ledger: Some("long-poll-gap-ledger.json".into()),
+        stages: vec![StageSpan {
+            name: "stage1".into(),
+            start_s: 0.0,
+            end_s: 2.0,
+            from: 0,
+            target: 3,
+            rate: Some(20.0),
+            samples: 2,
+            worst_gap: Some(1),
+            main_latency: Some(LatencyStats {
+                count: 1,
+                file: "long-poll-stage1-push_latency.hdr".into(),
+                ..LatencyStats::default()
+            }),
+        }],
+        recovery: Some(Recovery {
+            reconnected: 2,
+            gave_up: 1,
+            still_away: 0,
+            back_95_s: None,
+            back_100_s: Some(1.5),
+        }),
         ..PhaseSummary::default()
     };
     for name in wsbench_model::metric::ALL
