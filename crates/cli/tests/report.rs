@@ -213,8 +213,11 @@ fn report_and_compare_work_on_real_runs() {
 
     // The gate. Repetitions of one configuration: no change. Against the
     // slower server: a regression, with the interval that decided it. One
-    // run a side: a latency cannot be judged (exit 3).
-    let limits = "p50=20%,p99=50%,msg_rate=10%";
+    // run a side: a latency cannot be judged (exit 3). The p99 of three
+    // short runs a side moves by tens of percent on a busy shared machine
+    // (+57% between identical configurations was seen): its limit is wide,
+    // and the slower server is caught on the p50.
+    let limits = "p50=20%,p99=150%,msg_rate=10%";
     let compare = |a: &Path, b: &Path, limits: &str| {
         wsbench(&[
             "compare",
