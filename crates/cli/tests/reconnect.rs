@@ -130,19 +130,7 @@ fn a_restart_storm_reports_the_recovery_and_the_loss_across_the_gap() {
     .unwrap();
     for workers in ["1", "2"] {
         let results = dir.join(format!("results-{workers}"));
-        let out = common::wsbench(&[
-            "run",
-            file.to_str().unwrap(),
-            "--quiet",
-            "--no-calibrate",
-            "--workers",
-            workers,
-            "--results",
-            results.to_str().unwrap(),
-        ]);
-        let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
-        assert!(out.status.success(), "{workers} workers: {report}");
-        let s = summary(&newest_run(&results));
+        let (report, s) = common::run_quiet(&file, &results, &["--workers", workers]);
         let p = &s["phases"][0];
         let c = &p["counters"];
         let get = |k: &str| c[k].as_u64().unwrap_or_else(|| panic!("{k} in {c}"));

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{freeze, newest_run, serial, serve, spawn, summary, temp_dir, text, wsbench};
+use common::{freeze, newest_run, run_quiet, serial, serve, spawn, summary, temp_dir, text};
 
 /// (seconds, target) per stage.
 const STAGES: [(f64, u64); 4] = [(2.0, 300), (1.0, 300), (2.0, 60), (1.5, 60)];
@@ -46,19 +46,7 @@ fn open_connections_follow_the_stage_profile_up_and_down() {
     .unwrap();
     for workers in ["1", "2"] {
         let results = dir.join(format!("results-{workers}"));
-        let out = wsbench(&[
-            "run",
-            file.to_str().unwrap(),
-            "--quiet",
-            "--no-calibrate",
-            "--workers",
-            workers,
-            "--results",
-            results.to_str().unwrap(),
-        ]);
-        let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
-        assert!(out.status.success(), "{workers} workers: {report}");
-        let s = summary(&newest_run(&results));
+        let (_, s) = run_quiet(&file, &results, &["--workers", workers]);
         let p = &s["phases"][0];
         let c = &p["counters"];
         assert_eq!(c["connections_opened"], 300, "{workers}: {c}");
@@ -198,17 +186,7 @@ fn the_publish_rate_follows_the_stages() {
     )
     .unwrap();
     let results = dir.join("results");
-    let out = wsbench(&[
-        "run",
-        file.to_str().unwrap(),
-        "--quiet",
-        "--no-calibrate",
-        "--results",
-        results.to_str().unwrap(),
-    ]);
-    let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(out.status.success(), "{report}");
-    let s = summary(&newest_run(&results));
+    let (_, s) = run_quiet(&file, &results, &[]);
     let p = &s["phases"][0];
     // 0.5 s × 10 + (10·2 + 90·2/2) + 2 s × 100 = 315 messages.
     let published = p["counters"]["published"].as_u64().unwrap();
@@ -260,17 +238,7 @@ fn echo_sends_follow_the_stages_rate() {
     )
     .unwrap();
     let results = dir.join("results");
-    let out = wsbench(&[
-        "run",
-        file.to_str().unwrap(),
-        "--quiet",
-        "--no-calibrate",
-        "--results",
-        results.to_str().unwrap(),
-    ]);
-    let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(out.status.success(), "{report}");
-    let s = summary(&newest_run(&results));
+    let (_, s) = run_quiet(&file, &results, &[]);
     let c = &s["phases"][0]["counters"];
     let sent = c["published"].as_u64().unwrap();
     assert!(sent.abs_diff(5 * 130) <= 5, "{sent} sent: {c}");

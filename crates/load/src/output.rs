@@ -11,7 +11,7 @@ use std::io;
 use std::path::Path;
 
 use wsbench_model::Scenario;
-use wsbench_model::delivery::{account, account_recorded};
+use wsbench_model::delivery::{Delivery, Ledger, PublishRecord, account, account_recorded};
 use wsbench_model::metric::{Metric, fmt_ns, main_latency_of};
 use wsbench_model::results::{
     Environment, LatencyStats, PhaseSummary, Recovery, RunFolder, Summary, files, write_histogram,
@@ -80,33 +80,20 @@ pub(crate) fn write_phase(
         write_interval_log(&dir.join(&file), m.timeline_base, prefix, &m.intervals)?;
         summary.timeline_log = Some(file);
     }
+    let records: Vec<_> = m.record.iter().cloned().collect();
     if let Some(ledger) = &m.ledger {
         let file = files::ledger(prefix);
-        ledger.write(&dir.join(&file))?;
-        summary.ledger = Some(file);
-        let records: Vec<_> = m.record.iter().cloned().collect();
-        let delivery = match accounting {
-            Accounting::All => Some(account(ledger, &records)),
-            Accounting::OwnShare => Some(account_recorded(ledger, &records)),
-            Accounting::Later => None,
-        };
-        if let Some(d) = delivery {
-            summary.apply_delivery(d.map_err(io::Error::other)?);
+        if let Some(d) = write_ledger(ledger, &dir.join(&file), &records, accounting)? {
+            summary.apply_delivery(d);
         }
+        summary.ledger = Some(file);
     }
     if let Some(gaps) = &m.gap_ledger {
         let file = files::gap_ledger(prefix);
-        gaps.write(&dir.join(&file))?;
-        summary.gap_ledger = Some(file);
-        let records: Vec<_> = m.record.iter().cloned().collect();
-        let lost = match accounting {
-            Accounting::All => Some(account(gaps, &records)),
-            Accounting::OwnShare => Some(account_recorded(gaps, &records)),
-            Accounting::Later => None,
-        };
-        if let Some(d) = lost {
-            summary.counters.lost_in_gaps = d.map_err(io::Error::other)?.lost;
+        if let Some(d) = write_ledger(gaps, &dir.join(&file), &records, accounting)? {
+            summary.counters.lost_in_gaps = d.lost;
         }
+        summary.gap_ledger = Some(file);
     }
     if let Some(record) = &m.record {
         let file = files::publish_record(prefix, record.index);
@@ -119,6 +106,23 @@ pub(crate) fn write_phase(
     );
     summary.judge_health(m.server_cpu_share, cores());
     Ok((summary, m.early))
+}
+
+/// Writes `ledger` to `path` and accounts it against `records` as
+/// `accounting` says (`None`: later, by the coordinator).
+fn write_ledger(
+    ledger: &Ledger,
+    path: &Path,
+    records: &[PublishRecord],
+    accounting: Accounting,
+) -> io::Result<Option<Delivery>> {
+    ledger.write(path)?;
+    let delivery = match accounting {
+        Accounting::All => account(ledger, records),
+        Accounting::OwnShare => account_recorded(ledger, records),
+        Accounting::Later => return Ok(None),
+    };
+    delivery.map(Some).map_err(io::Error::other)
 }
 
 /// Completes `run.md` with what every reader of a result should see next

@@ -23,6 +23,29 @@ pub fn wsbench(args: &[&str]) -> Output {
         .expect("the wsbench binary runs")
 }
 
+/// `wsbench run FILE --quiet --no-calibrate --results RESULTS ARGS` to
+/// completion, which must succeed: its stdout and stderr together, and
+/// its `summary.json`.
+pub fn run_quiet(
+    file: &std::path::Path,
+    results: &std::path::Path,
+    args: &[&str],
+) -> (String, serde_json::Value) {
+    let mut all = vec![
+        "run",
+        file.to_str().unwrap(),
+        "--quiet",
+        "--no-calibrate",
+        "--results",
+        results.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    let out = wsbench(&all);
+    let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{}: {report}", file.display());
+    (report, summary(&newest_run(results)))
+}
+
 /// `wsbench ARGS`, started.
 pub fn spawn(args: &[&str]) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_wsbench"))
