@@ -212,3 +212,57 @@ fn a_restart_storm_reports_the_recovery_and_the_loss_across_the_gap() {
         assert!(report.contains("50 reconnected, 0 gave up"), "{report}");
     }
 }
+
+/// A drop storm (`drop` in a stage): half of the 40 subscribers open at
+/// the stage's start lose their connection there and come back under the
+/// policy (attempts every 200 ms). (Each has received messages by then:
+/// an SSE subscriber dropped before its first event has no id to resume
+/// from.) WebSocket subscribers lose what was
+/// published while they were away, all in their gaps; SSE and long-poll
+/// subscribers resume from their cursor and lose nothing. In one process
+/// and, for WebSocket, shared by two.
+#[test]
+fn a_drop_storm_takes_its_share_down_and_they_come_back() {
+    let _one = serial();
+    let dir = temp_dir("reconnect", "drop");
+    for (transport, workers) in [
+        ("websocket", "1"),
+        ("websocket", "2"),
+        ("sse", "1"),
+        ("long-poll", "1"),
+    ] {
+        let file = dir.join(format!("{transport}-{workers}.toml"));
+        std::fs::write(
+            &file,
+            format!(
+                "schema_version = 1\nname = \"drop\"\n[target]\nbuiltin = true\n[load]\n\
+                 transports = [\"{transport}\"]\nwarmup = \"500ms\"\n\
+                 reconnect = {{ attempts = 10, backoff = \"200ms\", max_backoff = \"200ms\", jitter = 0 }}\n\
+                 stages = [{{ duration = \"1s\", target = 40 }}, {{ duration = \"500ms\", target = 40 }}, \
+                 {{ duration = \"2s\", target = 40, drop = \"50%\" }}]\n\
+                 [workload]\nkind = \"push\"\nrate = 100\n"
+            ),
+        )
+        .unwrap();
+        let results = dir.join(format!("results-{transport}-{workers}"));
+        let (report, s) = common::run_quiet(&file, &results, &["--workers", workers]);
+        let label = format!("{transport} × {workers}");
+        let p = &s["phases"][0];
+        let c = &p["counters"];
+        let get = |k: &str| c[k].as_u64().unwrap_or_else(|| panic!("{k} in {c}"));
+        assert_eq!(c["errors"]["dropped"], 20, "{label}: {c}");
+        assert_eq!(get("reconnects"), 20, "{label}: {c}");
+        assert_eq!(get("publish_failed"), 0, "{label}: {c}");
+        let r = &p["recovery"];
+        assert_eq!(r["reconnected"], 20, "{label}: {r}\n{report}");
+        let all = r["back_100_s"].as_f64().unwrap();
+        assert!((0.19..0.6).contains(&all), "{label}: {r}");
+        if transport == "websocket" {
+            // 20 subscribers away 200 ms or more at 100 messages a second.
+            assert_eq!(get("lost"), get("lost_in_gaps"), "{label}: {c}");
+            assert!(get("lost_in_gaps") >= 20 * 15, "{label}: {c}");
+        } else {
+            assert_eq!(get("lost"), 0, "{label}: {c}");
+        }
+    }
+}

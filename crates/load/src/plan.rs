@@ -255,6 +255,7 @@ mod tests {
             target: 1,
             rate,
             restart: None,
+            drop: None,
         };
         // From 10/s: 2 s held, then up to 30/s over 2 s; the window opens
         // 1 s after the start and lasts 3 s (messages 10 … 59 of the

@@ -192,6 +192,7 @@ mod tests {
             target: 1,
             rate,
             restart: None,
+            drop: None,
         }
     }
 

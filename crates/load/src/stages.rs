@@ -9,6 +9,11 @@
 //! rises again; each life is its own connection, numbered in opening
 //! order. Processes share the slots: process `k` of `n` opens the lives of
 //! slots `k, k + n, …`, so each holds its share of the count at all times.
+//!
+//! A stage's drop storm (`drop = "30%"`) takes down, at the stage's start,
+//! the slots `s` where `⌊(s + 1)·p⌋ > ⌊s·p⌋`: of the `n` open then (slots
+//! `0 … n − 1`), `⌊n·p⌋`, spread evenly over the slots and so over the
+//! processes.
 
 use wsbench_model::scenario::Stage;
 
@@ -31,6 +36,8 @@ pub(crate) struct Lives {
     /// When the phase started, CLOCK_MONOTONIC ns.
     t0_ns: u64,
     lives: Vec<Life>,
+    /// Drop storms: (when, from the phase's start, ns; the share).
+    drops: Vec<(u64, f64)>,
 }
 
 impl Lives {
@@ -38,8 +45,12 @@ impl Lives {
     pub(crate) fn of(stages: &[Stage]) -> Lives {
         let mut lives: Vec<Life> = Vec::new();
         let mut open: Vec<usize> = Vec::new();
+        let mut drops = Vec::new();
         let (mut count, mut start) = (0u64, 0u64);
         for stage in stages {
+            if let Some(share) = stage.drop {
+                drops.push((start, share));
+            }
             let d = u128::from(nanos(stage.duration));
             let (a, b) = (count, stage.target);
             let at = |k: u64, n: u64| start + (d * u128::from(k) / u128::from(n)) as u64;
@@ -62,7 +73,11 @@ impl Lives {
             count = b;
             start += nanos(stage.duration);
         }
-        Lives { t0_ns: 0, lives }
+        Lives {
+            t0_ns: 0,
+            lives,
+            drops,
+        }
     }
 
     /// The same lives for a phase that started at `t0_ns`.
@@ -79,6 +94,19 @@ impl Lives {
     /// stays until the phase ends).
     pub(crate) fn leaves_ns(&self, conn: u64) -> Option<u64> {
         Some(self.t0_ns + self.get(conn)?.leaves?)
+    }
+
+    /// The first drop storm after `after_ns` that takes connection `conn`
+    /// down, CLOCK_MONOTONIC ns.
+    pub(crate) fn next_drop_ns(&self, conn: u64, after_ns: u64) -> Option<u64> {
+        let life = self.get(conn)?;
+        let s = life.slot as f64;
+        self.drops
+            .iter()
+            .filter(|&&(at, _)| self.t0_ns + at > after_ns)
+            .filter(|&&(at, _)| life.opens <= at && life.leaves.is_none_or(|l| l > at))
+            .find(|&&(_, p)| ((s + 1.0) * p).floor() > (s * p).floor())
+            .map(|&(at, _)| self.t0_ns + at)
     }
 
     /// Connection `conn`'s life.
@@ -131,6 +159,7 @@ mod tests {
             target,
             rate: None,
             restart: None,
+            drop: None,
         }
     }
 
@@ -179,6 +208,40 @@ mod tests {
         ] {
             assert_eq!(lives.open_at(t * MS), open, "at {t} ms");
         }
+    }
+
+    #[test]
+    fn a_drop_storm_takes_its_share_of_the_connections_open_then() {
+        let mut stages = [stage(1000, 10), stage(1000, 10), stage(1000, 10)];
+        stages[1].drop = Some(0.3);
+        stages[2].drop = Some(1.0);
+        let lives = Lives::of(&stages).starting_at(5 * MS);
+        let at = |conn: u64, after: u64| lives.next_drop_ns(conn, after * MS);
+        let first: Vec<u64> = (0..10)
+            .filter(|&c| at(c, 0).is_some_and(|t| t == 1005 * MS))
+            .collect();
+        assert_eq!(first, [3, 6, 9], "30% of 10, spread");
+        // After the first storm, the second takes everyone.
+        assert!((0..10).all(|c| at(c, 1005) == Some(2005 * MS)));
+        assert_eq!(at(0, 2005), None);
+        // A connection not open at the storm's start is not dropped.
+        let lives = Lives::of(&[stage(1000, 2), stage(500, 4), {
+            let mut s = stage(500, 4);
+            s.drop = Some(1.0);
+            s
+        }]);
+        assert_eq!(lives.next_drop_ns(3, 0), Some(1500 * MS));
+        let lives = Lives::of(&[stage(1000, 2), {
+            let mut s = stage(1000, 4);
+            s.drop = Some(1.0);
+            s
+        }]);
+        assert_eq!(
+            lives.next_drop_ns(3, 0),
+            None,
+            "slot 3 opens during the storm's stage"
+        );
+        assert_eq!(lives.next_drop_ns(1, 0), Some(1000 * MS));
     }
 
     #[test]

@@ -56,6 +56,8 @@ pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
     receipts.subscribed(client.last_read_ns().max(1));
     let mut tick = short_poll_tick(ctx, conn);
     let mut retry = Retry::default();
+    // Drop storms after this instant take the connection down.
+    let mut since = 0;
     loop {
         if !wait {
             tokio::select! {
@@ -68,6 +70,15 @@ pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
             // state is large).
             r = Box::pin(client.poll(Some(cursor), wait)) => r,
             () = ctx.wait_end(conn) => break,
+            at = ctx.dropped(conn, since) => {
+                since = at;
+                client.disconnect();
+                retry.down_at(at);
+                if !retry.failed(ctx, conn, &mut receipts).await {
+                    break;
+                }
+                continue;
+            }
         };
         match result {
             Ok(body) => {
@@ -154,6 +165,7 @@ async fn poll_dialect(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
     let mut receipts = Receipts::default();
     let mut tick = short_poll_tick(ctx, conn);
     let mut retry = Retry::default();
+    let mut since = 0;
     loop {
         if !wait {
             tokio::select! {
@@ -171,6 +183,15 @@ async fn poll_dialect(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
         let result = tokio::select! {
             r = Box::pin(client.exchange(Method::GET, &target, Bytes::new(), &headers)) => r,
             () = ctx.wait_end(conn) => break,
+            at = ctx.dropped(conn, since) => {
+                since = at;
+                client.disconnect();
+                retry.down_at(at);
+                if !retry.failed(ctx, conn, &mut receipts).await {
+                    break;
+                }
+                continue;
+            }
         };
         let reply = match result {
             Ok(reply) => reply,
@@ -289,10 +310,18 @@ pub(super) async fn sse(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
     // One stop future for the whole stream, not one per event.
     let stop = ctx.wait_end(conn);
     tokio::pin!(stop);
+    let mut since = 0;
     loop {
+        let mut dropped = false;
         let next = tokio::select! {
             e = client.next_event() => e,
             () = &mut stop => break,
+            at = ctx.dropped(conn, since) => {
+                (since, dropped) = (at, true);
+                client.disconnect();
+                retry.down_at(at);
+                Ok(None)
+            }
         };
         match next {
             Ok(Some(event)) => {
@@ -307,11 +336,19 @@ pub(super) async fn sse(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
                 if ctx.stopped() {
                     break;
                 }
-                ctx.rec.error(match next {
-                    Err(e) => error_kind(&e),
-                    _ => "closed".into(),
-                });
+                match next {
+                    Err(e) => ctx.rec.error(error_kind(&e)),
+                    // (A drop is counted as one already.)
+                    _ if !dropped => ctx.rec.error("closed"),
+                    _ => {}
+                }
                 retry.down();
+                // With a policy every attempt waits its delay first, as a
+                // WebSocket's does; without, the first one goes at once.
+                let policy = ctx.scenario.reconnect.is_some();
+                if policy && !retry.failed(ctx, conn, &mut receipts).await {
+                    break;
+                }
                 let reconnected = tokio::select! {
                     r = Box::pin(SseClient::connect(&url, last_id.as_deref(), &options)) => r,
                     () = ctx.wait_end(conn) => break,
@@ -326,7 +363,7 @@ pub(super) async fn sse(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
                     }
                     Err(e) => {
                         ctx.rec.error(error_kind(&e));
-                        if !retry.failed(ctx, conn, &mut receipts).await {
+                        if !policy && !retry.failed(ctx, conn, &mut receipts).await {
                             break;
                         }
                     }

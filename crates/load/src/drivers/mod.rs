@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use wsbench_model::metric::Metric;
+use wsbench_model::results::DROPPED;
 use wsbench_model::scenario::{Role, TemplateError, Vars};
 use wsbench_model::{PayloadKind, Scenario, Transport, WorkloadKind};
 use wsbench_protocol::clock::monotonic_ns;
@@ -163,6 +164,23 @@ impl PhaseCtx {
             () = self.wait_stop() => {}
             () = leave => {}
         }
+    }
+
+    /// Until the first drop storm that takes connection `conn` down after
+    /// `after_ns` (at once if it is past: the connection opened late);
+    /// never without one. Counts the drop and gives its instant
+    /// (CLOCK_MONOTONIC ns), when the connection's gap starts.
+    async fn dropped(&self, conn: u64, after_ns: u64) -> u64 {
+        let next = self
+            .lives
+            .as_ref()
+            .and_then(|l| l.next_drop_ns(conn, after_ns));
+        let Some(ns) = next else {
+            return std::future::pending().await;
+        };
+        Box::pin(tokio::time::sleep_until(instant_at(ns))).await;
+        self.rec.error(DROPPED);
+        monotonic_ns().max(ns)
     }
 
     /// When connection `conn` left on the stage schedule, if its time has

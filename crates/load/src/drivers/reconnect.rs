@@ -9,7 +9,7 @@ use std::time::Duration;
 use wsbench_model::metric::Metric;
 use wsbench_protocol::clock::monotonic_ns;
 
-use super::PhaseCtx;
+use super::{LEAVE_MARGIN, PhaseCtx, nanos};
 use crate::receipts::Receipts;
 use crate::recorder::Counts;
 
@@ -25,6 +25,23 @@ pub(super) enum End {
     /// The connection ended while the phase ran, at this instant
     /// (CLOCK_MONOTONIC ns; counted as an error already).
     Lost(u64),
+    /// A drop storm took the connection down at this instant (counted
+    /// already).
+    Dropped(u64),
+}
+
+impl End {
+    /// A connection that went down: when, and from when it owes what
+    /// it misses in its gap (a drop is the client's doing: a message
+    /// intended up to [`LEAVE_MARGIN`] before it may still have been on
+    /// its way, and is lost to the drop). `None`: it stopped.
+    pub(super) fn down(self) -> Option<(u64, u64)> {
+        match self {
+            End::Stopped => None,
+            End::Lost(at) => Some((at, at)),
+            End::Dropped(at) => Some((at, at.saturating_sub(nanos(LEAVE_MARGIN)))),
+        }
+    }
 }
 
 /// A draw in [0, 1) for attempt `attempt` of connection `conn`: spread
@@ -92,7 +109,12 @@ pub(super) struct Retry {
 impl Retry {
     /// The subscription went down now (if it was not already).
     pub(super) fn down(&mut self) {
-        self.down_since.get_or_insert_with(monotonic_ns);
+        self.down_at(monotonic_ns());
+    }
+
+    /// The subscription went down at `at_ns` (if it was not already).
+    pub(super) fn down_at(&mut self, at_ns: u64) {
+        self.down_since.get_or_insert(at_ns);
     }
 
     /// A request failed: waits before the next. False when the subscriber

@@ -57,13 +57,17 @@ pub(super) async fn on_open(
 
 /// A push subscriber with periodic sends or reply rules, once its steps
 /// are done (`receipts` holds its subscribe point), until the phase
-/// stops, its time to leave comes, or the connection ends.
+/// stops, its time to leave comes, the connection ends, or a drop storm
+/// after `since` takes it down.
 pub(super) async fn subscriber(
     ctx: &PhaseCtx,
     conn: u64,
     ws: &mut TcpWebSocket,
     receipts: &mut Receipts,
+    since: u64,
 ) -> End {
+    let dropped = ctx.dropped(conn, since);
+    tokio::pin!(dropped);
     let script = &ctx.scenario.protocol.script;
     let start = Instant::now();
     let mut due: Vec<Instant> = script.periodic.iter().map(|p| start + p.every).collect();
@@ -103,6 +107,7 @@ pub(super) async fn subscriber(
                 }
             }
             () = ctx.wait_end(conn) => return End::Stopped,
+            at = &mut dropped => return End::Dropped(at),
         }
     }
 }

@@ -70,23 +70,30 @@ pub(super) async fn push(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
     receipts.subscribed(monotonic_ns());
     let script = &ctx.scenario.protocol.script;
     let scripted = !(script.periodic.is_empty() && script.replies.is_empty());
+    // Drop storms after this instant take the connection down.
+    let mut since = 0;
     loop {
         let end = if scripted {
-            Box::pin(script::subscriber(ctx, conn, &mut ws, &mut receipts)).await
+            Box::pin(script::subscriber(ctx, conn, &mut ws, &mut receipts, since)).await
         } else {
-            Box::pin(listen(ctx, conn, &mut ws, &mut receipts)).await
+            Box::pin(listen(ctx, conn, &mut ws, &mut receipts, since)).await
         };
-        let End::Lost(at) = end else { break };
+        let Some((at, gap_from)) = end.down() else {
+            break;
+        };
+        since = at;
         ctx.rec.counts.connection_closed();
+        // Shut at once (no closing handshake), not after the waits.
+        drop(ws);
         let again = || open(ctx, conn, Role::Websocket);
         match Box::pin(reconnect::reopen(ctx, conn, at, again)).await {
             Some(new) => {
                 ws = new;
-                receipts.gap(at, monotonic_ns());
+                receipts.gap(gap_from, monotonic_ns());
             }
             None => {
                 // Its owed messages end where it ended.
-                receipts.ended(at);
+                receipts.ended(gap_from);
                 return ConnOutcome {
                     receipts: Some(receipts),
                 };
@@ -103,11 +110,20 @@ pub(super) async fn push(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
 }
 
 /// A plain subscriber's messages until the phase stops, its time to
-/// leave comes, or the connection ends.
-async fn listen(ctx: &PhaseCtx, conn: u64, ws: &mut TcpWebSocket, receipts: &mut Receipts) -> End {
+/// leave comes, the connection ends, or a drop storm after `since` takes
+/// it down.
+async fn listen(
+    ctx: &PhaseCtx,
+    conn: u64,
+    ws: &mut TcpWebSocket,
+    receipts: &mut Receipts,
+    since: u64,
+) -> End {
     // One stop future for the whole loop, not one per message.
     let stop = ctx.wait_end(conn);
     tokio::pin!(stop);
+    let dropped = ctx.dropped(conn, since);
+    tokio::pin!(dropped);
     loop {
         tokio::select! {
             ev = ws.next_event() => match ev {
@@ -122,6 +138,7 @@ async fn listen(ctx: &PhaseCtx, conn: u64, ws: &mut TcpWebSocket, receipts: &mut
                 }
             },
             () = &mut stop => return End::Stopped,
+            at = &mut dropped => return End::Dropped(at),
         }
     }
 }

@@ -26,7 +26,7 @@ pub use self::hdr::{
     write_histogram, write_interval_log,
 };
 pub use self::merge::{PhasePart, merge_part_dirs, merge_parts};
-pub use self::stages::{RECONNECT_GAVE_UP, Recovery, STILL_RECONNECTING, StageSpan};
+pub use self::stages::{DROPPED, RECONNECT_GAVE_UP, Recovery, STILL_RECONNECTING, StageSpan};
 use crate::health::Health;
 use crate::threshold::{Measure, Threshold};
 

@@ -87,6 +87,9 @@ impl StageSpan {
 /// The error kind of a connection that gave up reconnecting.
 pub const RECONNECT_GAVE_UP: &str = "reconnect-gave-up";
 
+/// The error kind of a connection a drop storm took down.
+pub const DROPPED: &str = "dropped";
+
 /// The error kind of a connection still reconnecting when the phase
 /// ended.
 pub const STILL_RECONNECTING: &str = "still-reconnecting";
@@ -170,6 +173,7 @@ mod tests {
             target,
             rate: None,
             restart: None,
+            drop: None,
         };
         let mut spans = StageSpan::plan(&[stage(2, 100), stage(2, 100), stage(1, 0)]);
         assert_eq!(spans.len(), 3);

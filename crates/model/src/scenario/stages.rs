@@ -30,6 +30,10 @@ pub struct Stage {
     /// it) at the stage's start and started again on its address this
     /// long after.
     pub restart: Option<Duration>,
+    /// A drop storm: this share (0 < share ≤ 1) of the connections open
+    /// at the stage's start lose their connection there (the socket shut
+    /// without a closing handshake) and reconnect under the policy.
+    pub drop: Option<f64>,
 }
 
 /// A stage as written.
@@ -42,6 +46,8 @@ pub(super) struct RawStage {
     rate: Option<Spanned<f64>>,
     #[serde(default)]
     restart: Option<Spanned<String>>,
+    #[serde(default)]
+    drop: Option<Spanned<String>>,
 }
 
 /// Most connection openings a stage profile may plan in all (a
@@ -155,11 +161,16 @@ fn stages(
             Some(r) => Some(restart(c, r, duration, load)?),
             None => None,
         };
+        let drop = match &s.drop {
+            Some(d) => Some(drop_share(c, d, kind, load)?),
+            None => None,
+        };
         out.push(Stage {
             duration,
             target,
             rate,
             restart,
+            drop,
         });
     }
     if openings == 0 {
@@ -196,6 +207,51 @@ fn restart(
         ));
     }
     Ok(down)
+}
+
+/// A stage's drop storm: a share written `"30%"`, of push subscribers
+/// that reconnect.
+fn drop_share(
+    c: &Checker<'_>,
+    raw: &Spanned<String>,
+    kind: WorkloadKind,
+    load: &RawLoad,
+) -> Result<f64, ScenarioError> {
+    let hint = "drop = \"30%\" drops 30% of the open connections at the stage's start";
+    let share = raw
+        .get_ref()
+        .trim()
+        .strip_suffix('%')
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|v| *v > 0.0 && *v <= 100.0)
+        .ok_or_else(|| {
+            c.at(
+                raw.span(),
+                format!(
+                    "drop = {:?} is not a share above 0% and up to 100%",
+                    raw.get_ref()
+                ),
+                Some(hint),
+            )
+        })?;
+    if kind != WorkloadKind::Push {
+        return Err(c.at(
+            raw.span(),
+            format!(
+                "the {} workload's connections do not reconnect",
+                kind.name()
+            ),
+            Some("a drop storm drops push subscribers, which come back under [load] reconnect"),
+        ));
+    }
+    if load.reconnect.is_none() {
+        return Err(c.at(
+            raw.span(),
+            "a drop storm needs connections that reconnect",
+            Some("add [load] reconnect = { attempts = 10, backoff = \"100ms\", max_backoff = \"2s\" }"),
+        ));
+    }
+    Ok(share / 100.0)
 }
 
 /// Most messages per second a stage may publish.
@@ -301,6 +357,10 @@ mod tests {
         assert_eq!(s.stages[0].rate, None);
         let s = parse("stages = [{ duration = \"1s\", target = 3, rate = 50 }]").unwrap();
         assert_eq!(s.stages[0].rate, Some(50.0));
+        let s =
+            parse("reconnect = {}\nstages = [{ duration = \"1s\", target = 3, drop = \"30%\" }]")
+                .unwrap();
+        assert_eq!((s.stages[0].drop, s.stages[0].restart), (Some(0.3), None));
         // As an array of tables, too.
         let s = parse("[[load.stages]]\nduration = \"1s\"\ntarget = 3\n").unwrap();
         assert_eq!((s.connections, s.duration), (3, Duration::from_secs(1)));
@@ -389,6 +449,24 @@ mod tests {
                 8,
                 52,
                 "less than the stage",
+            ),
+            (
+                "stages = [{ duration = \"1s\", target = 3, drop = \"10%\" }]",
+                7,
+                49,
+                "needs connections that reconnect",
+            ),
+            (
+                "reconnect = {}\nstages = [{ duration = \"1s\", target = 3, drop = \"0.3\" }]",
+                8,
+                49,
+                "not a share",
+            ),
+            (
+                "reconnect = {}\nstages = [{ duration = \"1s\", target = 3, drop = \"120%\" }]",
+                8,
+                49,
+                "not a share",
             ),
             (
                 "stages = [{ duration = \"1s\", target = 3, rate = -1 }]",

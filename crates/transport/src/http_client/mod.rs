@@ -144,6 +144,12 @@ impl PollClient {
         Ok(client)
     }
 
+    /// Shuts the connection at once (a request in flight gets no
+    /// answer); the next request opens a new one.
+    pub fn disconnect(&mut self) {
+        self.conn = None;
+    }
+
     async fn reconnect(&mut self) -> Result<(), Error> {
         self.conn = None;
         let (conn, times) = open(&self.target, &self.options).await?;
@@ -410,6 +416,15 @@ impl SseClient {
     /// body chunk ahead of the events handed out.
     pub fn last_read_ns(&self) -> u64 {
         self.conn.last_read_ns()
+    }
+
+    /// Shuts the stream's connection at once; events parsed but not yet
+    /// handed out are dropped with it, and [`Self::next_event`] gives
+    /// `None` from now on.
+    pub fn disconnect(&mut self) {
+        self.conn.driver.abort();
+        self.ready.clear();
+        self.done = true;
     }
 
     /// The next event; `None` when the server ended the stream.
