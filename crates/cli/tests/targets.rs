@@ -79,6 +79,11 @@ fn an_authenticated_pubsub_server_with_a_subscribe_step_delivers_everything() {
     assert_eq!(Stats::get(&st.no_pong), 0, "every ping was answered");
     assert_eq!(Stats::get(&st.no_heartbeat), 0, "heartbeats kept coming");
     assert!(Stats::get(&st.published) >= 80);
+    // Every subscribe carried the session its welcome gave (captured by
+    // a step), after the scenario's 100–200 ms think time.
+    assert_eq!(Stats::get(&st.bad_session), 0);
+    let think = (Stats::get(&st.think_min_ms), Stats::get(&st.think_max_ms));
+    assert!(think.0 >= 100 && think.1 < 2000, "{think:?}");
     // The token is read when the run starts and written nowhere.
     for entry in std::fs::read_dir(&run_dir).unwrap() {
         let path = entry.unwrap().path();
@@ -88,6 +93,28 @@ fn an_authenticated_pubsub_server_with_a_subscribe_step_delivers_everything() {
         }
     }
     assert!(!report.contains(TOKEN));
+}
+
+/// The session a step captured from the welcome is what makes the
+/// subscribe acceptable: the same scenario sending a fixed session
+/// instead has every subscribe refused (close 4004).
+#[test]
+fn a_capture_feeds_a_later_send() {
+    let _one = serial();
+    let dir = temp_dir("targets", "capture");
+    let server = PubSub::start(TOKEN);
+    let file = scenario(&dir, server.port, |t| {
+        t.replace("\"session\":\"{session}\"", "\"session\":\"s-0\"")
+            .replace("connections = 200", "connections = 20")
+    });
+    let (out, report) = run(&file, &dir.join("results"), Some(TOKEN));
+    assert_ne!(out.status.code(), Some(0), "{report}");
+    let st = &server.stats;
+    assert_eq!(Stats::get(&st.bad_session), 20, "{report}");
+    assert_eq!(Stats::get(&st.subscribed), 0);
+    let s = summary(&newest_run(&dir.join("results")));
+    let c = &s["phases"][0]["counters"];
+    assert_eq!(c["errors"]["close-4004"], 20, "{c}");
 }
 
 /// A stage profile against the same server: 100 subscribers ramp up,

@@ -281,14 +281,18 @@ fn steps_periodic_sends_replies_and_the_publish_body_parse() {
         matches!(&script.on_open[0], Step::Send(s) if s.template.contains("{conn}") && !s.binary)
     );
     match &script.on_open[1] {
-        Step::Expect { pattern, timeout } => {
+        Step::Expect {
+            pattern, timeout, ..
+        } => {
             assert_eq!(*timeout, Duration::from_secs(2));
             assert!(pattern.matches(r#"{"type":"subscribed"}"#));
         }
         other => panic!("{other:?}"),
     }
     match &script.on_open[2] {
-        Step::Expect { pattern, timeout } => {
+        Step::Expect {
+            pattern, timeout, ..
+        } => {
             assert_eq!(*timeout, Duration::from_secs(5), "the default");
             assert!(matches!(pattern, Pattern::Regex(_)));
             assert!(pattern.matches(r#"{"ready":12}"#));
@@ -357,7 +361,7 @@ fn bad_steps_and_publish_bodies_are_refused_where_they_are_written() {
         1,
     );
     let e = err(&text);
-    assert!(e.message.contains("either sends or expects"), "{e}");
+    assert!(e.message.contains("either sends, expects or sleeps"), "{e}");
 }
 
 #[test]

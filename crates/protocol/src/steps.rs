@@ -77,7 +77,71 @@ pub enum Step {
         pattern: Pattern,
         /// How long to wait.
         timeout: Duration,
+        /// A value of the matched message kept for later templates.
+        capture: Option<Capture>,
     },
+    /// Wait.
+    Sleep(Think),
+}
+
+/// A value taken from the message an `expect` step matched into a
+/// template variable (`{name}`) for the steps after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Capture {
+    /// A JSON pointer into the message (`/session`).
+    pub pointer: String,
+    /// The variable's name.
+    pub name: String,
+}
+
+impl Capture {
+    /// The value at the pointer in `message`: a string as it is, any
+    /// other JSON value as its JSON text; `None` when the message is not
+    /// JSON or holds nothing there.
+    pub fn take(&self, message: &str) -> Option<String> {
+        let doc: serde_json::Value = serde_json::from_str(message).ok()?;
+        match doc.pointer(&self.pointer)? {
+            serde_json::Value::String(s) => Some(s.clone()),
+            v => Some(v.to_string()),
+        }
+    }
+}
+
+/// How long a `sleep` step waits: a fixed time, or one drawn from a
+/// distribution (think time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Think {
+    /// Always this long.
+    Fixed(Duration),
+    /// Uniformly between the two.
+    Uniform(Duration, Duration),
+    /// Exponentially distributed with this mean.
+    Exponential(Duration),
+    /// Normally distributed (a draw below 0 waits 0).
+    Normal {
+        /// The mean.
+        mean: Duration,
+        /// The standard deviation.
+        stddev: Duration,
+    },
+}
+
+impl Think {
+    /// The wait for two independent uniform draws `u1`, `u2` in [0, 1).
+    pub fn sample(&self, u1: f64, u2: f64) -> Duration {
+        match *self {
+            Think::Fixed(d) => d,
+            Think::Uniform(lo, hi) => lo + (hi - lo).mul_f64(u1),
+            // Inverse transform: 1 − u1 is in (0, 1].
+            Think::Exponential(mean) => mean.mul_f64(-(1.0 - u1).ln()),
+            Think::Normal { mean, stddev } => {
+                // Box–Muller.
+                let z = (-2.0 * (1.0 - u1).ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                let s = mean.as_secs_f64() + stddev.as_secs_f64() * z;
+                Duration::from_secs_f64(s.max(0.0))
+            }
+        }
+    }
 }
 
 /// A message sent every `every` while the connection is open.
@@ -148,6 +212,51 @@ mod tests {
         let re = Pattern::Regex(regex::Regex::new(r"^\d+ ok$").unwrap());
         assert!(re.matches("42 ok") && !re.matches("x42 ok"));
         assert_eq!(equals.describe(), r#"/type == "subscribed""#);
+    }
+
+    #[test]
+    fn a_capture_takes_a_string_as_it_is_and_other_values_as_json() {
+        let k = |p: &str| Capture {
+            pointer: p.into(),
+            name: "x".into(),
+        };
+        let m = r#"{"session":"s-1","n":7,"o":{"a":[1,2]}}"#;
+        assert_eq!(k("/session").take(m).as_deref(), Some("s-1"));
+        assert_eq!(k("/n").take(m).as_deref(), Some("7"));
+        assert_eq!(k("/o/a").take(m).as_deref(), Some("[1,2]"));
+        assert_eq!(k("/none").take(m), None);
+        assert_eq!(k("/session").take("not json"), None);
+    }
+
+    #[test]
+    fn think_times_follow_their_distribution() {
+        let ms = Duration::from_millis;
+        assert_eq!(Think::Fixed(ms(500)).sample(0.9, 0.1), ms(500));
+        let u = Think::Uniform(ms(100), ms(300));
+        assert_eq!((u.sample(0.0, 0.0), u.sample(0.5, 0.0)), (ms(100), ms(200)));
+        // Means over a grid of draws.
+        let n = 10_000;
+        let mean = |t: Think| {
+            let total: f64 = (0..n)
+                .map(|i| {
+                    let u1 = (i as f64 + 0.5) / n as f64;
+                    let u2 = ((i * 7919) % n) as f64 / n as f64;
+                    t.sample(u1, u2).as_secs_f64()
+                })
+                .sum();
+            total / n as f64
+        };
+        assert!((mean(Think::Exponential(ms(2000))) - 2.0).abs() < 0.01);
+        let normal = Think::Normal {
+            mean: ms(2000),
+            stddev: ms(100),
+        };
+        assert!((mean(normal) - 2.0).abs() < 0.01);
+        let wide = Think::Normal {
+            mean: ms(10),
+            stddev: ms(1000),
+        };
+        assert!((0..100).all(|i| wide.sample(f64::from(i) / 100.0, 0.0) >= Duration::ZERO));
     }
 
     #[test]

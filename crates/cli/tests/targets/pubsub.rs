@@ -1,7 +1,10 @@
 //! A small authenticated pub/sub server, as a perf engineer's own might
 //! be: every request needs `Authorization: Bearer <token>`; subscribers
-//! connect to `/ws`, are greeted, send `{"op":"subscribe","channel":…}`
-//! and get `{"type":"subscribed"}` once subscribed; the server pings
+//! connect to `/ws`, are greeted with a session of their own
+//! (`{"type":"welcome","session":…}`), send
+//! `{"op":"subscribe","channel":…,"session":…}` with it (another session
+//! is refused: close 4004) and get `{"type":"subscribed"}` once
+//! subscribed; the server pings
 //! (`{"type":"ping"}`) every 300 ms and drops a subscriber that did not
 //! answer the last ping with `{"op":"pong"}` (close 4001) or sent no
 //! `{"op":"heartbeat"}` for 2.5 s (close 4002); `POST /api/publish` with
@@ -41,9 +44,23 @@ pub struct Stats {
     /// Subscribers that closed with 1000 "stage" (leaving on a stage
     /// profile), the closing handshake completed.
     pub closed_normally: AtomicU64,
+    /// Subscribe requests refused for a session other than the one the
+    /// welcome gave (close 4004).
+    pub bad_session: AtomicU64,
+    /// The shortest and the longest time from the welcome to a
+    /// subscribe request, ms (`u64::MAX` and 0 before any).
+    pub think_min_ms: AtomicU64,
+    pub think_max_ms: AtomicU64,
 }
 
 impl Stats {
+    fn new() -> Stats {
+        Stats {
+            think_min_ms: AtomicU64::new(u64::MAX),
+            ..Stats::default()
+        }
+    }
+
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
     }
@@ -53,6 +70,7 @@ struct State {
     token: String,
     tx: broadcast::Sender<Arc<str>>,
     next_id: AtomicU64,
+    next_session: AtomicU64,
     stats: Arc<Stats>,
     delay: Duration,
 }
@@ -80,11 +98,12 @@ impl PubSub {
             .unwrap();
         let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
         let port = listener.local_addr().unwrap().port();
-        let stats = Arc::new(Stats::default());
+        let stats = Arc::new(Stats::new());
         let state = Arc::new(State {
             token: format!("Bearer {token}"),
             tx: broadcast::channel(4096).0,
             next_id: AtomicU64::new(1),
+            next_session: AtomicU64::new(1),
             stats: Arc::clone(&stats),
             delay,
         });
@@ -210,21 +229,41 @@ fn op(text: &str) -> Option<(String, serde_json::Value)> {
 /// A subscriber: greeted, subscribed on its request, pinged, dropped
 /// when it stops answering.
 async fn subscriber(mut ws: TcpWebSocket, state: &State) {
-    let _ = ws
-        .send_text(r#"{"type":"welcome","server":"test-pubsub"}"#)
-        .await;
+    // Each connection's own session, which its subscribe must carry.
+    let session = format!(
+        "s-{}",
+        state.next_session.fetch_add(1, Ordering::Relaxed) * 7919
+    );
+    let welcome =
+        serde_json::json!({"type": "welcome", "server": "test-pubsub", "session": session});
+    let _ = ws.send_text(&welcome.to_string()).await;
+    let welcomed = tokio::time::Instant::now();
     let subscribe = tokio::time::timeout(Duration::from_secs(5), async {
         while let Some(Event::Message(Data::Text(t))) = ws.next_event().await {
             match op(&t) {
-                Some((o, v)) if o == "subscribe" && v["channel"] == "bench" => return Some(true),
-                Some((o, _)) if o == "publisher" => return Some(false),
+                Some((o, v)) if o == "subscribe" && v["channel"] == "bench" => {
+                    let think = welcomed.elapsed().as_millis() as u64;
+                    state.stats.think_min_ms.fetch_min(think, Ordering::Relaxed);
+                    state.stats.think_max_ms.fetch_max(think, Ordering::Relaxed);
+                    return Some(if v["session"] == session.as_str() {
+                        Ok(true)
+                    } else {
+                        Err(())
+                    });
+                }
+                Some((o, _)) if o == "publisher" => return Some(Ok(false)),
                 _ => {}
             }
         }
         None
     });
     let subscriber = match subscribe.await {
-        Ok(Some(s)) => s,
+        Ok(Some(Ok(s))) => s,
+        Ok(Some(Err(()))) => {
+            state.stats.bad_session.fetch_add(1, Ordering::Relaxed);
+            let _ = ws.close(4004, "bad session").await;
+            return;
+        }
         _ => {
             let _ = ws.close(4003, "no subscribe").await;
             return;

@@ -10,11 +10,12 @@ use serde::Deserialize;
 use toml::Spanned;
 use wsbench_protocol::correlation::Correlation;
 use wsbench_protocol::poll::{Batch, Cursor, PollDialect};
-use wsbench_protocol::steps::{Pattern, Periodic, ReplyRule, Script, Send, Step};
+use wsbench_protocol::steps::{Periodic, ReplyRule, Script};
 
 use super::ScenarioError;
-use super::endpoints::{Publish, Vars, expand_env, expand_env_keeping};
+use super::endpoints::{Publish, Vars, expand_env_keeping};
 use super::input::{Checker, RawTarget, RawWorkload};
+use super::steps::{RawPattern, RawStep, pattern, send, steps};
 use super::{Rpc, WorkloadKind};
 
 /// `[target.poll]`: the polling dialect of a target other than wsbench.
@@ -107,35 +108,6 @@ pub(super) fn poll(c: &Checker<'_>, raw: &RawPoll) -> Result<PollDialect, Scenar
     Ok(d)
 }
 
-/// A message pattern as written: `{ pointer, equals }`, `{ contains }` or
-/// `{ regex }`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawPattern {
-    #[serde(default)]
-    pointer: Option<String>,
-    #[serde(default)]
-    equals: Option<toml::Value>,
-    #[serde(default)]
-    contains: Option<String>,
-    #[serde(default)]
-    regex: Option<String>,
-}
-
-/// `[[target.steps]]`: `send` (with `binary`) or `expect` (with `timeout`).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawStep {
-    #[serde(default)]
-    send: Option<Spanned<String>>,
-    #[serde(default)]
-    binary: bool,
-    #[serde(default)]
-    expect: Option<Spanned<RawPattern>>,
-    #[serde(default)]
-    timeout: Option<Spanned<String>>,
-}
-
 /// `[[target.periodic]]`: `every` and `send`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -166,96 +138,6 @@ pub(super) struct RawPublish {
     body: Option<Spanned<String>>,
     #[serde(default)]
     steps: Vec<Spanned<RawStep>>,
-}
-
-/// How long an `expect` waits unless it says.
-const EXPECT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// A template to send: its variables must expand.
-fn send(c: &Checker<'_>, template: &Spanned<String>, binary: bool) -> Result<Send, ScenarioError> {
-    expand_env(template.get_ref(), &Vars::default())
-        .map_err(|e| c.at(template.span(), format!("send: {e}"), Some(e.hint())))?;
-    Ok(Send {
-        template: template.get_ref().clone(),
-        binary,
-    })
-}
-
-fn pattern(c: &Checker<'_>, raw: &Spanned<RawPattern>) -> Result<Pattern, ScenarioError> {
-    let p = raw.get_ref();
-    let forms = "one of { pointer = \"/type\", equals = \"subscribed\" }, { contains = \"…\" } or { regex = \"…\" }";
-    match (&p.pointer, &p.equals, &p.contains, &p.regex) {
-        (Some(pointer), Some(value), None, None) => {
-            if !(pointer.is_empty() || pointer.starts_with('/')) {
-                return Err(c.at(
-                    raw.span(),
-                    format!("{pointer:?} is not a JSON pointer"),
-                    Some("a JSON pointer starts with /, e.g. \"/type\""),
-                ));
-            }
-            let value = serde_json::to_value(value)
-                .map_err(|e| c.at(raw.span(), format!("equals: {e}"), None))?;
-            Ok(Pattern::Equals {
-                pointer: pointer.clone(),
-                value,
-            })
-        }
-        (None, None, Some(text), None) if !text.is_empty() => Ok(Pattern::Contains(text.clone())),
-        (None, None, None, Some(re)) => regex::Regex::new(re).map(Pattern::Regex).map_err(|e| {
-            c.at(
-                raw.span(),
-                format!(
-                    "regex {re:?}: {}",
-                    e.to_string().lines().last().unwrap_or("invalid")
-                ),
-                Some("the syntax of the regex crate (docs.rs/regex)"),
-            )
-        }),
-        _ => Err(c.at(
-            raw.span(),
-            "a message pattern needs exactly one form",
-            Some(forms),
-        )),
-    }
-}
-
-/// Steps, in order: each sends or expects.
-fn steps(c: &Checker<'_>, raws: &[Spanned<RawStep>]) -> Result<Vec<Step>, ScenarioError> {
-    let mut out = Vec::new();
-    for raw in raws {
-        let r = raw.get_ref();
-        let step = match (&r.send, &r.expect) {
-            (Some(s), None) => {
-                if let Some(t) = &r.timeout {
-                    return Err(c.at(t.span(), "timeout applies to an expect step", None));
-                }
-                Step::Send(send(c, s, r.binary)?)
-            }
-            (None, Some(e)) => {
-                let timeout = match &r.timeout {
-                    Some(t) => c.duration(t, "timeout")?,
-                    None => EXPECT_TIMEOUT,
-                };
-                if timeout.is_zero() {
-                    let span = r.timeout.as_ref().map(Spanned::span).unwrap_or_default();
-                    return Err(c.at(span, "timeout must be more than 0", None));
-                }
-                Step::Expect {
-                    pattern: pattern(c, e)?,
-                    timeout,
-                }
-            }
-            _ => {
-                return Err(c.at(
-                    raw.span(),
-                    "a step either sends or expects",
-                    Some(r#"send = '{"op":"subscribe"}' or expect = { pointer = "/type", equals = "subscribed" }"#),
-                ));
-            }
-        };
-        out.push(step);
-    }
-    Ok(out)
 }
 
 /// The WebSocket script: steps on open, periodic sends, replies.

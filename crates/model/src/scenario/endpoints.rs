@@ -218,7 +218,7 @@ impl TemplateError {
     pub fn hint(&self) -> &'static str {
         match self {
             TemplateError::UnknownVariable(_) => {
-                "the variables are {conn}, {shard}, {rand} and ${ENV_VAR}"
+                "the variables are {conn}, {shard}, {rand}, ${ENV_VAR} and those captured by earlier steps"
             }
             TemplateError::Unset(_) => "export it before the run, or write the value itself",
             TemplateError::Unclosed => "close it with }",
@@ -226,11 +226,27 @@ impl TemplateError {
     }
 }
 
+/// The names of a connection's own variables (`{conn}`, …): no step
+/// may capture into them.
+pub const RESERVED_VARIABLES: [&str; 3] = ["conn", "shard", "rand"];
+
 /// Expands `template` with `vars` and environment variables read through
 /// `env`.
 pub fn expand(
     template: &str,
     vars: &Vars,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<String, TemplateError> {
+    expand_with(template, vars, &[], env)
+}
+
+/// Expands `template` with `vars`, the variables earlier steps captured
+/// (`(name, value)`, the latest last) and environment variables read
+/// through `env`.
+pub fn expand_with(
+    template: &str,
+    vars: &Vars,
+    captured: &[(String, String)],
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<String, TemplateError> {
     let mut out = String::with_capacity(template.len());
@@ -262,7 +278,10 @@ pub fn expand(
                 "conn" => out.push_str(&vars.conn.to_string()),
                 "shard" => out.push_str(&vars.shard.to_string()),
                 "rand" => out.push_str(&vars.rand.to_string()),
-                other => return Err(TemplateError::UnknownVariable(other.to_owned())),
+                other => match captured.iter().rev().find(|(n, _)| n == other) {
+                    Some((_, value)) => out.push_str(value),
+                    None => return Err(TemplateError::UnknownVariable(other.to_owned())),
+                },
             }
             rest = &name[end + 1..];
         } else {
@@ -278,7 +297,16 @@ pub fn expand(
 
 /// Expands with the process's environment.
 pub fn expand_env(template: &str, vars: &Vars) -> Result<String, TemplateError> {
-    expand(template, vars, |name| std::env::var(name).ok())
+    expand_env_with(template, vars, &[])
+}
+
+/// Expands with captured variables and the process's environment.
+pub fn expand_env_with(
+    template: &str,
+    vars: &Vars,
+    captured: &[(String, String)],
+) -> Result<String, TemplateError> {
+    expand_with(template, vars, captured, |name| std::env::var(name).ok())
 }
 
 /// Expands with the process's environment, leaving the variables in

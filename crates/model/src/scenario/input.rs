@@ -13,10 +13,11 @@ use toml::Spanned;
 
 use super::PayloadKind;
 use super::correlate::RawCorrelation;
-use super::dialect::{RawPeriodic, RawPoll, RawPublish, RawReply, RawStep};
+use super::dialect::{RawPeriodic, RawPoll, RawPublish, RawReply};
 use super::endpoints::{Profile, Role};
 use super::reconnect::RawReconnect;
 use super::stages::RawStage;
+use super::steps::RawStep;
 use super::{ScenarioError, Target, Transport, WorkloadKind, line_col};
 
 /// The file as written (every field that can be wrong keeps its place).

@@ -38,6 +38,7 @@ mod input;
 mod protocol;
 mod reconnect;
 mod stages;
+mod steps;
 mod thresholds;
 
 use std::net::IpAddr;
@@ -48,7 +49,7 @@ use self::checks::{LoadValues, WorkloadValues};
 pub use self::dialect::{PUBLISH_VARIABLES, RPC_VARIABLES};
 pub use self::endpoints::{
     Profile, Publish, Role, TargetProtocol, TemplateError, Vars, expand, expand_env,
-    expand_env_keeping,
+    expand_env_keeping, expand_env_with,
 };
 pub use self::error::ScenarioError;
 use self::error::hint_for;

@@ -1,0 +1,293 @@
+//! `[[target.steps]]` (and `[[target.publish.steps]]`): what a WebSocket
+//! connection does when it opens, in order. A step sends a message
+//! (`send`), waits for one (`expect`, at most `timeout`; with `capture`,
+//! a value of the message it matched goes into a variable that later
+//! templates use as `{name}`), or waits (`sleep`: a duration, or one
+//! drawn from `{ uniform = [lo, hi] }`, `{ exponential = mean }` or
+//! `{ normal = [mean, stddev] }`). Message patterns and templates to
+//! send are read here for the rest of the dialect too.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+use wsbench_protocol::steps::{Capture, Pattern, Send, Step, Think};
+
+use super::ScenarioError;
+use super::endpoints::{RESERVED_VARIABLES, Vars, expand_env_with};
+use super::input::Checker;
+
+/// A message pattern as written: `{ pointer, equals }`, `{ contains }` or
+/// `{ regex }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPattern {
+    #[serde(default)]
+    pointer: Option<String>,
+    #[serde(default)]
+    equals: Option<toml::Value>,
+    #[serde(default)]
+    contains: Option<String>,
+    #[serde(default)]
+    regex: Option<String>,
+}
+
+/// `[[target.steps]]`: `send` (with `binary`), `expect` (with `timeout`
+/// and `capture`) or `sleep`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStep {
+    #[serde(default)]
+    send: Option<Spanned<String>>,
+    #[serde(default)]
+    binary: bool,
+    #[serde(default)]
+    expect: Option<Spanned<RawPattern>>,
+    #[serde(default)]
+    timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    capture: Option<Spanned<RawCapture>>,
+    #[serde(default)]
+    sleep: Option<Spanned<toml::Value>>,
+}
+
+/// `capture = { pointer = "/session", as = "session" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCapture {
+    pointer: String,
+    #[serde(rename = "as")]
+    name: String,
+}
+
+/// How long an `expect` waits unless it says.
+const EXPECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Longest a `sleep` may wait (or, drawn, wait on average).
+const MAX_SLEEP: Duration = Duration::from_secs(3600);
+
+/// A template to send: its variables must expand.
+pub(super) fn send(
+    c: &Checker<'_>,
+    template: &Spanned<String>,
+    binary: bool,
+) -> Result<Send, ScenarioError> {
+    send_with(c, template, binary, &[])
+}
+
+/// A template to send, which may use the variables `captured` before it.
+fn send_with(
+    c: &Checker<'_>,
+    template: &Spanned<String>,
+    binary: bool,
+    captured: &[(String, String)],
+) -> Result<Send, ScenarioError> {
+    expand_env_with(template.get_ref(), &Vars::default(), captured)
+        .map_err(|e| c.at(template.span(), format!("send: {e}"), Some(e.hint())))?;
+    Ok(Send {
+        template: template.get_ref().clone(),
+        binary,
+    })
+}
+
+pub(super) fn pattern(
+    c: &Checker<'_>,
+    raw: &Spanned<RawPattern>,
+) -> Result<Pattern, ScenarioError> {
+    let p = raw.get_ref();
+    let forms = "one of { pointer = \"/type\", equals = \"subscribed\" }, { contains = \"…\" } or { regex = \"…\" }";
+    match (&p.pointer, &p.equals, &p.contains, &p.regex) {
+        (Some(pointer), Some(value), None, None) => {
+            if !(pointer.is_empty() || pointer.starts_with('/')) {
+                return Err(c.at(
+                    raw.span(),
+                    format!("{pointer:?} is not a JSON pointer"),
+                    Some("a JSON pointer starts with /, e.g. \"/type\""),
+                ));
+            }
+            let value = serde_json::to_value(value)
+                .map_err(|e| c.at(raw.span(), format!("equals: {e}"), None))?;
+            Ok(Pattern::Equals {
+                pointer: pointer.clone(),
+                value,
+            })
+        }
+        (None, None, Some(text), None) if !text.is_empty() => Ok(Pattern::Contains(text.clone())),
+        (None, None, None, Some(re)) => regex::Regex::new(re).map(Pattern::Regex).map_err(|e| {
+            c.at(
+                raw.span(),
+                format!(
+                    "regex {re:?}: {}",
+                    e.to_string().lines().last().unwrap_or("invalid")
+                ),
+                Some("the syntax of the regex crate (docs.rs/regex)"),
+            )
+        }),
+        _ => Err(c.at(
+            raw.span(),
+            "a message pattern needs exactly one form",
+            Some(forms),
+        )),
+    }
+}
+
+/// Steps, in order: each sends, expects (and captures) or sleeps.
+pub(super) fn steps(
+    c: &Checker<'_>,
+    raws: &[Spanned<RawStep>],
+) -> Result<Vec<Step>, ScenarioError> {
+    let mut out = Vec::new();
+    // The variables captured so far (with a stand-in value), for the
+    // templates after them.
+    let mut captured: Vec<(String, String)> = Vec::new();
+    for raw in raws {
+        let r = raw.get_ref();
+        let misplaced = |span: std::ops::Range<usize>, what: &str| {
+            Err(c.at(span, format!("{what} applies to an expect step"), None))
+        };
+        let step = match (&r.send, &r.expect, &r.sleep) {
+            (Some(s), None, None) => {
+                if let Some(t) = &r.timeout {
+                    return misplaced(t.span(), "timeout");
+                }
+                if let Some(k) = &r.capture {
+                    return misplaced(k.span(), "capture");
+                }
+                Step::Send(send_with(c, s, r.binary, &captured)?)
+            }
+            (None, Some(e), None) => {
+                let timeout = match &r.timeout {
+                    Some(t) => c.duration(t, "timeout")?,
+                    None => EXPECT_TIMEOUT,
+                };
+                if timeout.is_zero() {
+                    let span = r.timeout.as_ref().map(Spanned::span).unwrap_or_default();
+                    return Err(c.at(span, "timeout must be more than 0", None));
+                }
+                let capture = match &r.capture {
+                    Some(k) => Some(capture(c, k, &mut captured)?),
+                    None => None,
+                };
+                Step::Expect {
+                    pattern: pattern(c, e)?,
+                    timeout,
+                    capture,
+                }
+            }
+            (None, None, Some(t)) => {
+                if let Some(k) = &r.capture {
+                    return misplaced(k.span(), "capture");
+                }
+                if let Some(k) = &r.timeout {
+                    return misplaced(k.span(), "timeout");
+                }
+                Step::Sleep(think(c, t)?)
+            }
+            _ => {
+                return Err(c.at(
+                    raw.span(),
+                    "a step either sends, expects or sleeps",
+                    Some(r#"send = '{"op":"subscribe"}', expect = { pointer = "/type", equals = "subscribed" } or sleep = "1s""#),
+                ));
+            }
+        };
+        out.push(step);
+    }
+    Ok(out)
+}
+
+/// A capture: a JSON pointer and a new variable's name.
+fn capture(
+    c: &Checker<'_>,
+    raw: &Spanned<RawCapture>,
+    captured: &mut Vec<(String, String)>,
+) -> Result<Capture, ScenarioError> {
+    let k = raw.get_ref();
+    if !(k.pointer.is_empty() || k.pointer.starts_with('/')) {
+        return Err(c.at(
+            raw.span(),
+            format!("{:?} is not a JSON pointer", k.pointer),
+            Some("a JSON pointer starts with /, e.g. \"/session\""),
+        ));
+    }
+    let word = k
+        .name
+        .starts_with(|ch: char| ch.is_ascii_alphabetic() || ch == '_')
+        && k.name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
+    if !word || RESERVED_VARIABLES.contains(&k.name.as_str()) {
+        return Err(c.at(
+            raw.span(),
+            format!("{:?} cannot name a captured variable", k.name),
+            Some(&format!(
+                "a name of letters, digits and _, not one of {}",
+                RESERVED_VARIABLES.join(", ")
+            )),
+        ));
+    }
+    captured.push((k.name.clone(), String::new()));
+    Ok(Capture {
+        pointer: k.pointer.clone(),
+        name: k.name.clone(),
+    })
+}
+
+/// A `sleep`: `"500ms"`, or `{ uniform = ["1s", "3s"] }`,
+/// `{ exponential = "2s" }` (the mean), `{ normal = ["2s", "500ms"] }`
+/// (mean and standard deviation; a draw below 0 waits 0).
+fn think(c: &Checker<'_>, raw: &Spanned<toml::Value>) -> Result<Think, ScenarioError> {
+    let forms = r#"sleep = "500ms", { uniform = ["1s", "3s"] }, { exponential = "2s" } or { normal = ["2s", "500ms"] }"#;
+    let bad = |what: String| Err(c.at(raw.span(), what, Some(forms)));
+    let duration = |v: &toml::Value| -> Result<Duration, ScenarioError> {
+        let text = v.as_str().unwrap_or_default();
+        match humantime::parse_duration(text) {
+            Ok(d) if d <= MAX_SLEEP => Ok(d),
+            Ok(_) => Err(c.at(
+                raw.span(),
+                format!("sleep: {text:?} is over an hour"),
+                Some(forms),
+            )),
+            Err(e) => Err(c.at(
+                raw.span(),
+                format!("sleep: {v} is not a duration ({e})"),
+                Some(forms),
+            )),
+        }
+    };
+    let pair = |v: &toml::Value| -> Result<(Duration, Duration), ScenarioError> {
+        match v.as_array().map(Vec::as_slice) {
+            Some([a, b]) => Ok((duration(a)?, duration(b)?)),
+            _ => Err(c.at(
+                raw.span(),
+                format!("sleep: {v} is not a pair of durations"),
+                Some(forms),
+            )),
+        }
+    };
+    let table = match raw.get_ref() {
+        toml::Value::String(_) => return Ok(Think::Fixed(duration(raw.get_ref())?)),
+        toml::Value::Table(t) if t.len() == 1 => t,
+        other => {
+            return bad(format!(
+                "sleep: {other} is neither a duration nor one distribution"
+            ));
+        }
+    };
+    let (kind, value) = table.iter().next().expect("one entry");
+    match kind.as_str() {
+        "uniform" => {
+            let (lo, hi) = pair(value)?;
+            if lo > hi {
+                return bad(format!("sleep: uniform from {lo:?} to {hi:?} is empty"));
+            }
+            Ok(Think::Uniform(lo, hi))
+        }
+        "exponential" => Ok(Think::Exponential(duration(value)?)),
+        "normal" => {
+            let (mean, stddev) = pair(value)?;
+            Ok(Think::Normal { mean, stddev })
+        }
+        other => bad(format!("sleep: {other:?} is not a distribution")),
+    }
+}

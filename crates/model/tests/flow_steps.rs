@@ -1,0 +1,149 @@
+//! Connection steps that capture a value from a message into a variable
+//! later templates use, and steps that sleep (fixed or a drawn think
+//! time): they parse, and bad ones are refused where they are written.
+
+use std::time::Duration;
+
+use wsbench_model::Scenario;
+use wsbench_protocol::steps::{Step, Think};
+
+/// A push scenario against a custom WebSocket target with `steps`.
+fn with_steps(steps: &str) -> String {
+    format!(
+        r#"schema_version = 1
+name = "f"
+
+[target]
+url = "http://127.0.0.1:8080"
+profile = "custom"
+
+[target.endpoints]
+websocket = "ws://127.0.0.1:8080/ws"
+publish = "http://127.0.0.1:8080/api/publish"
+
+{steps}
+[load]
+transports = ["websocket"]
+connections = 10
+duration = "2s"
+
+[workload]
+kind = "push"
+rate = 5
+"#
+    )
+}
+
+const FLOW: &str = r#"[[target.steps]]
+expect = { pointer = "/type", equals = "welcome" }
+capture = { pointer = "/session", as = "session" }
+
+[[target.steps]]
+sleep = { uniform = ["100ms", "200ms"] }
+
+[[target.steps]]
+send = '{"op":"subscribe","session":"{session}","conn":{conn}}'
+
+[[target.steps]]
+sleep = "50ms"
+
+[[target.steps]]
+sleep = { exponential = "2s" }
+
+[[target.steps]]
+sleep = { normal = ["1s", "250ms"] }
+"#;
+
+#[test]
+fn captures_and_sleeps_parse() {
+    let s = Scenario::parse("s.toml", &with_steps(FLOW)).unwrap();
+    let steps = &s.protocol.script.on_open;
+    assert_eq!(steps.len(), 6);
+    match &steps[0] {
+        Step::Expect {
+            capture: Some(k), ..
+        } => assert_eq!(
+            (k.pointer.as_str(), k.name.as_str()),
+            ("/session", "session")
+        ),
+        other => panic!("{other:?}"),
+    }
+    let ms = Duration::from_millis;
+    assert_eq!(steps[1], Step::Sleep(Think::Uniform(ms(100), ms(200))));
+    assert!(matches!(&steps[2], Step::Send(s) if s.template.contains("{session}")));
+    assert_eq!(steps[3], Step::Sleep(Think::Fixed(ms(50))));
+    assert_eq!(steps[4], Step::Sleep(Think::Exponential(ms(2000))));
+    assert_eq!(
+        steps[5],
+        Step::Sleep(Think::Normal {
+            mean: ms(1000),
+            stddev: ms(250)
+        })
+    );
+}
+
+#[test]
+fn bad_captures_and_sleeps_are_refused_where_they_are_written() {
+    let cases = [
+        // A variable used before it is captured.
+        (
+            "[[target.steps]]\nsend = '{\"s\":\"{session}\"}'\n\n[[target.steps]]\n\
+             expect = { contains = \"welcome\" }\ncapture = { pointer = \"/session\", as = \"session\" }\n",
+            "send = '{\"s\":\"{session}\"}'",
+            "{session} is not a template variable",
+        ),
+        (
+            "[[target.steps]]\nexpect = { contains = \"w\" }\ncapture = { pointer = \"session\", as = \"s\" }\n",
+            "capture = { pointer = \"session\", as = \"s\" }",
+            "is not a JSON pointer",
+        ),
+        (
+            "[[target.steps]]\nexpect = { contains = \"w\" }\ncapture = { pointer = \"/s\", as = \"conn\" }\n",
+            "capture = { pointer = \"/s\", as = \"conn\" }",
+            "cannot name a captured variable",
+        ),
+        (
+            "[[target.steps]]\nsend = \"x\"\ncapture = { pointer = \"/s\", as = \"s\" }\n",
+            "capture = { pointer = \"/s\", as = \"s\" }",
+            "capture applies to an expect step",
+        ),
+        (
+            "[[target.steps]]\nsleep = \"soon\"\n",
+            "sleep = \"soon\"",
+            "is not a duration",
+        ),
+        (
+            "[[target.steps]]\nsleep = { poisson = \"1s\" }\n",
+            "sleep = { poisson = \"1s\" }",
+            "is not a distribution",
+        ),
+        (
+            "[[target.steps]]\nsleep = { uniform = [\"2s\", \"1s\"] }\n",
+            "sleep = { uniform = [\"2s\", \"1s\"] }",
+            "is empty",
+        ),
+        (
+            "[[target.steps]]\nsleep = { normal = \"1s\" }\n",
+            "sleep = { normal = \"1s\" }",
+            "not a pair of durations",
+        ),
+        (
+            "[[target.steps]]\nsleep = \"2h\"\n",
+            "sleep = \"2h\"",
+            "over an hour",
+        ),
+        (
+            "[[target.steps]]\nsleep = \"1s\"\nsend = \"x\"\n",
+            "[[target.steps]]",
+            "either sends, expects or sleeps",
+        ),
+    ];
+    for (steps, line, says) in cases {
+        let text = with_steps(steps);
+        let e = Scenario::parse("s.toml", &text).expect_err(steps);
+        assert!(e.message.contains(says), "{steps}: {e}");
+        let want = text.lines().position(|l| l == line).unwrap() + 1;
+        assert_eq!(e.line, want, "{steps}: {e}");
+        assert!(e.hint.is_some() || says.contains("applies"), "{steps}: {e}");
+    }
+}
