@@ -32,6 +32,8 @@ pub(crate) struct Receipts {
     /// Times it was away and reconnecting: from its end to its new
     /// subscribe point, CLOCK_MONOTONIC ns.
     gaps: Vec<(u64, u64)>,
+    /// The target's id of the last message received.
+    last_id: Option<u64>,
 }
 
 impl Receipts {
@@ -61,6 +63,17 @@ impl Receipts {
     /// Notes window message `j` (`j < window`); `order` places it in the
     /// order the target delivers in (its sequence number when it gives
     /// one, else `j`): a message after one with a larger `order` is late.
+    /// The target's id of a message this connection received (any,
+    /// in the window or not): the one to resume after.
+    pub(crate) fn seen_id(&mut self, id: u64) {
+        self.last_id = Some(id);
+    }
+
+    /// The target's id of the last message received, if it gave ids.
+    pub(crate) fn last_id(&self) -> Option<u64> {
+        self.last_id
+    }
+
     pub(crate) fn on_message(&mut self, j: u64, window: u64, order: u64) -> Delivery {
         if self.bits.is_empty() {
             self.bits = vec![0; usize::try_from(window.div_ceil(64)).unwrap_or(0)];

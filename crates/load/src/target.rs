@@ -30,7 +30,9 @@ pub(crate) struct Origin {
 
 impl Origin {
     /// The URL of `role` for the connection `vars` describe: the
-    /// scenario's endpoint for it, or the wsbench profile's path here.
+    /// scenario's endpoint for it, or the wsbench profile's path here
+    /// (`/push?after=N` for a push subscriber that reopens after message
+    /// `N`).
     pub(crate) fn url(
         &self,
         protocol: &TargetProtocol,
@@ -39,6 +41,12 @@ impl Origin {
     ) -> Result<String, TemplateError> {
         match protocol.endpoint(role) {
             Some(template) => expand_env(template, vars),
+            // A push subscriber that reopens resumes after the last
+            // message it received.
+            None if role == Role::Websocket && vars.last_seen.is_some() => {
+                let after = vars.last_seen.unwrap_or(0);
+                Ok(self.ws(&format!("{}?after={after}", role.wsbench_path())))
+            }
             None if role.is_websocket() => Ok(self.ws(role.wsbench_path())),
             None => Ok(self.http(role.wsbench_path())),
         }

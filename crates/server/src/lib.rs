@@ -6,6 +6,7 @@
 //! |---|---|
 //! | WebSocket upgrade on `/` or `/echo` | echoes every message, same opcode |
 //! | WebSocket upgrade on `/push` | subscribes to the push hub: one text message per publish |
+//! | WebSocket upgrade on `/push?after=N` | resumes: every message after `N` still kept, then the same (`N` ahead of the stream: from now) |
 //! | `GET /poll?cursor=N` | long-poll: every message after `N`, held until there is one |
 //! | `GET /poll?cursor=N&wait=0` | short poll: answers at once |
 //! | `GET /events` | the same stream as Server-Sent Events |

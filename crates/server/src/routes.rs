@@ -202,11 +202,19 @@ async fn upgrade(stream: NetStream, buf: Vec<u8>, head: Head, ctx: &Ctx) -> Opti
     // A push subscriber is subscribed before the 101 goes out: every
     // message published after the client sees the connection open reaches
     // it.
+    // A subscriber that resumes (`/push?after=N`) gets what was published
+    // after N and is still kept; N ahead of the stream (the server was
+    // started again since) starts from now.
+    let last = ctx.hub.last_seq();
+    let after = (!echo).then(|| {
+        head.query_param("after")
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(last, |n| n.min(last))
+    });
     if ctx.config.ws_impl != WsImpl::Own {
-        let sub = (!echo).then(|| ctx.hub.subscribe());
+        let sub = after.map(|n| ctx.hub.subscribe_after(n));
         return Some(Upgraded::Stack(ctx.config.ws_impl, stream, buf, sub));
     }
-    let after = (!echo).then(|| ctx.hub.last_seq());
     let options = ServerOptions {
         config: Config {
             max_frame_size: ctx.config.max_message_size,

@@ -26,7 +26,7 @@ pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
     if !ctx.scenario.protocol.profile.wraps_messages() {
         return Box::pin(poll_dialect(ctx, conn, wait)).await;
     }
-    let Some((url, options)) = ctx.reach(conn, poll_role(wait)) else {
+    let Some((url, options)) = ctx.reach(&ctx.vars(conn), poll_role(wait)) else {
         return ConnOutcome::default();
     };
     let started = Instant::now();
@@ -146,7 +146,7 @@ fn short_poll_tick(ctx: &PhaseCtx, conn: u64) -> tokio::time::Interval {
 /// the first answer): every message published after that answer is
 /// fetched by a later poll, so that answer is the subscribe point.
 async fn poll_dialect(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
-    let Some((url, options)) = ctx.reach(conn, poll_role(wait)) else {
+    let Some((url, options)) = ctx.reach(&ctx.vars(conn), poll_role(wait)) else {
         return ConnOutcome::default();
     };
     let dialect = &ctx.scenario.protocol.poll;
@@ -290,7 +290,7 @@ fn on_answer(
 /// so it stays subscribed from its first response on (the reference
 /// server subscribes before it answers).
 pub(super) async fn sse(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
-    let Some((url, options)) = ctx.reach(conn, Role::Sse) else {
+    let Some((url, options)) = ctx.reach(&ctx.vars(conn), Role::Sse) else {
         return ConnOutcome::default();
     };
     let started = Instant::now();

@@ -212,6 +212,7 @@ impl PhaseCtx {
             // Distinct per connection and per run (the run id is random).
             rand: (conn ^ u64::from(self.push.as_ref().map_or(0, |p| p.run)) << 32)
                 .wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            last_seen: None,
         }
     }
 
@@ -219,13 +220,13 @@ impl PhaseCtx {
     /// (source address, the scenario's headers). A template that no longer
     /// expands (its environment variable was unset after the scenario was
     /// checked) fails the connection as `template`.
-    fn reach(&self, conn: u64, role: Role) -> Option<(String, ClientOptions)> {
-        let vars = self.vars(conn);
+    fn reach(&self, vars: &Vars, role: Role) -> Option<(String, ClientOptions)> {
+        let conn = vars.conn;
         let protocol = &self.scenario.protocol;
         let reach = || -> Result<_, TemplateError> {
-            let url = self.origin.url(protocol, role, &vars)?;
+            let url = self.origin.url(protocol, role, vars)?;
             let mut o = self.options.clone();
-            o.headers.extend(headers(protocol, &vars)?);
+            o.headers.extend(headers(protocol, vars)?);
             let sources = &self.scenario.source_addresses;
             if sources.len() > 1 {
                 o.local_addr = Some(sources[(conn as usize) % sources.len()]);
@@ -314,6 +315,9 @@ impl PhaseCtx {
         recv_ns: u64,
     ) {
         self.received();
+        if let Some(id) = seq {
+            r.seen_id(id);
+        }
         let Some(push) = &self.push else { return };
         let found = Marker::find(payload);
         if found.is_none() && !self.scenario.protocol.profile.wraps_messages() {

@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use tokio::time::Instant;
+use wsbench_model::scenario::Vars;
 use wsbench_protocol::marker::Marker;
 use wsbench_protocol::steps::Send;
 use wsbench_transport::{Data, Event, TcpWebSocket};
@@ -40,12 +41,12 @@ pub(super) fn other(ctx: &PhaseCtx) {
 /// no marker), owed to no one.
 pub(super) async fn on_open(
     ctx: &PhaseCtx,
-    conn: u64,
+    vars: &Vars,
     ws: &mut TcpWebSocket,
 ) -> Result<(), StepFailure> {
     let mut stop = ctx.stop.clone();
     let on_open = &ctx.scenario.protocol.script.on_open;
-    steps::run(ws, on_open, &ctx.vars(conn), &mut stop, |text, expected| {
+    steps::run(ws, on_open, vars, &mut stop, |text, expected| {
         if expected || Marker::find(text).is_none() {
             other(ctx);
         } else {

@@ -8,7 +8,7 @@ use std::time::Instant;
 use futures_util::FutureExt;
 use wsbench_model::PayloadKind;
 use wsbench_model::metric::Metric;
-use wsbench_model::scenario::Role;
+use wsbench_model::scenario::{Role, Vars};
 use wsbench_protocol::clock::monotonic_ns;
 use wsbench_transport::{Data, Error, Event, TcpWebSocket, connect};
 
@@ -22,7 +22,14 @@ use wsbench_protocol::payload;
 /// target's steps on open. A connection whose steps fail (a timeout, a
 /// close) is counted as opened and as failed, with the step's error.
 pub(super) async fn open(ctx: &PhaseCtx, conn: u64, role: Role) -> Option<TcpWebSocket> {
-    let (url, options) = ctx.reach(conn, role)?;
+    open_as(ctx, &ctx.vars(conn), role).await
+}
+
+/// [`open`] for the connection `vars` describe (a reopening one knows
+/// the last message it received).
+async fn open_as(ctx: &PhaseCtx, vars: &Vars, role: Role) -> Option<TcpWebSocket> {
+    let conn = vars.conn;
+    let (url, options) = ctx.reach(vars, role)?;
     // Boxed: the handshake's state is large and lives only while it runs;
     // held inline it would stay part of every connection's task.
     let ws = match Box::pin(connect(&url, &options)).await {
@@ -40,12 +47,12 @@ pub(super) async fn open(ctx: &PhaseCtx, conn: u64, role: Role) -> Option<TcpWeb
     }
     // Boxed, the socket moved in: a held connection's task keeps no
     // room for the steps.
-    Box::pin(with_steps(ctx, conn, ws)).await
+    Box::pin(with_steps(ctx, vars, ws)).await
 }
 
 /// Runs the steps on open; the connection, or `None` when they failed.
-async fn with_steps(ctx: &PhaseCtx, conn: u64, mut ws: TcpWebSocket) -> Option<TcpWebSocket> {
-    match script::on_open(ctx, conn, &mut ws).await {
+async fn with_steps(ctx: &PhaseCtx, vars: &Vars, mut ws: TcpWebSocket) -> Option<TcpWebSocket> {
+    match script::on_open(ctx, vars, &mut ws).await {
         Ok(()) => Some(ws),
         Err(failure) => {
             if let Some(kind) = failure {
@@ -85,7 +92,14 @@ pub(super) async fn push(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
         ctx.rec.counts.connection_closed();
         // Shut at once (no closing handshake), not after the waits.
         drop(ws);
-        let again = || open(ctx, conn, Role::Websocket);
+        // It reopens knowing the last message it received: the wsbench
+        // profile resumes after it, another target's endpoint or steps
+        // may (`{last_seen}`).
+        let vars = Vars {
+            last_seen: receipts.last_id(),
+            ..ctx.vars(conn)
+        };
+        let again = || open_as(ctx, &vars, Role::Websocket);
         match Box::pin(reconnect::reopen(ctx, conn, at, again)).await {
             Some(new) => {
                 ws = new;

@@ -197,6 +197,10 @@ pub struct Vars {
     pub shard: u32,
     /// `{rand}`: a random number, one per connection.
     pub rand: u64,
+    /// `{last_seen}`: the target's id of the last message the
+    /// connection received before it reopens (`None`, expanded as
+    /// nothing: a first open, or none received).
+    pub last_seen: Option<u64>,
 }
 
 /// A template that cannot be expanded.
@@ -218,7 +222,7 @@ impl TemplateError {
     pub fn hint(&self) -> &'static str {
         match self {
             TemplateError::UnknownVariable(_) => {
-                "the variables are {conn}, {shard}, {rand}, ${ENV_VAR} and those captured by earlier steps"
+                "the variables are {conn}, {shard}, {rand}, {last_seen}, ${ENV_VAR} and those captured by earlier steps"
             }
             TemplateError::Unset(_) => "export it before the run, or write the value itself",
             TemplateError::Unclosed => "close it with }",
@@ -228,7 +232,7 @@ impl TemplateError {
 
 /// The names of a connection's own variables (`{conn}`, …): no step
 /// may capture into them.
-pub const RESERVED_VARIABLES: [&str; 3] = ["conn", "shard", "rand"];
+pub const RESERVED_VARIABLES: [&str; 4] = ["conn", "shard", "rand", "last_seen"];
 
 /// Expands `template` with `vars` and environment variables read through
 /// `env`.
@@ -278,6 +282,11 @@ pub fn expand_with(
                 "conn" => out.push_str(&vars.conn.to_string()),
                 "shard" => out.push_str(&vars.shard.to_string()),
                 "rand" => out.push_str(&vars.rand.to_string()),
+                "last_seen" => {
+                    if let Some(id) = vars.last_seen {
+                        out.push_str(&id.to_string());
+                    }
+                }
                 other => match captured.iter().rev().find(|(n, _)| n == other) {
                     Some((_, value)) => out.push_str(value),
                     None => return Err(TemplateError::UnknownVariable(other.to_owned())),
@@ -344,6 +353,7 @@ mod tests {
             conn: 42,
             shard: 3,
             rand: 7,
+            last_seen: None,
         };
         let got = expand(
             "ws://h/sub/{conn}?s={shard}&r={rand}&t=${TOKEN}$x",
@@ -352,6 +362,21 @@ mod tests {
         );
         assert_eq!(got.unwrap(), "ws://h/sub/42?s=3&r=7&t=s3cret$x");
         assert_eq!(expand("plain", &vars, env).unwrap(), "plain");
+        // The last message seen: nothing on a first open.
+        assert_eq!(expand("a{last_seen}b", &vars, env).unwrap(), "ab");
+        let back = Vars {
+            last_seen: Some(99),
+            ..vars
+        };
+        assert_eq!(
+            expand("?after={last_seen}", &back, env).unwrap(),
+            "?after=99"
+        );
+        let captured = [("session".to_owned(), "s-1".to_owned())];
+        assert_eq!(
+            expand_with("{session}/{conn}", &vars, &captured, env).unwrap(),
+            "s-1/42"
+        );
         assert_eq!(
             expand("{nope}", &vars, env),
             Err(TemplateError::UnknownVariable("nope".into()))
