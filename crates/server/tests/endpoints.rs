@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use wsbench_server::ServerConfig;
+use wsbench_server::{ServerConfig, WsImpl};
 use wsbench_transport::{ClientOptions, Data, Event, TcpWebSocket, connect};
 
 mod common;
@@ -324,4 +324,39 @@ async fn sse_resumes_after_last_event_id() {
     }
     assert!(!got.contains("id: 1\n"), "{got}");
     assert!(got.find("id: 2\n").unwrap() < got.find("id: 3\n").unwrap());
+}
+
+#[tokio::test]
+async fn push_resumes_after_the_id_in_the_query_and_from_now_past_the_stream() {
+    for ws_impl in [
+        WsImpl::Own,
+        WsImpl::FastWebSockets,
+        WsImpl::TokioTungstenite,
+    ] {
+        let s = server(ServerConfig {
+            ws_impl,
+            ..ServerConfig::default()
+        })
+        .await;
+        for p in ["a", "b", "c"] {
+            s.hub().publish(p);
+        }
+        let seq = |e: Event| match e {
+            Event::Message(Data::Text(t)) => serde_json::from_str::<serde_json::Value>(&t).unwrap()
+                ["seq"]
+                .as_u64()
+                .unwrap(),
+            other => panic!("{other:?}"),
+        };
+        // After 1: the kept 2 and 3 at once, then what comes.
+        let mut back = ws(s.local_addr(), "/push?after=1").await;
+        assert_eq!(seq(next(&mut back).await), 2, "{ws_impl:?}");
+        assert_eq!(seq(next(&mut back).await), 3, "{ws_impl:?}");
+        // Ahead of the stream (a server started again since): from now.
+        let mut ahead = ws(s.local_addr(), "/push?after=99").await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        s.hub().publish("d");
+        assert_eq!(seq(next(&mut back).await), 4, "{ws_impl:?}");
+        assert_eq!(seq(next(&mut ahead).await), 4, "{ws_impl:?}");
+    }
 }
