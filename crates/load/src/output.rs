@@ -12,7 +12,7 @@ use std::path::Path;
 
 use wsbench_model::Scenario;
 use wsbench_model::delivery::{Delivery, Ledger, PublishRecord, account, account_recorded};
-use wsbench_model::metric::{Metric, fmt_ns, main_latency_of};
+use wsbench_model::metric::{Metric, flow_timer, flow_timer_of, fmt_ns, main_latency_of};
 use wsbench_model::results::{
     Environment, LatencyStats, PhaseSummary, Recovery, RunFolder, Summary, files, write_histogram,
     write_interval_log,
@@ -66,6 +66,13 @@ pub(crate) fn write_phase(
         summary
             .latency
             .insert(metric.name().to_owned(), LatencyStats::of(h, &file));
+    }
+    for (name, h) in &m.timer_histograms {
+        let file = files::histogram(prefix, name);
+        write_histogram(h, &dir.join(&file))?;
+        summary
+            .latency
+            .insert(name.clone(), LatencyStats::of(h, &file));
     }
     let main = main_latency_of(&summary.workload);
     for (span, h) in summary.stages.iter_mut().zip(&m.stage_histograms) {
@@ -223,6 +230,40 @@ fn ms(ns: u64) -> String {
     }
 }
 
+/// A flow's named timers, one note each: from the schedule, and from
+/// the actual send.
+fn flow_timers(p: &PhaseSummary) -> Vec<String> {
+    let timers = p
+        .latency
+        .iter()
+        .filter_map(|(name, l)| match flow_timer_of(name) {
+            Some((bare, true)) => Some((name, bare, l)),
+            _ => None,
+        });
+    timers
+        .map(|(name, bare, l)| {
+            let actual = p
+                .latency
+                .get(&flow_timer(bare, false))
+                .map_or(String::new(), |u| {
+                    format!(
+                        "; from the actual send p50 {} p99 {} ms",
+                        ms(u.p50),
+                        ms(u.p99)
+                    )
+                });
+            format!(
+                "{}: {name}: {} timed, p50 {} p99 {} max {} ms from the flow's schedule{actual}",
+                p.transport,
+                l.count,
+                ms(l.p50),
+                ms(l.p99),
+                ms(l.max)
+            )
+        })
+        .collect()
+}
+
 /// The table printed at the end of a run: one row per phase with the
 /// main latency (and its uncorrected twin), delivery, rates, errors and
 /// the harness verdict; below it, why a verdict is not ok, and publishes
@@ -284,6 +325,7 @@ pub fn table(summary: &Summary) -> String {
         for r in p.health.iter().flat_map(|h| &h.reasons) {
             notes.push(format!("{}: harness {verdict}: {r}", p.transport));
         }
+        notes.extend(flow_timers(p));
         for st in &p.stages {
             let latency = match &st.main_latency {
                 Some(l) => format!("{} p50 {} p99 {} ms", main.name(), ms(l.p50), ms(l.p99)),

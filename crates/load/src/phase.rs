@@ -76,6 +76,8 @@ pub(crate) struct Measured {
     pub(crate) histograms: BTreeMap<Metric, Histogram<u64>>,
     /// With stages: the main latency of each stage.
     pub(crate) stage_histograms: Vec<Histogram<u64>>,
+    /// A flow's timers, by the name they are reported under.
+    pub(crate) timer_histograms: BTreeMap<String, Histogram<u64>>,
     pub(crate) intervals: Vec<Interval>,
     pub(crate) timeline_base: std::time::SystemTime,
     pub(crate) early: Early,
@@ -325,6 +327,7 @@ impl Phase {
             summary: self.summarise(&rec, &window, grid.as_ref(), &timeline),
             histograms: rec.histograms(),
             stage_histograms: rec.stage_histograms(),
+            timer_histograms: rec.timer_histograms(),
             intervals: timeline.intervals(),
             timeline_base: timeline.base,
             early,

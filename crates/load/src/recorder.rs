@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
-use wsbench_model::metric::Metric;
+use wsbench_model::metric::{Metric, flow_timer};
 use wsbench_model::results::{Interval, TimelinePoint, latency_histogram};
 use wsbench_protocol::clock::monotonic_ns;
 
@@ -116,6 +116,8 @@ pub struct Recorder {
     main: Metric,
     /// With stages: when each stage starts, CLOCK_MONOTONIC ns.
     stage_starts: Vec<u64>,
+    /// A flow's timers, by the name they are reported under.
+    timers: Mutex<BTreeMap<String, Histogram<u64>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -148,6 +150,7 @@ impl Recorder {
             measuring: AtomicBool::new(false),
             main,
             stage_starts,
+            timers: Mutex::default(),
         }
     }
 
@@ -230,6 +233,29 @@ impl Recorder {
             self.error("latency-over-1h");
         }
         ns.clamp(1, max)
+    }
+
+    /// Records a flow timer's values when the window is open: `flow.<name>`
+    /// from the send's instant on the flow's schedule, and
+    /// `flow.<name>_uncorrected` from the actual send.
+    pub fn record_timer(&self, name: &str, corrected: u64, uncorrected: u64) {
+        if !self.measuring() {
+            return;
+        }
+        let values =
+            [(true, corrected), (false, uncorrected)].map(|(c, ns)| (c, self.in_range(ns)));
+        let mut timers = lock(&self.timers);
+        for (c, ns) in values {
+            let h = timers
+                .entry(flow_timer(name, c))
+                .or_insert_with(latency_histogram);
+            let _ = h.record(ns);
+        }
+    }
+
+    /// The flow timers' histograms, by the name they are reported under.
+    pub fn timer_histograms(&self) -> BTreeMap<String, Histogram<u64>> {
+        lock(&self.timers).clone()
     }
 
     /// Adds a whole histogram of `metric` (recorded elsewhere, e.g. by the

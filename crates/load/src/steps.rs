@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use wsbench_model::scenario::{Vars, expand_env_with};
-use wsbench_protocol::steps::{Pattern, Send, Step};
+use wsbench_protocol::steps::{Capture, Pattern, Send, Step};
 use wsbench_transport::{Data, Event, TcpWebSocket};
 
 use crate::failure::error_kind;
@@ -25,7 +25,7 @@ pub(crate) async fn send(ws: &TcpWebSocket, s: &Send, vars: &Vars) -> Result<(),
 }
 
 /// The same, with the variables earlier steps captured.
-async fn send_with(
+pub(crate) async fn send_with(
     ws: &TcpWebSocket,
     s: &Send,
     vars: &Vars,
@@ -75,17 +75,29 @@ pub(crate) async fn run(
         };
         let text = expect(ws, pattern, timeout, stop, &mut seen).await?;
         if let Some(k) = capture {
-            let value = k
-                .take(&text)
-                .ok_or_else(|| Some(CAPTURE_MISSING.to_owned()))?;
-            captured.push((k.name.clone(), value));
+            keep(&mut captured, k, &text)?;
         }
     }
     Ok(())
 }
 
+/// Keeps the value `k` takes from `message` (replacing the variable's
+/// value before); `capture-missing` when the message holds none.
+pub(crate) fn keep(
+    captured: &mut Vec<(String, String)>,
+    k: &Capture,
+    message: &str,
+) -> Result<(), StepFailure> {
+    let value = k
+        .take(message)
+        .ok_or_else(|| Some(CAPTURE_MISSING.to_owned()))?;
+    captured.retain(|(n, _)| *n != k.name);
+    captured.push((k.name.clone(), value));
+    Ok(())
+}
+
 /// Waits for a message matching `pattern` and gives it.
-async fn expect(
+pub(crate) async fn expect(
     ws: &mut TcpWebSocket,
     pattern: &Pattern,
     timeout: Duration,
@@ -117,7 +129,7 @@ async fn expect(
 
 /// Two draws in [0, 1) for step `step` of the connection whose `{rand}`
 /// is `seed`: fixed for a run, spread over connections and steps.
-fn draws(seed: u64, step: u64) -> (f64, f64) {
+pub(crate) fn draws(seed: u64, step: u64) -> (f64, f64) {
     let mix = |x: u64| {
         let x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         let x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);

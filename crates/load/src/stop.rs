@@ -188,7 +188,7 @@ pub(crate) async fn drain(
     let (least, until) = (start + least, start + MAX_DRAIN);
     let settled = || match workload {
         WorkloadKind::Push => Counts::get(&c.delivered) >= expected,
-        WorkloadKind::Echo | WorkloadKind::Throughput | WorkloadKind::Rpc => {
+        WorkloadKind::Echo | WorkloadKind::Throughput | WorkloadKind::Rpc | WorkloadKind::Flow => {
             Counts::get(&c.delivered) + Counts::get(&c.mismatches) + Counts::get(&c.timed_out)
                 >= Counts::get(&c.sent)
         }

@@ -38,6 +38,8 @@ enum Producer {
     Echo,
     /// Request–response phases.
     Rpc,
+    /// Flow phases.
+    Flow,
     /// Throughput phases.
     Throughput,
     /// Echo and throughput phases (payloads come back to be checked).
@@ -76,6 +78,10 @@ pub enum Metric {
     RpcRtt,
     /// `rpc_rtt_uncorrected`
     RpcRttUncorrected,
+    /// `flow_time`
+    FlowTime,
+    /// `flow_time_uncorrected`
+    FlowTimeUncorrected,
     /// `connect_time`
     ConnectTime,
     /// `handshake_time`
@@ -134,7 +140,7 @@ pub enum Metric {
 
 impl Metric {
     /// Every metric, in the order tables show them.
-    pub const ALL: [Metric; 35] = [
+    pub const ALL: [Metric; 37] = [
         Metric::PushLatency,
         Metric::PushLatencyUncorrected,
         Metric::PublishLag,
@@ -143,6 +149,8 @@ impl Metric {
         Metric::ThroughputRtt,
         Metric::RpcRtt,
         Metric::RpcRttUncorrected,
+        Metric::FlowTime,
+        Metric::FlowTimeUncorrected,
         Metric::ConnectTime,
         Metric::HandshakeTime,
         Metric::JsonParse,
@@ -173,7 +181,7 @@ impl Metric {
     ];
 
     /// The latency histograms, `Metric::ALL[..LATENCIES]`.
-    pub const LATENCIES: usize = 13;
+    pub const LATENCIES: usize = 15;
 
     /// Its entry in the vocabulary.
     pub fn def(self) -> &'static Def {
@@ -203,6 +211,7 @@ impl Metric {
             Metric::PushLatency => Some(Metric::PushLatencyUncorrected),
             Metric::EchoRtt => Some(Metric::EchoRttUncorrected),
             Metric::RpcRtt => Some(Metric::RpcRttUncorrected),
+            Metric::FlowTime => Some(Metric::FlowTimeUncorrected),
             _ => None,
         }
     }
@@ -255,7 +264,30 @@ pub fn main_latency(workload: WorkloadKind) -> Metric {
         WorkloadKind::Throughput => Metric::ThroughputRtt,
         WorkloadKind::Connect => Metric::HandshakeTime,
         WorkloadKind::Rpc => Metric::RpcRtt,
+        WorkloadKind::Flow => Metric::FlowTime,
     }
+}
+
+/// The latency a flow's timer `name` is reported under (`summary.json`'s
+/// `latency`, its histogram file): `flow.<name>`, from the send's instant
+/// on the flow's schedule, or `flow.<name>_uncorrected`, from the actual
+/// send.
+pub fn flow_timer(name: &str, corrected: bool) -> String {
+    if corrected {
+        format!("flow.{name}")
+    } else {
+        format!("flow.{name}_uncorrected")
+    }
+}
+
+/// The timer a latency's name reports (`flow.say` → `("say", true)`,
+/// `flow.say_uncorrected` → `("say", false)`); `None` for other names.
+pub fn flow_timer_of(reported: &str) -> Option<(&str, bool)> {
+    let name = reported.strip_prefix("flow.")?;
+    Some(match name.strip_suffix("_uncorrected") {
+        Some(bare) => (bare, false),
+        None => (name, true),
+    })
 }
 
 /// [`main_latency`] of a workload named in a result (`push`, `echo`, …).
@@ -266,6 +298,7 @@ pub fn main_latency_of(workload: &str) -> Metric {
         WorkloadKind::Throughput,
         WorkloadKind::Connect,
         WorkloadKind::Rpc,
+        WorkloadKind::Flow,
     ]
     .into_iter()
     .find(|w| w.name() == workload)
@@ -282,6 +315,7 @@ impl Def {
             Producer::Push => w == WorkloadKind::Push,
             Producer::Echo => w == WorkloadKind::Echo,
             Producer::Rpc => w == WorkloadKind::Rpc,
+            Producer::Flow => w == WorkloadKind::Flow,
             Producer::Throughput => w == WorkloadKind::Throughput,
             Producer::Echoes => matches!(w, WorkloadKind::Echo | WorkloadKind::Throughput),
             Producer::Json => w != WorkloadKind::Connect && shape.payload == PayloadKind::Json,

@@ -65,6 +65,10 @@ pub enum WorkloadKind {
     /// at a fixed rate (open model, as echo) and waits for the reply
     /// carrying that id.
     Rpc,
+    /// Each connection runs the scenario's flow: its steps (send,
+    /// expect, sleep, capture) over and over; the timed expects are
+    /// measured from the send before them.
+    Flow,
 }
 
 impl WorkloadKind {
@@ -76,6 +80,7 @@ impl WorkloadKind {
             WorkloadKind::Throughput => "throughput",
             WorkloadKind::Connect => "connect",
             WorkloadKind::Rpc => "rpc",
+            WorkloadKind::Flow => "flow",
         }
     }
 }

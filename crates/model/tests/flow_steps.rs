@@ -147,3 +147,79 @@ fn bad_captures_and_sleeps_are_refused_where_they_are_written() {
         assert!(e.hint.is_some() || says.contains("applies"), "{steps}: {e}");
     }
 }
+
+/// A flow scenario against the builtin echo server with `workload`'s
+/// extra lines and `steps`.
+fn flow(workload: &str, steps: &str) -> String {
+    format!(
+        "schema_version = 1\nname = \"f\"\n[target]\nbuiltin = true\n[load]\n\
+         transports = [\"websocket\"]\nconnections = 4\nduration = \"2s\"\n\
+         [workload]\nkind = \"flow\"\n{workload}\n{steps}"
+    )
+}
+
+const TIMED: &str = "[[workload.steps]]\nsend = '{\"n\":{conn}}'\n\n[[workload.steps]]\n\
+                     expect = { contains = \"n\" }\ntime = \"echo\"\n\n[[workload.steps]]\n\
+                     sleep = { exponential = \"100ms\" }\n";
+
+#[test]
+fn a_flow_parses_with_its_timers_repeat_and_pace() {
+    let s = Scenario::parse("s.toml", &flow("repeat = 3\npace = \"200ms\"", TIMED)).unwrap();
+    let f = s.flow.as_ref().unwrap();
+    assert_eq!(f.steps.len(), 3);
+    assert_eq!(f.timers, [None, Some("echo".to_owned()), None]);
+    assert_eq!(f.timed_sends(), [true, false, false]);
+    assert_eq!(f.timer_names(), ["echo"]);
+    assert_eq!(
+        (f.repeat, f.pace),
+        (Some(3), Some(Duration::from_millis(200)))
+    );
+    let s = Scenario::parse("s.toml", &flow("", TIMED)).unwrap();
+    let f = s.flow.unwrap();
+    assert_eq!((f.repeat, f.pace), (None, None), "until the end, unpaced");
+}
+
+#[test]
+fn bad_flows_are_refused_where_they_are_written() {
+    let untimed = TIMED.replace("time = \"echo\"\n", "");
+    let cases = [
+        (flow("", ""), "kind = \"flow\"", "needs its steps"),
+        (flow("", &untimed), "kind = \"flow\"", "it has none"),
+        (flow("repeat = 0", TIMED), "repeat = 0", "at least 1"),
+        (flow("pace = \"0s\"", TIMED), "pace = \"0s\"", "more than 0"),
+        (
+            flow("", &TIMED.replace("time = \"echo\"", "time = \"Echo!\"")),
+            "time = \"Echo!\"",
+            "cannot name a timer",
+        ),
+        (
+            flow(
+                "",
+                "[[workload.steps]]\nexpect = { contains = \"n\" }\ntime = \"t\"\n",
+            ),
+            "time = \"t\"",
+            "needs a send before it",
+        ),
+        (
+            flow("", "[[workload.steps]]\nsend = \"x\"\ntime = \"t\"\n"),
+            "time = \"t\"",
+            "applies to an expect step",
+        ),
+        (
+            flow("", TIMED).replace("kind = \"flow\"", "kind = \"push\"\nrate = 1"),
+            "[[workload.steps]]",
+            "has no flow",
+        ),
+        (
+            with_steps("[[target.steps]]\nexpect = { contains = \"w\" }\ntime = \"t\"\n"),
+            "time = \"t\"",
+            "applies to an expect step of a flow",
+        ),
+    ];
+    for (text, line, says) in cases {
+        let e = Scenario::parse("s.toml", &text).expect_err(line);
+        assert!(e.message.contains(says), "{line}: {e}");
+        let want = text.lines().position(|l| l.starts_with(line)).unwrap() + 1;
+        assert_eq!(e.line, want, "{line}: {e}");
+    }
+}

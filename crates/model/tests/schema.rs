@@ -58,6 +58,10 @@ fn check(root: &Value, s: &Value, v: &Value, at: &str) {
     if let Some(c) = s.get("const") {
         assert_eq!(c, v, "{at}");
     }
+    if let (Some(p), Some(text)) = (s.get("pattern").and_then(Value::as_str), v.as_str()) {
+        let re = regex::Regex::new(p).expect("a pattern the regex crate reads");
+        assert!(re.is_match(text), "{at}: {text:?} does not match {p}");
+    }
     if let Some(Value::Array(allowed)) = s.get("enum") {
         assert!(allowed.contains(v), "{at}: {v} not in {allowed:?}");
     }
@@ -162,10 +166,12 @@ fn full_summary() -> Summary {
         }),
         ..PhaseSummary::default()
     };
+    let timers = [true, false].map(|c| wsbench_model::metric::flow_timer("say_2", c));
     for name in wsbench_model::metric::ALL
         .iter()
         .filter(|d| d.kind == wsbench_model::metric::Kind::Latency)
         .map(|d| d.name)
+        .chain(timers.iter().map(String::as_str))
     {
         phase.latency.insert(
             name.into(),

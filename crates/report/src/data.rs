@@ -76,6 +76,7 @@ pub fn metric_title(metric: Metric) -> &'static str {
         Metric::EchoRttUncorrected => "echo round trip (from actual send)",
         Metric::ThroughputRtt => "round trip under load",
         Metric::RpcRtt => "request–response round trip (from intended send)",
+        Metric::FlowTime => "flow step (from its send on the flow's schedule)",
         Metric::HandshakeTime => "opening handshake",
         Metric::ConnectTime => "TCP connect",
         Metric::JsonParse => "JSON parse",

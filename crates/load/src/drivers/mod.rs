@@ -3,6 +3,7 @@
 //! long-poll, short poll and SSE). Every driver runs until the phase's stop
 //! signal; push drivers return their [`Receipts`].
 
+mod flow;
 mod http;
 mod reconnect;
 mod roundtrip;
@@ -426,6 +427,7 @@ pub(crate) async fn connection(ctx: Arc<PhaseCtx>, conn: u64) -> ConnOutcome {
             Box::pin(ws::throughput(&ctx, conn)).await
         }
         (Transport::Websocket, WorkloadKind::Connect) => Box::pin(ws::hold(&ctx, conn)).await,
+        (Transport::Websocket, WorkloadKind::Flow) => Box::pin(flow::flow(&ctx, conn)).await,
         (Transport::LongPoll, _) => Box::pin(http::poll(&ctx, conn, true)).await,
         (Transport::ShortPoll, _) => Box::pin(http::poll(&ctx, conn, false)).await,
         (Transport::Sse, _) => Box::pin(http::sse(&ctx, conn)).await,

@@ -20,7 +20,7 @@ const fn def(
 }
 
 /// Every metric, in the order tables show them.
-pub const ALL: [Def; 35] = [
+pub const ALL: [Def; 37] = [
     def(
         Metric::PushLatency,
         "push_latency",
@@ -76,6 +76,20 @@ pub const ALL: [Def; 35] = [
         Kind::Latency,
         Producer::Rpc,
         "reply with the request's id back − actual send time",
+    ),
+    def(
+        Metric::FlowTime,
+        "flow_time",
+        Kind::Latency,
+        Producer::Flow,
+        "a flow's timed expect matched − its send's time on the flow's schedule",
+    ),
+    def(
+        Metric::FlowTimeUncorrected,
+        "flow_time_uncorrected",
+        Kind::Latency,
+        Producer::Flow,
+        "a flow's timed expect matched − its send's actual time",
     ),
     def(
         Metric::ConnectTime,

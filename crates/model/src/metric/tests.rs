@@ -30,3 +30,13 @@ fn each_metric_is_its_own_entry_and_latencies_come_first() {
         );
     }
 }
+
+#[test]
+fn flow_timers_are_named_and_read_back() {
+    use super::{flow_timer, flow_timer_of};
+    assert_eq!(flow_timer("say", true), "flow.say");
+    assert_eq!(flow_timer("say", false), "flow.say_uncorrected");
+    assert_eq!(flow_timer_of("flow.say"), Some(("say", true)));
+    assert_eq!(flow_timer_of("flow.say_uncorrected"), Some(("say", false)));
+    assert_eq!(flow_timer_of("flow_time"), None);
+}

@@ -146,6 +146,8 @@ impl PhaseSummary {
             | Metric::ThroughputRtt
             | Metric::RpcRtt
             | Metric::RpcRttUncorrected
+            | Metric::FlowTime
+            | Metric::FlowTimeUncorrected
             | Metric::ConnectTime
             | Metric::HandshakeTime
             | Metric::JsonParse

@@ -142,6 +142,12 @@ pub(super) struct RawWorkload {
     pub(super) reply_id: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) steps: Vec<Spanned<RawStep>>,
+    #[serde(default)]
+    pub(super) repeat: Option<Spanned<u64>>,
+    #[serde(default)]
+    pub(super) pace: Option<Spanned<String>>,
 }
 
 pub(super) struct Checker<'a> {

@@ -20,7 +20,7 @@
 //! #           { duration = "5s", target = 0 }]
 //!
 //! [workload]
-//! kind = "push"             # push | echo | throughput | connect | rpc
+//! kind = "push"             # push | echo | throughput | connect | rpc | flow
 //! rate = 10                 # push: published per second; echo: sent per second per connection
 //! payload_size = 64
 //! ```
@@ -34,6 +34,7 @@ mod correlate;
 mod dialect;
 mod endpoints;
 mod error;
+mod flow;
 mod input;
 mod protocol;
 mod reconnect;
@@ -54,6 +55,7 @@ pub use self::endpoints::{
 pub use self::error::ScenarioError;
 use self::error::hint_for;
 pub(crate) use self::error::line_col;
+pub use self::flow::Flow;
 use self::input::{Checker, RawScenario, target};
 use self::protocol::{check_url_scheme, protocol, required_endpoints, roles};
 pub use self::reconnect::Reconnect;
@@ -144,6 +146,8 @@ pub struct Scenario {
     pub in_flight: u32,
     /// Rpc: the request and how its reply is found.
     pub rpc: Option<Rpc>,
+    /// Flow: the steps each connection runs.
+    pub flow: Option<Flow>,
     /// Echo and rpc against a target of another profile: how long a
     /// request waits for its reply before it counts as timed out.
     pub reply_timeout: Duration,
@@ -252,6 +256,7 @@ impl Scenario {
             ));
         }
         let (rpc, reply_timeout) = dialect::rpc(&c, w, kind)?;
+        let flow = flow::flow(&c, w, kind)?;
         let reconnect = reconnect::reconnect(&c, load.reconnect.as_ref())?;
 
         let (thresholds, threshold_spans) = checks::thresholds(&c, &raw.thresholds)?;
@@ -277,6 +282,7 @@ impl Scenario {
             payload,
             in_flight,
             rpc,
+            flow,
             reply_timeout,
             thresholds,
             source: text.to_owned(),

@@ -49,6 +49,9 @@ pub(super) struct RawStep {
     capture: Option<Spanned<RawCapture>>,
     #[serde(default)]
     sleep: Option<Spanned<toml::Value>>,
+    /// A flow's expect: the name it is timed under.
+    #[serde(default)]
+    time: Option<Spanned<String>>,
 }
 
 /// `capture = { pointer = "/session", as = "session" }`.
@@ -136,6 +139,57 @@ pub(super) fn steps(
     c: &Checker<'_>,
     raws: &[Spanned<RawStep>],
 ) -> Result<Vec<Step>, ScenarioError> {
+    if let Some(t) = raws.iter().find_map(|r| r.get_ref().time.as_ref()) {
+        return Err(c.at(
+            t.span(),
+            "time applies to an expect step of a flow",
+            Some("[[workload.steps]] of kind = \"flow\" time their expects"),
+        ));
+    }
+    Ok(timed_steps(c, raws)?.0)
+}
+
+/// A flow's steps, and per step the name a timed expect is measured
+/// under: it times the latest send before it.
+pub(super) fn timed_steps(
+    c: &Checker<'_>,
+    raws: &[Spanned<RawStep>],
+) -> Result<(Vec<Step>, Vec<Option<String>>), ScenarioError> {
+    let mut timers = Vec::new();
+    for (i, raw) in raws.iter().enumerate() {
+        let r = raw.get_ref();
+        let Some(t) = &r.time else {
+            timers.push(None);
+            continue;
+        };
+        let name = t.get_ref();
+        let word = !name.is_empty()
+            && name
+                .chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_');
+        if r.expect.is_none() {
+            return Err(c.at(t.span(), "time applies to an expect step", None));
+        }
+        if !word {
+            return Err(c.at(
+                t.span(),
+                format!("{name:?} cannot name a timer"),
+                Some("lowercase letters, digits and _, e.g. time = \"say\""),
+            ));
+        }
+        if !raws[..i].iter().any(|p| p.get_ref().send.is_some()) {
+            return Err(c.at(
+                t.span(),
+                "a timed expect needs a send before it",
+                Some("it is timed from the latest send before it"),
+            ));
+        }
+        timers.push(Some(name.clone()));
+    }
+    Ok((untimed(c, raws)?, timers))
+}
+
+fn untimed(c: &Checker<'_>, raws: &[Spanned<RawStep>]) -> Result<Vec<Step>, ScenarioError> {
     let mut out = Vec::new();
     // The variables captured so far (with a stand-in value), for the
     // templates after them.
