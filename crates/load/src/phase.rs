@@ -68,6 +68,10 @@ pub(crate) struct Phase {
     pub(crate) server_pid: Option<u32>,
 }
 
+/// After an early stop, how long subscribers keep receiving once
+/// publishing has stopped.
+const EARLY_STOP_GRACE: Duration = Duration::from_millis(200);
+
 /// What one process measured of a phase.
 pub(crate) struct Measured {
     /// Counters and rates (latency statistics, accounting and the verdict
@@ -302,15 +306,21 @@ impl Phase {
             .await;
         }
         let timeline = watch.finish();
-        let _ = stop_tx.send(true);
+        // Publishing stops before the subscribers do: a message the target
+        // acknowledged is owed, so after an early stop (an interruption)
+        // they get a moment to receive what is on its way.
         let record = match publisher {
             Some(p) => {
                 let (record, lag) = p.finish().await;
                 rec.add_histogram(Metric::PublishLag, &lag);
+                if early.is_some() {
+                    tokio::time::sleep(EARLY_STOP_GRACE).await;
+                }
                 Some(record)
             }
             None => None,
         };
+        let _ = stop_tx.send(true);
         let outcomes = reap(ramp, s.workload).await?;
         let (ledger, gap_ledger) = grid
             .clone()
