@@ -235,13 +235,12 @@ impl Recorder {
         ns.clamp(1, max)
     }
 
-    /// Records a flow timer's values when the window is open: `flow.<name>`
-    /// from the send's instant on the flow's schedule, and
-    /// `flow.<name>_uncorrected` from the actual send.
+    /// Records a flow timer's values, `flow.<name>` from the send's instant
+    /// on the flow's schedule and `flow.<name>_uncorrected` from the
+    /// actual send, whether or not the window is open (as
+    /// [`Recorder::record_pair`]: the caller has decided they belong to
+    /// it).
     pub fn record_timer(&self, name: &str, corrected: u64, uncorrected: u64) {
-        if !self.measuring() {
-            return;
-        }
         let values =
             [(true, corrected), (false, uncorrected)].map(|(c, ns)| (c, self.in_range(ns)));
         let mut timers = lock(&self.timers);
