@@ -201,6 +201,16 @@ fn bad_flows_are_refused_where_they_are_written() {
             "needs a send before it",
         ),
         (
+            flow(
+                "",
+                &format!(
+                    "{TIMED}\n[[workload.steps]]\nexpect = {{ contains = \"m\" }}\ntime = \"second\"\n"
+                ),
+            ),
+            "time = \"second\"",
+            "timed already",
+        ),
+        (
             flow("", "[[workload.steps]]\nsend = \"x\"\ntime = \"t\"\n"),
             "time = \"t\"",
             "applies to an expect step",

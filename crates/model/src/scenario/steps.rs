@@ -177,11 +177,18 @@ pub(super) fn timed_steps(
                 Some("lowercase letters, digits and _, e.g. time = \"say\""),
             ));
         }
-        if !raws[..i].iter().any(|p| p.get_ref().send.is_some()) {
+        let Some(send) = raws[..i].iter().rposition(|p| p.get_ref().send.is_some()) else {
             return Err(c.at(
                 t.span(),
                 "a timed expect needs a send before it",
                 Some("it is timed from the latest send before it"),
+            ));
+        };
+        if timers[send + 1..].iter().any(Option::is_some) {
+            return Err(c.at(
+                t.span(),
+                "the send before this expect is timed already",
+                Some("one timer per send: time the first answer, or send again before this one"),
             ));
         }
         timers.push(Some(name.clone()));
