@@ -10,7 +10,9 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{freeze, newest_run, serial, serve, spawn, summary, temp_dir, text, wsbench};
+use common::{
+    freeze, newest_run, serial, serve, spawn, spawn_run, summary, temp_dir, text, wsbench,
+};
 
 fn write_scenario(dir: &Path, name: &str, target: &str, body: &str) -> String {
     let file = dir.join(format!("{name}.toml"));
@@ -24,14 +26,7 @@ fn write_scenario(dir: &Path, name: &str, target: &str, body: &str) -> String {
 
 /// Starts `wsbench run FILE` quietly, without the floor, into `results`.
 fn start_run(file: &str, results: &Path) -> std::process::Child {
-    spawn(&[
-        "run",
-        file,
-        "--quiet",
-        "--no-calibrate",
-        "--results",
-        results.to_str().unwrap(),
-    ])
+    spawn_run(Path::new(file), results)
 }
 
 fn ms(v: &serde_json::Value) -> f64 {

@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{freeze, newest_run, run_quiet, serial, serve, spawn, summary, temp_dir, text};
+use common::{freeze, newest_run, run_quiet, serial, serve, spawn_run, summary, temp_dir, text};
 
 const STEPS: &str = "[[workload.steps]]\nsend = '{\"n\":{conn},\"op\":\"say\"}'\n\n\
                      [[workload.steps]]\nexpect = { pointer = \"/op\", equals = \"say\" }\n\
@@ -89,14 +89,7 @@ fn a_paced_flow_shows_a_server_freeze_from_its_schedule() {
     )
     .unwrap();
     let results = dir.join("results");
-    let run = spawn(&[
-        "run",
-        file.to_str().unwrap(),
-        "--quiet",
-        "--no-calibrate",
-        "--results",
-        results.to_str().unwrap(),
-    ]);
+    let run = spawn_run(&file, &results);
     // The window opens about 0.7 s after the start.
     std::thread::sleep(Duration::from_millis(1800));
     freeze(target.child.id(), Duration::from_millis(600));

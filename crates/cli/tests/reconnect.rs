@@ -15,7 +15,7 @@ use std::time::Duration;
 use wsbench_model::delivery::{Ledger, Outcome, PublishRecord};
 use wsbench_model::results::files;
 
-use common::{newest_run, serial, serve, spawn, summary, temp_dir, text};
+use common::{newest_run, serial, serve, spawn_run, summary, temp_dir, text};
 
 /// Every message lost (`c`: the phase's counters) was owed in its
 /// subscriber's gap, or is one of the last publishes the server
@@ -112,14 +112,7 @@ fn subscribers_reconnect_after_the_server_restarts_and_lose_only_in_their_gaps()
         )
         .unwrap();
         let results = dir.join(format!("results-{transport}"));
-        let run = spawn(&[
-            "run",
-            file.to_str().unwrap(),
-            "--quiet",
-            "--no-calibrate",
-            "--results",
-            results.to_str().unwrap(),
-        ]);
+        let run = spawn_run(&file, &results);
         // The window runs from about 0.7 s to 4.7 s after the start.
         std::thread::sleep(Duration::from_millis(2000));
         let _ = first.child.kill();

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{freeze, newest_run, run_quiet, serial, serve, spawn, summary, temp_dir, text};
+use common::{freeze, newest_run, run_quiet, serial, serve, spawn_run, summary, temp_dir, text};
 
 /// (seconds, target) per stage.
 const STAGES: [(f64, u64); 4] = [(2.0, 300), (1.0, 300), (2.0, 60), (1.5, 60)];
@@ -130,14 +130,7 @@ fn a_freeze_in_one_stage_shows_in_that_stages_latency_only() {
     )
     .unwrap();
     let results = dir.join("results");
-    let run = spawn(&[
-        "run",
-        file.to_str().unwrap(),
-        "--quiet",
-        "--no-calibrate",
-        "--results",
-        results.to_str().unwrap(),
-    ]);
+    let run = spawn_run(&file, &results);
     // The phase starts a little after the process: 3.4 s after it is
     // 3.1–3.4 s into the phase, and the freeze ends before 4.3 s.
     std::thread::sleep(Duration::from_millis(3400));

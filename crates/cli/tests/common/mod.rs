@@ -31,19 +31,29 @@ pub fn run_quiet(
     results: &std::path::Path,
     args: &[&str],
 ) -> (String, serde_json::Value) {
-    let mut all = vec![
+    let mut all = quiet_run_args(file, results);
+    all.extend_from_slice(args);
+    let out = wsbench(&all);
+    let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{}: {report}", file.display());
+    (report, summary(&newest_run(results)))
+}
+
+/// `run FILE --quiet --no-calibrate --results RESULTS`.
+fn quiet_run_args<'a>(file: &'a std::path::Path, results: &'a std::path::Path) -> Vec<&'a str> {
+    vec![
         "run",
         file.to_str().unwrap(),
         "--quiet",
         "--no-calibrate",
         "--results",
         results.to_str().unwrap(),
-    ];
-    all.extend_from_slice(args);
-    let out = wsbench(&all);
-    let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(out.status.success(), "{}: {report}", file.display());
-    (report, summary(&newest_run(results)))
+    ]
+}
+
+/// `wsbench run FILE` started quietly, without the floor, into `results`.
+pub fn spawn_run(file: &std::path::Path, results: &std::path::Path) -> std::process::Child {
+    spawn(&quiet_run_args(file, results))
 }
 
 /// `wsbench ARGS`, started.

@@ -73,8 +73,7 @@ pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
             at = ctx.dropped(conn, since) => {
                 since = at;
                 client.disconnect();
-                retry.down_at(at);
-                if !retry.failed(ctx, conn, &mut receipts).await {
+                if !retry.dropped(ctx, conn, &mut receipts, at).await {
                     break;
                 }
                 continue;
@@ -186,8 +185,7 @@ async fn poll_dialect(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
             at = ctx.dropped(conn, since) => {
                 since = at;
                 client.disconnect();
-                retry.down_at(at);
-                if !retry.failed(ctx, conn, &mut receipts).await {
+                if !retry.dropped(ctx, conn, &mut receipts, at).await {
                     break;
                 }
                 continue;

@@ -117,6 +117,19 @@ impl Retry {
         self.down_since.get_or_insert(at_ns);
     }
 
+    /// A drop storm took the subscription down at `at_ns`: waits before
+    /// the next request as after a failure ([`Retry::failed`]).
+    pub(super) async fn dropped(
+        &mut self,
+        ctx: &PhaseCtx,
+        conn: u64,
+        receipts: &mut Receipts,
+        at_ns: u64,
+    ) -> bool {
+        self.down_at(at_ns);
+        self.failed(ctx, conn, receipts).await
+    }
+
     /// A request failed: waits before the next. False when the subscriber
     /// stops: the phase stopped, its time to leave came, or every attempt
     /// the policy allows failed (its owed messages then end where it went
