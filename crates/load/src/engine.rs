@@ -1,108 +1,23 @@
-//! The run: start the target, measure the harness floor, run one phase per
-//! transport (in this process, or spread over worker processes), check the
-//! thresholds and write the results folder.
+//! The run: start the target, measure the harness floor, run the phases
+//! (`runs.rs`: one per transport, or a mixed population's groups side by
+//! side), check the thresholds and write the results folder.
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
-use tokio::sync::watch;
 use wsbench_model::results::{
-    Environment, PhaseSummary, RunFolder, SUMMARY_SCHEMA_VERSION, StopReason, Summary, files,
-    write_histogram,
+    Environment, RunFolder, SUMMARY_SCHEMA_VERSION, StopReason, Summary, files, write_histogram,
 };
-use wsbench_model::{Scenario, Target, WorkloadKind};
+use wsbench_model::{Scenario, Target};
 use wsbench_protocol::clock::monotonic_ns;
 use wsbench_server::args::ServeArgs;
 
-use crate::output::{Accounting, append_health, create_folder, write_phase};
-use crate::phase::{Phase, PushRole};
-use crate::plan::{Plan, nanos};
-use crate::stop::{Early, MAX_DRAIN};
-use crate::target::{Builtin, Origin, client_options};
+use crate::options::{RunOptions, ShardRun, fnv};
+use crate::output::{append_health, create_folder};
+use crate::plan::Plan;
+use crate::runs::{CONNECTIONS_PER_PROCESS, Phases, process_count};
+use crate::target::{Builtin, Origin};
 use crate::{RunError, floor, sys};
-
-/// How a run is carried out.
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    /// The `wsbench` executable, to start the builtin server.
-    pub exe: PathBuf,
-    /// Where result folders go (`results/`).
-    pub results_root: PathBuf,
-    /// The command line, recorded with the results.
-    pub command: String,
-    /// Live progress on stderr.
-    pub progress: bool,
-    /// Load generator processes; `None`: the scenario's `load.workers`,
-    /// where 0 means one per 15,000 connections.
-    pub workers: Option<u16>,
-    /// Becomes true on Ctrl-C / SIGTERM: the run stops, writes what it
-    /// measured, and reports itself partial.
-    pub interrupt: watch::Receiver<bool>,
-    /// Run one shard of a run spread over machines (`--shard I/N
-    /// --start-at T`).
-    pub shard: Option<ShardRun>,
-    /// Measure the harness floor before the first phase.
-    pub calibrate: bool,
-    /// A URL target's server process on this host: its CPU time (with its
-    /// children's) over each window gives `server_cpu_us_per_msg` and the
-    /// server's CPU share, as for the builtin server.
-    pub server_pid: Option<u32>,
-}
-
-/// One shard of a run spread over several machines: connections
-/// `index, index + count, …` of every phase, on a schedule fixed by a
-/// common wall-clock start, so shards started apart line up. Shard *i*
-/// publishes the push messages `j` with `j mod count = i` and times those.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ShardRun {
-    /// This shard, from 0.
-    pub index: u64,
-    /// Shards in the run.
-    pub count: u64,
-    /// When phase 1's connection 0 is due, wall clock.
-    pub start_at: std::time::SystemTime,
-}
-
-/// Room after a sharded phase's window for its drain and for closing
-/// connections, before the next phase's slot begins.
-const SHARD_SLOT_SLACK: Duration = Duration::from_secs(15);
-
-impl ShardRun {
-    /// How long each phase's slot lasts: ramp or warm-up, the window,
-    /// the longest drain and some slack.
-    pub fn slot(s: &Scenario) -> Duration {
-        Plan::lead(s) + s.duration + MAX_DRAIN + SHARD_SLOT_SLACK
-    }
-
-    /// The plan of phase `k` (from 0): its start on this host's monotonic
-    /// clock, from the common wall-clock start.
-    fn plan(&self, s: &Scenario, k: u32) -> Plan {
-        let start = self.start_at + Self::slot(s) * k;
-        let (now_wall, now_ns) = (std::time::SystemTime::now(), monotonic_ns());
-        let t0_ns = match start.duration_since(now_wall) {
-            Ok(ahead) => now_ns + nanos(ahead),
-            Err(e) => now_ns.saturating_sub(nanos(e.duration())),
-        };
-        Plan::starting_at(s, t0_ns, self.index, self.count)
-    }
-
-    /// The run id every shard of one run shares: from the scenario and
-    /// the common start.
-    fn run_id(&self, s: &Scenario) -> u32 {
-        let secs = self
-            .start_at
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
-        fnv(format!("{}@{secs}", s.name).as_bytes())
-    }
-}
-
-fn fnv(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5, |h: u32, &b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    })
-}
 
 /// A run id for an unsharded run: differs from run to run.
 fn fresh_run_id() -> u32 {
@@ -123,9 +38,6 @@ pub struct RunOutcome {
 
 /// Connections per builtin server process when the scenario does not say.
 const CONNECTIONS_PER_SERVER: u64 = 15_000;
-/// Connections per load generator process when the scenario does not say
-/// (each process may hold 20,000 open files).
-const CONNECTIONS_PER_PROCESS: u64 = 15_000;
 
 /// The environment a run records.
 pub fn environment() -> Environment {
@@ -155,15 +67,6 @@ fn builtin_args(s: &Scenario, workers: u16) -> ServeArgs {
         max_connections: per_process as usize,
         max_message_size: s.payload_size.max(1 << 20) as u64 * 2,
         ..ServeArgs::default()
-    }
-}
-
-fn process_count(requested: u16, connections: u64, per_process: u64) -> u16 {
-    match requested {
-        0 => u16::try_from(connections.div_ceil(per_process))
-            .unwrap_or(64)
-            .clamp(1, 64),
-        n => n,
     }
 }
 
@@ -231,7 +134,6 @@ pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<RunOutcome, Run
     let scenario_file = results.file(files::SCENARIO);
 
     let (origin, insecure, mut builtin) = reach_target(&scenario, &opts.exe).await?;
-    let options = client_options(&scenario, insecure);
     let mut summary = new_summary(&scenario, &opts, environment);
     if opts.calibrate && opts.shard.is_none() {
         summary.floor = Some(measure_floor(results.path()).await?);
@@ -239,47 +141,22 @@ pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<RunOutcome, Run
     let run_id = opts
         .shard
         .map_or_else(fresh_run_id, |sh| sh.run_id(&scenario));
-    let mut interrupt = opts.interrupt.clone();
-    for (k, &transport) in (0u32..).zip(&scenario.transports) {
-        let (shard_index, shards) = opts.shard.map_or((0, 1), |sh| (sh.index, sh.count));
-        let phase = Phase {
-            scenario: Arc::clone(&scenario),
-            transport,
-            origin: origin.clone(),
-            options: options.clone(),
-            progress: opts.progress,
-            progress_file: None,
-            server_pid: opts.server_pid,
-            push: (scenario.workload == WorkloadKind::Push).then_some(PushRole {
-                run: run_id,
-                phase: k,
-                publishers: shards,
-                publishes: Some(shard_index),
-                clock: shard_index,
-            }),
-        };
-        let (p, stop) = if workers > 1 {
-            crate::shard::coordinate(
-                &phase,
-                u64::from(workers),
-                &opts.exe,
-                &scenario_file,
-                &results,
-                &mut interrupt,
-                builtin.as_mut(),
-            )
-            .await?
-        } else {
-            run_here(&phase, &opts, k, &mut interrupt, builtin.as_mut(), &results).await?
-        };
-        summary.phases.push(p);
-        if let Some((reason, detail)) = stop {
-            summary.partial = true;
-            summary.stop_reason = Some(reason);
-            summary.stop_detail = Some(detail);
-            break;
-        }
-        results.write_summary(&summary).map_err(RunError::Results)?;
+    let phases = Phases {
+        origin: &origin,
+        insecure,
+        opts: &opts,
+        requested,
+        workers,
+        scenario_file: &scenario_file,
+        results: &results,
+        run_id,
+    };
+    if scenario.groups.is_empty() {
+        phases
+            .one_by_one(&scenario, &mut summary, builtin.as_mut())
+            .await?;
+    } else {
+        phases.side_by_side(&scenario, &mut summary).await?;
     }
     if let Some(b) = builtin {
         results
@@ -378,22 +255,4 @@ fn finish(
         }),
         None => Ok(RunOutcome { dir, summary }),
     }
-}
-
-/// Runs phase `k` in this process and writes its files.
-async fn run_here(
-    phase: &Phase,
-    opts: &RunOptions,
-    k: u32,
-    interrupt: &mut watch::Receiver<bool>,
-    builtin: Option<&mut Builtin>,
-    results: &RunFolder,
-) -> Result<(PhaseSummary, Early), RunError> {
-    let s = &phase.scenario;
-    let (plan, accounting) = match opts.shard {
-        Some(sh) => (sh.plan(s, k), Accounting::OwnShare),
-        None => (Plan::starting_at(s, monotonic_ns(), 0, 1), Accounting::All),
-    };
-    let m = phase.measure(plan, interrupt, builtin).await?;
-    write_phase(results.path(), phase.transport.name(), m, accounting).map_err(RunError::Results)
 }

@@ -25,6 +25,7 @@ mod drivers;
 mod engine;
 mod failure;
 mod floor;
+mod options;
 pub mod output;
 mod phase;
 mod plan;
@@ -34,6 +35,7 @@ mod publisher;
 mod rates;
 mod receipts;
 pub mod recorder;
+mod runs;
 pub mod shard;
 mod shard_spec;
 mod stages;
@@ -45,7 +47,8 @@ mod target;
 
 use std::path::PathBuf;
 
-pub use engine::{RunOptions, RunOutcome, ShardRun, environment, run};
+pub use engine::{RunOutcome, environment, run};
+pub use options::{RunOptions, ShardRun};
 use wsbench_model::Summary;
 
 /// Why a run did not complete.

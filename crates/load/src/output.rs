@@ -161,7 +161,7 @@ pub fn append_health(folder: &RunFolder, summary: &Summary) -> io::Result<()> {
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {:.0}% | {} |",
-            p.transport,
+            p.label(),
             h.verdict.name(),
             ns(h.harness_lag_p99_ns),
             ns(h.main_p50_ns),
@@ -254,7 +254,7 @@ fn flow_timers(p: &PhaseSummary) -> Vec<String> {
                 });
             format!(
                 "{}: {name}: {} timed, p50 {} p99 {} max {} ms from the flow's schedule{actual}",
-                p.transport,
+                p.label(),
                 l.count,
                 ms(l.p50),
                 ms(l.p99),
@@ -270,10 +270,18 @@ fn flow_timers(p: &PhaseSummary) -> Vec<String> {
 /// that failed or messages nobody published.
 pub fn table(summary: &Summary) -> String {
     let mut out = String::new();
+    let grouped = summary.phases.iter().any(|p| p.group.is_some());
+    let w = summary
+        .phases
+        .iter()
+        .map(|p| p.name().len())
+        .max()
+        .unwrap_or(0)
+        .max(10);
     let _ = writeln!(
         out,
-        "{:<10} {:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>7} {:>7} {:>7} {:>7} {:>6} {:>9}",
-        "transport",
+        "{:<w$} {:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>7} {:>7} {:>7} {:>7} {:>6} {:>9}",
+        if grouped { "group" } else { "transport" },
         "metric (ms)",
         "p50",
         "p99",
@@ -294,8 +302,8 @@ pub fn table(summary: &Summary) -> String {
         let verdict = p.health.as_ref().map_or("-", |h| h.verdict.name());
         let _ = writeln!(
             out,
-            "{:<10} {:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>7} {:>7.0} {:>7.1} {:>7.3} {:>6} {:>9}",
-            p.transport,
+            "{:<w$} {:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>7} {:>7.0} {:>7.1} {:>7.3} {:>6} {:>9}",
+            p.name(),
             main.name(),
             ms(st.p50),
             ms(st.p99),
@@ -313,7 +321,7 @@ pub fn table(summary: &Summary) -> String {
         if let Some(u) = uncorrected.filter(|s| s.count > 0) {
             let _ = writeln!(
                 out,
-                "{:<10} {:<14} {:>7} {:>7} {:>7} {:>7}",
+                "{:<w$} {:<14} {:>7} {:>7} {:>7} {:>7}",
                 "",
                 "(uncorrected)",
                 ms(u.p50),
@@ -323,7 +331,7 @@ pub fn table(summary: &Summary) -> String {
             );
         }
         for r in p.health.iter().flat_map(|h| &h.reasons) {
-            notes.push(format!("{}: harness {verdict}: {r}", p.transport));
+            notes.push(format!("{}: harness {verdict}: {r}", p.label()));
         }
         notes.extend(flow_timers(p));
         for st in &p.stages {
@@ -333,7 +341,7 @@ pub fn table(summary: &Summary) -> String {
             };
             notes.push(format!(
                 "{}: {} {:.1}–{:.1} s, {} → {} connections; open connections {}; {latency}",
-                p.transport,
+                p.label(),
                 st.name,
                 st.start_s,
                 st.end_s,
@@ -350,7 +358,7 @@ pub fn table(summary: &Summary) -> String {
             let secs = |v: Option<f64>| v.map_or("never".to_owned(), |s| format!("{s:.2} s"));
             notes.push(format!(
                 "{}: {} reconnected, {} gave up, {} still away at the end; 95% back after {}, all after {}; {} of {} lost were owed while reconnecting",
-                p.transport,
+                p.label(),
                 r.reconnected,
                 r.gave_up,
                 r.still_away,
@@ -363,15 +371,32 @@ pub fn table(summary: &Summary) -> String {
         if c.publish_failed > 0 || c.unknown > 0 {
             notes.push(format!(
                 "{}: {} of {} window messages could not be published; {} messages nobody published arrived",
-                p.transport,
+                p.label(),
                 c.publish_failed,
                 c.published + c.publish_failed,
                 c.unknown
             ));
         }
     }
+    if grouped {
+        notes.push(together(&summary.phases));
+    }
     for n in notes {
         let _ = writeln!(out, "{n}");
     }
     out
+}
+
+/// A mixed population's groups together: they ran in one window on one
+/// target, so their counts add up.
+fn together(phases: &[PhaseSummary]) -> String {
+    let sum = |f: fn(&PhaseSummary) -> u64| phases.iter().map(f).sum::<u64>();
+    let rate: f64 = phases.iter().map(|p| p.msg_rate).sum();
+    format!(
+        "all {} groups at once: {} connections opened, {} failed, {rate:.0} msg/s received, {} errors",
+        phases.len(),
+        sum(|p| p.counters.connections_opened),
+        sum(|p| p.counters.connections_failed),
+        sum(PhaseSummary::errors),
+    )
 }

@@ -63,6 +63,9 @@ pub(crate) struct Phase {
     pub(crate) progress_file: Option<PathBuf>,
     /// Push phases only.
     pub(crate) push: Option<PushRole>,
+    /// In a mixed population, the group this phase runs (its files and
+    /// results are named after it).
+    pub(crate) group: Option<String>,
     /// A target server process on this host (not the builtin one) whose
     /// CPU time, with its children's, is read at the window's edges.
     pub(crate) server_pid: Option<u32>,
@@ -150,6 +153,12 @@ pub(crate) fn cores() -> usize {
 }
 
 impl Phase {
+    /// The phase's name: its group's, else its transport's (see
+    /// `PhaseSummary::name`); its files are named after it.
+    pub(crate) fn name(&self) -> &str {
+        self.group.as_deref().unwrap_or(self.transport.name())
+    }
+
     /// The push schedule of `plan`'s window (with a rate profile, from
     /// the phase's start).
     pub(crate) fn grid(&self, plan: &Plan) -> Option<Grid> {
@@ -258,11 +267,7 @@ impl Phase {
         let mut watch = Watch::new(
             &ctx,
             &plan,
-            Progress::new(
-                self.progress,
-                self.transport.name(),
-                plan.share(s.connections),
-            ),
+            Progress::new(self.progress, self.name(), plan.share(s.connections)),
             self.progress_file.as_deref(),
         );
         let (mut early, rss_after_ramp) = watch
@@ -398,6 +403,7 @@ impl Phase {
         let opened = Counts::get(&c.opened);
         let mut summary = PhaseSummary {
             transport: self.transport.name().to_owned(),
+            group: self.group.clone(),
             workload: self.scenario.workload.name().to_owned(),
             measured_s: measured.as_secs_f64(),
             counters: Counters {

@@ -43,7 +43,14 @@ pub async fn run_shard(
     spec: &ShardSpec,
     mut interrupt: watch::Receiver<bool>,
 ) -> Result<PhasePart, RunError> {
-    let scenario = Scenario::load(&spec.scenario).map_err(|e| RunError::Target(e.to_string()))?;
+    let mut scenario =
+        Scenario::load(&spec.scenario).map_err(|e| RunError::Target(e.to_string()))?;
+    if let Some(g) = &spec.group {
+        scenario = scenario
+            .group(g)
+            .cloned()
+            .ok_or_else(|| RunError::Unsupported(format!("the scenario has no group {g:?}")))?;
+    }
     let push = scenario.workload == wsbench_model::WorkloadKind::Push;
     let phase = Phase {
         options: client_options(&scenario, spec.insecure_tls),
@@ -66,12 +73,13 @@ pub async fn run_shard(
         }),
         // The coordinator reads the server's CPU time.
         server_pid: None,
+        group: spec.group.clone(),
     };
     std::fs::create_dir_all(&spec.out).map_err(RunError::Results)?;
     let plan = Plan::starting_at(&phase.scenario, spec.start_ns, spec.index, spec.count);
     let m = phase.measure(plan, &mut interrupt, None).await?;
-    let (summary, early) = write_phase(&spec.out, spec.transport.name(), m, Accounting::Later)
-        .map_err(RunError::Results)?;
+    let (summary, early) =
+        write_phase(&spec.out, phase.name(), m, Accounting::Later).map_err(RunError::Results)?;
     let part = PhasePart {
         phase: summary,
         stop_reason: early.as_ref().map(|(r, _)| r.clone()),
@@ -177,9 +185,10 @@ fn spawn_workers(
             index,
             count: workers,
             start_ns,
-            out: results.worker_dir(phase.transport.name(), index),
+            out: results.worker_dir(phase.name(), index),
             run: role.map_or(0, |r| r.run),
             phase: role.map_or(0, |r| r.phase),
+            group: phase.group.clone(),
         };
         let mut child = tokio::process::Command::new(exe)
             .args(spec.to_args())
@@ -233,11 +242,7 @@ async fn supervise(
     let mut signalled = false;
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut restarts = Restarts::of(&phase.scenario, plan.t0_ns);
-    let progress = Progress::new(
-        phase.progress,
-        phase.transport.name(),
-        phase.scenario.connections,
-    );
+    let progress = Progress::new(phase.progress, phase.name(), phase.scenario.connections);
     while list.iter().any(|w| w.done.is_none()) {
         if progress.visible() {
             let now = monotonic_ns();
@@ -344,7 +349,7 @@ async fn merge_phase(
     publisher: Option<Publisher>,
     server_cpu: Option<u64>,
 ) -> Result<PhaseSummary, RunError> {
-    let prefix = phase.transport.name();
+    let prefix = phase.name();
     let mut records = Vec::new();
     let mut lag = None;
     if let Some(p) = publisher {

@@ -44,6 +44,9 @@ pub struct ShardSpec {
     /// The phase's index in the run.
     #[arg(long)]
     pub phase: u32,
+    /// In a mixed population, the group this worker runs a share of.
+    #[arg(long)]
+    pub group: Option<String>,
 }
 
 impl ShardSpec {
@@ -63,6 +66,7 @@ impl ShardSpec {
             out,
             run,
             phase,
+            group,
         } = self;
         let mut a = vec!["shard".to_owned(), scenario.display().to_string()];
         for (flag, v) in [
@@ -77,6 +81,10 @@ impl ShardSpec {
         ] {
             a.push(format!("--{flag}"));
             a.push(v);
+        }
+        if let Some(g) = group {
+            a.push("--group".to_owned());
+            a.push(g.clone());
         }
         for (flag, on) in [("tls", tls), ("insecure-tls", insecure_tls)] {
             if *on {
@@ -136,6 +144,7 @@ mod tests {
             out: "/r/part-2".into(),
             run: 77,
             phase: 3,
+            group: Some("writers".into()),
         };
         let back = |s: &ShardSpec| {
             let argv = std::iter::once("wsbench".to_owned()).chain(s.to_args());
@@ -148,6 +157,7 @@ mod tests {
             tls: false,
             insecure_tls: false,
             transport: Transport::Websocket,
+            group: None,
             ..spec.clone()
         };
         assert_eq!(back(&plain), plain);

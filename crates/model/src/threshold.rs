@@ -1,12 +1,14 @@
 //! Thresholds, k6 style: `"push_latency.p99 < 5ms"`, `"errors == 0"`,
 //! `"websocket.delivered_ratio >= 1.0"`.
 //!
-//! Grammar: `[TRANSPORT.][STAGE.]METRIC[.STAT] OP NUMBER[UNIT]`. Latency
+//! Grammar: `[GROUP.][TRANSPORT.][STAGE.]METRIC[.STAT] OP NUMBER[UNIT]`. Latency
 //! metrics take a statistic (`p50`, `p90`, `p99`, `p99.9`, `min`, `mean`,
 //! `max`) and a time unit (`ns`, `us`, `ms`, `s`); counts and ratios take
 //! a bare number. Without a transport, the check applies to every phase;
 //! with a stage (`stage2.push_latency.p99 < 20ms`, stages counted from 1),
-//! to the phase's main latency in that stage of a stage profile.
+//! to the phase's main latency in that stage of a stage profile. With a
+//! group (`writers.echo_rtt.p99 < 20ms`), to that group of a mixed
+//! population; without, to every group whose workload produces the metric.
 
 use std::fmt;
 
@@ -112,6 +114,9 @@ impl Op {
 pub struct Threshold {
     /// As written.
     pub text: String,
+    /// The group of a mixed population it applies to; `None`: every
+    /// group that produces the metric.
+    pub group: Option<String>,
     /// The phase it applies to; `None`: every phase.
     pub transport: Option<Transport>,
     /// The stage of a stage profile it applies to, from 1; `None`: the
@@ -174,6 +179,10 @@ impl Threshold {
         let right_at = right_at + (text[right_at..].len() - text[right_at..].trim_start().len());
 
         let mut parts: Vec<&str> = left.split('.').collect();
+        let group = group_prefix(&parts).map(str::to_owned);
+        if group.is_some() {
+            parts.remove(0);
+        }
         let transport = Transport::ALL.into_iter().find(|t| t.name() == parts[0]);
         if transport.is_some() {
             parts.remove(0);
@@ -275,12 +284,28 @@ impl Threshold {
         };
         Ok(Threshold {
             text: text.to_owned(),
+            group,
             transport,
             stage,
             metric,
             op,
             value,
         })
+    }
+}
+
+/// The first part when it names a group: not a transport, stage or
+/// metric, and followed by one.
+fn group_prefix<'a>(parts: &[&'a str]) -> Option<&'a str> {
+    let known = |p: &str| {
+        metric::find(p).is_some()
+            || Transport::ALL.iter().any(|t| t.name() == p)
+            || p.strip_prefix("stage")
+                .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+    };
+    match parts {
+        [first, next, ..] if !known(first) && known(next) => Some(first),
+        _ => None,
     }
 }
 
@@ -340,7 +365,25 @@ mod tests {
         assert_eq!((t.transport, t.stage, t.value), (None, Some(2), 1e9));
         let e = Threshold::parse("stage0.push_latency.p99 < 1s").unwrap_err();
         assert!(e.message.contains("from 1"), "{e:?}");
-        let e = Threshold::parse("stagetwo.push_latency.p99 < 1s").unwrap_err();
+        // Not a stage: a group's name (the scenario knows whether it has one).
+        let t = Threshold::parse("stagetwo.push_latency.p99 < 1s").unwrap();
+        assert_eq!(t.group.as_deref(), Some("stagetwo"));
+    }
+
+    #[test]
+    fn a_group_prefix_comes_first() {
+        let t = Threshold::parse("writers.echo_rtt.p99 < 20ms").unwrap();
+        assert_eq!((t.group.as_deref(), t.transport), (Some("writers"), None));
+        assert_eq!(t.metric.metric(), Metric::EchoRtt);
+        let t = Threshold::parse("readers.sse.stage1.push_latency.p50 < 1s").unwrap();
+        assert_eq!(
+            (t.group.as_deref(), t.transport, t.stage),
+            (Some("readers"), Some(Transport::Sse), Some(1))
+        );
+        let t = Threshold::parse("errors == 0").unwrap();
+        assert_eq!(t.group, None);
+        // A misspelt metric is still one, not a group.
+        let e = Threshold::parse("push_latncy.p99 < 5ms").unwrap_err();
         assert!(e.message.contains("unknown metric"), "{e:?}");
     }
 

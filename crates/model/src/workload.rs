@@ -72,6 +72,16 @@ pub enum WorkloadKind {
 }
 
 impl WorkloadKind {
+    /// Every workload.
+    pub const ALL: [WorkloadKind; 6] = [
+        WorkloadKind::Push,
+        WorkloadKind::Echo,
+        WorkloadKind::Throughput,
+        WorkloadKind::Connect,
+        WorkloadKind::Rpc,
+        WorkloadKind::Flow,
+    ];
+
     /// The name used in scenarios and results.
     pub fn name(self) -> &'static str {
         match self {

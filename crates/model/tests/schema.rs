@@ -110,6 +110,7 @@ fn check(root: &Value, s: &Value, v: &Value, at: &str) {
 fn full_summary() -> Summary {
     let mut phase = PhaseSummary {
         transport: "long-poll".into(),
+        group: Some("readers".into()),
         workload: "push".into(),
         measured_s: 10.0,
         counters: Counters {

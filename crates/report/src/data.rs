@@ -88,9 +88,9 @@ pub fn metric_title(metric: Metric) -> &'static str {
 /// the run's name when several runs are shown.
 pub fn series_label(runs: &[Run], run: &Run, phase: &PhaseSummary) -> String {
     if runs.len() > 1 {
-        format!("{} {}", run.label, phase.transport)
+        format!("{} {}", run.label, phase.label())
     } else {
-        phase.transport.clone()
+        phase.label()
     }
 }
 

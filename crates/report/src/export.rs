@@ -81,7 +81,7 @@ pub fn csv(runs: &[Run]) -> String {
             let row = [
                 run.label.clone(),
                 run.summary.scenario.clone(),
-                p.transport.clone(),
+                p.label(),
                 p.workload.clone(),
                 metric.name().to_owned(),
                 l.count.to_string(),
@@ -155,7 +155,7 @@ pub fn phase_table(phases: &[PhaseSummary]) -> String {
         let _ = writeln!(
             md,
             "| {} | {metric} | {} | {} | {} | {} | {} | {} | {:.4} | {:.0} | {:.0} | {:.3} | {} |",
-            p.transport,
+            p.label(),
             ms(l.p50),
             ms(l.p90),
             ms(l.p99),
@@ -191,19 +191,14 @@ pub fn hlogs(runs: &[Run], out: &Path) -> Result<Vec<PathBuf>, ReportError> {
                 let Some(h) = run.histogram(p, metric)? else {
                     continue;
                 };
-                let path = out.join(format!("{prefix}{}-{metric}.hlog", p.transport));
+                let path = out.join(format!("{prefix}{}-{metric}.hlog", p.name()));
                 let interval = Interval {
                     start_s: 0.0,
                     duration_s: Duration::from_secs_f64(p.measured_s.max(0.0)).as_secs_f64(),
                     histogram: h,
                 };
-                write_interval_log(
-                    &path,
-                    start,
-                    &format!("{}-{metric}", p.transport),
-                    &[interval],
-                )
-                .map_err(|e| ReportError::io(&path, e))?;
+                write_interval_log(&path, start, &format!("{}-{metric}", p.name()), &[interval])
+                    .map_err(|e| ReportError::io(&path, e))?;
                 written.push(path);
             }
             if let Some(file) = &p.timeline_log {

@@ -76,7 +76,7 @@ pub fn page(runs: &[Run], charts: &[(&Chart, String)]) -> String {
             let _ = writeln!(
                 h,
                 "<tr><td>{}</td><td>{metric}</td>{}{}{}{}{}<td class=\"n\">{}</td><td class=\"n\">{:.4}</td><td class=\"n\">{}</td><td class=\"n\">{:.0}</td><td class=\"n\">{:.0}</td><td class=\"n\">{:.3}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-                escape(&p.transport),
+                escape(&p.label()),
                 cell(l.p50),
                 cell(l.p90),
                 cell(l.p99),
@@ -102,7 +102,7 @@ pub fn page(runs: &[Run], charts: &[(&Chart, String)]) -> String {
                 p.counters
                     .errors
                     .iter()
-                    .map(move |(k, v)| format!("{}: {k} × {v}", p.transport))
+                    .map(move |(k, v)| format!("{}: {k} × {v}", p.label()))
             })
             .collect();
         if !errors.is_empty() {
@@ -190,7 +190,7 @@ fn banners(run: &Run) -> String {
             h,
             "<p class=\"{name}\">Harness <b>{name}</b> in the {} phase: its latencies may be \
              the load generator's rather than the target's. {}</p>",
-            escape(&p.transport),
+            escape(&p.label()),
             escape(&health.reasons.join("; "))
         );
     }
@@ -225,7 +225,7 @@ fn health(run: &Run) -> String {
         let _ = writeln!(
             h,
             "<tr><td>{}</td><td class=\"{}\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{:.0}%</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-            escape(&p.transport),
+            escape(&p.label()),
             if v.verdict == Verdict::Ok {
                 "pass"
             } else {

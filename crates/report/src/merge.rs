@@ -104,11 +104,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, command: &str) -> Result<Summary, Rep
         let parts: Vec<(PathBuf, PhasePart)> = runs
             .iter()
             .filter_map(|r| {
-                let p = r
-                    .summary
-                    .phases
-                    .iter()
-                    .find(|p| p.transport == phase.transport)?;
+                let p = r.summary.phases.iter().find(|p| p.name() == phase.name())?;
                 Some((
                     r.dir.clone(),
                     PhasePart {
@@ -118,7 +114,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, command: &str) -> Result<Summary, Rep
                 ))
             })
             .collect();
-        let merged = merge_part_dirs(&parts, out, &phase.transport, &[], None)
+        let merged = merge_part_dirs(&parts, out, phase.name(), &[], None)
             .map_err(|e| ReportError::io(out, e))?;
         summary.phases.push(merged);
     }

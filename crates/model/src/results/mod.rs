@@ -213,6 +213,10 @@ pub struct Counters {
 pub struct PhaseSummary {
     /// `websocket`, `long-poll`, `short-poll` or `sse`.
     pub transport: String,
+    /// In a mixed population, the group this phase is (its files are
+    /// named after it; its groups ran side by side in one window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
     /// `push`, `echo`, `throughput` or `connect`.
     pub workload: String,
     /// Measured seconds (after warm-up; less when stopped early).
@@ -340,7 +344,8 @@ pub struct Environment {
 pub struct ThresholdResult {
     /// As written in the scenario.
     pub threshold: String,
-    /// The phase checked.
+    /// The phase checked: its transport, or in a mixed population its
+    /// group.
     pub transport: String,
     /// The measured value (nanoseconds for latencies); `None` when the phase
     /// has no such metric.
@@ -426,7 +431,7 @@ impl Summary {
         let mut out = Vec::new();
         for t in thresholds {
             for p in phases {
-                if t.transport.is_some_and(|tr| tr.name() != p.transport) {
+                if t.transport.is_some_and(|tr| tr.name() != p.transport) || !p.checked_by(t) {
                     continue;
                 }
                 let value = match (t.stage, t.metric) {
@@ -440,7 +445,7 @@ impl Summary {
                 };
                 out.push(ThresholdResult {
                     threshold: t.text.clone(),
-                    transport: p.transport.clone(),
+                    transport: p.name().to_owned(),
                     value,
                     passed: value.is_some_and(|v| t.op.holds(v, t.value)),
                 });

@@ -36,6 +36,43 @@ impl LatencyStats {
 }
 
 impl PhaseSummary {
+    /// The phase's name: its group's in a mixed population, else its
+    /// transport's. Its files are named after it.
+    pub fn name(&self) -> &str {
+        self.group.as_deref().unwrap_or(&self.transport)
+    }
+
+    /// How tables show the phase: `websocket`, or `readers (websocket)`.
+    pub fn label(&self) -> String {
+        match &self.group {
+            Some(g) => format!("{g} ({})", self.transport),
+            None => self.transport.clone(),
+        }
+    }
+
+    /// Whether threshold `t` is checked on this phase as far as groups go:
+    /// one naming a group on that group only; one naming none on every
+    /// phase, except a group whose workload cannot produce the metric.
+    pub fn checked_by(&self, t: &crate::threshold::Threshold) -> bool {
+        match (&t.group, &self.group) {
+            (Some(want), Some(g)) => want == g,
+            (Some(_), None) => false,
+            (None, None) => true,
+            (None, Some(_)) => crate::workload::WorkloadKind::ALL
+                .into_iter()
+                .find(|k| k.name() == self.workload)
+                .is_none_or(|workload| {
+                    let shape = crate::workload::RunShape {
+                        workload,
+                        payload: crate::workload::PayloadKind::Json,
+                        builtin: false,
+                        reconnect: true,
+                    };
+                    t.metric.def().produced_by(shape).is_ok()
+                }),
+        }
+    }
+
     /// Sets the rates and ratios from the counters: `msg_rate`,
     /// `bytes_per_msg` and `requests_per_msg` over the messages received in
     /// the window; `delivered_ratio` from owed and lost (push) or delivered

@@ -17,10 +17,18 @@ use crate::threshold::Threshold;
 pub(super) fn transports(
     c: &Checker<'_>,
     load: &RawLoad,
+    table: Range<usize>,
     kind: WorkloadKind,
 ) -> Result<Vec<Transport>, ScenarioError> {
+    let Some(listed) = &load.transports else {
+        return Err(c.at(
+            table,
+            "no transports",
+            Some("transports = [\"websocket\"] (or \"long-poll\", \"short-poll\", \"sse\")"),
+        ));
+    };
     let mut transports = Vec::new();
-    for t in load.transports.get_ref() {
+    for t in listed.get_ref() {
         if transports.contains(t.get_ref()) {
             return Err(c.at(
                 t.span(),
@@ -39,7 +47,7 @@ pub(super) fn transports(
     }
     if transports.is_empty() {
         return Err(c.at(
-            load.transports.span(),
+            listed.span(),
             "no transports",
             Some("name at least one of \"websocket\", \"long-poll\", \"short-poll\", \"sse\""),
         ));

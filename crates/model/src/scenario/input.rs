@@ -32,7 +32,25 @@ pub(super) struct RawScenario {
     pub(super) thresholds: Vec<Spanned<String>>,
     pub(super) target: Spanned<RawTarget>,
     pub(super) load: Spanned<RawLoad>,
-    pub(super) workload: RawWorkload,
+    #[serde(default)]
+    pub(super) workload: Option<RawWorkload>,
+    #[serde(default)]
+    pub(super) group: Vec<Spanned<RawGroup>>,
+}
+
+/// A `[[group]]` table: a share of a mixed population.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGroup {
+    pub(super) name: Spanned<String>,
+    pub(super) transport: Spanned<Transport>,
+    #[serde(default)]
+    pub(super) connections: Option<Spanned<u64>>,
+    #[serde(default)]
+    pub(super) weight: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub(super) ramp_rate: Option<Spanned<f64>>,
+    pub(super) workload: Spanned<RawWorkload>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -100,10 +118,11 @@ impl RawEndpoints {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawLoad {
-    pub(super) transports: Spanned<Vec<Spanned<Transport>>>,
+    #[serde(default)]
+    pub(super) transports: Option<Spanned<Vec<Spanned<Transport>>>>,
     #[serde(default)]
     pub(super) connections: Option<Spanned<u64>>,
     #[serde(default)]

@@ -25,6 +25,9 @@
 //! payload_size = 64
 //! ```
 //!
+//! Or, for a mixed population in one phase, `[[group]]` tables instead of
+//! `[workload]` (see `groups.rs`).
+//!
 //! Parsing reports unknown keys and wrong types with the file, line and
 //! column; [`Scenario::load`] then checks every value and reports
 //! impossible ones the same way, with a hint.
@@ -35,6 +38,7 @@ mod dialect;
 mod endpoints;
 mod error;
 mod flow;
+mod groups;
 mod input;
 mod protocol;
 mod reconnect;
@@ -56,7 +60,10 @@ pub use self::error::ScenarioError;
 use self::error::hint_for;
 pub(crate) use self::error::line_col;
 pub use self::flow::Flow;
-use self::input::{Checker, RawScenario, target};
+pub use self::groups::Group;
+use toml::Spanned;
+
+use self::input::{Checker, RawLoad, RawScenario, RawWorkload, target};
 use self::protocol::{check_url_scheme, protocol, required_endpoints, roles};
 pub use self::reconnect::Reconnect;
 pub use self::stages::Stage;
@@ -153,6 +160,10 @@ pub struct Scenario {
     pub reply_timeout: Duration,
     /// Checks on the results.
     pub thresholds: Vec<Threshold>,
+    /// A mixed population: groups run side by side in one phase, each
+    /// with its own transport, connections and workload (empty: one
+    /// phase per transport of this scenario's own workload).
+    pub groups: Vec<Group>,
     /// The file's text, recorded with the results.
     pub source: String,
 }
@@ -216,78 +227,110 @@ impl Scenario {
             ));
         }
 
-        let target = target(&c, &raw.target)?;
-        let protocol = protocol(&c, &raw.target)?;
-        let load = raw.load.get_ref();
-        let w = &raw.workload;
-        let kind = *w.kind.get_ref();
-
-        let transports = checks::transports(&c, load, kind)?;
-        if let Target::Url { .. } = target
-            && let Some(url) = &raw.target.get_ref().url
-            && protocol.profile == Profile::Wsbench
-        {
-            check_url_scheme(&c, url, &transports)?;
-        }
-        required_endpoints(&c, &raw.target, &protocol, &roles(kind, &transports))?;
-
-        let LoadValues {
-            connections,
-            stages,
-            ramp_rate,
-            duration,
-            warmup,
-            short_poll_interval,
-            source_addresses,
-            workers,
-        } = checks::load(&c, load, raw.load.span(), kind)?;
-        let WorkloadValues {
-            rate,
-            payload_size,
-            payload,
-            in_flight,
-        } = checks::workload(&c, w, kind)?;
-
-        if !matches!(target, Target::Builtin { .. }) && stages.iter().any(|s| s.restart.is_some()) {
-            return Err(c.at(
-                raw.load.span(),
-                "a restart storm restarts the builtin server: this target is a url",
-                Some("set [target] builtin = true, or restart your server yourself"),
-            ));
-        }
-        let (rpc, reply_timeout) = dialect::rpc(&c, w, kind)?;
-        let flow = flow::flow(&c, w, kind)?;
-        let reconnect = reconnect::reconnect(&c, load.reconnect.as_ref())?;
-
         let (thresholds, threshold_spans) = checks::thresholds(&c, &raw.thresholds)?;
-
-        let scenario = Scenario {
-            name,
-            description: raw.description,
-            target,
-            protocol,
-            transports,
-            connections,
-            stages,
-            ramp_rate,
-            duration,
-            warmup,
-            reconnect,
-            source_addresses,
-            short_poll_interval,
-            workers,
-            workload: kind,
-            rate,
-            payload_size: usize::try_from(payload_size).unwrap_or(usize::MAX),
-            payload,
-            in_flight,
-            rpc,
-            flow,
-            reply_timeout,
-            thresholds,
-            source: text.to_owned(),
+        let mut scenario = if raw.group.is_empty() {
+            let Some(w) = &raw.workload else {
+                return Err(c.at(
+                    raw.load.span(),
+                    "no [workload]",
+                    Some("add a [workload] table (kind = \"push\", \"echo\", …), or [[group]] tables"),
+                ));
+            };
+            build(&c, &raw, &raw.load, w, name)?
+        } else {
+            groups::grouped(&c, &raw, name)?
         };
+        scenario.thresholds = thresholds;
         checks::thresholds_apply(&c, &scenario, &threshold_spans)?;
         Ok(scenario)
     }
+
+    /// The scenario of group `name` (its own transport, connections and
+    /// workload, the run's target and timing).
+    pub fn group(&self, name: &str) -> Option<&Scenario> {
+        self.groups
+            .iter()
+            .find(|g| g.name == name)
+            .map(|g| &g.scenario)
+    }
+}
+
+/// A scenario of one workload from `load` and `w` (thresholds are added
+/// by the caller).
+fn build(
+    c: &Checker<'_>,
+    raw: &RawScenario,
+    raw_load: &Spanned<RawLoad>,
+    w: &RawWorkload,
+    name: String,
+) -> Result<Scenario, ScenarioError> {
+    let target = target(c, &raw.target)?;
+    let protocol = protocol(c, &raw.target)?;
+    let load = raw_load.get_ref();
+    let kind = *w.kind.get_ref();
+
+    let transports = checks::transports(c, load, raw_load.span(), kind)?;
+    if let Target::Url { .. } = target
+        && let Some(url) = &raw.target.get_ref().url
+        && protocol.profile == Profile::Wsbench
+    {
+        check_url_scheme(c, url, &transports)?;
+    }
+    required_endpoints(c, &raw.target, &protocol, &roles(kind, &transports))?;
+
+    let LoadValues {
+        connections,
+        stages,
+        ramp_rate,
+        duration,
+        warmup,
+        short_poll_interval,
+        source_addresses,
+        workers,
+    } = checks::load(c, load, raw_load.span(), kind)?;
+    let WorkloadValues {
+        rate,
+        payload_size,
+        payload,
+        in_flight,
+    } = checks::workload(c, w, kind)?;
+
+    if !matches!(target, Target::Builtin { .. }) && stages.iter().any(|s| s.restart.is_some()) {
+        return Err(c.at(
+            raw_load.span(),
+            "a restart storm restarts the builtin server: this target is a url",
+            Some("set [target] builtin = true, or restart your server yourself"),
+        ));
+    }
+    let (rpc, reply_timeout) = dialect::rpc(c, w, kind)?;
+    let flow = flow::flow(c, w, kind)?;
+    let reconnect = reconnect::reconnect(c, load.reconnect.as_ref())?;
+
+    Ok(Scenario {
+        name,
+        description: raw.description.clone(),
+        target,
+        protocol,
+        transports,
+        connections,
+        stages,
+        ramp_rate,
+        duration,
+        warmup,
+        reconnect,
+        source_addresses,
+        short_poll_interval,
+        workers,
+        workload: kind,
+        rate,
+        payload_size: usize::try_from(payload_size).unwrap_or(usize::MAX),
+        payload,
+        in_flight,
+        rpc,
+        flow,
+        reply_timeout,
+        thresholds: Vec::new(),
+        groups: Vec::new(),
+        source: c.text.to_owned(),
+    })
 }

@@ -45,7 +45,7 @@ impl Reconnect {
 }
 
 /// The table as written.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawReconnect {
     #[serde(default)]

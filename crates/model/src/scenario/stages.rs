@@ -37,7 +37,7 @@ pub struct Stage {
 }
 
 /// A stage as written.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawStage {
     duration: Spanned<String>,

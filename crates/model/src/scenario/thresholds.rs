@@ -11,6 +11,15 @@ impl Scenario {
     /// never see a value is refused before anything runs, so a gate
     /// cannot pass by accident.
     pub(super) fn check_threshold(&self, t: &Threshold) -> Result<(), (String, Option<String>)> {
+        if !self.groups.is_empty() {
+            return self.check_group_threshold(t);
+        }
+        if let Some(g) = &t.group {
+            return Err((
+                format!("{g:?} is neither a group (this scenario has none) nor a transport"),
+                Some("name a transport, a stage (stage1) or a metric".to_owned()),
+            ));
+        }
         if let Some(tr) = t.transport
             && !self.transports.contains(&tr)
         {
@@ -50,6 +59,64 @@ impl Scenario {
                 )),
             )
         })
+    }
+
+    /// In a mixed population: a threshold naming a group is checked on
+    /// it; one without applies to every group producing the metric, and
+    /// at least one must. The builtin server's CPU is the whole
+    /// server's, never one group's.
+    fn check_group_threshold(&self, t: &Threshold) -> Result<(), (String, Option<String>)> {
+        let names = || {
+            let all: Vec<&str> = self.groups.iter().map(|g| g.name.as_str()).collect();
+            format!("groups: {}", all.join(", "))
+        };
+        let per_group = |s: &Scenario| {
+            let shape = RunShape {
+                workload: s.workload,
+                payload: s.payload,
+                builtin: false,
+                reconnect: s.reconnect.is_some(),
+            };
+            if t.metric.def().produced_by(shape).is_err()
+                && t.metric
+                    .def()
+                    .produced_by(RunShape {
+                        builtin: true,
+                        ..shape
+                    })
+                    .is_ok()
+            {
+                return Err((
+                    format!("{} is the whole server's, not a group's", t.metric.name()),
+                    Some("with [[group]] tables, the server's CPU is not split per group".into()),
+                ));
+            }
+            let mut alone = t.clone();
+            alone.group = None;
+            s.check_threshold(&alone)
+        };
+        match &t.group {
+            Some(name) => match self.group(name) {
+                Some(s) => per_group(s),
+                None => Err((format!("no group {name:?}"), Some(names()))),
+            },
+            None => {
+                let mut first = None;
+                for g in &self.groups {
+                    match per_group(&g.scenario) {
+                        Ok(()) => return Ok(()),
+                        Err(e) => {
+                            first.get_or_insert(e);
+                        }
+                    }
+                }
+                let (why, _) = first.unwrap_or_default();
+                Err((
+                    format!("no group produces it ({why})"),
+                    Some(format!("{}; prefix one to check it alone", names())),
+                ))
+            }
+        }
     }
 
     /// A threshold on stage `n` needs that stage, and the workload's main

@@ -243,12 +243,12 @@ fn harness_row() -> String {
     format!("{}.p99", Metric::HarnessLag)
 }
 
-/// The runs of `side` with their phase on `transport`.
-fn phases_of<'a>(side: &'a Side, transport: &str) -> Vec<(&'a Run, &'a PhaseSummary)> {
+/// The runs of `side` with their phase `name` (a transport, or a group).
+fn phases_of<'a>(side: &'a Side, name: &str) -> Vec<(&'a Run, &'a PhaseSummary)> {
     side.runs
         .iter()
         .filter_map(|r| {
-            let p = r.summary.phases.iter().find(|p| p.transport == transport)?;
+            let p = r.summary.phases.iter().find(|p| p.name() == name)?;
             Some((r, p))
         })
         .collect()
@@ -272,19 +272,21 @@ pub fn compare(
     let mut rows = Vec::new();
     for bp in &b0.summary.phases {
         let (base, cur) = (
-            phases_of(baseline, &bp.transport),
-            phases_of(current, &bp.transport),
+            phases_of(baseline, bp.name()),
+            phases_of(current, bp.name()),
         );
         if cur.len() != current.runs.len() {
             return Err(ReportError::Incompatible(format!(
                 "the current result has no {} phase (the baseline has)",
-                bp.transport
+                bp.label()
             )));
         }
         if cur[0].1.workload != bp.workload {
             return Err(ReportError::Incompatible(format!(
                 "{}: the baseline measured {}, the current result {}",
-                bp.transport, bp.workload, cur[0].1.workload
+                bp.label(),
+                bp.workload,
+                cur[0].1.workload
             )));
         }
         let main = main_metric(bp);
@@ -301,7 +303,7 @@ pub fn compare(
             }
             let latency = matches!(m, Measure::Latency { .. });
             let mut row = judge(&name, latency, &bv, &cv, limits.of(&name, main.name()));
-            row.transport.clone_from(&bp.transport);
+            row.transport = bp.name().to_owned();
             rows.push(row);
         }
         let phase = &mut rows[first..];

@@ -1,0 +1,175 @@
+//! Mixed populations: `[[group]]` tables parse into one scenario per
+//! group (its transport, connections and workload, the run's target and
+//! timing), weights share `[load] connections` exactly, thresholds name a
+//! group as a prefix, and every mistake is refused where it is written.
+
+use wsbench_model::{Scenario, Transport, WorkloadKind};
+
+const HEAD: &str = r#"schema_version = 1
+name = "mix"
+thresholds = [THRESHOLDS]
+
+[target]
+builtin = true
+
+[load]
+connections = 1000
+ramp_rate = 500
+duration = "5s"
+"#;
+
+const GROUPS: &str = r#"
+[[group]]
+name = "readers"
+transport = "sse"
+weight = 3
+workload = { kind = "push", rate = 10 }
+
+[[group]]
+name = "talkers"
+transport = "websocket"
+weight = 1
+ramp_rate = 20
+workload = { kind = "echo", rate = 2 }
+
+[[group]]
+name = "callers"
+transport = "websocket"
+connections = 7
+workload = { kind = "echo", rate = 1, payload_size = 256 }
+"#;
+
+fn file(thresholds: &str, groups: &str) -> String {
+    HEAD.replace("THRESHOLDS", thresholds) + groups
+}
+
+fn error(text: &str) -> (usize, String) {
+    let e = Scenario::parse("mix.toml", text).unwrap_err();
+    (e.line, format!("{e}"))
+}
+
+/// The line of the first occurrence of `needle` in `text`, from 1.
+fn line_of(text: &str, needle: &str) -> usize {
+    let at = text.find(needle).expect("needle");
+    text[..at].lines().count() + usize::from(text[..at].ends_with('\n'))
+}
+
+#[test]
+fn groups_become_scenarios_of_their_own_with_shares_that_add_up() {
+    let text = file(
+        r#""readers.push_latency.p99 < 50ms", "echo_rtt.p99 < 20ms", "errors == 0""#,
+        GROUPS,
+    );
+    let s = Scenario::parse("mix.toml", &text).unwrap();
+    let names: Vec<&str> = s.groups.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["readers", "talkers", "callers"]);
+    let readers = s.group("readers").unwrap();
+    let talkers = s.group("talkers").unwrap();
+    let callers = s.group("callers").unwrap();
+    // 3:1 of the 1,000; the counted group besides.
+    assert_eq!(
+        (
+            readers.connections,
+            talkers.connections,
+            callers.connections
+        ),
+        (750, 250, 7)
+    );
+    assert_eq!(s.connections, 1007);
+    assert_eq!(readers.transports, [Transport::Sse]);
+    assert_eq!(readers.workload, WorkloadKind::Push);
+    assert_eq!(talkers.workload, WorkloadKind::Echo);
+    // Its own ramp rate, else [load]'s; [load]'s timing for every group.
+    assert_eq!((talkers.ramp_rate, callers.ramp_rate), (20.0, 500.0));
+    assert!(s.groups.iter().all(|g| g.scenario.duration == s.duration));
+    assert_eq!(callers.payload_size, 256);
+    assert_eq!(s.payload_size, 256);
+    assert_eq!(s.transports, [Transport::Sse, Transport::Websocket]);
+    assert_eq!(s.thresholds[0].group.as_deref(), Some("readers"));
+    assert_eq!(s.thresholds[1].group, None);
+}
+
+#[test]
+fn mistakes_are_refused_where_they_are_written() {
+    let bad = |groups: &str, needle: &str, says: &str| {
+        let text = file(r#""errors == 0""#, groups);
+        let (line, msg) = error(&text);
+        assert_eq!(line, line_of(&text, needle), "{msg}");
+        assert!(msg.contains(says), "{msg}");
+    };
+    let both = GROUPS.replace("connections = 7", "connections = 7\nweight = 2");
+    bad(&both, "weight = 2", "not both");
+    let neither = GROUPS.replace("connections = 7\n", "");
+    bad(
+        &neither,
+        "[[group]]\nname = \"callers\"",
+        "connections = N or weight = W",
+    );
+    let twice = GROUPS.replace("\"callers\"", "\"talkers\"");
+    bad(
+        &twice,
+        "name = \"talkers\"\ntransport = \"websocket\"\nconnections",
+        "named twice",
+    );
+    let transport_name = GROUPS.replace("\"callers\"", "\"sse\"");
+    bad(
+        &transport_name,
+        "name = \"sse\"",
+        "transport, stage or metric",
+    );
+    let second_push = GROUPS.replace(
+        "workload = { kind = \"echo\", rate = 1, payload_size = 256 }",
+        "workload = { kind = \"push\", rate = 1 }",
+    );
+    bad(
+        &second_push,
+        "workload = { kind = \"push\", rate = 1 }",
+        "one push stream",
+    );
+    let echo_over_sse = GROUPS.replace(
+        "transport = \"websocket\"\nweight = 1",
+        "transport = \"long-poll\"\nweight = 1",
+    );
+    bad(&echo_over_sse, "\"long-poll\"", "WebSocket only");
+    let no_share = GROUPS.replace("weight = 1\n", "weight = 0.0001\n");
+    bad(&no_share, "[[group]]\nname = \"talkers\"", "no connection");
+
+    let with_workload = file(
+        r#""errors == 0""#,
+        "[workload]\nkind = \"push\"\nrate = 1\n",
+    ) + GROUPS;
+    let (line, msg) = error(&with_workload);
+    assert_eq!(line, line_of(&with_workload, "kind = \"push\"\nrate = 1"));
+    assert!(msg.contains("no [workload] of its own"), "{msg}");
+    let with_stages = file(r#""errors == 0""#, "").replace(
+        "duration = \"5s\"\n",
+        "stages = [{ duration = \"5s\", target = 10 }]\n",
+    ) + GROUPS;
+    let (line, msg) = error(&with_stages);
+    assert_eq!(line, line_of(&with_stages, "stages ="));
+    assert!(msg.contains("stage profiles are not supported"), "{msg}");
+}
+
+#[test]
+fn thresholds_name_a_group_that_produces_the_metric() {
+    let refused = |t: &str, says: &str| {
+        let text = file(&format!("{t:?}"), GROUPS);
+        let (line, msg) = error(&text);
+        assert_eq!(line, 3, "{msg}");
+        assert!(msg.contains(says), "{t}: {msg}");
+    };
+    refused("writers.echo_rtt.p99 < 5ms", "no group \"writers\"");
+    refused(
+        "talkers.push_latency.p99 < 5ms",
+        "does not produce push_latency",
+    );
+    refused("rpc_rtt.p99 < 5ms", "no group produces it");
+    refused("server_cpu_us_per_msg < 50", "the whole server's");
+    // Without groups, a prefix that is not a transport is refused.
+    let plain = "schema_version = 1\nname = \"p\"\nthresholds = [\"writers.echo_rtt.p99 < 5ms\"]\n\
+                 [target]\nbuiltin = true\n[load]\ntransports = [\"websocket\"]\n\
+                 connections = 1\nduration = \"1s\"\n[workload]\nkind = \"echo\"\nrate = 1\n";
+    let (line, msg) = error(plain);
+    assert_eq!(line, 3);
+    assert!(msg.contains("this scenario has none"), "{msg}");
+}
