@@ -1,0 +1,163 @@
+//! Mixed populations through the real binary against the builtin server:
+//! `[[group]]` tables run side by side in one window, each measured as a
+//! phase of its own, each keeping its own rate whatever the others do,
+//! in one process and over worker processes; a threshold naming a group
+//! is checked on that group only.
+
+mod common;
+
+use common::{newest_run, run_quiet, serial, temp_dir, text, wsbench};
+
+const WINDOW_S: f64 = 3.0;
+
+/// Push readers at 50 msg/s, echo talkers at `talk` msg/s each (10 of
+/// them), and 5 paced flow users (an iteration every 100 ms).
+fn scenario(talk: u32, thresholds: &str) -> String {
+    format!(
+        "schema_version = 1\nname = \"groups\"\nthresholds = [{thresholds}]\n\
+         [target]\nbuiltin = true\n\
+         [load]\nconnections = 30\nramp_rate = 300\nwarmup = \"1s\"\nduration = \"3s\"\n\
+         [[group]]\nname = \"readers\"\ntransport = \"websocket\"\nweight = 1\n\
+         workload = {{ kind = \"push\", rate = 50 }}\n\
+         [[group]]\nname = \"talkers\"\ntransport = \"websocket\"\nconnections = 10\n\
+         workload = {{ kind = \"echo\", rate = {talk} }}\n\
+         [[group]]\nname = \"users\"\ntransport = \"websocket\"\nconnections = 5\n\
+         [group.workload]\nkind = \"flow\"\npace = \"100ms\"\n\
+         [[group.workload.steps]]\nsend = '{{\"op\":\"hi\",\"n\":{{conn}}}}'\n\
+         [[group.workload.steps]]\nexpect = {{ pointer = \"/op\", equals = \"hi\" }}\n\
+         time = \"hi\"\n"
+    )
+}
+
+/// The phase of group `name`.
+fn group<'a>(s: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    s["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["group"] == name)
+        .unwrap_or_else(|| panic!("no phase of group {name}: {s}"))
+}
+
+fn count(p: &serde_json::Value, counter: &str) -> f64 {
+    p["counters"][counter].as_f64().unwrap()
+}
+
+/// Within 5% of `want`.
+fn near(got: f64, want: f64) -> bool {
+    (got - want).abs() <= want * 0.05
+}
+
+/// Each group keeps its rate: the readers' publisher 50/s, each talker
+/// `talk`/s, each flow user 10 iterations/s, all in one window; raising
+/// the talkers' rate fivefold leaves the readers' and users' counts as
+/// they were, and each group has its own latency and files.
+fn each_group_keeps_its_rate(extra: &[&str], name: &str) {
+    let dir = temp_dir("groups", name);
+    let mut seen = Vec::new();
+    for talk in [10, 50] {
+        let file = dir.join(format!("talk-{talk}.toml"));
+        std::fs::write(&file, scenario(talk, "\"errors == 0\"")).unwrap();
+        let (report, s) = run_quiet(&file, &dir.join("results"), extra);
+        assert_eq!(s["phases"].as_array().unwrap().len(), 3, "{s}");
+        let (readers, talkers, users) = (
+            group(&s, "readers"),
+            group(&s, "talkers"),
+            group(&s, "users"),
+        );
+        for p in [readers, talkers, users] {
+            assert_eq!(p["counters"]["errors"], serde_json::json!({}), "{p}");
+            assert_eq!(p["transport"], "websocket");
+        }
+        // Readers (the one weighted group: all 30 of [load]): every
+        // message of the window to each.
+        let published = count(readers, "published");
+        assert!(near(published, 50.0 * WINDOW_S), "readers {published}");
+        assert_eq!(count(readers, "owed"), published * 30.0, "{readers}");
+        assert_eq!(count(readers, "lost"), 0.0, "{readers}");
+        // Talkers: 10 connections at `talk`/s each.
+        let sent = count(talkers, "published");
+        let want = 10.0 * f64::from(talk) * WINDOW_S;
+        assert!(near(sent, want), "talkers sent {sent}, want {want}");
+        assert_eq!(count(talkers, "delivered"), sent, "{talkers}");
+        // Users: 5 flows, an iteration every 100 ms.
+        let timed = users["latency"]["flow.hi"]["count"].as_f64().unwrap();
+        assert!(near(timed, 5.0 * 10.0 * WINDOW_S), "users timed {timed}");
+        // Each group's own latency, and no other's.
+        assert!(readers["latency"]["push_latency"]["count"].as_u64() > Some(0));
+        assert!(readers["latency"].get("echo_rtt").is_none(), "{readers}");
+        assert!(talkers["latency"]["echo_rtt"]["count"].as_u64() > Some(0));
+        assert!(talkers["latency"].get("push_latency").is_none(), "{talkers}");
+        let run = newest_run(&dir.join("results"));
+        for f in ["readers-push_latency.hdr", "talkers-echo_rtt.hdr", "users-flow.hi.hdr"] {
+            assert!(run.join(f).exists(), "{f}");
+        }
+        assert!(report.contains("all 3 groups at once"), "{report}");
+        seen.push((published, timed));
+    }
+    // Five times the talkers' traffic did not move the other groups.
+    let (a, b) = (seen[0], seen[1]);
+    assert!(near(b.0, a.0) && near(b.1, a.1), "{seen:?}");
+}
+
+#[test]
+fn groups_keep_their_own_rates_side_by_side() {
+    let _one = serial();
+    each_group_keeps_its_rate(&[], "one-process");
+}
+
+#[test]
+fn groups_keep_their_own_rates_over_worker_processes() {
+    let _one = serial();
+    each_group_keeps_its_rate(&["--workers", "2"], "workers");
+}
+
+/// A threshold naming a group is checked on that group alone; one
+/// naming none on every group producing its metric.
+#[test]
+fn a_group_threshold_is_checked_on_its_group() {
+    let _one = serial();
+    let dir = temp_dir("groups", "thresholds");
+    let file = dir.join("t.toml");
+    std::fs::write(
+        &file,
+        scenario(
+            10,
+            "\"talkers.echo_rtt.p50 < 1ns\", \"readers.delivered_ratio >= 1.0\", \"echo_rtt.max < 10s\"",
+        ),
+    )
+    .unwrap();
+    let results = dir.join("results");
+    let out = wsbench(&[
+        "run",
+        file.to_str().unwrap(),
+        "--quiet",
+        "--no-calibrate",
+        "--results",
+        results.to_str().unwrap(),
+    ]);
+    let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    let s = common::summary(&newest_run(&results));
+    let verdicts: Vec<(&str, &str, bool)> = s["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["threshold"].as_str().unwrap(),
+                t["transport"].as_str().unwrap(),
+                t["passed"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("talkers.echo_rtt.p50 < 1ns", "talkers", false),
+            ("readers.delivered_ratio >= 1.0", "readers", true),
+            ("echo_rtt.max < 10s", "talkers", true),
+        ],
+        "{report}"
+    );
+}
