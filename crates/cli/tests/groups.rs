@@ -87,9 +87,16 @@ fn each_group_keeps_its_rate(extra: &[&str], name: &str) {
         assert!(readers["latency"]["push_latency"]["count"].as_u64() > Some(0));
         assert!(readers["latency"].get("echo_rtt").is_none(), "{readers}");
         assert!(talkers["latency"]["echo_rtt"]["count"].as_u64() > Some(0));
-        assert!(talkers["latency"].get("push_latency").is_none(), "{talkers}");
+        assert!(
+            talkers["latency"].get("push_latency").is_none(),
+            "{talkers}"
+        );
         let run = newest_run(&dir.join("results"));
-        for f in ["readers-push_latency.hdr", "talkers-echo_rtt.hdr", "users-flow.hi.hdr"] {
+        for f in [
+            "readers-push_latency.hdr",
+            "talkers-echo_rtt.hdr",
+            "users-flow.hi.hdr",
+        ] {
             assert!(run.join(f).exists(), "{f}");
         }
         assert!(report.contains("all 3 groups at once"), "{report}");

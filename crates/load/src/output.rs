@@ -339,14 +339,25 @@ pub fn table(summary: &Summary) -> String {
                 Some(l) => format!("{} p50 {} p99 {} ms", main.name(), ms(l.p50), ms(l.p99)),
                 None => format!("no {}", main.name()),
             };
+            let (what, seen) = match (st.arrivals_from, st.arrivals) {
+                (Some(a), Some(b)) => (
+                    format!(
+                        "arrivals {a:.0} → {b:.0}/s, {} → {} opened",
+                        st.from, st.target
+                    ),
+                    "connections opened",
+                ),
+                _ => (
+                    format!("{} → {} connections", st.from, st.target),
+                    "open connections",
+                ),
+            };
             notes.push(format!(
-                "{}: {} {:.1}–{:.1} s, {} → {} connections; open connections {}; {latency}",
+                "{}: {} {:.1}–{:.1} s, {what}; {seen} {}; {latency}",
                 p.label(),
                 st.name,
                 st.start_s,
                 st.end_s,
-                st.from,
-                st.target,
                 match st.worst_gap {
                     Some(g) => format!("within {g} of the profile over {} samples", st.samples),
                     None => "not sampled".to_owned(),

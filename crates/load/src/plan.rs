@@ -253,6 +253,7 @@ mod tests {
         let stage = |secs, rate| Stage {
             duration: Duration::from_secs(secs),
             target: 1,
+            arrivals: None,
             rate,
             restart: None,
             drop: None,

@@ -190,6 +190,7 @@ mod tests {
         Stage {
             duration: Duration::from_secs(secs),
             target: 1,
+            arrivals: None,
             rate,
             restart: None,
             drop: None,

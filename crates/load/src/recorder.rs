@@ -388,6 +388,7 @@ impl Timeline {
             t_s: now_s,
             msg_rate: received.saturating_sub(self.last_received) as f64 / span,
             open: Counts::get(&rec.counts.open_now),
+            opened: Counts::get(&rec.counts.opened),
             errors: errors.saturating_sub(self.last_errors),
             p50,
             p99,

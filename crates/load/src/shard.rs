@@ -106,6 +106,7 @@ fn workers_progress(dirs: &[&Path]) -> Option<TimelinePoint> {
         s.t_s = s.t_s.max(p.t_s);
         s.msg_rate += p.msg_rate;
         s.open += p.open;
+        s.opened += p.opened;
         s.errors += p.errors;
         s.p50 = s.p50.max(p.p50);
         s.p99 = s.p99.max(p.p99);
@@ -396,6 +397,7 @@ mod tests {
                 t_s: 3.0 + i as f64,
                 msg_rate: 100.0,
                 open: 10,
+                opened: 12,
                 errors: i as u64,
                 p50: 1_000 * (i as u64 + 1),
                 p99: 5_000 * (i as u64 + 1),

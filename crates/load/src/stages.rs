@@ -43,6 +43,9 @@ pub(crate) struct Lives {
 impl Lives {
     /// The lives of `stages`.
     pub(crate) fn of(stages: &[Stage]) -> Lives {
+        if stages.first().is_some_and(|s| s.arrivals.is_some()) {
+            return Lives::arriving(stages);
+        }
         let mut lives: Vec<Life> = Vec::new();
         let mut open: Vec<usize> = Vec::new();
         let mut drops = Vec::new();
@@ -71,6 +74,49 @@ impl Lives {
                 }
             }
             count = b;
+            start += nanos(stage.duration);
+        }
+        Lives {
+            t0_ns: 0,
+            lives,
+            drops,
+        }
+    }
+
+    /// The lives of arrival stages: the `k`-th connection (from 1) opens
+    /// when the arrival rate's integral reaches `k`. Within a stage ramping
+    /// from `a` to `b` per second over `d`, `a·t + (b − a)·t²/(2d)`
+    /// connections have arrived `t` after its start. Each is its own slot,
+    /// so processes share them in turn, and none is told to leave.
+    fn arriving(stages: &[Stage]) -> Lives {
+        let mut lives = Vec::new();
+        let mut drops = Vec::new();
+        let (mut before, mut arrived, mut start) = (0.0f64, 0.0f64, 0u64);
+        let mut k = 1u64;
+        for stage in stages {
+            if let Some(share) = stage.drop {
+                drops.push((start, share));
+            }
+            let d = stage.duration.as_secs_f64();
+            let (a, b) = (before, stage.arrivals.unwrap_or(0.0));
+            let in_stage = (a + b) / 2.0 * d;
+            while (k as f64) <= arrived + in_stage + 1e-6 {
+                let n = (k as f64 - arrived).max(0.0);
+                let t = if (b - a).abs() < 1e-12 {
+                    n / a
+                } else {
+                    let slope = (b - a) / d;
+                    (-a + (a * a + 2.0 * slope * n).max(0.0).sqrt()) / slope
+                };
+                lives.push(Life {
+                    slot: k - 1,
+                    opens: start + nanos(std::time::Duration::from_secs_f64(t.clamp(0.0, d))),
+                    leaves: None,
+                });
+                k += 1;
+            }
+            arrived += in_stage;
+            before = b;
             start += nanos(stage.duration);
         }
         Lives {
@@ -157,13 +203,73 @@ mod tests {
         Stage {
             duration: Duration::from_millis(ms),
             target,
+            arrivals: None,
             rate: None,
             restart: None,
             drop: None,
         }
     }
 
+    fn arrivals(ms: u64, rate: f64) -> Stage {
+        Stage {
+            arrivals: Some(rate),
+            ..stage(ms, 0)
+        }
+    }
+
     const MS: u64 = 1_000_000;
+
+    /// Arrivals opened in `[from, to)` ms.
+    fn opened(lives: &Lives, from: u64, to: u64) -> usize {
+        let (from, to) = (from * MS, to * MS);
+        lives
+            .lives
+            .iter()
+            .filter(|l| l.opens >= from && l.opens < to)
+            .count()
+    }
+
+    #[test]
+    fn arrivals_follow_the_rate_and_its_ramps() {
+        // Ramp to 100/s over 1 s (50), hold 1 s (100), down to 0 in 1 s (50).
+        let lives = Lives::of(&[
+            arrivals(1000, 100.0),
+            arrivals(1000, 100.0),
+            arrivals(1000, 0.0),
+        ]);
+        assert_eq!(lives.lives.len(), 200);
+        assert_eq!(
+            wsbench_model::scenario::arrivals_in(&[
+                arrivals(1000, 100.0),
+                arrivals(1000, 100.0),
+                arrivals(1000, 0.0),
+            ]),
+            200
+        );
+        // Each its own slot, in opening order, none told to leave.
+        assert!(
+            lives
+                .lives
+                .iter()
+                .enumerate()
+                .all(|(i, l)| l.slot == i as u64)
+        );
+        assert!(lives.lives.windows(2).all(|w| w[0].opens <= w[1].opens));
+        assert!(lives.lives.iter().all(|l| l.leaves.is_none()));
+        // The ramp's first half opens a quarter of its 50 (rate ∝ t).
+        assert_eq!(opened(&lives, 0, 500), 12);
+        // The 50th at its very end.
+        assert_eq!(opened(&lives, 0, 1000), 49);
+        assert_eq!(lives.lives[49].opens, 1000 * MS);
+        // The hold: one every 10 ms.
+        assert_eq!(opened(&lives, 1001, 1501), 50);
+        assert_eq!(lives.lives[99].opens, 1500 * MS);
+        // The fall: three quarters of its 50 in its first half (37.5).
+        assert_eq!(opened(&lives, 2001, 2500), 37);
+        assert_eq!(opened(&lives, 2001, 3001), 50);
+        // Two processes share them in turn.
+        assert_eq!(lives.share(1, 2).count(), 100);
+    }
 
     #[test]
     fn the_count_follows_the_profile_and_the_last_in_leaves_first() {

@@ -135,6 +135,7 @@ pub fn merge_part_dirs(
             e.t_s = e.t_s.max(p.t_s);
             e.msg_rate += p.msg_rate;
             e.open += p.open;
+            e.opened += p.opened;
             e.errors += p.errors;
         }
         if let Some(file) = &part.phase.timeline_log {

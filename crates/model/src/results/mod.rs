@@ -295,6 +295,9 @@ pub struct TimelinePoint {
     pub msg_rate: f64,
     /// Connections open at the end of the interval.
     pub open: u64,
+    /// Connections opened since the phase started (reopenings count).
+    #[serde(default)]
+    pub opened: u64,
     /// Errors in the interval.
     pub errors: u64,
     /// Median of the main latency in the interval, ns (0 when none).

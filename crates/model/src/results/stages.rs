@@ -19,9 +19,17 @@ pub struct StageSpan {
     /// From and to, seconds since the phase started.
     pub start_s: f64,
     pub end_s: f64,
-    /// Open connections the profile gives at the start and at the end.
+    /// Open connections the profile gives at the start and at the end;
+    /// for arrival stages, the connections opened since the phase started
+    /// (compared with the timeline's `opened`).
     pub from: u64,
     pub target: u64,
+    /// Arrival stages: connections opened per second at the start and at
+    /// the end (ramped linearly in between).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrivals_from: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrivals: Option<f64>,
     /// Push: the publish rate the stage ends at, messages per second,
     /// when it sets one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -29,7 +37,9 @@ pub struct StageSpan {
     /// Timeline samples inside the stage.
     pub samples: u64,
     /// The largest difference between the open connections of a sample
-    /// and the profile at that second (`None`: no sample in the stage).
+    /// and the profile at that second (arrival stages: between the
+    /// connections opened so far and those the profile opened by then;
+    /// `None`: no sample in the stage).
     pub worst_gap: Option<u64>,
     /// The phase's main latency (push_latency, echo_rtt, …) of the values
     /// whose start instant (the intended publish or send time) fell in
@@ -41,42 +51,58 @@ pub struct StageSpan {
 impl StageSpan {
     /// The spans of `stages`, nothing observed yet.
     pub fn plan(stages: &[Stage]) -> Vec<StageSpan> {
-        let (mut from, mut start) = (0, 0.0);
+        let (mut from, mut start, mut rate_before) = (0, 0.0, 0.0);
         let mut out = Vec::with_capacity(stages.len());
         for (i, s) in stages.iter().enumerate() {
             let end = start + s.duration.as_secs_f64();
+            let target = match s.arrivals {
+                Some(_) => crate::scenario::arrivals_in(&stages[..=i]),
+                None => s.target,
+            };
             out.push(StageSpan {
                 name: format!("stage{}", i + 1),
                 start_s: start,
                 end_s: end,
                 from,
-                target: s.target,
+                target,
+                arrivals_from: s.arrivals.map(|_| rate_before),
+                arrivals: s.arrivals,
                 rate: s.rate,
                 samples: 0,
                 worst_gap: None,
                 main_latency: None,
             });
-            (from, start) = (s.target, end);
+            (from, start) = (target, end);
+            rate_before = s.arrivals.unwrap_or(0.0);
         }
         out
     }
 
-    /// The count the profile gives at `t_s` (within the stage).
+    /// The count the profile gives at `t_s` (within the stage): open
+    /// connections, or for an arrival stage connections opened so far
+    /// (`a·τ + (b − a)·τ²/2d` after the stage's start).
     pub fn profile_at(&self, t_s: f64) -> f64 {
         let span = (self.end_s - self.start_s).max(1e-9);
-        let f = ((t_s - self.start_s) / span).clamp(0.0, 1.0);
-        self.from as f64 + (self.target as f64 - self.from as f64) * f
+        let tau = (t_s - self.start_s).clamp(0.0, span);
+        if let (Some(a), Some(b)) = (self.arrivals_from, self.arrivals) {
+            return self.from as f64 + a * tau + (b - a) * tau * tau / (2.0 * span);
+        }
+        self.from as f64 + (self.target as f64 - self.from as f64) * tau / span
     }
 
-    /// Compares `timeline`'s open connections with the profile, sample by
-    /// sample, for every span.
+    /// Compares `timeline`'s open connections (arrival stages: opened so
+    /// far) with the profile, sample by sample, for every span.
     pub fn observe(spans: &mut [StageSpan], timeline: &[TimelinePoint]) {
         for s in spans {
             let inside = timeline
                 .iter()
                 .filter(|p| p.t_s > s.start_s && p.t_s <= s.end_s);
+            let seen = |p: &TimelinePoint| match s.arrivals {
+                Some(_) => p.opened,
+                None => p.open,
+            };
             let gaps: Vec<u64> = inside
-                .map(|p| (p.open as f64 - s.profile_at(p.t_s)).abs().round() as u64)
+                .map(|p| (seen(p) as f64 - s.profile_at(p.t_s)).abs().round() as u64)
                 .collect();
             s.samples = gaps.len() as u64;
             s.worst_gap = gaps.into_iter().max();
@@ -171,6 +197,7 @@ mod tests {
         let stage = |s, target| Stage {
             duration: Duration::from_secs(s),
             target,
+            arrivals: None,
             rate: None,
             restart: None,
             drop: None,

@@ -66,7 +66,7 @@ use toml::Spanned;
 use self::input::{Checker, RawLoad, RawScenario, RawWorkload, target};
 use self::protocol::{check_url_scheme, protocol, required_endpoints, roles};
 pub use self::reconnect::Reconnect;
-pub use self::stages::Stage;
+pub use self::stages::{Stage, arrivals_in};
 use crate::threshold::Threshold;
 pub use crate::workload::{PayloadKind, RunShape, Transport, WorkloadKind};
 

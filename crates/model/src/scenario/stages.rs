@@ -20,8 +20,13 @@ use super::{MAX_CONNECTIONS, ScenarioError, WorkloadKind};
 pub struct Stage {
     /// How long the step lasts.
     pub duration: Duration,
-    /// Open connections at its end.
+    /// Open connections at its end (an arrival stage: 0, unused).
     pub target: u64,
+    /// An arrival stage: connections opened per second at its end,
+    /// ramped linearly from the stage before's (0 at the start); each
+    /// connection that arrives runs its workload until it ends by itself
+    /// (a flow's `repeat`) or the phase ends. `None`: a count stage.
+    pub arrivals: Option<f64>,
     /// The rate at its end (`None`: the rate before it holds): push,
     /// messages published per second; echo and rpc, messages sent per
     /// second per connection.
@@ -41,7 +46,10 @@ pub struct Stage {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawStage {
     duration: Spanned<String>,
-    target: Spanned<u64>,
+    #[serde(default)]
+    target: Option<Spanned<u64>>,
+    #[serde(default)]
+    arrivals: Option<Spanned<f64>>,
     #[serde(default)]
     rate: Option<Spanned<f64>>,
     #[serde(default)]
@@ -103,8 +111,13 @@ pub(super) fn shape(
             Some("the window is the stages after the warm-up: shorten warmup"),
         ));
     }
+    let connections = if stages[0].arrivals.is_some() {
+        arrivals_in(&stages)
+    } else {
+        stages.iter().map(|s| s.target).max().unwrap_or(0)
+    };
     Ok(Shape {
-        connections: stages.iter().map(|s| s.target).max().unwrap_or(0),
+        connections,
         ramp_rate: DEFAULT_RAMP_RATE,
         duration: total - warmup,
         stages,
@@ -139,10 +152,51 @@ fn stages(
                 Some("to jump, ramp over a short time, e.g. \"100ms\""),
             ));
         }
-        let target = *s.target.get_ref();
+        let (target, arrivals) = match (&s.target, &s.arrivals) {
+            (Some(t), None) => (*t.get_ref(), None),
+            (None, Some(a)) => (0, Some(*a.get_ref())),
+            (Some(_), Some(a)) => {
+                return Err(c.at(
+                    a.span(),
+                    "a stage sets target (open connections) or arrivals (connections opened per second), not both",
+                    None,
+                ));
+            }
+            (None, None) => {
+                return Err(c.at(
+                    s.duration.span(),
+                    "a stage needs target = N (open connections) or arrivals = R (connections opened per second)",
+                    None,
+                ));
+            }
+        };
+        let at = match (&s.target, &s.arrivals) {
+            (Some(t), _) => t.span(),
+            (None, Some(a)) => a.span(),
+            (None, None) => s.duration.span(),
+        };
+        let first_kind = out.first().map(|f: &Stage| f.arrivals.is_some());
+        if first_kind.is_some_and(|k| k != arrivals.is_some()) {
+            return Err(c.at(
+                at.clone(),
+                "a profile's stages are all counts (target) or all arrival rates (arrivals)",
+                Some("open connections or connections opened per second: pick one for the phase"),
+            ));
+        }
+        if let Some(a) = arrivals
+            && !(0.0..=MAX_CONNECTIONS as f64).contains(&a)
+        {
+            return Err(c.at(
+                at,
+                format!("arrivals = {a} is out of range"),
+                Some(&format!(
+                    "connections opened per second, 0 to {MAX_CONNECTIONS}"
+                )),
+            ));
+        }
         if target > MAX_CONNECTIONS {
             return Err(c.at(
-                s.target.span(),
+                at.clone(),
                 format!("target = {target} is out of range"),
                 Some(&format!("between 0 and {MAX_CONNECTIONS}")),
             ));
@@ -150,7 +204,7 @@ fn stages(
         openings += target.saturating_sub(count);
         if openings > MAX_OPENINGS {
             return Err(c.at(
-                s.target.span(),
+                at,
                 format!("the stages open more than {MAX_OPENINGS} connections in all"),
                 Some("fewer or smaller cycles"),
             ));
@@ -168,19 +222,45 @@ fn stages(
         out.push(Stage {
             duration,
             target,
+            arrivals,
             rate,
             restart,
             drop,
         });
     }
+    if out[0].arrivals.is_some() {
+        openings = arrivals_in(&out);
+        if openings > MAX_OPENINGS {
+            return Err(c.at(
+                raw.span(),
+                format!("the stages open {openings} connections, more than {MAX_OPENINGS}"),
+                Some("lower the arrival rates or shorten the stages"),
+            ));
+        }
+    }
     if openings == 0 {
         return Err(c.at(
             raw.span(),
-            "every stage's target is 0: nothing would open",
-            Some("give a stage a target above 0"),
+            "no stage opens a connection (every target or arrival rate is 0)",
+            Some("give a stage a target or arrivals above 0"),
         ));
     }
     Ok(out)
+}
+
+/// The connections arrival stages open in all: each stage's rate ramps
+/// linearly from the one before's (0 at the start), so it opens the
+/// mean of the two rates times its duration.
+pub fn arrivals_in(stages: &[Stage]) -> u64 {
+    let mut before = 0.0;
+    let mut total = 0.0;
+    for s in stages {
+        let r = s.arrivals.unwrap_or(0.0);
+        total += (before + r) / 2.0 * s.duration.as_secs_f64();
+        before = r;
+    }
+    // A whisker under an integer is that integer (float sums).
+    (total + 1e-6).floor() as u64
 }
 
 /// A stage's restart storm: how long the server stays down, within the
@@ -331,154 +411,4 @@ fn classic(c: &Checker<'_>, load: &RawLoad, table: Range<usize>) -> Result<Shape
 }
 
 #[cfg(test)]
-mod tests {
-    use crate::Scenario;
-    use std::time::Duration;
-
-    fn parse(load: &str) -> Result<Scenario, crate::scenario::ScenarioError> {
-        let text = format!(
-            "schema_version = 1\nname = \"x\"\n[target]\nbuiltin = true\n[load]\n\
-             transports = [\"websocket\"]\n{load}\n[workload]\nkind = \"push\"\nrate = 5\n"
-        );
-        Scenario::parse("s.toml", &text)
-    }
-
-    #[test]
-    fn stages_give_the_connections_and_the_window() {
-        let s = parse(
-            "warmup = \"1s\"\nstages = [{ duration = \"2s\", target = 40 }, \
-             { duration = \"3s\", target = 40 }, { duration = \"1s\", target = 0 }]",
-        )
-        .unwrap();
-        assert_eq!(s.connections, 40);
-        assert_eq!(s.duration, Duration::from_secs(5));
-        assert_eq!(s.stages.len(), 3);
-        assert_eq!(s.stages[1].target, 40);
-        assert_eq!(s.stages[0].rate, None);
-        let s = parse("stages = [{ duration = \"1s\", target = 3, rate = 50 }]").unwrap();
-        assert_eq!(s.stages[0].rate, Some(50.0));
-        let s =
-            parse("reconnect = {}\nstages = [{ duration = \"1s\", target = 3, drop = \"30%\" }]")
-                .unwrap();
-        assert_eq!((s.stages[0].drop, s.stages[0].restart), (Some(0.3), None));
-        // As an array of tables, too.
-        let s = parse("[[load.stages]]\nduration = \"1s\"\ntarget = 3\n").unwrap();
-        assert_eq!((s.connections, s.duration), (3, Duration::from_secs(1)));
-    }
-
-    #[test]
-    fn a_threshold_on_a_stage_needs_the_stage_and_the_main_latency() {
-        let with = |t: &str, load: &str| {
-            let text = format!(
-                "schema_version = 1\nname = \"x\"\nthresholds = [\"{t}\"]\n[target]\nbuiltin = true\n\
-                 [load]\ntransports = [\"websocket\"]\n{load}\n[workload]\nkind = \"push\"\nrate = 5\n"
-            );
-            Scenario::parse("s.toml", &text)
-        };
-        let two = "stages = [{ duration = \"1s\", target = 3 }, { duration = \"1s\", target = 0 }]";
-        assert!(with("stage2.push_latency.p99 < 1s", two).is_ok());
-        for (t, load, says) in [
-            ("stage3.push_latency.p99 < 1s", two, "has 2 stages"),
-            (
-                "stage1.push_latency.p99 < 1s",
-                "connections = 1\nduration = \"1s\"",
-                "no stages",
-            ),
-            (
-                "stage1.publish_lag.p99 < 1s",
-                two,
-                "per stage, push_latency is kept",
-            ),
-            ("stage1.errors == 0", two, "per stage, push_latency is kept"),
-        ] {
-            let e = with(t, load).unwrap_err();
-            assert!(e.message.contains(says), "{t}: {e}");
-            assert_eq!((e.line, e.column), (3, 16), "{t}: {e}");
-        }
-    }
-
-    #[test]
-    fn bad_stages_are_refused_where_they_are_written() {
-        for (load, line, col, says) in [
-            (
-                "connections = 5\nstages = [{ duration = \"1s\", target = 3 }]",
-                7,
-                15,
-                "connections cannot be set with stages",
-            ),
-            ("stages = []", 7, 10, "no stages"),
-            (
-                "stages = [{ duration = \"0s\", target = 3 }]",
-                7,
-                24,
-                "more than 0",
-            ),
-            (
-                "stages = [{ duration = \"1s\", target = 0 }]",
-                7,
-                10,
-                "nothing would open",
-            ),
-            (
-                "stages = [{ duration = \"1s\", target = 2000000 }]",
-                7,
-                39,
-                "out of range",
-            ),
-            (
-                "warmup = \"3s\"\nstages = [{ duration = \"1s\", target = 3 }]",
-                7,
-                10,
-                "leaves nothing",
-            ),
-            (
-                "stages = [{ duration = \"1s\", goal = 3 }]",
-                7,
-                30,
-                "unknown field",
-            ),
-            ("duration = \"1s\"", 5, 1, "[load] has no connections"),
-            (
-                "stages = [{ duration = \"1s\", target = 3, restart = \"500ms\" }]",
-                7,
-                52,
-                "needs connections that reconnect",
-            ),
-            (
-                "reconnect = {}\nstages = [{ duration = \"1s\", target = 3, restart = \"1s\" }]",
-                8,
-                52,
-                "less than the stage",
-            ),
-            (
-                "stages = [{ duration = \"1s\", target = 3, drop = \"10%\" }]",
-                7,
-                49,
-                "needs connections that reconnect",
-            ),
-            (
-                "reconnect = {}\nstages = [{ duration = \"1s\", target = 3, drop = \"0.3\" }]",
-                8,
-                49,
-                "not a share",
-            ),
-            (
-                "reconnect = {}\nstages = [{ duration = \"1s\", target = 3, drop = \"120%\" }]",
-                8,
-                49,
-                "not a share",
-            ),
-            (
-                "stages = [{ duration = \"1s\", target = 3, rate = -1 }]",
-                7,
-                49,
-                "out of range",
-            ),
-        ] {
-            let e = parse(load).unwrap_err();
-            assert!(e.message.contains(says), "{load}: {e}");
-            assert_eq!((e.line, e.column), (line, col), "{load}: {e}");
-            assert!(e.hint.is_some() || says == "unknown field", "{load}: {e}");
-        }
-    }
-}
+mod tests;
