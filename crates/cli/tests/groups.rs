@@ -130,7 +130,8 @@ fn a_group_threshold_is_checked_on_its_group() {
         &file,
         scenario(
             10,
-            "\"talkers.echo_rtt.p50 < 1ns\", \"readers.delivered_ratio >= 1.0\", \"echo_rtt.max < 10s\"",
+            "\"talkers.echo_rtt.p50 < 1ns\", \"readers.delivered_ratio >= 1.0\", \"echo_rtt.max < 10s\", \
+             \"users.flow.hi.max < 10s\"",
         ),
     )
     .unwrap();
@@ -146,6 +147,9 @@ fn a_group_threshold_is_checked_on_its_group() {
     let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(1), "{report}");
     let s = common::summary(&newest_run(&results));
+    let users = group(&s, "users");
+    let timer_max = users["latency"]["flow.hi"]["max"].as_f64();
+    assert_eq!(s["thresholds"][3]["value"].as_f64(), timer_max, "{s}");
     let verdicts: Vec<(&str, &str, bool)> = s["thresholds"]
         .as_array()
         .unwrap()
@@ -164,6 +168,7 @@ fn a_group_threshold_is_checked_on_its_group() {
             ("talkers.echo_rtt.p50 < 1ns", "talkers", false),
             ("readers.delivered_ratio >= 1.0", "readers", true),
             ("echo_rtt.max < 10s", "talkers", true),
+            ("users.flow.hi.max < 10s", "users", true),
         ],
         "{report}"
     );

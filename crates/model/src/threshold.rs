@@ -6,7 +6,8 @@
 //! `max`) and a time unit (`ns`, `us`, `ms`, `s`); counts and ratios take
 //! a bare number. Without a transport, the check applies to every phase;
 //! with a stage (`stage2.push_latency.p99 < 20ms`, stages counted from 1),
-//! to the phase's main latency in that stage of a stage profile. With a
+//! to the phase's main latency in that stage of a stage profile. A flow's
+//! timer is `flow.NAME` (`flow.say.p99 < 50ms`, `flow.say_uncorrected…`). With a
 //! group (`writers.echo_rtt.p99 < 20ms`), to that group of a mixed
 //! population; without, to every group whose workload produces the metric.
 
@@ -122,6 +123,10 @@ pub struct Threshold {
     /// The stage of a stage profile it applies to, from 1; `None`: the
     /// whole window.
     pub stage: Option<usize>,
+    /// A flow timer (`flow.say.p99 < 50ms`): the name its values are
+    /// reported under (`flow.say`, `flow.say_uncorrected`), read instead
+    /// of `metric` (then `flow_time` or its uncorrected twin).
+    pub timer: Option<String>,
     /// What is measured.
     pub metric: Measure,
     /// The comparison.
@@ -205,6 +210,23 @@ impl Threshold {
         if stage.is_some() {
             parts.remove(0);
         }
+        let timer = match parts.as_slice() {
+            ["flow", name, _, ..] => {
+                let (_, corrected) =
+                    metric::flow_timer_of(&format!("flow.{name}")).unwrap_or((name, true));
+                let key = format!("flow.{name}");
+                parts.splice(
+                    0..2,
+                    [if corrected {
+                        Metric::FlowTime.name()
+                    } else {
+                        Metric::FlowTimeUncorrected.name()
+                    }],
+                );
+                Some(key)
+            }
+            _ => None,
+        };
         let metric_name = parts.first().copied().unwrap_or_default();
         // `p99.9` splits in two.
         let stat_text = parts[1.min(parts.len())..].join(".");
@@ -287,6 +309,7 @@ impl Threshold {
             group,
             transport,
             stage,
+            timer,
             metric,
             op,
             value,
@@ -298,7 +321,8 @@ impl Threshold {
 /// metric, and followed by one.
 fn group_prefix<'a>(parts: &[&'a str]) -> Option<&'a str> {
     let known = |p: &str| {
-        metric::find(p).is_some()
+        p == "flow"
+            || metric::find(p).is_some()
             || Transport::ALL.iter().any(|t| t.name() == p)
             || p.strip_prefix("stage")
                 .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
@@ -368,6 +392,25 @@ mod tests {
         // Not a stage: a group's name (the scenario knows whether it has one).
         let t = Threshold::parse("stagetwo.push_latency.p99 < 1s").unwrap();
         assert_eq!(t.group.as_deref(), Some("stagetwo"));
+    }
+
+    #[test]
+    fn a_flow_timer_reads_its_own_histogram() {
+        let t = Threshold::parse("flow.say.p99 < 50ms").unwrap();
+        assert_eq!(t.timer.as_deref(), Some("flow.say"));
+        assert_eq!(t.metric.metric(), Metric::FlowTime);
+        let t = Threshold::parse("chatters.flow.say_uncorrected.p99.9 < 1s").unwrap();
+        assert_eq!(
+            (t.group.as_deref(), t.timer.as_deref()),
+            (Some("chatters"), Some("flow.say_uncorrected"))
+        );
+        assert_eq!(t.metric.metric(), Metric::FlowTimeUncorrected);
+        assert!(
+            matches!(t.metric, Measure::Latency { stat: Stat::Percentile(p), .. } if p == 99.9)
+        );
+        assert_eq!(Threshold::parse("flow_time.p99 < 1s").unwrap().timer, None);
+        let e = Threshold::parse("flow.say < 1s").unwrap_err();
+        assert!(e.message.contains("unknown metric"), "{e:?}");
     }
 
     #[test]

@@ -173,3 +173,41 @@ fn thresholds_name_a_group_that_produces_the_metric() {
     assert_eq!(line, 3);
     assert!(msg.contains("this scenario has none"), "{msg}");
 }
+
+/// `flow.NAME` thresholds name a timed expect of the flow, over the
+/// window; a group prefix reaches a flow group's timers.
+#[test]
+fn flow_timer_thresholds_name_a_timed_expect() {
+    let flow = |thresholds: &str| {
+        format!(
+            "schema_version = 1\nname = \"f\"\nthresholds = [{thresholds}]\n\
+             [target]\nbuiltin = true\n[load]\nconnections = 4\nduration = \"1s\"\n\
+             [[group]]\nname = \"chatters\"\ntransport = \"websocket\"\nweight = 1\n\
+             [group.workload]\nkind = \"flow\"\n\
+             [[group.workload.steps]]\nsend = 'hi'\n\
+             [[group.workload.steps]]\nexpect = {{ contains = \"hi\" }}\ntime = \"say\"\n\
+             [[group]]\nname = \"talkers\"\ntransport = \"websocket\"\nconnections = 2\n\
+             workload = {{ kind = \"echo\", rate = 1 }}\n"
+        )
+    };
+    for ok in [
+        "\"flow.say.p99 < 50ms\"",
+        "\"chatters.flow.say_uncorrected.max < 1s\"",
+    ] {
+        Scenario::parse("f.toml", &flow(ok)).unwrap();
+    }
+    for (t, says) in [
+        (
+            "\"flow.said.p99 < 50ms\"",
+            "no timed expect is named \"said\"",
+        ),
+        (
+            "\"talkers.flow.say.p99 < 50ms\"",
+            "no timed expect is named \"say\"",
+        ),
+    ] {
+        let (line, msg) = error(&flow(t));
+        assert_eq!(line, 3, "{msg}");
+        assert!(msg.contains(says), "{t}: {msg}");
+    }
+}

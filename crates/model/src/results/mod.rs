@@ -444,6 +444,11 @@ impl Summary {
                         .and_then(|s| s.main_latency.as_ref())
                         .and_then(|s| s.stat(stat, dir)),
                     (Some(_), Measure::Scalar(_)) => None,
+                    (None, Measure::Latency { stat, .. }) if t.timer.is_some() => t
+                        .timer
+                        .as_ref()
+                        .and_then(|key| p.latency.get(key))
+                        .and_then(|s| s.stat(stat, dir)),
                     (None, _) => p.metric(&t.metric, dir),
                 };
                 out.push(ThresholdResult {

@@ -195,6 +195,49 @@ fn thresholds_evaluate_per_phase() {
 }
 
 #[test]
+fn a_flow_timer_threshold_reads_that_timer_and_a_group_its_group() {
+    let timed = |values: &[u64]| {
+        let mut h = latency_histogram();
+        values.iter().for_each(|&v| h.record(v).unwrap());
+        LatencyStats::of(&h, "x.hdr")
+    };
+    let mut p = PhaseSummary {
+        transport: "websocket".into(),
+        workload: "flow".into(),
+        group: Some("chatters".into()),
+        ..PhaseSummary::default()
+    };
+    p.latency
+        .insert("flow_time".into(), timed(&[1_000, 90_000_000]));
+    p.latency.insert("flow.say".into(), timed(&[1_000, 2_000]));
+    let mut q = p.clone();
+    q.group = Some("readers".into());
+    q.workload = "push".into();
+    q.latency.clear();
+    let ts = [
+        Threshold::parse("flow.say.max < 1ms").unwrap(),
+        Threshold::parse("flow_time.max < 1ms").unwrap(),
+        Threshold::parse("readers.errors == 0").unwrap(),
+    ];
+    let r = Summary::evaluate(&[p, q], &ts, None);
+    let verdicts: Vec<(&str, &str, bool)> = r
+        .iter()
+        .map(|r| (r.threshold.as_str(), r.transport.as_str(), r.passed))
+        .collect();
+    // A push group produces no flow timer: only the chatters are checked.
+    assert_eq!(
+        verdicts,
+        [
+            ("flow.say.max < 1ms", "chatters", true),
+            ("flow_time.max < 1ms", "chatters", false),
+            ("readers.errors == 0", "readers", true),
+        ]
+    );
+    assert_eq!(r[0].value, Some(2_000.0), "flow.say's own max");
+    assert!(r[1].value > Some(89e6), "flow_time's max: {:?}", r[1].value);
+}
+
+#[test]
 fn any_percentile_is_read_from_the_histogram_file() {
     let dir = std::env::temp_dir().join(format!("wsbench-pct-{}", std::process::id()));
     fs::create_dir_all(&dir).unwrap();

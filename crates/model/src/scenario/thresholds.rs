@@ -38,6 +38,9 @@ impl Scenario {
         if let Some(n) = t.stage {
             self.check_stage(t, n)?;
         }
+        if let Some(key) = &t.timer {
+            self.check_timer(t, key)?;
+        }
         let shape = RunShape {
             workload: self.workload,
             payload: self.payload,
@@ -117,6 +120,35 @@ impl Scenario {
                 ))
             }
         }
+    }
+
+    /// A flow timer's threshold needs a flow with that timer, over the
+    /// window (stages keep `flow_time` only).
+    fn check_timer(&self, t: &Threshold, key: &str) -> Result<(), (String, Option<String>)> {
+        let names: Vec<&str> = self
+            .flow
+            .iter()
+            .flat_map(|f| f.timers.iter().flatten())
+            .map(String::as_str)
+            .collect();
+        let bare = crate::metric::flow_timer_of(key).map_or(key, |(n, _)| n);
+        if !names.contains(&bare) {
+            return Err((
+                format!("{key}: no timed expect is named {bare:?}"),
+                Some(if names.is_empty() {
+                    "time = \"name\" on a flow's expect names a timer".to_owned()
+                } else {
+                    format!("timers: {}", names.join(", "))
+                }),
+            ));
+        }
+        if t.stage.is_some() {
+            return Err((
+                format!("per stage, flow_time is kept, not {key}"),
+                Some("drop the stage, or check stageN.flow_time".to_owned()),
+            ));
+        }
+        Ok(())
     }
 
     /// A threshold on stage `n` needs that stage, and the workload's main
