@@ -43,6 +43,20 @@ fn count(p: &serde_json::Value, counter: &str) -> f64 {
     p["counters"][counter].as_f64().unwrap()
 }
 
+/// The groups' windows opened within 50 ms of each other (their ramps
+/// and warm-ups differ: each started so that they would).
+fn windows_open_together(s: &serde_json::Value) {
+    let starts: Vec<std::time::SystemTime> = s["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| humantime::parse_rfc3339(p["window_start"].as_str().unwrap()).unwrap())
+        .collect();
+    let (lo, hi) = (starts.iter().min().unwrap(), starts.iter().max().unwrap());
+    let apart = hi.duration_since(*lo).unwrap();
+    assert!(apart.as_millis() <= 50, "windows {apart:?} apart: {s}");
+}
+
 /// Within 5% of `want`.
 fn near(got: f64, want: f64) -> bool {
     (got - want).abs() <= want * 0.05
@@ -100,6 +114,7 @@ fn each_group_keeps_its_rate(extra: &[&str], name: &str) {
             assert!(run.join(f).exists(), "{f}");
         }
         assert!(report.contains("all 3 groups at once"), "{report}");
+        windows_open_together(&s);
         seen.push((published, timed));
     }
     // Five times the talkers' traffic did not move the other groups.
@@ -172,4 +187,44 @@ fn a_group_threshold_is_checked_on_its_group() {
         ],
         "{report}"
     );
+}
+
+/// A group may follow its own stage profile next to a steady group: the
+/// staged group's open connections follow its profile second by second,
+/// the steady group keeps its rate, in one process and over workers.
+#[test]
+fn a_staged_group_follows_its_profile_next_to_a_steady_one() {
+    let _one = serial();
+    let dir = temp_dir("groups", "staged");
+    let file = dir.join("staged.toml");
+    std::fs::write(
+        &file,
+        "schema_version = 1\nname = \"staged\"\n[target]\nbuiltin = true\n\
+         [load]\nconnections = 20\nramp_rate = 10\nwarmup = \"1s\"\nduration = \"3s\"\n\
+         [[group]]\nname = \"steady\"\ntransport = \"websocket\"\nweight = 1\n\
+         workload = { kind = \"echo\", rate = 10 }\n\
+         [[group]]\nname = \"waves\"\ntransport = \"websocket\"\n\
+         stages = [{ duration = \"1s\", target = 40 }, { duration = \"2s\", target = 40 }, \
+         { duration = \"1s\", target = 10 }]\n\
+         workload = { kind = \"echo\", rate = 5 }\n",
+    )
+    .unwrap();
+    for (extra, name) in [(&[][..], "one"), (&["--workers", "2"][..], "two")] {
+        let (_, s) = run_quiet(&file, &dir.join(name), extra);
+        let (steady, waves) = (group(&s, "steady"), group(&s, "waves"));
+        for p in [steady, waves] {
+            assert_eq!(p["counters"]["errors"], serde_json::json!({}), "{p}");
+        }
+        let sent = count(steady, "published");
+        assert!(near(sent, 20.0 * 10.0 * WINDOW_S), "steady sent {sent}");
+        let stages = waves["stages"].as_array().unwrap();
+        assert_eq!(stages.len(), 3, "{waves}");
+        for st in stages {
+            // Within 2 connections (5% of 40) of the profile, allowing
+            // the handshake's lag on the ramp.
+            assert!(st["worst_gap"].as_u64().unwrap() <= 3, "{name}: {st}");
+        }
+        assert_eq!(count(waves, "connections_peak"), 40.0, "{waves}");
+        windows_open_together(&s);
+    }
 }

@@ -66,6 +66,9 @@ pub(crate) struct Phase {
     /// In a mixed population, the group this phase runs (its files and
     /// results are named after it).
     pub(crate) group: Option<String>,
+    /// How much later than it would alone the phase starts: groups of a
+    /// mixed population start apart so their windows open together.
+    pub(crate) delay: Duration,
     /// A target server process on this host (not the builtin one) whose
     /// CPU time, with its children's, is read at the window's edges.
     pub(crate) server_pid: Option<u32>,
@@ -96,6 +99,21 @@ pub(crate) struct Measured {
     pub(crate) record: Option<PublishRecord>,
     /// The builtin server's CPU share of the cores in the window.
     pub(crate) server_cpu_share: Option<f64>,
+}
+
+/// CLOCK_MONOTONIC instant `ns` on the wall clock, RFC 3339 with
+/// milliseconds.
+fn wall_clock(ns: u64) -> String {
+    let (now_wall, now_ns) = (
+        std::time::SystemTime::now(),
+        wsbench_protocol::clock::monotonic_ns(),
+    );
+    let wall = if ns <= now_ns {
+        now_wall - Duration::from_nanos(now_ns - ns)
+    } else {
+        now_wall + Duration::from_nanos(ns - now_ns)
+    };
+    humantime::format_rfc3339_millis(wall).to_string()
 }
 
 /// Readings at a moment, to take differences over the window.
@@ -338,8 +356,10 @@ impl Phase {
             rss: (rss_before, rss_after_ramp),
             server_shares_cores: server_pid.is_none_or(sys::shares_cores),
         };
+        let mut summary = self.summarise(&rec, &window, grid.as_ref(), &timeline);
+        summary.window_start = Some(wall_clock(plan.window_ns));
         Ok(Measured {
-            summary: self.summarise(&rec, &window, grid.as_ref(), &timeline),
+            summary,
             histograms: rec.histograms(),
             stage_histograms: rec.stage_histograms(),
             timer_histograms: rec.timer_histograms(),

@@ -55,6 +55,15 @@ impl Plan {
         }
     }
 
+    /// The same plan `by` later.
+    pub(crate) fn delayed(self, by: Duration) -> Plan {
+        Plan {
+            t0_ns: self.t0_ns + nanos(by),
+            window_ns: self.window_ns + nanos(by),
+            ..self
+        }
+    }
+
     /// The window's end, CLOCK_MONOTONIC ns.
     pub(crate) fn window_end_ns(&self) -> u64 {
         self.window_ns + nanos(self.duration)

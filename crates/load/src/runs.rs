@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::watch;
 use wsbench_model::results::{PhaseSummary, RunFolder, Summary};
@@ -14,7 +15,7 @@ use crate::RunError;
 use crate::options::RunOptions;
 use crate::output::{Accounting, write_phase};
 use crate::phase::{Phase, PushRole};
-use crate::plan::Plan;
+use crate::plan::{Plan, nanos};
 use crate::stop::Early;
 use crate::target::{Builtin, Origin, client_options};
 
@@ -31,6 +32,23 @@ pub(crate) fn process_count(requested: u16, connections: u64, per_process: u64) 
             .clamp(1, 64),
         n => n,
     }
+}
+
+/// How much later each group starts so that every group's window opens
+/// at the same instant: groups lead into their window differently (a
+/// longer ramp, a longer warm-up), and a group over worker processes
+/// starts a second later for them to start.
+fn window_delays(scenario: &Scenario, processes: &[u16]) -> Vec<Duration> {
+    let spawn = |p: u16| {
+        if p > 1 {
+            Duration::from_secs(1)
+        } else {
+            Duration::ZERO
+        }
+    };
+    let lead = |i: usize| Plan::lead(&scenario.groups[i].scenario) + spawn(processes[i]);
+    let longest = (0..processes.len()).map(lead).max().unwrap_or_default();
+    (0..processes.len()).map(|i| longest - lead(i)).collect()
 }
 
 /// What every phase of a run shares.
@@ -84,6 +102,7 @@ impl Phases<'_> {
                 server_pid: self.opts.server_pid,
                 push: self.push_role(scenario, k),
                 group: None,
+                delay: Duration::ZERO,
             };
             let builtin = builtin.as_deref_mut();
             let (p, stop) = self
@@ -112,6 +131,16 @@ impl Phases<'_> {
         scenario: &Scenario,
         summary: &mut Summary,
     ) -> Result<(), RunError> {
+        let processes: Vec<u16> = scenario
+            .groups
+            .iter()
+            .map(|g| {
+                let n = g.scenario.connections;
+                process_count(self.requested, n, CONNECTIONS_PER_PROCESS)
+                    .min(u16::try_from(n).unwrap_or(u16::MAX))
+            })
+            .collect();
+        let delays = window_delays(scenario, &processes);
         let runs = scenario.groups.iter().enumerate().map(|(i, g)| {
             let s = Arc::new(g.scenario.clone());
             let phase = Phase {
@@ -123,13 +152,12 @@ impl Phases<'_> {
                 server_pid: None,
                 push: self.push_role(&s, 0),
                 group: Some(g.name.clone()),
+                delay: delays[i],
                 scenario: s,
             };
-            let connections = phase.scenario.connections;
-            let processes = process_count(self.requested, connections, CONNECTIONS_PER_PROCESS)
-                .min(u16::try_from(connections).unwrap_or(u16::MAX));
             let mut interrupt = self.opts.interrupt.clone();
-            async move { self.one(&phase, processes, 0, &mut interrupt, None).await }
+            let n = processes[i];
+            async move { self.one(&phase, n, 0, &mut interrupt, None).await }
         });
         for done in futures_util::future::join_all(runs).await {
             let (p, stop) = done?;
@@ -168,8 +196,11 @@ impl Phases<'_> {
         }
         let s = &phase.scenario;
         let (plan, accounting) = match self.opts.shard {
-            Some(sh) => (sh.plan(s, k), Accounting::OwnShare),
-            None => (Plan::starting_at(s, monotonic_ns(), 0, 1), Accounting::All),
+            Some(sh) => (sh.plan(s, k).delayed(phase.delay), Accounting::OwnShare),
+            None => {
+                let start = monotonic_ns() + nanos(phase.delay);
+                (Plan::starting_at(s, start, 0, 1), Accounting::All)
+            }
         };
         let m = phase.measure(plan, interrupt, builtin).await?;
         write_phase(self.results.path(), phase.name(), m, accounting).map_err(RunError::Results)

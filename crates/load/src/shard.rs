@@ -28,7 +28,7 @@ use wsbench_protocol::clock::monotonic_ns;
 use crate::RunError;
 use crate::output::{Accounting, write_phase};
 use crate::phase::{Phase, PushRole, cores};
-use crate::plan::Plan;
+use crate::plan::{Plan, nanos};
 use crate::progress::Progress;
 use crate::publisher::Publisher;
 pub use crate::shard_spec::ShardSpec;
@@ -74,6 +74,8 @@ pub async fn run_shard(
         // The coordinator reads the server's CPU time.
         server_pid: None,
         group: spec.group.clone(),
+        // The coordinator's start already holds any delay.
+        delay: Duration::ZERO,
     };
     std::fs::create_dir_all(&spec.out).map_err(RunError::Results)?;
     let plan = Plan::starting_at(&phase.scenario, spec.start_ns, spec.index, spec.count);
@@ -144,7 +146,7 @@ pub(crate) async fn coordinate(
 ) -> Result<(PhaseSummary, Early), RunError> {
     // A second for the processes to start, then the single-process
     // schedule.
-    let start_ns = monotonic_ns() + 1_000_000_000;
+    let start_ns = monotonic_ns() + 1_000_000_000 + nanos(phase.delay);
     let plan = Plan::starting_at(&phase.scenario, start_ns, 0, workers);
     // This process publishes; the workers only subscribe.
     let publisher = phase

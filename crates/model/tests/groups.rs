@@ -103,7 +103,7 @@ fn mistakes_are_refused_where_they_are_written() {
     bad(
         &neither,
         "[[group]]\nname = \"callers\"",
-        "connections = N or weight = W",
+        "connections = N, weight = W or stages",
     );
     let twice = GROUPS.replace("\"callers\"", "\"talkers\"");
     bad(
@@ -147,7 +147,7 @@ fn mistakes_are_refused_where_they_are_written() {
     ) + GROUPS;
     let (line, msg) = error(&with_stages);
     assert_eq!(line, line_of(&with_stages, "stages ="));
-    assert!(msg.contains("stage profiles are not supported"), "{msg}");
+    assert!(msg.contains("each group has its own stages"), "{msg}");
 }
 
 #[test]
@@ -209,5 +209,55 @@ fn flow_timer_thresholds_name_a_timed_expect() {
         let (line, msg) = error(&flow(t));
         assert_eq!(line, 3, "{msg}");
         assert!(msg.contains(says), "{t}: {msg}");
+    }
+}
+
+/// A group may follow a stage profile of its own (counts or arrival
+/// rates) in the run's window; the others hold theirs.
+#[test]
+fn a_group_follows_its_own_stages_in_the_runs_window() {
+    let staged = |stages: &str, extra: &str| {
+        format!(
+            "schema_version = 1\nname = \"s\"\n\
+             [target]\nbuiltin = true\n[load]\nconnections = 4\nwarmup = \"1s\"\nduration = \"3s\"\n\
+             reconnect = {{}}\n\
+             [[group]]\nname = \"steady\"\ntransport = \"websocket\"\nweight = 1\n\
+             workload = {{ kind = \"echo\", rate = 1 }}\n\
+             [[group]]\nname = \"waves\"\ntransport = \"websocket\"\n{extra}\
+             stages = {stages}\n\
+             workload = {{ kind = \"echo\", rate = 1 }}\n"
+        )
+    };
+    let up_down = "[{ duration = \"2s\", target = 30 }, { duration = \"2s\", target = 10 }]";
+    let s = Scenario::parse("s.toml", &staged(up_down, "")).unwrap();
+    let waves = s.group("waves").unwrap();
+    assert_eq!((waves.connections, waves.stages.len()), (30, 2));
+    assert_eq!(waves.duration, s.group("steady").unwrap().duration);
+    assert_eq!(s.connections, 34);
+    let arrivals = "[{ duration = \"4s\", arrivals = 10 }]";
+    let s = Scenario::parse("s.toml", &staged(arrivals, "")).unwrap();
+    assert_eq!(s.group("waves").unwrap().connections, 20);
+
+    for (stages, extra, says) in [
+        (
+            "[{ duration = \"3s\", target = 30 }]",
+            "",
+            "this group's stages last 3s, the run 4s",
+        ),
+        (
+            up_down,
+            "connections = 5\n",
+            "takes its connections from them",
+        ),
+        (up_down, "ramp_rate = 5\n", "cannot be set with stages"),
+        (
+            "[{ duration = \"4s\", target = 3, restart = \"1s\" }]",
+            "",
+            "cannot restart the server",
+        ),
+    ] {
+        let text = staged(stages, extra);
+        let e = Scenario::parse("s.toml", &text).unwrap_err();
+        assert!(e.message.contains(says), "{stages} {extra}: {e}");
     }
 }

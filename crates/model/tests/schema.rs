@@ -111,6 +111,7 @@ fn full_summary() -> Summary {
     let mut phase = PhaseSummary {
         transport: "long-poll".into(),
         group: Some("readers".into()),
+        window_start: Some("2026-12-03T15:00:00.000Z".into()),
         workload: "push".into(),
         measured_s: 10.0,
         counters: Counters {

@@ -221,6 +221,10 @@ pub struct PhaseSummary {
     pub workload: String,
     /// Measured seconds (after warm-up; less when stopped early).
     pub measured_s: f64,
+    /// When the measured window opened, wall clock, RFC 3339 (the groups
+    /// of a mixed population share it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_start: Option<String>,
     /// The counters.
     pub counters: Counters,
     /// Messages received per second of the window (`received` /

@@ -62,13 +62,26 @@ pub(super) fn grouped(
             group.transport.span(),
             vec![group.transport.clone()],
         ));
-        let at = group.connections.as_ref().map_or(g.span(), Spanned::span);
-        load.connections = Some(Spanned::new(at, n));
         if let Some(r) = &group.ramp_rate {
             load.ramp_rate = Some(r.clone());
         }
+        match (&group.stages, n) {
+            (Some(stages), _) => {
+                // A ramp rate of the group's own is refused with its stages.
+                load.ramp_rate.clone_from(&group.ramp_rate);
+                load.stages = Some(stages.clone());
+                (load.connections, load.duration) = (None, None);
+            }
+            (None, n) => {
+                let at = group.connections.as_ref().map_or(g.span(), Spanned::span);
+                load.connections = Some(Spanned::new(at, n));
+            }
+        }
         let load = Spanned::new(raw.load.span(), load);
         let scenario = build(c, raw, &load, group.workload.get_ref(), name.clone())?;
+        if let Some(stages) = &group.stages {
+            same_window(c, raw, stages, &scenario)?;
+        }
         if scenario.workload == WorkloadKind::Push
             && groups
                 .iter()
@@ -125,8 +138,50 @@ fn refuse_run_wide(c: &Checker<'_>, raw: &RawScenario) -> Result<(), ScenarioErr
     if let Some(s) = &load.stages {
         return Err(c.at(
             s.span(),
-            "stage profiles are not supported with [[group]] tables",
-            Some("groups open their connections at ramp_rate and hold them for duration"),
+            "with [[group]] tables each group has its own stages",
+            Some("move stages = [...] into the groups that follow a profile"),
+        ));
+    }
+    Ok(())
+}
+
+/// A group with stages runs in the run's window: its stages last
+/// `[load]`'s warm-up and duration, and restart the server in none (a
+/// restart is the whole run's).
+fn same_window(
+    c: &Checker<'_>,
+    raw: &RawScenario,
+    stages: &Spanned<Vec<Spanned<super::stages::RawStage>>>,
+    group: &Scenario,
+) -> Result<(), ScenarioError> {
+    if group.stages.iter().any(|s| s.restart.is_some()) {
+        return Err(c.at(
+            stages.span(),
+            "a group's stage cannot restart the server: every group shares it",
+            Some("restart storms are for scenarios without [[group]] tables"),
+        ));
+    }
+    let load = raw.load.get_ref();
+    let Some(d) = &load.duration else {
+        return Err(c.at(
+            raw.load.span(),
+            "a group with stages needs [load] duration, the run's window",
+            Some("duration = \"20s\": each group's stages then last warmup + 20 s"),
+        ));
+    };
+    let window = c.duration(d, "duration")?;
+    if group.duration != window {
+        let total = group.warmup + group.duration;
+        return Err(c.at(
+            stages.span(),
+            format!(
+                "this group's stages last {}, the run {} (warmup + duration)",
+                humantime::format_duration(total),
+                humantime::format_duration(group.warmup + window)
+            ),
+            Some(
+                "every group runs in the same window: make the stages add up to warmup + duration",
+            ),
         ));
     }
     Ok(())
@@ -139,6 +194,22 @@ fn counts(c: &Checker<'_>, raw: &RawScenario) -> Result<Vec<u64>, ScenarioError>
     let mut weights = Vec::new();
     for g in &raw.group {
         let group = g.get_ref();
+        if group.stages.is_some() {
+            if let Some(span) = group
+                .connections
+                .as_ref()
+                .map(Spanned::span)
+                .or(group.weight.as_ref().map(Spanned::span))
+            {
+                return Err(c.at(
+                    span,
+                    "a group with stages takes its connections from them",
+                    Some("remove connections or weight, or the group's stages"),
+                ));
+            }
+            weights.push(None);
+            continue;
+        }
         match (&group.connections, &group.weight) {
             (Some(_), Some(w)) => {
                 return Err(c.at(
@@ -150,8 +221,8 @@ fn counts(c: &Checker<'_>, raw: &RawScenario) -> Result<Vec<u64>, ScenarioError>
             (None, None) => {
                 return Err(c.at(
                     g.span(),
-                    "a group needs connections = N or weight = W",
-                    Some("weight shares [load] connections among the weighted groups"),
+                    "a group needs connections = N, weight = W or stages",
+                    Some("weight shares [load] connections among the weighted groups; or stages = [...]"),
                 ));
             }
             (Some(n), None) if *n.get_ref() == 0 => {
@@ -184,7 +255,7 @@ fn counts(c: &Checker<'_>, raw: &RawScenario) -> Result<Vec<u64>, ScenarioError>
             (None, Some(n)) => *n.get_ref(),
             (None, None) => 0,
         };
-        if n == 0 {
+        if n == 0 && g.get_ref().stages.is_none() {
             return Err(c.at(
                 g.span(),
                 "this group's weight gives it no connection",

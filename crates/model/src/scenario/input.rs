@@ -50,6 +50,8 @@ pub(super) struct RawGroup {
     pub(super) weight: Option<Spanned<f64>>,
     #[serde(default)]
     pub(super) ramp_rate: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub(super) stages: Option<Spanned<Vec<Spanned<RawStage>>>>,
     pub(super) workload: Spanned<RawWorkload>,
 }
 
