@@ -107,3 +107,36 @@ fn a_paced_flow_shows_a_server_freeze_from_its_schedule() {
     );
     assert_eq!(lat["flow_time"]["count"], corrected["count"]);
 }
+
+/// A close step ends a connection's flow where it stands: think 500 ms,
+/// say something, close (4000 "bye"): each of 10 connections is timed
+/// once in a 2 s window (without the close, each would loop 3 times or
+/// more), and none of them counts an error.
+#[test]
+fn a_close_step_ends_the_flow() {
+    let _one = serial();
+    let dir = temp_dir("flows", "close");
+    let target = serve(&[]);
+    let file = dir.join("close.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "schema_version = 1\nname = \"close\"\n[target]\nurl = \"ws://{}\"\n[load]\n\
+             transports = [\"websocket\"]\nconnections = 10\nwarmup = \"0s\"\nduration = \"2s\"\n\
+             [workload]\nkind = \"flow\"\n\
+             [[workload.steps]]\nsleep = \"500ms\"\n\
+             [[workload.steps]]\nsend = 'hi {{conn}}'\n\
+             [[workload.steps]]\nexpect = {{ contains = \"hi\" }}\ntime = \"hi\"\n\
+             [[workload.steps]]\nclose = {{ code = 4000, reason = \"bye\" }}\n\
+             [[workload.steps]]\nsend = 'never sent'\n",
+            target.addr
+        ),
+    )
+    .unwrap();
+    let (_, s) = run_quiet(&file, &dir.join("results"), &[]);
+    let p = &s["phases"][0];
+    assert_eq!(p["counters"]["errors"], serde_json::json!({}), "{p}");
+    assert_eq!(p["latency"]["flow.hi"]["count"], 10, "{p}");
+    assert_eq!(p["counters"]["published"], 10, "{p}");
+    assert_eq!(p["counters"]["connections_opened"], 10, "{p}");
+}

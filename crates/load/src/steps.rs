@@ -72,6 +72,9 @@ pub(crate) async fn run(
                 timeout,
                 capture,
             } => (pattern, *timeout, capture),
+            // Only a flow closes (refused in a target's steps): the steps
+            // end here.
+            Step::Close { .. } => return Ok(()),
         };
         let text = expect(ws, pattern, timeout, stop, &mut seen).await?;
         if let Some(k) = capture {

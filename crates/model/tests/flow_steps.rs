@@ -177,6 +177,28 @@ fn a_flow_parses_with_its_timers_repeat_and_pace() {
     let s = Scenario::parse("s.toml", &flow("", TIMED)).unwrap();
     let f = s.flow.unwrap();
     assert_eq!((f.repeat, f.pace), (None, None), "until the end, unpaced");
+    let closing =
+        format!("{TIMED}[[workload.steps]]\nclose = {{ code = 4000, reason = \"bye\" }}\n");
+    let s = Scenario::parse("s.toml", &flow("", &closing)).unwrap();
+    assert_eq!(
+        s.flow.unwrap().steps[3],
+        Step::Close {
+            code: 4000,
+            reason: "bye".into()
+        }
+    );
+    let s = Scenario::parse(
+        "s.toml",
+        &flow("", &format!("{TIMED}[[workload.steps]]\nclose = {{}}\n")),
+    )
+    .unwrap();
+    assert_eq!(
+        s.flow.unwrap().steps[3],
+        Step::Close {
+            code: 1000,
+            reason: "flow".into()
+        }
+    );
 }
 
 #[test]
@@ -225,6 +247,19 @@ fn bad_flows_are_refused_where_they_are_written() {
             "time = \"t\"",
             "applies to an expect step of a flow",
         ),
+        (
+            with_steps("[[target.steps]]\nclose = {}\n"),
+            "close = {}",
+            "close ends a flow's connection",
+        ),
+        (
+            flow(
+                "",
+                &format!("{TIMED}[[workload.steps]]\nclose = {{ code = 1006 }}\n"),
+            ),
+            "close = { code = 1006 }",
+            "not one a client sends",
+        ),
     ];
     for (text, line, says) in cases {
         let e = Scenario::parse("s.toml", &text).expect_err(line);
@@ -232,4 +267,13 @@ fn bad_flows_are_refused_where_they_are_written() {
         let want = text.lines().position(|l| l.starts_with(line)).unwrap() + 1;
         assert_eq!(e.line, want, "{line}: {e}");
     }
+    // A close with something else in its step: refused at that step.
+    let text = flow(
+        "",
+        &format!("{TIMED}[[workload.steps]]\nclose = {{}}\nsend = \"x\"\n"),
+    );
+    let e = Scenario::parse("s.toml", &text).unwrap_err();
+    assert!(e.message.contains("only closes"), "{e}");
+    let close_at = text.lines().position(|l| l == "close = {}").unwrap() + 1;
+    assert_eq!(e.line, close_at - 1, "its [[workload.steps]] line: {e}");
 }

@@ -82,6 +82,14 @@ pub enum Step {
     },
     /// Wait.
     Sleep(Think),
+    /// Close the connection with this code and reason: a flow's
+    /// connection ends there (as a user who logs out).
+    Close {
+        /// The close code (1000, or an application's 3000–4999).
+        code: u16,
+        /// The reason, at most 123 bytes.
+        reason: String,
+    },
 }
 
 /// A value taken from the message an `expect` step matched into a

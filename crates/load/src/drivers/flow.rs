@@ -45,6 +45,8 @@ struct Run<'a> {
     basis: u64,
     /// The latest timed send: (intended, sent, in the window).
     sent: Option<(u64, u64, bool)>,
+    /// A close step ran: the code and reason to close with.
+    closing: Option<(u16, String)>,
 }
 
 impl Run<'_> {
@@ -82,6 +84,10 @@ impl Run<'_> {
                         }
                         self.sent = Some((self.basis.min(sent), sent, measuring));
                     }
+                }
+                Step::Close { code, reason } => {
+                    self.closing = Some((*code, reason.clone()));
+                    return Ok(());
                 }
                 Step::Sleep(think) => {
                     let seed = self.vars.rand ^ k.wrapping_mul(0xa076_1d64_78bd_642f);
@@ -144,7 +150,8 @@ impl Run<'_> {
 }
 
 /// Runs the flow on connection `conn` until it has run `repeat` times
-/// (then closes, 1000 "flow"), the phase stops, the connection's time to
+/// (then closes, 1000 "flow") or a close step runs (then closes with its
+/// code and reason), the phase stops, the connection's time to
 /// leave comes, or a step fails (its error counted).
 pub(super) async fn flow(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
     let Some(flow) = &ctx.scenario.flow else {
@@ -162,6 +169,7 @@ pub(super) async fn flow(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
         captured: Vec::new(),
         basis: monotonic_ns(),
         sent: None,
+        closing: None,
     };
     // Connections spread their iterations over the pace.
     let pace = flow.pace.map(nanos);
@@ -182,6 +190,7 @@ pub(super) async fn flow(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
             break false;
         }
         match Box::pin(run.iteration(&mut ws, k)).await {
+            Ok(()) if run.closing.is_some() => break true,
             Ok(()) => k += 1,
             Err(Some(kind)) => {
                 ctx.rec.error(&kind);
@@ -193,7 +202,8 @@ pub(super) async fn flow(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
     };
     if done {
         let wait = Duration::from_secs(2);
-        let _ = tokio::time::timeout(wait, ws.close(DONE.0, DONE.1)).await;
+        let (code, reason) = run.closing.take().unwrap_or((DONE.0, DONE.1.to_owned()));
+        let _ = tokio::time::timeout(wait, ws.close(code, &reason)).await;
     } else if ctx.left_at(conn).is_some() {
         leave(ctx, conn, &mut ws, None).await;
     } else if ctx.stopped() {

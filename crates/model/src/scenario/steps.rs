@@ -4,8 +4,9 @@
 //! a value of the message it matched goes into a variable that later
 //! templates use as `{name}`), or waits (`sleep`: a duration, or one
 //! drawn from `{ uniform = [lo, hi] }`, `{ exponential = mean }` or
-//! `{ normal = [mean, stddev] }`). Message patterns and templates to
-//! send are read here for the rest of the dialect too.
+//! `{ normal = [mean, stddev] }`); a flow's step may also close the
+//! connection (`close = { code, reason }`). Message patterns and templates
+//! to send are read here for the rest of the dialect too.
 
 use std::time::Duration;
 
@@ -52,6 +53,19 @@ pub(super) struct RawStep {
     /// A flow's expect: the name it is timed under.
     #[serde(default)]
     time: Option<Spanned<String>>,
+    /// A flow's close: `close = { code = 1000, reason = "bye" }`.
+    #[serde(default)]
+    close: Option<Spanned<RawClose>>,
+}
+
+/// `close = { code, reason }` (both optional: 1000, "flow").
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawClose {
+    #[serde(default)]
+    code: Option<u16>,
+    #[serde(default)]
+    reason: Option<String>,
 }
 
 /// `capture = { pointer = "/session", as = "session" }`.
@@ -146,6 +160,13 @@ pub(super) fn steps(
             Some("[[workload.steps]] of kind = \"flow\" time their expects"),
         ));
     }
+    if let Some(k) = raws.iter().find_map(|r| r.get_ref().close.as_ref()) {
+        return Err(c.at(
+            k.span(),
+            "close ends a flow's connection",
+            Some("[[workload.steps]] of kind = \"flow\" may close; a target's steps may not"),
+        ));
+    }
     Ok(timed_steps(c, raws)?.0)
 }
 
@@ -206,6 +227,14 @@ fn untimed(c: &Checker<'_>, raws: &[Spanned<RawStep>]) -> Result<Vec<Step>, Scen
         let misplaced = |span: std::ops::Range<usize>, what: &str| {
             Err(c.at(span, format!("{what} applies to an expect step"), None))
         };
+        if let Some(k) = &r.close {
+            let alone = r.send.is_none() && r.expect.is_none() && r.sleep.is_none();
+            if !alone {
+                return Err(c.at(raw.span(), "a close step only closes", None));
+            }
+            out.push(close(c, k)?);
+            continue;
+        }
         let step = match (&r.send, &r.expect, &r.sleep) {
             (Some(s), None, None) => {
                 if let Some(t) = &r.timeout {
@@ -247,7 +276,7 @@ fn untimed(c: &Checker<'_>, raws: &[Spanned<RawStep>]) -> Result<Vec<Step>, Scen
             _ => {
                 return Err(c.at(
                     raw.span(),
-                    "a step either sends, expects or sleeps",
+                    "a step either sends, expects, sleeps or (in a flow) closes",
                     Some(r#"send = '{"op":"subscribe"}', expect = { pointer = "/type", equals = "subscribed" } or sleep = "1s""#),
                 ));
             }
@@ -255,6 +284,25 @@ fn untimed(c: &Checker<'_>, raws: &[Spanned<RawStep>]) -> Result<Vec<Step>, Scen
         out.push(step);
     }
     Ok(out)
+}
+
+/// A close step: a code a client may send and a reason that fits a
+/// close frame.
+fn close(c: &Checker<'_>, raw: &Spanned<RawClose>) -> Result<Step, ScenarioError> {
+    let k = raw.get_ref();
+    let code = k.code.unwrap_or(1000);
+    if !(code == 1000 || (3000..=4999).contains(&code)) {
+        return Err(c.at(
+            raw.span(),
+            format!("close code {code} is not one a client sends"),
+            Some("1000 (normal), or an application's 3000–4999"),
+        ));
+    }
+    let reason = k.reason.clone().unwrap_or_else(|| "flow".to_owned());
+    if reason.len() > 123 {
+        return Err(c.at(raw.span(), "a close reason fits in 123 bytes", None));
+    }
+    Ok(Step::Close { code, reason })
 }
 
 /// A capture: a JSON pointer and a new variable's name.
