@@ -3,6 +3,9 @@
 
 #![forbid(unsafe_code)]
 
+#[macro_use]
+mod out;
+mod changes;
 mod report;
 mod run;
 mod serve;
@@ -51,6 +54,10 @@ enum Command {
     /// Serve the reference targets: echo and push hub over WebSocket,
     /// long-poll, short poll and SSE, on one port, until SIGINT or SIGTERM.
     Serve(Box<ServeArgs>),
+    /// Check scenario files (with any --set changes) without running
+    /// them: exit 0 when every one is valid, 2 otherwise (each error with
+    /// its file, line, column and a hint).
+    Validate(changes::ValidateArgs),
     /// Print facts about this build and machine that results depend on.
     Info,
 }
@@ -64,22 +71,23 @@ fn main() -> ExitCode {
         Command::Compare(args) => report::compare(args),
         Command::Merge(args) => report::merge(args),
         Command::Calibrate(args) => run::calibrate(args),
+        Command::Validate(args) => changes::validate(&args),
         Command::Serve(args) => match serve::serve(*args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("wsbench serve: {e:#}");
+                errln!("wsbench serve: {e:#}");
                 ExitCode::FAILURE
             }
         },
         Command::Info => {
             let masker = wsbench_codec::mask::selected();
-            println!("wsbench {}", env!("CARGO_PKG_VERSION"));
-            println!("mask backend: {}", masker.backend());
+            outln!("wsbench {}", env!("CARGO_PKG_VERSION"));
+            outln!("mask backend: {}", masker.backend());
             let available: Vec<&str> = wsbench_codec::mask::Backend::available()
                 .into_iter()
                 .map(|b| b.name())
                 .collect();
-            println!("mask backends available: {}", available.join(", "));
+            outln!("mask backends available: {}", available.join(", "));
             ExitCode::SUCCESS
         }
     }

@@ -62,7 +62,7 @@ pub(crate) struct MergeArgs {
 }
 
 fn usage_error(cmd: &str, e: &ReportError) -> ExitCode {
-    eprintln!("wsbench {cmd}: {e}");
+    errln!("wsbench {cmd}: {e}");
     ExitCode::from(exit::USAGE)
 }
 
@@ -70,14 +70,14 @@ pub(crate) fn report(args: ReportArgs) -> ExitCode {
     let formats = match Format::parse_list(&args.format) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("wsbench report: --format: {e}");
+            errln!("wsbench report: --format: {e}");
             return ExitCode::from(exit::USAGE);
         }
     };
     match write_reports(&args.runs, &formats, args.out.as_deref()) {
         Ok(files) => {
             for f in files {
-                println!("{}", f.display());
+                outln!("{}", f.display());
             }
             ExitCode::SUCCESS
         }
@@ -109,7 +109,7 @@ pub(crate) fn compare(args: CompareArgs) -> ExitCode {
     let limits = match Limits::parse(&args.max_regression) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("wsbench compare: --max-regression: {e}");
+            errln!("wsbench compare: --max-regression: {e}");
             return ExitCode::from(exit::USAGE);
         }
     };
@@ -122,7 +122,7 @@ pub(crate) fn compare(args: CompareArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return usage_error("compare", &e),
     };
-    println!(
+    outln!(
         "baseline: {} ({} run{})\ncurrent:  {} ({} run{})\n",
         baseline.label,
         baseline.runs.len(),
@@ -131,7 +131,7 @@ pub(crate) fn compare(args: CompareArgs) -> ExitCode {
         current.runs.len(),
         if current.runs.len() == 1 { "" } else { "s" },
     );
-    print!("{}", result.table());
+    out!("{}", result.table());
     if let Some(path) = &args.markdown {
         use std::io::Write as _;
         let written = std::fs::OpenOptions::new()
@@ -140,7 +140,7 @@ pub(crate) fn compare(args: CompareArgs) -> ExitCode {
             .open(path)
             .and_then(|mut f| f.write_all(result.markdown().as_bytes()));
         if let Err(e) = written {
-            eprintln!("wsbench compare: {}: {e}", path.display());
+            errln!("wsbench compare: {}: {e}", path.display());
             return ExitCode::from(exit::USAGE);
         }
     }
@@ -150,17 +150,17 @@ pub(crate) fn compare(args: CompareArgs) -> ExitCode {
         .collect();
     let unsure = result.inconclusive().count();
     if !regressed.is_empty() {
-        println!("FAIL: regression in {}", regressed.join(", "));
+        outln!("FAIL: regression in {}", regressed.join(", "));
         ExitCode::from(exit::REGRESSION)
     } else if unsure > 0 {
-        println!(
+        outln!(
             "INCONCLUSIVE: {unsure} gated metric(s) could not be judged (see the verdict above; \
              latencies need at least {} repetitions a side, taken on a quiet machine)",
             compare::MIN_REPETITIONS
         );
         ExitCode::from(exit::INCONCLUSIVE)
     } else {
-        println!("PASS: no gated metric regressed");
+        outln!("PASS: no gated metric regressed");
         ExitCode::SUCCESS
     }
 }
@@ -169,8 +169,8 @@ pub(crate) fn merge(args: MergeArgs) -> ExitCode {
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     match wsbench_report::merge::merge(&args.shards, &args.out, &command) {
         Ok(summary) => {
-            print!("{}", wsbench_load::output::table(&summary));
-            println!("merged: {}", args.out.display());
+            out!("{}", wsbench_load::output::table(&summary));
+            outln!("merged: {}", args.out.display());
             let failed: Vec<String> = summary
                 .thresholds
                 .iter()
@@ -180,7 +180,7 @@ pub(crate) fn merge(args: MergeArgs) -> ExitCode {
             if failed.is_empty() {
                 ExitCode::SUCCESS
             } else {
-                println!("thresholds failed: {}", failed.join(", "));
+                outln!("thresholds failed: {}", failed.join(", "));
                 ExitCode::from(exit::REGRESSION)
             }
         }

@@ -63,6 +63,8 @@ pub(crate) struct RunArgs {
     /// builtin server.
     #[arg(long, value_parser = parse_server_pid)]
     server_pid: Option<u32>,
+    #[command(flatten)]
+    changes: crate::changes::Changes,
 }
 
 fn parse_server_pid(s: &str) -> Result<u32, String> {
@@ -86,10 +88,10 @@ fn parse_start_at(s: &str) -> Result<std::time::SystemTime, String> {
 }
 
 pub(crate) fn run(args: RunArgs) -> ExitCode {
-    let scenario = match Scenario::load(&args.scenario) {
+    let scenario = match args.changes.load(&args.scenario) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("wsbench run: invalid scenario\n{e}");
+            errln!("wsbench run: invalid scenario\n{e}");
             return ExitCode::from(exit::INVALID);
         }
     };
@@ -102,7 +104,7 @@ fn execute(scenario: Scenario, args: &RunArgs, extra: impl FnOnce(&Summary)) -> 
     let exe = match std::env::current_exe() {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("wsbench run: cannot find the wsbench executable: {e}");
+            errln!("wsbench run: cannot find the wsbench executable: {e}");
             return ExitCode::from(exit::ERROR);
         }
     };
@@ -112,7 +114,7 @@ fn execute(scenario: Scenario, args: &RunArgs, extra: impl FnOnce(&Summary)) -> 
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("wsbench run: cannot start the tokio runtime: {e}");
+            errln!("wsbench run: cannot start the tokio runtime: {e}");
             return ExitCode::from(exit::ERROR);
         }
     };
@@ -129,7 +131,7 @@ fn execute(scenario: Scenario, args: &RunArgs, extra: impl FnOnce(&Summary)) -> 
                 _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}
             }
-            eprintln!("\nwsbench run: stopping; writing what was measured (Ctrl-C again to abort)");
+            errln!("\nwsbench run: stopping; writing what was measured (Ctrl-C again to abort)");
             interrupt_tx.send_replace(true);
             let _ = tokio::signal::ctrl_c().await;
             std::process::exit(130);
@@ -160,26 +162,26 @@ fn execute(scenario: Scenario, args: &RunArgs, extra: impl FnOnce(&Summary)) -> 
                     wsbench_report::Format::Html,
                 ];
                 match crate::report::write_reports(&[dir.to_owned()], &formats, None) {
-                    Ok(_) => println!(
+                    Ok(_) => outln!(
                         "report: {}",
                         dir.join(wsbench_model::results::files::REPORT_HTML)
                             .display()
                     ),
-                    Err(e) => eprintln!("wsbench run: writing the report: {e}"),
+                    Err(e) => errln!("wsbench run: writing the report: {e}"),
                 }
             }
         };
         match wsbench_load::run(scenario, options).await {
             Ok(outcome) => {
-                print!("{}", output::table(&outcome.summary));
+                out!("{}", output::table(&outcome.summary));
                 extra(&outcome.summary);
-                println!("results: {}", outcome.dir.display());
+                outln!("results: {}", outcome.dir.display());
                 report(&outcome.dir);
                 thresholds_verdict(&outcome.summary)
             }
             Err(RunError::Interrupted { dir, summary }) => {
-                print!("{}", output::table(&summary));
-                eprintln!(
+                out!("{}", output::table(&summary));
+                errln!(
                     "wsbench run: interrupted; partial results in {}",
                     dir.display()
                 );
@@ -191,8 +193,8 @@ fn execute(scenario: Scenario, args: &RunArgs, extra: impl FnOnce(&Summary)) -> 
                 detail,
                 summary,
             }) => {
-                print!("{}", output::table(&summary));
-                eprintln!(
+                out!("{}", output::table(&summary));
+                errln!(
                     "wsbench run: the target failed: {detail}\npartial results in {}",
                     dir.display()
                 );
@@ -200,11 +202,11 @@ fn execute(scenario: Scenario, args: &RunArgs, extra: impl FnOnce(&Summary)) -> 
                 ExitCode::from(exit::TARGET_FAILED)
             }
             Err(e @ RunError::Unsupported(_)) => {
-                eprintln!("wsbench run: {e}");
+                errln!("wsbench run: {e}");
                 ExitCode::from(exit::INVALID)
             }
             Err(e) => {
-                eprintln!("wsbench run: {e}");
+                errln!("wsbench run: {e}");
                 ExitCode::from(exit::ERROR)
             }
         }
@@ -218,7 +220,7 @@ fn thresholds_verdict(summary: &Summary) -> ExitCode {
     }
     for t in &summary.thresholds {
         let value = t.shown_value();
-        println!(
+        outln!(
             "threshold {} [{}]: {} ({value})",
             t.threshold,
             t.transport,
@@ -228,7 +230,7 @@ fn thresholds_verdict(summary: &Summary) -> ExitCode {
     if failed.is_empty() {
         ExitCode::SUCCESS
     } else {
-        eprintln!("wsbench run: {} threshold check(s) failed", failed.len());
+        errln!("wsbench run: {} threshold check(s) failed", failed.len());
         ExitCode::from(exit::THRESHOLD)
     }
 }
@@ -247,7 +249,7 @@ fn parse_shard(s: &str) -> Result<(u64, u64), String> {
 /// when it spreads a phase over processes; not for direct use).
 pub(crate) fn shard(spec: ShardSpec) -> ExitCode {
     if let Err(why) = spec.check() {
-        eprintln!("wsbench shard: {why}");
+        errln!("wsbench shard: {why}");
         return ExitCode::from(exit::INVALID);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -256,7 +258,7 @@ pub(crate) fn shard(spec: ShardSpec) -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("wsbench shard: cannot start the tokio runtime: {e}");
+            errln!("wsbench shard: cannot start the tokio runtime: {e}");
             return ExitCode::from(exit::ERROR);
         }
     };
@@ -290,7 +292,7 @@ pub(crate) fn shard(spec: ShardSpec) -> ExitCode {
                 }
             },
             Err(e) => {
-                eprintln!("wsbench shard: {e}");
+                errln!("wsbench shard: {e}");
                 ExitCode::from(exit::ERROR)
             }
         }
@@ -331,7 +333,7 @@ pub(crate) fn calibrate(args: CalibrateArgs) -> ExitCode {
     let scenario = match Scenario::parse("(built-in calibrate scenario)", CALIBRATE) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("wsbench calibrate: {e}");
+            errln!("wsbench calibrate: {e}");
             return ExitCode::from(exit::ERROR);
         }
     };
@@ -345,6 +347,7 @@ pub(crate) fn calibrate(args: CalibrateArgs) -> ExitCode {
         report: false,
         no_calibrate: true,
         server_pid: None,
+        changes: crate::changes::Changes::default(),
     };
     execute(scenario, &run_args, |summary| {
         if let Some(rtt) = summary
@@ -352,7 +355,7 @@ pub(crate) fn calibrate(args: CalibrateArgs) -> ExitCode {
             .first()
             .and_then(|p| p.latency.get(Metric::EchoRtt.name()))
         {
-            println!(
+            outln!(
                 "harness floor (loopback echo, builtin server): p50 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms",
                 rtt.p50 as f64 / 1e6,
                 rtt.p99 as f64 / 1e6,

@@ -37,7 +37,7 @@ fn tls(args: &ServeArgs, scratch: &Path) -> anyhow::Result<Option<TlsSetup>> {
     };
     let signed = tls::self_signed(&["localhost", "127.0.0.1"])?;
     write_pem(out, &signed.cert_pem)?;
-    eprintln!(
+    errln!(
         "wsbench serve: TLS with a self-signed certificate for localhost and 127.0.0.1; \
          its PEM is in {}",
         out.display()
@@ -192,9 +192,9 @@ async fn primary(args: &ServeArgs) -> anyhow::Result<()> {
         }
         relay = Some(r);
     }
-    println!("listening on {addr}");
+    outln!("listening on {addr}");
     if workers > 0 {
-        eprintln!("wsbench serve: {} processes share {addr}", workers + 1);
+        errln!("wsbench serve: {} processes share {addr}", workers + 1);
     }
     let outcome = tokio::select! {
         r = stop_requested() => r,
@@ -202,7 +202,7 @@ async fn primary(args: &ServeArgs) -> anyhow::Result<()> {
             "worker {i} exited: {}; shutting down", describe(status)
         )),
     };
-    eprintln!("wsbench serve: shutting down (closing WebSocket clients with 1001)");
+    errln!("wsbench serve: shutting down (closing WebSocket clients with 1001)");
     // Workers see their relay connection close and shut down too.
     drop(relay);
     let (_, ()) = tokio::join!(server.shutdown(Duration::from_secs(5)), async {

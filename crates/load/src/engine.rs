@@ -111,6 +111,13 @@ pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<RunOutcome, Run
     if let Some(sh) = opts.shard {
         check_shard(&scenario, sh, workers)?;
     }
+    if opts.server_pid.is_some() && !scenario.groups.is_empty() {
+        return Err(RunError::Unsupported(
+            "--server-pid: a mixed population's groups share the server, whose CPU cannot be \
+             split per group; run the groups apart to measure it"
+                .into(),
+        ));
+    }
     if opts.server_pid.is_some() && matches!(scenario.target, Target::Builtin { .. }) {
         return Err(RunError::Unsupported(
             "--server-pid is for URL targets: the builtin server's CPU is always read".into(),

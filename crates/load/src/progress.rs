@@ -1,8 +1,11 @@
 //! Live progress on stderr: phase, connections open, msg/s, current
-//! p50/p99 and errors, once a second. Hidden when stderr is not a
-//! terminal or progress is off.
+//! p50/p99 and errors, once a second on a terminal; when stderr is not a
+//! terminal (a CI log), the same as one plain line every 5 s. Off with
+//! `--quiet`.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -16,13 +19,20 @@ pub struct Progress {
     bar: ProgressBar,
     phase: String,
     target: u64,
+    /// Without a terminal: when the last plain line was written (`None`:
+    /// no plain lines).
+    plain: Option<Mutex<Instant>>,
 }
 
+/// How often a plain progress line is written without a terminal.
+const PLAIN_EVERY: Duration = Duration::from_secs(5);
+
 impl Progress {
-    /// A progress line for `phase`, shown when `on` and stderr is a
-    /// terminal.
+    /// A progress line for `phase` when `on`: redrawn on a terminal,
+    /// else written as a plain line every 5 s.
     pub fn new(on: bool, phase: &str, target: u64) -> Progress {
-        let bar = if on && std::io::stderr().is_terminal() {
+        let terminal = std::io::stderr().is_terminal();
+        let bar = if on && terminal {
             let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
             b.set_style(
                 ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
@@ -36,20 +46,42 @@ impl Progress {
             bar,
             phase: phase.to_owned(),
             target,
+            plain: (on && !terminal).then(|| Mutex::new(Instant::now())),
         }
+    }
+
+    /// Writes `message` as a plain line when 5 s have passed since the
+    /// last (without a terminal only); a failed write is dropped.
+    fn plain_line(&self, message: &str) {
+        let Some(last) = &self.plain else { return };
+        let mut last = last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.elapsed() < PLAIN_EVERY {
+            return;
+        }
+        *last = Instant::now();
+        let _ = writeln!(std::io::stderr().lock(), "wsbench: {message}");
+    }
+
+    /// Sets the line (and writes it plain when it is time).
+    fn show(&self, message: String) {
+        self.plain_line(&message);
+        self.bar.set_message(message);
+        self.bar.tick();
     }
 
     /// Updates the line from the latest timeline sample (once a second).
     pub fn tick(&self, rec: &Recorder, stage: &str, p: &TimelinePoint) {
-        self.bar.set_message(format!(
-            "{} [{stage}] open {}/{} | {} | errors {}",
+        self.show(format!(
+            "{} [{stage}] {:.0} s open {}/{} | {} | errors {}",
             self.phase,
+            p.t_s,
             p.open,
             self.target,
             rates(p, ""),
             rec.error_count()
         ));
-        self.bar.tick();
     }
 
     /// Updates the line of a phase run by worker processes, from the sum
@@ -61,7 +93,7 @@ impl Progress {
         running: usize,
         latest: Option<&TimelinePoint>,
     ) {
-        self.bar.set_message(match latest {
+        self.show(match latest {
             Some(p) => format!(
                 "{} [{stage}] open {}/{} over {running}/{workers} processes | {} (worst process) \
                  | errors {} in the last second",
@@ -76,13 +108,12 @@ impl Progress {
                 self.phase, self.target
             ),
         });
-        self.bar.tick();
     }
 
-    /// Whether the line is drawn (off with `--quiet` or without a
-    /// terminal): what only feeds it need not be gathered otherwise.
+    /// Whether progress is shown (off with `--quiet`): what only feeds
+    /// it need not be gathered otherwise.
     pub fn visible(&self) -> bool {
-        !self.bar.is_hidden()
+        !self.bar.is_hidden() || self.plain.is_some()
     }
 
     /// Removes the line.

@@ -90,7 +90,7 @@ pub(super) fn grouped(
             return Err(c.at(
                 group.workload.span(),
                 "a second push group: the target carries one push stream",
-                Some("put every subscriber transport's push group in one run per transport, or make this group echo, rpc or flow"),
+                Some("one push group per run: make this group echo, rpc or flow, or run it apart"),
             ));
         }
         groups.push(Group {

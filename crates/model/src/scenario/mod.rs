@@ -40,6 +40,7 @@ mod error;
 mod flow;
 mod groups;
 mod input;
+mod overrides;
 mod protocol;
 mod reconnect;
 mod stages;
@@ -61,6 +62,7 @@ use self::error::hint_for;
 pub(crate) use self::error::line_col;
 pub use self::flow::Flow;
 pub use self::groups::Group;
+pub use self::overrides::{Override, apply as apply_overrides};
 use toml::Spanned;
 
 use self::input::{Checker, RawLoad, RawScenario, RawWorkload, target};
@@ -185,6 +187,30 @@ impl Scenario {
             hint: None,
         })?;
         Scenario::parse(&file, &text)
+    }
+
+    /// Reads the scenario file at `path` with `changes` made to its text
+    /// (`--set`), and validates it; errors name the file as changed.
+    pub fn load_with(path: &Path, changes: &[Override]) -> Result<Scenario, ScenarioError> {
+        if changes.is_empty() {
+            return Scenario::load(path);
+        }
+        let file = format!("{} (as changed by the command line)", path.display());
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            file: path.display().to_string(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read the scenario: {e}"),
+            hint: None,
+        })?;
+        let changed = overrides::apply(&text, changes).map_err(|message| ScenarioError {
+            file: file.clone(),
+            line: 0,
+            column: 0,
+            message,
+            hint: Some("--set KEY.PATH=VALUE names a key of the scenario file".to_owned()),
+        })?;
+        Scenario::parse(&file, &changed)
     }
 
     /// Validates scenario `text`; `file` names it in errors.
