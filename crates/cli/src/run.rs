@@ -119,6 +119,7 @@ fn execute(scenario: Scenario, args: &RunArgs, extra: impl FnOnce(&Summary)) -> 
         }
     };
     let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let plan = Planned::of(&scenario);
     runtime.block_on(async move {
         let (interrupt_tx, interrupt) = watch::channel(false);
         tokio::spawn(async move {
@@ -181,6 +182,7 @@ fn execute(scenario: Scenario, args: &RunArgs, extra: impl FnOnce(&Summary)) -> 
             }
             Err(RunError::Interrupted { dir, summary }) => {
                 out!("{}", output::table(&summary));
+                plan.partial(&summary, "interrupted");
                 errln!(
                     "wsbench run: interrupted; partial results in {}",
                     dir.display()
@@ -194,6 +196,7 @@ fn execute(scenario: Scenario, args: &RunArgs, extra: impl FnOnce(&Summary)) -> 
                 summary,
             }) => {
                 out!("{}", output::table(&summary));
+                plan.partial(&summary, "the target failed");
                 errln!(
                     "wsbench run: the target failed: {detail}\npartial results in {}",
                     dir.display()
@@ -211,6 +214,60 @@ fn execute(scenario: Scenario, args: &RunArgs, extra: impl FnOnce(&Summary)) -> 
             }
         }
     })
+}
+
+/// What the scenario planned to run: to say, after an early end, which
+/// phases were cut short and which never ran.
+struct Planned {
+    phases: Vec<String>,
+    window_s: f64,
+}
+
+impl Planned {
+    fn of(s: &Scenario) -> Planned {
+        let phases = if s.groups.is_empty() {
+            s.transports.iter().map(|t| t.name().to_owned()).collect()
+        } else {
+            s.groups.iter().map(|g| g.name.clone()).collect()
+        };
+        Planned {
+            phases,
+            window_s: s.duration.as_secs_f64(),
+        }
+    }
+
+    /// On stdout, with the table: the figures are partial, which phases
+    /// ran how long of their window and which were skipped, and the
+    /// thresholds as checked on the partial data.
+    fn partial(&self, summary: &Summary, why: &str) {
+        outln!("PARTIAL ({why}): the figures above cover only what ran");
+        for p in &summary.phases {
+            outln!(
+                "  {}: measured {:.1} s of {:.1} s",
+                p.label(),
+                p.measured_s,
+                self.window_s
+            );
+        }
+        let skipped: Vec<&str> = self
+            .phases
+            .iter()
+            .filter(|n| !summary.phases.iter().any(|p| p.name() == n.as_str()))
+            .map(String::as_str)
+            .collect();
+        if !skipped.is_empty() {
+            outln!("  skipped: {}", skipped.join(", "));
+        }
+        for t in &summary.thresholds {
+            outln!(
+                "threshold {} [{}]: {} on partial data ({})",
+                t.threshold,
+                t.transport,
+                if t.passed { "ok" } else { "FAILED" },
+                t.shown_value()
+            );
+        }
+    }
 }
 
 fn thresholds_verdict(summary: &Summary) -> ExitCode {

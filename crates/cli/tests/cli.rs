@@ -278,6 +278,16 @@ fn run_interrupted_by_sigint_writes_partial_results_and_exits_4() {
         serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["partial"], true);
     assert_eq!(summary["stop_reason"], "interrupted");
+    // stdout says so next to the table: what ran, what was skipped, and
+    // the thresholds as checked on partial data.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("PARTIAL (interrupted)"), "{stdout}");
+    assert!(stdout.contains("  websocket: measured "), "{stdout}");
+    assert!(stdout.contains("  skipped: sse"), "{stdout}");
+    assert!(
+        stdout.contains("threshold errors == 0 [websocket]: ok on partial data"),
+        "{stdout}"
+    );
     assert!(
         summary["phases"][0]["counters"]["delivered"]
             .as_u64()

@@ -1,7 +1,7 @@
 //! The command line as a CI job or a shell pipeline meets it: `validate`
 //! checks files without running them, `--set` and its shortcuts change a
 //! scenario for one run (checked like the file, recorded with the
-//! results), a closed stdout ends the output without a panic, and without
+//! results), the table fits 100 columns, a closed stdout ends the output without a panic, and without
 //! a terminal the progress is a plain line every 5 s.
 
 mod common;

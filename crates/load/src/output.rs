@@ -264,9 +264,11 @@ fn flow_timers(p: &PhaseSummary) -> Vec<String> {
         .collect()
 }
 
-/// The table printed at the end of a run: one row per phase with the
-/// main latency (and its uncorrected twin), delivery, rates, errors and
-/// the harness verdict; below it, why a verdict is not ok, and publishes
+/// The table printed at the end of a run, 100 columns wide (with names of
+/// up to 10 characters): one row per phase with the main latency (and
+/// its uncorrected twin), delivery, msg/s, errors and the harness
+/// verdict (bytes and requests per message are in `summary.json` and the
+/// report); below it, why a verdict is not ok, and publishes
 /// that failed or messages nobody published.
 pub fn table(summary: &Summary) -> String {
     let mut out = String::new();
@@ -280,7 +282,7 @@ pub fn table(summary: &Summary) -> String {
         .max(10);
     let _ = writeln!(
         out,
-        "{:<w$} {:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>7} {:>7} {:>7} {:>7} {:>6} {:>9}",
+        "{:<w$} {:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>7} {:>7} {:>6} {:>9}",
         if grouped { "group" } else { "transport" },
         "metric (ms)",
         "p50",
@@ -290,8 +292,6 @@ pub fn table(summary: &Summary) -> String {
         Metric::Delivered.name(),
         Metric::Lost.name(),
         "msg/s",
-        "B/msg",
-        "req/msg",
         Metric::Errors.name(),
         "harness"
     );
@@ -302,7 +302,7 @@ pub fn table(summary: &Summary) -> String {
         let verdict = p.health.as_ref().map_or("-", |h| h.verdict.name());
         let _ = writeln!(
             out,
-            "{:<w$} {:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>7} {:>7.0} {:>7.1} {:>7.3} {:>6} {:>9}",
+            "{:<w$} {:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>7} {:>7.0} {:>6} {:>9}",
             p.name(),
             main.name(),
             ms(st.p50),
@@ -312,8 +312,6 @@ pub fn table(summary: &Summary) -> String {
             p.counters.delivered,
             p.counters.lost,
             p.msg_rate,
-            p.bytes_per_msg,
-            p.requests_per_msg,
             p.errors(),
             verdict,
         );
