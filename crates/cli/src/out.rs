@@ -11,8 +11,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
 static STDERR_GONE: AtomicBool = AtomicBool::new(false);
 
+/// Whether stdout carries something else (`--stream -`): what would go
+/// there goes to stderr.
+static STDOUT_TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// From now on, what would go to stdout goes to stderr.
+pub fn stdout_is_taken() {
+    STDOUT_TAKEN.store(true, Ordering::Relaxed);
+}
+
 /// Writes `args` (and a newline when `line`) to stdout, or to stderr.
 pub fn write(stderr: bool, line: bool, args: fmt::Arguments<'_>) {
+    let stderr = stderr || STDOUT_TAKEN.load(Ordering::Relaxed);
     let gone = if stderr { &STDERR_GONE } else { &STDOUT_GONE };
     if gone.load(Ordering::Relaxed) {
         return;

@@ -63,6 +63,11 @@ pub(crate) struct RunArgs {
     /// builtin server.
     #[arg(long, value_parser = parse_server_pid)]
     server_pid: Option<u32>,
+    /// Write one JSON line per second per phase (NDJSON: time, phase,
+    /// stage, open, opened, msg_rate, errors, p50, p99) to FILE while the
+    /// run goes on; `-` is stdout (the table then goes to stderr).
+    #[arg(long, value_name = "FILE|-")]
+    stream: Option<PathBuf>,
     #[command(flatten)]
     changes: crate::changes::Changes,
 }
@@ -120,6 +125,21 @@ fn execute(scenario: Scenario, args: &RunArgs, extra: impl FnOnce(&Summary)) -> 
     };
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let plan = Planned::of(&scenario);
+    let stream = match &args.stream {
+        Some(to) => match wsbench_load::stream::Stream::open(to) {
+            Ok(s) => {
+                if to.as_os_str() == "-" {
+                    crate::out::stdout_is_taken();
+                }
+                Some(std::sync::Arc::new(s))
+            }
+            Err(e) => {
+                errln!("wsbench run: --stream {}: {e}", to.display());
+                return ExitCode::from(exit::ERROR);
+            }
+        },
+        None => None,
+    };
     runtime.block_on(async move {
         let (interrupt_tx, interrupt) = watch::channel(false);
         tokio::spawn(async move {
@@ -154,6 +174,7 @@ fn execute(scenario: Scenario, args: &RunArgs, extra: impl FnOnce(&Summary)) -> 
                 }),
             calibrate: !args.no_calibrate,
             server_pid: args.server_pid,
+            stream,
         };
         let report = |dir: &std::path::Path| {
             if args.report {
@@ -404,6 +425,7 @@ pub(crate) fn calibrate(args: CalibrateArgs) -> ExitCode {
         report: false,
         no_calibrate: true,
         server_pid: None,
+        stream: None,
         changes: crate::changes::Changes::default(),
     };
     execute(scenario, &run_args, |summary| {

@@ -140,3 +140,75 @@ fn a_closed_stdout_is_quiet_and_progress_is_plain_without_a_terminal() {
     assert_ne!(out.status.code(), Some(101), "{}", text(&out.stderr));
     assert!(!text(&out.stderr).contains("panicked"));
 }
+
+/// `--stream -`: stdout carries one JSON line per second of the phase
+/// (and nothing else: the table goes to stderr), each with the timeline's
+/// fields; a file works the same, over worker processes with bounded
+/// percentiles.
+#[test]
+fn stream_writes_a_line_per_second_per_phase() {
+    let _one = serial();
+    let dir = temp_dir("output", "stream");
+    let file = dir.join("short.toml");
+    std::fs::write(&file, SHORT).unwrap();
+    let results = dir.join("results");
+    let r = results.to_str().unwrap();
+    let f = file.to_str().unwrap();
+    let base = [
+        "run",
+        f,
+        "--quiet",
+        "--no-calibrate",
+        "--results",
+        r,
+        "--duration",
+        "3s",
+    ];
+    let out = wsbench(&[&base[..], &["--stream", "-"]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("push_latency"),
+        "the table: {}",
+        text(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    // Warm-up (the ramp), 3 s measured, the drain: a line a second.
+    assert!((3..=8).contains(&lines.len()), "{lines:?}");
+    let measuring: Vec<&serde_json::Value> =
+        lines.iter().filter(|l| l["stage"] == "measuring").collect();
+    assert!(measuring.len() >= 2, "{lines:?}");
+    for l in &measuring {
+        assert_eq!(
+            (&l["phase"], &l["processes"]),
+            (&"websocket".into(), &1.into())
+        );
+        assert_eq!(l["open"], 10);
+        assert!(l["msg_rate"].as_f64().unwrap() > 50.0, "{l}");
+        assert!(
+            l["p99"].as_u64().unwrap() > 0 && l["time"].is_string(),
+            "{l}"
+        );
+    }
+    let t: Vec<f64> = lines.iter().map(|l| l["t_s"].as_f64().unwrap()).collect();
+    assert!(t.windows(2).all(|w| w[1] - w[0] > 0.5), "{t:?}");
+
+    let into = dir.join("s.ndjson");
+    let out = wsbench(
+        &[
+            &base[..],
+            &["--workers", "2", "--stream", into.to_str().unwrap()],
+        ]
+        .concat(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let kept = std::fs::read_to_string(&into).unwrap();
+    let last: serde_json::Value = serde_json::from_str(kept.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        (&last["processes"], &last["percentiles_bound"]),
+        (&2.into(), &true.into())
+    );
+    assert!(kept.lines().count() >= 3, "{kept}");
+}

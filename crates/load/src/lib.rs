@@ -42,6 +42,7 @@ mod stages;
 mod steps;
 mod stop;
 mod storm;
+pub mod stream;
 pub mod sys;
 mod target;
 

@@ -37,6 +37,8 @@ pub struct RunOptions {
     /// children's) over each window gives `server_cpu_us_per_msg` and the
     /// server's CPU share, as for the builtin server.
     pub server_pid: Option<u32>,
+    /// `--stream`: one JSON line per second per phase.
+    pub stream: Option<std::sync::Arc<crate::stream::Stream>>,
 }
 
 /// One shard of a run spread over several machines: connections

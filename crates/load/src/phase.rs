@@ -66,6 +66,8 @@ pub(crate) struct Phase {
     /// In a mixed population, the group this phase runs (its files and
     /// results are named after it).
     pub(crate) group: Option<String>,
+    /// `--stream`: where each second goes.
+    pub(crate) stream: Option<Arc<crate::stream::Stream>>,
     /// How much later than it would alone the phase starts: groups of a
     /// mixed population start apart so their windows open together.
     pub(crate) delay: Duration,
@@ -285,7 +287,12 @@ impl Phase {
         let mut watch = Watch::new(
             &ctx,
             &plan,
-            Progress::new(self.progress, self.name(), plan.share(s.connections)),
+            Progress::new(
+                self.progress,
+                self.name(),
+                plan.share(s.connections),
+                self.stream.clone(),
+            ),
             self.progress_file.as_deref(),
         );
         let (mut early, rss_after_ramp) = watch

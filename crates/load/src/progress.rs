@@ -4,7 +4,7 @@
 //! `--quiet`.
 
 use std::io::{IsTerminal, Write as _};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -12,6 +12,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use wsbench_model::results::TimelinePoint;
 
 use crate::recorder::Recorder;
+use crate::stream::Stream;
 
 /// The progress line of one phase.
 #[derive(Debug)]
@@ -22,6 +23,9 @@ pub struct Progress {
     /// Without a terminal: when the last plain line was written (`None`:
     /// no plain lines).
     plain: Option<Mutex<Instant>>,
+    /// `--stream`: where each second goes, and the `t_s` of the last
+    /// written.
+    stream: Option<(Arc<Stream>, Mutex<f64>)>,
 }
 
 /// How often a plain progress line is written without a terminal.
@@ -30,7 +34,7 @@ const PLAIN_EVERY: Duration = Duration::from_secs(5);
 impl Progress {
     /// A progress line for `phase` when `on`: redrawn on a terminal,
     /// else written as a plain line every 5 s.
-    pub fn new(on: bool, phase: &str, target: u64) -> Progress {
+    pub fn new(on: bool, phase: &str, target: u64, stream: Option<Arc<Stream>>) -> Progress {
         let terminal = std::io::stderr().is_terminal();
         let bar = if on && terminal {
             let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
@@ -47,7 +51,28 @@ impl Progress {
             phase: phase.to_owned(),
             target,
             plain: (on && !terminal).then(|| Mutex::new(Instant::now())),
+            stream: stream.map(|s| (s, Mutex::new(f64::NEG_INFINITY))),
         }
+    }
+
+    /// Whether seconds go to a `--stream`.
+    pub fn streaming(&self) -> bool {
+        self.stream.is_some()
+    }
+
+    /// Writes second `p` to the stream, once per second of the phase.
+    fn stream(&self, stage: &str, processes: u64, p: &TimelinePoint) {
+        let Some((stream, last)) = &self.stream else {
+            return;
+        };
+        let mut last = last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if p.t_s < *last + 0.5 {
+            return;
+        }
+        *last = p.t_s;
+        stream.second(&self.phase, stage, processes, p);
     }
 
     /// Writes `message` as a plain line when 5 s have passed since the
@@ -73,6 +98,7 @@ impl Progress {
 
     /// Updates the line from the latest timeline sample (once a second).
     pub fn tick(&self, rec: &Recorder, stage: &str, p: &TimelinePoint) {
+        self.stream(stage, 1, p);
         self.show(format!(
             "{} [{stage}] {:.0} s open {}/{} | {} | errors {}",
             self.phase,
@@ -93,6 +119,9 @@ impl Progress {
         running: usize,
         latest: Option<&TimelinePoint>,
     ) {
+        if let Some(p) = latest {
+            self.stream(stage, workers, p);
+        }
         self.show(match latest {
             Some(p) => format!(
                 "{} [{stage}] open {}/{} over {running}/{workers} processes | {} (worst process) \

@@ -102,6 +102,7 @@ impl Phases<'_> {
                 server_pid: self.opts.server_pid,
                 push: self.push_role(scenario, k),
                 group: None,
+                stream: self.opts.stream.clone(),
                 delay: Duration::ZERO,
             };
             let builtin = builtin.as_deref_mut();
@@ -152,6 +153,7 @@ impl Phases<'_> {
                 server_pid: None,
                 push: self.push_role(&s, 0),
                 group: Some(g.name.clone()),
+                stream: self.opts.stream.clone(),
                 delay: delays[i],
                 scenario: s,
             };

@@ -74,6 +74,8 @@ pub async fn run_shard(
         // The coordinator reads the server's CPU time.
         server_pid: None,
         group: spec.group.clone(),
+        // The coordinator streams the workers' seconds.
+        stream: None,
         // The coordinator's start already holds any delay.
         delay: Duration::ZERO,
     };
@@ -245,9 +247,14 @@ async fn supervise(
     let mut signalled = false;
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut restarts = Restarts::of(&phase.scenario, plan.t0_ns);
-    let progress = Progress::new(phase.progress, phase.name(), phase.scenario.connections);
+    let progress = Progress::new(
+        phase.progress,
+        phase.name(),
+        phase.scenario.connections,
+        phase.stream.clone(),
+    );
     while list.iter().any(|w| w.done.is_none()) {
-        if progress.visible() {
+        if progress.visible() || progress.streaming() {
             let now = monotonic_ns();
             let stage = if now < window_ns {
                 "warm-up"

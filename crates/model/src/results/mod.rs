@@ -311,6 +311,27 @@ pub struct TimelinePoint {
     pub p99: u64,
 }
 
+/// One line of `wsbench run --stream` (NDJSON): a phase's latest second
+/// as the timeline has it, while the run goes on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamLine {
+    /// When the line was written, wall clock, RFC 3339 with milliseconds.
+    pub time: String,
+    /// The phase: its transport, or in a mixed population its group.
+    pub phase: String,
+    /// `warm-up`, `measuring`, `draining`, or a stage's name.
+    pub stage: String,
+    /// Load generator processes the figures add up (1: this one).
+    pub processes: u64,
+    /// Whether `p50` and `p99` are bounds (the highest of the
+    /// processes': percentiles do not add) rather than the second's own.
+    pub percentiles_bound: bool,
+    /// The second's figures (`t_s`, `msg_rate`, `open`, `opened`,
+    /// `errors`, `p50`, `p99` in ns).
+    #[serde(flatten)]
+    pub point: TimelinePoint,
+}
+
 /// The harness floor of a run: a short loopback echo measured in the load
 /// generator's own process before the first phase, with its scheduling
 /// lag: no target can be measured below it.
