@@ -39,6 +39,7 @@ fn options(test: &str, interrupt: watch::Receiver<bool>) -> RunOptions {
         shard: None,
         calibrate: false,
         server_pid: None,
+        stream: None,
     }
 }
 
