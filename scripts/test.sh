@@ -5,7 +5,8 @@
 #   scripts/test.sh --quick    unit, property and integration tests only
 #
 # Installs what it needs (Chromium and a font for the report tests, nginx
-# with the Nchan module for the nchan tests, a Python venv with the
+# with the Nchan module for the nchan tests, Prometheus for the live
+# metrics test, a Python venv with the
 # websockets package for the targets tests,
 # cargo-fuzz, a nightly toolchain with Miri, Python venvs with kosoku for
 # the Autobahn cases and kubernetes-validate for the manifests) when
@@ -48,6 +49,17 @@ if [[ -x /usr/sbin/nginx && -e /usr/lib/nginx/modules/ngx_nchan_module.so ]]; th
     export WSBENCH_REQUIRE_NCHAN=1
 else
     echo "SKIPPED the nchan tests: nginx-light and libnginx-mod-nchan could not be installed"
+fi
+
+# The live-metrics test has a real Prometheus scrape a run.
+if [[ ! -x /usr/bin/prometheus ]]; then
+    step "installing prometheus (apt)"
+    apt_install prometheus || true
+fi
+if [[ -x /usr/bin/prometheus ]]; then
+    export WSBENCH_REQUIRE_PROMETHEUS=1
+else
+    echo "SKIPPED the Prometheus scrape test: the prometheus package could not be installed"
 fi
 
 # The targets tests run echo and rpc against the Python websockets

@@ -68,6 +68,12 @@ pub(crate) struct RunArgs {
     /// run goes on; `-` is stdout (the table then goes to stderr).
     #[arg(long, value_name = "FILE|-")]
     stream: Option<PathBuf>,
+    /// Serve live metrics (OpenMetrics, for Prometheus) at
+    /// http://ADDR/metrics while the run goes on: connections, messages,
+    /// errors by kind, latency and harness-lag quantiles, per phase; at
+    /// the end the endpoint waits (at most 10 s) for one last scrape.
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<std::net::SocketAddr>,
     #[command(flatten)]
     changes: crate::changes::Changes,
 }
@@ -157,6 +163,19 @@ fn execute(scenario: Scenario, args: &RunArgs, extra: impl FnOnce(&Summary)) -> 
             let _ = tokio::signal::ctrl_c().await;
             std::process::exit(130);
         });
+        let metrics = match args.metrics_listen {
+            Some(addr) => match wsbench_load::metrics::Metrics::serve(addr).await {
+                Ok(m) => {
+                    errln!("wsbench run: metrics at http://{}/metrics", m.addr());
+                    Some(m)
+                }
+                Err(e) => {
+                    errln!("wsbench run: --metrics-listen {addr}: {e}");
+                    return ExitCode::from(exit::ERROR);
+                }
+            },
+            None => None,
+        };
         let options = RunOptions {
             exe,
             results_root: args.results.clone(),
@@ -175,6 +194,7 @@ fn execute(scenario: Scenario, args: &RunArgs, extra: impl FnOnce(&Summary)) -> 
             calibrate: !args.no_calibrate,
             server_pid: args.server_pid,
             stream,
+            metrics,
         };
         let report = |dir: &std::path::Path| {
             if args.report {
@@ -426,6 +446,7 @@ pub(crate) fn calibrate(args: CalibrateArgs) -> ExitCode {
         no_calibrate: true,
         server_pid: None,
         stream: None,
+        metrics_listen: None,
         changes: crate::changes::Changes::default(),
     };
     execute(scenario, &run_args, |summary| {

@@ -165,6 +165,9 @@ pub async fn run(scenario: Scenario, opts: RunOptions) -> Result<RunOutcome, Run
     } else {
         phases.side_by_side(&scenario, &mut summary).await?;
     }
+    if let Some(m) = &opts.metrics {
+        m.linger().await;
+    }
     if let Some(b) = builtin {
         results
             .write_server_log(&b.log())

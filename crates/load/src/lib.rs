@@ -25,6 +25,7 @@ mod drivers;
 mod engine;
 mod failure;
 mod floor;
+pub mod metrics;
 mod options;
 pub mod output;
 mod phase;

@@ -39,6 +39,8 @@ pub struct RunOptions {
     pub server_pid: Option<u32>,
     /// `--stream`: one JSON line per second per phase.
     pub stream: Option<std::sync::Arc<crate::stream::Stream>>,
+    /// `--metrics-listen`: the live metrics endpoint.
+    pub metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
 }
 
 /// One shard of a run spread over several machines: connections

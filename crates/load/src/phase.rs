@@ -68,6 +68,8 @@ pub(crate) struct Phase {
     pub(crate) group: Option<String>,
     /// `--stream`: where each second goes.
     pub(crate) stream: Option<Arc<crate::stream::Stream>>,
+    /// `--metrics-listen`: the live endpoint this phase's figures feed.
+    pub(crate) metrics: Option<Arc<crate::metrics::Metrics>>,
     /// How much later than it would alone the phase starts: groups of a
     /// mixed population start apart so their windows open together.
     pub(crate) delay: Duration,
@@ -281,6 +283,17 @@ impl Phase {
         ));
         let ctx = self.context(&rec, &bytes, stop_rx, grid.clone(), plan.t0_ns);
         let publisher = grid.clone().and_then(|g| self.publisher(plan.t0_ns, g));
+        if let Some(m) = &self.metrics {
+            let workload = s.workload.name();
+            let (name, transport) = (self.name(), self.transport.name());
+            m.live(
+                name,
+                transport,
+                self.group.as_deref(),
+                workload,
+                Arc::clone(&rec),
+            );
+        }
         let _probe = LagProbe::start(Arc::clone(&rec));
         let rss_before = sys::rss_bytes();
         let (ramp, mut ramp_done) = arrive(Arc::clone(&ctx), plan);

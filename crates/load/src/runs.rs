@@ -103,6 +103,7 @@ impl Phases<'_> {
                 push: self.push_role(scenario, k),
                 group: None,
                 stream: self.opts.stream.clone(),
+                metrics: self.opts.metrics.clone(),
                 delay: Duration::ZERO,
             };
             let builtin = builtin.as_deref_mut();
@@ -154,6 +155,7 @@ impl Phases<'_> {
                 push: self.push_role(&s, 0),
                 group: Some(g.name.clone()),
                 stream: self.opts.stream.clone(),
+                metrics: self.opts.metrics.clone(),
                 delay: delays[i],
                 scenario: s,
             };
@@ -184,8 +186,8 @@ impl Phases<'_> {
         interrupt: &mut watch::Receiver<bool>,
         builtin: Option<&mut Builtin>,
     ) -> Result<(PhaseSummary, Early), RunError> {
-        if processes > 1 {
-            return crate::shard::coordinate(
+        let done = if processes > 1 {
+            crate::shard::coordinate(
                 phase,
                 u64::from(processes),
                 &self.opts.exe,
@@ -194,8 +196,24 @@ impl Phases<'_> {
                 interrupt,
                 builtin,
             )
-            .await;
+            .await?
+        } else {
+            self.here(phase, k, interrupt, builtin).await?
+        };
+        if let Some(m) = &self.opts.metrics {
+            m.done(&done.0);
         }
+        Ok(done)
+    }
+
+    /// Phase `k` in this process.
+    async fn here(
+        &self,
+        phase: &Phase,
+        k: u32,
+        interrupt: &mut watch::Receiver<bool>,
+        builtin: Option<&mut Builtin>,
+    ) -> Result<(PhaseSummary, Early), RunError> {
         let s = &phase.scenario;
         let (plan, accounting) = match self.opts.shard {
             Some(sh) => (sh.plan(s, k).delayed(phase.delay), Accounting::OwnShare),

@@ -76,6 +76,7 @@ pub async fn run_shard(
         group: spec.group.clone(),
         // The coordinator streams the workers' seconds.
         stream: None,
+        metrics: None,
         // The coordinator's start already holds any delay.
         delay: Duration::ZERO,
     };
@@ -254,7 +255,7 @@ async fn supervise(
         phase.stream.clone(),
     );
     while list.iter().any(|w| w.done.is_none()) {
-        if progress.visible() || progress.streaming() {
+        if progress.visible() || progress.streaming() || phase.metrics.is_some() {
             let now = monotonic_ns();
             let stage = if now < window_ns {
                 "warm-up"
@@ -264,11 +265,17 @@ async fn supervise(
                 "draining"
             };
             let dirs: Vec<&Path> = list.iter().map(|w| w.out.as_path()).collect();
+            let latest = workers_progress(&dirs);
+            if let (Some(m), Some(p)) = (&phase.metrics, &latest) {
+                let (name, transport) = (phase.name(), phase.transport.name());
+                let workload = phase.scenario.workload.name();
+                m.workers(name, transport, phase.group.as_deref(), workload, p.clone());
+            }
             progress.tick_workers(
                 workers,
                 stage,
                 list.iter().filter(|w| w.done.is_none()).count(),
-                workers_progress(&dirs).as_ref(),
+                latest.as_ref(),
             );
         }
         tokio::select! {

@@ -40,6 +40,7 @@ fn options(test: &str, interrupt: watch::Receiver<bool>) -> RunOptions {
         calibrate: false,
         server_pid: None,
         stream: None,
+        metrics: None,
     }
 }
 
