@@ -121,11 +121,15 @@ fn a_closed_stdout_is_quiet_and_progress_is_plain_without_a_terminal() {
     assert!(!err.contains("panicked"), "{err}");
     let lines: Vec<&str> = err
         .lines()
-        .filter(|l| l.starts_with("wsbench: websocket ["))
+        .filter(|l| l.starts_with("wsbench: websocket (phase 1/1) ["))
         .collect();
     assert!(
         !lines.is_empty() && lines.len() <= 3,
         "one every 5 s: {err}"
+    );
+    assert!(
+        lines[0].contains("| harness ") && lines[0].ends_with(" so far"),
+        "{err}"
     );
     assert!(
         lines[0].contains("open 10/10") && lines[0].contains("msg/s"),

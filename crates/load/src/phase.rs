@@ -66,6 +66,9 @@ pub(crate) struct Phase {
     /// In a mixed population, the group this phase runs (its files and
     /// results are named after it).
     pub(crate) group: Option<String>,
+    /// Its place in the run, from 1: phase k of n (a group: k of the n
+    /// groups), for the progress line.
+    pub(crate) place: (usize, usize),
     /// `--stream`: where each second goes.
     pub(crate) stream: Option<Arc<crate::stream::Stream>>,
     /// `--metrics-listen`: the live endpoint this phase's figures feed.
@@ -179,6 +182,18 @@ impl Phase {
     /// `PhaseSummary::name`); its files are named after it.
     pub(crate) fn name(&self) -> &str {
         self.group.as_deref().unwrap_or(self.transport.name())
+    }
+
+    /// How the progress line names the phase: `websocket (phase 1/2)`,
+    /// `readers (group 1/3)`.
+    pub(crate) fn progress_label(&self) -> String {
+        let (k, n) = self.place;
+        let what = if self.group.is_some() {
+            "group"
+        } else {
+            "phase"
+        };
+        format!("{} ({what} {k}/{n})", self.name())
     }
 
     /// The push schedule of `plan`'s window (with a rate profile, from
@@ -302,9 +317,9 @@ impl Phase {
             &plan,
             Progress::new(
                 self.progress,
-                self.name(),
+                &self.progress_label(),
                 plan.share(s.connections),
-                self.stream.clone(),
+                self.stream.clone().map(|s| (s, self.name().to_owned())),
             ),
             self.progress_file.as_deref(),
         );

@@ -23,9 +23,9 @@ pub struct Progress {
     /// Without a terminal: when the last plain line was written (`None`:
     /// no plain lines).
     plain: Option<Mutex<Instant>>,
-    /// `--stream`: where each second goes, and the `t_s` of the last
-    /// written.
-    stream: Option<(Arc<Stream>, Mutex<f64>)>,
+    /// `--stream`: where each second goes, the phase's name there, and
+    /// the `t_s` of the last written.
+    stream: Option<(Arc<Stream>, String, Mutex<f64>)>,
 }
 
 /// How often a plain progress line is written without a terminal.
@@ -34,7 +34,14 @@ const PLAIN_EVERY: Duration = Duration::from_secs(5);
 impl Progress {
     /// A progress line for `phase` when `on`: redrawn on a terminal,
     /// else written as a plain line every 5 s.
-    pub fn new(on: bool, phase: &str, target: u64, stream: Option<Arc<Stream>>) -> Progress {
+    ///
+    /// `stream`: `--stream`, and the phase's name there.
+    pub fn new(
+        on: bool,
+        phase: &str,
+        target: u64,
+        stream: Option<(Arc<Stream>, String)>,
+    ) -> Progress {
         let terminal = std::io::stderr().is_terminal();
         let bar = if on && terminal {
             let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
@@ -51,7 +58,7 @@ impl Progress {
             phase: phase.to_owned(),
             target,
             plain: (on && !terminal).then(|| Mutex::new(Instant::now())),
-            stream: stream.map(|s| (s, Mutex::new(f64::NEG_INFINITY))),
+            stream: stream.map(|(s, name)| (s, name, Mutex::new(f64::NEG_INFINITY))),
         }
     }
 
@@ -62,7 +69,7 @@ impl Progress {
 
     /// Writes second `p` to the stream, once per second of the phase.
     fn stream(&self, stage: &str, processes: u64, p: &TimelinePoint) {
-        let Some((stream, last)) = &self.stream else {
+        let Some((stream, name, last)) = &self.stream else {
             return;
         };
         let mut last = last
@@ -72,12 +79,13 @@ impl Progress {
             return;
         }
         *last = p.t_s;
-        stream.second(&self.phase, stage, processes, p);
+        stream.second(name, stage, processes, p);
     }
 
-    /// Writes `message` as a plain line when 5 s have passed since the
-    /// last (without a terminal only); a failed write is dropped.
-    fn plain_line(&self, message: &str) {
+    /// Writes `message` and what `more` adds as a plain line when 5 s
+    /// have passed since the last (without a terminal only); a failed
+    /// write is dropped.
+    fn plain_line(&self, message: &str, more: impl FnOnce() -> String) {
         let Some(last) = &self.plain else { return };
         let mut last = last
             .lock()
@@ -86,12 +94,12 @@ impl Progress {
             return;
         }
         *last = Instant::now();
-        let _ = writeln!(std::io::stderr().lock(), "wsbench: {message}");
+        let _ = writeln!(std::io::stderr().lock(), "wsbench: {message}{}", more());
     }
 
-    /// Sets the line (and writes it plain when it is time).
-    fn show(&self, message: String) {
-        self.plain_line(&message);
+    /// Sets the line (and writes it plain when it is time, with `more`).
+    fn show(&self, message: String, more: impl FnOnce() -> String) {
+        self.plain_line(&message, more);
         self.bar.set_message(message);
         self.bar.tick();
     }
@@ -99,15 +107,18 @@ impl Progress {
     /// Updates the line from the latest timeline sample (once a second).
     pub fn tick(&self, rec: &Recorder, stage: &str, p: &TimelinePoint) {
         self.stream(stage, 1, p);
-        self.show(format!(
-            "{} [{stage}] {:.0} s open {}/{} | {} | errors {}",
-            self.phase,
-            p.t_s,
-            p.open,
-            self.target,
-            rates(p, ""),
-            rec.error_count()
-        ));
+        self.show(
+            format!(
+                "{} [{stage}] {:.0} s open {}/{} | {} | errors {}",
+                self.phase,
+                p.t_s,
+                p.open,
+                self.target,
+                rates(p, ""),
+                rec.error_count()
+            ),
+            || format!(" | harness {} so far", rec.harness_so_far()),
+        );
     }
 
     /// Updates the line of a phase run by worker processes, from the sum
@@ -136,7 +147,7 @@ impl Progress {
                 "{} [{stage}] {} connections over {workers} processes ({running} running)",
                 self.phase, self.target
             ),
-        });
+        }, String::new);
     }
 
     /// Whether progress is shown (off with `--quiet`): what only feeds

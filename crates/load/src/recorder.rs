@@ -134,6 +134,23 @@ impl Recorder {
     /// the stage its start instant (the intended publish or send time:
     /// the clock now less the value) fell in; `stage_starts` are the
     /// stages' starts, CLOCK_MONOTONIC ns.
+    /// The harness verdict on the window so far, from the harness lag's
+    /// p99 against the main latency's p50 (CPU shares are judged at the
+    /// end): `ok`, `suspect` or `saturated`.
+    pub fn harness_so_far(&self) -> &'static str {
+        let h = self.histograms();
+        let at = |m: Metric, q: f64| {
+            h.get(&m)
+                .filter(|h| !h.is_empty())
+                .map(|h| h.value_at_quantile(q))
+        };
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let lag = at(Metric::HarnessLag, 0.99);
+        let health =
+            wsbench_model::health::Health::judge(lag, at(self.main, 0.5), 0.0, None, cores);
+        health.verdict.name()
+    }
+
     pub fn with_stages(main: Metric, stage_starts: Vec<u64>) -> Recorder {
         Recorder {
             shards: (0..SHARDS)

@@ -77,6 +77,7 @@ pub async fn run_shard(
         // The coordinator streams the workers' seconds.
         stream: None,
         metrics: None,
+        place: (1, 1),
         // The coordinator's start already holds any delay.
         delay: Duration::ZERO,
     };
@@ -250,9 +251,9 @@ async fn supervise(
     let mut restarts = Restarts::of(&phase.scenario, plan.t0_ns);
     let progress = Progress::new(
         phase.progress,
-        phase.name(),
+        &phase.progress_label(),
         phase.scenario.connections,
-        phase.stream.clone(),
+        phase.stream.clone().map(|s| (s, phase.name().to_owned())),
     );
     while list.iter().any(|w| w.done.is_none()) {
         if progress.visible() || progress.streaming() || phase.metrics.is_some() {
