@@ -28,7 +28,8 @@ pub fn escape(s: &str) -> String {
 const STYLE: &str = "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;margin:24px auto;max-width:1100px;color:#222}\
 h1{font-size:26px}h2{font-size:20px;margin-top:32px;border-bottom:1px solid #ddd}\
 table{border-collapse:collapse;margin:8px 0;font-size:14px}th,td{border:1px solid #ccc;padding:4px 8px}\
-th{background:#f3f3f3}td.n{text-align:right;font-variant-numeric:tabular-nums}\
+th{background:#f3f3f3;white-space:nowrap}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\
+.scroll{overflow-x:auto;max-width:100%}\
 .fail{color:#b00;font-weight:bold}.pass{color:#070}.partial{background:#fff3cd;padding:8px;border:1px solid #e0c060}\
 .saturated{background:#f8d7da;padding:8px;border:1px solid #d08080}.suspect{background:#fff3cd;padding:8px;border:1px solid #e0c060}\
 figure{margin:16px 0}figure svg{max-width:100%;height:auto}pre{background:#f7f7f7;padding:10px;overflow-x:auto;font-size:13px}";
@@ -68,7 +69,7 @@ pub fn page(runs: &[Run], charts: &[(&Chart, String)]) -> String {
             );
         }
         h.push_str(&banners(run));
-        h.push_str("<table><tr><th>transport</th><th>metric</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>delivered</th><th>ratio</th><th>lost</th><th>msg/s</th><th>bytes/msg</th><th>req/msg</th><th>errors</th><th>server µs/msg</th></tr>\n");
+        h.push_str("<div class=\"scroll\"><table><tr><th>transport</th><th>metric</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>delivered</th><th>ratio</th><th>lost</th><th>msg/s</th><th>bytes/msg</th><th>req/msg</th><th>errors</th><th>server µs/msg</th></tr>\n");
         for p in &s.phases {
             let metric = main_metric(p);
             let l = p.latency.get(metric.name()).cloned().unwrap_or_default();
@@ -93,7 +94,7 @@ pub fn page(runs: &[Run], charts: &[(&Chart, String)]) -> String {
                     .map_or_else(|| "–".to_owned(), |v| format!("{v:.2}"))
             );
         }
-        h.push_str("</table>\n");
+        h.push_str("</table></div>\n");
         h.push_str(&health(run));
         let errors: Vec<String> = s
             .phases
@@ -109,7 +110,7 @@ pub fn page(runs: &[Run], charts: &[(&Chart, String)]) -> String {
             let _ = writeln!(h, "<p>Errors: {}</p>", escape(&errors.join("; ")));
         }
         if !s.thresholds.is_empty() {
-            h.push_str("<table><tr><th>threshold</th><th>transport</th><th>value</th><th>verdict</th></tr>\n");
+            h.push_str("<div class=\"scroll\"><table><tr><th>threshold</th><th>transport</th><th>value</th><th>verdict</th></tr>\n");
             for t in &s.thresholds {
                 let value = threshold_value(t);
                 let (class, verdict) = if t.passed {
@@ -125,7 +126,7 @@ pub fn page(runs: &[Run], charts: &[(&Chart, String)]) -> String {
                     escape(&value)
                 );
             }
-            h.push_str("</table>\n");
+            h.push_str("</table></div>\n");
         }
     }
     h.push_str("<h2>Charts</h2>\n");
@@ -149,7 +150,7 @@ pub fn page(runs: &[Run], charts: &[(&Chart, String)]) -> String {
                 String::new()
             }
         );
-        h.push_str("<table>");
+        h.push_str("<div class=\"scroll\"><table>");
         let unknown = || "unknown".to_owned();
         for (k, v) in [
             ("wsbench", e.wsbench.clone()),
@@ -169,7 +170,7 @@ pub fn page(runs: &[Run], charts: &[(&Chart, String)]) -> String {
         ] {
             let _ = write!(h, "<tr><th>{k}</th><td>{}</td></tr>", escape(&v));
         }
-        h.push_str("</table>\n");
+        h.push_str("</table></div>\n");
         if let Some(text) = &run.scenario_text {
             let _ = writeln!(h, "<h2>Scenario</h2>\n<pre>{}</pre>", escape(text));
         }
@@ -218,7 +219,7 @@ fn health(run: &Run) -> String {
         }
         None => h.push_str("<p>Floor: not measured (<code>--no-calibrate</code>).</p>\n"),
     }
-    h.push_str("<table><tr><th>transport</th><th>verdict</th><th>harness lag p99</th><th>main p50</th><th>load generator CPU</th><th>server CPU</th><th>publishes failed</th><th>unknown messages</th></tr>\n");
+    h.push_str("<div class=\"scroll\"><table><tr><th>transport</th><th>verdict</th><th>harness lag p99</th><th>main p50</th><th>load generator CPU</th><th>server CPU</th><th>publishes failed</th><th>unknown messages</th></tr>\n");
     for p in &s.phases {
         let Some(v) = &p.health else { continue };
         let ns = |x: Option<u64>| x.map_or_else(|| "–".to_owned(), |x| fmt_ns(x as f64));
@@ -241,7 +242,7 @@ fn health(run: &Run) -> String {
             p.counters.unknown
         );
     }
-    h.push_str("</table>\n");
+    h.push_str("</table></div>\n");
     h
 }
 
