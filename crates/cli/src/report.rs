@@ -29,6 +29,11 @@ pub(crate) struct ReportArgs {
     /// `report-<time>` folder next to the first run).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Names for the runs, in order, in legends and tables (repeatable,
+    /// one per run; default for two runs: baseline and current, for more:
+    /// the folders' names).
+    #[arg(long = "label", value_name = "NAME")]
+    labels: Vec<String>,
 }
 
 #[derive(Clone, Debug, Args)]
@@ -74,7 +79,15 @@ pub(crate) fn report(args: ReportArgs) -> ExitCode {
             return ExitCode::from(exit::USAGE);
         }
     };
-    match write_reports(&args.runs, &formats, args.out.as_deref()) {
+    if !args.labels.is_empty() && args.labels.len() != args.runs.len() {
+        errln!(
+            "wsbench report: {} --label for {} runs: give one per run, in order",
+            args.labels.len(),
+            args.runs.len()
+        );
+        return ExitCode::from(exit::USAGE);
+    }
+    match write_reports(&args.runs, &formats, args.out.as_deref(), &args.labels) {
         Ok(files) => {
             for f in files {
                 outln!("{}", f.display());
@@ -90,11 +103,20 @@ pub(crate) fn write_reports(
     dirs: &[PathBuf],
     formats: &[Format],
     out: Option<&Path>,
+    labels: &[String],
 ) -> Result<Vec<PathBuf>, ReportError> {
-    let runs = dirs
+    let mut runs = dirs
         .iter()
         .map(|d| Run::load(d))
         .collect::<Result<Vec<_>, _>>()?;
+    if labels.len() == runs.len() {
+        for (run, label) in runs.iter_mut().zip(labels) {
+            run.label.clone_from(label);
+        }
+    } else if let [baseline, current] = runs.as_mut_slice() {
+        baseline.label = "baseline".to_owned();
+        current.label = "current".to_owned();
+    }
     let default_out = || {
         dirs[0]
             .parent()

@@ -203,7 +203,7 @@ fn execute(scenario: Scenario, args: &RunArgs, extra: impl FnOnce(&Summary)) -> 
                     wsbench_report::Format::Svg,
                     wsbench_report::Format::Html,
                 ];
-                match crate::report::write_reports(&[dir.to_owned()], &formats, None) {
+                match crate::report::write_reports(&[dir.to_owned()], &formats, None, &[]) {
                     Ok(_) => outln!(
                         "report: {}",
                         dir.join(wsbench_model::results::files::REPORT_HTML)

@@ -208,8 +208,31 @@ fn report_and_compare_work_on_real_runs() {
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let svg = std::fs::read_to_string(together.join("echo_rtt-spectrum.svg")).unwrap();
-    let names = |p: &Path| p.file_name().unwrap().to_string_lossy().into_owned();
-    assert!(svg.contains(&names(&baseline)) && svg.contains(&names(&regressed)));
+    // Two runs: baseline and current, with the differences and their
+    // verdicts.
+    assert!(svg.contains("baseline websocket") && svg.contains("current websocket"));
+    let html = std::fs::read_to_string(together.join("report.html")).unwrap();
+    assert!(
+        html.contains("<h2>Differences: current against baseline</h2>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<td>echo_rtt.p50</td>") || html.contains("<td>p50</td>"),
+        "{html}"
+    );
+    // Names of one's own, one per run.
+    let named = dir.join("named");
+    let (b, r) = (baseline.to_str().unwrap(), regressed.to_str().unwrap());
+    let n = named.to_str().unwrap();
+    let args = ["report", b, r, "--out", n, "--label", "v1", "--label", "v2"];
+    let out = wsbench(&args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let svg = std::fs::read_to_string(named.join("echo_rtt-spectrum.svg")).unwrap();
+    assert!(svg.contains("v1 websocket") && svg.contains("v2 websocket"));
+    let html = std::fs::read_to_string(named.join("report.html")).unwrap();
+    assert!(html.contains("<h2>Differences: v2 against v1</h2>"));
+    let out = wsbench(&["report", b, r, "--out", n, "--label", "v1"]);
+    assert_eq!(out.status.code(), Some(2), "one --label for two runs");
 
     // The gate. Repetitions of one configuration: no change. Against the
     // slower server: a regression, with the interval that decided it. One

@@ -34,6 +34,46 @@ th{background:#f3f3f3;white-space:nowrap}td.n{text-align:right;font-variant-nume
 .saturated{background:#f8d7da;padding:8px;border:1px solid #d08080}.suspect{background:#fff3cd;padding:8px;border:1px solid #e0c060}\
 figure{margin:16px 0}figure svg{max-width:100%;height:auto}pre{background:#f7f7f7;padding:10px;overflow-x:auto;font-size:13px}";
 
+/// The differences of `current` from `baseline` with the verdicts
+/// `wsbench compare` gives them (default limits; one run a side, so
+/// latencies are shown, not judged), or why they cannot be compared.
+fn differences(baseline: &Run, current: &Run) -> String {
+    use crate::compare::{DEFAULT_LIMITS, Limits, Side, compare};
+    let side = |r: &Run| Side {
+        label: r.label.clone(),
+        runs: vec![r.clone()],
+    };
+    let mut h = format!(
+        "<h2>Differences: {} against {}</h2>\n",
+        escape(&current.label),
+        escape(&baseline.label)
+    );
+    let limits = Limits::parse(DEFAULT_LIMITS).unwrap_or_default();
+    match compare(&side(baseline), &side(current), &limits) {
+        Ok(c) => {
+            h.push_str("<div class=\"scroll\"><table><tr><th>phase</th><th>metric</th><th>baseline</th><th>current</th><th>change</th><th>90% interval</th><th>limit</th><th>verdict</th></tr>\n");
+            for r in &c.rows {
+                let cells = r.cells();
+                let _ = write!(
+                    h,
+                    "<tr><td>{}</td><td>{}</td>",
+                    escape(&cells[0]),
+                    escape(&cells[1])
+                );
+                for v in &cells[2..] {
+                    let _ = write!(h, "<td class=\"n\">{}</td>", escape(v));
+                }
+                let _ = writeln!(h, "<td>{}</td></tr>", escape(r.verdict_name()));
+            }
+            let _ = writeln!(h, "</table></div>\n<p>{}</p>", escape(&c.rule));
+        }
+        Err(e) => {
+            let _ = writeln!(h, "<p>Not compared: {}</p>", escape(&e.to_string()));
+        }
+    }
+    h
+}
+
 /// The page for `runs` with `charts` (each with its SVG drawing) inline.
 pub fn page(runs: &[Run], charts: &[(&Chart, String)]) -> String {
     let mut h = String::new();
@@ -128,6 +168,9 @@ pub fn page(runs: &[Run], charts: &[(&Chart, String)]) -> String {
             }
             h.push_str("</table></div>\n");
         }
+    }
+    if let [first, .., last] = runs {
+        h.push_str(&differences(first, last));
     }
     h.push_str("<h2>Charts</h2>\n");
     for (chart, svg) in charts {

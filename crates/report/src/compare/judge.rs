@@ -77,7 +77,9 @@ impl Row {
         }
     }
 
-    pub(super) fn cells(&self) -> [String; 7] {
+    /// The row as the tables show it: transport, metric, baseline,
+    /// current, change, interval, limit.
+    pub fn cells(&self) -> [String; 7] {
         let def = metric::find(self.metric.split('.').next().unwrap_or_default());
         let value = |v: f64| def.map_or_else(|| format!("{v:.4}"), |d| d.format(v));
         [

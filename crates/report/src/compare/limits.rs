@@ -34,7 +34,7 @@ pub(super) fn higher_is_better(name: &str) -> bool {
 /// Allowed worsening per metric, as a fraction (0.10 for 10%): by full
 /// name (`push_latency.p99`, `msg_rate`) or by a statistic of the main
 /// latency (`p99`).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Limits(pub BTreeMap<String, f64>);
 
 impl Limits {
