@@ -138,6 +138,7 @@ fn report_and_compare_work_on_real_runs() {
     for chart in [
         "echo_rtt-spectrum",
         "echo_rtt-histogram",
+        "connect-spectrum",
         "timeline",
         "costs",
     ] {
@@ -153,7 +154,14 @@ fn report_and_compare_work_on_real_runs() {
         );
     }
     let spectrum = std::fs::read_to_string(r.join("echo_rtt-spectrum.svg")).unwrap();
-    for label in ["percentile", "latency (ms)", "99.9%", "websocket"] {
+    for label in [
+        "percentile",
+        "latency (ms)",
+        "50%",
+        "99.9%",
+        "websocket",
+        "websocket (uncorrected)",
+    ] {
         assert!(spectrum.contains(label), "the spectrum shows {label}");
     }
     let summary: serde_json::Value =
@@ -184,7 +192,11 @@ fn report_and_compare_work_on_real_runs() {
     for fetch in ["src=", "href=", "url(", "@import", "<script", "<link"] {
         assert!(!html.contains(fetch), "self-contained: no {fetch}");
     }
-    assert_eq!(html.matches("<figure").count(), 4);
+    assert_eq!(html.matches("<figure").count(), 5);
+    assert!(
+        html.contains("<figure id=\"connect-spectrum\">"),
+        "connect and handshake times"
+    );
     assert!(
         html.contains("<h3>Harness health</h3>"),
         "the verdict table"
@@ -194,7 +206,7 @@ fn report_and_compare_work_on_real_runs() {
         "--no-calibrate is said"
     );
     if let Some((ok, all)) = render_in_chromium(&baseline.join("report.html")) {
-        assert_eq!((ok, all), (4, 4), "every chart lays out in the browser");
+        assert_eq!((ok, all), (5, 5), "every chart lays out in the browser");
     }
 
     // Several runs in one chart.

@@ -393,6 +393,7 @@ impl Phase {
         };
         let mut summary = self.summarise(&rec, &window, grid.as_ref(), &timeline);
         summary.window_start = Some(wall_clock(plan.window_ns));
+        summary.window_at_s = Some(plan.window_ns.saturating_sub(plan.t0_ns) as f64 / 1e9);
         Ok(Measured {
             summary,
             histograms: rec.histograms(),

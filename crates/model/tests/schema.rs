@@ -112,6 +112,7 @@ fn full_summary() -> Summary {
         transport: "long-poll".into(),
         group: Some("readers".into()),
         window_start: Some("2026-12-03T15:00:00.000Z".into()),
+        window_at_s: Some(1.5),
         workload: "push".into(),
         measured_s: 10.0,
         counters: Counters {

@@ -17,7 +17,7 @@ mod time;
 
 use self::latency::{histograms, spectrum};
 pub use self::series::{LatencySeries, TimeSeries};
-use self::style::{DrawResult, err};
+use self::style::{DrawResult, UNCORRECTED, err};
 use self::time::{costs, timeline};
 use crate::ReportError;
 use crate::data::{Run, main_metric, metric_title, series_label};
@@ -100,26 +100,18 @@ pub struct Chart {
 /// metric that a phase is about, the timeline, and the costs.
 pub fn build(runs: &[Run]) -> Result<Vec<Chart>, ReportError> {
     let mut by_metric: Vec<(Metric, Vec<LatencySeries>)> = Vec::new();
+    let mut connects = Vec::new();
     let mut timeline = Vec::new();
     let mut costs = Vec::new();
     for run in runs {
         for phase in &run.summary.phases {
             let label = series_label(runs, run, phase);
-            let metric = main_metric(phase);
-            if let Some(h) = run.histogram(phase, metric.name())? {
-                let series = LatencySeries {
-                    label: label.clone(),
-                    histogram: h,
-                };
-                match by_metric.iter_mut().find(|(m, _)| *m == metric) {
-                    Some((_, list)) => list.push(series),
-                    None => by_metric.push((metric, vec![series])),
-                }
-            }
+            latencies(run, phase, &label, &mut by_metric, &mut connects)?;
             if !phase.timeline.is_empty() {
                 timeline.push(TimeSeries {
                     label: label.clone(),
                     points: phase.timeline.clone(),
+                    window: phase.window_at_s.map(|a| (a, a + phase.measured_s)),
                 });
             }
             if phase.counters.delivered > 0 {
@@ -133,7 +125,11 @@ pub fn build(runs: &[Run]) -> Result<Vec<Chart>, ReportError> {
     let mut out = Vec::new();
     for (metric, series) in by_metric {
         let what = metric_title(metric);
-        let height = 260 * series.len().max(1) as u32 + 80;
+        let panels = series
+            .iter()
+            .filter(|s| !s.label.ends_with(UNCORRECTED))
+            .count();
+        let height = 260 * panels.max(1) as u32 + 80;
         out.push(Chart {
             name: format!("{metric}-spectrum"),
             title: format!("{scenario}: {what} by percentile"),
@@ -143,8 +139,21 @@ pub fn build(runs: &[Run]) -> Result<Vec<Chart>, ReportError> {
         out.push(Chart {
             name: format!("{metric}-histogram"),
             title: format!("{scenario}: {what}, distribution"),
-            kind: Kind::Histograms(series),
+            kind: Kind::Histograms(
+                series
+                    .into_iter()
+                    .filter(|s| !s.label.ends_with(UNCORRECTED))
+                    .collect(),
+            ),
             size: (1000, height.min(2000)),
+        });
+    }
+    if !connects.is_empty() {
+        out.push(Chart {
+            name: "connect-spectrum".into(),
+            title: format!("{scenario}: connect and WebSocket handshake times by percentile"),
+            kind: Kind::Spectrum(connects),
+            size: (1000, 600),
         });
     }
     if !timeline.is_empty() {
@@ -164,6 +173,45 @@ pub fn build(runs: &[Run]) -> Result<Vec<Chart>, ReportError> {
         });
     }
     Ok(out)
+}
+
+/// A phase's latency series: its main latency and, dashed in the same
+/// colour, its uncorrected twin (echo, rpc, push, flow), by metric; its
+/// connect and handshake times.
+fn latencies(
+    run: &Run,
+    phase: &wsbench_model::results::PhaseSummary,
+    label: &str,
+    by_metric: &mut Vec<(Metric, Vec<LatencySeries>)>,
+    connects: &mut Vec<LatencySeries>,
+) -> Result<(), ReportError> {
+    let metric = main_metric(phase);
+    let twin = metric.uncorrected();
+    for (m, suffix) in [(Some(metric), ""), (twin, UNCORRECTED)] {
+        let Some(m) = m else { continue };
+        if let Some(h) = run.histogram(phase, m.name())? {
+            let series = LatencySeries {
+                label: format!("{label}{suffix}"),
+                histogram: h,
+            };
+            match by_metric.iter_mut().find(|(k, _)| *k == metric) {
+                Some((_, list)) => list.push(series),
+                None => by_metric.push((metric, vec![series])),
+            }
+        }
+    }
+    for (m, what) in [
+        (Metric::ConnectTime, "connect"),
+        (Metric::HandshakeTime, "handshake"),
+    ] {
+        if let Some(h) = run.histogram(phase, m.name())? {
+            connects.push(LatencySeries {
+                label: format!("{label} {what}"),
+                histogram: h,
+            });
+        }
+    }
+    Ok(())
 }
 
 impl Chart {

@@ -109,14 +109,14 @@ pub fn page(runs: &[Run], charts: &[(&Chart, String)]) -> String {
             );
         }
         h.push_str(&banners(run));
-        h.push_str("<div class=\"scroll\"><table><tr><th>transport</th><th>metric</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>delivered</th><th>ratio</th><th>lost</th><th>msg/s</th><th>bytes/msg</th><th>req/msg</th><th>errors</th><th>server µs/msg</th></tr>\n");
+        h.push_str("<div class=\"scroll\"><table><tr><th>transport</th><th>metric</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>delivered</th><th>ratio</th><th>lost</th><th>msg/s</th><th>bytes/msg</th><th>req/msg</th><th>errors</th><th>server µs/msg</th><th>published</th><th>client CPU s</th><th>client B/conn</th></tr>\n");
         for p in &s.phases {
             let metric = main_metric(p);
             let l = p.latency.get(metric.name()).cloned().unwrap_or_default();
             let cell = |ns: u64| format!("<td class=\"n\">{}</td>", escape(&fmt_ns(ns as f64)));
             let _ = writeln!(
                 h,
-                "<tr><td>{}</td><td>{metric}</td>{}{}{}{}{}<td class=\"n\">{}</td><td class=\"n\">{:.4}</td><td class=\"n\">{}</td><td class=\"n\">{:.0}</td><td class=\"n\">{:.0}</td><td class=\"n\">{:.3}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                "<tr><td>{}</td><td>{metric}</td>{}{}{}{}{}<td class=\"n\">{}</td><td class=\"n\">{:.4}</td><td class=\"n\">{}</td><td class=\"n\">{:.0}</td><td class=\"n\">{:.0}</td><td class=\"n\">{:.3}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{:.2}</td><td class=\"n\">{}</td></tr>",
                 escape(&p.label()),
                 cell(l.p50),
                 cell(l.p90),
@@ -131,7 +131,11 @@ pub fn page(runs: &[Run], charts: &[(&Chart, String)]) -> String {
                 p.requests_per_msg,
                 p.errors(),
                 p.server_cpu_us_per_msg
-                    .map_or_else(|| "–".to_owned(), |v| format!("{v:.2}"))
+                    .map_or_else(|| "–".to_owned(), |v| format!("{v:.2}")),
+                p.counters.published,
+                p.client_cpu_s,
+                p.client_rss_per_conn
+                    .map_or_else(|| "–".to_owned(), |v| format!("{v:.0}"))
             );
         }
         h.push_str("</table></div>\n");

@@ -38,6 +38,7 @@ pub fn merge_parts(parts: &[PhasePart]) -> PhaseSummary {
     out.transport.clone_from(&first.phase.transport);
     out.group.clone_from(&first.phase.group);
     out.window_start.clone_from(&first.phase.window_start);
+    out.window_at_s = first.phase.window_at_s;
     out.workload.clone_from(&first.phase.workload);
     let (mut rss_weighted, mut rss_conns) = (0.0, 0u64);
     for part in parts {

@@ -225,6 +225,11 @@ pub struct PhaseSummary {
     /// of a mixed population share it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window_start: Option<String>,
+    /// When the measured window opened on the timeline's clock: seconds
+    /// since the phase started (before it: warm-up; after `window_at_s +
+    /// measured_s`: the drain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_at_s: Option<f64>,
     /// The counters.
     pub counters: Counters,
     /// Messages received per second of the window (`received` /

@@ -6,7 +6,7 @@ use plotters::prelude::*;
 
 use super::series::LatencySeries;
 use super::style::{
-    DrawResult, SPECTRUM_MAX_X, colour_at, err, log_ticks, ms_label, percentile_label,
+    DrawResult, SPECTRUM_MAX_X, UNCORRECTED, colour_at, err, log_ticks, ms_label, percentile_label,
 };
 
 /// The percentiles marked on a spectrum: 50%, 90%, 99%, … 99.999%.
@@ -70,18 +70,31 @@ pub(super) fn spectrum<DB: DrawingBackend>(
                 (x, v)
             })
             .collect();
-        chart
-            .draw_series(LineSeries::new(points, c.stroke_width(2)))
-            .map_err(err)?;
+        if s.label.ends_with(UNCORRECTED) {
+            chart
+                .draw_series(DashedLineSeries::new(points, 6, 4, c.stroke_width(2)))
+                .map_err(err)?;
+        } else {
+            chart
+                .draw_series(LineSeries::new(points, c.stroke_width(2)))
+                .map_err(err)?;
+        }
         let row = i32::try_from(i).unwrap_or(0);
         if row < legend_rows {
             let y = 8 + 24 * row;
-            legend
-                .draw(&PathElement::new(
-                    vec![(88, y + 8), (112, y + 8)],
-                    c.stroke_width(3),
-                ))
-                .map_err(err)?;
+            let dashes: &[(i32, i32)] = if s.label.ends_with(UNCORRECTED) {
+                &[(88, 96), (104, 112)]
+            } else {
+                &[(88, 112)]
+            };
+            for &(a, b) in dashes {
+                legend
+                    .draw(&PathElement::new(
+                        vec![(a, y + 8), (b, y + 8)],
+                        c.stroke_width(3),
+                    ))
+                    .map_err(err)?;
+            }
             legend
                 .draw(&Text::new(
                     format!(

@@ -19,4 +19,7 @@ pub struct TimeSeries {
     pub label: String,
     /// One point a second.
     pub points: Vec<TimelinePoint>,
+    /// The measured window on the series' clock, seconds (`None`: not
+    /// recorded).
+    pub window: Option<(f64, f64)>,
 }

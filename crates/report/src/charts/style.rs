@@ -3,6 +3,9 @@
 
 use plotters::prelude::*;
 
+/// The suffix of a latency's uncorrected twin (from the actual send).
+pub(crate) const UNCORRECTED: &str = " (uncorrected)";
+
 /// Series colours, in order; the first four are the transports'.
 const PALETTE: [RGBColor; 8] = [
     RGBColor(31, 119, 180),
@@ -26,11 +29,21 @@ pub(super) fn colour(i: usize) -> RGBColor {
 /// it; other series (groups) take the rest of the palette in order.
 pub(super) fn colour_at(labels: &[&str], i: usize) -> RGBColor {
     let transport = |l: &str| {
+        if l.ends_with(UNCORRECTED) {
+            return None;
+        }
         let last = l.rsplit(' ').next().unwrap_or(l);
         ["websocket", "long-poll", "short-poll", "sse"]
             .iter()
             .position(|t| *t == last)
     };
+    // A series' uncorrected twin takes the series' colour (drawn dashed).
+    let me = labels[i].strip_suffix(UNCORRECTED).unwrap_or(labels[i]);
+    if me.len() < labels[i].len()
+        && let Some(k) = labels.iter().position(|l| *l == me)
+    {
+        return colour_at(labels, k);
+    }
     match transport(labels[i]) {
         Some(t) => {
             let before = labels[..i]

@@ -44,6 +44,24 @@ pub(super) fn timeline<DB: DrawingBackend>(
             .label_style(("sans-serif", 14))
             .axis_desc_style(("sans-serif", 14));
         mesh.draw().map_err(err)?;
+        if let Some((from, to)) = window(series) {
+            let grey = RGBColor(225, 225, 225).mix(0.6).filled();
+            chart
+                .draw_series([
+                    Rectangle::new([(0.0, 0.0), (from, top)], grey),
+                    Rectangle::new([(to.min(end), 0.0), (end, top)], grey),
+                ])
+                .map_err(err)?;
+            if row == 0 {
+                let font = ("sans-serif", 13).into_font().color(&BLACK.mix(0.6));
+                chart
+                    .draw_series([
+                        Text::new("warm-up", (0.0, top), font.clone()),
+                        Text::new("drain", (to.min(end), top), font),
+                    ])
+                    .map_err(err)?;
+            }
+        }
         for (i, s) in series.iter().enumerate() {
             let c = colour_at(&labels, i);
             let points: Vec<(f64, f64)> = s
@@ -72,6 +90,12 @@ pub(super) fn timeline<DB: DrawingBackend>(
         }
     }
     Ok(())
+}
+
+/// The measured window shaded on a timeline: the first series' that has
+/// one (the warm-up before it and the drain after it are greyed).
+fn window(series: &[TimeSeries]) -> Option<(f64, f64)> {
+    series.iter().find_map(|s| s.window)
 }
 
 /// The timeline's p99 row, on a log axis: a slow transport's seconds and
@@ -116,6 +140,15 @@ fn p99_row<DB: DrawingBackend>(
         .axis_desc_style(("sans-serif", 14))
         .draw()
         .map_err(err)?;
+    if let Some((from, to)) = window(series) {
+        let grey = RGBColor(225, 225, 225).mix(0.6).filled();
+        chart
+            .draw_series([
+                Rectangle::new([(0.0, lo), (from, hi)], grey),
+                Rectangle::new([(to.min(end), lo), (end, hi)], grey),
+            ])
+            .map_err(err)?;
+    }
     for (i, s) in series.iter().enumerate() {
         let points: Vec<(f64, f64)> = s
             .points
