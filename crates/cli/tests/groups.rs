@@ -1,8 +1,8 @@
 //! Mixed populations through the real binary against the builtin server:
 //! `[[group]]` tables run side by side in one window, each measured as a
 //! phase of its own, each keeping its own rate whatever the others do,
-//! in one process and over worker processes; a threshold naming a group
-//! is checked on that group only.
+//! in one process, over worker processes and over shards (merged group
+//! by group); a threshold naming a group is checked on that group only.
 
 mod common;
 
@@ -227,4 +227,91 @@ fn a_staged_group_follows_its_profile_next_to_a_steady_one() {
         assert_eq!(count(waves, "connections_peak"), 40.0, "{waves}");
         windows_open_together(&s);
     }
+}
+
+/// Two shards of a mixed population against one server: each runs its
+/// share of every group on the one schedule, and the merge gives each
+/// group its whole count (20 readers owed every message of both shards'
+/// publishers, 6 talkers at 10/s).
+#[test]
+fn shards_take_their_share_of_every_group_and_merge_by_group() {
+    let _one = serial();
+    let dir = temp_dir("groups", "shards");
+    let target = common::serve(&[]);
+    let file = dir.join("mix.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "schema_version = 1\nname = \"shmix\"\n[target]\nurl = \"ws://{}\"\n\
+             [load]\nconnections = 20\nramp_rate = 100\nwarmup = \"1s\"\nduration = \"2s\"\n\
+             [[group]]\nname = \"readers\"\ntransport = \"websocket\"\nweight = 1\n\
+             workload = {{ kind = \"push\", rate = 20 }}\n\
+             [[group]]\nname = \"talkers\"\ntransport = \"websocket\"\nconnections = 6\n\
+             workload = {{ kind = \"echo\", rate = 10 }}\n",
+            target.addr
+        ),
+    )
+    .unwrap();
+    let results = dir.join("results");
+    let start = std::time::SystemTime::now() + std::time::Duration::from_secs(3);
+    let start = start
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let start = format!("{start:.3}");
+    let shard = |i: u32| {
+        let (f, r) = (file.to_str().unwrap(), results.to_str().unwrap());
+        let s = format!("{i}/2");
+        common::spawn(&[
+            "run",
+            f,
+            "--quiet",
+            "--results",
+            r,
+            "--shard",
+            &s,
+            "--start-at",
+            &start,
+        ])
+    };
+    let (a, b) = (shard(0), shard(1));
+    for o in [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()] {
+        assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
+    }
+    let mut shards: Vec<String> = std::fs::read_dir(&results)
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    shards.sort();
+    for s in &shards {
+        let part = common::summary(std::path::Path::new(s));
+        assert_eq!(count(group(&part, "readers"), "connections_opened"), 10.0);
+        assert_eq!(count(group(&part, "talkers"), "connections_opened"), 3.0);
+    }
+    let merged = dir.join("merged");
+    let mut args = vec!["merge", "--out", merged.to_str().unwrap()];
+    args.extend(shards.iter().map(String::as_str));
+    let out = wsbench(&args);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let m = common::summary(&merged);
+    let (readers, talkers) = (group(&m, "readers"), group(&m, "talkers"));
+    assert_eq!(count(readers, "connections_opened"), 20.0);
+    assert_eq!(
+        count(readers, "published"),
+        40.0,
+        "2 s at 20/s over both shards"
+    );
+    assert_eq!(count(readers, "owed"), 40.0 * 20.0);
+    assert_eq!(count(readers, "lost"), 0.0);
+    assert_eq!(count(talkers, "connections_opened"), 6.0);
+    assert!(
+        near(count(talkers, "published"), 6.0 * 10.0 * 2.0),
+        "{talkers}"
+    );
+    assert_eq!(count(talkers, "delivered"), count(talkers, "published"));
 }

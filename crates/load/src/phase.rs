@@ -108,21 +108,6 @@ pub(crate) struct Measured {
     pub(crate) server_cpu_share: Option<f64>,
 }
 
-/// CLOCK_MONOTONIC instant `ns` on the wall clock, RFC 3339 with
-/// milliseconds.
-fn wall_clock(ns: u64) -> String {
-    let (now_wall, now_ns) = (
-        std::time::SystemTime::now(),
-        wsbench_protocol::clock::monotonic_ns(),
-    );
-    let wall = if ns <= now_ns {
-        now_wall - Duration::from_nanos(now_ns - ns)
-    } else {
-        now_wall + Duration::from_nanos(ns - now_ns)
-    };
-    humantime::format_rfc3339_millis(wall).to_string()
-}
-
 /// Readings at a moment, to take differences over the window.
 #[derive(Clone, Copy, Default)]
 struct Readings {
@@ -392,7 +377,7 @@ impl Phase {
             server_shares_cores: server_pid.is_none_or(sys::shares_cores),
         };
         let mut summary = self.summarise(&rec, &window, grid.as_ref(), &timeline);
-        summary.window_start = Some(wall_clock(plan.window_ns));
+        summary.window_start = Some(crate::plan::wall_clock(plan.window_ns));
         summary.window_at_s = Some(plan.window_ns.saturating_sub(plan.t0_ns) as f64 / 1e9);
         Ok(Measured {
             summary,

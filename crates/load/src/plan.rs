@@ -230,6 +230,21 @@ impl Grid {
     }
 }
 
+/// CLOCK_MONOTONIC instant `ns` on the wall clock, RFC 3339 with
+/// milliseconds.
+pub(crate) fn wall_clock(ns: u64) -> String {
+    let (now_wall, now_ns) = (
+        std::time::SystemTime::now(),
+        wsbench_protocol::clock::monotonic_ns(),
+    );
+    let wall = if ns <= now_ns {
+        now_wall - Duration::from_nanos(now_ns - ns)
+    } else {
+        now_wall + Duration::from_nanos(ns - now_ns)
+    };
+    humantime::format_rfc3339_millis(wall).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

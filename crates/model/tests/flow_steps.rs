@@ -135,7 +135,7 @@ fn bad_captures_and_sleeps_are_refused_where_they_are_written() {
         (
             "[[target.steps]]\nsleep = \"1s\"\nsend = \"x\"\n",
             "[[target.steps]]",
-            "either sends, expects or sleeps",
+            "either sends, expects, sleeps or (in a flow) closes",
         ),
     ];
     for (steps, line, says) in cases {

@@ -361,7 +361,11 @@ fn bad_steps_and_publish_bodies_are_refused_where_they_are_written() {
         1,
     );
     let e = err(&text);
-    assert!(e.message.contains("either sends, expects or sleeps"), "{e}");
+    assert!(
+        e.message
+            .contains("either sends, expects, sleeps or (in a flow) closes"),
+        "{e}"
+    );
 }
 
 #[test]
