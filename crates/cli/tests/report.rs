@@ -65,8 +65,11 @@ fn run(scenario: &Path, results: &Path) -> PathBuf {
 }
 
 /// Loads `html` in headless Chromium and returns how many of its charts
-/// laid out at a visible size, and how many there are.
-fn render_in_chromium(html: &Path) -> Option<(usize, usize)> {
+/// laid out at a visible size, how many there are, and how many points
+/// of the data lines (2-pixel polylines: their vertices and 20 steps along
+/// each segment) lie inside a legend box (the white 85% boxes plotters
+/// draws legends on).
+fn render_in_chromium(html: &Path) -> Option<(usize, usize, usize)> {
     let browser = common::chromium("the Chromium render check")?;
     // A copy of the page with a probe that measures each chart's box.
     let probe = html.with_file_name("report-probe.html");
@@ -74,7 +77,14 @@ fn render_in_chromium(html: &Path) -> Option<(usize, usize)> {
         "</body>",
         "<script>window.addEventListener('load',()=>{const s=[...document.querySelectorAll('figure > svg')];\
          const ok=s.filter(e=>{const r=e.getBoundingClientRect();return r.width>200&&r.height>100;}).length;\
-         document.body.setAttribute('data-rendered',ok+'/'+s.length);});</script></body>",
+         let covered=0;for(const svg of s){\
+         const boxes=[...svg.querySelectorAll('rect[opacity=\"0.85\"][fill=\"#FFFFFF\"]')].map(r=>[+r.getAttribute('x'),+r.getAttribute('y'),+r.getAttribute('width'),+r.getAttribute('height')]);\
+         for(const line of svg.querySelectorAll('polyline[stroke-width=\"2\"]')){\
+         const pts=line.getAttribute('points').trim().split(/\\s+/).map(p=>p.split(',').map(Number));\
+         for(let i=0;i<pts.length;i++){for(let k=0;k<=(i+1<pts.length?20:0);k++){\
+         const [x0,y0]=pts[i],[x1,y1]=pts[Math.min(i+1,pts.length-1)],x=x0+(x1-x0)*k/20,y=y0+(y1-y0)*k/20;\
+         if(boxes.some(([bx,by,bw,bh])=>x>bx&&x<bx+bw&&y>by&&y<by+bh))covered++;}}}}\
+         document.body.setAttribute('data-rendered',ok+'/'+s.length+'/'+covered);});</script></body>",
     );
     std::fs::write(&probe, page).unwrap();
     let dom = common::dump_dom(browser, &probe);
@@ -84,8 +94,8 @@ fn render_in_chromium(html: &Path) -> Option<(usize, usize)> {
             &dom[..dom.len().min(2000)]
         )
     });
-    let (ok, all) = value.split_once('/').unwrap();
-    Some((ok.parse().unwrap(), all.parse().unwrap()))
+    let v: Vec<usize> = value.split('/').map(|n| n.parse().unwrap()).collect();
+    Some((v[0], v[1], v[2]))
 }
 
 /// Reports, exports, the HTML page in a browser, and the gate's exit
@@ -205,8 +215,9 @@ fn report_and_compare_work_on_real_runs() {
         html.contains("Floor: not measured"),
         "--no-calibrate is said"
     );
-    if let Some((ok, all)) = render_in_chromium(&baseline.join("report.html")) {
+    if let Some((ok, all, covered)) = render_in_chromium(&baseline.join("report.html")) {
         assert_eq!((ok, all), (5, 5), "every chart lays out in the browser");
+        assert_eq!(covered, 0, "a legend box covers data points");
     }
 
     // Several runs in one chart.

@@ -81,7 +81,7 @@ pub(super) fn timeline<DB: DrawingBackend>(
         if row == 0 {
             chart
                 .configure_series_labels()
-                .position(SeriesLabelPosition::LowerRight)
+                .position(quiet_corner(series, pick, end, top))
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK.mix(0.4))
                 .label_font(("sans-serif", 14))
@@ -90,6 +90,37 @@ pub(super) fn timeline<DB: DrawingBackend>(
         }
     }
     Ok(())
+}
+
+/// The corner of a row where the legend covers the fewest of its points
+/// (each corner a quarter of the width and 40% of the height).
+fn quiet_corner(
+    series: &[TimeSeries],
+    pick: fn(&TimelinePoint) -> Option<f64>,
+    end: f64,
+    top: f64,
+) -> SeriesLabelPosition {
+    let points: Vec<(f64, f64)> = series
+        .iter()
+        .flat_map(|s| s.points.iter().filter_map(|p| pick(p).map(|v| (p.t_s, v))))
+        .collect();
+    let (w, h) = (end * 0.25, top * 0.4);
+    let corners = [
+        (SeriesLabelPosition::LowerRight, end - w, 0.0),
+        (SeriesLabelPosition::UpperRight, end - w, top - h),
+        (SeriesLabelPosition::LowerLeft, 0.0, 0.0),
+        (SeriesLabelPosition::UpperLeft, 0.0, top - h),
+    ];
+    let covered = |x0: f64, y0: f64| {
+        points
+            .iter()
+            .filter(|&&(x, y)| x >= x0 && x <= x0 + w && y >= y0 && y <= y0 + h)
+            .count()
+    };
+    corners
+        .into_iter()
+        .min_by_key(|&(_, x0, y0)| covered(x0, y0))
+        .map_or(SeriesLabelPosition::LowerRight, |(c, _, _)| c)
 }
 
 /// The measured window shaded on a timeline: the first series' that has
