@@ -292,17 +292,10 @@ pub fn flow_timer_of(reported: &str) -> Option<(&str, bool)> {
 
 /// [`main_latency`] of a workload named in a result (`push`, `echo`, …).
 pub fn main_latency_of(workload: &str) -> Metric {
-    [
-        WorkloadKind::Push,
-        WorkloadKind::Echo,
-        WorkloadKind::Throughput,
-        WorkloadKind::Connect,
-        WorkloadKind::Rpc,
-        WorkloadKind::Flow,
-    ]
-    .into_iter()
-    .find(|w| w.name() == workload)
-    .map_or(Metric::ConnectTime, main_latency)
+    WorkloadKind::ALL
+        .into_iter()
+        .find(|w| w.name() == workload)
+        .map_or(Metric::ConnectTime, main_latency)
 }
 
 impl Def {
