@@ -34,6 +34,7 @@ mod probe;
 mod progress;
 mod publisher;
 mod rates;
+mod readings;
 mod receipts;
 pub mod recorder;
 mod runs;

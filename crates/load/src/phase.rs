@@ -28,6 +28,7 @@ use crate::probe::LagProbe;
 use crate::progress::Progress;
 use crate::publisher::{PublishSpec, Publisher};
 use crate::rates::RateProfile;
+use crate::readings::Readings;
 use crate::receipts::Tally;
 use crate::recorder::{Counts, Recorder, Timeline};
 use crate::stages::{self, Lives};
@@ -106,28 +107,6 @@ pub(crate) struct Measured {
     pub(crate) record: Option<PublishRecord>,
     /// The builtin server's CPU share of the cores in the window.
     pub(crate) server_cpu_share: Option<f64>,
-}
-
-/// Readings at a moment, to take differences over the window.
-#[derive(Clone, Copy, Default)]
-struct Readings {
-    bytes_sent: u64,
-    bytes_received: u64,
-    http_requests: u64,
-    client_cpu_ns: u64,
-    server_cpu_ns: Option<u64>,
-}
-
-impl Readings {
-    fn take(bytes: &ByteCounters, rec: &Recorder, server_pid: Option<u32>) -> Readings {
-        Readings {
-            bytes_sent: bytes.written(),
-            bytes_received: bytes.read(),
-            http_requests: Counts::get(&rec.counts.http_requests),
-            client_cpu_ns: sys::cpu_ns(None).unwrap_or(0),
-            server_cpu_ns: server_pid.map(sys::tree_cpu_ns),
-        }
-    }
 }
 
 /// The measured window's edges.
