@@ -151,14 +151,7 @@ fn a_group_threshold_is_checked_on_its_group() {
     )
     .unwrap();
     let results = dir.join("results");
-    let out = wsbench(&[
-        "run",
-        file.to_str().unwrap(),
-        "--quiet",
-        "--no-calibrate",
-        "--results",
-        results.to_str().unwrap(),
-    ]);
+    let out = wsbench(&common::quiet_run_args(&file, &results));
     let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(1), "{report}");
     let s = common::summary(&newest_run(&results));

@@ -40,7 +40,7 @@ pub fn run_quiet(
 }
 
 /// `run FILE --quiet --no-calibrate --results RESULTS`.
-fn quiet_run_args<'a>(file: &'a std::path::Path, results: &'a std::path::Path) -> Vec<&'a str> {
+pub fn quiet_run_args<'a>(file: &'a std::path::Path, results: &'a std::path::Path) -> Vec<&'a str> {
     vec![
         "run",
         file.to_str().unwrap(),
