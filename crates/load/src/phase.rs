@@ -28,7 +28,7 @@ use crate::probe::LagProbe;
 use crate::progress::Progress;
 use crate::publisher::{PublishSpec, Publisher};
 use crate::rates::RateProfile;
-use crate::readings::Readings;
+use crate::readings::{Readings, server_cpu_per_msg};
 use crate::receipts::Tally;
 use crate::recorder::{Counts, Recorder, Timeline};
 use crate::stages::{self, Lives};
@@ -446,12 +446,13 @@ impl Phase {
                 reconnects: Counts::get(&c.reconnects),
                 ..Counters::default()
             },
-            server_cpu_us_per_msg: match (before.server_cpu_ns, after.server_cpu_ns) {
-                (Some(b), Some(a)) if Counts::get(&c.received) > 0 => {
-                    Some(a.saturating_sub(b) as f64 / 1e3 / Counts::get(&c.received) as f64)
-                }
-                _ => None,
-            },
+            server_cpu_us_per_msg: server_cpu_per_msg(
+                after
+                    .server_cpu_ns
+                    .zip(before.server_cpu_ns)
+                    .map(|(a, b)| a.saturating_sub(b)),
+                Counts::get(&c.received),
+            ),
             client_cpu_s: after.client_cpu_ns.saturating_sub(before.client_cpu_ns) as f64 / 1e9,
             client_rss_per_conn: match (rss_before, rss_after_ramp) {
                 (Some(b), Some(a)) if opened > 0 => {

@@ -27,3 +27,10 @@ impl Readings {
         }
     }
 }
+
+/// The server's CPU time per received message in µs, from the CPU it used
+/// over the window (ns): `None` without that reading or without messages.
+pub(crate) fn server_cpu_per_msg(used_ns: Option<u64>, received: u64) -> Option<f64> {
+    let used = used_ns?;
+    (received > 0).then(|| used as f64 / 1e3 / received as f64)
+}

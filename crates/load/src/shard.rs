@@ -31,6 +31,7 @@ use crate::phase::{Phase, PushRole, cores};
 use crate::plan::{Plan, nanos};
 use crate::progress::Progress;
 use crate::publisher::Publisher;
+use crate::readings::server_cpu_per_msg;
 pub use crate::shard_spec::ShardSpec;
 use crate::stop::{Early, until};
 use crate::storm::Restarts;
@@ -392,11 +393,7 @@ async fn merge_phase(
             LatencyStats::of(&h, &file),
         );
     }
-    if let Some(ns) = server_cpu
-        && summary.counters.received > 0
-    {
-        summary.server_cpu_us_per_msg = Some(ns as f64 / 1e3 / summary.counters.received as f64);
-    }
+    summary.server_cpu_us_per_msg = server_cpu_per_msg(server_cpu, summary.counters.received);
     Ok(summary)
 }
 
