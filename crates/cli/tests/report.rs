@@ -64,29 +64,31 @@ fn run(scenario: &Path, results: &Path) -> PathBuf {
     PathBuf::from(line)
 }
 
-/// Loads `html` in headless Chromium and returns how many of its charts
-/// laid out at a visible size, how many there are, and how many points
-/// of the data lines (2-pixel polylines: their vertices and 20 steps along
-/// each segment) lie inside a legend box (the white 85% boxes plotters
-/// draws legends on).
-fn render_in_chromium(html: &Path) -> Option<(usize, usize, usize)> {
+/// What the Chromium render check measured on a report page (see
+/// render_probe.js).
+#[derive(Debug)]
+struct Rendered {
+    /// Charts laid out at a visible size.
+    laid_out: usize,
+    charts: usize,
+    /// Points of data lines inside a legend box.
+    covered: usize,
+    /// Axes whose labels are logarithmic.
+    log_axes: usize,
+    /// Ends of those axes without a tick label.
+    unlabelled: usize,
+}
+
+/// Loads `page` (a report's HTML) in headless Chromium with the probe of
+/// render_probe.js, written next to `html`; `None` without Chromium.
+fn render_in_chromium(html: &Path, page: &str) -> Option<Rendered> {
     let browser = common::chromium("the Chromium render check")?;
-    // A copy of the page with a probe that measures each chart's box.
     let probe = html.with_file_name("report-probe.html");
-    let page = std::fs::read_to_string(html).unwrap().replace(
-        "</body>",
-        "<script>window.addEventListener('load',()=>{const s=[...document.querySelectorAll('figure > svg')];\
-         const ok=s.filter(e=>{const r=e.getBoundingClientRect();return r.width>200&&r.height>100;}).length;\
-         let covered=0;for(const svg of s){\
-         const boxes=[...svg.querySelectorAll('rect[opacity=\"0.85\"][fill=\"#FFFFFF\"]')].map(r=>[+r.getAttribute('x'),+r.getAttribute('y'),+r.getAttribute('width'),+r.getAttribute('height')]);\
-         for(const line of svg.querySelectorAll('polyline[stroke-width=\"2\"]')){\
-         const pts=line.getAttribute('points').trim().split(/\\s+/).map(p=>p.split(',').map(Number));\
-         for(let i=0;i<pts.length;i++){for(let k=0;k<=(i+1<pts.length?20:0);k++){\
-         const [x0,y0]=pts[i],[x1,y1]=pts[Math.min(i+1,pts.length-1)],x=x0+(x1-x0)*k/20,y=y0+(y1-y0)*k/20;\
-         if(boxes.some(([bx,by,bw,bh])=>x>bx&&x<bx+bw&&y>by&&y<by+bh))covered++;}}}}\
-         document.body.setAttribute('data-rendered',ok+'/'+s.length+'/'+covered);});</script></body>",
+    let script = format!(
+        "<script>{}</script></body>",
+        include_str!("render_probe.js")
     );
-    std::fs::write(&probe, page).unwrap();
+    std::fs::write(&probe, page.replace("</body>", &script)).unwrap();
     let dom = common::dump_dom(browser, &probe);
     let value = common::attribute(&dom, "data-rendered").unwrap_or_else(|| {
         panic!(
@@ -95,7 +97,22 @@ fn render_in_chromium(html: &Path) -> Option<(usize, usize, usize)> {
         )
     });
     let v: Vec<usize> = value.split('/').map(|n| n.parse().unwrap()).collect();
-    Some((v[0], v[1], v[2]))
+    Some(Rendered {
+        laid_out: v[0],
+        charts: v[1],
+        covered: v[2],
+        log_axes: v[3],
+        unlabelled: v[4],
+    })
+}
+
+/// `html` without its first y-axis tick label (the first right-aligned
+/// text: the lowest label of the first chart's y axis).
+fn without_first_y_label(html: &str) -> String {
+    let at = html.find("text-anchor=\"end\"").expect("a y tick label");
+    let start = html[..at].rfind("<text").unwrap();
+    let end = at + html[at..].find("</text>").unwrap() + "</text>".len();
+    format!("{}{}", &html[..start], &html[end..])
 }
 
 /// Reports, exports, the HTML page in a browser, and the gate's exit
@@ -215,9 +232,21 @@ fn report_and_compare_work_on_real_runs() {
         html.contains("Floor: not measured"),
         "--no-calibrate is said"
     );
-    if let Some((ok, all, covered)) = render_in_chromium(&baseline.join("report.html")) {
-        assert_eq!((ok, all), (5, 5), "every chart lays out in the browser");
-        assert_eq!(covered, 0, "a legend box covers data points");
+    if let Some(r) = render_in_chromium(&baseline.join("report.html"), &html) {
+        assert_eq!(
+            (r.laid_out, r.charts),
+            (5, 5),
+            "every chart lays out: {r:?}"
+        );
+        assert_eq!(r.covered, 0, "a legend box covers data points: {r:?}");
+        // Echo spectrum (x and y), histogram (x), connect spectrum (x
+        // and y), the timeline's p99 row (y).
+        assert_eq!(r.log_axes, 6, "log axes found: {r:?}");
+        assert_eq!(r.unlabelled, 0, "a log axis has an unlabelled end: {r:?}");
+        // The check sees a missing end label.
+        let cut = render_in_chromium(&baseline.join("report.html"), &without_first_y_label(&html));
+        let cut = cut.expect("chromium ran a moment ago");
+        assert_eq!((cut.log_axes, cut.unlabelled), (6, 1), "{cut:?}");
     }
 
     // Several runs in one chart.

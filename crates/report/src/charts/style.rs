@@ -74,13 +74,17 @@ pub(super) fn percentile_label(x: f64) -> String {
     format!("{p:.digits$}%")
 }
 
+/// Milliseconds with at least two significant digits (an axis end such as
+/// 0.063 ms is read within 5 % of where it is drawn).
 pub(super) fn ms_label(v: f64) -> String {
     if v >= 100.0 {
         format!("{v:.0}")
     } else if v >= 1.0 {
         format!("{v:.1}")
-    } else if v >= 0.01 {
+    } else if v >= 0.1 {
         format!("{v:.2}")
+    } else if v >= 0.01 {
+        format!("{v:.3}")
     } else {
         format!("{v:.4}")
     }
