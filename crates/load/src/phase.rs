@@ -466,6 +466,7 @@ impl Phase {
                 publishers: g.publishers,
             }),
             timeline: timeline.points.clone(),
+            open_trace: timeline.opens.clone().finish(),
             stages: StageSpan::plan(&self.scenario.stages),
             ..PhaseSummary::default()
         };

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use wsbench_model::metric::{Metric, flow_timer};
-use wsbench_model::results::{Interval, TimelinePoint, latency_histogram};
+use wsbench_model::results::{Interval, OpenTrace, TimelinePoint, latency_histogram};
 use wsbench_protocol::clock::monotonic_ns;
 
 const SHARDS: usize = 16;
@@ -355,6 +355,8 @@ pub struct Timeline {
     last_errors: u64,
     /// The samples.
     pub points: Vec<TimelinePoint>,
+    /// The open connections every [`OpenTrace::EVERY_MS`].
+    pub opens: OpenTrace,
     /// Each sample's interval histogram, V2 compressed (a histogram is
     /// large; its encoding is a few hundred bytes).
     encoded: Vec<Vec<u8>>,
@@ -377,12 +379,20 @@ impl Timeline {
             last_received: 0,
             last_errors: 0,
             points: Vec::new(),
+            opens: OpenTrace::default(),
             encoded: Vec::new(),
         }
     }
 
+    /// Samples the open connections of `rec` now, for the open trace.
+    pub fn trace(&mut self, rec: &Recorder) {
+        let t_s = self.t0.elapsed().as_secs_f64();
+        self.opens.record(t_s, Counts::get(&rec.counts.open_now));
+    }
+
     /// Takes a sample of `rec` now and returns it.
     pub fn sample(&mut self, rec: &Recorder) -> &TimelinePoint {
+        self.trace(rec);
         let now_s = self.t0.elapsed().as_secs_f64();
         let span = (now_s - self.prev_s).max(1e-3);
         let received = Counts::get(&rec.counts.received_total);

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use wsbench_model::WorkloadKind;
-use wsbench_model::results::{StopReason, TimelinePoint};
+use wsbench_model::results::{OpenTrace, StopReason, TimelinePoint};
 
 use crate::drivers::{GAVE_UP, PhaseCtx};
 use crate::plan::{Plan, instant_at};
@@ -31,7 +31,8 @@ const GIVE_UP: Duration = Duration::from_secs(2);
 pub(crate) type Early = Option<(StopReason, String)>;
 
 /// The phase's clock face while it runs: a timeline sample, the progress
-/// line and the target check once a second.
+/// line and the target check once a second, the open connections ten
+/// times a second.
 pub(crate) struct Watch<'a> {
     ctx: &'a PhaseCtx,
     plan: &'a Plan,
@@ -41,6 +42,8 @@ pub(crate) struct Watch<'a> {
     /// coordinator's progress line.
     progress_file: Option<&'a Path>,
     tick: tokio::time::Interval,
+    /// The open-connection trace's sampling.
+    fine: tokio::time::Interval,
     /// The phase's restart storms.
     restarts: Restarts,
 }
@@ -54,6 +57,8 @@ impl<'a> Watch<'a> {
     ) -> Watch<'a> {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut fine = tokio::time::interval(Duration::from_millis(OpenTrace::EVERY_MS));
+        fine.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         Watch {
             ctx,
             plan,
@@ -61,6 +66,7 @@ impl<'a> Watch<'a> {
             progress,
             progress_file,
             tick,
+            fine,
             restarts: Restarts::of(&ctx.scenario, plan.t0_ns),
         }
     }
@@ -106,6 +112,7 @@ impl<'a> Watch<'a> {
                 _ = self.tick.tick() => {
                     early = self.look("warm-up", builtin.as_deref_mut());
                 }
+                _ = self.fine.tick() => self.timeline.trace(&self.ctx.rec),
                 _ = ramp_done.changed() => {}
                 () = tokio::time::sleep_until(opens) => {}
                 _ = interrupt.wait_for(|&i| i) => {
@@ -134,6 +141,7 @@ impl<'a> Watch<'a> {
                 _ = self.tick.tick() => {
                     early = self.look("measuring", builtin.as_deref_mut());
                 }
+                _ = self.fine.tick() => self.timeline.trace(&self.ctx.rec),
                 _ = interrupt.wait_for(|&i| i) => {
                     early = Some((StopReason::Interrupted, "interrupted while measuring".into()));
                 }

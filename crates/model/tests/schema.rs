@@ -6,8 +6,8 @@
 use serde_json::{Value, json};
 use wsbench_model::health::Health;
 use wsbench_model::results::{
-    Counters, Environment, Floor, LatencyStats, PhaseSummary, Recovery, Schedule, ShardInfo,
-    StageSpan, StopReason, Summary, ThresholdResult, TimelinePoint,
+    Counters, Environment, Floor, LatencyStats, OpenSample, PhaseSummary, Recovery, Schedule,
+    ShardInfo, StageSpan, StopReason, Summary, ThresholdResult, TimelinePoint,
 };
 
 fn schema() -> Value {
@@ -144,6 +144,10 @@ fn full_summary() -> Summary {
             p50: 1_000,
             p99: 2_000,
         }],
+        open_trace: vec![
+            OpenSample { t_s: 0.1, open: 0 },
+            OpenSample { t_s: 0.2, open: 3 },
+        ],
         timeline_log: Some("long-poll-timeline.hlog".into()),
         gap_ledger: Some("long-poll-gap-ledger.json".into()),
         stages: vec![StageSpan {

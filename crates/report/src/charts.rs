@@ -112,6 +112,7 @@ pub fn build(runs: &[Run]) -> Result<Vec<Chart>, ReportError> {
                     label: label.clone(),
                     points: phase.timeline.clone(),
                     window: phase.window_at_s.map(|a| (a, a + phase.measured_s)),
+                    opens: phase.open_trace.clone(),
                 });
             }
             if phase.counters.delivered > 0 {

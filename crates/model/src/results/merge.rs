@@ -12,7 +12,10 @@ use super::hdr::{
     Interval, interval_log_base, latency_histogram, read_histogram, read_interval_log,
     write_histogram, write_interval_log,
 };
-use super::{LatencyStats, PhaseSummary, Recovery, StageSpan, StopReason, TimelinePoint, files};
+use super::{
+    LatencyStats, OpenSample, OpenTrace, PhaseSummary, Recovery, StageSpan, StopReason,
+    TimelinePoint, files,
+};
 use crate::delivery::{Ledger, PublishRecord, account};
 
 /// A phase measured in parts (worker processes, shards): what each part
@@ -165,6 +168,11 @@ pub fn merge_part_dirs(
         }
     }
     summary.timeline = points.into_values().collect();
+    let traces: Vec<&[OpenSample]> = parts
+        .iter()
+        .map(|(_, p)| p.phase.open_trace.as_slice())
+        .collect();
+    summary.open_trace = OpenTrace::sum(&traces);
     StageSpan::observe(&mut summary.stages, &summary.timeline);
     if !intervals.is_empty() {
         let file = files::timeline_log(prefix);

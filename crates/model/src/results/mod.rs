@@ -28,7 +28,7 @@ pub use self::hdr::{
 };
 pub use self::merge::{PhasePart, merge_part_dirs, merge_parts};
 pub use self::stages::{DROPPED, RECONNECT_GAVE_UP, Recovery, STILL_RECONNECTING, StageSpan};
-pub use self::timeline::{StreamLine, TimelinePoint};
+pub use self::timeline::{OpenSample, OpenTrace, StreamLine, TimelinePoint};
 use crate::health::Health;
 use crate::threshold::{Measure, Threshold};
 
@@ -272,6 +272,9 @@ pub struct PhaseSummary {
     /// One point a second over the whole phase (warm-up included).
     #[serde(default)]
     pub timeline: Vec<TimelinePoint>,
+    /// The open connections every 100 ms where they changed ([`OpenTrace`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub open_trace: Vec<OpenSample>,
     /// With stages: each stage's span on the timeline and how closely the
     /// open connections followed it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -295,3 +295,45 @@ fn rates_divide_by_what_arrived_in_the_same_window_and_losses_cannot_hide() {
     p.derive_rates();
     assert_eq!(p.delivered_ratio, 0.75, "sent in the window, echoed or not");
 }
+
+fn samples(points: &[(f64, u64)]) -> Vec<OpenSample> {
+    points
+        .iter()
+        .map(|&(t_s, open)| OpenSample { t_s, open })
+        .collect()
+}
+
+#[test]
+fn an_open_trace_keeps_changes_with_the_sample_before_each() {
+    let mut t = OpenTrace::default();
+    for (i, open) in [0, 0, 0, 50, 100, 100, 100, 100, 60, 60]
+        .into_iter()
+        .enumerate()
+    {
+        t.record(i as f64 / 10.0, open);
+    }
+    // The ramp from 0.2 s to 0.4 s and the drop between 0.7 s and 0.8 s are
+    // drawn where they happened, not spread over the flat stretches.
+    assert_eq!(
+        t.finish(),
+        samples(&[
+            (0.0, 0),
+            (0.2, 0),
+            (0.3, 50),
+            (0.4, 100),
+            (0.7, 100),
+            (0.8, 60),
+            (0.9, 60),
+        ])
+    );
+}
+
+#[test]
+fn open_traces_of_processes_add_up_as_step_functions() {
+    let a = samples(&[(0.0, 0), (0.1, 10), (0.5, 10)]);
+    let b = samples(&[(0.05, 0), (0.15, 20), (0.5, 20)]);
+    assert_eq!(
+        OpenTrace::sum(&[&a, &b]),
+        samples(&[(0.0, 0), (0.05, 0), (0.1, 10), (0.15, 30), (0.5, 30),])
+    );
+}

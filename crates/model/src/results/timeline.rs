@@ -44,3 +44,81 @@ pub struct StreamLine {
     #[serde(flatten)]
     pub point: TimelinePoint,
 }
+
+/// The open connections at a moment of a phase (`open_trace`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct OpenSample {
+    /// Seconds since the phase started.
+    pub t_s: f64,
+    /// Connections open then.
+    pub open: u64,
+}
+
+/// The open connections finer than the timeline's seconds (a 0.1 s ramp is
+/// a 0.1 s slope): a sample every [`OpenTrace::EVERY_MS`] kept only where
+/// the count changed, with the last sample of the old count before each
+/// change, so a line through the samples follows the count to within one
+/// sampling step.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OpenTrace {
+    /// The samples kept.
+    pub samples: Vec<OpenSample>,
+    /// The latest sample, kept or not.
+    last: Option<OpenSample>,
+}
+
+impl OpenTrace {
+    /// How often a phase samples its open connections, ms.
+    pub const EVERY_MS: u64 = 100;
+
+    /// Takes the sample `open` at `t_s`.
+    pub fn record(&mut self, t_s: f64, open: u64) {
+        let now = OpenSample { t_s, open };
+        match self.last {
+            None => self.samples.push(now),
+            Some(prev) if prev.open != now.open => {
+                if self.samples.last() != Some(&prev) {
+                    self.samples.push(prev);
+                }
+                self.samples.push(now);
+            }
+            Some(_) => {}
+        }
+        self.last = Some(now);
+    }
+
+    /// The samples kept, and the latest one (the count at the trace's end).
+    pub fn finish(mut self) -> Vec<OpenSample> {
+        if let Some(last) = self.last
+            && self.samples.last() != Some(&last)
+        {
+            self.samples.push(last);
+        }
+        self.samples
+    }
+
+    /// The sum of traces of processes that started together: at every
+    /// sample time of any of them, each one's count at its latest sample
+    /// up to then (0 before its first).
+    pub fn sum(traces: &[&[OpenSample]]) -> Vec<OpenSample> {
+        let mut times: Vec<f64> = traces
+            .iter()
+            .flat_map(|t| t.iter().map(|s| s.t_s))
+            .collect();
+        times.sort_by(f64::total_cmp);
+        times.dedup();
+        let mut at = vec![0usize; traces.len()];
+        let mut out = OpenTrace::default();
+        for t in times {
+            let mut open = 0;
+            for (trace, i) in traces.iter().zip(at.iter_mut()) {
+                while *i < trace.len() && trace[*i].t_s <= t {
+                    *i += 1;
+                }
+                open += i.checked_sub(1).map_or(0, |k| trace[k].open);
+            }
+            out.record(t, open);
+        }
+        out.finish()
+    }
+}

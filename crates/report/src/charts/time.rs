@@ -3,10 +3,12 @@
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use wsbench_model::results::TimelinePoint;
 
 use super::series::TimeSeries;
 use super::style::{DrawResult, colour, colour_at, count_label, err, log_ticks, ms_label};
+
+/// A row's points of a series: (seconds, value).
+type Pick = fn(&TimeSeries) -> Vec<(f64, f64)>;
 
 pub(super) fn timeline<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -18,16 +20,17 @@ pub(super) fn timeline<DB: DrawingBackend>(
         .flat_map(|s| s.points.iter().map(|p| p.t_s))
         .fold(1.0, f64::max);
     let labels: Vec<&str> = series.iter().map(|s| s.label.as_str()).collect();
-    type Pick = fn(&TimelinePoint) -> Option<f64>;
     let rows: [(&str, Pick); 2] = [
-        ("messages received per second", |p| Some(p.msg_rate)),
-        ("connections open", |p| Some(p.open as f64)),
+        ("messages received per second", |s| {
+            s.points.iter().map(|p| (p.t_s, p.msg_rate)).collect()
+        }),
+        ("connections open", TimeSeries::open_points),
     ];
     p99_row(&panels[2], series, &labels, end)?;
     for (row, (panel, (desc, pick))) in panels.iter().zip(rows).enumerate() {
         let top = series
             .iter()
-            .flat_map(|s| s.points.iter().filter_map(pick))
+            .flat_map(|s| pick(s).into_iter().map(|(_, v)| v))
             .fold(0.0, f64::max)
             .max(1e-3)
             * 1.15;
@@ -64,11 +67,7 @@ pub(super) fn timeline<DB: DrawingBackend>(
         }
         for (i, s) in series.iter().enumerate() {
             let c = colour_at(&labels, i);
-            let points: Vec<(f64, f64)> = s
-                .points
-                .iter()
-                .filter_map(|p| pick(p).map(|v| (p.t_s, v)))
-                .collect();
+            let points = pick(s);
             let drawn = chart
                 .draw_series(LineSeries::new(points, c.stroke_width(2)))
                 .map_err(err)?;
@@ -94,16 +93,8 @@ pub(super) fn timeline<DB: DrawingBackend>(
 
 /// The corner of a row where the legend covers the fewest of its points
 /// (each corner a quarter of the width and 40% of the height).
-fn quiet_corner(
-    series: &[TimeSeries],
-    pick: fn(&TimelinePoint) -> Option<f64>,
-    end: f64,
-    top: f64,
-) -> SeriesLabelPosition {
-    let points: Vec<(f64, f64)> = series
-        .iter()
-        .flat_map(|s| s.points.iter().filter_map(|p| pick(p).map(|v| (p.t_s, v))))
-        .collect();
+fn quiet_corner(series: &[TimeSeries], pick: Pick, end: f64, top: f64) -> SeriesLabelPosition {
+    let points: Vec<(f64, f64)> = series.iter().flat_map(pick).collect();
     let (w, h) = (end * 0.25, top * 0.4);
     let corners = [
         (SeriesLabelPosition::LowerRight, end - w, 0.0),
