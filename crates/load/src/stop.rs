@@ -55,8 +55,10 @@ impl<'a> Watch<'a> {
         progress: Progress,
         progress_file: Option<&'a Path>,
     ) -> Watch<'a> {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Seconds on the phase's own clock: a late sample does not move the
+        // ones after it, so every second-long stage holds one.
+        let mut tick = tokio::time::interval_at(plan.t0(), Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut fine = tokio::time::interval(Duration::from_millis(OpenTrace::EVERY_MS));
         fine.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         Watch {
