@@ -306,8 +306,8 @@ fn record(out: &RunOutcome, transport: &str) -> wsbench_model::delivery::Publish
 /// A 20 ms push delay on every push transport. The same scenario against
 /// the same server without the delay gives the path's own latency (the
 /// harness and the server share this test's two cores); the delay adds
-/// 20 ms to the median, to within 1 ms, and no transport measures less
-/// than the delay.
+/// 20 ms to the median (to within 1.5 ms below, 6 ms above), and no
+/// transport measures less than the delay.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_delay_shows_as_the_median_on_every_push_transport() {
     let _one = TIMING.lock().await;
@@ -347,8 +347,15 @@ async fn a_push_delay_shows_as_the_median_on_every_push_transport() {
         // one phase of its poll cycle for the whole run). On a busy shared
         // machine that phase moved the short poll's median by 3.65 ms.
         let slack = if transport == "short-poll" { 5.0 } else { 1.5 };
+        // Above the delay there is more room: after 20 ms idle both
+        // processes wake from an idle core (on this project's 2-vCPU
+        // machine that put the delayed median 1.6–4.3 ms above the
+        // undelayed one plus 20, on WebSocket and SSE alike), which is
+        // latency the path really has, not a measurement's error; a
+        // measurement missing the delay or counting it twice is off by 20.
+        let above = slack + 4.5;
         assert!(
-            (added - 20.0).abs() <= slack,
+            added >= 20.0 - slack && added <= 20.0 + above,
             "{transport}: p50 {delayed} ms with the delay, {base} ms without: {added} ms added"
         );
         assert!(
