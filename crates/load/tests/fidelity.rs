@@ -306,8 +306,8 @@ fn record(out: &RunOutcome, transport: &str) -> wsbench_model::delivery::Publish
 /// A 20 ms push delay on every push transport. The same scenario against
 /// the same server without the delay gives the path's own latency (the
 /// harness and the server share this test's two cores); the delay adds
-/// 20 ms to the median (to within 1.5 ms below, 6 ms above), and no
-/// transport measures less than the delay.
+/// 20 ms to the median (at most 6 ms more), and no transport measures
+/// less than the delay.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_delay_shows_as_the_median_on_every_push_transport() {
     let _one = TIMING.lock().await;
@@ -340,27 +340,24 @@ async fn a_push_delay_shows_as_the_median_on_every_push_transport() {
     }
     for ((transport, base), (_, delayed)) in medians[0].iter().zip(&medians[1]) {
         let added = delayed - base;
-        // Medians of two runs of a debug build on 2 cores: 1.5 ms of
-        // jitter. A short poll adds up to one interval (2 ms) of its own,
-        // and where the polls fall against the publishes differs from run
-        // to run (their periods, 2 ms and 25 ms, lock each connection to
-        // one phase of its poll cycle for the whole run). On a busy shared
-        // machine that phase moved the short poll's median by 3.65 ms.
-        let slack = if transport == "short-poll" { 5.0 } else { 1.5 };
-        // Above the delay there is more room: after 20 ms idle both
-        // processes wake from an idle core (on this project's 2-vCPU
-        // machine that put the delayed median 1.6–4.3 ms above the
-        // undelayed one plus 20, on WebSocket and SSE alike), which is
-        // latency the path really has, not a measurement's error; a
-        // measurement missing the delay or counting it twice is off by 20.
-        let above = slack + 4.5;
-        assert!(
-            added >= 20.0 - slack && added <= 20.0 + above,
-            "{transport}: p50 {delayed} ms with the delay, {base} ms without: {added} ms added"
-        );
+        // No message can arrive before the delay: a measurement that
+        // loses time (or misses the delay) is caught here.
         assert!(
             *delayed >= 20.0,
             "{transport}: {delayed} ms for a 20 ms delay"
+        );
+        // Above it the path adds its own latency, which is noisy: after
+        // 20 ms idle both processes wake from an idle core, and the other
+        // tests of this binary share the two cores (on this project's
+        // 2-vCPU machine the added time ranged 18.3-24.3 ms over runs,
+        // the undelayed median 0.5-2.5 ms). A measurement that counts the
+        // delay twice is off by 20 ms. A short poll adds up to one
+        // interval (2 ms) of its own, and where the polls fall against the
+        // publishes differs from run to run.
+        let above = if transport == "short-poll" { 9.0 } else { 6.0 };
+        assert!(
+            added <= 20.0 + above,
+            "{transport}: p50 {delayed} ms with the delay, {base} ms without: {added} ms added"
         );
     }
 }
