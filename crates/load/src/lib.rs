@@ -47,6 +47,7 @@ mod storm;
 pub mod stream;
 pub mod sys;
 mod target;
+pub mod timeline;
 
 use std::path::PathBuf;
 

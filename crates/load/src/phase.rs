@@ -30,11 +30,12 @@ use crate::publisher::{PublishSpec, Publisher};
 use crate::rates::RateProfile;
 use crate::readings::{Readings, server_cpu_per_msg};
 use crate::receipts::Tally;
-use crate::recorder::{Counts, Recorder, Timeline};
+use crate::recorder::{Counts, Recorder};
 use crate::stages::{self, Lives};
 use crate::stop::{Early, Watch, drain};
 use crate::storm::Restarts;
 use crate::target::{Builtin, Origin, headers};
+use crate::timeline::Timeline;
 use crate::{RunError, sys};
 
 /// A push phase's publishing: which share of the schedule this process

@@ -15,10 +15,11 @@ use wsbench_model::results::{OpenTrace, StopReason, TimelinePoint};
 use crate::drivers::{GAVE_UP, PhaseCtx};
 use crate::plan::{Plan, instant_at};
 use crate::progress::Progress;
-use crate::recorder::{Counts, Recorder, Timeline};
+use crate::recorder::{Counts, Recorder};
 use crate::storm::Restarts;
 use crate::sys;
 use crate::target::Builtin;
+use crate::timeline::Timeline;
 
 /// Longest wait after the window for what was sent in it.
 pub(crate) const MAX_DRAIN: Duration = Duration::from_secs(10);
