@@ -68,12 +68,7 @@ pub(crate) async fn measure(duration: Duration) -> Result<(Floor, Histogram<u64>
             other => return Err(format!("floor: the loopback echo ended: {other:?}")),
         }
         last_back = ws.last_read_ns();
-        rec.record(
-            0,
-            Metric::EchoRtt,
-            last_back.saturating_sub(intended),
-            false,
-        );
+        rec.record(Metric::EchoRtt, last_back.saturating_sub(intended), false);
         due += period;
     }
     drop(probe);

@@ -47,8 +47,7 @@ impl LagProbe {
         let stop = Arc::new(AtomicBool::new(false));
         let tasks = boxes
             .iter()
-            .enumerate()
-            .map(|(i, b)| tokio::spawn(take_ticks(Arc::clone(b), Arc::clone(&rec), i as u64)))
+            .map(|b| tokio::spawn(take_ticks(Arc::clone(b), Arc::clone(&rec))))
             .collect();
         let thread_stop = Arc::clone(&stop);
         let spawned = std::thread::Builder::new()
@@ -96,7 +95,7 @@ fn tick(boxes: &[Arc<Mailbox>], stop: &AtomicBool) {
     }
 }
 
-async fn take_ticks(mailbox: Arc<Mailbox>, rec: Arc<Recorder>, conn: u64) {
+async fn take_ticks(mailbox: Arc<Mailbox>, rec: Arc<Recorder>) {
     let period = u64::try_from(TICK.as_nanos()).unwrap_or(1_000_000);
     loop {
         mailbox.wake.notified().await;
@@ -105,6 +104,6 @@ async fn take_ticks(mailbox: Arc<Mailbox>, rec: Arc<Recorder>, conn: u64) {
         if due == 0 {
             continue;
         }
-        rec.record_lag(conn, now.saturating_sub(due), period, Metric::HarnessLag);
+        rec.record_lag(now.saturating_sub(due), period, Metric::HarnessLag);
     }
 }

@@ -1,17 +1,32 @@
-//! Where connections put what they measure: HDR histograms in a few
-//! shards (so thousands of tasks rarely contend), counters in atomics, and
-//! a short interval histogram for live progress.
+//! Where connections put what they measure: HDR histograms in shards, one
+//! per core, each thread recording into its own (so threads rarely
+//! contend), counters in atomics, and a short interval histogram for live
+//! progress.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use hdrhistogram::Histogram;
 use wsbench_model::metric::{Metric, flow_timer};
 use wsbench_model::results::latency_histogram;
 use wsbench_protocol::clock::monotonic_ns;
 
-const SHARDS: usize = 16;
+/// Shards per recorder: one per core, each thread recording into its own
+/// (a shard's histograms take about 270 KB apiece, a memory cost every
+/// load generator process pays).
+fn shard_count() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, 16)
+}
+
+/// Threads in the order they first recorded: a thread's shard.
+static THREADS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static THREAD: usize = THREADS.fetch_add(1, Ordering::Relaxed);
+}
 
 /// Where a latency metric's histogram sits in a shard (latencies come
 /// first in the vocabulary).
@@ -152,7 +167,7 @@ impl Recorder {
 
     pub fn with_stages(main: Metric, stage_starts: Vec<u64>) -> Recorder {
         Recorder {
-            shards: (0..SHARDS)
+            shards: (0..shard_count())
                 .map(|_| {
                     Mutex::new(Shard {
                         histograms: vec![None; Metric::LATENCIES],
@@ -195,13 +210,13 @@ impl Recorder {
     /// always, with `always`: connect and handshake times). A value past
     /// the histograms' range (1 hour) is recorded as 1 hour and counted as
     /// an error (`latency-over-1h`).
-    pub fn record(&self, conn: u64, metric: Metric, ns: u64, always: bool) {
+    pub fn record(&self, metric: Metric, ns: u64, always: bool) {
         if !(always || self.measuring()) {
             return;
         }
         let ns = self.in_range(ns);
         let stage = (metric == self.main).then(|| self.stage_of(ns)).flatten();
-        let mut shard = lock(&self.shards[(conn as usize) % SHARDS]);
+        let mut shard = self.shard();
         let h = shard.histograms[slot(metric)].get_or_insert_with(latency_histogram);
         h.saturating_record(ns);
         if metric == self.main {
@@ -212,13 +227,13 @@ impl Recorder {
     /// Records two values of one message under one lock (the corrected and
     /// uncorrected push latency), whether or not the window is open: the
     /// caller has decided the message belongs to it.
-    pub fn record_pair(&self, conn: u64, pair: [(Metric, u64); 2]) {
+    pub fn record_pair(&self, pair: [(Metric, u64); 2]) {
         let pair = pair.map(|(m, ns)| (m, self.in_range(ns)));
         let stage = pair
             .iter()
             .find(|(m, _)| *m == self.main)
             .and_then(|&(_, ns)| self.stage_of(ns));
-        let mut shard = lock(&self.shards[(conn as usize) % SHARDS]);
+        let mut shard = self.shard();
         for (metric, ns) in pair {
             let h = shard.histograms[slot(metric)].get_or_insert_with(latency_histogram);
             h.saturating_record(ns);
@@ -231,16 +246,21 @@ impl Recorder {
     /// Records a lag `ns` of a periodic event due every `interval` ns,
     /// with the events the lag made it miss (HdrHistogram's
     /// `record_correct`), while the window is open.
-    pub fn record_lag(&self, conn: u64, ns: u64, interval: u64, metric: Metric) {
+    pub fn record_lag(&self, ns: u64, interval: u64, metric: Metric) {
         if !self.measuring() {
             return;
         }
         let ns = self.in_range(ns);
-        let mut shard = lock(&self.shards[(conn as usize) % SHARDS]);
+        let mut shard = self.shard();
         let h = shard.histograms[slot(metric)].get_or_insert_with(latency_histogram);
         if h.record_correct(ns, interval).is_err() {
             h.saturating_record(ns);
         }
+    }
+
+    /// This thread's shard.
+    fn shard(&self) -> std::sync::MutexGuard<'_, Shard> {
+        lock(&self.shards[THREAD.with(|t| *t) % self.shards.len()])
     }
 
     fn in_range(&self, ns: u64) -> u64 {
@@ -348,12 +368,26 @@ mod tests {
     #[test]
     fn records_only_in_the_window_and_merges_shards_exactly() {
         let r = Recorder::new(Metric::PushLatency);
-        r.record(0, Metric::PushLatency, 5, false);
-        r.record(0, Metric::ConnectTime, 7, true);
+        r.record(Metric::PushLatency, 5, false);
+        r.record(Metric::ConnectTime, 7, true);
         r.set_measuring(true);
-        for conn in 0..100 {
-            r.record(conn, Metric::PushLatency, 1000 + conn, false);
+        // From ten threads one after the other (each takes the next
+        // thread number), so more than one shard holds values.
+        for t in 0..10 {
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    for v in t * 10..(t + 1) * 10 {
+                        r.record(Metric::PushLatency, 1000 + v, false);
+                    }
+                });
+            });
         }
+        let shards_used = r
+            .shards
+            .iter()
+            .filter(|s| lock(s).histograms[slot(Metric::PushLatency)].is_some())
+            .count();
+        assert!(shards_used >= r.shards.len().min(2), "{shards_used}");
         let h = r.histograms();
         assert_eq!(h[&Metric::PushLatency].len(), 100);
         assert_eq!(h[&Metric::PushLatency].min(), 1000);
@@ -367,12 +401,12 @@ mod tests {
         let r = Recorder::new(Metric::PushLatency);
         r.set_measuring(true);
         // A 300 ms stall of a 1 ms tick: 300 samples, from 300 ms down.
-        r.record_lag(0, 300_000_000, 1_000_000, Metric::HarnessLag);
-        r.record_lag(0, 50_000, 1_000_000, Metric::HarnessLag);
+        r.record_lag(300_000_000, 1_000_000, Metric::HarnessLag);
+        r.record_lag(50_000, 1_000_000, Metric::HarnessLag);
         let h = &r.histograms()[&Metric::HarnessLag];
         assert_eq!(h.len(), 301);
         assert!(h.value_at_quantile(0.99) > 290_000_000);
-        r.record(0, Metric::PushLatency, u64::MAX, false);
+        r.record(Metric::PushLatency, u64::MAX, false);
         assert_eq!(r.errors().get("latency-over-1h"), Some(&1));
     }
 }

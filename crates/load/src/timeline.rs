@@ -123,7 +123,7 @@ mod tests {
         Counts::add(&r.counts.received_total, 10);
         r.counts.connection_opened();
         for v in [1_000, 2_000, 3_000] {
-            r.record(0, Metric::EchoRtt, v, false);
+            r.record(Metric::EchoRtt, v, false);
         }
         r.error("reset");
         std::thread::sleep(std::time::Duration::from_millis(20));

@@ -130,13 +130,10 @@ impl Run<'_> {
                         Counts::add(&ctx.rec.counts.delivered, 1);
                         let (corrected, actual) =
                             (back.saturating_sub(intended), back.saturating_sub(sent));
-                        ctx.rec.record_pair(
-                            self.conn,
-                            [
-                                (Metric::FlowTime, corrected),
-                                (Metric::FlowTimeUncorrected, actual),
-                            ],
-                        );
+                        ctx.rec.record_pair([
+                            (Metric::FlowTime, corrected),
+                            (Metric::FlowTimeUncorrected, actual),
+                        ]);
                         ctx.rec.record_timer(name, corrected, actual);
                     }
                     if let Some(k) = capture {
@@ -205,7 +202,7 @@ pub(super) async fn flow(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
         let (code, reason) = run.closing.take().unwrap_or((DONE.0, DONE.1.to_owned()));
         let _ = tokio::time::timeout(wait, ws.close(code, &reason)).await;
     } else if ctx.left_at(conn).is_some() {
-        leave(ctx, conn, &mut ws, None).await;
+        leave(ctx, &mut ws, None).await;
     } else if ctx.stopped() {
         let _ = tokio::time::timeout(Duration::from_millis(100), ws.close(1000, "")).await;
     }

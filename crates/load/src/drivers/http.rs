@@ -52,7 +52,7 @@ pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
             return ConnOutcome::default();
         }
     };
-    ctx.opened(conn, times.tcp, started.elapsed().saturating_sub(times.tcp));
+    ctx.opened(times.tcp, started.elapsed().saturating_sub(times.tcp));
     receipts.subscribed(client.last_read_ns().max(1));
     let mut tick = short_poll_tick(ctx, conn);
     let mut retry = Retry::default();
@@ -82,7 +82,7 @@ pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
         match result {
             Ok(body) => {
                 let recv_ns = client.last_read_ns();
-                retry.succeeded(ctx, conn, &mut receipts, recv_ns);
+                retry.succeeded(ctx, &mut receipts, recv_ns);
                 // Counted by answer time, as the messages it brings are.
                 if ctx.rec.measuring() {
                     Counts::add(&ctx.rec.counts.http_requests, 1);
@@ -90,7 +90,7 @@ pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
                 match PollBatch::parse(&body) {
                     Ok(batch) => {
                         for m in &batch.messages {
-                            ctx.on_payload(conn, &mut receipts, &m.payload, Some(m.seq), recv_ns);
+                            ctx.on_payload(&mut receipts, &m.payload, Some(m.seq), recv_ns);
                         }
                         cursor = batch.cursor;
                     }
@@ -158,7 +158,7 @@ async fn poll_dialect(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
         }
     };
     let tcp = client.open_times().tcp;
-    ctx.opened(conn, tcp, started.elapsed().saturating_sub(tcp));
+    ctx.opened(tcp, started.elapsed().saturating_sub(tcp));
     let path = client.path().to_owned();
     let mut state = PollState::default();
     let mut receipts = Receipts::default();
@@ -209,9 +209,9 @@ async fn poll_dialect(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
             Counts::add(&ctx.rec.counts.http_requests, 1);
         }
         let recv_ns = client.last_read_ns();
-        let refused = on_answer(ctx, conn, (&mut state, &mut receipts), &reply, recv_ns);
+        let refused = on_answer(ctx, (&mut state, &mut receipts), &reply, recv_ns);
         if !refused {
-            retry.succeeded(ctx, conn, &mut receipts, recv_ns);
+            retry.succeeded(ctx, &mut receipts, recv_ns);
         } else if !retry.failed(ctx, conn, &mut receipts).await {
             break;
         }
@@ -250,7 +250,6 @@ fn cursor_headers(
 /// neither 2xx nor "nothing new").
 fn on_answer(
     ctx: &PhaseCtx,
-    conn: u64,
     (state, receipts): (&mut PollState, &mut Receipts),
     reply: &Reply,
     recv_ns: u64,
@@ -266,7 +265,7 @@ fn on_answer(
     match state.on_answer(dialect, &answer) {
         Ok(messages) => {
             for m in &messages {
-                ctx.on_payload(conn, receipts, m, None, recv_ns);
+                ctx.on_payload(receipts, m, None, recv_ns);
             }
             if !placed && state.placed(dialect) {
                 receipts.subscribed(recv_ns.max(1));
@@ -300,7 +299,7 @@ pub(super) async fn sse(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
         }
     };
     let tcp = client.open_times().tcp;
-    ctx.opened(conn, tcp, started.elapsed().saturating_sub(tcp));
+    ctx.opened(tcp, started.elapsed().saturating_sub(tcp));
     let mut receipts = Receipts::default();
     receipts.subscribed(monotonic_ns());
     let mut last_id: Option<String> = None;
@@ -328,7 +327,7 @@ pub(super) async fn sse(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
                     last_id = Some(id);
                 }
                 let recv_ns = client.last_read_ns();
-                ctx.on_push(conn, &mut receipts, &event.data, recv_ns);
+                ctx.on_push(&mut receipts, &event.data, recv_ns);
             }
             Ok(None) | Err(_) => {
                 if ctx.stopped() {
@@ -357,7 +356,7 @@ pub(super) async fn sse(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
                             Counts::add(&ctx.rec.counts.http_requests, 1);
                         }
                         client = c;
-                        retry.succeeded(ctx, conn, &mut receipts, monotonic_ns());
+                        retry.succeeded(ctx, &mut receipts, monotonic_ns());
                     }
                     Err(e) => {
                         ctx.rec.error(error_kind(&e));

@@ -14,6 +14,8 @@ mod ws;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
+use futures_util::future::Either;
 use tokio::sync::watch;
 use wsbench_model::metric::Metric;
 use wsbench_model::results::DROPPED;
@@ -184,6 +186,23 @@ impl PhaseCtx {
         monotonic_ns().max(ns)
     }
 
+    /// Until connection `conn`'s end that is not its own doing: the phase
+    /// stops or its time to leave comes ([`End::Stopped`]), or a drop
+    /// storm after `since` takes it down ([`End::Dropped`]). Without a
+    /// stage profile only the stop can come, and the future is the stop's
+    /// alone (a subscriber holds it all its life: memory per connection).
+    fn ends(&self, conn: u64, since: u64) -> impl Future<Output = End> + Send + '_ {
+        if self.lives.is_none() {
+            return Either::Left(self.wait_stop().map(|()| End::Stopped));
+        }
+        Either::Right(Box::pin(async move {
+            tokio::select! {
+                () = self.wait_end(conn) => End::Stopped,
+                at = self.dropped(conn, since) => End::Dropped(at),
+            }
+        }))
+    }
+
     /// When connection `conn` left on the stage schedule, if its time has
     /// come while the phase still runs.
     fn left_at(&self, conn: u64) -> Option<u64> {
@@ -245,10 +264,10 @@ impl PhaseCtx {
 
     /// A connection opened: `tcp` is its TCP connect, `handshake` the rest
     /// until it is usable (TLS, the upgrade or the subscription).
-    fn opened(&self, conn: u64, tcp: Duration, handshake: Duration) {
-        self.rec.record(conn, Metric::ConnectTime, nanos(tcp), true);
+    fn opened(&self, tcp: Duration, handshake: Duration) {
+        self.rec.record(Metric::ConnectTime, nanos(tcp), true);
         self.rec
-            .record(conn, Metric::HandshakeTime, nanos(handshake), true);
+            .record(Metric::HandshakeTime, nanos(handshake), true);
         self.rec.counts.connection_opened();
     }
 
@@ -273,20 +292,20 @@ impl PhaseCtx {
     /// that completed it. In the wsbench profile it is a push message
     /// (`{"seq","ts","payload"}`); in others, whatever the target wraps
     /// the payload in, searched for the marker.
-    fn on_push(&self, conn: u64, r: &mut Receipts, message: &str, recv_ns: u64) {
+    fn on_push(&self, r: &mut Receipts, message: &str, recv_ns: u64) {
         if self.scenario.protocol.profile.wraps_messages() {
-            self.on_push_message(conn, r, message.as_bytes(), recv_ns);
+            self.on_push_message(r, message.as_bytes(), recv_ns);
         } else if let Correlation::Json(stamps) = &self.scenario.protocol.correlation {
-            self.on_stamped(conn, r, message, stamps, recv_ns);
+            self.on_stamped(r, message, stamps, recv_ns);
         } else {
-            self.on_payload(conn, r, message, None, recv_ns);
+            self.on_payload(r, message, None, recv_ns);
         }
     }
 
     /// One message of the push dialect (`{"seq","ts","payload"}`) arrived.
-    fn on_push_message(&self, conn: u64, r: &mut Receipts, json: &[u8], recv_ns: u64) {
+    fn on_push_message(&self, r: &mut Receipts, json: &[u8], recv_ns: u64) {
         match PushMessage::parse(json) {
-            Ok(m) => self.on_payload(conn, r, &m.payload, Some(m.seq), recv_ns),
+            Ok(m) => self.on_payload(r, &m.payload, Some(m.seq), recv_ns),
             Err(_) => {
                 self.received();
                 self.rec.error(BAD_MESSAGE);
@@ -307,14 +326,7 @@ impl PhaseCtx {
     /// send time. `seq`, the target's own number for it when it gives one,
     /// is the order it is judged late against (publishes that overlap may
     /// reach the target in either order).
-    fn on_payload(
-        &self,
-        conn: u64,
-        r: &mut Receipts,
-        payload: &str,
-        seq: Option<u64>,
-        recv_ns: u64,
-    ) {
+    fn on_payload(&self, r: &mut Receipts, payload: &str, seq: Option<u64>, recv_ns: u64) {
         self.received();
         if let Some(id) = seq {
             r.seen_id(id);
@@ -342,7 +354,7 @@ impl PhaseCtx {
             sent,
             timed,
         };
-        self.account(conn, r, &found, (seq, recv_ns), payload);
+        self.account(r, &found, (seq, recv_ns), payload);
     }
 
     /// Counts window message `found` on connection `conn` once, and times
@@ -351,7 +363,6 @@ impl PhaseCtx {
     /// late against.
     fn account(
         &self,
-        conn: u64,
         r: &mut Receipts,
         found: &Found,
         (seq, recv_ns): (Option<u64>, u64),
@@ -376,13 +387,10 @@ impl PhaseCtx {
         }
         Counts::add(&counts.delivered, 1);
         if timed {
-            self.rec.record_pair(
-                conn,
-                [
-                    (Metric::PushLatency, recv_ns.saturating_sub(intended)),
-                    (Metric::PushLatencyUncorrected, recv_ns.saturating_sub(sent)),
-                ],
-            );
+            self.rec.record_pair([
+                (Metric::PushLatency, recv_ns.saturating_sub(intended)),
+                (Metric::PushLatencyUncorrected, recv_ns.saturating_sub(sent)),
+            ]);
         }
         if self.scenario.payload == PayloadKind::Json {
             let mut doc = payload.as_bytes().to_vec();
@@ -390,7 +398,7 @@ impl PhaseCtx {
             let parsed = simd_json::to_borrowed_value(&mut doc).is_ok();
             let took = t.elapsed().as_nanos() as u64;
             if parsed {
-                self.rec.record(conn, Metric::JsonParse, took, true);
+                self.rec.record(Metric::JsonParse, took, true);
             } else {
                 self.rec.error("bad-json");
             }

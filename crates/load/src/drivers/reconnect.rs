@@ -70,7 +70,7 @@ pub(super) async fn reopen<T, F: Future<Output = Option<T>>>(
             () = ctx.wait_end(conn) => return away(ctx),
         }
         if let Some(t) = open().await {
-            came_back(ctx, conn, monotonic_ns().saturating_sub(ended_ns));
+            came_back(ctx, monotonic_ns().saturating_sub(ended_ns));
             return Some(t);
         }
         if ctx.stopped() {
@@ -83,8 +83,8 @@ pub(super) async fn reopen<T, F: Future<Output = Option<T>>>(
 
 /// A connection is back after `back_ns` away: timed (in the window or
 /// not: a storm's figures need every return) and counted.
-fn came_back(ctx: &PhaseCtx, conn: u64, back_ns: u64) {
-    ctx.rec.record(conn, Metric::ReconnectTime, back_ns, true);
+fn came_back(ctx: &PhaseCtx, back_ns: u64) {
+    ctx.rec.record(Metric::ReconnectTime, back_ns, true);
     Counts::add(&ctx.rec.counts.reconnects, 1);
 }
 
@@ -170,20 +170,14 @@ impl Retry {
 
     /// A request succeeded at `at_ns`: with a policy, the gap since the
     /// first failure in a row is recorded, timed and counted.
-    pub(super) fn succeeded(
-        &mut self,
-        ctx: &PhaseCtx,
-        conn: u64,
-        receipts: &mut Receipts,
-        at_ns: u64,
-    ) {
+    pub(super) fn succeeded(&mut self, ctx: &PhaseCtx, receipts: &mut Receipts, at_ns: u64) {
         let Some(since) = self.down_since.take() else {
             return;
         };
         self.attempt = 0;
         if ctx.scenario.reconnect.is_some() {
             receipts.gap(since, at_ns);
-            came_back(ctx, conn, at_ns.saturating_sub(since));
+            came_back(ctx, at_ns.saturating_sub(since));
         }
     }
 }

@@ -154,24 +154,16 @@ fn message(ctx: &PhaseCtx, request: Option<&str>, seq: u64) -> (PayloadKind, Vec
 /// A reply to message `seq` came back inside the window: count it (an
 /// echo is checked byte for byte) and record its round trip from the
 /// intended and from the actual send (`[intended, sent, back]`, ns).
-fn replied(
-    ctx: &PhaseCtx,
-    conn: u64,
-    (data, seq): (&Data, u64),
-    rpc: bool,
-    [intended, sent, back]: [u64; 3],
-) {
+fn replied(ctx: &PhaseCtx, (data, seq): (&Data, u64), rpc: bool, [intended, sent, back]: [u64; 3]) {
     let (metric, uncorrected) = if rpc {
         Counts::add(&ctx.rec.counts.delivered, 1);
         (Metric::RpcRtt, Metric::RpcRttUncorrected)
     } else {
-        echoed(ctx, conn, data, seq);
+        echoed(ctx, data, seq);
         (Metric::EchoRtt, Metric::EchoRttUncorrected)
     };
-    ctx.rec
-        .record(conn, metric, back.saturating_sub(intended), true);
-    ctx.rec
-        .record(conn, uncorrected, back.saturating_sub(sent), true);
+    ctx.rec.record(metric, back.saturating_sub(intended), true);
+    ctx.rec.record(uncorrected, back.saturating_sub(sent), true);
 }
 
 /// Echo or rpc on one connection (see the module's documentation).
@@ -231,7 +223,7 @@ pub(super) async fn round_trips(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
                 ctx.received();
                 if measuring {
                     let times = [intended_ns, sent_ns, last_back_ns];
-                    replied(ctx, conn, (&data, seq), request.is_some(), times);
+                    replied(ctx, (&data, seq), request.is_some(), times);
                 }
             }
         }
@@ -241,7 +233,7 @@ pub(super) async fn round_trips(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
     if ctx.left_at(conn).is_some() {
         // Its time on the stage schedule is over (the last reply came
         // back or timed out first).
-        super::ws::leave(ctx, conn, &mut ws, None).await;
+        super::ws::leave(ctx, &mut ws, None).await;
     } else if ctx.stopped() {
         // The phase is over: say so (1000) rather than drop the
         // connection, without waiting on a target that does not answer.

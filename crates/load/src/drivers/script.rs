@@ -86,7 +86,7 @@ pub(super) async fn subscriber(
                                 ctx.rec.error(kind);
                             }
                         }
-                        None => ctx.on_push(conn, receipts, &t, ws.last_read_ns()),
+                        None => ctx.on_push(receipts, &t, ws.last_read_ns()),
                     }
                 }
                 Some(Event::Pong(_)) => {}

@@ -22,7 +22,6 @@ impl PhaseCtx {
     /// earlier phase or run has an earlier time): unknown.
     pub(super) fn on_stamped(
         &self,
-        conn: u64,
         r: &mut Receipts,
         message: &str,
         stamps: &JsonStamps,
@@ -44,6 +43,6 @@ impl PhaseCtx {
             sent: sent.min(recv_ns),
             timed: true,
         };
-        self.account(conn, r, &found, (None, recv_ns), message);
+        self.account(r, &found, (None, recv_ns), message);
     }
 }

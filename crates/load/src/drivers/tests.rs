@@ -51,16 +51,16 @@ fn messages_the_publisher_did_not_send_are_unknown() {
         .body(PayloadKind::Text, 64)
     };
     // Message 2 is due at 1.2 s; sent 1 ms late, received at 1.205 s.
-    ctx.on_payload(0, &mut r, &body(7, 0, 2, 1_000_000), None, 1_205_000_000);
+    ctx.on_payload(&mut r, &body(7, 0, 2, 1_000_000), None, 1_205_000_000);
     // Received before it was sent; another run; another phase; no marker.
-    ctx.on_payload(0, &mut r, &body(7, 0, 3, 0), None, 1_205_000_000);
-    ctx.on_payload(0, &mut r, &body(8, 0, 1, 0), None, 1_205_000_000);
-    ctx.on_payload(0, &mut r, &body(7, 1, 1, 0), None, 1_205_000_000);
-    ctx.on_payload(0, &mut r, "hello", None, 1_205_000_000);
+    ctx.on_payload(&mut r, &body(7, 0, 3, 0), None, 1_205_000_000);
+    ctx.on_payload(&mut r, &body(8, 0, 1, 0), None, 1_205_000_000);
+    ctx.on_payload(&mut r, &body(7, 1, 1, 0), None, 1_205_000_000);
+    ctx.on_payload(&mut r, "hello", None, 1_205_000_000);
     // Before the window (warm-up) and after it: neither delivered nor
     // unknown.
-    ctx.on_payload(0, &mut r, &body(7, 0, -1, 0), None, 1_205_000_000);
-    ctx.on_payload(0, &mut r, &body(7, 0, 10, 0), None, 2_100_000_000);
+    ctx.on_payload(&mut r, &body(7, 0, -1, 0), None, 1_205_000_000);
+    ctx.on_payload(&mut r, &body(7, 0, 10, 0), None, 2_100_000_000);
     let c = &ctx.rec.counts;
     assert_eq!(Counts::get(&c.delivered), 1);
     assert_eq!(Counts::get(&c.unknown), 4);
@@ -83,8 +83,8 @@ fn a_foreign_targets_own_messages_are_other() {
     ctx.scenario = Arc::new(s);
     let mut r = Receipts::default();
     r.subscribed(1);
-    ctx.on_payload(0, &mut r, r#"{"type":"welcome"}"#, None, 1_205_000_000);
-    ctx.on_payload(0, &mut r, "~wsb.broken", None, 1_205_000_000);
+    ctx.on_payload(&mut r, r#"{"type":"welcome"}"#, None, 1_205_000_000);
+    ctx.on_payload(&mut r, "~wsb.broken", None, 1_205_000_000);
     let stale = Marker {
         run: 8,
         phase: 0,
@@ -92,7 +92,7 @@ fn a_foreign_targets_own_messages_are_other() {
         lag_ns: 0,
     }
     .body(PayloadKind::Text, 64);
-    ctx.on_payload(0, &mut r, &stale, None, 1_205_000_000);
+    ctx.on_payload(&mut r, &stale, None, 1_205_000_000);
     let c = &ctx.rec.counts;
     assert_eq!(Counts::get(&c.other), 2);
     assert_eq!(Counts::get(&c.unknown), 1);

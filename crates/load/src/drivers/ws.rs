@@ -22,19 +22,20 @@ use wsbench_protocol::payload;
 /// target's steps on open. A connection whose steps fail (a timeout, a
 /// close) is counted as opened and as failed, with the step's error.
 pub(super) async fn open(ctx: &PhaseCtx, conn: u64, role: Role) -> Option<TcpWebSocket> {
-    open_as(ctx, &ctx.vars(conn), role).await
+    // Boxed: the opening's state lives only while it runs; held inline it
+    // would stay part of the future of every connection that opened.
+    Box::pin(open_as(ctx, &ctx.vars(conn), role)).await
 }
 
 /// [`open`] for the connection `vars` describe (a reopening one knows
 /// the last message it received).
 async fn open_as(ctx: &PhaseCtx, vars: &Vars, role: Role) -> Option<TcpWebSocket> {
-    let conn = vars.conn;
     let (url, options) = ctx.reach(vars, role)?;
     // Boxed: the handshake's state is large and lives only while it runs;
     // held inline it would stay part of every connection's task.
     let ws = match Box::pin(connect(&url, &options)).await {
         Ok(c) => {
-            ctx.opened(conn, c.connect_time, c.handshake_time);
+            ctx.opened(c.connect_time, c.handshake_time);
             c.socket
         }
         Err(e) => {
@@ -115,7 +116,7 @@ pub(super) async fn push(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
         }
     }
     if ctx.left(conn, &mut receipts) {
-        Box::pin(leave(ctx, conn, &mut ws, Some(&mut receipts))).await;
+        Box::pin(leave(ctx, &mut ws, Some(&mut receipts))).await;
     }
     ctx.rec.counts.connection_closed();
     ConnOutcome {
@@ -133,16 +134,14 @@ async fn listen(
     receipts: &mut Receipts,
     since: u64,
 ) -> End {
-    // One stop future for the whole loop, not one per message.
-    let stop = ctx.wait_end(conn);
-    tokio::pin!(stop);
-    let dropped = ctx.dropped(conn, since);
-    tokio::pin!(dropped);
+    // One future for the whole loop, not one per message.
+    let ends = ctx.ends(conn, since);
+    tokio::pin!(ends);
     loop {
         tokio::select! {
             ev = ws.next_event() => match ev {
                 Some(Event::Message(Data::Text(t))) => {
-                    ctx.on_push(conn, receipts, &t, ws.last_read_ns());
+                    ctx.on_push(receipts, &t, ws.last_read_ns());
                 }
                 Some(Event::Pong(_)) => {}
                 other => {
@@ -151,8 +150,7 @@ async fn listen(
                     }
                 }
             },
-            () = &mut stop => return End::Stopped,
-            at = &mut dropped => return End::Dropped(at),
+            end = &mut ends => return end,
         }
     }
 }
@@ -162,7 +160,6 @@ async fn listen(
 /// count.
 pub(super) async fn leave(
     ctx: &PhaseCtx,
-    conn: u64,
     ws: &mut TcpWebSocket,
     mut receipts: Option<&mut Receipts>,
 ) {
@@ -174,7 +171,7 @@ pub(super) async fn leave(
         while let Some(ev) = ws.next_event().await {
             match (ev, receipts.as_deref_mut()) {
                 (Event::Message(Data::Text(t)), Some(r)) => {
-                    ctx.on_push(conn, r, &t, ws.last_read_ns());
+                    ctx.on_push(r, &t, ws.last_read_ns());
                 }
                 (Event::Close(_) | Event::Error(_), _) => break,
                 _ => {}
@@ -207,7 +204,7 @@ pub(super) async fn send(
 
 /// Whether the echo of message `seq` is right; JSON replies are parsed
 /// (and the parse timed).
-fn check_echo(ctx: &PhaseCtx, conn: u64, data: &Data, seq: u64) -> bool {
+fn check_echo(ctx: &PhaseCtx, data: &Data, seq: u64) -> bool {
     let s = &ctx.scenario;
     let expected = payload::make(s.payload, s.payload_size, seq);
     let same = data.as_bytes() == expected.as_slice()
@@ -220,20 +217,16 @@ fn check_echo(ctx: &PhaseCtx, conn: u64, data: &Data, seq: u64) -> bool {
         let mut doc = data.as_bytes().to_vec();
         let t = Instant::now();
         let ok = simd_json::to_borrowed_value(&mut doc).is_ok();
-        ctx.rec.record(
-            conn,
-            Metric::JsonParse,
-            t.elapsed().as_nanos() as u64,
-            false,
-        );
+        ctx.rec
+            .record(Metric::JsonParse, t.elapsed().as_nanos() as u64, false);
         return ok;
     }
     same
 }
 
 /// An echo came back for a message sent in the window: count it.
-pub(super) fn echoed(ctx: &PhaseCtx, conn: u64, reply: &Data, seq: u64) {
-    if check_echo(ctx, conn, reply, seq) {
+pub(super) fn echoed(ctx: &PhaseCtx, reply: &Data, seq: u64) {
+    if check_echo(ctx, reply, seq) {
         Counts::add(&ctx.rec.counts.delivered, 1);
     } else {
         Counts::add(&ctx.rec.counts.mismatches, 1);
@@ -290,7 +283,7 @@ pub(super) async fn throughput(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
         // are awaited, then the close.
         let leaving = ctx.left_at(conn).is_some();
         if leaving && outstanding.is_empty() {
-            leave(ctx, conn, &mut ws, None).await;
+            leave(ctx, &mut ws, None).await;
             break;
         }
         while !leaving && outstanding.len() < s.in_flight as usize {
@@ -350,9 +343,9 @@ pub(super) async fn throughput(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
             };
             ctx.received();
             if measured {
-                echoed(ctx, conn, &reply, sent_seq);
+                echoed(ctx, &reply, sent_seq);
                 let rtt = back_ns.saturating_sub(sent_ns);
-                ctx.rec.record(conn, Metric::ThroughputRtt, rtt, true);
+                ctx.rec.record(Metric::ThroughputRtt, rtt, true);
             }
         }
     }
@@ -406,7 +399,7 @@ async fn hold_until_leaving(ctx: &PhaseCtx, conn: u64, mut ws: TcpWebSocket) {
             },
             () = &mut end => {
                 if ctx.left_at(conn).is_some() {
-                    leave(ctx, conn, &mut ws, None).await;
+                    leave(ctx, &mut ws, None).await;
                 }
                 break;
             }
