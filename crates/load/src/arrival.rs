@@ -29,7 +29,7 @@ pub(crate) fn arrive(
         // allocation a connection): memory per connection counts.
         let mut tasks: Vec<JoinHandle<ConnOutcome>> = Vec::new();
         for (i, due) in arrivals(&ctx, plan) {
-            if *ctx.stop.borrow() {
+            if ctx.stop.is_set() {
                 break;
             }
             tokio::time::sleep_until(due).await;

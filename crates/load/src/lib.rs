@@ -40,6 +40,7 @@ pub mod recorder;
 mod runs;
 pub mod shard;
 mod shard_spec;
+mod signal;
 mod stages;
 mod steps;
 mod stop;

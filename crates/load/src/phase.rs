@@ -31,6 +31,7 @@ use crate::rates::RateProfile;
 use crate::readings::{Readings, server_cpu_per_msg};
 use crate::receipts::Tally;
 use crate::recorder::{Counts, Recorder};
+use crate::signal::Stop;
 use crate::stages::{self, Lives};
 use crate::stop::{Early, Watch, drain};
 use crate::storm::Restarts;
@@ -255,13 +256,12 @@ impl Phase {
     ) -> Result<Measured, RunError> {
         let s = Arc::clone(&self.scenario);
         let bytes = Arc::new(ByteCounters::default());
-        let (stop_tx, stop_rx) = watch::channel(false);
         let grid = self.grid(&plan);
         let rec = Arc::new(Recorder::with_stages(
             main_latency(s.workload),
             stages::starts_ns(&s.stages, plan.t0_ns),
         ));
-        let ctx = self.context(&rec, &bytes, stop_rx, grid.clone(), plan.t0_ns);
+        let ctx = self.context(&rec, &bytes, grid.clone(), plan.t0_ns);
         let publisher = grid.clone().and_then(|g| self.publisher(plan.t0_ns, g));
         if let Some(m) = &self.metrics {
             let workload = s.workload.name();
@@ -343,7 +343,7 @@ impl Phase {
             }
             None => None,
         };
-        let _ = stop_tx.send(true);
+        ctx.stop.set();
         let outcomes = reap(ramp, s.workload).await?;
         let (ledger, gap_ledger) = grid
             .clone()
@@ -379,7 +379,6 @@ impl Phase {
         &self,
         rec: &Arc<Recorder>,
         bytes: &Arc<ByteCounters>,
-        stop: watch::Receiver<bool>,
         grid: Option<Grid>,
         t0_ns: u64,
     ) -> Arc<PhaseCtx> {
@@ -391,7 +390,7 @@ impl Phase {
             rec: Arc::clone(rec),
             origin: self.origin.clone(),
             options,
-            stop,
+            stop: Stop::new(),
             push: self.push.zip(grid).map(|(role, grid)| PushCtx {
                 grid,
                 run: role.run,

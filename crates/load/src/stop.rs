@@ -86,6 +86,12 @@ impl<'a> Watch<'a> {
         target_failure(self.ctx, share, builtin).map(|e| (StopReason::TargetFailed, e))
     }
 
+    /// Whether every connection tried so far has opened or failed.
+    fn settled(&self) -> bool {
+        let c = &self.ctx.rec.counts;
+        Counts::get(&c.attempted) <= Counts::get(&c.opened) + Counts::get(&c.failed)
+    }
+
     /// A restart storm's event is due: carry it out.
     async fn storm(&mut self, builtin: Option<&mut Builtin>) -> Early {
         let restarted = self.restarts.act(builtin).await;
@@ -93,7 +99,9 @@ impl<'a> Watch<'a> {
     }
 
     /// Until the window opens; also the resident memory once every
-    /// connection was tried (or at the window's start).
+    /// connection was tried and has opened or failed (or at the window's
+    /// start): the memory of held connections, none of them halfway
+    /// through its handshake.
     pub(crate) async fn warm_up(
         &mut self,
         ramp_done: &mut watch::Receiver<bool>,
@@ -104,7 +112,7 @@ impl<'a> Watch<'a> {
         let mut rss_after_ramp = None;
         let opens = self.plan.window_at();
         while early.is_none() && Instant::now() < opens {
-            if *ramp_done.borrow() && rss_after_ramp.is_none() {
+            if *ramp_done.borrow() && rss_after_ramp.is_none() && self.settled() {
                 rss_after_ramp = sys::rss_bytes();
             }
             let storm = until(self.restarts.next_ns());

@@ -103,7 +103,7 @@ impl Run<'_> {
                     capture,
                 } => {
                     let timer = flow.timers[i].as_deref();
-                    let mut stop = ctx.stop.clone();
+                    let mut stop = ctx.stop.receiver();
                     let got = steps::expect(ws, pattern, *timeout, &mut stop, &mut |text, hit| {
                         if hit || wsbench_protocol::marker::Marker::find(text).is_none() {
                             script::other(ctx);

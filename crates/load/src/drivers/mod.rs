@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use futures_util::future::Either;
-use tokio::sync::watch;
 use wsbench_model::metric::Metric;
 use wsbench_model::results::DROPPED;
 use wsbench_model::scenario::{Role, TemplateError, Vars};
@@ -33,6 +32,7 @@ use crate::plan::{Grid, instant_at};
 use crate::rates::RateProfile;
 use crate::receipts::{Delivery, Receipts};
 use crate::recorder::{Counts, Recorder};
+use crate::signal::Stop;
 use crate::stages::Lives;
 use crate::target::{Origin, headers};
 use wsbench_protocol::marker::Marker;
@@ -45,7 +45,7 @@ pub(crate) struct PhaseCtx {
     pub(crate) rec: Arc<Recorder>,
     pub(crate) origin: Origin,
     pub(crate) options: ClientOptions,
-    pub(crate) stop: watch::Receiver<bool>,
+    pub(crate) stop: Stop,
     /// Push phases: the schedule and which messages are this run's.
     pub(crate) push: Option<PushCtx>,
     /// With stages: when each connection opens and leaves.
@@ -142,12 +142,11 @@ fn nanos(d: Duration) -> u64 {
 
 impl PhaseCtx {
     fn stopped(&self) -> bool {
-        *self.stop.borrow()
+        self.stop.is_set()
     }
 
     async fn wait_stop(&self) {
-        let mut stop = self.stop.clone();
-        let _ = stop.wait_for(|&s| s).await;
+        self.stop.wait().await;
     }
 
     /// When connection `conn` leaves on the stage schedule,

@@ -44,7 +44,7 @@ pub(super) async fn on_open(
     vars: &Vars,
     ws: &mut TcpWebSocket,
 ) -> Result<(), StepFailure> {
-    let mut stop = ctx.stop.clone();
+    let mut stop = ctx.stop.receiver();
     let on_open = &ctx.scenario.protocol.script.on_open;
     steps::run(ws, on_open, vars, &mut stop, |text, expected| {
         if expected || Marker::find(text).is_none() {
