@@ -5,6 +5,7 @@
 #   scripts/scale.sh                 # all of them
 #   scripts/scale.sh hold-50k        # one
 #   scripts/scale.sh memory          # load generator bytes per added connection
+#   scripts/scale.sh push-memory     # the same for push subscribers
 #
 # Results go to results/ as usual; the figures below are read from each
 # run's summary.json.
@@ -33,6 +34,56 @@ for f in glob.glob(sys.argv[1] + '/*-memory-*/summary.json'):
 a, b = sorted(per)
 slope = (per[b] * b - per[a] * a) / (b - a)
 print(f"load generator RSS per connection: {per[a]:.0f} B at {a}, {per[b]:.0f} B at {b}; {slope:.0f} B per added connection")
+PY
+        rm -rf "$tmp"
+        continue
+    fi
+    if [ "$name" = push-memory ]; then
+        # Resident memory of one load generator process holding 4,000 and
+        # then 16,000 WebSocket push subscribers of a `wsbench serve` on
+        # its own (1 msg/s), and the slope: the cost of one more subscriber.
+        tmp=$(mktemp -d)
+        ./target/release/wsbench serve --listen 127.0.0.1:0 --max-connections 30000 > "$tmp/serve.out" &
+        serve=$!
+        trap 'kill $serve 2>/dev/null || true' EXIT
+        for _ in $(seq 50); do grep -q '^listening on' "$tmp/serve.out" && break; sleep 0.1; done
+        addr=$(sed -n 's/^listening on //p' "$tmp/serve.out")
+        [ -n "$addr" ] || { echo "push-memory: wsbench serve did not start" >&2; exit 1; }
+        for n in 4000 16000; do
+            cat > "$tmp/push-memory-$n.toml" <<EOF
+schema_version = 1
+name = "push-memory-$n"
+description = "$n WebSocket push subscribers held 10 s, 1 msg/s: memory per subscriber"
+
+[target]
+url = "ws://$addr"
+
+[load]
+transports = ["websocket"]
+connections = $n
+ramp_rate = 5000
+duration = "10s"
+warmup = "1s"
+source_addresses = 4
+
+[workload]
+kind = "push"
+rate = 1
+payload_size = 64
+EOF
+            ./target/release/wsbench run "$tmp/push-memory-$n.toml" --results "$tmp" --quiet --workers 1 --no-calibrate >/dev/null
+        done
+        kill $serve; wait $serve 2>/dev/null || true
+        trap - EXIT
+        python3 - "$tmp" <<'PY'
+import glob, json, sys
+per = {}
+for f in glob.glob(sys.argv[1] + '/*-push-memory-*/summary.json'):
+    p = json.load(open(f))['phases'][0]
+    per[p['counters']['connections_opened']] = p['client_rss_per_conn']
+a, b = sorted(per)
+slope = (per[b] * b - per[a] * a) / (b - a)
+print(f"load generator RSS per push subscriber: {per[a]:.0f} B at {a}, {per[b]:.0f} B at {b}; {slope:.0f} B per added subscriber")
 PY
         rm -rf "$tmp"
         continue
