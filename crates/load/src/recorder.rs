@@ -206,7 +206,7 @@ impl Recorder {
         self.measuring.load(Ordering::Acquire)
     }
 
-    /// Records `ns` for connection `conn`, when the window is open (or
+    /// Records `ns`, when the window is open (or
     /// always, with `always`: connect and handshake times). A value past
     /// the histograms' range (1 hour) is recorded as 1 hour and counted as
     /// an error (`latency-over-1h`).

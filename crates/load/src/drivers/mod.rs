@@ -319,7 +319,7 @@ impl PhaseCtx {
         }
     }
 
-    /// One pushed payload arrived at `recv_ns` on connection `conn`: found
+    /// One pushed payload arrived at `recv_ns` on the connection of `r`: found
     /// by its marker, checked against the schedule, counted once if it
     /// belongs to the window, and timed from its intended and its actual
     /// send time. `seq`, the target's own number for it when it gives one,
@@ -356,7 +356,7 @@ impl PhaseCtx {
         self.account(r, &found, (seq, recv_ns), payload);
     }
 
-    /// Counts window message `found` on connection `conn` once, and times
+    /// Counts window message `found` once for the connection of `r`, and times
     /// it from its intended and its actual send time. `seq`, the target's
     /// own number for it when it gives one, is the order it is judged
     /// late against.
