@@ -33,12 +33,7 @@ pub(crate) fn arrive(
                 break;
             }
             tokio::time::sleep_until(due).await;
-            let ctx = Arc::clone(&ctx);
-            tasks.push(if ctx.scenario.workload == WorkloadKind::Connect {
-                tokio::spawn(drivers::hold(ctx, i))
-            } else {
-                tokio::spawn(drivers::connection(ctx, i))
-            });
+            tasks.push(drivers::spawn(Arc::clone(&ctx), i));
         }
         let _ = done_tx.send(true);
         tasks

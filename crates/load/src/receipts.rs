@@ -27,11 +27,14 @@ pub(crate) struct Receipts {
     sub_ns: Option<u64>,
     /// When it ended before the phase did.
     end_ns: Option<u64>,
-    bits: Vec<u64>,
-    highest: Option<u64>,
+    /// (Boxed slices rather than vectors: every subscriber holds them.)
+    bits: Box<[u64]>,
+    /// The largest order delivered in order so far (0 before any: no
+    /// order is below it).
+    highest: u64,
     /// Times it was away and reconnecting: from its end to its new
     /// subscribe point, CLOCK_MONOTONIC ns.
-    gaps: Vec<(u64, u64)>,
+    gaps: Box<[(u64, u64)]>,
     /// The target's id of the last message received.
     last_id: Option<u64>,
 }
@@ -54,10 +57,12 @@ impl Receipts {
     /// resuming transport fetches then arrives; the rest is lost, and
     /// counted as lost in a gap).
     pub(crate) fn gap(&mut self, from_ns: u64, to_ns: u64) {
-        self.gaps.push((from_ns, to_ns));
+        let mut gaps = std::mem::take(&mut self.gaps).into_vec();
+        gaps.push((from_ns, to_ns));
+        self.gaps = gaps.into_boxed_slice();
         // Order is judged within a connection: a new one (to a server
         // that may have started its numbering over) starts afresh.
-        self.highest = None;
+        self.highest = 0;
     }
 
     /// Notes window message `j` (`j < window`); `order` places it in the
@@ -76,7 +81,8 @@ impl Receipts {
 
     pub(crate) fn on_message(&mut self, j: u64, window: u64, order: u64) -> Delivery {
         if self.bits.is_empty() {
-            self.bits = vec![0; usize::try_from(window.div_ceil(64)).unwrap_or(0)];
+            self.bits =
+                vec![0; usize::try_from(window.div_ceil(64)).unwrap_or(0)].into_boxed_slice();
         }
         let i = usize::try_from(j).unwrap_or(usize::MAX);
         let (word, bit) = (i / 64, i % 64);
@@ -87,10 +93,10 @@ impl Receipts {
             return Delivery::Duplicate;
         }
         *w |= 1 << bit;
-        if self.highest.is_some_and(|h| order < h) {
+        if order < self.highest {
             Delivery::Late
         } else {
-            self.highest = Some(order);
+            self.highest = order;
             Delivery::New
         }
     }

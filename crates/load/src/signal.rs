@@ -1,6 +1,7 @@
 //! A phase's stop signal: set once by the phase, awaited by every
 //! connection for its whole life, so waiting costs little memory.
 
+use futures_util::future::Either;
 use tokio::sync::{Notify, watch};
 
 /// Set once when the phase stops.
@@ -34,14 +35,14 @@ impl Stop {
     }
 
     /// Until the signal is set (at once if it is). A waiter's state is
-    /// one `Notified`, under half of a watch receiver's wait.
-    pub(crate) async fn wait(&self) {
+    /// one `Notified`: created before the check, it receives a `set` that
+    /// comes after the check without being polled first.
+    pub(crate) fn wait(&self) -> impl Future<Output = ()> + Send + '_ {
         let notified = self.waiters.notified();
-        tokio::pin!(notified);
-        // Registered before the check: a `set` after it wakes this one.
-        notified.as_mut().enable();
-        if !self.is_set() {
-            notified.await;
+        if self.is_set() {
+            Either::Left(std::future::ready(()))
+        } else {
+            Either::Right(notified)
         }
     }
 }
@@ -68,7 +69,12 @@ mod tests {
             waiters.iter().all(|w| !w.is_finished()),
             "none before the signal"
         );
+        // Made before the signal, first polled after it.
+        let unpolled = stop.wait();
         stop.set();
+        tokio::time::timeout(Duration::from_secs(1), unpolled)
+            .await
+            .expect("a waiter made before the signal wakes");
         for w in waiters {
             tokio::time::timeout(Duration::from_secs(5), w)
                 .await

@@ -36,5 +36,7 @@ pub use error::Error;
 pub use net::ReadReady;
 pub use ws::client::{Connected, connect};
 pub use ws::server::{Accepted, accept, accept_with_head};
-pub use ws::{CloseEvent, Data, Event, TcpWebSocket, WebSocket, WsReader, WsWriter};
+pub use ws::{
+    CloseEvent, Data, Event, PendingWrite, Polled, TcpWebSocket, WebSocket, WsReader, WsWriter,
+};
 pub use wsbench_codec::ReadyState;

@@ -145,8 +145,8 @@ impl PhaseCtx {
         self.stop.is_set()
     }
 
-    async fn wait_stop(&self) {
-        self.stop.wait().await;
+    fn wait_stop(&self) -> impl Future<Output = ()> + Send + '_ {
+        self.stop.wait()
     }
 
     /// When connection `conn` leaves on the stage schedule,
@@ -405,28 +405,38 @@ impl PhaseCtx {
     }
 }
 
-/// Opens connection `conn` of a connect phase and holds it; spawned as its
-/// own task so the task holds the held connection's state inline, with no
-/// separate allocation.
+/// Starts connection `conn` of the phase in its own task, counted as
+/// tried from this instant (its due time on the arrival schedule). Held
+/// connections and WebSocket push subscribers (the workloads that hold
+/// tens of thousands) keep their whole state inline in the task, one
+/// allocation; the other drivers are boxed by [`connection`].
+pub(crate) fn spawn(ctx: Arc<PhaseCtx>, conn: u64) -> tokio::task::JoinHandle<ConnOutcome> {
+    Counts::add(&ctx.rec.counts.attempted, 1);
+    match (ctx.transport, ctx.scenario.workload) {
+        (_, WorkloadKind::Connect) => tokio::spawn(hold(ctx, conn)),
+        (Transport::Websocket, WorkloadKind::Push) => tokio::spawn(ws::push(ctx, conn)),
+        _ => tokio::spawn(connection(ctx, conn)),
+    }
+}
+
+/// Opens connection `conn` of a connect phase and holds it.
 #[expect(
     clippy::manual_async_fn,
     reason = "an async fn keeps its arguments twice"
 )]
 pub(crate) fn hold(ctx: Arc<PhaseCtx>, conn: u64) -> impl Future<Output = ConnOutcome> {
-    async move {
-        Counts::add(&ctx.rec.counts.attempted, 1);
-        ws::hold(&ctx, conn).await
-    }
+    async move { ws::hold(&ctx, conn).await }
 }
 
 /// Runs connection `conn` of the phase until the stop signal.
 pub(crate) async fn connection(ctx: Arc<PhaseCtx>, conn: u64) -> ConnOutcome {
-    Counts::add(&ctx.rec.counts.attempted, 1);
     let workload = ctx.scenario.workload;
     // Each driver is boxed so a task holds the state of its own driver
     // only, not of the largest one.
     match (ctx.transport, workload) {
-        (Transport::Websocket, WorkloadKind::Push) => Box::pin(ws::push(&ctx, conn)).await,
+        (Transport::Websocket, WorkloadKind::Push) => {
+            Box::pin(ws::push(Arc::clone(&ctx), conn)).await
+        }
         (Transport::Websocket, WorkloadKind::Echo | WorkloadKind::Rpc) => {
             Box::pin(roundtrip::round_trips(&ctx, conn)).await
         }

@@ -3,6 +3,9 @@
 //! that completed the message ([`TcpWebSocket::last_read_ns`]).
 
 use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Poll, ready};
 use std::time::Instant;
 
 use futures_util::FutureExt;
@@ -10,7 +13,7 @@ use wsbench_model::PayloadKind;
 use wsbench_model::metric::Metric;
 use wsbench_model::scenario::{Role, Vars};
 use wsbench_protocol::clock::monotonic_ns;
-use wsbench_transport::{Data, Error, Event, TcpWebSocket, connect};
+use wsbench_transport::{Data, Error, Event, Polled, TcpWebSocket, connect};
 
 use super::reconnect::{self, End};
 use super::{ConnOutcome, LEAVE_CODE, PhaseCtx, ended_early, error_kind, script, subscriber_ended};
@@ -70,88 +73,147 @@ async fn with_steps(ctx: &PhaseCtx, vars: &Vars, mut ws: TcpWebSocket) -> Option
 /// target's steps on open are done. A connection that ends while the
 /// phase runs opens again under the reconnect policy, if there is one
 /// (still owing what was intended meanwhile: its gap).
-pub(super) async fn push(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
-    let Some(mut ws) = open(ctx, conn, Role::Websocket).await else {
-        return ConnOutcome::default();
-    };
-    let mut receipts = Receipts::default();
-    receipts.subscribed(monotonic_ns());
-    let script = &ctx.scenario.protocol.script;
-    let scripted = !(script.periodic.is_empty() && script.replies.is_empty());
-    // Drop storms after this instant take the connection down.
-    let mut since = 0;
-    loop {
-        let end = if scripted {
-            Box::pin(script::subscriber(ctx, conn, &mut ws, &mut receipts, since)).await
-        } else {
-            Box::pin(listen(ctx, conn, &mut ws, &mut receipts, since)).await
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice"
+)]
+pub(super) fn push(ctx: Arc<PhaseCtx>, conn: u64) -> impl Future<Output = ConnOutcome> {
+    async move {
+        let Some(mut ws) = open(&ctx, conn, Role::Websocket).await else {
+            return ConnOutcome::default();
         };
-        let Some((at, gap_from)) = end.down() else {
-            break;
-        };
-        since = at;
-        ctx.rec.counts.connection_closed();
-        // Shut at once (no closing handshake), not after the waits.
-        drop(ws);
-        // It reopens knowing the last message it received: the wsbench
-        // profile resumes after it, another target's endpoint or steps
-        // may (`{last_seen}`).
-        let vars = Vars {
-            last_seen: receipts.last_id(),
-            ..ctx.vars(conn)
-        };
-        let again = || open_as(ctx, &vars, Role::Websocket);
-        match Box::pin(reconnect::reopen(ctx, conn, at, again)).await {
-            Some(new) => {
-                ws = new;
-                receipts.gap(gap_from, monotonic_ns());
-            }
-            None => {
-                // Its owed messages end where it ended.
-                receipts.ended(gap_from);
-                return ConnOutcome {
-                    receipts: Some(receipts),
-                };
+        let mut receipts = Receipts::default();
+        receipts.subscribed(monotonic_ns());
+        let script = &ctx.scenario.protocol.script;
+        let scripted = !(script.periodic.is_empty() && script.replies.is_empty());
+        // Drop storms after this instant take the connection down.
+        let mut since = 0;
+        loop {
+            let end = if scripted {
+                Box::pin(script::subscriber(
+                    &ctx,
+                    conn,
+                    &mut ws,
+                    &mut receipts,
+                    since,
+                ))
+                .await
+            } else {
+                // Inline: the subscriber's task holds it in its one allocation.
+                let ends = std::pin::pin!(ctx.ends(conn, since));
+                listen(&ctx, &mut ws, &mut receipts, ends).await
+            };
+            let Some((at, gap_from)) = end.down() else {
+                break;
+            };
+            since = at;
+            ctx.rec.counts.connection_closed();
+            // Shut at once (no closing handshake), not after the waits.
+            drop(ws);
+            // It reopens knowing the last message it received: the wsbench
+            // profile resumes after it, another target's endpoint or steps
+            // may (`{last_seen}`).
+            let vars = Vars {
+                last_seen: receipts.last_id(),
+                ..ctx.vars(conn)
+            };
+            let again = || open_as(&ctx, &vars, Role::Websocket);
+            match Box::pin(reconnect::reopen(&ctx, conn, at, again)).await {
+                Some(new) => {
+                    ws = new;
+                    receipts.gap(gap_from, monotonic_ns());
+                }
+                None => {
+                    // Its owed messages end where it ended.
+                    receipts.ended(gap_from);
+                    return ConnOutcome {
+                        receipts: Some(receipts),
+                    };
+                }
             }
         }
-    }
-    if ctx.left(conn, &mut receipts) {
-        Box::pin(leave(ctx, &mut ws, Some(&mut receipts))).await;
-    }
-    ctx.rec.counts.connection_closed();
-    ConnOutcome {
-        receipts: Some(receipts),
+        if ctx.left(conn, &mut receipts) {
+            Box::pin(leave(&ctx, &mut ws, Some(&mut receipts))).await;
+        }
+        ctx.rec.counts.connection_closed();
+        ConnOutcome {
+            receipts: Some(receipts),
+        }
     }
 }
 
-/// A plain subscriber's messages until the phase stops, its time to
-/// leave comes, the connection ends, or a drop storm after `since` takes
-/// it down.
-async fn listen(
-    ctx: &PhaseCtx,
-    conn: u64,
-    ws: &mut TcpWebSocket,
-    receipts: &mut Receipts,
-    since: u64,
-) -> End {
-    // One future for the whole loop, not one per message.
-    let ends = ctx.ends(conn, since);
-    tokio::pin!(ends);
-    loop {
-        tokio::select! {
-            ev = ws.next_event() => match ev {
-                Some(Event::Message(Data::Text(t))) => {
-                    ctx.on_push(receipts, &t, ws.last_read_ns());
+/// A plain subscriber's messages until `ends` (the phase stops, its
+/// time to leave comes, a drop storm takes it down) or the connection
+/// ends. The wait for messages is a poll function: the loop holds no
+/// read future, only its end's (every subscriber holds this state all
+/// its life).
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice"
+)]
+fn listen<'a, E: Future<Output = End>>(
+    ctx: &'a PhaseCtx,
+    ws: &'a mut TcpWebSocket,
+    receipts: &'a mut Receipts,
+    mut ends: Pin<&'a mut E>,
+) -> impl Future<Output = End> + 'a {
+    async move {
+        loop {
+            let polled = std::future::poll_fn(|cx| {
+                if let Poll::Ready(end) = ends.as_mut().poll(cx) {
+                    return Poll::Ready(Err(end));
                 }
-                Some(Event::Pong(_)) => {}
-                other => {
-                    if let Some(end) = subscriber_ended(ctx, other) {
-                        return end;
+                loop {
+                    match ready!(ws.poll_next_event(cx)) {
+                        Polled::Event(Some(
+                            ev @ (Event::Message(Data::Text(_)) | Event::Pong(_)),
+                        )) => {
+                            on_event(ctx, receipts, ev, ws.last_read_ns());
+                        }
+                        other => return Poll::Ready(Ok(other)),
                     }
                 }
-            },
-            end = &mut ends => return end,
+            })
+            .await;
+            // Rare (an end, a close, a reply to write): boxed.
+            if let Some(end) = Box::pin(settle(ctx, ws, receipts, polled, ends.as_mut())).await {
+                return end;
+            }
         }
+    }
+}
+
+/// What interrupted a subscriber's loop: an end, an event other than a
+/// text message or pong, or a write to finish. The subscriber's end, or
+/// `None` when it goes on.
+async fn settle(
+    ctx: &PhaseCtx,
+    ws: &mut TcpWebSocket,
+    receipts: &mut Receipts,
+    polled: Result<Polled, End>,
+    ends: Pin<&mut impl Future<Output = End>>,
+) -> Option<End> {
+    let event = match polled {
+        Err(end) => return Some(end),
+        Ok(Polled::Event(event)) => event,
+        Ok(Polled::Write(write)) => tokio::select! {
+            event = ws.finish_write(write) => Some(event?),
+            end = ends => return Some(end),
+        },
+    };
+    match event {
+        Some(ev @ (Event::Message(Data::Text(_)) | Event::Pong(_))) => {
+            on_event(ctx, receipts, ev, ws.last_read_ns());
+            None
+        }
+        other => subscriber_ended(ctx, other),
+    }
+}
+
+/// A subscriber's text message or pong.
+fn on_event(ctx: &PhaseCtx, receipts: &mut Receipts, event: Event, recv_ns: u64) {
+    if let Event::Message(Data::Text(t)) = event {
+        ctx.on_push(receipts, &t, recv_ns);
     }
 }
 

@@ -16,7 +16,7 @@ use wsbench_codec::{DecoderConfig, ReadyState, Role};
 use wsbench_protocol::clock::monotonic_ns;
 
 pub use event::{Data, Event};
-pub use read::WsReader;
+pub use read::{PendingWrite, Polled, WsReader};
 pub use write::WsWriter;
 
 use crate::config::Config;
@@ -106,6 +106,16 @@ where
     /// Cancel-safe: dropping the future loses no bytes.
     pub async fn next_event(&mut self) -> Option<Event> {
         self.reader.next_event().await
+    }
+
+    /// [`WsReader::poll_next_event`].
+    pub fn poll_next_event(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Polled> {
+        self.reader.poll_next_event(cx)
+    }
+
+    /// [`WsReader::finish_write`].
+    pub async fn finish_write(&mut self, write: PendingWrite) -> Option<Event> {
+        self.reader.finish_write(write).await
     }
 
     /// CLOCK_MONOTONIC ns right after the socket read that completed the

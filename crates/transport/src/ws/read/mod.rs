@@ -1,18 +1,16 @@
 //! The read side: bytes from the socket through the codec's decoder into
 //! browser-style events, answering pings and close frames on the way.
 
+mod fill;
+
 use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker, ready};
-use std::time::Duration;
+use std::task::{Context, Poll, ready};
 
-use tokio::io::{AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncReadExt, AsyncWrite};
 use tokio::time::timeout;
-use wsbench_codec::connection::{AfterClose, Expired, Incoming, PeerClosed};
+use wsbench_codec::connection::{AfterClose, Incoming, PeerClosed};
 use wsbench_codec::{CloseEvent, Message, ProtocolError, ReadyState};
-
-use wsbench_protocol::clock::monotonic_ns;
 
 use super::event::{Data, Event};
 use super::write::Shared;
@@ -20,14 +18,17 @@ use crate::config::{Config, INFLATE_RATIO_FLOOR};
 use crate::deflate::{InflateError, Inflater, heavy};
 use crate::error::Error;
 use crate::net::ReadReady;
+use fill::{ReadError, Timer};
 
 /// The parts of [`Config`] the reader uses (every idle connection holds
 /// them, so not the whole configuration).
 #[derive(Clone, Copy, Debug)]
 struct Limits {
     max_message_size: u64,
-    read_buffer_initial: usize,
-    read_buffer_max: usize,
+    /// Buffer sizes, in `u32` (a read buffer is far below 4 GiB; larger
+    /// settings saturate): every connection holds them.
+    read_buffer_initial: u32,
+    read_buffer_max: u32,
     max_inflate_ratio: u32,
 }
 
@@ -49,11 +50,16 @@ pub struct WsReader<R, W> {
     /// (Boxed: rare, and every idle connection's reader carries the slot.)
     pending_close: Option<Box<CloseEvent>>,
     /// permessage-deflate, when negotiated.
-    inflater: Option<Inflater>,
+    /// (Boxed: most connections negotiate none.)
+    inflater: Option<Box<Inflater>>,
     /// CLOCK_MONOTONIC ns right after the last socket read that returned
     /// bytes: a message decoded from the buffer was completed by it.
     read_ns: u64,
     done: bool,
+    /// A read is under way: its buffer is sized and its deadline armed.
+    reading: bool,
+    /// The read under way waits on the armed deadline too.
+    timed: bool,
     /// The connection's deadlines (keepalive, close), armed lazily: only
     /// when none is armed, when one fired, or when an earlier one is due.
     /// A deadline that moved later (bytes arrived) is found out when the
@@ -61,17 +67,50 @@ pub struct WsReader<R, W> {
     timer: Option<Timer>,
 }
 
-#[derive(Debug)]
-struct Timer {
-    sleep: Pin<Box<tokio::time::Sleep>>,
-    /// The deadline armed, CLOCK_MONOTONIC ns.
-    at: u64,
+fn saturate(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-impl Timer {
-    fn instant(at: u64) -> tokio::time::Instant {
-        tokio::time::Instant::now() + Duration::from_nanos(at.saturating_sub(monotonic_ns()))
+impl Limits {
+    fn read_buffer_initial(&self) -> usize {
+        self.read_buffer_initial as usize
     }
+
+    fn read_buffer_max(&self) -> usize {
+        self.read_buffer_max as usize
+    }
+}
+
+/// What [`WsReader::poll_next_event`] found.
+#[derive(Debug)]
+pub enum Polled {
+    /// The next event (`None` once the close event was returned).
+    Event(Option<Event>),
+    /// A write (a pong, a close, a failure's close frame) to finish with
+    /// [`WsReader::finish_write`] before reading goes on.
+    Write(PendingWrite),
+}
+
+/// A write [`WsReader::poll_next_event`] left to finish.
+#[derive(Debug)]
+pub struct PendingWrite(Slow);
+
+/// What the reader does next, as far as it is known without waiting.
+enum Next {
+    Ready(Option<Event>),
+    Slow(Slow),
+    /// The buffer is decoded: read more.
+    Read,
+}
+
+/// The paths that wait on a write.
+#[derive(Debug)]
+enum Slow {
+    /// Queued replies (pong, close) to write.
+    Flush,
+    Fail(Error),
+    PeerClose(PeerClosed),
+    Read(ReadError),
 }
 
 /// What one decoded message asks of the reader.
@@ -106,8 +145,8 @@ where
             shared,
             config: Limits {
                 max_message_size: config.max_message_size,
-                read_buffer_initial: config.read_buffer_initial,
-                read_buffer_max: config.read_buffer_max,
+                read_buffer_initial: saturate(config.read_buffer_initial),
+                read_buffer_max: saturate(config.read_buffer_max),
                 max_inflate_ratio: config.max_inflate_ratio,
             },
             buf,
@@ -116,13 +155,15 @@ where
             last_read_filled: false,
             needs_flush: false,
             pending_close: None,
-            inflater,
+            inflater: inflater.map(Box::new),
             read_ns: if leftover.is_empty() {
                 0
             } else {
                 wsbench_protocol::clock::monotonic_ns()
             },
             done: false,
+            reading: false,
+            timed: false,
             timer: None,
         }
     }
@@ -150,46 +191,99 @@ where
     ///
     /// Cancel-safe: every byte read is kept in the reader before the next
     /// await, and replies (pong, close) are queued before they are written.
+    ///
+    /// The future stays small (every idle connection holds one): the
+    /// reading and decoding is [`Self::poll_next_event`], and the rare
+    /// paths that write run boxed.
     pub async fn next_event(&mut self) -> Option<Event> {
+        loop {
+            match std::future::poll_fn(|cx| self.poll_next_event(cx)).await {
+                Polled::Event(event) => return event,
+                Polled::Write(write) => {
+                    if let Some(event) = Box::pin(self.finish_write(write)).await {
+                        return Some(event);
+                    }
+                }
+            }
+        }
+    }
+
+    /// [`Self::next_event`] as a poll function, for a caller that keeps no
+    /// future while it waits: the next event, or a write that must be
+    /// finished ([`Self::finish_write`]) before reading goes on.
+    /// Cancel-safe like [`Self::next_event`].
+    pub fn poll_next_event(&mut self, cx: &mut Context<'_>) -> Poll<Polled> {
+        loop {
+            match self.next_now() {
+                Next::Ready(event) => return Poll::Ready(Polled::Event(event)),
+                Next::Slow(slow) => return Poll::Ready(Polled::Write(PendingWrite(slow))),
+                Next::Read => match ready!(self.poll_read_more(cx)) {
+                    Ok(Some(0)) => {
+                        self.shared.closed();
+                        let close = self.finish(CloseEvent::abnormal());
+                        return Poll::Ready(Polled::Event(Some(close)));
+                    }
+                    Ok(_) => {}
+                    Err(e) => return Poll::Ready(Polled::Write(PendingWrite(Slow::Read(e)))),
+                },
+            }
+        }
+    }
+
+    /// Finishes what [`Self::poll_next_event`] left to write: the event it
+    /// ends with, or `None` when reading goes on (queued replies were
+    /// written).
+    pub async fn finish_write(&mut self, write: PendingWrite) -> Option<Event> {
+        self.slow(write.0).await
+    }
+
+    /// What comes next, as far as it is known without waiting.
+    fn next_now(&mut self) -> Next {
         if self.done {
-            return None;
+            return Next::Ready(None);
         }
         if let Some(close) = self.pending_close.take() {
-            return Some(self.finish(*close));
+            return Next::Ready(Some(self.finish(*close)));
         }
         loop {
             if self.needs_flush {
-                if let Err(e) = Box::pin(self.shared.flush()).await {
-                    return Some(Box::pin(self.fail(Error::Io(e))).await);
-                }
-                self.needs_flush = false;
+                return Next::Slow(Slow::Flush);
             }
-            if self.start < self.end {
-                match self.decode_step() {
-                    Step::Continue => continue,
-                    Step::Event(ev) => return Some(ev),
-                    Step::Fail(e) => return Some(Box::pin(self.fail(e)).await),
-                    Step::PeerClose(close) => return Some(Box::pin(self.peer_closed(close)).await),
-                    // decode_step inflates before it returns.
-                    Step::Inflate(..) => continue,
-                }
+            if self.start == self.end {
+                return Next::Read;
             }
-            match self.read_more().await {
-                Ok(Some(0)) => {
-                    self.shared.closed();
-                    return Some(self.finish(CloseEvent::abnormal()));
+            match self.decode_step() {
+                // decode_step inflates before it returns.
+                Step::Continue | Step::Inflate(..) => {}
+                Step::Event(ev) => return Next::Ready(Some(ev)),
+                Step::Fail(e) => return Next::Slow(Slow::Fail(e)),
+                Step::PeerClose(close) => return Next::Slow(Slow::PeerClose(close)),
+            }
+        }
+    }
+
+    /// A path that waits on a write: the event it ends with, or `None`
+    /// when reading goes on (queued replies were written).
+    async fn slow(&mut self, slow: Slow) -> Option<Event> {
+        match slow {
+            Slow::Flush => match self.shared.flush().await {
+                Ok(()) => {
+                    self.needs_flush = false;
+                    None
                 }
-                Ok(_) => {}
-                Err(ReadError::Io(e)) => return Some(Box::pin(self.fail(Error::Io(e))).await),
-                Err(ReadError::CloseTimeout) => {
-                    let _ = Box::pin(self.shared.shutdown()).await;
-                    self.shared.closed();
-                    return Some(self.finish(CloseEvent::abnormal()));
-                }
-                Err(ReadError::KeepaliveTimeout) => {
-                    let timeout = Error::Timeout("keepalive: no answer to a ping");
-                    return Some(Box::pin(self.fail(timeout)).await);
-                }
+                Err(e) => Some(self.fail(Error::Io(e)).await),
+            },
+            Slow::Fail(e) => Some(self.fail(e).await),
+            Slow::PeerClose(close) => Some(self.peer_closed(close).await),
+            Slow::Read(ReadError::Io(e)) => Some(self.fail(Error::Io(e)).await),
+            Slow::Read(ReadError::CloseTimeout) => {
+                let _ = self.shared.shutdown().await;
+                self.shared.closed();
+                Some(self.finish(CloseEvent::abnormal()))
+            }
+            Slow::Read(ReadError::KeepaliveTimeout) => {
+                let timeout = Error::Timeout("keepalive: no answer to a ping");
+                Some(self.fail(timeout).await)
             }
         }
     }
@@ -328,112 +422,5 @@ where
         let _ = self.shared.shutdown().await;
         self.pending_close = Some(Box::new(CloseEvent::abnormal()));
         Event::Error(error)
-    }
-
-    /// Reads into the (empty) buffer: `Some(n)` bytes (0 at EOF), or `None`
-    /// when the keepalive interval passed and a ping was queued instead.
-    async fn read_more(&mut self) -> Result<Option<usize>, ReadError> {
-        debug_assert!(
-            self.start == 0 && self.end == 0,
-            "reads start on an empty buffer"
-        );
-        let initial = self.config.read_buffer_initial.max(64);
-        if !self.last_read_filled && !self.readable_now() {
-            // Nothing to read yet: give the buffer back while waiting, so an
-            // idle connection holds none.
-            self.buf = Vec::new();
-        }
-        if self.last_read_filled && self.buf.len() < self.config.read_buffer_max {
-            let grown = (self.buf.len() * 2).clamp(initial, self.config.read_buffer_max);
-            self.buf.resize(grown, 0);
-        } else if !self.last_read_filled && self.buf.len() > initial {
-            // The burst is over: give the memory back.
-            self.buf = vec![0; initial];
-        }
-        let deadline = self.shared.next_timeout();
-        let timer = match deadline {
-            Some(at) => {
-                let t = self.timer.get_or_insert_with(|| Timer {
-                    sleep: Box::pin(tokio::time::sleep_until(Timer::instant(at))),
-                    at,
-                });
-                if at < t.at || t.sleep.is_elapsed() {
-                    t.sleep.as_mut().reset(Timer::instant(at));
-                    t.at = at;
-                }
-                Some(t.sleep.as_mut())
-            }
-            None => None,
-        };
-        let (io, buf) = (&mut self.io, &mut self.buf);
-        // An empty buffer waits for readiness first and is filled after;
-        // the armed deadline, if any, is polled alongside.
-        let mut timer = timer;
-        let read = std::future::poll_fn(move |cx| {
-            if buf.is_empty() {
-                match io.poll_read_ready(cx) {
-                    Poll::Ready(r) => r?,
-                    Poll::Pending => {
-                        if let Some(t) = timer.as_mut() {
-                            ready!(t.as_mut().poll(cx));
-                            return Poll::Ready(Ok(None));
-                        }
-                        return Poll::Pending;
-                    }
-                }
-                buf.resize(initial, 0);
-            }
-            let mut into = ReadBuf::new(&mut buf[..]);
-            match Pin::new(&mut *io).poll_read(cx, &mut into) {
-                Poll::Ready(r) => {
-                    r?;
-                    Poll::Ready(Ok::<_, io::Error>(Some(into.filled().len())))
-                }
-                Poll::Pending => {
-                    if let Some(t) = timer.as_mut() {
-                        ready!(t.as_mut().poll(cx));
-                        return Poll::Ready(Ok(None));
-                    }
-                    Poll::Pending
-                }
-            }
-        });
-        let Some(n) = read.await? else {
-            // The armed deadline passed: which one, if any, is for the
-            // connection to say (a keepalive moved later by reads is not).
-            return match self.shared.on_timeout(monotonic_ns()) {
-                Some(Expired::CloseUnanswered) => Err(ReadError::CloseTimeout),
-                Some(Expired::KeepaliveFailed) => Err(ReadError::KeepaliveTimeout),
-                Some(Expired::SendPing) => {
-                    self.needs_flush = true;
-                    Ok(None)
-                }
-                None => Ok(None),
-            };
-        };
-        if n > 0 {
-            self.read_ns = monotonic_ns();
-        }
-        self.last_read_filled = n == self.buf.len();
-        self.end = n;
-        Ok(Some(n))
-    }
-
-    /// Whether the stream has something to read right now.
-    fn readable_now(&self) -> bool {
-        let mut probe = Context::from_waker(Waker::noop());
-        self.io.poll_read_ready(&mut probe).is_ready()
-    }
-}
-
-enum ReadError {
-    Io(io::Error),
-    CloseTimeout,
-    KeepaliveTimeout,
-}
-
-impl From<io::Error> for ReadError {
-    fn from(e: io::Error) -> ReadError {
-        ReadError::Io(e)
     }
 }

@@ -1,0 +1,161 @@
+//! The reader's socket reads: the buffer sized for each read (given back
+//! while the connection is idle), readiness and the connection's next
+//! deadline polled together, with no future kept while waiting.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker, ready};
+use std::time::Duration;
+
+use tokio::io::{AsyncWrite, ReadBuf};
+use wsbench_codec::connection::Expired;
+use wsbench_protocol::clock::monotonic_ns;
+
+use super::WsReader;
+use crate::net::ReadReady;
+
+#[derive(Debug)]
+pub(super) struct Timer {
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    /// The deadline armed, CLOCK_MONOTONIC ns.
+    at: u64,
+}
+
+impl Timer {
+    fn instant(at: u64) -> tokio::time::Instant {
+        tokio::time::Instant::now() + Duration::from_nanos(at.saturating_sub(monotonic_ns()))
+    }
+}
+
+impl<R, W> WsReader<R, W>
+where
+    R: ReadReady,
+    W: AsyncWrite + Unpin,
+{
+    /// Reads into the (empty) buffer: `Some(n)` bytes (0 at EOF), or `None`
+    /// when the keepalive interval passed and a ping was queued instead.
+    pub(super) fn poll_read_more(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<usize>, ReadError>> {
+        debug_assert!(
+            self.start == 0 && self.end == 0,
+            "reads start on an empty buffer"
+        );
+        if !self.reading {
+            self.timed = self.prepare_read();
+            self.reading = true;
+        }
+        let filled = ready!(self.poll_fill(cx, self.timed));
+        self.reading = false;
+        let Some(n) = filled? else {
+            // The armed deadline passed: which one, if any, is for the
+            // connection to say (a keepalive moved later by reads is not).
+            return Poll::Ready(match self.shared.on_timeout(monotonic_ns()) {
+                Some(Expired::CloseUnanswered) => Err(ReadError::CloseTimeout),
+                Some(Expired::KeepaliveFailed) => Err(ReadError::KeepaliveTimeout),
+                Some(Expired::SendPing) => {
+                    self.needs_flush = true;
+                    Ok(None)
+                }
+                None => Ok(None),
+            });
+        };
+        if n > 0 {
+            self.read_ns = monotonic_ns();
+        }
+        self.last_read_filled = n == self.buf.len();
+        self.end = n;
+        Poll::Ready(Ok(Some(n)))
+    }
+
+    /// Sizes the buffer for the next read and arms the connection's next
+    /// deadline; whether one is armed.
+    fn prepare_read(&mut self) -> bool {
+        let initial = self.initial_buffer();
+        if !self.last_read_filled && !self.readable_now() {
+            // Nothing to read yet: give the buffer back while waiting, so an
+            // idle connection holds none.
+            self.buf = Vec::new();
+        }
+        if self.last_read_filled && self.buf.len() < self.config.read_buffer_max() {
+            let grown = (self.buf.len() * 2).clamp(initial, self.config.read_buffer_max());
+            self.buf.resize(grown, 0);
+        } else if !self.last_read_filled && self.buf.len() > initial {
+            // The burst is over: give the memory back.
+            self.buf = vec![0; initial];
+        }
+        let Some(at) = self.shared.next_timeout() else {
+            return false;
+        };
+        let t = self.timer.get_or_insert_with(|| Timer {
+            sleep: Box::pin(tokio::time::sleep_until(Timer::instant(at))),
+            at,
+        });
+        if at < t.at || t.sleep.is_elapsed() {
+            t.sleep.as_mut().reset(Timer::instant(at));
+            t.at = at;
+        }
+        true
+    }
+
+    /// The buffer's size when a read starts.
+    fn initial_buffer(&self) -> usize {
+        self.config.read_buffer_initial().max(64)
+    }
+
+    /// Fills the buffer from the socket: `Some(n)` bytes, or `None` when
+    /// the armed deadline (if `timed`) passed first. An empty buffer waits
+    /// for readiness first and is allocated after.
+    fn poll_fill(&mut self, cx: &mut Context<'_>, timed: bool) -> Poll<io::Result<Option<usize>>> {
+        if self.buf.is_empty() {
+            match self.io.poll_read_ready(cx) {
+                Poll::Ready(r) => r?,
+                Poll::Pending => return self.poll_deadline(cx, timed),
+            }
+            self.buf.resize(self.initial_buffer(), 0);
+        }
+        let mut into = ReadBuf::new(&mut self.buf[..]);
+        match Pin::new(&mut self.io).poll_read(cx, &mut into) {
+            Poll::Ready(r) => {
+                r?;
+                Poll::Ready(Ok(Some(into.filled().len())))
+            }
+            Poll::Pending => self.poll_deadline(cx, timed),
+        }
+    }
+
+    /// Ready with `None` once the armed deadline (if `timed`) passed.
+    fn poll_deadline(
+        &mut self,
+        cx: &mut Context<'_>,
+        timed: bool,
+    ) -> Poll<io::Result<Option<usize>>> {
+        match self.timer.as_mut() {
+            Some(t) if timed => {
+                ready!(t.sleep.as_mut().poll(cx));
+                Poll::Ready(Ok(None))
+            }
+            _ => Poll::Pending,
+        }
+    }
+
+    /// Whether the stream has something to read right now.
+    fn readable_now(&self) -> bool {
+        let mut probe = Context::from_waker(Waker::noop());
+        self.io.poll_read_ready(&mut probe).is_ready()
+    }
+}
+
+#[derive(Debug)]
+pub(super) enum ReadError {
+    Io(io::Error),
+    CloseTimeout,
+    KeepaliveTimeout,
+}
+
+impl From<io::Error> for ReadError {
+    fn from(e: io::Error) -> ReadError {
+        ReadError::Io(e)
+    }
+}
