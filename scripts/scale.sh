@@ -8,7 +8,8 @@
 #   scripts/scale.sh push-memory     # the same for push subscribers
 #
 # Results go to results/ as usual; the figures below are read from each
-# run's summary.json.
+# run's summary.json, except the builtin server's peak resident memory,
+# which the script samples from /proc while a scenario runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -p wsbench >&2
@@ -88,11 +89,30 @@ PY
         rm -rf "$tmp"
         continue
     fi
+    # The builtin server's resident memory: every `wsbench serve` process
+    # (coordinator and workers) summed, sampled twice a second; the peak
+    # is kept (fixed costs included, so an upper bound per connection).
+    peak=$(mktemp)
+    echo 0 > "$peak"
+    (
+        max=0
+        while sleep 0.5; do
+            kb=0
+            for pid in $(pgrep -f 'target/release/wsbench serve' || true); do
+                kb=$((kb + $(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)))
+            done
+            if [ "$kb" -gt "$max" ]; then max=$kb; echo "$max" > "$peak"; fi
+        done
+    ) &
+    sampler=$!
     dir=$(./target/release/wsbench run "scenarios/$name.toml" --quiet | tee /dev/stderr | sed -n 's/^results: //p') || true
+    kill $sampler 2>/dev/null || true
+    wait $sampler 2>/dev/null || true
     [ -n "$dir" ] || dir=$(ls -d results/*-"$name" | tail -1)
-    python3 - "$dir/summary.json" <<'PY'
+    python3 - "$dir/summary.json" "$(cat "$peak")" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
+server_peak_kb = int(sys.argv[2])
 print(f"{s['scenario']}: load generator processes {s['environment']['workers']}, partial {s['partial']}")
 for p in s['phases']:
     c = p['counters']
@@ -110,7 +130,11 @@ for p in s['phases']:
         line.append(f"server {p['server_cpu_us_per_msg']:.2f} us/msg")
     if p.get('client_rss_per_conn') is not None:
         line.append(f"client RSS {p['client_rss_per_conn']:.0f} B/conn")
+    if server_peak_kb and c['connections_opened'] and len(s['phases']) == 1:
+        per = server_peak_kb * 1024 / c['connections_opened']
+        line.append(f"server RSS peak {server_peak_kb / 1024:.0f} MiB ({per:.0f} B/conn, all processes, fixed costs included)")
     line.append(f"errors {sum(c['errors'].values())}")
     print(", ".join(line))
 PY
+    rm -f "$peak"
 done
