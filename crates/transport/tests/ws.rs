@@ -228,8 +228,17 @@ async fn pings_are_answered_and_a_split_frame_survives_a_cancelled_read() {
     assert!(matches!(ev, Event::Message(Data::Text(t)) if t == "hello"));
 }
 
+/// A close the peer never answers ends the connection unclean after the
+/// close timeout: also when a read was already waiting when it was sent
+/// (the deadline is armed while the read waits, not only when one starts).
 #[tokio::test]
 async fn close_without_answer_times_out_unclean() {
+    for read_waiting in [false, true] {
+        close_unanswered(read_waiting).await;
+    }
+}
+
+async fn close_unanswered(read_waiting: bool) {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}/", l.local_addr().unwrap());
     let _server = tokio::spawn(async move {
@@ -254,6 +263,14 @@ async fn close_without_answer_times_out_unclean() {
         ..ClientOptions::default()
     };
     let mut c = connect(&url, &options).await.unwrap();
+    if read_waiting {
+        // A read under way: polled once, nothing to read.
+        let waiting = std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(c.socket.poll_next_event(cx).is_pending())
+        })
+        .await;
+        assert!(waiting, "nothing to read yet");
+    }
     c.socket.close(1000, "").await.unwrap();
     let started = std::time::Instant::now();
     let ev = next(&mut c.socket).await;

@@ -43,10 +43,13 @@ where
             "reads start on an empty buffer"
         );
         if !self.reading {
-            self.timed = self.prepare_read();
+            self.size_buffer();
             self.reading = true;
         }
-        let filled = ready!(self.poll_fill(cx, self.timed));
+        // Armed on every poll, not once per read: a deadline set while the
+        // read waits (a close sent meanwhile) is armed the next time.
+        let timed = self.arm_deadline();
+        let filled = ready!(self.poll_fill(cx, timed));
         self.reading = false;
         let Some(n) = filled? else {
             // The armed deadline passed: which one, if any, is for the
@@ -69,9 +72,8 @@ where
         Poll::Ready(Ok(Some(n)))
     }
 
-    /// Sizes the buffer for the next read and arms the connection's next
-    /// deadline; whether one is armed.
-    fn prepare_read(&mut self) -> bool {
+    /// Sizes the buffer for the next read.
+    fn size_buffer(&mut self) {
         let initial = self.initial_buffer();
         if !self.last_read_filled && !self.readable_now() {
             // Nothing to read yet: give the buffer back while waiting, so an
@@ -85,6 +87,13 @@ where
             // The burst is over: give the memory back.
             self.buf = vec![0; initial];
         }
+    }
+
+    /// Arms the timer for the connection's next deadline, if it has one;
+    /// whether it has. The timer moves to an earlier deadline at once, and
+    /// to a later one only once it has fired (a keepalive moved later by
+    /// reads); fired for this very deadline, it stays, to be seen.
+    fn arm_deadline(&mut self) -> bool {
         let Some(at) = self.shared.next_timeout() else {
             return false;
         };
@@ -92,7 +101,7 @@ where
             sleep: Box::pin(tokio::time::sleep_until(Timer::instant(at))),
             at,
         });
-        if at < t.at || t.sleep.is_elapsed() {
+        if at < t.at || (at > t.at && t.sleep.is_elapsed()) {
             t.sleep.as_mut().reset(Timer::instant(at));
             t.at = at;
         }

@@ -56,10 +56,8 @@ pub struct WsReader<R, W> {
     /// bytes: a message decoded from the buffer was completed by it.
     read_ns: u64,
     done: bool,
-    /// A read is under way: its buffer is sized and its deadline armed.
+    /// A read is under way: its buffer is sized.
     reading: bool,
-    /// The read under way waits on the armed deadline too.
-    timed: bool,
     /// The connection's deadlines (keepalive, close), armed lazily: only
     /// when none is armed, when one fired, or when an earlier one is due.
     /// A deadline that moved later (bytes arrived) is found out when the
@@ -163,7 +161,6 @@ where
             },
             done: false,
             reading: false,
-            timed: false,
             timer: None,
         }
     }
