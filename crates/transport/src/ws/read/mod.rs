@@ -58,10 +58,10 @@ pub struct WsReader<R, W> {
     done: bool,
     /// A read is under way: its buffer is sized.
     reading: bool,
-    /// The connection's deadlines (keepalive, close), armed lazily: only
-    /// when none is armed, when one fired, or when an earlier one is due.
-    /// A deadline that moved later (bytes arrived) is found out when the
-    /// timer fires, not re-armed on every read. (Boxed: a sleep is large.)
+    /// The connection's deadlines (keepalive, close), checked on every
+    /// poll of a read but moved lazily: at once to an earlier deadline, to
+    /// a later one (bytes arrived) only once the timer has fired. (Boxed: a
+    /// sleep is large.)
     timer: Option<Timer>,
 }
 
@@ -108,7 +108,20 @@ enum Slow {
     Flush,
     Fail(Error),
     PeerClose(PeerClosed),
-    Read(ReadError),
+    /// Our close went unanswered: shut the socket.
+    CloseTimeout,
+}
+
+impl From<ReadError> for Slow {
+    fn from(e: ReadError) -> Slow {
+        match e {
+            ReadError::Io(e) => Slow::Fail(Error::Io(e)),
+            ReadError::CloseTimeout => Slow::CloseTimeout,
+            ReadError::KeepaliveTimeout => {
+                Slow::Fail(Error::Timeout("keepalive: no answer to a ping"))
+            }
+        }
+    }
 }
 
 /// What one decoded message asks of the reader.
@@ -221,7 +234,7 @@ where
                         return Poll::Ready(Polled::Event(Some(close)));
                     }
                     Ok(_) => {}
-                    Err(e) => return Poll::Ready(Polled::Write(PendingWrite(Slow::Read(e)))),
+                    Err(e) => return Poll::Ready(Polled::Write(PendingWrite(e.into()))),
                 },
             }
         }
@@ -272,15 +285,10 @@ where
             },
             Slow::Fail(e) => Some(self.fail(e).await),
             Slow::PeerClose(close) => Some(self.peer_closed(close).await),
-            Slow::Read(ReadError::Io(e)) => Some(self.fail(Error::Io(e)).await),
-            Slow::Read(ReadError::CloseTimeout) => {
+            Slow::CloseTimeout => {
                 let _ = self.shared.shutdown().await;
                 self.shared.closed();
                 Some(self.finish(CloseEvent::abnormal()))
-            }
-            Slow::Read(ReadError::KeepaliveTimeout) => {
-                let timeout = Error::Timeout("keepalive: no answer to a ping");
-                Some(self.fail(timeout).await)
             }
         }
     }
