@@ -8,6 +8,7 @@ mod out;
 mod changes;
 mod report;
 mod run;
+mod runtime;
 mod serve;
 
 use std::process::ExitCode;

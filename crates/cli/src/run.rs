@@ -119,10 +119,7 @@ fn execute(scenario: Scenario, args: &RunArgs, extra: impl FnOnce(&Summary)) -> 
             return ExitCode::from(exit::ERROR);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::runtime::build() {
         Ok(r) => r,
         Err(e) => {
             errln!("wsbench run: cannot start the tokio runtime: {e}");
@@ -350,10 +347,7 @@ pub(crate) fn shard(spec: ShardSpec) -> ExitCode {
         errln!("wsbench shard: {why}");
         return ExitCode::from(exit::INVALID);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::runtime::build() {
         Ok(r) => r,
         Err(e) => {
             errln!("wsbench shard: cannot start the tokio runtime: {e}");

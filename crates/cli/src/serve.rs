@@ -108,10 +108,7 @@ fn write_pem(path: &Path, pem: &str) -> anyhow::Result<()> {
 }
 
 pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the tokio runtime")?;
+    let runtime = crate::runtime::build().context("starting the tokio runtime")?;
     runtime.block_on(async {
         if args.worker_of.is_some() {
             worker(&args).await
