@@ -111,7 +111,7 @@ pub(crate) fn write_phase(
         m.histograms.get(&Metric::ReconnectTime),
         &summary.counters.errors,
     );
-    summary.judge_health(m.server_cpu_share, cores());
+    summary.judge_health(m.server_cpu_share, m.steal_share, cores());
     Ok((summary, m.early))
 }
 
@@ -153,24 +153,26 @@ pub fn append_health(folder: &RunFolder, summary: &Summary) -> io::Result<()> {
     }
     let _ = writeln!(
         md,
-        "| phase | verdict | harness lag p99 | main p50 | load generator CPU | server CPU |\n|---|---|---:|---:|---:|---:|"
+        "| phase | verdict | harness lag p99 | main p50 | load generator CPU | server CPU | CPU steal |\n|---|---|---:|---:|---:|---:|---:|"
     );
     for p in &summary.phases {
         let Some(h) = &p.health else { continue };
         let ns = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| fmt_ns(v as f64));
+        let share =
+            |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |s| format!("{:.0}%", s * 100.0));
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {:.0}% | {} |",
+            "| {} | {} | {} | {} | {:.0}% | {} | {} |",
             p.label(),
             h.verdict.name(),
             ns(h.harness_lag_p99_ns),
             ns(h.main_p50_ns),
             h.client_cpu_share * 100.0,
-            h.server_cpu_share
-                .map_or_else(|| "-".to_owned(), |s| format!("{:.0}%", s * 100.0)),
+            share(h.server_cpu_share),
+            share(h.steal_share),
         );
         for r in &h.reasons {
-            let _ = writeln!(md, "|  | {r} | | | | |");
+            let _ = writeln!(md, "|  | {r} | | | | | |");
         }
     }
     folder.append_run_md(&md)

@@ -109,6 +109,8 @@ pub(crate) struct Measured {
     pub(crate) record: Option<PublishRecord>,
     /// The builtin server's CPU share of the cores in the window.
     pub(crate) server_cpu_share: Option<f64>,
+    /// CPU steal's share of the watched cores' time in the window.
+    pub(crate) steal_share: Option<f64>,
 }
 
 /// The measured window's edges.
@@ -371,6 +373,11 @@ impl Phase {
             gap_ledger,
             record,
             server_cpu_share: window.server_cpu_share(),
+            steal_share: crate::readings::steal_share(
+                &window.before,
+                &window.after,
+                window.measured.as_secs_f64(),
+            ),
         })
     }
 

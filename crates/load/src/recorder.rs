@@ -160,8 +160,14 @@ impl Recorder {
         };
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let lag = at(Metric::HarnessLag, 0.99);
-        let health =
-            wsbench_model::health::Health::judge(lag, at(self.main, 0.5), 0.0, None, cores);
+        let health = wsbench_model::health::Health::judge(
+            lag,
+            at(self.main, 0.5),
+            wsbench_model::health::Cpu {
+                cores,
+                ..Default::default()
+            },
+        );
         health.verdict.name()
     }
 

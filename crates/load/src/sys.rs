@@ -82,6 +82,50 @@ fn masks_overlap(a: &str, b: &str) -> Option<bool> {
     Some(a.iter().rev().zip(b.iter().rev()).any(|(x, y)| x & y != 0))
 }
 
+/// The CPUs process `pid` (`None`: this process) may run on, from its
+/// `Cpus_allowed_list`.
+pub fn allowed_cpus(pid: Option<u32>) -> Option<Vec<usize>> {
+    let who = pid.map_or_else(|| "self".to_owned(), |p| p.to_string());
+    let status = fs::read_to_string(format!("/proc/{who}/status")).ok()?;
+    cpu_list(
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))?,
+    )
+}
+
+/// A CPU list as the kernel writes it: `0-3,8,10-11`.
+fn cpu_list(list: &str) -> Option<Vec<usize>> {
+    let mut cpus = Vec::new();
+    for part in list.trim().split(',').filter(|p| !p.is_empty()) {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        cpus.extend(a.parse::<usize>().ok()?..=b.parse::<usize>().ok()?);
+    }
+    Some(cpus)
+}
+
+/// Steal time of `cpus`, summed, ns: how long their virtual CPUs wanted to
+/// run while the hypervisor ran something else (`/proc/stat`; 0 on bare
+/// metal). `None` when it cannot be read.
+pub fn steal_ns(cpus: &[usize]) -> Option<u64> {
+    let ticks = proc_stat_steal(&fs::read_to_string("/proc/stat").ok()?, cpus)?;
+    Some(ticks * (1_000_000_000 / rustix::param::clock_ticks_per_second()))
+}
+
+/// The steal ticks of `cpus` in `/proc/stat`'s text (the 8th value of a
+/// `cpuN` line); `None` if a CPU's line is missing or too short.
+fn proc_stat_steal(stat: &str, cpus: &[usize]) -> Option<u64> {
+    let mut total = 0;
+    for &cpu in cpus {
+        let name = format!("cpu{cpu}");
+        let line = stat
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name.as_str()))?;
+        total += line.split_whitespace().nth(8)?.parse::<u64>().ok()?;
+    }
+    Some(total)
+}
+
 /// Child processes of `pid`.
 pub fn children(pid: u32) -> Vec<u32> {
     fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
@@ -132,6 +176,27 @@ mod tests {
         assert!(cpu_ns(None).unwrap() >= before);
         assert!(rss_bytes().unwrap() > 1 << 20);
         assert!(kernel().is_some());
+    }
+
+    #[test]
+    fn reads_cpu_lists_and_the_steal_of_chosen_cpus() {
+        assert_eq!(cpu_list("0-3,8,10-11\n"), Some(vec![0, 1, 2, 3, 8, 10, 11]));
+        assert_eq!(cpu_list("1"), Some(vec![1]));
+        assert_eq!(cpu_list("x"), None);
+        // user nice system idle iowait irq softirq steal guest guest_nice
+        let stat = "cpu  100 0 50 900 0 0 0 70 0 0\n\
+                    cpu0 50 0 25 450 0 0 0 30 0 0\n\
+                    cpu1 50 0 25 450 0 0 0 40 0 0\n\
+                    cpu10 1 0 1 1 0 0 0 500 0 0\n\
+                    intr 12345\n";
+        assert_eq!(proc_stat_steal(stat, &[0]), Some(30));
+        assert_eq!(proc_stat_steal(stat, &[1]), Some(40));
+        assert_eq!(proc_stat_steal(stat, &[0, 1]), Some(70));
+        assert_eq!(proc_stat_steal(stat, &[10]), Some(500), "cpu10, not cpu1");
+        assert_eq!(proc_stat_steal(stat, &[2]), None, "no such CPU");
+        let mine = allowed_cpus(None).unwrap();
+        assert!(!mine.is_empty());
+        assert!(steal_ns(&mine).is_some());
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub const LAG_SATURATED: f64 = 0.50;
 pub const CPU_SUSPECT: f64 = 0.80;
 /// Load generator CPU over this share of its cores: saturated.
 pub const CPU_SATURATED: f64 = 0.95;
+/// Steal over this share of the watched cores' time: suspect.
+pub const STEAL_SUSPECT: f64 = 0.05;
 
 /// What a phase's verdict was judged on, and the verdict.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -58,6 +60,25 @@ pub struct Health {
     pub server_cpu_share: Option<f64>,
     /// The cores the load generator may use.
     pub cores: usize,
+    /// The share of the window's time on the cores of the load generator
+    /// and the target (when its process is known) that the hypervisor
+    /// gave to others while they wanted to run: CPU steal, from
+    /// `/proc/stat`; 0 on bare metal, none when it could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steal_share: Option<f64>,
+}
+
+/// What a phase's health is judged on besides its latencies.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Cpu {
+    /// Load generator CPU time in the window / (window × its cores).
+    pub client_share: f64,
+    /// See [`Health::server_cpu_share`].
+    pub server_share: Option<f64>,
+    /// See [`Health::steal_share`].
+    pub steal_share: Option<f64>,
+    /// The cores the load generator may use.
+    pub cores: usize,
 }
 
 impl Health {
@@ -65,14 +86,15 @@ impl Health {
     /// [`LAG_SUSPECT`] of the main latency's p50 or the load generator's
     /// CPU above [`CPU_SUSPECT`] of its cores (or, with a builtin target,
     /// target and load generator together above [`CPU_SATURATED`] of
-    /// them); `saturated` above [`LAG_SATURATED`] or [`CPU_SATURATED`].
-    pub fn judge(
-        harness_lag_p99_ns: Option<u64>,
-        main_p50_ns: Option<u64>,
-        client_cpu_share: f64,
-        server_cpu_share: Option<f64>,
-        cores: usize,
-    ) -> Health {
+    /// them, or CPU steal above [`STEAL_SUSPECT`] of the cores' time);
+    /// `saturated` above [`LAG_SATURATED`] or [`CPU_SATURATED`].
+    pub fn judge(harness_lag_p99_ns: Option<u64>, main_p50_ns: Option<u64>, cpu: Cpu) -> Health {
+        let Cpu {
+            client_share: client_cpu_share,
+            server_share: server_cpu_share,
+            steal_share,
+            cores,
+        } = cpu;
         let mut verdict = Verdict::Ok;
         let mut reasons = Vec::new();
         let mut flag = |v: Verdict, why: String| {
@@ -126,6 +148,16 @@ impl Health {
                 ),
             );
         }
+        if let Some(steal) = steal_share.filter(|&s| s > STEAL_SUSPECT) {
+            flag(
+                Verdict::Suspect,
+                format!(
+                    "the hypervisor took {:.0}% of the cores' time (CPU steal, over {:.0}%): the figures include its pauses",
+                    steal * 100.0,
+                    STEAL_SUSPECT * 100.0
+                ),
+            );
+        }
         Health {
             verdict,
             reasons,
@@ -134,6 +166,7 @@ impl Health {
             client_cpu_share,
             server_cpu_share,
             cores,
+            steal_share,
         }
     }
 }
@@ -142,29 +175,58 @@ impl Health {
 mod tests {
     use super::*;
 
+    fn cpu(client_share: f64, server_share: Option<f64>) -> Cpu {
+        Cpu {
+            client_share,
+            server_share,
+            steal_share: None,
+            cores: 2,
+        }
+    }
+
     #[test]
     fn lag_and_cpu_decide_the_verdict() {
-        let ok = Health::judge(Some(50_000), Some(2_000_000), 0.3, Some(0.2), 2);
+        let ok = Health::judge(Some(50_000), Some(2_000_000), cpu(0.3, Some(0.2)));
         assert_eq!((ok.verdict, ok.reasons.len()), (Verdict::Ok, 0));
-        let lag = Health::judge(Some(300_000), Some(2_000_000), 0.3, None, 2);
+        let lag = Health::judge(Some(300_000), Some(2_000_000), cpu(0.3, None));
         assert_eq!(lag.verdict, Verdict::Suspect);
         assert!(lag.reasons[0].contains("15%"), "{:?}", lag.reasons);
-        let frozen = Health::judge(Some(300_000_000), Some(2_000_000), 0.1, None, 2);
+        let frozen = Health::judge(Some(300_000_000), Some(2_000_000), cpu(0.1, None));
         assert_eq!(frozen.verdict, Verdict::Saturated);
         assert_eq!(
-            Health::judge(Some(1), Some(2_000_000), 0.9, None, 2).verdict,
+            Health::judge(Some(1), Some(2_000_000), cpu(0.9, None)).verdict,
             Verdict::Suspect
         );
         assert_eq!(
-            Health::judge(Some(1), Some(2_000_000), 0.99, None, 2).verdict,
+            Health::judge(Some(1), Some(2_000_000), cpu(0.99, None)).verdict,
             Verdict::Saturated
         );
-        let shared = Health::judge(Some(1), Some(2_000_000), 0.5, Some(0.6), 2);
+        let shared = Health::judge(Some(1), Some(2_000_000), cpu(0.5, Some(0.6)));
         assert_eq!(shared.verdict, Verdict::Suspect);
         assert!(shared.reasons[0].contains("share"), "{:?}", shared.reasons);
         assert_eq!(
-            Health::judge(None, Some(1), 0.1, None, 2).verdict,
+            Health::judge(None, Some(1), cpu(0.1, None)).verdict,
             Verdict::Suspect
         );
+    }
+
+    #[test]
+    fn cpu_steal_over_its_limit_makes_a_phase_suspect() {
+        let stolen = |share| {
+            Health::judge(
+                Some(1),
+                Some(2_000_000),
+                Cpu {
+                    steal_share: Some(share),
+                    ..cpu(0.3, None)
+                },
+            )
+        };
+        let ok = stolen(0.02);
+        assert_eq!((ok.verdict, ok.reasons.len()), (Verdict::Ok, 0));
+        assert_eq!(ok.steal_share, Some(0.02));
+        let bad = stolen(0.4);
+        assert_eq!(bad.verdict, Verdict::Suspect);
+        assert!(bad.reasons[0].contains("took 40%"), "{:?}", bad.reasons);
     }
 }

@@ -130,6 +130,8 @@ pub enum Metric {
     ClientCpuShare,
     /// `server_cpu_share`
     ServerCpuShare,
+    /// `steal_share`
+    StealShare,
     /// `connections_opened`
     ConnectionsOpened,
     /// `reconnects`
@@ -140,7 +142,7 @@ pub enum Metric {
 
 impl Metric {
     /// Every metric, in the order tables show them.
-    pub const ALL: [Metric; 37] = [
+    pub const ALL: [Metric; 38] = [
         Metric::PushLatency,
         Metric::PushLatencyUncorrected,
         Metric::PublishLag,
@@ -175,6 +177,7 @@ impl Metric {
         Metric::ServerCpuUsPerMsg,
         Metric::ClientCpuShare,
         Metric::ServerCpuShare,
+        Metric::StealShare,
         Metric::ConnectionsOpened,
         Metric::Reconnects,
         Metric::LostInGaps,

@@ -127,7 +127,16 @@ fn full_summary() -> Summary {
         delivered_ratio: 1.0,
         server_cpu_us_per_msg: Some(12.5),
         client_rss_per_conn: Some(1500.0),
-        health: Some(Health::judge(Some(10), Some(1_000), 0.5, Some(0.2), 2)),
+        health: Some(Health::judge(
+            Some(10),
+            Some(1_000),
+            wsbench_model::health::Cpu {
+                client_share: 0.5,
+                server_share: Some(0.2),
+                steal_share: Some(0.01),
+                cores: 2,
+            },
+        )),
         schedule: Some(Schedule {
             rate: 10.0,
             window: 100,

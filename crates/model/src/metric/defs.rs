@@ -20,7 +20,7 @@ const fn def(
 }
 
 /// Every metric, in the order tables show them.
-pub const ALL: [Def; 37] = [
+pub const ALL: [Def; 38] = [
     def(
         Metric::PushLatency,
         "push_latency",
@@ -258,6 +258,13 @@ pub const ALL: [Def; 37] = [
         Kind::Share,
         Producer::BuiltinAny,
         "server CPU / the cores (builtin target, or run --server-pid)",
+    ),
+    def(
+        Metric::StealShare,
+        "steal_share",
+        Kind::Share,
+        Producer::All,
+        "CPU steal / the cores of load generator and target (virtual machines)",
     ),
     def(
         Metric::ConnectionsOpened,

@@ -197,7 +197,12 @@ pub fn merge_part_dirs(
         merged.get(crate::metric::Metric::ReconnectTime.name()),
         &summary.counters.errors,
     );
-    summary.judge_health(server, cores);
+    // The parts watched the same window, each on its own cores.
+    let steal = list
+        .iter()
+        .filter_map(|p| p.phase.health.as_ref()?.steal_share)
+        .reduce(f64::max);
+    summary.judge_health(server, steal, cores);
     Ok(summary)
 }
 

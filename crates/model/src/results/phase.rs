@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::{LatencyStats, PhaseSummary, read_histogram};
-use crate::health::Health;
+use crate::health::{Cpu, Health};
 use crate::metric::Metric;
 use crate::threshold::{Measure, Stat};
 
@@ -114,7 +114,12 @@ impl PhaseSummary {
 
     /// Judges the harness's health from this phase's `harness_lag` and
     /// main latency histograms and its CPU time (see [`Health::judge`]).
-    pub fn judge_health(&mut self, server_cpu_share: Option<f64>, cores: usize) {
+    pub fn judge_health(
+        &mut self,
+        server_cpu_share: Option<f64>,
+        steal_share: Option<f64>,
+        cores: usize,
+    ) {
         let stat = |m: Metric, f: fn(&LatencyStats) -> u64| {
             self.latency.get(m.name()).filter(|s| s.count > 0).map(f)
         };
@@ -128,9 +133,12 @@ impl PhaseSummary {
         self.health = Some(Health::judge(
             stat(Metric::HarnessLag, |s| s.p99),
             stat(main, |s| s.p50),
-            client,
-            server_cpu_share,
-            cores,
+            Cpu {
+                client_share: client,
+                server_share: server_cpu_share,
+                steal_share,
+                cores,
+            },
         ));
     }
 
@@ -174,6 +182,7 @@ impl PhaseSummary {
             Metric::ServerCpuUsPerMsg => self.server_cpu_us_per_msg?,
             Metric::ClientCpuShare => self.health.as_ref()?.client_cpu_share,
             Metric::ServerCpuShare => self.health.as_ref()?.server_cpu_share?,
+            Metric::StealShare => self.health.as_ref()?.steal_share?,
             // Latencies are read with a statistic, above.
             Metric::PushLatency
             | Metric::PushLatencyUncorrected
