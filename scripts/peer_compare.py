@@ -163,14 +163,30 @@ def load_test(uws, port, conns, secs):
     return {"msg/s": statistics.median(rates[1:] or rates)}
 
 
+def steal_ticks():
+    """CPU steal of the server's and the client's CPU so far, in clock
+    ticks (/proc/stat: time the hypervisor ran other guests while these
+    virtual CPUs wanted to run)."""
+    cpus = {f"cpu{SERVER_CPU}", f"cpu{CLIENT_CPU}"}
+    with open("/proc/stat") as f:
+        return sum(int(l.split()[8]) for l in f if l.split()[0] in cpus)
+
+
 def measure(rows, runs, one):
     """`one(kind, server)` for every contender of `rows`, interleaved run
-    by run; {kind: [cells, ...]}."""
+    by run; {kind: [cells, ...]}. Every cell also gets "steal %": the
+    share of the two pinned CPUs' time the hypervisor took during the
+    run, which slows server and client alike."""
     got = {k: [] for k, _ in rows}
+    tick = os.sysconf("SC_CLK_TCK")
     for _ in range(runs):
         for kind, start in rows:
+            t0, s0 = time.monotonic(), steal_ticks()
             with start() as s:
-                got[kind].append(one(kind, s))
+                cells = one(kind, s)
+            secs = time.monotonic() - t0
+            cells["steal %"] = 100.0 * (steal_ticks() - s0) / tick / secs / 2
+            got[kind].append(cells)
     return got
 
 
