@@ -90,9 +90,12 @@ fn a_server_freeze_shows_in_the_corrected_push_latency_on_every_transport() {
 
 /// A 300 ms freeze of the load generator itself against a healthy server
 /// (200 ms echoes): the round trips meanwhile are the harness's, and the
-/// phase's verdict says so. The same run without the freeze is `ok` (the
-/// verdict allows the harness lag up to 10% of the median round trip:
-/// 20 ms, which a busy shared machine's own jitter stays under).
+/// phase's verdict says so, for its harness lag. The same run without the
+/// freeze is `ok` (the verdict allows the harness lag up to 10% of the
+/// median round trip: 20 ms, which a busy shared machine's own jitter
+/// stays under). CPU steal, which the verdict also reports, is the
+/// hypervisor's and not this test's fault: a reason naming it is set
+/// aside on both sides.
 #[test]
 fn a_frozen_load_generator_is_flagged_by_the_harness_verdict() {
     let _one = serial();
@@ -130,12 +133,31 @@ fn a_frozen_load_generator_is_flagged_by_the_harness_verdict() {
                 "the verdict is printed with its reason: {stdout}"
             );
         }
-        verdicts.push((health["verdict"].clone(), health["reasons"].clone()));
+        let reasons: Vec<String> = health["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap().to_owned())
+            .filter(|r| !r.contains("CPU steal"))
+            .collect();
+        verdicts.push((health["verdict"].clone(), reasons));
     }
-    assert_eq!(verdicts[0].0, "ok", "without the freeze: {:?}", verdicts[0]);
+    assert!(
+        verdicts[0].1.is_empty(),
+        "without the freeze, nothing but steal: {:?}",
+        verdicts[0]
+    );
+    if verdicts[0].0 != "ok" {
+        eprintln!("control run not ok, for CPU steal only: {:?}", verdicts[0]);
+    }
     assert!(
         verdicts[1].0 == "suspect" || verdicts[1].0 == "saturated",
         "with the freeze: {:?}",
+        verdicts[1]
+    );
+    assert!(
+        verdicts[1].1.iter().any(|r| r.contains("harness lag")),
+        "the freeze is named by its lag: {:?}",
         verdicts[1]
     );
 }

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Two builds of wsbench side by side as the server, interleaved run by run,
+# server pinned to CPU 0 and client to CPU 1:
+#   echo     100 connections x 1 in flight driven by uWS load_test: msg/s
+#            (median of its 4 s windows after the first) and the server's
+#            CPU µs per echo over those windows;
+#   fanout   10,000 subscribers x 10 msg/s over WebSocket, 10 s window,
+#            driven by `wsbench run` of NEW: the server's CPU µs per
+#            delivered message and the push p99;
+# each run with the steal of the two CPUs over it (% of their time the
+# hypervisor gave to other guests). Ends with the medians of the runs whose
+# steal stayed under 2 %.
+#
+#   scripts/binary-ab.sh OLD NEW [ROUNDS=4]
+#
+# OLD and NEW are wsbench binaries, e.g. an older commit's:
+#   git worktree add /tmp/old COMMIT && (cd /tmp/old && cargo build --release -p wsbench)
+#   scripts/binary-ab.sh /tmp/old/target/release/wsbench target/release/wsbench
+# Needs target/uws/load_test (scripts/peer-compare.sh builds it) and taskset.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if (($# < 2)); then
+    sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
+    exit 2
+fi
+old=$(realpath "$1") new=$(realpath "$2") rounds=${3:-4}
+uws=target/uws
+[[ -x $uws/load_test ]] || { echo "binary-ab: no $uws/load_test: run scripts/peer-compare.sh --smoke first" >&2; exit 2; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+tck=$(getconf CLK_TCK)
+steal() { awk '/^cpu[01] /{s+=$9} END{print s}' /proc/stat; }
+cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
+serve() {
+    taskset -c 0 "$1" serve --listen "127.0.0.1:$2" > /dev/null 2>&1 &
+    echo $!
+}
+for _ in $(seq "$rounds"); do
+    for v in old new; do
+        bin=$old; [[ $v == new ]] && bin=$new
+        port=$((20000 + RANDOM % 20000)); pid=$(serve "$bin" $port); sleep 0.7
+        s0=$(steal); t0=$(date +%s.%N)
+        timeout 17 taskset -c 1 stdbuf -oL $uws/load_test 100 127.0.0.1 $port 0 0 20 2> /dev/null |
+            grep --line-buffered -o "Msg/sec: [0-9.]*" |
+            while read -r _ rate; do echo "$rate $(cpu "$pid")"; done > "$tmp/echo" || true
+        s1=$(steal); t1=$(date +%s.%N)
+        kill "$pid"; wait "$pid" 2> /dev/null || true
+        python3 - "$tmp/echo" "$v" "$tck" "$((s1 - s0))" "$t0" "$t1" <<'PY' | tee -a "$tmp/all"
+import statistics, sys
+f, v, tck, st, t0, t1 = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6])
+rows = [l.split() for l in open(f)]
+rates = [float(r) for r, _ in rows[1:]]
+if not rates:
+    sys.exit(f"binary-ab: load_test printed too little for {v}")
+cpu_us = (int(rows[-1][1]) - int(rows[0][1])) / tck * 1e6 / (sum(rates) * 4)
+print(f"echo {v} {statistics.median(rates):.0f} {cpu_us:.2f} {100 * st / tck / (t1 - t0) / 2:.1f}")
+PY
+    done
+    for v in old new; do
+        bin=$old; [[ $v == new ]] && bin=$new
+        port=$((20000 + RANDOM % 20000)); pid=$(serve "$bin" $port); sleep 0.7
+        printf 'schema_version = 1\nname = "ab"\n[target]\nurl = "http://127.0.0.1:%s"\n[load]\ntransports = ["websocket"]\nconnections = 10000\nramp_rate = 5000\nduration = "10s"\nwarmup = "2s"\n[workload]\nkind = "push"\nrate = 10\npayload_size = 20\n' $port > "$tmp/s.toml"
+        rm -rf "$tmp/r"
+        taskset -c 1 "$new" run "$tmp/s.toml" --quiet --no-calibrate --server-pid "$pid" --results "$tmp/r" > /dev/null 2>&1 || true
+        kill "$pid"; wait "$pid" 2> /dev/null || true
+        python3 - "$tmp/r" "$v" <<'PY' | tee -a "$tmp/all"
+import glob, json, sys
+found = glob.glob(sys.argv[1] + "/*/summary.json")
+if not found:
+    sys.exit(f"binary-ab: the fan-out run of {sys.argv[2]} wrote no summary")
+p = json.load(open(found[0]))["phases"][0]
+print(f"fanout {sys.argv[2]} {p['server_cpu_us_per_msg']:.2f} {p['latency']['push_latency']['p99'] / 1e6:.1f} "
+      f"{100 * (p['health'].get('steal_share') or 0):.1f}")
+PY
+    done
+done
+python3 - "$tmp/all" <<'PY'
+import statistics, sys
+runs = [l.split() for l in open(sys.argv[1])]
+print("\nmedians of the runs with steal under 2 % (n = runs kept):")
+for what, cols in (("echo", ("msg/s", "server µs/echo")), ("fanout", ("server µs/msg", "p99 ms"))):
+    for v in ("old", "new"):
+        kept = [r for r in runs if r[0] == what and r[1] == v and float(r[4]) < 2.0]
+        if not kept:
+            print(f"{what} {v}: no quiet run")
+            continue
+        cells = [f"{c} {statistics.median(float(r[2 + i]) for r in kept):.2f} "
+                 f"({min(float(r[2 + i]) for r in kept):.2f}-{max(float(r[2 + i]) for r in kept):.2f})"
+                 for i, c in enumerate(cols)]
+        print(f"{what} {v} (n={len(kept)}): " + ", ".join(cells))
+PY
