@@ -5,10 +5,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use common::{newest_run, summary, temp_dir, text};
+use common::{newest_run, serve_by, summary, temp_dir, text};
 
 /// The first CPU this process may use.
 fn first_cpu() -> String {
@@ -40,36 +39,14 @@ fn threads(pid: u32) -> u32 {
         .unwrap()
 }
 
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn a_process_pinned_to_one_cpu_runs_on_one_thread_and_does_its_work() {
     let cpu = first_cpu();
     let dir = temp_dir("single-cpu", "pinned");
-    let mut child = pinned(&cpu, &["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("taskset (util-linux) and wsbench start");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let server = Killed(child);
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_owned();
+    let server = serve_by(pinned(&cpu, &["serve", "--listen", "127.0.0.1:0"]));
+    let addr = server.addr.clone();
     // The runtime is the process's only thread: no worker pool.
-    assert_eq!(threads(server.0.id()), 1);
+    assert_eq!(threads(server.child.id()), 1);
 
     let echo = dir.join("echo.toml");
     std::fs::write(

@@ -138,6 +138,11 @@ impl Window {
             _ => None,
         }
     }
+
+    /// CPU steal's share of the watched cores' time over the window.
+    fn steal_share(&self) -> Option<f64> {
+        crate::readings::steal_share(&self.before, &self.after, self.measured.as_secs_f64())
+    }
 }
 
 /// The cores this process may use.
@@ -373,11 +378,7 @@ impl Phase {
             gap_ledger,
             record,
             server_cpu_share: window.server_cpu_share(),
-            steal_share: crate::readings::steal_share(
-                &window.before,
-                &window.after,
-                window.measured.as_secs_f64(),
-            ),
+            steal_share: window.steal_share(),
         })
     }
 

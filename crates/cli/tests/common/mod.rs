@@ -96,10 +96,18 @@ impl Drop for Serve {
 /// Starts `wsbench serve --listen 127.0.0.1:0 ARGS` and waits for its
 /// address.
 pub fn serve(args: &[&str]) -> Serve {
-    use std::io::{BufRead, BufReader};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wsbench"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wsbench"));
+    command
         .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(args)
+        .args(args);
+    serve_by(command)
+}
+
+/// Starts `command`, a `wsbench serve --listen 127.0.0.1:0` (perhaps run
+/// through another program that execs it), and waits for its address.
+pub fn serve_by(mut command: Command) -> Serve {
+    use std::io::{BufRead, BufReader};
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
