@@ -7,7 +7,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{newest_run, serve_by, summary, temp_dir, text};
+use common::{newest_run, quiet_run_args, serve_by, summary, temp_dir, text};
 
 /// The first CPU this process may use.
 fn first_cpu() -> String {
@@ -68,19 +68,9 @@ fn a_process_pinned_to_one_cpu_runs_on_one_thread_and_does_its_work() {
     .unwrap();
     for file in [&echo, &push] {
         let results = dir.join("results").join(file.file_stem().unwrap());
-        let out = pinned(
-            &cpu,
-            &[
-                "run",
-                file.to_str().unwrap(),
-                "--quiet",
-                "--no-calibrate",
-                "--results",
-                results.to_str().unwrap(),
-            ],
-        )
-        .output()
-        .unwrap();
+        let out = pinned(&cpu, &quiet_run_args(file, &results))
+            .output()
+            .unwrap();
         let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
         assert!(out.status.success(), "{}: {report}", file.display());
         let s = summary(&newest_run(&results));
