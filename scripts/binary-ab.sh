@@ -4,9 +4,9 @@
 #   echo     100 connections x 1 in flight driven by uWS load_test: msg/s
 #            (median of its 4 s windows after the first) and the server's
 #            CPU µs per echo over those windows;
-#   fanout   10,000 subscribers x 10 msg/s over WebSocket, 10 s window,
-#            driven by `wsbench run` of NEW: the server's CPU µs per
-#            delivered message and the push p99;
+#   fanout   10,000 subscribers x 10 msg/s and 1,000 x 100 msg/s over
+#            WebSocket, 10 s window each, driven by `wsbench run` of NEW:
+#            the server's CPU µs per delivered message and the push p99;
 # each run with the steal of the two CPUs over it (% of their time the
 # hypervisor gave to other guests). Ends with the medians of the runs whose
 # steal stayed under 2 %.
@@ -31,20 +31,42 @@ trap 'rm -rf "$tmp"' EXIT
 tck=$(getconf CLK_TCK)
 steal() { awk '/^cpu[01] /{s+=$9} END{print s}' /proc/stat; }
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
+# Starts binary $1 as the server pinned to CPU 0 on a free port below the
+# ephemeral range (a client's port there could hold it); sets pid and port.
 serve() {
-    taskset -c 0 "$1" serve --listen "127.0.0.1:$2" > /dev/null 2>&1 &
-    echo $!
+    for _ in 1 2 3 4 5; do
+        port=$((20000 + RANDOM % 12000))
+        taskset -c 0 "$1" serve --listen "127.0.0.1:$port" > "$tmp/serve.log" 2>&1 &
+        pid=$!
+        for _ in $(seq 50); do
+            grep -q '^listening' "$tmp/serve.log" && return 0
+            kill -0 "$pid" 2> /dev/null || break
+            sleep 0.1
+        done
+        kill "$pid" 2> /dev/null || true
+        wait "$pid" 2> /dev/null || true
+    done
+    echo "binary-ab: $1 serve did not start: $(cat "$tmp/serve.log")" >&2
+    exit 1
+}
+# Stops the server, which must have lived through the run.
+stop() {
+    if ! kill "$pid" 2> /dev/null; then
+        echo "binary-ab: the $1 server exited during the run: $(cat "$tmp/serve.log")" >&2
+        exit 1
+    fi
+    wait "$pid" 2> /dev/null || true
 }
 for _ in $(seq "$rounds"); do
     for v in old new; do
         bin=$old; [[ $v == new ]] && bin=$new
-        port=$((20000 + RANDOM % 20000)); pid=$(serve "$bin" $port); sleep 0.7
+        serve "$bin"; sleep 0.3
         s0=$(steal); t0=$(date +%s.%N)
         timeout 17 taskset -c 1 stdbuf -oL $uws/load_test 100 127.0.0.1 $port 0 0 20 2> /dev/null |
             grep --line-buffered -o "Msg/sec: [0-9.]*" |
             while read -r _ rate; do echo "$rate $(cpu "$pid")"; done > "$tmp/echo" || true
         s1=$(steal); t1=$(date +%s.%N)
-        kill "$pid"; wait "$pid" 2> /dev/null || true
+        stop "$v"
         python3 - "$tmp/echo" "$v" "$tck" "$((s1 - s0))" "$t0" "$t1" <<'PY' | tee -a "$tmp/all"
 import statistics, sys
 f, v, tck, st, t0, t1 = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6])
@@ -56,29 +78,33 @@ cpu_us = (int(rows[-1][1]) - int(rows[0][1])) / tck * 1e6 / (sum(rates) * 4)
 print(f"echo {v} {statistics.median(rates):.0f} {cpu_us:.2f} {100 * st / tck / (t1 - t0) / 2:.1f}")
 PY
     done
-    for v in old new; do
+    for shape in "10000 10" "1000 100"; do
+      read -r conns rate <<< "$shape"
+      for v in old new; do
         bin=$old; [[ $v == new ]] && bin=$new
-        port=$((20000 + RANDOM % 20000)); pid=$(serve "$bin" $port); sleep 0.7
-        printf 'schema_version = 1\nname = "ab"\n[target]\nurl = "http://127.0.0.1:%s"\n[load]\ntransports = ["websocket"]\nconnections = 10000\nramp_rate = 5000\nduration = "10s"\nwarmup = "2s"\n[workload]\nkind = "push"\nrate = 10\npayload_size = 20\n' $port > "$tmp/s.toml"
+        serve "$bin"; sleep 0.3
+        printf 'schema_version = 1\nname = "ab"\n[target]\nurl = "http://127.0.0.1:%s"\n[load]\ntransports = ["websocket"]\nconnections = %s\nramp_rate = 5000\nduration = "10s"\nwarmup = "2s"\n[workload]\nkind = "push"\nrate = %s\npayload_size = 20\n' $port $conns $rate > "$tmp/s.toml"
         rm -rf "$tmp/r"
         taskset -c 1 "$new" run "$tmp/s.toml" --quiet --no-calibrate --server-pid "$pid" --results "$tmp/r" > /dev/null 2>&1 || true
-        kill "$pid"; wait "$pid" 2> /dev/null || true
-        python3 - "$tmp/r" "$v" <<'PY' | tee -a "$tmp/all"
+        stop "$v"
+        python3 - "$tmp/r" "$v" "fanout-${conns}x$rate" <<'PY' | tee -a "$tmp/all"
 import glob, json, sys
 found = glob.glob(sys.argv[1] + "/*/summary.json")
 if not found:
     sys.exit(f"binary-ab: the fan-out run of {sys.argv[2]} wrote no summary")
 p = json.load(open(found[0]))["phases"][0]
-print(f"fanout {sys.argv[2]} {p['server_cpu_us_per_msg']:.2f} {p['latency']['push_latency']['p99'] / 1e6:.1f} "
+print(f"{sys.argv[3]} {sys.argv[2]} {p['server_cpu_us_per_msg']:.2f} {p['latency']['push_latency']['p99'] / 1e6:.1f} "
       f"{100 * (p['health'].get('steal_share') or 0):.1f}")
 PY
+      done
     done
 done
 python3 - "$tmp/all" <<'PY'
 import statistics, sys
 runs = [l.split() for l in open(sys.argv[1])]
 print("\nmedians of the runs with steal under 2 % (n = runs kept):")
-for what, cols in (("echo", ("msg/s", "server µs/echo")), ("fanout", ("server µs/msg", "p99 ms"))):
+fanout = ("server µs/msg", "p99 ms")
+for what, cols in (("echo", ("msg/s", "server µs/echo")), ("fanout-10000x10", fanout), ("fanout-1000x100", fanout)):
     for v in ("old", "new"):
         kept = [r for r in runs if r[0] == what and r[1] == v and float(r[4]) < 2.0]
         if not kept:
