@@ -2,9 +2,11 @@
 //!
 //! A few fan-out tasks (one per runtime worker) each follow the hub's
 //! stream for a share of the subscribers. A task frames each published
-//! message once ([`ServerFrame`]) and, in one pass over its share, queues
-//! the same bytes to every subscriber and writes them to each socket that
-//! takes them at once. A subscriber's own task is not woken per message:
+//! message once ([`ServerFrame`]) and, in one pass over its share, writes
+//! the same bytes to every subscriber's socket: straight from the frame
+//! when nothing waits before them, queued behind what does, and queued
+//! where the socket does not take them all. A subscriber's own task is
+//! not woken per message:
 //! only when bytes are left over (it then flushes them under the write
 //! deadline while it goes on reading), or when the fan-out cut it for
 //! passing the cap on queued bytes. When several messages are ready, a
@@ -219,6 +221,12 @@ impl Sending<'_> {
     /// takes now, waking its task if bytes are left. `false`: it leaves
     /// (cut, or its connection is closing or gone).
     fn deliver(&self, member: &mut Member, framed: &[Framed]) -> bool {
+        if let [f] = framed
+            && f.copies == 1
+            && f.seq > member.after
+        {
+            return self.send_one(member, f);
+        }
         let mut queued = false;
         let after = member.after;
         for f in framed.iter().filter(|f| f.seq > after) {
@@ -252,6 +260,30 @@ impl Sending<'_> {
             None => {
                 member.signal.wake.notify_one();
                 true
+            }
+        }
+    }
+
+    /// [`Sending::deliver`] of one message, the common case: straight to
+    /// the socket when nothing is queued before it.
+    fn send_one(&self, member: &mut Member, f: &Framed) -> bool {
+        if !self
+            .limits
+            .admits(member.w.buffered_amount(), f.frame.payload().len())
+        {
+            member.signal.cut(Cut::SendQueueFull);
+            return false;
+        }
+        member.after = f.seq;
+        match member.w.send_frame_now(&f.frame) {
+            Ok(true) => true,
+            Ok(false) => {
+                member.signal.wake.notify_one();
+                true
+            }
+            Err(_) => {
+                member.signal.wake.notify_one();
+                false
             }
         }
     }

@@ -116,3 +116,70 @@ async fn traffic_defers_the_keepalive_ping() {
     );
     reader.abort();
 }
+
+/// A frame sent now goes straight to the socket when nothing is queued,
+/// behind what is queued when something is, and what a full socket
+/// refuses stays queued and counted: every message arrives whole and in
+/// order once the client reads.
+#[tokio::test]
+async fn a_frame_sent_now_keeps_order_and_what_the_socket_refuses() {
+    use wsbench_codec::{OpCode, ServerFrame};
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", l.local_addr().unwrap());
+    let body = |i: usize| format!("{i:06}").repeat(2730);
+    let server = tokio::spawn(async move {
+        let (tcp, _) = l.accept().await.unwrap();
+        let a = accept(tcp, &ServerOptions::default()).await.unwrap();
+        let (r, w) = a.socket.split();
+        // Nothing queued: all of it on the socket, nothing counted.
+        let first = ServerFrame::new(OpCode::Text, b"first").unwrap();
+        assert!(w.send_frame_now(&first).unwrap());
+        assert_eq!(w.buffered_amount(), 0);
+        // Behind a queued message, never before it.
+        w.queue_text("queued").unwrap();
+        let second = ServerFrame::new(OpCode::Text, b"second").unwrap();
+        assert!(w.send_frame_now(&second).unwrap());
+        assert_eq!(w.buffered_amount(), 0);
+        // The client does not read: the socket fills.
+        let mut sent = 0;
+        let left = loop {
+            assert!(sent < 10_000, "the socket never filled");
+            let frame = ServerFrame::new(OpCode::Text, body(sent).as_bytes()).unwrap();
+            sent += 1;
+            if !w.send_frame_now(&frame).unwrap() {
+                break w.buffered_amount();
+            }
+            assert_eq!(w.buffered_amount(), 0);
+        };
+        assert!(left > 0 && left <= body(0).len(), "{left} bytes counted");
+        // Bytes in flight: the next one is queued whole behind them.
+        let frame = ServerFrame::new(OpCode::Text, body(sent).as_bytes()).unwrap();
+        sent += 1;
+        assert!(!w.send_frame_now(&frame).unwrap());
+        assert_eq!(w.buffered_amount(), left + body(0).len());
+        tokio::time::timeout(LIMIT, w.flush())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(w.buffered_amount(), 0);
+        w.send_text("end").await.unwrap();
+        drop(r);
+        sent
+    });
+    let mut c = connect(&url, &ClientOptions::default()).await.unwrap();
+    for want in ["first", "queued", "second"] {
+        assert!(matches!(next(&mut c.socket).await, Event::Message(Data::Text(t)) if t == want));
+    }
+    // Read only once the server has filled its socket, up to its "end".
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut got = 0;
+    loop {
+        match next(&mut c.socket).await {
+            Event::Message(Data::Text(t)) if t == "end" => break,
+            Event::Message(Data::Text(t)) => assert_eq!(t, body(got), "message {got}"),
+            other => panic!("{other:?}"),
+        }
+        got += 1;
+    }
+    assert_eq!(got, server.await.unwrap());
+}

@@ -6,9 +6,12 @@
 //! after every completed write, so a dropped flush resumes where it stopped.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
 
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use wsbench_codec::connection::{Connection, Expired, SendError};
@@ -207,6 +210,72 @@ impl<W: AsyncWrite + Unpin> Shared<W> {
         Ok(())
     }
 
+    /// Sends a frame encoded once for many connections: straight from
+    /// `frame`'s bytes to the socket when nothing is queued or being
+    /// written before it, without a copy or a queue; what the socket does
+    /// not take then is queued for the next flush, counted towards
+    /// `bufferedAmount` like [`Shared::queue_frame`]'s. Otherwise it is
+    /// queued and what the socket takes now is written. `Ok(true)`: all of
+    /// it is on the socket; `Ok(false)`: bytes are left for a flush.
+    pub(crate) fn send_frame_now(&self, frame: &ServerFrame) -> Result<bool, Error> {
+        match self.write_through(frame) {
+            Some(r) => r,
+            None => {
+                self.queue_frame(frame)?;
+                let flush = std::pin::pin!(self.flush());
+                match flush.poll(&mut Context::from_waker(Waker::noop())) {
+                    Poll::Ready(r) => r.map(|()| true).map_err(Error::Io),
+                    Poll::Pending => Ok(false),
+                }
+            }
+        }
+    }
+
+    /// [`Shared::send_frame_now`]'s direct path, `None` when it does not
+    /// apply: the socket is held by a flush or has bytes in flight, frames
+    /// are queued before this one, or the connection compresses. The sink
+    /// is held throughout, so no flush can put bytes on the wire before
+    /// these; a reply queued meanwhile goes out after them.
+    fn write_through(&self, frame: &ServerFrame) -> Option<Result<bool, Error>> {
+        let mut guard = self.sink.try_lock().ok()?;
+        let sink = &mut *guard;
+        if sink.shut || sink.pos != sink.inflight.len() {
+            return None;
+        }
+        {
+            let out = lock(&self.outbox);
+            if out.conn.role() == Role::Client || out.deflater.is_some() || out.conn.pending() > 0 {
+                return None;
+            }
+            if let Err(state) = out.conn.check_send() {
+                return Some(Err(Error::NotOpen(state)));
+            }
+        }
+        let bytes = frame.as_bytes();
+        let mut cx = Context::from_waker(Waker::noop());
+        let n = match Pin::new(&mut sink.io).poll_write(&mut cx, bytes) {
+            Poll::Ready(Ok(n)) => n,
+            Poll::Ready(Err(e)) => return Some(Err(Error::Io(e))),
+            Poll::Pending => 0,
+        };
+        if n == bytes.len() {
+            return Some(Ok(true));
+        }
+        let app = frame.payload().len();
+        sink.inflight.clear();
+        sink.inflight.extend_from_slice(&bytes[n..]);
+        sink.pos = 0;
+        sink.frames.push_back(Queued {
+            wire: bytes.len(),
+            body: app,
+            app,
+        });
+        self.buffered.fetch_add(app, Ordering::AcqRel);
+        let paid = sink.account(n);
+        self.buffered.fetch_sub(paid, Ordering::AcqRel);
+        Some(Ok(false))
+    }
+
     /// The application closes: our close frame is queued unless one was.
     pub(crate) fn close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
         let mut out = lock(&self.outbox);
@@ -377,6 +446,15 @@ impl<W: AsyncWrite + Unpin> WsWriter<W> {
         self.shared.queue_frame(frame)
     }
 
+    /// Sends a message framed once for many connections (see
+    /// [`WsWriter::queue_frame`]) now: straight from `frame` to the socket
+    /// when nothing is queued before it, else queued and written as far
+    /// as the socket takes it. Never waits. `Ok(false)`: bytes are left
+    /// for [`WsWriter::flush`].
+    pub fn send_frame_now(&self, frame: &ServerFrame) -> Result<bool, Error> {
+        self.shared.send_frame_now(frame)
+    }
+
     /// Writes everything queued to the socket.
     pub async fn flush(&self) -> Result<(), Error> {
         Ok(self.shared.flush().await?)
@@ -416,3 +494,6 @@ impl<W: AsyncWrite + Unpin> WsWriter<W> {
         self.shared.heap_bytes()
     }
 }
+
+#[cfg(test)]
+mod tests;
