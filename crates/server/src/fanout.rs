@@ -225,17 +225,19 @@ impl Sending<'_> {
             && f.copies == 1
             && f.seq > member.after
         {
-            return self.send_one(member, f);
+            // The common case: straight to the socket when nothing is
+            // queued before it.
+            if !self.admits(member, f) {
+                return false;
+            }
+            member.after = f.seq;
+            return written(member, member.w.send_frame_now(&f.frame));
         }
         let mut queued = false;
         let after = member.after;
         for f in framed.iter().filter(|f| f.seq > after) {
             for _ in 0..f.copies {
-                if !self
-                    .limits
-                    .admits(member.w.buffered_amount(), f.frame.payload().len())
-                {
-                    member.signal.cut(Cut::SendQueueFull);
+                if !self.admits(member, f) {
                     return false;
                 }
                 if member.w.queue_frame(&f.frame).is_err() {
@@ -249,42 +251,40 @@ impl Sending<'_> {
         if !queued {
             return true;
         }
-        match member.w.flush().now_or_never() {
-            Some(Ok(())) => true,
-            Some(Err(_)) => {
-                member.signal.wake.notify_one();
-                false
-            }
-            // The socket is full, or the subscriber's own flush holds it:
-            // that task writes the rest under the deadline.
-            None => {
-                member.signal.wake.notify_one();
-                true
-            }
-        }
+        let flushed = match member.w.flush().now_or_never() {
+            Some(r) => r.map(|()| true),
+            None => Ok(false),
+        };
+        written(member, flushed)
     }
 
-    /// [`Sending::deliver`] of one message, the common case: straight to
-    /// the socket when nothing is queued before it.
-    fn send_one(&self, member: &mut Member, f: &Framed) -> bool {
-        if !self
+    /// Whether `member` may queue `f` under the cap on queued bytes; if
+    /// not, it is cut.
+    fn admits(&self, member: &Member, f: &Framed) -> bool {
+        let admitted = self
             .limits
-            .admits(member.w.buffered_amount(), f.frame.payload().len())
-        {
+            .admits(member.w.buffered_amount(), f.frame.payload().len());
+        if !admitted {
             member.signal.cut(Cut::SendQueueFull);
-            return false;
         }
-        member.after = f.seq;
-        match member.w.send_frame_now(&f.frame) {
-            Ok(true) => true,
-            Ok(false) => {
-                member.signal.wake.notify_one();
-                true
-            }
-            Err(_) => {
-                member.signal.wake.notify_one();
-                false
-            }
+        admitted
+    }
+}
+
+/// After a write that does not wait (`Ok(true)`: all on the socket): a
+/// subscriber with bytes left (the socket is full, or its own flush holds
+/// it) is woken to write them under the deadline; one whose write failed
+/// is woken to end, and leaves (`false`).
+fn written(member: &Member, r: Result<bool, wsbench_transport::Error>) -> bool {
+    match r {
+        Ok(true) => true,
+        Ok(false) => {
+            member.signal.wake.notify_one();
+            true
+        }
+        Err(_) => {
+            member.signal.wake.notify_one();
+            false
         }
     }
 }
