@@ -127,6 +127,7 @@ async fn a_frame_sent_now_keeps_order_and_what_the_socket_refuses() {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}/", l.local_addr().unwrap());
     let body = |i: usize| format!("{i:06}").repeat(2730);
+    let (filled_tx, filled) = tokio::sync::oneshot::channel();
     let server = tokio::spawn(async move {
         let (tcp, _) = l.accept().await.unwrap();
         let a = accept(tcp, &ServerOptions::default()).await.unwrap();
@@ -152,6 +153,7 @@ async fn a_frame_sent_now_keeps_order_and_what_the_socket_refuses() {
             assert_eq!(w.buffered_amount(), 0);
         };
         assert!(left > 0 && left <= body(0).len(), "{left} bytes counted");
+        filled_tx.send(()).unwrap();
         // Bytes in flight: the next one is queued whole behind them.
         let frame = ServerFrame::new(OpCode::Text, body(sent).as_bytes()).unwrap();
         sent += 1;
@@ -171,7 +173,7 @@ async fn a_frame_sent_now_keeps_order_and_what_the_socket_refuses() {
         assert!(matches!(next(&mut c.socket).await, Event::Message(Data::Text(t)) if t == want));
     }
     // Read only once the server has filled its socket, up to its "end".
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::timeout(LIMIT, filled).await.unwrap().unwrap();
     let mut got = 0;
     loop {
         match next(&mut c.socket).await {
