@@ -5,10 +5,11 @@
 //! the `select!` has ended, so the futures it waited on are gone while it
 //! queues. Queuing never waits, and is corked: every message already at
 //! hand (echoes of the messages already read, pushes already published) is
-//! queued before one write. The bytes go to the socket at once if it
-//! takes them, else a flush waits alongside the reads, under the write
-//! deadline; a message that would pass the cap on queued bytes cuts the
-//! connection (1008). Shutdown, rare, is boxed. The loops split the
+//! queued before one write; a lone echo is written without the queue. The
+//! bytes go to the socket at once if it takes them, else a flush waits
+//! alongside the reads, under the write deadline; a message that would
+//! pass the cap on queued bytes cuts the connection (1008). Shutdown,
+//! rare, is boxed. The loops split the
 //! connection before their `async move` block, which then holds the two
 //! halves alone (an `async fn` would also keep the connection they came
 //! from).
@@ -118,6 +119,17 @@ fn note_error(event: &Option<Event>, ctx: &Ctx) {
     }
 }
 
+/// Answers one message: queued when `corked` (`Ok(false)`), else sent
+/// now; `Ok(false)`: bytes are left for a flush.
+fn echo(w: &Writer, data: &Data, corked: bool) -> Result<bool, Error> {
+    match (data, corked) {
+        (Data::Text(t), true) => w.queue_text(t).map(|()| false),
+        (Data::Binary(b), true) => w.queue_binary(b).map(|()| false),
+        (Data::Text(t), false) => w.send_text_now(t),
+        (Data::Binary(b), false) => w.send_binary_now(b),
+    }
+}
+
 pub(crate) fn echo_loop<'a>(
     ws: TcpWebSocket,
     ctx: &'a Ctx,
@@ -169,28 +181,23 @@ pub(crate) fn echo_loop<'a>(
             if faulty {
                 Box::pin(faults.before_echo(ctx.epoch)).await;
             }
-            if !limits.admits(w.buffered_amount(), data.as_bytes().len()) {
+            let len = data.as_bytes().len();
+            if !limits.admits(w.buffered_amount(), len) {
                 return cut(&w, &mut pending, ctx, Cut::SendQueueFull);
             }
-            let queued = match data {
-                Data::Text(t) => w.queue_text(&t),
-                Data::Binary(b) => w.queue_binary(&b),
-            };
-            if queued.is_err() {
-                return;
+            // Cork: while the socket already holds another event, this
+            // echo is queued, to go out in one write with the next ones,
+            // up to CORK bytes; the last one is sent now, with those
+            // before it. (Not with faults, which hold each echo on its
+            // own.)
+            if !faulty && w.buffered_amount() + len < CORK {
+                ready = r.next_event().now_or_never();
             }
-            // Cork: every message the socket already holds is answered
-            // before one write, up to CORK bytes. (Not with faults, which
-            // hold each echo on its own.)
-            if !faulty
-                && w.buffered_amount() < CORK
-                && let Some(ev) = r.next_event().now_or_never()
-            {
-                ready = Some(ev);
-                continue;
-            }
-            if !pending.write_now(&w, limits) {
-                return;
+            let corked = ready.is_some();
+            match echo(&w, &data, corked) {
+                Err(_) => return,
+                Ok(false) if !corked && !pending.write_now(&w, limits) => return,
+                Ok(_) => {}
             }
         }
     }

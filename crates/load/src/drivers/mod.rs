@@ -1,6 +1,6 @@
 //! What one connection does, per transport and workload (`ws.rs`:
-//! WebSocket push, echo, throughput and held connections; `http.rs`:
-//! long-poll, short poll and SSE). Every driver runs until the phase's stop
+//! WebSocket push, echo and held connections; `throughput.rs`: WebSocket
+//! throughput; `http.rs`: long-poll, short poll and SSE). Every driver runs until the phase's stop
 //! signal; push drivers return their [`Receipts`].
 
 mod flow;
@@ -9,6 +9,7 @@ mod reconnect;
 mod roundtrip;
 mod script;
 mod stamped;
+mod throughput;
 mod ws;
 
 use std::sync::Arc;
@@ -441,7 +442,7 @@ pub(crate) async fn connection(ctx: Arc<PhaseCtx>, conn: u64) -> ConnOutcome {
             Box::pin(roundtrip::round_trips(&ctx, conn)).await
         }
         (Transport::Websocket, WorkloadKind::Throughput) => {
-            Box::pin(ws::throughput(&ctx, conn)).await
+            Box::pin(throughput::throughput(&ctx, conn)).await
         }
         (Transport::Websocket, WorkloadKind::Connect) => Box::pin(ws::hold(&ctx, conn)).await,
         (Transport::Websocket, WorkloadKind::Flow) => Box::pin(flow::flow(&ctx, conn)).await,

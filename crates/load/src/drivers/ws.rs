@@ -1,14 +1,12 @@
-//! WebSocket drivers: push subscriber, echo (open model), throughput
-//! (closed model) and held connections. Receive times are the socket read
-//! that completed the message ([`TcpWebSocket::last_read_ns`]).
+//! WebSocket drivers: push subscriber, echo (open model) and held
+//! connections. Receive times are the socket read that completed the
+//! message ([`TcpWebSocket::last_read_ns`]).
 
-use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Poll, ready};
 use std::time::Instant;
 
-use futures_util::FutureExt;
 use wsbench_model::PayloadKind;
 use wsbench_model::metric::Metric;
 use wsbench_model::scenario::{Role, Vars};
@@ -16,7 +14,7 @@ use wsbench_protocol::clock::monotonic_ns;
 use wsbench_transport::{Data, Error, Event, Polled, TcpWebSocket, connect};
 
 use super::reconnect::{self, End};
-use super::{ConnOutcome, LEAVE_CODE, PhaseCtx, ended_early, error_kind, script, subscriber_ended};
+use super::{ConnOutcome, LEAVE_CODE, PhaseCtx, ended_early, script, subscriber_ended};
 use crate::receipts::Receipts;
 use crate::recorder::Counts;
 use wsbench_protocol::payload;
@@ -314,107 +312,6 @@ pub(super) async fn next_message(ctx: &PhaseCtx, ws: &mut TcpWebSocket) -> Optio
 }
 
 /// Whether `reply` holds the tag of the message `(seq, …)` in flight.
-fn is_echo_of(kind: PayloadKind, reply: &Data, &(seq, _, _): &(u64, u64, bool)) -> bool {
-    memchr::memmem::find(reply.as_bytes(), &payload::tag(kind, seq)).is_some()
-}
-
-/// Throughput, closed model: `in_flight` messages out at all times; each
-/// echo sends the next. A message counts as sent when it is queued inside
-/// the window, and as delivered when its echo comes back, during the
-/// window or the drain after it.
-pub(super) async fn throughput(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
-    let Some(mut ws) = open(ctx, conn, Role::Echo).await else {
-        return ConnOutcome::default();
-    };
-    let s = &ctx.scenario;
-    // Against another server, echoes are found by their tag (as in echo).
-    let own_echo = s.protocol.profile.wraps_messages();
-    let mut outstanding = VecDeque::with_capacity(s.in_flight as usize);
-    let mut seq = 0u64;
-    let queue = |ws: &TcpWebSocket, seq: u64| {
-        let p = payload::make(s.payload, s.payload_size, seq);
-        match s.payload {
-            PayloadKind::Binary => ws.writer().queue_binary(&p),
-            _ => ws
-                .writer()
-                .queue_text(std::str::from_utf8(&p).unwrap_or_default()),
-        }
-    };
-    'run: loop {
-        // Leaving on the stage schedule: no more sends; the last echoes
-        // are awaited, then the close.
-        let leaving = ctx.left_at(conn).is_some();
-        if leaving && outstanding.is_empty() {
-            leave(ctx, &mut ws, None).await;
-            break;
-        }
-        while !leaving && outstanding.len() < s.in_flight as usize {
-            if queue(&ws, seq).is_err() {
-                // No longer open: the peer's close (or failure) is the
-                // reason, counted like any early end.
-                ended_early(ctx, ws.next_event().now_or_never().flatten());
-                break 'run;
-            }
-            let measured = ctx.rec.measuring();
-            if measured {
-                Counts::add(&ctx.rec.counts.sent, 1);
-            }
-            outstanding.push_back((seq, monotonic_ns(), measured));
-            seq += 1;
-        }
-        if let Err(e) = ws.writer().flush().await {
-            if !ctx.stopped() {
-                ctx.rec.error(error_kind(&e));
-            }
-            break;
-        }
-        let Some(first) = next_message(ctx, &mut ws).await else {
-            break;
-        };
-        // Take every echo already buffered before refilling, so one write
-        // carries many messages, as a pipelining client does.
-        let mut replies = vec![(first, ws.last_read_ns())];
-        while replies.len() < s.in_flight as usize {
-            match ws.next_event().now_or_never() {
-                Some(Some(Event::Message(d))) => replies.push((d, ws.last_read_ns())),
-                Some(Some(Event::Pong(_))) => {}
-                Some(other) => {
-                    ended_early(ctx, other);
-                    break 'run;
-                }
-                None => break,
-            }
-        }
-        for (reply, back_ns) in replies {
-            // Against another server, the echo of any message in flight
-            // (in any order); anything else is its own message.
-            let at = if own_echo {
-                0
-            } else if let Some(i) = outstanding
-                .iter()
-                .position(|o| is_echo_of(s.payload, &reply, o))
-            {
-                i
-            } else {
-                script::other(ctx);
-                continue;
-            };
-            let Some((sent_seq, sent_ns, measured)) = outstanding.remove(at) else {
-                ctx.rec.error("unexpected-message");
-                break 'run;
-            };
-            ctx.received();
-            if measured {
-                echoed(ctx, &reply, sent_seq);
-                let rtt = back_ns.saturating_sub(sent_ns);
-                ctx.rec.record(Metric::ThroughputRtt, rtt, true);
-            }
-        }
-    }
-    ctx.rec.counts.connection_closed();
-    ConnOutcome::default()
-}
-
 /// Connect: open, then hold the connection (answering pings). The engine
 /// aborts these tasks at the end of the phase rather than signalling them,
 /// so a held connection's task is the socket and its read only.

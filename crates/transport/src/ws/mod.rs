@@ -5,6 +5,7 @@ mod event;
 mod read;
 pub(crate) mod server;
 mod write;
+mod writer;
 
 use std::sync::Arc;
 
@@ -17,7 +18,7 @@ use wsbench_protocol::clock::monotonic_ns;
 
 pub use event::{Data, Event};
 pub use read::{PendingWrite, Polled, WsReader};
-pub use write::WsWriter;
+pub use writer::WsWriter;
 
 use crate::config::Config;
 use crate::deflate::{DeflateParams, Deflater, Inflater};

@@ -1,5 +1,8 @@
 //! The write side: frames queue in an outbox (synchronously, as the browser
-//! API's `send` does) and a flush writes them to the socket.
+//! API's `send` does) and a flush writes them to the socket. A message sent
+//! when nothing waits before it skips the queue: it is written to the
+//! socket at once, and only what the socket does not take is left for the
+//! flush.
 //!
 //! `bufferedAmount` counts payload bytes of queued data frames until the
 //! socket has accepted them. Flushing is cancel-safe: progress is recorded
@@ -8,9 +11,8 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -23,18 +25,11 @@ use wsbench_protocol::clock::monotonic_ns;
 use crate::deflate::Deflater;
 use crate::error::Error;
 
+mod sink;
+use sink::{Queued, Sink, write_now};
+
 /// A write buffer grown beyond this is released once it drains.
 const WRITE_RETAIN: usize = 1024;
-
-/// A stretch of queued bytes: its size on the wire, its payload's size on
-/// the wire, and the application bytes it counts towards `bufferedAmount`
-/// (a data frame; or control frames, which count for nothing).
-#[derive(Clone, Copy, Debug)]
-struct Queued {
-    wire: usize,
-    body: usize,
-    app: usize,
-}
 
 /// The connection (state machine, codec, bytes to write) and what the
 /// queued bytes count towards `bufferedAmount`, under one lock: a frame is
@@ -72,44 +67,6 @@ fn send_error(e: SendError) -> Error {
     }
 }
 
-#[derive(Debug)]
-struct Sink<W> {
-    io: W,
-    inflight: Vec<u8>,
-    pos: usize,
-    frames: VecDeque<Queued>,
-    /// Bytes of `frames[0]` already written.
-    head_done: usize,
-    shut: bool,
-}
-
-impl<W> Sink<W> {
-    /// Records `n` more bytes written; returns the application bytes they
-    /// complete: byte for byte for a plain payload, all at once when a
-    /// compressed frame has gone out.
-    fn account(&mut self, mut n: usize) -> usize {
-        let mut app = 0;
-        while n > 0 {
-            let f = *self.frames.front().expect("written bytes belong to frames");
-            let header = f.wire - f.body;
-            let take = n.min(f.wire - self.head_done);
-            let (from, to) = (self.head_done, self.head_done + take);
-            if f.app == f.body {
-                app += to.saturating_sub(from.max(header));
-            } else if to == f.wire {
-                app += f.app;
-            }
-            self.head_done = to;
-            n -= take;
-            if self.head_done == f.wire {
-                self.frames.pop_front();
-                self.head_done = 0;
-            }
-        }
-        app
-    }
-}
-
 /// What the reader and the writer of one connection share.
 #[derive(Debug)]
 pub(crate) struct Shared<W> {
@@ -117,6 +74,9 @@ pub(crate) struct Shared<W> {
     buffered: AtomicUsize,
     sink: tokio::sync::Mutex<Sink<W>>,
 }
+
+/// The sink and the outbox of a direct write, both locked.
+type Direct<'a, W> = (tokio::sync::MutexGuard<'a, Sink<W>>, MutexGuard<'a, Outbox>);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock leaves the outbox consistent (every
@@ -134,14 +94,7 @@ impl<W: AsyncWrite + Unpin> Shared<W> {
                 described: 0,
             }),
             buffered: AtomicUsize::new(0),
-            sink: tokio::sync::Mutex::new(Sink {
-                io,
-                inflight: Vec::new(),
-                pos: 0,
-                frames: VecDeque::new(),
-                head_done: 0,
-                shut: false,
-            }),
+            sink: tokio::sync::Mutex::new(Sink::new(io)),
         }
     }
 
@@ -200,11 +153,7 @@ impl<W: AsyncWrite + Unpin> Shared<W> {
         out.describe_control();
         let wire = out.conn.send_frame(frame).map_err(send_error)?;
         let app = frame.payload().len();
-        out.frames.push_back(Queued {
-            wire,
-            body: app,
-            app,
-        });
+        out.frames.push_back(Queued::plain(wire, app));
         out.described += wire;
         self.buffered.fetch_add(app, Ordering::AcqRel);
         Ok(())
@@ -218,62 +167,104 @@ impl<W: AsyncWrite + Unpin> Shared<W> {
     /// queued and what the socket takes now is written. `Ok(true)`: all of
     /// it is on the socket; `Ok(false)`: bytes are left for a flush.
     pub(crate) fn send_frame_now(&self, frame: &ServerFrame) -> Result<bool, Error> {
-        match self.write_through(frame) {
-            Some(r) => r,
-            None => {
-                self.queue_frame(frame)?;
-                let flush = std::pin::pin!(self.flush());
-                match flush.poll(&mut Context::from_waker(Waker::noop())) {
-                    Poll::Ready(r) => r.map(|()| true).map_err(Error::Io),
-                    Poll::Pending => Ok(false),
-                }
-            }
-        }
-    }
-
-    /// [`Shared::send_frame_now`]'s direct path, `None` when it does not
-    /// apply: the socket is held by a flush or has bytes in flight, frames
-    /// are queued before this one, or the connection compresses. The sink
-    /// is held throughout, so no flush can put bytes on the wire before
-    /// these; a reply queued meanwhile goes out after them.
-    fn write_through(&self, frame: &ServerFrame) -> Option<Result<bool, Error>> {
-        let mut guard = self.sink.try_lock().ok()?;
-        let sink = &mut *guard;
-        if sink.shut || sink.pos != sink.inflight.len() {
-            return None;
-        }
-        {
-            let out = lock(&self.outbox);
-            if out.conn.role() == Role::Client || out.deflater.is_some() || out.conn.pending() > 0 {
-                return None;
-            }
-            if let Err(state) = out.conn.check_send() {
-                return Some(Err(Error::NotOpen(state)));
-            }
-        }
-        let bytes = frame.as_bytes();
-        let mut cx = Context::from_waker(Waker::noop());
-        let n = match Pin::new(&mut sink.io).poll_write(&mut cx, bytes) {
-            Poll::Ready(Ok(n)) => n,
-            Poll::Ready(Err(e)) => return Some(Err(Error::Io(e))),
-            Poll::Pending => 0,
+        let Some(direct) = self.direct(true) else {
+            return self.write_queued(self.queue_frame(frame));
         };
+        let (mut sink, out) = direct?;
+        drop(out);
+        let sink = &mut *sink;
+        let bytes = frame.as_bytes();
+        let n = write_now(&mut sink.io, bytes).map_err(Error::Io)?;
         if n == bytes.len() {
-            return Some(Ok(true));
+            return Ok(true);
         }
-        let app = frame.payload().len();
         sink.inflight.clear();
         sink.inflight.extend_from_slice(&bytes[n..]);
         sink.pos = 0;
-        sink.frames.push_back(Queued {
-            wire: bytes.len(),
-            body: app,
-            app,
-        });
-        self.buffered.fetch_add(app, Ordering::AcqRel);
-        let paid = sink.account(n);
-        self.buffered.fetch_sub(paid, Ordering::AcqRel);
-        Some(Ok(false))
+        let left = sink.left(Queued::plain(bytes.len(), frame.payload().len()), n);
+        self.buffered.fetch_add(left, Ordering::AcqRel);
+        Ok(false)
+    }
+
+    /// Sends a data message (the browser's `send`, written at once):
+    /// framed straight into the write buffer and written when nothing is
+    /// queued or being written before it; what the socket does not take
+    /// then is left for the next flush, counted towards `bufferedAmount`.
+    /// Otherwise it is queued like [`Shared::queue`]'s and what the socket
+    /// takes now is written. `Ok(true)`: all of it is on the socket;
+    /// `Ok(false)`: bytes are left for a flush.
+    pub(crate) fn send_now(&self, opcode: OpCode, payload: &[u8]) -> Result<bool, Error> {
+        let direct = if opcode.is_control() {
+            None
+        } else {
+            self.direct(false)
+        };
+        let Some(direct) = direct else {
+            return self.write_queued(self.queue(opcode, payload));
+        };
+        let (mut sink, mut out) = direct?;
+        let sink = &mut *sink;
+        let wire = out
+            .conn
+            .send(FrameKind::whole(opcode), payload)
+            .map_err(send_error)?;
+        out.conn.take_outgoing(&mut sink.inflight);
+        drop(out);
+        let n = match write_now(&mut sink.io, &sink.inflight) {
+            Ok(n) => n,
+            Err(e) => {
+                // The socket failed: the message is not sent.
+                sink.inflight.clear();
+                return Err(Error::Io(e));
+            }
+        };
+        if n < wire {
+            sink.pos = n;
+            let left = sink.left(Queued::plain(wire, payload.len()), n);
+            self.buffered.fetch_add(left, Ordering::AcqRel);
+            return Ok(false);
+        }
+        sink.inflight.clear();
+        if sink.inflight.capacity() > WRITE_RETAIN {
+            sink.inflight = Vec::new();
+        }
+        Ok(true)
+    }
+
+    /// The sink and the outbox, both locked, when a frame may go straight
+    /// to the socket: no flush holds the socket, no bytes are in flight or
+    /// queued, the connection does not compress, and it is a server's if
+    /// `server_only` (a frame encoded once, unmasked). `None` when the
+    /// direct path does not apply; an error when the connection may not
+    /// send. The sink stays held until the write, so no flush can put
+    /// bytes on the wire before these; a reply queued meanwhile goes out
+    /// after them.
+    fn direct(&self, server_only: bool) -> Option<Result<Direct<'_, W>, Error>> {
+        let sink = self.sink.try_lock().ok()?;
+        if !sink.idle() {
+            return None;
+        }
+        let out = lock(&self.outbox);
+        let role_ok = !server_only || out.conn.role() == Role::Server;
+        if !role_ok || out.deflater.is_some() || out.conn.pending() > 0 {
+            return None;
+        }
+        if let Err(state) = out.conn.check_send() {
+            return Some(Err(Error::NotOpen(state)));
+        }
+        Some(Ok((sink, out)))
+    }
+
+    /// After queuing for a send that could not go straight to the socket:
+    /// what the socket takes now is written (one poll of the flush, the
+    /// no-op waker: the caller's flush waits for the rest).
+    fn write_queued(&self, queued: Result<(), Error>) -> Result<bool, Error> {
+        queued?;
+        let flush = std::pin::pin!(self.flush());
+        match flush.poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(r) => r.map(|()| true).map_err(Error::Io),
+            Poll::Pending => Ok(false),
+        }
     }
 
     /// The application closes: our close frame is queued unless one was.
@@ -370,20 +361,6 @@ impl<W: AsyncWrite + Unpin> Shared<W> {
     }
 }
 
-impl WsWriter<crate::net::NetWriteHalf> {
-    /// Makes dropping this connection reset it, discarding what the
-    /// kernel has not sent (plain TCP; see
-    /// [`crate::net::NetWriteHalf::set_zero_linger`]): for a peer cut for
-    /// not reading, whose unsent bytes would otherwise stay queued in the
-    /// kernel. `false` when it could not be set now.
-    pub fn discard_unsent(&self) -> bool {
-        matches!(
-            self.shared.try_with_io(|io| io.set_zero_linger()),
-            Some(Ok(()))
-        )
-    }
-}
-
 /// A random `u64` from the OS (mask key seed).
 pub(crate) fn random_u64() -> u64 {
     let mut b = [0u8; 8];
@@ -391,108 +368,6 @@ pub(crate) fn random_u64() -> u64 {
     // mask unpredictably.
     getrandom::fill(&mut b).expect("the OS random number generator failed");
     u64::from_le_bytes(b)
-}
-
-/// The sending half of a connection: the browser API's `send`, `close`,
-/// `readyState` and `bufferedAmount`. A clone is another handle on the same
-/// connection (a broadcaster queues through one while the connection's own
-/// task holds the other).
-#[derive(Debug)]
-pub struct WsWriter<W> {
-    shared: Arc<Shared<W>>,
-}
-
-impl<W> Clone for WsWriter<W> {
-    fn clone(&self) -> WsWriter<W> {
-        WsWriter {
-            shared: Arc::clone(&self.shared),
-        }
-    }
-}
-
-impl<W: AsyncWrite + Unpin> WsWriter<W> {
-    pub(crate) fn new(shared: Arc<Shared<W>>) -> WsWriter<W> {
-        WsWriter { shared }
-    }
-
-    /// `readyState`.
-    pub fn ready_state(&self) -> ReadyState {
-        self.shared.ready_state()
-    }
-
-    /// `bufferedAmount`: payload bytes accepted by `send`/`queue` and not
-    /// yet written to the socket.
-    pub fn buffered_amount(&self) -> usize {
-        self.shared.buffered_amount()
-    }
-
-    /// Queues a text message without writing it (the browser's `send`,
-    /// which never blocks); [`WsWriter::flush`] writes the queue.
-    pub fn queue_text(&self, text: &str) -> Result<(), Error> {
-        self.shared.queue(OpCode::Text, text.as_bytes())
-    }
-
-    /// Queues a binary message without writing it.
-    pub fn queue_binary(&self, data: &[u8]) -> Result<(), Error> {
-        self.shared.queue(OpCode::Binary, data)
-    }
-
-    /// Queues a message framed once for many connections (a server's
-    /// broadcast: the same bytes for every client) without writing it; a
-    /// connection with permessage-deflate compresses the payload itself. A
-    /// client connection refuses it ([`Error::Encode`]): a client masks
-    /// each frame with its own key.
-    pub fn queue_frame(&self, frame: &ServerFrame) -> Result<(), Error> {
-        self.shared.queue_frame(frame)
-    }
-
-    /// Sends a message framed once for many connections (see
-    /// [`WsWriter::queue_frame`]) now: straight from `frame` to the socket
-    /// when nothing is queued before it, else queued and written as far
-    /// as the socket takes it. Never waits. `Ok(false)`: bytes are left
-    /// for [`WsWriter::flush`].
-    pub fn send_frame_now(&self, frame: &ServerFrame) -> Result<bool, Error> {
-        self.shared.send_frame_now(frame)
-    }
-
-    /// Writes everything queued to the socket.
-    pub async fn flush(&self) -> Result<(), Error> {
-        Ok(self.shared.flush().await?)
-    }
-
-    /// Sends a text message: queue, then flush.
-    pub async fn send_text(&self, text: &str) -> Result<(), Error> {
-        self.queue_text(text)?;
-        self.flush().await
-    }
-
-    /// Sends a binary message: queue, then flush.
-    pub async fn send_binary(&self, data: &[u8]) -> Result<(), Error> {
-        self.queue_binary(data)?;
-        self.flush().await
-    }
-
-    /// Sends a ping (up to 125 bytes); the answer arrives as
-    /// [`crate::Event::Pong`].
-    pub async fn ping(&self, payload: &[u8]) -> Result<(), Error> {
-        self.shared.queue(OpCode::Ping, payload)?;
-        self.flush().await
-    }
-
-    /// Starts the closing handshake with `code` and `reason` (at most 123
-    /// bytes). Browsers allow only 1000 and 3000–4999 here; this accepts
-    /// every code valid on the wire, since servers and tests need the rest.
-    /// The reader reports the close event when the peer answers, or after
-    /// the close timeout with `was_clean == false`.
-    pub async fn close(&self, code: u16, reason: &str) -> Result<(), Error> {
-        self.shared.close(CloseCode::new(code), reason)?;
-        self.flush().await
-    }
-
-    /// Bytes of heap memory held by the write buffers.
-    pub fn heap_bytes(&self) -> usize {
-        self.shared.heap_bytes()
-    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The write side against a socket that takes a set number of bytes.
 
+use std::pin::Pin;
 use std::time::Duration;
 
 use wsbench_codec::connection::Timeouts;
@@ -12,6 +13,7 @@ use super::*;
 struct Trickle {
     taken: Vec<u8>,
     room: usize,
+    broken: bool,
 }
 
 impl AsyncWrite for Trickle {
@@ -21,6 +23,9 @@ impl AsyncWrite for Trickle {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let s = self.get_mut();
+        if s.broken {
+            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        }
         let n = buf.len().min(s.room);
         if n == 0 {
             return Poll::Pending;
@@ -40,19 +45,20 @@ impl AsyncWrite for Trickle {
 }
 
 fn server(room: usize) -> Shared<Trickle> {
+    open(Role::Server, room)
+}
+
+fn open(role: Role, room: usize) -> Shared<Trickle> {
     let timeouts = Timeouts {
         keepalive: None,
         close: Duration::from_secs(1),
     };
-    let conn = Connection::open(DecoderConfig::new(Role::Server), timeouts, 0, 0);
-    Shared::new(
-        Trickle {
-            taken: Vec::new(),
-            room,
-        },
-        conn,
-        None,
-    )
+    let conn = Connection::open(DecoderConfig::new(role), timeouts, 7, 0);
+    let io = Trickle {
+        room,
+        ..Trickle::default()
+    };
+    Shared::new(io, conn, None)
 }
 
 fn taken(s: &Shared<Trickle>) -> Vec<u8> {
@@ -125,6 +131,103 @@ async fn a_closing_connection_refuses_a_frame() {
     s.close(CloseCode::new(1000), "").unwrap();
     assert!(matches!(
         s.send_frame_now(&text(b"late")),
+        Err(Error::NotOpen(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_message_the_socket_takes_in_part_is_finished_by_the_next_flush() {
+    let s = server(10);
+    assert!(!s.send_now(OpCode::Binary, &[b'a'; 100]).unwrap());
+    let one = ServerFrame::new(OpCode::Binary, &[b'a'; 100]).unwrap();
+    assert_eq!(taken(&s), one.as_bytes()[..10]);
+    assert_eq!(s.buffered_amount(), 92);
+    // Bytes are in flight: the next message queues behind them.
+    assert!(!s.send_now(OpCode::Text, b"two").unwrap());
+    assert_eq!(s.buffered_amount(), 95);
+    room(&s, usize::MAX);
+    s.flush().await.unwrap();
+    let two = text(b"two");
+    assert_eq!(taken(&s), [one.as_bytes(), two.as_bytes()].concat());
+    assert_eq!(s.buffered_amount(), 0);
+    // Nothing queued and room: straight through, nothing counted.
+    assert!(s.send_now(OpCode::Text, b"two").unwrap());
+    assert_eq!(s.buffered_amount(), 0);
+    assert_eq!(
+        taken(&s),
+        [one.as_bytes(), two.as_bytes(), two.as_bytes()].concat()
+    );
+}
+
+#[tokio::test]
+async fn a_message_sent_now_goes_behind_a_reply_the_connection_queued() {
+    let s = server(usize::MAX);
+    // A ping from the client: the connection queues the pong itself.
+    let mut ping = [0x89, 0x82, 0, 0, 0, 0, b'h', b'i'];
+    let used = s.with_connection(|c| c.receive(&mut ping, 0).map(|(n, _)| n));
+    assert_eq!(used.unwrap(), ping.len());
+    assert!(s.with_connection(|c| c.pending()) > 0, "no pong queued");
+    assert!(s.send_now(OpCode::Text, b"after").unwrap());
+    let pong = ServerFrame::new(OpCode::Pong, b"hi").unwrap();
+    assert_eq!(
+        taken(&s),
+        [pong.as_bytes(), text(b"after").as_bytes()].concat()
+    );
+    assert_eq!(s.buffered_amount(), 0);
+}
+
+#[tokio::test]
+async fn a_full_socket_takes_nothing_and_the_whole_message_waits() {
+    let s = server(0);
+    assert!(!s.send_now(OpCode::Text, &[b'a'; 300]).unwrap());
+    assert_eq!(s.buffered_amount(), 300);
+    assert!(taken(&s).is_empty());
+    room(&s, usize::MAX);
+    s.flush().await.unwrap();
+    assert_eq!(taken(&s), text(&[b'a'; 300]).as_bytes());
+    assert_eq!(s.buffered_amount(), 0);
+}
+
+#[tokio::test]
+async fn a_client_message_sent_now_is_masked_and_counted_like_a_queued_one() {
+    let direct = open(Role::Client, 9);
+    let queued = open(Role::Client, 9);
+    assert!(!direct.send_now(OpCode::Text, b"masked!").unwrap());
+    queued.queue(OpCode::Text, b"masked!").unwrap();
+    // 2 header bytes, the 4-byte key, then 3 of 7 payload bytes.
+    assert_eq!(direct.buffered_amount(), 4);
+    room(&direct, usize::MAX);
+    room(&queued, usize::MAX);
+    direct.flush().await.unwrap();
+    queued.flush().await.unwrap();
+    // The same seed, the same key: the same bytes either way.
+    assert_eq!(taken(&direct), taken(&queued));
+    assert_eq!(taken(&direct).len(), 2 + 4 + 7);
+    assert_eq!(taken(&direct)[1], 0x80 | 7);
+    assert_eq!(direct.buffered_amount(), 0);
+}
+
+#[tokio::test]
+async fn a_failed_socket_sends_nothing_and_leaves_nothing_in_flight() {
+    let s = server(usize::MAX);
+    s.sink.try_lock().unwrap().io.broken = true;
+    assert!(matches!(
+        s.send_now(OpCode::Text, b"lost"),
+        Err(Error::Io(_))
+    ));
+    assert_eq!(s.buffered_amount(), 0);
+    s.sink.try_lock().unwrap().io.broken = false;
+    // The failed message left no bytes behind: the next goes out alone.
+    assert!(s.send_now(OpCode::Text, b"next").unwrap());
+    assert_eq!(taken(&s), text(b"next").as_bytes());
+}
+
+#[tokio::test]
+async fn a_closing_connection_refuses_a_message() {
+    let s = server(usize::MAX);
+    s.close(CloseCode::new(1000), "").unwrap();
+    assert!(matches!(
+        s.send_now(OpCode::Text, b"late"),
         Err(Error::NotOpen(_))
     ));
 }
