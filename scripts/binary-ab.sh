@@ -7,6 +7,10 @@
 #   fanout   10,000 subscribers x 10 msg/s and 1,000 x 100 msg/s over
 #            WebSocket, 10 s window each, driven by `wsbench run` of NEW:
 #            the server's CPU µs per delivered message and the push p99;
+#   client   each build as the load generator instead, against uWS
+#            echo_server: `wsbench run`, 100 connections x 1 in flight
+#            (throughput workload), 10 s window: msg/s and the load
+#            generator's CPU µs per echo;
 # each run with the steal of the two CPUs over it (% of their time the
 # hypervisor gave to other guests). Ends with the medians of the runs whose
 # steal stayed under 2 %.
@@ -47,6 +51,24 @@ serve() {
         wait "$pid" 2> /dev/null || true
     done
     echo "binary-ab: $1 serve did not start: $(cat "$tmp/serve.log")" >&2
+    exit 1
+}
+# Starts uWS echo_server pinned to CPU 0 on a free port below the
+# ephemeral range; sets pid and port.
+serve_uws() {
+    for _ in 1 2 3 4 5; do
+        port=$((20000 + RANDOM % 12000))
+        PORT=$port taskset -c 0 "$uws/echo_server" > "$tmp/serve.log" 2>&1 &
+        pid=$!
+        for _ in $(seq 50); do
+            (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null && return 0
+            kill -0 "$pid" 2> /dev/null || break
+            sleep 0.1
+        done
+        kill "$pid" 2> /dev/null || true
+        wait "$pid" 2> /dev/null || true
+    done
+    echo "binary-ab: uWS echo_server did not start: $(cat "$tmp/serve.log")" >&2
     exit 1
 }
 # Stops the server, which must have lived through the run.
@@ -98,13 +120,32 @@ print(f"{sys.argv[3]} {sys.argv[2]} {p['server_cpu_us_per_msg']:.2f} {p['latency
 PY
       done
     done
+    for v in old new; do
+        bin=$old; [[ $v == new ]] && bin=$new
+        serve_uws; sleep 0.3
+        printf 'schema_version = 1\nname = "ab"\n[target]\nurl = "http://127.0.0.1:%s"\n[load]\ntransports = ["websocket"]\nconnections = 100\nramp_rate = 5000\nduration = "10s"\nwarmup = "1s"\n[workload]\nkind = "throughput"\nin_flight = 1\npayload_size = 20\npayload = "binary"\n' $port > "$tmp/s.toml"
+        rm -rf "$tmp/r"
+        taskset -c 1 "$bin" run "$tmp/s.toml" --quiet --no-calibrate --server-pid "$pid" --results "$tmp/r" > /dev/null 2>&1 || true
+        stop "uWS echo_server (client $v)"
+        python3 - "$tmp/r" "$v" <<'PY' | tee -a "$tmp/all"
+import glob, json, sys
+found = glob.glob(sys.argv[1] + "/*/summary.json")
+if not found:
+    sys.exit(f"binary-ab: the client run of {sys.argv[2]} wrote no summary")
+p = json.load(open(found[0]))["phases"][0]
+received = max(p["counters"]["received"], 1)
+print(f"client {sys.argv[2]} {p['msg_rate']:.0f} {p['client_cpu_s'] * 1e6 / received:.2f} "
+      f"{100 * (p['health'].get('steal_share') or 0):.1f}")
+PY
+    done
 done
 python3 - "$tmp/all" <<'PY'
 import statistics, sys
 runs = [l.split() for l in open(sys.argv[1])]
 print("\nmedians of the runs with steal under 2 % (n = runs kept):")
 fanout = ("server µs/msg", "p99 ms")
-for what, cols in (("echo", ("msg/s", "server µs/echo")), ("fanout-10000x10", fanout), ("fanout-1000x100", fanout)):
+for what, cols in (("echo", ("msg/s", "server µs/echo")), ("fanout-10000x10", fanout), ("fanout-1000x100", fanout),
+                   ("client", ("msg/s", "client µs/echo"))):
     for v in ("old", "new"):
         kept = [r for r in runs if r[0] == what and r[1] == v and float(r[4]) < 2.0]
         if not kept:
