@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
+use futures_util::lock::{Mutex as AsyncMutex, MutexGuard as AsyncMutexGuard};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use wsbench_codec::connection::{Connection, Expired, SendError};
 use wsbench_codec::frame::RSV1;
@@ -72,11 +73,13 @@ fn send_error(e: SendError) -> Error {
 pub(crate) struct Shared<W> {
     outbox: Mutex<Outbox>,
     buffered: AtomicUsize,
-    sink: tokio::sync::Mutex<Sink<W>>,
+    /// An async lock (a flush holds it across its writes), taken and
+    /// released with one atomic operation each when free.
+    sink: AsyncMutex<Sink<W>>,
 }
 
 /// The sink and the outbox of a direct write, both locked.
-type Direct<'a, W> = (tokio::sync::MutexGuard<'a, Sink<W>>, MutexGuard<'a, Outbox>);
+type Direct<'a, W> = (AsyncMutexGuard<'a, Sink<W>>, MutexGuard<'a, Outbox>);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock leaves the outbox consistent (every
@@ -94,7 +97,7 @@ impl<W: AsyncWrite + Unpin> Shared<W> {
                 described: 0,
             }),
             buffered: AtomicUsize::new(0),
-            sink: tokio::sync::Mutex::new(Sink::new(io)),
+            sink: AsyncMutex::new(Sink::new(io)),
         }
     }
 
@@ -240,7 +243,7 @@ impl<W: AsyncWrite + Unpin> Shared<W> {
     /// bytes on the wire before these; a reply queued meanwhile goes out
     /// after them.
     fn direct(&self, server_only: bool) -> Option<Result<Direct<'_, W>, Error>> {
-        let sink = self.sink.try_lock().ok()?;
+        let sink = self.sink.try_lock()?;
         if !sink.idle() {
             return None;
         }
@@ -348,13 +351,13 @@ impl<W: AsyncWrite + Unpin> Shared<W> {
 
     /// Runs `f` on the socket's write half, unless a flush holds it now.
     pub(crate) fn try_with_io<T>(&self, f: impl FnOnce(&W) -> T) -> Option<T> {
-        self.sink.try_lock().ok().map(|sink| f(&sink.io))
+        self.sink.try_lock().map(|sink| f(&sink.io))
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
         let out = lock(&self.outbox);
         let mut n = out.conn.heap_bytes() + out.frames.capacity() * size_of::<Queued>();
-        if let Ok(sink) = self.sink.try_lock() {
+        if let Some(sink) = self.sink.try_lock() {
             n += sink.inflight.capacity() + sink.frames.capacity() * size_of::<Queued>();
         }
         n
