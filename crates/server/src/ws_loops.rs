@@ -120,7 +120,7 @@ fn note_error(event: &Option<Event>, ctx: &Ctx) {
 }
 
 /// Answers one message: queued when `corked` (`Ok(false)`), else sent
-/// now; `Ok(false)`: bytes are left for a flush.
+/// now; `Ok(false)`: bytes are left to write.
 fn echo(w: &Writer, data: &Data, corked: bool) -> Result<bool, Error> {
     match (data, corked) {
         (Data::Text(t), true) => w.queue_text(t).map(|()| false),
@@ -185,19 +185,26 @@ pub(crate) fn echo_loop<'a>(
             if !limits.admits(w.buffered_amount(), len) {
                 return cut(&w, &mut pending, ctx, Cut::SendQueueFull);
             }
-            // Cork: while the socket already holds another event, this
-            // echo is queued, to go out in one write with the next ones,
-            // up to CORK bytes; the last one is sent now, with those
-            // before it. (Not with faults, which hold each echo on its
-            // own.)
-            if !faulty && w.buffered_amount() + len < CORK {
-                ready = r.next_event().now_or_never();
-            }
-            let corked = ready.is_some();
-            match echo(&w, &data, corked) {
+            // Cork: while more input is at hand, this echo is queued
+            // before the next event is read (a reply the reader queues
+            // for that input, a pong or a close, goes out after it), to
+            // be written with the next ones, up to CORK bytes. With none,
+            // it is sent now, behind any queued before it. (Not with
+            // faults, which hold each echo on its own.)
+            let more = !faulty && w.buffered_amount() + len < CORK && r.input_ready();
+            match echo(&w, &data, more) {
                 Err(_) => return,
-                Ok(false) if !corked && !pending.write_now(&w, limits) => return,
-                Ok(_) => {}
+                Ok(true) => continue,
+                Ok(false) => {}
+            }
+            if more {
+                ready = r.next_event().now_or_never();
+                if ready.is_some() {
+                    continue;
+                }
+            }
+            if !pending.write_now(&w, limits) {
+                return;
             }
         }
     }

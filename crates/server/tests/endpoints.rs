@@ -360,3 +360,50 @@ async fn push_resumes_after_the_id_in_the_query_and_from_now_past_the_stream() {
         assert_eq!(seq(next(&mut ahead).await), 4, "{ws_impl:?}");
     }
 }
+
+/// A client that speaks raw bytes after the upgrade.
+async fn raw_upgrade(addr: SocketAddr) -> TcpStream {
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(
+        b"GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut b = [0u8; 1];
+        tokio::time::timeout(LIMIT, tcp.read_exact(&mut b))
+            .await
+            .expect("the 101 in time")
+            .unwrap();
+        head.push(b[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"), "{head:?}");
+    tcp
+}
+
+#[tokio::test]
+async fn a_message_read_with_a_bad_frame_is_echoed_before_the_close() {
+    let s = server(ServerConfig::default()).await;
+    let mut tcp = raw_upgrade(s.local_addr()).await;
+    // In one write: "hello" (masked with a zero key), then a frame with
+    // RSV2 set, which fails the connection (1002), as Autobahn case 3.2.
+    let mut bytes = vec![0x81, 0x85, 0, 0, 0, 0];
+    bytes.extend_from_slice(b"hello");
+    bytes.extend_from_slice(&[0xA1, 0x80, 0, 0, 0, 0]);
+    tcp.write_all(&bytes).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(LIMIT, tcp.read_to_end(&mut out))
+        .await
+        .expect("the server closes in time")
+        .unwrap();
+    let echo = [&[0x81, 0x05][..], b"hello"].concat();
+    assert!(out.starts_with(&echo), "the echo first: {out:?}");
+    let close = &out[echo.len()..];
+    assert!(
+        close.len() >= 4 && close[0] == 0x88,
+        "then a close: {out:?}"
+    );
+    assert_eq!(u16::from_be_bytes([close[2], close[3]]), 1002);
+}

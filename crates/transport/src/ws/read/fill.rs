@@ -150,7 +150,7 @@ where
     }
 
     /// Whether the stream has something to read right now.
-    fn readable_now(&self) -> bool {
+    pub(super) fn readable_now(&self) -> bool {
         let mut probe = Context::from_waker(Waker::noop());
         self.io.poll_read_ready(&mut probe).is_ready()
     }

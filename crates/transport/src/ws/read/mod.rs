@@ -186,6 +186,20 @@ where
         self.read_ns
     }
 
+    /// Whether [`Self::next_event`] has something to act on before it
+    /// would wait: bytes read and not decoded yet, a reply to write, an
+    /// event held back, or bytes the socket reports readable. `false`: the
+    /// reader will queue nothing (no pong, no close) before its next read,
+    /// so what the caller writes now goes out ahead of any reply to input
+    /// not yet read.
+    pub fn input_ready(&self) -> bool {
+        self.start < self.end
+            || self.needs_flush
+            || self.pending_close.is_some()
+            || self.done
+            || self.readable_now()
+    }
+
     /// `readyState`.
     pub fn ready_state(&self) -> ReadyState {
         self.shared.ready_state()
