@@ -35,42 +35,34 @@ trap 'rm -rf "$tmp"' EXIT
 tck=$(getconf CLK_TCK)
 steal() { awk '/^cpu[01] /{s+=$9} END{print s}' /proc/stat; }
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
-# Starts binary $1 as the server pinned to CPU 0 on a free port below the
-# ephemeral range (a client's port there could hold it); sets pid and port.
-serve() {
+listening() { grep -q '^listening' "$tmp/serve.log"; }
+accepting() { (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null; }
+# start READY NAME CMD...: runs CMD pinned to CPU 0 on a free port below
+# the ephemeral range (a client's port there could hold it), given to it
+# as PORT and in place of @PORT@ in its arguments, until READY says it is
+# up; sets pid and port.
+start() {
+    local ready=$1 name=$2
+    shift 2
     for _ in 1 2 3 4 5; do
         port=$((20000 + RANDOM % 12000))
-        taskset -c 0 "$1" serve --listen "127.0.0.1:$port" > "$tmp/serve.log" 2>&1 &
+        PORT=$port taskset -c 0 "${@//@PORT@/$port}" > "$tmp/serve.log" 2>&1 &
         pid=$!
         for _ in $(seq 50); do
-            grep -q '^listening' "$tmp/serve.log" && return 0
+            "$ready" && return 0
             kill -0 "$pid" 2> /dev/null || break
             sleep 0.1
         done
         kill "$pid" 2> /dev/null || true
         wait "$pid" 2> /dev/null || true
     done
-    echo "binary-ab: $1 serve did not start: $(cat "$tmp/serve.log")" >&2
+    echo "binary-ab: $name did not start: $(cat "$tmp/serve.log")" >&2
     exit 1
 }
-# Starts uWS echo_server pinned to CPU 0 on a free port below the
-# ephemeral range; sets pid and port.
-serve_uws() {
-    for _ in 1 2 3 4 5; do
-        port=$((20000 + RANDOM % 12000))
-        PORT=$port taskset -c 0 "$uws/echo_server" > "$tmp/serve.log" 2>&1 &
-        pid=$!
-        for _ in $(seq 50); do
-            (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null && return 0
-            kill -0 "$pid" 2> /dev/null || break
-            sleep 0.1
-        done
-        kill "$pid" 2> /dev/null || true
-        wait "$pid" 2> /dev/null || true
-    done
-    echo "binary-ab: uWS echo_server did not start: $(cat "$tmp/serve.log")" >&2
-    exit 1
-}
+# Binary $1 as the server.
+serve() { start listening "$1 serve" "$1" serve --listen "127.0.0.1:@PORT@"; }
+# uWS echo_server, against which each build runs as the load generator.
+serve_uws() { start accepting "uWS echo_server" "$uws/echo_server"; }
 # Stops the server, which must have lived through the run.
 stop() {
     if ! kill "$pid" 2> /dev/null; then
