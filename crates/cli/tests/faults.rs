@@ -1,8 +1,8 @@
 //! The numbers `wsbench run` prints under injected faults, through the
 //! real binary against a real `wsbench serve`: a frozen server, a frozen
-//! load generator, a target that stops delivering, thresholds that could
-//! never be checked, and push accounting that is the same in one process,
-//! in worker processes and in merged shards. Each test would fail if the
+//! load generator, a held echo, a target that stops delivering, thresholds
+//! that could never be checked, and push accounting that is the same in
+//! one process, in worker processes and in merged shards. Each test would fail if the
 //! measurement it names were wrong.
 
 mod common;
@@ -409,4 +409,43 @@ fn a_url_targets_server_cpu_is_read_from_the_process_named() {
     let out = wsbench(&["run", &builtin, "--quiet", "--server-pid", &pid]);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("--server-pid is for URL targets"));
+}
+
+/// The server holds every echo 50 ms: a closed-model round trip, from the
+/// hand-over of a message to the read of its echo, can be no shorter, and
+/// with one message in flight no much longer.
+#[test]
+fn a_held_echo_shows_whole_in_the_throughput_round_trip() {
+    let _one = serial();
+    let dir = temp_dir("faults", "throughput-hold");
+    let target = serve(&["--echo-delay-ms", "50"]);
+    let file = write_scenario(
+        &dir,
+        "throughput",
+        &target.addr,
+        "[target]\nurl = \"ws://TARGET\"\n[load]\ntransports = [\"websocket\"]\nconnections = 2\n\
+         duration = \"1s\"\nwarmup = \"200ms\"\n[workload]\nkind = \"throughput\"\nin_flight = 1\n",
+    );
+    let results = dir.join("results");
+    let out = start_run(&file, &results).wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let p = &summary(&newest_run(&results))["phases"][0];
+    let rtt = &p["latency"]["throughput_rtt"];
+    let (min, p99) = (ms(&rtt["min"]), ms(&rtt["p99"]));
+    // 49.9: the histogram keeps 3 significant digits.
+    assert!(
+        min >= 49.9,
+        "a round trip shorter than the hold: min {min} ms"
+    );
+    assert!(p99 < 150.0, "round trips far beyond the hold: p99 {p99} ms");
+    assert!(
+        p["counters"]["delivered"].as_u64().unwrap() > 0,
+        "{}",
+        p["counters"]
+    );
 }

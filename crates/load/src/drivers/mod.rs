@@ -1,7 +1,8 @@
 //! What one connection does, per transport and workload (`ws.rs`:
 //! WebSocket push, echo and held connections; `throughput.rs`: WebSocket
-//! throughput; `http.rs`: long-poll, short poll and SSE). Every driver runs until the phase's stop
-//! signal; push drivers return their [`Receipts`].
+//! throughput; `http.rs`: long-poll, short poll and SSE). Every driver
+//! runs until the phase's stop signal; push drivers return their
+//! [`Receipts`].
 
 mod flow;
 mod http;
