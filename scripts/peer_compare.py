@@ -92,21 +92,33 @@ def wsbench_serve(stack):
 def run_scenario(tmp, port, pid, body):
     """`wsbench run` pinned to CLIENT_CPU against the server on `port`; the
     phase summary."""
+    return finish_scenario(*start_scenario(tmp, port, pid, body))
+
+
+def start_scenario(tmp, port, pid, body):
+    """Starts `wsbench run` of `body` pinned to CLIENT_CPU against the
+    server on `port` (`pid`: its process, whose CPU time the run reads);
+    the client process and its results folder."""
     file = Path(tmp) / f"s{port}.toml"
     file.write_text(
         'schema_version = 1\nname = "peer-compare"\n'
         f'[target]\nurl = "http://127.0.0.1:{port}"\n{body}'
     )
     results = Path(tmp) / f"r{port}"
-    subprocess.run(
+    proc = subprocess.Popen(
         ["taskset", "-c", CLIENT_CPU, WSBENCH, "run", str(file), "--quiet",
          "--no-calibrate", "--server-pid", str(pid), "--results", str(results)],
         stdout=subprocess.DEVNULL,
-        check=False,
     )
+    return proc, results
+
+
+def finish_scenario(proc, results):
+    """Waits for the run of `start_scenario`; its phase summary."""
+    proc.wait()
     found = sorted(results.glob("*/summary.json"))
     if not found:
-        raise RuntimeError(f"wsbench run wrote no summary for {file}")
+        raise RuntimeError(f"wsbench run wrote no summary in {results}")
     return json.loads(found[-1].read_text())["phases"][0]
 
 
