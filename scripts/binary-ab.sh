@@ -11,6 +11,9 @@
 #            echo_server: `wsbench run`, 100 connections x 1 in flight
 #            (throughput workload), 10 s window: msg/s and the load
 #            generator's CPU µs per echo;
+#   poll-client  each build as the load generator over long-poll against
+#            NEW's server, 1,000 subscribers x 100 msg/s, 10 s window:
+#            msg/s, the load generator's CPU µs per message, push p50;
 # each run with the steal of the two CPUs over it (% of their time the
 # hypervisor gave to other guests). Ends with the medians of the runs whose
 # steal stayed under 2 %.
@@ -71,6 +74,27 @@ stop() {
     fi
     wait "$pid" 2> /dev/null || true
 }
+# client_run ROW V BIN SERVER: BIN as the load generator of $tmp/s.toml
+# against SERVER on $port, which is stopped after; records the rate, the
+# load generator's CPU µs per message and the push p50 (ms; 0 without
+# push).
+client_run() {
+    rm -rf "$tmp/r"
+    taskset -c 1 "$3" run "$tmp/s.toml" --quiet --no-calibrate --server-pid "$pid" --results "$tmp/r" > /dev/null 2>&1 || true
+    stop "$4 (client $2)"
+    python3 - "$tmp/r" "$1" "$2" <<'PY' | tee -a "$tmp/all"
+import glob, json, sys
+row, v = sys.argv[2], sys.argv[3]
+found = glob.glob(sys.argv[1] + "/*/summary.json")
+if not found:
+    sys.exit(f"binary-ab: the {row} run of {v} wrote no summary")
+p = json.load(open(found[0]))["phases"][0]
+received = max(p["counters"]["received"], 1)
+push = p["latency"].get("push_latency")
+print(f"{row} {v} {p['msg_rate']:.0f} {p['client_cpu_s'] * 1e6 / received:.2f} "
+      f"{100 * (p['health'].get('steal_share') or 0):.1f} {push['p50'] / 1e6 if push else 0:.2f}")
+PY
+}
 for _ in $(seq "$rounds"); do
     for v in old new; do
         bin=$old; [[ $v == new ]] && bin=$new
@@ -116,19 +140,13 @@ PY
         bin=$old; [[ $v == new ]] && bin=$new
         serve_uws; sleep 0.3
         printf 'schema_version = 1\nname = "ab"\n[target]\nurl = "http://127.0.0.1:%s"\n[load]\ntransports = ["websocket"]\nconnections = 100\nramp_rate = 5000\nduration = "10s"\nwarmup = "1s"\n[workload]\nkind = "throughput"\nin_flight = 1\npayload_size = 20\npayload = "binary"\n' $port > "$tmp/s.toml"
-        rm -rf "$tmp/r"
-        taskset -c 1 "$bin" run "$tmp/s.toml" --quiet --no-calibrate --server-pid "$pid" --results "$tmp/r" > /dev/null 2>&1 || true
-        stop "uWS echo_server (client $v)"
-        python3 - "$tmp/r" "$v" <<'PY' | tee -a "$tmp/all"
-import glob, json, sys
-found = glob.glob(sys.argv[1] + "/*/summary.json")
-if not found:
-    sys.exit(f"binary-ab: the client run of {sys.argv[2]} wrote no summary")
-p = json.load(open(found[0]))["phases"][0]
-received = max(p["counters"]["received"], 1)
-print(f"client {sys.argv[2]} {p['msg_rate']:.0f} {p['client_cpu_s'] * 1e6 / received:.2f} "
-      f"{100 * (p['health'].get('steal_share') or 0):.1f}")
-PY
+        client_run client "$v" "$bin" "uWS echo_server"
+    done
+    for v in old new; do
+        bin=$old; [[ $v == new ]] && bin=$new
+        serve "$new"; sleep 0.3
+        printf 'schema_version = 1\nname = "ab"\n[target]\nurl = "http://127.0.0.1:%s"\n[load]\ntransports = ["long-poll"]\nconnections = 1000\nramp_rate = 5000\nduration = "10s"\nwarmup = "3s"\n[workload]\nkind = "push"\nrate = 100\npayload_size = 20\n' $port > "$tmp/s.toml"
+        client_run poll-client "$v" "$bin" "wsbench serve"
     done
 done
 python3 - "$tmp/all" <<'PY'
@@ -137,14 +155,16 @@ runs = [l.split() for l in open(sys.argv[1])]
 print("\nmedians of the runs with steal under 2 % (n = runs kept):")
 fanout = ("server µs/msg", "p99 ms")
 for what, cols in (("echo", ("msg/s", "server µs/echo")), ("fanout-10000x10", fanout), ("fanout-1000x100", fanout),
-                   ("client", ("msg/s", "client µs/echo"))):
+                   ("client", ("msg/s", "client µs/echo")), ("poll-client", ("msg/s", "client µs/msg", "p50 ms"))):
     for v in ("old", "new"):
         kept = [r for r in runs if r[0] == what and r[1] == v and float(r[4]) < 2.0]
         if not kept:
             print(f"{what} {v}: no quiet run")
             continue
-        cells = [f"{c} {statistics.median(float(r[2 + i]) for r in kept):.2f} "
-                 f"({min(float(r[2 + i]) for r in kept):.2f}-{max(float(r[2 + i]) for r in kept):.2f})"
-                 for i, c in enumerate(cols)]
+        # Columns 2 and 3, the steal in 4, any further ones from 5.
+        at = [2, 3, 5, 6][:len(cols)]
+        cells = [f"{c} {statistics.median(float(r[i]) for r in kept):.2f} "
+                 f"({min(float(r[i]) for r in kept):.2f}-{max(float(r[i]) for r in kept):.2f})"
+                 for c, i in zip(cols, at)]
         print(f"{what} {v} (n={len(kept)}): " + ", ".join(cells))
 PY

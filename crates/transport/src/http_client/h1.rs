@@ -1,0 +1,388 @@
+//! One HTTP/1.1 client connection for polling and publishing: one request
+//! at a time on a kept-alive socket, driven by the caller's own task (no
+//! connection task, no channels between the two). Response heads are
+//! parsed with httparse; bodies are framed by Content-Length, the chunked
+//! transfer coding or the end of the connection (RFC 9112 §6.3).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::{Buf, Bytes, BytesMut};
+use futures_util::FutureExt;
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::{OpenTimes, dial, http_error};
+use crate::config::ClientOptions;
+use crate::dial::Target;
+use crate::error::Error;
+use crate::net::NetStream;
+
+/// The most a response head may take.
+const MAX_HEAD: usize = 64 * 1024;
+/// The most header fields a response may have.
+const MAX_HEADERS: usize = 64;
+/// The most a response body may take.
+const MAX_BODY: usize = 64 * 1024 * 1024;
+
+/// A response: status, header fields and the whole body.
+#[derive(Debug)]
+pub(super) struct Response {
+    pub(super) status: u16,
+    pub(super) headers: HeaderMap,
+    pub(super) body: Bytes,
+}
+
+/// Why an exchange failed, and whether the request may be sent again on a
+/// new connection.
+#[derive(Debug)]
+pub(super) struct Failure {
+    pub(super) error: Error,
+    /// Nothing of an answer arrived and the server cannot have acted on
+    /// the request: its connection had closed before it (a kept-alive
+    /// connection the server let go), or the request is a GET.
+    pub(super) retry: bool,
+}
+
+/// A kept-alive connection.
+#[derive(Debug)]
+pub(super) struct H1 {
+    stream: NetStream,
+    buf: BytesMut,
+    read_ns: Arc<AtomicU64>,
+    /// Whether a request has been answered on it.
+    used: bool,
+}
+
+impl H1 {
+    /// Opens a connection to `target` (TCP, then TLS when asked), within
+    /// the options' handshake timeout.
+    pub(super) async fn open(
+        target: &Target,
+        options: &ClientOptions,
+    ) -> Result<(H1, OpenTimes), Error> {
+        let read_ns = Arc::new(AtomicU64::new(0));
+        let (stream, times) = dial(target, options, Arc::clone(&read_ns)).await?;
+        let h1 = H1 {
+            stream,
+            buf: BytesMut::with_capacity(4096),
+            read_ns,
+            used: false,
+        };
+        Ok((h1, times))
+    }
+
+    /// CLOCK_MONOTONIC ns right after the latest socket read that returned
+    /// bytes (below TLS).
+    pub(super) fn last_read_ns(&self) -> u64 {
+        self.read_ns.load(Ordering::Relaxed)
+    }
+
+    /// Whether a kept-alive connection is still open as far as can be seen
+    /// without waiting: the server has not closed it, and sent nothing
+    /// unasked.
+    pub(super) fn idle_and_open(&mut self) -> bool {
+        if !self.buf.is_empty() {
+            return false;
+        }
+        self.buf.reserve(4096);
+        // Any outcome but "nothing yet" (closed, failed, or bytes no
+        // request asked for) ends it.
+        self.stream.read_buf(&mut self.buf).now_or_never().is_none()
+    }
+
+    /// Sends `request` (head and body, as [`encode`] wrote it) and reads
+    /// the whole answer. `Ok` with the answer and whether the connection
+    /// may carry another request.
+    pub(super) async fn exchange(
+        &mut self,
+        request: &[u8],
+        method: &Method,
+    ) -> Result<(Response, bool), Failure> {
+        let idempotent = *method == Method::GET || *method == Method::HEAD;
+        if let Err(e) = self.stream.write_all(request).await {
+            // A kept-alive connection the server closed fails here; a
+            // new one gets the request then.
+            return Err(Failure {
+                error: e.into(),
+                retry: self.used,
+            });
+        }
+        if let Err(e) = self.stream.flush().await {
+            return Err(Failure {
+                error: e.into(),
+                retry: self.used,
+            });
+        }
+        match self.read_response(method).await {
+            Ok(r) => {
+                self.used = true;
+                Ok(r)
+            }
+            Err((error, answered)) => Err(Failure {
+                error,
+                retry: self.used && !answered && idempotent,
+            }),
+        }
+    }
+
+    /// Reads more bytes into the buffer; false at the end of the stream.
+    async fn fill(&mut self) -> Result<bool, Error> {
+        if self.buf.capacity() - self.buf.len() < 1024 {
+            self.buf.reserve(4096);
+        }
+        Ok(self.stream.read_buf(&mut self.buf).await? > 0)
+    }
+
+    /// The answer, or an error and whether any of the answer had arrived.
+    async fn read_response(&mut self, method: &Method) -> Result<(Response, bool), (Error, bool)> {
+        let (head, len) = loop {
+            match parse_head(&self.buf).map_err(|e| (e, true))? {
+                Some((head, len)) if head.status / 100 == 1 && head.status != 101 => {
+                    // An interim answer (100 Continue): the final one follows.
+                    self.buf.advance(len);
+                }
+                Some(done) => break done,
+                None if self.buf.len() > MAX_HEAD => {
+                    return Err((http_error("response head over 64 KiB"), true));
+                }
+                None => {
+                    let had = !self.buf.is_empty();
+                    if !self.fill().await.map_err(|e| (e, had))? {
+                        return Err((http_error("connection closed before the answer"), had));
+                    }
+                }
+            }
+        };
+        self.buf.advance(len);
+        let framing = framing(&head, method).map_err(|e| (e, true))?;
+        let body = self.read_body(framing).await.map_err(|e| (e, true))?;
+        let reuse = head.keep_alive && !matches!(framing, Framing::UntilClose);
+        let response = Response {
+            status: head.status,
+            headers: head.headers,
+            body,
+        };
+        Ok((response, reuse))
+    }
+
+    async fn read_body(&mut self, framing: Framing) -> Result<Bytes, Error> {
+        match framing {
+            Framing::Length(n) => {
+                if n > MAX_BODY {
+                    return Err(http_error("response body over 64 MiB"));
+                }
+                while self.buf.len() < n {
+                    if !self.fill().await? {
+                        return Err(http_error("connection closed inside the body"));
+                    }
+                }
+                Ok(self.buf.split_to(n).freeze())
+            }
+            Framing::UntilClose => {
+                while self.fill().await? {
+                    if self.buf.len() > MAX_BODY {
+                        return Err(http_error("response body over 64 MiB"));
+                    }
+                }
+                Ok(self.buf.split().freeze())
+            }
+            Framing::Chunked => self.read_chunked().await,
+        }
+    }
+
+    async fn read_chunked(&mut self) -> Result<Bytes, Error> {
+        let mut body = BytesMut::new();
+        loop {
+            let (len, size) = match httparse::parse_chunk_size(&self.buf) {
+                Ok(httparse::Status::Complete(c)) => c,
+                Ok(httparse::Status::Partial) if self.buf.len() < 1024 => {
+                    self.fill_or_fail().await?;
+                    continue;
+                }
+                _ => return Err(http_error("bad chunk size line")),
+            };
+            let size = usize::try_from(size)
+                .ok()
+                .filter(|s| body.len() + s <= MAX_BODY)
+                .ok_or_else(|| http_error("response body over 64 MiB"))?;
+            if size == 0 {
+                self.buf.advance(len);
+                return self.skip_trailers().await.map(|()| body.freeze());
+            }
+            while self.buf.len() < len + size + 2 {
+                self.fill_or_fail().await?;
+            }
+            if &self.buf[len + size..len + size + 2] != b"\r\n" {
+                return Err(http_error("chunk data not followed by CRLF"));
+            }
+            body.extend_from_slice(&self.buf[len..len + size]);
+            self.buf.advance(len + size + 2);
+        }
+    }
+
+    /// Reads past the trailer section and the empty line ending it.
+    async fn skip_trailers(&mut self) -> Result<(), Error> {
+        loop {
+            match memchr::memmem::find(&self.buf, b"\r\n") {
+                Some(0) => {
+                    self.buf.advance(2);
+                    return Ok(());
+                }
+                Some(i) => self.buf.advance(i + 2),
+                None if self.buf.len() > MAX_HEAD => {
+                    return Err(http_error("trailers over 64 KiB"));
+                }
+                None => self.fill_or_fail().await?,
+            }
+        }
+    }
+
+    async fn fill_or_fail(&mut self) -> Result<(), Error> {
+        if self.fill().await? {
+            Ok(())
+        } else {
+            Err(http_error("connection closed inside the body"))
+        }
+    }
+}
+
+/// A response head: status, fields, and whether the server keeps the
+/// connection.
+#[derive(Debug)]
+struct Head {
+    status: u16,
+    headers: HeaderMap,
+    keep_alive: bool,
+}
+
+/// The head at the start of `buf` and its length, `None` while incomplete.
+fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, Error> {
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut fields);
+    let len = match response.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(http_error(format!("bad response head: {e}"))),
+    };
+    let mut headers = HeaderMap::with_capacity(response.headers.len());
+    for f in response.headers.iter() {
+        let name = HeaderName::from_bytes(f.name.as_bytes()).map_err(http_error)?;
+        let value = HeaderValue::from_bytes(f.value).map_err(http_error)?;
+        headers.append(name, value);
+    }
+    let close = has_token(&headers, "connection", "close");
+    let keep_alive = match response.version {
+        Some(1) => !close,
+        _ => !close && has_token(&headers, "connection", "keep-alive"),
+    };
+    let status = response.code.unwrap_or(0);
+    let head = Head {
+        status,
+        headers,
+        keep_alive,
+    };
+    Ok(Some((head, len)))
+}
+
+/// How a response's body ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Framing {
+    Length(usize),
+    Chunked,
+    UntilClose,
+}
+
+fn framing(head: &Head, method: &Method) -> Result<Framing, Error> {
+    if *method == Method::HEAD || head.status == 204 || head.status == 304 {
+        return Ok(Framing::Length(0));
+    }
+    if head.headers.contains_key("transfer-encoding") {
+        let chunked = last_token(&head.headers, "transfer-encoding")
+            .is_some_and(|t| t.eq_ignore_ascii_case("chunked"));
+        return Ok(if chunked {
+            Framing::Chunked
+        } else {
+            Framing::UntilClose
+        });
+    }
+    let mut lengths = head.headers.get_all("content-length").iter();
+    match lengths.next() {
+        None => Ok(Framing::UntilClose),
+        Some(first) => {
+            let n = first
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .ok_or_else(|| http_error("bad content-length"))?;
+            if lengths.any(|v| v != first) {
+                return Err(http_error("conflicting content-length fields"));
+            }
+            Ok(Framing::Length(n))
+        }
+    }
+}
+
+fn tokens<'a>(headers: &'a HeaderMap, name: &str) -> impl Iterator<Item = &'a str> {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+}
+
+fn has_token(headers: &HeaderMap, name: &str, token: &str) -> bool {
+    tokens(headers, name).any(|t| t.eq_ignore_ascii_case(token))
+}
+
+fn last_token<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    tokens(headers, name).filter(|t| !t.is_empty()).last()
+}
+
+/// Writes a request into `out`: the request line, `host`, the fields in
+/// `headers`, a content-length when there is a body (or the method sends
+/// one), the empty line and the body.
+pub(super) fn encode(
+    out: &mut Vec<u8>,
+    method: &Method,
+    path: &str,
+    host: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), Error> {
+    // The request target as a URI's path and query: no spaces, no line
+    // breaks.
+    let target = http::uri::PathAndQuery::try_from(path).map_err(http_error)?;
+    // A host field in `headers` stands in for the target's.
+    let host = match headers.get(http::header::HOST) {
+        Some(h) => h.clone(),
+        None => HeaderValue::try_from(host).map_err(http_error)?,
+    };
+    out.clear();
+    out.extend_from_slice(method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(target.as_str().as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
+    out.extend_from_slice(host.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in headers {
+        if name == http::header::HOST || name == http::header::CONTENT_LENGTH {
+            continue;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    let sends_body = matches!(*method, Method::POST | Method::PUT | Method::PATCH);
+    if !body.is_empty() || sends_body {
+        out.extend_from_slice(format!("content-length: {}\r\n", body.len()).as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,217 @@
+//! The polling and publishing client: one kept-alive connection, each
+//! request written and its answer read by the caller's task ([`H1`]).
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+
+use super::h1::{self, H1};
+use super::{HttpStats, OpenTimes, Reply, http_error};
+use crate::config::ClientOptions;
+use crate::dial::{Target, parse_target};
+use crate::error::Error;
+
+/// An HTTP/1.1 client for the poll endpoint (`GET /poll?cursor=N`, with
+/// `&wait=0` for short polling), and for publishing. It keeps one
+/// connection alive and opens a new one when the server closes it between
+/// requests. Each request is written and its answer read by the caller's
+/// task (`h1.rs`); a request cancelled half-way takes its connection down.
+#[derive(Debug)]
+pub struct PollClient {
+    target: Target,
+    options: ClientOptions,
+    /// The options' header fields, sent with every request.
+    headers: HeaderMap,
+    conn: Option<H1>,
+    /// The request being sent, reused.
+    out: Vec<u8>,
+    stats: HttpStats,
+    open_times: OpenTimes,
+    read_ns: u64,
+}
+
+impl PollClient {
+    /// Connects to the poll endpoint `url` (`http://` or `https://`; the
+    /// path defaults to `/poll`).
+    pub async fn connect(url: &str, options: &ClientOptions) -> Result<PollClient, Error> {
+        let mut target = parse_target(url, true)?;
+        if target.path == "/" {
+            "/poll".clone_into(&mut target.path);
+        }
+        let mut client = PollClient {
+            target,
+            options: options.clone(),
+            headers: option_headers(options)?,
+            conn: None,
+            out: Vec::new(),
+            stats: HttpStats::default(),
+            open_times: OpenTimes::default(),
+            read_ns: 0,
+        };
+        client.conn = Some(client.open().await?);
+        Ok(client)
+    }
+
+    /// Shuts the connection at once (a request in flight gets no
+    /// answer); the next request opens a new one.
+    pub fn disconnect(&mut self) {
+        self.conn = None;
+    }
+
+    async fn open(&mut self) -> Result<H1, Error> {
+        let (conn, times) = H1::open(&self.target, &self.options).await?;
+        self.stats.connections += 1;
+        self.open_times = times;
+        Ok(conn)
+    }
+
+    /// The request target polled (path and query).
+    pub fn path(&self) -> &str {
+        &self.target.path
+    }
+
+    /// Requests answered and connections opened so far.
+    pub fn stats(&self) -> HttpStats {
+        self.stats
+    }
+
+    /// How long the last connection took to open: TCP, then TLS.
+    pub fn open_times(&self) -> OpenTimes {
+        self.open_times
+    }
+
+    /// CLOCK_MONOTONIC ns right after the socket read that completed the
+    /// last response returned (before it was parsed).
+    pub fn last_read_ns(&self) -> u64 {
+        self.read_ns
+    }
+
+    /// One poll: the messages after `cursor` (`None`: from now on). A long
+    /// poll (`wait`) is held by the server until there is data or its
+    /// timeout passes; a short poll answers at once. Returns the response
+    /// body, to parse with `wsbench_protocol::push::PollBatch::parse`.
+    pub async fn poll(&mut self, cursor: Option<u64>, wait: bool) -> Result<Bytes, Error> {
+        let sep = if self.target.path.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        let mut uri = self.target.path.clone();
+        if let Some(c) = cursor {
+            uri.push(sep);
+            uri.push_str(&format!("cursor={c}"));
+        }
+        if !wait {
+            uri.push(if cursor.is_some() { '&' } else { sep });
+            uri.push_str("wait=0");
+        }
+        self.get(&uri).await
+    }
+
+    /// `GET path` on the kept-alive connection; the body of a 200 response.
+    pub async fn get(&mut self, path: &str) -> Result<Bytes, Error> {
+        self.request(Method::GET, path, Bytes::new(), &[]).await
+    }
+
+    /// `POST path` with `body` (e.g. `/publish`); the body of a 2xx
+    /// response.
+    pub async fn post(&mut self, path: &str, body: Bytes) -> Result<Bytes, Error> {
+        self.request(Method::POST, path, body, &[]).await
+    }
+
+    /// `method path` with `body` and extra header fields (a publish:
+    /// POST, PUT or PATCH); the body of a 2xx response.
+    pub async fn send_with(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Bytes,
+        headers: &[(http::HeaderName, http::HeaderValue)],
+    ) -> Result<Bytes, Error> {
+        self.request(method, path, body, headers).await
+    }
+
+    async fn request(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Bytes,
+        headers: &[(http::HeaderName, http::HeaderValue)],
+    ) -> Result<Bytes, Error> {
+        let get = method == Method::GET;
+        let reply = self.exchange(method, path, body, headers).await?;
+        // A GET wants its 200; a publish is done on any 2xx (publishers
+        // answer 201 Created or 202 Accepted, as Nchan does).
+        let done = reply.status == 200 || (!get && (200..300).contains(&reply.status));
+        if !done {
+            return Err(Error::HttpStatus(reply.status));
+        }
+        Ok(reply.body)
+    }
+
+    /// One request on the kept-alive connection, whatever the status of
+    /// its answer (a server's "nothing new" is not an error here). The
+    /// extra `headers` replace the options' fields of the same name.
+    pub async fn exchange(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Bytes,
+        headers: &[(http::HeaderName, http::HeaderValue)],
+    ) -> Result<Reply, Error> {
+        let authority = self.target.authority.as_str();
+        if headers.is_empty() {
+            h1::encode(
+                &mut self.out,
+                &method,
+                path,
+                authority,
+                &self.headers,
+                &body,
+            )?;
+        } else {
+            let mut all = self.headers.clone();
+            for (name, value) in headers {
+                all.insert(name.clone(), value.clone());
+            }
+            h1::encode(&mut self.out, &method, path, authority, &all, &body)?;
+        }
+        let mut retried = false;
+        loop {
+            // Taken for the exchange: dropped with it if it is cancelled.
+            let reusable = self.conn.as_mut().is_some_and(H1::idle_and_open);
+            let mut conn = match self.conn.take() {
+                Some(c) if reusable => c,
+                _ => self.open().await?,
+            };
+            match conn.exchange(&self.out, &method).await {
+                Ok((response, reuse)) => {
+                    self.stats.requests += 1;
+                    self.read_ns = conn.last_read_ns();
+                    if reuse {
+                        self.conn = Some(conn);
+                    }
+                    return Ok(Reply {
+                        status: response.status,
+                        headers: response.headers,
+                        body: response.body,
+                    });
+                }
+                // A kept-alive connection the server had closed: the
+                // request once more on a new one.
+                Err(f) if f.retry && !retried => retried = true,
+                Err(f) => return Err(f.error),
+            }
+        }
+    }
+}
+
+/// The options' extra header fields, checked once.
+fn option_headers(options: &ClientOptions) -> Result<HeaderMap, Error> {
+    let mut map = HeaderMap::new();
+    for (name, value) in &options.headers {
+        let name = HeaderName::try_from(name.as_str()).map_err(http_error)?;
+        let value = HeaderValue::try_from(value.as_str()).map_err(http_error)?;
+        map.append(name, value);
+    }
+    Ok(map)
+}
