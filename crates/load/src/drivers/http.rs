@@ -39,7 +39,7 @@ pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
     };
     let times = client.open_times();
     let mut receipts = Receipts::default();
-    let mut cursor = match Box::pin(client.poll(None, false)).await {
+    let mut cursor = match client.poll(None, false).await {
         Ok(body) => match PollBatch::parse(&body) {
             Ok(b) => b.cursor,
             Err(_) => {
@@ -66,9 +66,10 @@ pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
             }
         }
         let result = tokio::select! {
-            // Boxed for the same reason as the handshake (hyper's request
-            // state is large).
-            r = Box::pin(client.poll(Some(cursor), wait)) => r,
+            // In this order, without drawing a random one per poll: the
+            // answer first, then the end, then a drop storm.
+            biased;
+            r = client.poll(Some(cursor), wait) => r,
             () = ctx.wait_end(conn) => break,
             at = ctx.dropped(conn, since) => {
                 since = at;
@@ -180,7 +181,8 @@ async fn poll_dialect(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
         };
         let target = state.path(dialect, &path);
         let result = tokio::select! {
-            r = Box::pin(client.exchange(Method::GET, &target, Bytes::new(), &headers)) => r,
+            biased;
+            r = client.exchange(Method::GET, &target, Bytes::new(), &headers) => r,
             () = ctx.wait_end(conn) => break,
             at = ctx.dropped(conn, since) => {
                 since = at;
