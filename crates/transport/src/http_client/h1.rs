@@ -109,9 +109,10 @@ impl H1 {
             });
         }
         if let Err(e) = self.stream.flush().await {
+            // Under TLS the whole request may have left before this.
             return Err(Failure {
                 error: e.into(),
-                retry: self.used,
+                retry: self.used && idempotent,
             });
         }
         match self.read_response(method).await {

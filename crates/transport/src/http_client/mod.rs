@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{ACCEPT, HOST};
-use http::{HeaderName, HeaderValue, Method, Request, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
@@ -165,12 +165,21 @@ fn build_request(
         builder = builder.header("last-event-id", id);
     }
     let mut request = builder.body(Full::new(body)).map_err(http_error)?;
+    for (name, value) in &option_headers(options)? {
+        request.headers_mut().append(name, value.clone());
+    }
+    Ok(request)
+}
+
+/// The options' extra header fields, checked.
+pub(super) fn option_headers(options: &ClientOptions) -> Result<HeaderMap, Error> {
+    let mut map = HeaderMap::new();
     for (name, value) in &options.headers {
         let name = HeaderName::try_from(name.as_str()).map_err(http_error)?;
         let value = HeaderValue::try_from(value.as_str()).map_err(http_error)?;
-        request.headers_mut().append(name, value);
+        map.append(name, value);
     }
-    Ok(request)
+    Ok(map)
 }
 
 /// A Server-Sent Events client (`GET /events`).

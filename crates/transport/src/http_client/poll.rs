@@ -2,10 +2,10 @@
 //! request written and its answer read by the caller's task ([`H1`]).
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use http::{HeaderMap, Method};
 
 use super::h1::{self, H1};
-use super::{HttpStats, OpenTimes, Reply, http_error};
+use super::{HttpStats, OpenTimes, Reply, option_headers};
 use crate::config::ClientOptions;
 use crate::dial::{Target, parse_target};
 use crate::error::Error;
@@ -203,15 +203,4 @@ impl PollClient {
             }
         }
     }
-}
-
-/// The options' extra header fields, checked once.
-fn option_headers(options: &ClientOptions) -> Result<HeaderMap, Error> {
-    let mut map = HeaderMap::new();
-    for (name, value) in &options.headers {
-        let name = HeaderName::try_from(name.as_str()).map_err(http_error)?;
-        let value = HeaderValue::try_from(value.as_str()).map_err(http_error)?;
-        map.append(name, value);
-    }
-    Ok(map)
 }
