@@ -90,8 +90,12 @@ def report(data, summary, side):
         if re.search(r"\] (__x64_sys_\w+|vfs_writev|tcp_sendmsg|tcp_recvmsg|net_rx_action|tcp_ack|__tcp_transmit_skb)$", name) \
                 and p >= 0.5:
             print(f"  {p:5.1f} %  {name}")
+    frames = shares(perf_report(data, "--no-children", "--sort", "sym"), 1)
     print("\ntop frames (self):")
-    for p, name in shares(perf_report(data, "--no-children", "--sort", "sym"), 1)[:25]:
+    for p, name in frames[:20]:
+        print(f"  {p:5.1f} %  {name}")
+    print("\ntop user-space frames (self):")
+    for p, name in [f for f in frames if f[1].startswith("[.]")][:15]:
         print(f"  {p:5.1f} %  {name}")
 
 

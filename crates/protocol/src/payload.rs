@@ -31,26 +31,26 @@ impl PayloadKind {
 /// The payload of message `seq`, `size` bytes (at least the sequence
 /// number's 16 hex digits; JSON at least 32 bytes).
 pub fn make(kind: PayloadKind, size: usize, seq: u64) -> Vec<u8> {
+    use std::io::Write;
+    // Allocated once, at its final size.
+    let mut p = Vec::with_capacity(size.max(32));
     match kind {
         PayloadKind::Text => {
-            let mut p = format!("{seq:016x}").into_bytes();
+            let _ = write!(p, "{seq:016x}");
             p.resize(size.max(16), b'x');
-            p
         }
         PayloadKind::Binary => {
-            let mut p = seq.to_le_bytes().to_vec();
+            p.extend_from_slice(&seq.to_le_bytes());
             p.extend((8..size.max(8)).map(|i| (i as u8) ^ (seq as u8)));
-            p
         }
         PayloadKind::Json => {
-            let head = format!("{{\"seq\":{seq},\"pad\":\"");
-            let fill = size.saturating_sub(head.len() + 2);
-            let mut p = head.into_bytes();
+            let _ = write!(p, "{{\"seq\":{seq},\"pad\":\"");
+            let fill = size.saturating_sub(p.len() + 2);
             p.resize(p.len() + fill, b'x');
             p.extend_from_slice(b"\"}");
-            p
         }
     }
+    p
 }
 
 /// The bytes that name message `seq` in its payload (the start of what

@@ -79,7 +79,7 @@ async fn reply(
     deadline: Instant,
 ) -> Option<Got> {
     if matches!(want, Want::Next) {
-        return next_message(ctx, ws).await.map(Got::Reply);
+        return next_message(ctx, ws, ctx.wait_stop()).await.map(Got::Reply);
     }
     loop {
         let ev = tokio::select! {

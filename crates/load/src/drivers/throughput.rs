@@ -36,6 +36,10 @@ pub(super) async fn throughput(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
     let s = &ctx.scenario;
     let mut outstanding = VecDeque::with_capacity(s.in_flight as usize);
     let mut seq = 0u64;
+    // Kept for the connection's life: waiting for the next echo registers
+    // with the stop signal once.
+    let mut stop = std::pin::pin!(ctx.wait_stop());
+    let mut replies = Vec::with_capacity(s.in_flight as usize);
     loop {
         // Leaving on the stage schedule: no more sends; the last echoes
         // are awaited, then the close.
@@ -47,12 +51,12 @@ pub(super) async fn throughput(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
         if !leaving && !refill(ctx, &mut ws, &mut outstanding, &mut seq).await {
             break;
         }
-        let Some(first) = next_message(ctx, &mut ws).await else {
+        let Some(first) = next_message(ctx, &mut ws, stop.as_mut()).await else {
             break;
         };
         // Take every echo already buffered before refilling, so one write
         // carries many messages, as a pipelining client does.
-        let mut replies = vec![(first, ws.last_read_ns())];
+        replies.push((first, ws.last_read_ns()));
         while replies.len() < s.in_flight as usize {
             match ws.next_event().now_or_never() {
                 Some(Some(Event::Message(d))) => replies.push((d, ws.last_read_ns())),
@@ -64,7 +68,7 @@ pub(super) async fn throughput(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
                 None => break,
             }
         }
-        if !settle(ctx, replies, &mut outstanding) {
+        if !settle(ctx, &mut replies, &mut outstanding) {
             break;
         }
     }
@@ -144,11 +148,15 @@ fn hand_over(ctx: &PhaseCtx, ws: &TcpWebSocket, seq: u64, last: bool) -> Result<
 
 /// Matches the echoes read to the messages in flight and records their
 /// round trips; `false` when the run ends (an echo of nothing in flight).
-fn settle(ctx: &PhaseCtx, replies: Vec<(Data, u64)>, outstanding: &mut VecDeque<InFlight>) -> bool {
+fn settle(
+    ctx: &PhaseCtx,
+    replies: &mut Vec<(Data, u64)>,
+    outstanding: &mut VecDeque<InFlight>,
+) -> bool {
     let s = &ctx.scenario;
     // Against another server, echoes are found by their tag (as in echo).
     let own_echo = s.protocol.profile.wraps_messages();
-    for (reply, back_ns) in replies {
+    for (reply, back_ns) in replies.drain(..) {
         // Against another server, the echo of any message in flight
         // (in any order); anything else is its own message.
         let at = if own_echo {

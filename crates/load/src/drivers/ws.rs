@@ -294,10 +294,20 @@ pub(super) fn echoed(ctx: &PhaseCtx, reply: &Data, seq: u64) {
 }
 
 /// Waits for the next message, answering nothing else; `None` when the
-/// connection ended (counted) or the phase stopped.
-pub(super) async fn next_message(ctx: &PhaseCtx, ws: &mut TcpWebSocket) -> Option<Data> {
+/// connection ended (counted) or `stop` (the phase's stop signal,
+/// `PhaseCtx::wait_stop`) came. A caller that keeps one pinned stop future
+/// for the connection's life and passes it by reference registers with
+/// the signal once, not once per message.
+pub(super) async fn next_message(
+    ctx: &PhaseCtx,
+    ws: &mut TcpWebSocket,
+    stop: impl Future<Output = ()>,
+) -> Option<Data> {
+    let mut stop = std::pin::pin!(stop);
     loop {
         tokio::select! {
+            // The connection first, without drawing a random order.
+            biased;
             ev = ws.next_event() => match ev {
                 Some(Event::Message(d)) => return Some(d),
                 Some(Event::Pong(_)) => {}
@@ -306,7 +316,7 @@ pub(super) async fn next_message(ctx: &PhaseCtx, ws: &mut TcpWebSocket) -> Optio
                     return None;
                 }
             },
-            () = ctx.wait_stop() => return None,
+            () = &mut stop => return None,
         }
     }
 }
