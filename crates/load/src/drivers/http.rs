@@ -58,11 +58,13 @@ pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
     let mut retry = Retry::default();
     // Drop storms after this instant take the connection down.
     let mut since = 0;
+    // Kept for the connection's life: each poll does not register anew.
+    let mut end = std::pin::pin!(ctx.wait_end(conn));
     loop {
         if !wait {
             tokio::select! {
                 _ = tick.tick() => {}
-                () = ctx.wait_end(conn) => break,
+                () = &mut end => break,
             }
         }
         let result = tokio::select! {
@@ -70,7 +72,7 @@ pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
             // answer first, then the end, then a drop storm.
             biased;
             r = client.poll(Some(cursor), wait) => r,
-            () = ctx.wait_end(conn) => break,
+            () = &mut end => break,
             at = ctx.dropped(conn, since) => {
                 since = at;
                 client.disconnect();

@@ -92,12 +92,14 @@ impl H1 {
     }
 
     /// Sends `request` (head and body, as [`encode`] wrote it) and reads
-    /// the whole answer. `Ok` with the answer and whether the connection
-    /// may carry another request.
+    /// the whole answer, its header fields in the answer only
+    /// `with_fields`. `Ok` with the answer and whether the connection may
+    /// carry another request.
     pub(super) async fn exchange(
         &mut self,
         request: &[u8],
         method: &Method,
+        with_fields: bool,
     ) -> Result<(Response, bool), Failure> {
         let idempotent = *method == Method::GET || *method == Method::HEAD;
         if let Err(e) = self.stream.write_all(request).await {
@@ -115,7 +117,7 @@ impl H1 {
                 retry: self.used && idempotent,
             });
         }
-        match self.read_response(method).await {
+        match self.read_response(method, with_fields).await {
             Ok(r) => {
                 self.used = true;
                 Ok(r)
@@ -136,9 +138,13 @@ impl H1 {
     }
 
     /// The answer, or an error and whether any of the answer had arrived.
-    async fn read_response(&mut self, method: &Method) -> Result<(Response, bool), (Error, bool)> {
+    async fn read_response(
+        &mut self,
+        method: &Method,
+        with_fields: bool,
+    ) -> Result<(Response, bool), (Error, bool)> {
         let (head, len) = loop {
-            match parse_head(&self.buf).map_err(|e| (e, true))? {
+            match parse_head(&self.buf, method, with_fields).map_err(|e| (e, true))? {
                 Some((head, len)) if head.status / 100 == 1 && head.status != 101 => {
                     // An interim answer (100 Continue): the final one follows.
                     self.buf.advance(len);
@@ -156,9 +162,8 @@ impl H1 {
             }
         };
         self.buf.advance(len);
-        let framing = framing(&head, method).map_err(|e| (e, true))?;
-        let body = self.read_body(framing).await.map_err(|e| (e, true))?;
-        let reuse = head.keep_alive && !matches!(framing, Framing::UntilClose);
+        let body = self.read_body(head.framing).await.map_err(|e| (e, true))?;
+        let reuse = head.keep_alive && !matches!(head.framing, Framing::UntilClose);
         let response = Response {
             status: head.status,
             headers: head.headers,
@@ -248,42 +253,14 @@ impl H1 {
     }
 }
 
-/// A response head: status, fields, and whether the server keeps the
-/// connection.
+/// A response head: status, fields (when asked for), whether the server
+/// keeps the connection, and how the body ends.
 #[derive(Debug)]
 struct Head {
     status: u16,
     headers: HeaderMap,
     keep_alive: bool,
-}
-
-/// The head at the start of `buf` and its length, `None` while incomplete.
-fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, Error> {
-    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut response = httparse::Response::new(&mut fields);
-    let len = match response.parse(buf) {
-        Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(e) => return Err(http_error(format!("bad response head: {e}"))),
-    };
-    let mut headers = HeaderMap::with_capacity(response.headers.len());
-    for f in response.headers.iter() {
-        let name = HeaderName::from_bytes(f.name.as_bytes()).map_err(http_error)?;
-        let value = HeaderValue::from_bytes(f.value).map_err(http_error)?;
-        headers.append(name, value);
-    }
-    let close = has_token(&headers, "connection", "close");
-    let keep_alive = match response.version {
-        Some(1) => !close,
-        _ => !close && has_token(&headers, "connection", "keep-alive"),
-    };
-    let status = response.code.unwrap_or(0);
-    let head = Head {
-        status,
-        headers,
-        keep_alive,
-    };
-    Ok(Some((head, len)))
+    framing: Framing,
 }
 
 /// How a response's body ends.
@@ -294,51 +271,118 @@ enum Framing {
     UntilClose,
 }
 
-fn framing(head: &Head, method: &Method) -> Result<Framing, Error> {
-    if *method == Method::HEAD || head.status == 204 || head.status == 304 {
-        return Ok(Framing::Length(0));
+/// The head at the start of `buf` and its length, `None` while
+/// incomplete; its fields in a map only `with_fields` (framing and
+/// keep-alive are read from the raw fields either way).
+fn parse_head(
+    buf: &[u8],
+    method: &Method,
+    with_fields: bool,
+) -> Result<Option<(Head, usize)>, Error> {
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut fields);
+    let len = match response.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(http_error(format!("bad response head: {e}"))),
+    };
+    let status = response.code.unwrap_or(0);
+    let mut headers = HeaderMap::new();
+    if with_fields {
+        headers.reserve(response.headers.len());
+        for f in response.headers.iter() {
+            let name = HeaderName::from_bytes(f.name.as_bytes()).map_err(http_error)?;
+            let value = HeaderValue::from_bytes(f.value).map_err(http_error)?;
+            headers.append(name, value);
+        }
     }
-    if head.headers.contains_key("transfer-encoding") {
-        let chunked = last_token(&head.headers, "transfer-encoding")
-            .is_some_and(|t| t.eq_ignore_ascii_case("chunked"));
-        return Ok(if chunked {
-            Framing::Chunked
-        } else {
-            Framing::UntilClose
-        });
-    }
-    let mut lengths = head.headers.get_all("content-length").iter();
-    match lengths.next() {
-        None => Ok(Framing::UntilClose),
-        Some(first) => {
-            let n = first
-                .to_str()
-                .ok()
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .ok_or_else(|| http_error("bad content-length"))?;
-            if lengths.any(|v| v != first) {
-                return Err(http_error("conflicting content-length fields"));
+    let raw = Raw::read(response.headers)?;
+    let keep_alive = match response.version {
+        Some(1) => !raw.close,
+        _ => !raw.close && raw.keep_alive,
+    };
+    let framing = if status / 100 == 1 {
+        // An interim answer has no body.
+        Framing::Length(0)
+    } else {
+        raw.framing(status, method)?
+    };
+    let head = Head {
+        status,
+        headers,
+        keep_alive,
+        framing,
+    };
+    Ok(Some((head, len)))
+}
+
+/// What framing and keep-alive need from a head's fields.
+#[derive(Debug, Default)]
+struct Raw<'a> {
+    /// A transfer-encoding field, and the last coding named.
+    coding: Option<&'a [u8]>,
+    has_coding: bool,
+    length: Option<&'a [u8]>,
+    close: bool,
+    keep_alive: bool,
+}
+
+impl<'a> Raw<'a> {
+    fn read(fields: &[httparse::Header<'a>]) -> Result<Raw<'a>, Error> {
+        let mut raw = Raw::default();
+        for f in fields {
+            let name = f.name.as_bytes();
+            if name.eq_ignore_ascii_case(b"transfer-encoding") {
+                raw.has_coding = true;
+                raw.coding = tokens(f.value).last().or(raw.coding);
+            } else if name.eq_ignore_ascii_case(b"content-length") {
+                let v = f.value.trim_ascii();
+                if raw.length.is_some_and(|l| l != v) {
+                    return Err(http_error("conflicting content-length fields"));
+                }
+                raw.length = Some(v);
+            } else if name.eq_ignore_ascii_case(b"connection") {
+                for t in tokens(f.value) {
+                    raw.close |= t.eq_ignore_ascii_case(b"close");
+                    raw.keep_alive |= t.eq_ignore_ascii_case(b"keep-alive");
+                }
             }
-            Ok(Framing::Length(n))
+        }
+        Ok(raw)
+    }
+
+    fn framing(&self, status: u16, method: &Method) -> Result<Framing, Error> {
+        if *method == Method::HEAD || status == 204 || status == 304 {
+            return Ok(Framing::Length(0));
+        }
+        if self.has_coding {
+            let chunked = self
+                .coding
+                .is_some_and(|t| t.eq_ignore_ascii_case(b"chunked"));
+            return Ok(if chunked {
+                Framing::Chunked
+            } else {
+                Framing::UntilClose
+            });
+        }
+        match self.length {
+            None => Ok(Framing::UntilClose),
+            Some(v) => std::str::from_utf8(v)
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok())
+                .map(Framing::Length)
+                .ok_or_else(|| http_error("bad content-length")),
         }
     }
 }
 
-fn tokens<'a>(headers: &'a HeaderMap, name: &str) -> impl Iterator<Item = &'a str> {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-}
-
-fn has_token(headers: &HeaderMap, name: &str, token: &str) -> bool {
-    tokens(headers, name).any(|t| t.eq_ignore_ascii_case(token))
-}
-
-fn last_token<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    tokens(headers, name).filter(|t| !t.is_empty()).last()
+/// The comma-separated tokens of a field's value, trimmed, empty ones
+/// left out.
+fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|&b| b == b',')
+        .map(<[u8]>::trim_ascii)
+        .filter(|t| !t.is_empty())
 }
 
 /// Writes a request into `out`: the request line, `host`, the fields in

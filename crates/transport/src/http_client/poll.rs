@@ -95,10 +95,11 @@ impl PollClient {
         } else {
             '?'
         };
-        let mut uri = self.target.path.clone();
+        let mut uri = String::with_capacity(self.target.path.len() + 40);
+        uri.push_str(&self.target.path);
         if let Some(c) = cursor {
-            uri.push(sep);
-            uri.push_str(&format!("cursor={c}"));
+            use std::fmt::Write;
+            let _ = write!(uri, "{sep}cursor={c}");
         }
         if !wait {
             uri.push(if cursor.is_some() { '&' } else { sep });
@@ -138,7 +139,7 @@ impl PollClient {
         headers: &[(http::HeaderName, http::HeaderValue)],
     ) -> Result<Bytes, Error> {
         let get = method == Method::GET;
-        let reply = self.exchange(method, path, body, headers).await?;
+        let reply = self.send(method, path, body, headers, false).await?;
         // A GET wants its 200; a publish is done on any 2xx (publishers
         // answer 201 Created or 202 Accepted, as Nchan does).
         let done = reply.status == 200 || (!get && (200..300).contains(&reply.status));
@@ -157,6 +158,19 @@ impl PollClient {
         path: &str,
         body: Bytes,
         headers: &[(http::HeaderName, http::HeaderValue)],
+    ) -> Result<Reply, Error> {
+        self.send(method, path, body, headers, true).await
+    }
+
+    /// A request and its answer, with the answer's header fields only
+    /// `with_fields` (a poll or a publish needs the body alone).
+    async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Bytes,
+        headers: &[(http::HeaderName, http::HeaderValue)],
+        with_fields: bool,
     ) -> Result<Reply, Error> {
         let authority = self.target.authority.as_str();
         if headers.is_empty() {
@@ -183,7 +197,7 @@ impl PollClient {
                 Some(c) if reusable => c,
                 _ => self.open().await?,
             };
-            match conn.exchange(&self.out, &method).await {
+            match conn.exchange(&self.out, &method, with_fields).await {
                 Ok((response, reuse)) => {
                     self.stats.requests += 1;
                     self.read_ns = conn.last_read_ns();

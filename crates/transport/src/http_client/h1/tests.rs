@@ -140,7 +140,7 @@ async fn an_interim_answer_is_passed_over() {
     let url = server(|_, mut tcp| async move {
         request(&mut tcp).await.unwrap();
         tcp.write_all(
-            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\nok",
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nEtag: \"v1\"\r\ncontent-length: 2\r\n\r\nok",
         )
         .await
         .unwrap();
@@ -153,6 +153,7 @@ async fn an_interim_answer_is_passed_over() {
         .await
         .unwrap();
     assert_eq!((reply.status, &reply.body[..]), (201, &b"ok"[..]));
+    assert_eq!(reply.header("etag"), Some("\"v1\""));
 }
 
 #[tokio::test]
@@ -166,6 +167,36 @@ async fn a_body_to_the_end_of_the_connection_then_a_new_one() {
     let mut c = client(&url).await;
     assert_eq!(c.get("/").await.unwrap(), Bytes::from("body 0"));
     assert_eq!(c.get("/").await.unwrap(), Bytes::from("body 1"));
+    assert_eq!(c.stats().connections, 2);
+}
+
+#[tokio::test]
+async fn an_http_1_0_answer_keeps_the_connection_only_when_it_says_so() {
+    let url = server(|i, mut tcp| async move {
+        if i > 0 {
+            return;
+        }
+        request(&mut tcp).await.unwrap();
+        tcp.write_all(b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 1\r\n\r\na")
+            .await
+            .unwrap();
+        request(&mut tcp).await.unwrap();
+        tcp.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nb")
+            .await
+            .unwrap();
+        // Held open and silent: only the client's reading of the answer
+        // ends it.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    })
+    .await;
+    let mut c = client(&url).await;
+    assert_eq!(c.get("/").await.unwrap(), Bytes::from("a"));
+    assert_eq!(c.get("/").await.unwrap(), Bytes::from("b"));
+    assert_eq!(c.stats().connections, 1);
+    // Without keep-alive the next request goes on a new connection, which
+    // this server closes unanswered (on the old one it would wait).
+    let next = tokio::time::timeout(Duration::from_secs(2), c.get("/")).await;
+    assert!(next.expect("not sent on the silent connection").is_err());
     assert_eq!(c.stats().connections, 2);
 }
 
