@@ -9,6 +9,7 @@ WORKLOAD  push-10k   WebSocket push, 10,000 subscribers x 10 msg/s
           push-1k    WebSocket push, 1,000 subscribers x 100 msg/s
           poll-1k    long-poll push, 1,000 x 100 msg/s (server: own only)
           echo       100 connections x 1 in flight (throughput workload)
+          echo-lt    the same driven by uWS load_test instead of wsbench run
 
 Same scenarios and pinning as scripts/peer-compare.sh (server on CPU 0,
 client on CPU 1). Prints the run's figures, the profiled process's CPU per
@@ -21,7 +22,9 @@ by scripts/peer-compare.sh) and perf (Debian: linux-perf).
 """
 
 import argparse
+import os
 import re
+import statistics
 import shutil
 import subprocess
 import sys
@@ -38,6 +41,7 @@ WORKLOADS = {
     "push-1k": (lambda s: pc.push_body("websocket", 1000, 100, s, 3), 5),
     "poll-1k": (lambda s: pc.push_body("long-poll", 1000, 100, s, 3), 5),
     "echo": (lambda s: pc.echo_body(100, 1, s), 3),
+    "echo-lt": (None, 3),
 }
 SAMPLE_SECS = 5
 
@@ -61,22 +65,32 @@ def shares(lines, columns):
     return got
 
 
-def per_message(summary, side):
+def run_figures(summary, side):
+    """The run's figures from `wsbench run`'s summary: lines to print and
+    the profiled side's CPU µs per message."""
     c = summary["counters"]
-    if side == "server":
-        return summary.get("server_cpu_us_per_msg")
-    return summary["client_cpu_s"] * 1e6 / max(c["received"], 1)
-
-
-def report(data, summary, side):
-    us = per_message(summary, side)
-    c = summary["counters"]
-    print(f"msg/s {summary['msg_rate']:,.0f}, received {c['received']:,}, lost {c['lost']}, "
-          f"harness {summary['health']['verdict']}")
-    for why in summary["health"].get("reasons", []):
-        print(f"  harness: {why}")
+    lines = [f"msg/s {summary['msg_rate']:,.0f}, received {c['received']:,}, lost {c['lost']}, "
+             f"harness {summary['health']['verdict']}"]
+    lines += [f"  harness: {why}" for why in summary["health"].get("reasons", [])]
     if summary.get("requests_per_msg"):
-        print(f"HTTP requests per message {summary['requests_per_msg']:.3f}")
+        lines.append(f"HTTP requests per message {summary['requests_per_msg']:.3f}")
+    if side == "server":
+        us = summary.get("server_cpu_us_per_msg")
+    else:
+        us = summary["client_cpu_s"] * 1e6 / max(c["received"], 1)
+    return lines, us
+
+
+def cpu_secs(pid):
+    """User + system CPU seconds of process `pid` so far (/proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        rest = f.read().rsplit(")", 1)[1].split()
+    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def report(data, lines, us, side):
+    for line in lines:
+        print(line)
     print(f"{side} CPU per message: " + (f"{us:.2f} µs" if us else "not measured"))
     dso = shares(perf_report(data, "--no-children", "--sort", "dso"), 1)
     kernel = sum(p for p, name in dso if name.startswith("[kernel"))
@@ -99,6 +113,36 @@ def report(data, summary, side):
         print(f"  {p:5.1f} %  {name}")
 
 
+def record(pid, data):
+    subprocess.run(["perf", "record", "-F", "2000", "-g", "-p", str(pid), "-o", data,
+                    "--", "sleep", str(SAMPLE_SECS)],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+
+
+def load_test_run(a, server, settle, data):
+    """uWS load_test (100 connections, 1 in flight) pinned to the client's
+    CPU against `server`, the chosen side recorded; its figures: the median
+    of load_test's 4-second rates and the side's CPU over the recording."""
+    lt = subprocess.Popen(
+        ["taskset", "-c", pc.CLIENT_CPU, "stdbuf", "-oL", f"{a.uws}/load_test",
+         "100", "127.0.0.1", str(server.port), "0", "0", "20"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    time.sleep(settle)
+    pid = lt.pid if a.side == "client" else server.proc.pid
+    c0, t0 = cpu_secs(pid), time.monotonic()
+    record(pid, data)
+    cpu, secs = cpu_secs(pid) - c0, time.monotonic() - t0
+    time.sleep(max(0, a.secs - settle - secs))
+    lt.kill()
+    rates = [float(r) for r in re.findall(r"Msg/sec: ([0-9.]+)", lt.communicate()[0])]
+    if not rates:
+        raise RuntimeError("load_test printed no rate")
+    rate = statistics.median(rates[1:] or rates)
+    return [f"msg/s {rate:,.0f} (load_test, median of {len(rates)} windows)"], \
+        cpu * 1e6 / (rate * secs)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("side", choices=["client", "server"])
@@ -112,22 +156,22 @@ def main():
         return 0
     if a.server == "uws" and a.workload == "poll-1k":
         ap.error("uWS push_hub serves WebSocket only")
-    kind = a.server if a.server == "own" else ("uws-echo" if a.workload == "echo" else "uws-hub")
+    kind = a.server if a.server == "own" else ("uws-echo" if a.workload.startswith("echo") else "uws-hub")
     body, settle = WORKLOADS[a.workload]
     if a.secs < SAMPLE_SECS + 2:
         ap.error(f"--secs must be at least {SAMPLE_SECS + 2}")
     with tempfile.TemporaryDirectory() as tmp, pc.servers(a.uws, [kind])[0][1]() as server:
-        client, results = pc.start_scenario(tmp, server.port, server.proc.pid, body(a.secs))
-        time.sleep(settle)
-        pid = client.pid if a.side == "client" else server.proc.pid
         data = f"{tmp}/perf.data"
-        subprocess.run(["perf", "record", "-F", "2000", "-g", "-p", str(pid), "-o", data,
-                        "--", "sleep", str(SAMPLE_SECS)],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-        summary = pc.finish_scenario(client, results)
+        if body is None:
+            lines, us = load_test_run(a, server, settle, data)
+        else:
+            client, results = pc.start_scenario(tmp, server.port, server.proc.pid, body(a.secs))
+            time.sleep(settle)
+            record(client.pid if a.side == "client" else server.proc.pid, data)
+            lines, us = run_figures(pc.finish_scenario(client, results), a.side)
         print(f"# {a.side} profile: {server.name}, {a.workload}, {a.secs} s window, "
               f"perf {SAMPLE_SECS} s at 2,000 Hz")
-        report(data, summary, a.side)
+        report(data, lines, us, a.side)
     return 0
 
 
