@@ -110,28 +110,18 @@ impl PollClient {
 
     /// `GET path` on the kept-alive connection; the body of a 200 response.
     pub async fn get(&mut self, path: &str) -> Result<Bytes, Error> {
-        self.request(Method::GET, path, Bytes::new(), &[]).await
+        self.send_with(Method::GET, path, Bytes::new(), &[]).await
     }
 
     /// `POST path` with `body` (e.g. `/publish`); the body of a 2xx
     /// response.
     pub async fn post(&mut self, path: &str, body: Bytes) -> Result<Bytes, Error> {
-        self.request(Method::POST, path, body, &[]).await
+        self.send_with(Method::POST, path, body, &[]).await
     }
 
     /// `method path` with `body` and extra header fields (a publish:
     /// POST, PUT or PATCH); the body of a 2xx response.
     pub async fn send_with(
-        &mut self,
-        method: Method,
-        path: &str,
-        body: Bytes,
-        headers: &[(http::HeaderName, http::HeaderValue)],
-    ) -> Result<Bytes, Error> {
-        self.request(method, path, body, headers).await
-    }
-
-    async fn request(
         &mut self,
         method: Method,
         path: &str,
