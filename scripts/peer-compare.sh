@@ -2,7 +2,9 @@
 # wsbench against the uWebSockets peers (../shared/peers/uws), side by side:
 # push fan-out (10,000 x 10 msg/s and 1,000 x 100 msg/s over WebSocket),
 # echo at 1 and 32 in flight on the three --impl stacks, and the load
-# generator against uWS load_test; servers pinned to CPU 0, clients to CPU 1.
+# generator against uWS load_test, each echo also against the tokio floor
+# (the least a tokio program does per echo, benches/examples/tokio_floor.rs);
+# servers pinned to CPU 0, clients to CPU 1.
 # Prints Markdown tables (median and spread of RUNS runs) and the goals
 # with verdicts (docs/performance.md keeps the latest).
 #
@@ -47,5 +49,7 @@ if [[ ! -x $uws/push_hub || -n $(find "$peers" -newer "$uws/push_hub" -type f -p
     bash "$peers/build.sh" "$uws" > /dev/null
 fi
 cargo build --release -q -p wsbench
+# The tokio floor (benches/examples/tokio_floor.rs): a contender in the echo tables.
+cargo build --release -q -p wsbench-benches --example tokio_floor
 echo "Measured $(date -u +%F) at $(git rev-parse --short HEAD) on $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; $runs run(s)"
 python3 scripts/peer_compare.py "$uws" "$runs" $smoke

@@ -21,6 +21,9 @@ import time
 from pathlib import Path
 
 WSBENCH = "target/release/wsbench"
+# The least a tokio program does per echo (benches/examples/tokio_floor.rs):
+# built by scripts/floor-compare.sh, used by it and by scripts/profile.py.
+FLOOR = "target/release/examples/tokio_floor"
 SERVER_CPU, CLIENT_CPU = "0", "1"
 
 
@@ -81,6 +84,7 @@ def servers(uws, kinds):
         "tokio-tungstenite": lambda: Server(
             "wsbench serve --impl tokio-tungstenite", wsbench_serve("tokio-tungstenite")
         ),
+        "floor": lambda: Server("tokio floor", [FLOOR, "server", "PORT"]),
     }
     return [(k, table[k]) for k in kinds]
 
@@ -217,10 +221,10 @@ def fmt(v):
     return f"{v:,}" if isinstance(v, int) else str(v)
 
 
-def table(title, got, names):
+def table(title, got, names, first="server"):
     cols = list(next(iter(got.values()))[0].keys())
     print(f"\n### {title}\n")
-    print("| server | " + " | ".join(cols) + " |")
+    print(f"| {first} | " + " | ".join(cols) + " |")
     print("|---" * (len(cols) + 1) + "|")
     medians = {}
     for kind, cells in got.items():
@@ -234,12 +238,27 @@ def table(title, got, names):
 
 
 GOALS = []
+# Figures that bound a goal (the tokio floor's), printed after the goals.
+FLOORS = []
 
 
 def goal(name, got, need, lower_is_better):
     """A target figure (None: not measured): printed at the end with its
     verdict."""
     GOALS.append((name, got, need, lower_is_better))
+
+
+def floor_client(port, conns, secs, timed):
+    """The tokio floor's echo client (benches/examples/tokio_floor.rs, 1
+    message in flight per connection) pinned to CLIENT_CPU: its msg/s over
+    `secs` after a 1 s warm-up."""
+    argv = ["taskset", "-c", CLIENT_CPU, FLOOR, "client", str(port), str(conns), str(secs)]
+    out = subprocess.run(argv + (["--timed"] if timed else []), capture_output=True,
+                         text=True, timeout=secs + 30).stdout
+    m = re.search(r"msg/s ([0-9.]+)", out)
+    if not m:
+        raise RuntimeError(f"tokio_floor client printed no rate: {out!r}")
+    return {"msg/s": float(m.group(1))}
 
 
 def ratio(a, b):
@@ -256,7 +275,8 @@ def main():
     echo_secs = 1 if smoke else 10
     names = {"uws-hub": "uWS push_hub", "uws-echo": "uWS echo_server",
              "own": "wsbench serve", "fastwebsockets": "wsbench --impl fastwebsockets",
-             "tokio-tungstenite": "wsbench --impl tokio-tungstenite"}
+             "tokio-tungstenite": "wsbench --impl tokio-tungstenite",
+             "floor": "tokio floor (benches/examples/tokio_floor.rs)"}
     with tempfile.TemporaryDirectory() as tmp:
         for conns, rate, secs, warmup in (big, small):
             got = measure(
@@ -280,12 +300,16 @@ def main():
         m = table(f"Push over long-poll (wsbench serve only): {conns:,} × {rate} msg/s", got, names)
         goal("load generator µs per message (long-poll)", m[("own", "client µs/msg")], 5.0, True)
 
-        stacks = ["uws-echo", "own", "fastwebsockets", "tokio-tungstenite"]
+        stacks = ["uws-echo", "own", "fastwebsockets", "tokio-tungstenite", "floor"]
         got = measure(servers(uws, stacks), runs,
                       lambda k, s: load_test(uws, s.port, 100, max(echo_secs, 4.5)))
         one = table("Echo, 100 connections × 1 in flight, driven by uWS load_test", got, names)
         goal("echo 1 in flight: wsbench serve / uWS echo_server",
              ratio(one[("own", "msg/s")], one[("uws-echo", "msg/s")]), 1.0, False)
+        FLOORS.append(("echo 1 in flight: tokio floor server / uWS echo_server",
+                       ratio(one[("floor", "msg/s")], one[("uws-echo", "msg/s")])))
+        FLOORS.append(("echo 1 in flight: wsbench serve / tokio floor server",
+                       ratio(one[("own", "msg/s")], one[("floor", "msg/s")])))
 
         def echo32(k, s):
             p = run_scenario(tmp, s.port, s.proc.pid, echo_body(100, 32, echo_secs))
@@ -296,13 +320,22 @@ def main():
              ratio(m[("own", "msg/s")], m[("uws-echo", "msg/s")]), 0.8, False)
 
         def client1(k, s):
+            if k != "run":
+                # The floor client judges nothing of itself: no harness verdict.
+                return dict(floor_client(s.port, 100, echo_secs, k == "floor-timed"), harness="-")
             p = run_scenario(tmp, s.port, s.proc.pid, echo_body(100, 1, echo_secs))
             return {"msg/s": p["msg_rate"], "harness": p["health"]["verdict"]}
-        m = table("Load generator: wsbench run, 100 connections × 1 in flight, against uWS "
-                  "echo_server (compare load_test's row above)",
-                  measure(servers(uws, ["uws-echo"]), runs, client1), names)
+        uws_echo = servers(uws, ["uws-echo"])[0][1]
+        clients = {"run": "wsbench run", "floor": "tokio floor client",
+                   "floor-timed": "tokio floor client, every round trip timed"}
+        m = table("Load generators, 100 connections × 1 in flight, against uWS echo_server "
+                  "(compare load_test's row above)",
+                  measure([(k, uws_echo) for k in clients], runs, client1), clients, "client")
         goal("load generator echo 1 in flight: wsbench run / uWS load_test",
-             ratio(m[("uws-echo", "msg/s")], one[("uws-echo", "msg/s")]), 1.0, False)
+             ratio(m[("run", "msg/s")], one[("uws-echo", "msg/s")]), 1.0, False)
+        for k in ("floor", "floor-timed"):
+            FLOORS.append((f"load generator echo 1 in flight: {clients[k]} / uWS load_test",
+                           ratio(m[(k, "msg/s")], one[("uws-echo", "msg/s")])))
 
     print("\n### Goals\n")
     print("| goal | measured | required | verdict |")
@@ -316,6 +349,13 @@ def main():
         ok = got <= need if lower else got >= need
         verdict = "n/a (smoke)" if smoke else ("pass" if ok else "**miss**")
         print(f"| {name} | {got:.2f} | {sign} {need} | {verdict} |")
+    # What the least a tokio program does per echo reaches, measured in the
+    # same runs: the part of a gap that tokio alone accounts for.
+    print("\n### The tokio floor\n")
+    print("| figure | measured |")
+    print("|---|---|")
+    for name, got in FLOORS:
+        print(f"| {name} | {'-' if got is None else f'{got:.2f}'} |")
 
 
 if __name__ == "__main__":

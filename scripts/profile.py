@@ -4,7 +4,9 @@ load generator, profiled with perf during the measured window.
     python3 scripts/profile.py SIDE SERVER WORKLOAD [--secs N]
 
 SIDE      client (the load generator, `wsbench run`) or server
-SERVER    own (`wsbench serve`) or uws (uWS push_hub, or echo_server for echo)
+SERVER    own (`wsbench serve`), uws (uWS push_hub, or echo_server for echo)
+          or floor (benches/examples/tokio_floor.rs, echo only: the least a
+          tokio server does per echo; build it first, see scripts/floor-compare.sh)
 WORKLOAD  push-10k   WebSocket push, 10,000 subscribers x 10 msg/s
           push-1k    WebSocket push, 1,000 subscribers x 100 msg/s
           poll-1k    long-poll push, 1,000 x 100 msg/s (server: own only)
@@ -146,7 +148,7 @@ def load_test_run(a, server, settle, data):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("side", choices=["client", "server"])
-    ap.add_argument("server", choices=["own", "uws"])
+    ap.add_argument("server", choices=["own", "uws", "floor"])
     ap.add_argument("workload", choices=list(WORKLOADS))
     ap.add_argument("--secs", type=int, default=14, help="measured window (default 14)")
     ap.add_argument("--uws", default="target/uws")
@@ -156,7 +158,9 @@ def main():
         return 0
     if a.server == "uws" and a.workload == "poll-1k":
         ap.error("uWS push_hub serves WebSocket only")
-    kind = a.server if a.server == "own" else ("uws-echo" if a.workload.startswith("echo") else "uws-hub")
+    if a.server == "floor" and not a.workload.startswith("echo"):
+        ap.error("the tokio floor serves echo only")
+    kind = a.server if a.server in ("own", "floor") else ("uws-echo" if a.workload.startswith("echo") else "uws-hub")
     body, settle = WORKLOADS[a.workload]
     if a.secs < SAMPLE_SECS + 2:
         ap.error(f"--secs must be at least {SAMPLE_SECS + 2}")
