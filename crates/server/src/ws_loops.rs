@@ -145,16 +145,29 @@ pub(crate) fn echo_loop<'a>(
         let mut pending = Pending::default();
         // An event already read while corked, to handle first.
         let mut ready: Option<Option<Event>> = None;
-        // One shutdown future for the connection, not one per message.
-        let stop = shutting_down(&mut shutdown);
+        // One shutdown future for the connection, not one per message,
+        // registered with the signal here (outside the task's budget,
+        // which could refuse the poll) and polled again only once the
+        // signal has moved: an atomic load, where a poll locks the
+        // signal's list of waiters. Looked at first: a client that never
+        // stops sending still gets its 1001.
+        let signal = shutdown.clone();
+        let stop = tokio::task::unconstrained(shutting_down(&mut shutdown));
         tokio::pin!(stop);
+        if std::future::poll_fn(|cx| Poll::Ready(stop.as_mut().poll(cx).is_ready())).await {
+            return Box::pin(going_away(&mut r, &w)).await;
+        }
         loop {
             let wake: Wake<()> = match ready.take() {
                 Some(ev) => Wake::Event(ev),
                 None => tokio::select! {
+                    biased;
+                    () = std::future::poll_fn(|cx| match signal.has_changed() {
+                        Ok(false) => Poll::Pending,
+                        _ => stop.as_mut().poll(cx),
+                    }) => Wake::Stop,
                     ev = r.next_event() => Wake::Event(ev),
                     f = pending.done() => Wake::Flushed(f),
-                    () = &mut stop => Wake::Stop,
                 },
             };
             let data = match wake {

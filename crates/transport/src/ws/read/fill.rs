@@ -72,20 +72,17 @@ where
         Poll::Ready(Ok(Some(n)))
     }
 
-    /// Sizes the buffer for the next read.
+    /// Sizes the buffer for the next read. (A read that finds nothing
+    /// gives the buffer back, see [`Self::poll_fill`].)
     fn size_buffer(&mut self) {
         let initial = self.initial_buffer();
-        if !self.last_read_filled && !self.readable_now() {
-            // Nothing to read yet: give the buffer back while waiting, so an
-            // idle connection holds none.
-            self.buf = Vec::new();
-        }
         if self.last_read_filled && self.buf.len() < self.config.read_buffer_max() {
             let grown = (self.buf.len() * 2).clamp(initial, self.config.read_buffer_max());
             self.buf.resize(grown, 0);
         } else if !self.last_read_filled && self.buf.len() > initial {
-            // The burst is over: give the memory back.
-            self.buf = vec![0; initial];
+            // The burst is over: give the memory back; the next read
+            // allocates the initial size once the socket is readable.
+            self.buf = Vec::new();
         }
     }
 
@@ -114,8 +111,10 @@ where
     }
 
     /// Fills the buffer from the socket: `Some(n)` bytes, or `None` when
-    /// the armed deadline (if `timed`) passed first. An empty buffer waits
-    /// for readiness first and is allocated after.
+    /// the armed deadline (if `timed`) passed first. A read that finds
+    /// nothing gives the buffer back, so a connection holds none while it
+    /// waits (without a readiness probe before each read); an empty buffer
+    /// waits for readiness first and is allocated after.
     fn poll_fill(&mut self, cx: &mut Context<'_>, timed: bool) -> Poll<io::Result<Option<usize>>> {
         if self.buf.is_empty() {
             match self.io.poll_read_ready(cx) {
@@ -130,7 +129,10 @@ where
                 r?;
                 Poll::Ready(Ok(Some(into.filled().len())))
             }
-            Poll::Pending => self.poll_deadline(cx, timed),
+            Poll::Pending => {
+                self.buf = Vec::new();
+                self.poll_deadline(cx, timed)
+            }
         }
     }
 
