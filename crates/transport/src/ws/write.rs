@@ -11,7 +11,7 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -73,10 +73,17 @@ fn send_error(e: SendError) -> Error {
 pub(crate) struct Shared<W> {
     outbox: Mutex<Outbox>,
     buffered: AtomicUsize,
+    /// The connection's next deadline (CLOCK_MONOTONIC ns, `NO_DEADLINE`
+    /// for none), stored by every call that may move it, under the
+    /// outbox's lock: the reader arms its timer on every poll of a read
+    /// and reads this without the lock.
+    deadline: AtomicU64,
     /// An async lock (a flush holds it across its writes), taken and
     /// released with one atomic operation each when free.
     sink: AsyncMutex<Sink<W>>,
 }
+
+const NO_DEADLINE: u64 = u64::MAX;
 
 /// The sink and the outbox of a direct write, both locked.
 type Direct<'a, W> = (AsyncMutexGuard<'a, Sink<W>>, MutexGuard<'a, Outbox>);
@@ -90,6 +97,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl<W: AsyncWrite + Unpin> Shared<W> {
     pub(crate) fn new(io: W, conn: Connection, deflater: Option<Deflater>) -> Shared<W> {
         Shared {
+            deadline: AtomicU64::new(conn.next_timeout().unwrap_or(NO_DEADLINE)),
             outbox: Mutex::new(Outbox {
                 conn,
                 deflater,
@@ -109,7 +117,17 @@ impl<W: AsyncWrite + Unpin> Shared<W> {
     /// Runs `f` on the connection under the lock: the reader feeds it the
     /// bytes that arrived (replies it queues are written by the next flush).
     pub(crate) fn with_connection<T>(&self, f: impl FnOnce(&mut Connection) -> T) -> T {
-        f(&mut lock(&self.outbox).conn)
+        self.update(|out| f(&mut out.conn))
+    }
+
+    /// Runs `f` on the outbox under the lock, for a change that may move
+    /// the connection's deadlines; then stores the next one for the reader.
+    fn update<T>(&self, f: impl FnOnce(&mut Outbox) -> T) -> T {
+        let mut out = lock(&self.outbox);
+        let r = f(&mut out);
+        let at = out.conn.next_timeout().unwrap_or(NO_DEADLINE);
+        self.deadline.store(at, Ordering::Release);
+        r
     }
 
     /// Queues one data message or ping (the browser's `send`): only while
@@ -272,31 +290,30 @@ impl<W: AsyncWrite + Unpin> Shared<W> {
 
     /// The application closes: our close frame is queued unless one was.
     pub(crate) fn close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        let mut out = lock(&self.outbox);
-        out.conn
-            .close(code, reason, monotonic_ns())
+        self.update(|out| out.conn.close(code, reason, monotonic_ns()))
             .map_err(send_error)
     }
 
     /// The connection fails with `code`: its close frame is queued when it
     /// may be sent.
     pub(crate) fn fail(&self, code: CloseCode) {
-        lock(&self.outbox).conn.fail(code);
+        self.update(|out| out.conn.fail(code));
     }
 
     /// The connection ended.
     pub(crate) fn closed(&self) {
-        lock(&self.outbox).conn.closed();
+        self.update(|out| out.conn.closed());
     }
 
     /// When the reader must look at the deadlines next (CLOCK_MONOTONIC ns).
     pub(crate) fn next_timeout(&self) -> Option<u64> {
-        lock(&self.outbox).conn.next_timeout()
+        let at = self.deadline.load(Ordering::Acquire);
+        (at != NO_DEADLINE).then_some(at)
     }
 
     /// A deadline may have passed; a keepalive ping is queued here.
     pub(crate) fn on_timeout(&self, now: u64) -> Option<Expired> {
-        lock(&self.outbox).conn.on_timeout(now)
+        self.update(|out| out.conn.on_timeout(now))
     }
 
     pub(crate) fn buffered_amount(&self) -> usize {
