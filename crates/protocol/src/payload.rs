@@ -31,9 +31,16 @@ impl PayloadKind {
 /// The payload of message `seq`, `size` bytes (at least the sequence
 /// number's 16 hex digits; JSON at least 32 bytes).
 pub fn make(kind: PayloadKind, size: usize, seq: u64) -> Vec<u8> {
-    use std::io::Write;
     // Allocated once, at its final size.
     let mut p = Vec::with_capacity(size.max(32));
+    make_into(kind, size, seq, &mut p);
+    p
+}
+
+/// [`make`] into `p` (cleared first), for a caller that reuses one buffer.
+pub fn make_into(kind: PayloadKind, size: usize, seq: u64, p: &mut Vec<u8>) {
+    use std::io::Write;
+    p.clear();
     match kind {
         PayloadKind::Text => {
             let _ = write!(p, "{seq:016x}");
@@ -50,7 +57,44 @@ pub fn make(kind: PayloadKind, size: usize, seq: u64) -> Vec<u8> {
             p.extend_from_slice(b"\"}");
         }
     }
-    p
+}
+
+/// Whether `bytes` are exactly the payload [`make`] builds for message
+/// `seq`, checked in place (an echo checked per message allocates
+/// nothing).
+pub fn is_payload(kind: PayloadKind, size: usize, seq: u64, bytes: &[u8]) -> bool {
+    use std::io::Write;
+    let padded = |head: &[u8], tail: &[u8], len: usize| {
+        bytes.len() == len
+            && bytes.starts_with(head)
+            && bytes.ends_with(tail)
+            && bytes[head.len()..len - tail.len()]
+                .iter()
+                .all(|&b| b == b'x')
+    };
+    match kind {
+        PayloadKind::Text => {
+            let mut hex = [0u8; 16];
+            let _ = write!(&mut hex[..], "{seq:016x}");
+            padded(&hex, b"", size.max(16))
+        }
+        PayloadKind::Binary => {
+            bytes.len() == size.max(8)
+                && bytes[..8] == seq.to_le_bytes()
+                && (8..bytes.len()).all(|i| bytes[i] == (i as u8) ^ (seq as u8))
+        }
+        PayloadKind::Json => {
+            // `{"seq":` + at most 20 digits + `,"pad":"`.
+            let mut buf = [0u8; 48];
+            let mut w = &mut buf[..];
+            let _ = write!(w, "{{\"seq\":{seq},\"pad\":\"");
+            let head_len = 48 - w.len();
+            let head = &buf[..head_len];
+            let tail = b"\"}";
+            let len = head.len() + size.saturating_sub(head.len() + tail.len()) + tail.len();
+            padded(head, tail, len)
+        }
+    }
 }
 
 /// The bytes that name message `seq` in its payload (the start of what
@@ -98,6 +142,33 @@ mod tests {
         let j = make(PayloadKind::Json, 40, 7);
         let v: serde_json::Value = serde_json::from_slice(&j).unwrap();
         assert_eq!(v["seq"], 7);
+    }
+
+    #[test]
+    fn a_payload_is_recognised_in_place_and_any_change_is_not() {
+        for kind in [PayloadKind::Text, PayloadKind::Binary, PayloadKind::Json] {
+            for size in [0, 1, 7, 8, 16, 20, 31, 32, 40, 125, 1000] {
+                for seq in [0, 1, 255, 256, 1 << 40, u64::MAX] {
+                    let p = make(kind, size, seq);
+                    let at = format!("{kind:?} size {size} seq {seq}");
+                    assert!(is_payload(kind, size, seq, &p), "{at}");
+                    assert!(!is_payload(kind, size, seq.wrapping_add(1), &p), "{at}");
+                    if p.len() == size {
+                        // (Below its minimum a payload has the minimum's size.)
+                        assert!(!is_payload(kind, size + 1, seq, &p), "{at}");
+                    }
+                    assert!(!is_payload(kind, size, seq, &p[..p.len() - 1]), "{at}");
+                    let mut longer = p.clone();
+                    longer.push(b'x');
+                    assert!(!is_payload(kind, size, seq, &longer), "{at}");
+                    for i in 0..p.len() {
+                        let mut bad = p.clone();
+                        bad[i] ^= 0x20;
+                        assert!(!is_payload(kind, size, seq, &bad), "{at}: byte {i}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub(super) async fn throughput(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
     // with the stop signal once.
     let mut stop = std::pin::pin!(ctx.wait_stop());
     let mut replies = Vec::with_capacity(s.in_flight as usize);
+    // One payload buffer for the connection's life.
+    let mut payload = Vec::new();
     loop {
         // Leaving on the stage schedule: no more sends; the last echoes
         // are awaited, then the close.
@@ -48,7 +50,7 @@ pub(super) async fn throughput(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
             leave(ctx, &mut ws, None).await;
             break;
         }
-        if !leaving && !refill(ctx, &mut ws, &mut outstanding, &mut seq).await {
+        if !leaving && !refill(ctx, &mut ws, &mut outstanding, &mut seq, &mut payload).await {
             break;
         }
         let Some(first) = next_message(ctx, &mut ws, stop.as_mut()).await else {
@@ -87,13 +89,14 @@ async fn refill(
     ws: &mut TcpWebSocket,
     outstanding: &mut VecDeque<InFlight>,
     seq: &mut u64,
+    payload: &mut Vec<u8>,
 ) -> bool {
     let in_flight = ctx.scenario.in_flight as usize;
     let mut unsent = false;
     while outstanding.len() < in_flight {
         // The round trip starts as the message is handed over.
         let sent_ns = monotonic_ns();
-        match hand_over(ctx, ws, *seq, outstanding.len() + 1 == in_flight) {
+        match hand_over(ctx, ws, *seq, outstanding.len() + 1 == in_flight, payload) {
             Ok(all) => unsent = !all,
             Err(e @ Error::Io(_)) => return failed(ctx, &e),
             Err(_) => {
@@ -124,19 +127,26 @@ fn failed(ctx: &PhaseCtx, e: &Error) -> bool {
     false
 }
 
-/// Message `seq`, queued unless `last`; the last of a refill goes to the
-/// socket now with those before it (`Ok(false)`: bytes are left for the
-/// flush).
-fn hand_over(ctx: &PhaseCtx, ws: &TcpWebSocket, seq: u64, last: bool) -> Result<bool, Error> {
+/// Message `seq` (built in `p`), queued unless `last`; the last of a
+/// refill goes to the socket now with those before it (`Ok(false)`: bytes
+/// are left for the flush).
+fn hand_over(
+    ctx: &PhaseCtx,
+    ws: &TcpWebSocket,
+    seq: u64,
+    last: bool,
+    p: &mut Vec<u8>,
+) -> Result<bool, Error> {
     let s = &ctx.scenario;
-    let p = payload::make(s.payload, s.payload_size, seq);
+    payload::make_into(s.payload, s.payload_size, seq, p);
+    let p = &p[..];
     let w = ws.writer();
     match (s.payload, last) {
-        (PayloadKind::Binary, false) => w.queue_binary(&p).map(|()| false),
-        (PayloadKind::Binary, true) => w.send_binary_now(&p),
+        (PayloadKind::Binary, false) => w.queue_binary(p).map(|()| false),
+        (PayloadKind::Binary, true) => w.send_binary_now(p),
         // Text and JSON payloads are ASCII by construction.
         (_, last) => {
-            let text = std::str::from_utf8(&p).unwrap_or_default();
+            let text = std::str::from_utf8(p).unwrap_or_default();
             if last {
                 w.send_text_now(text)
             } else {

@@ -266,8 +266,7 @@ pub(super) async fn send(
 /// (and the parse timed).
 fn check_echo(ctx: &PhaseCtx, data: &Data, seq: u64) -> bool {
     let s = &ctx.scenario;
-    let expected = payload::make(s.payload, s.payload_size, seq);
-    let same = data.as_bytes() == expected.as_slice()
+    let same = payload::is_payload(s.payload, s.payload_size, seq, data.as_bytes())
         && matches!(
             (data, s.payload),
             (Data::Binary(_), PayloadKind::Binary)
