@@ -100,11 +100,36 @@ pub fn is_payload(kind: PayloadKind, size: usize, seq: u64, bytes: &[u8]) -> boo
 /// The bytes that name message `seq` in its payload (the start of what
 /// [`make`] builds): a reply that holds them is the echo of `seq`, right
 /// or wrong; one that does not is some other message.
-pub fn tag(kind: PayloadKind, seq: u64) -> Vec<u8> {
-    match kind {
-        PayloadKind::Text => format!("{seq:016x}").into_bytes(),
-        PayloadKind::Binary => seq.to_le_bytes().to_vec(),
-        PayloadKind::Json => format!("{{\"seq\":{seq},").into_bytes(),
+pub fn tag(kind: PayloadKind, seq: u64) -> Tag {
+    use std::io::Write;
+    let mut t = Tag {
+        buf: [0; TAG_MAX],
+        len: 0,
+    };
+    let mut w = &mut t.buf[..];
+    // (Every tag fits: `{"seq":` + at most 20 digits + `,`.)
+    let _ = match kind {
+        PayloadKind::Text => write!(w, "{seq:016x}"),
+        PayloadKind::Binary => w.write_all(&seq.to_le_bytes()),
+        PayloadKind::Json => write!(w, "{{\"seq\":{seq},"),
+    };
+    t.len = (TAG_MAX - w.len()) as u8;
+    t
+}
+
+const TAG_MAX: usize = 28;
+
+/// A [`tag`], held inline: finding one per reply allocates nothing.
+#[derive(Clone, Copy, Debug)]
+pub struct Tag {
+    buf: [u8; TAG_MAX],
+    len: u8,
+}
+
+impl std::ops::Deref for Tag {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf[..usize::from(self.len)]
     }
 }
 
@@ -139,6 +164,13 @@ mod tests {
             assert!(make(kind, 64, 9).starts_with(&tag(kind, 9)), "{kind:?}");
             assert!(!make(kind, 64, 9).starts_with(&tag(kind, 10)), "{kind:?}");
         }
+        // The longest tags fit whole.
+        assert_eq!(
+            &*tag(PayloadKind::Json, u64::MAX),
+            br#"{"seq":18446744073709551615,"#
+        );
+        assert_eq!(&*tag(PayloadKind::Text, u64::MAX), b"ffffffffffffffff");
+        assert_eq!(&*tag(PayloadKind::Binary, 1), [1, 0, 0, 0, 0, 0, 0, 0]);
         let j = make(PayloadKind::Json, 40, 7);
         let v: serde_json::Value = serde_json::from_slice(&j).unwrap();
         assert_eq!(v["seq"], 7);
