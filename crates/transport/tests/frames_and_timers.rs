@@ -1,5 +1,6 @@
 //! Over loopback TCP, through the public API: a frame encoded once for a
-//! broadcast, and the keepalive deadline moved by traffic.
+//! broadcast, the keepalive deadline moved by traffic, what a frame sent
+//! now does, and whether more input is at hand after a message.
 
 use std::time::Duration;
 
@@ -184,4 +185,40 @@ async fn a_frame_sent_now_keeps_order_and_what_the_socket_refuses() {
         got += 1;
     }
     assert_eq!(got, server.await.unwrap());
+}
+
+/// After a message, more input is at hand when the read that brought it
+/// filled the reader's buffer (512 bytes at first), even with nothing of
+/// it left to decode, and not when the read stopped short.
+#[tokio::test]
+async fn input_is_ready_after_a_read_that_filled_the_buffer() {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", l.local_addr().unwrap());
+    let (go_tx, go) = tokio::sync::oneshot::channel();
+    let server = tokio::spawn(async move {
+        let (tcp, _) = l.accept().await.unwrap();
+        let a = accept(tcp, &ServerOptions::default()).await.unwrap();
+        let (mut r, _w) = a.socket.split();
+        let len = |got: Result<Option<Event>, _>| match got {
+            Ok(Some(Event::Message(Data::Binary(b)))) => b.len(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(len(tokio::time::timeout(LIMIT, r.next_event()).await), 4);
+        assert!(!r.input_ready(), "a lone message");
+        go_tx.send(()).unwrap();
+        // Two frames of 512 bytes (8 of header, 504 of payload) in one
+        // write: the first read takes exactly the first.
+        assert_eq!(len(tokio::time::timeout(LIMIT, r.next_event()).await), 504);
+        assert!(r.input_ready(), "the read filled the buffer");
+        assert_eq!(len(tokio::time::timeout(LIMIT, r.next_event()).await), 504);
+        assert!(!r.input_ready(), "the (grown) buffer was not filled");
+    });
+    let c = connect(&url, &ClientOptions::default()).await.unwrap();
+    let (_r, w) = c.socket.split();
+    w.send_binary(&[0; 4]).await.unwrap();
+    tokio::time::timeout(LIMIT, go).await.unwrap().unwrap();
+    w.queue_binary(&[1; 504]).unwrap();
+    w.queue_binary(&[2; 504]).unwrap();
+    w.flush().await.unwrap();
+    tokio::time::timeout(LIMIT, server).await.unwrap().unwrap();
 }

@@ -4,7 +4,7 @@
 
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker, ready};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use tokio::io::{AsyncWrite, ReadBuf};
@@ -149,12 +149,6 @@ where
             }
             _ => Poll::Pending,
         }
-    }
-
-    /// Whether the stream has something to read right now.
-    pub(super) fn readable_now(&self) -> bool {
-        let mut probe = Context::from_waker(Waker::noop());
-        self.io.poll_read_ready(&mut probe).is_ready()
     }
 }
 

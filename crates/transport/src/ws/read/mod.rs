@@ -42,7 +42,8 @@ pub struct WsReader<R, W> {
     buf: Vec<u8>,
     start: usize,
     end: usize,
-    /// The last read filled the whole buffer: grow before the next.
+    /// The last read filled the whole buffer: grow before the next; more
+    /// input is likely on the socket.
     last_read_filled: bool,
     /// A pong, ping or close reply is queued and must be written.
     needs_flush: bool,
@@ -188,16 +189,19 @@ where
 
     /// Whether [`Self::next_event`] has something to act on before it
     /// would wait: bytes read and not decoded yet, a reply to write, an
-    /// event held back, or bytes the socket reports readable. `false`: the
-    /// reader will queue nothing (no pong, no close) before its next read,
-    /// so what the caller writes now goes out ahead of any reply to input
-    /// not yet read.
+    /// event held back, or more bytes likely on the socket (the last read
+    /// filled the buffer; one that stopped short emptied the socket, and
+    /// tokio then takes it as not readable until its driver learns
+    /// otherwise, so asking the socket would cost a lock and tell nothing
+    /// more in the same poll). `false`: the reader will queue nothing (no
+    /// pong, no close) before its next read, so what the caller writes now
+    /// goes out ahead of any reply to input not yet read.
     pub fn input_ready(&self) -> bool {
         self.start < self.end
             || self.needs_flush
             || self.pending_close.is_some()
             || self.done
-            || self.readable_now()
+            || self.last_read_filled
     }
 
     /// `readyState`.
