@@ -381,3 +381,36 @@ async fn requests_carry_host_fields_and_length_as_written() {
     assert!(matches!(e, Error::Http(_)), "{e}");
     assert_eq!(c.stats().requests, 3);
 }
+
+/// A head's fields are read up to the limit (64) and one more is an
+/// error; the fields come back when asked for, framing from them either
+/// way; a head cut short is not complete yet.
+#[test]
+fn a_head_has_at_most_64_fields() {
+    use super::{Framing, parse_head};
+    let head = |n: usize| {
+        let mut h = "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n".to_owned();
+        for i in 1..n {
+            h += &format!("x-f{i}: v{i}\r\n");
+        }
+        h + "\r\n"
+    };
+    let full = head(64);
+    for with_fields in [true, false] {
+        let (h, len) = parse_head(full.as_bytes(), &Method::GET, with_fields)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (h.status, len, h.framing),
+            (200, full.len(), Framing::Length(5))
+        );
+        assert!(h.keep_alive);
+        assert_eq!(h.headers.len(), if with_fields { 64 } else { 0 });
+        if with_fields {
+            assert_eq!(h.headers["x-f63"], "v63");
+        }
+    }
+    assert!(parse_head(head(65).as_bytes(), &Method::GET, false).is_err());
+    let cut = &full.as_bytes()[..full.len() - 1];
+    assert!(parse_head(cut, &Method::GET, false).unwrap().is_none());
+}
