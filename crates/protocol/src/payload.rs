@@ -28,8 +28,9 @@ impl PayloadKind {
     }
 }
 
-/// The payload of message `seq`, `size` bytes (at least the sequence
-/// number's 16 hex digits; JSON at least 32 bytes).
+/// The payload of message `seq`, `size` bytes or the least that holds its
+/// sequence number (text: 16 hex digits; binary: 8 bytes; JSON: its `seq`
+/// field and an empty `pad`).
 pub fn make(kind: PayloadKind, size: usize, seq: u64) -> Vec<u8> {
     // Allocated once, at its final size.
     let mut p = Vec::with_capacity(size.max(32));
@@ -39,61 +40,73 @@ pub fn make(kind: PayloadKind, size: usize, seq: u64) -> Vec<u8> {
 
 /// [`make`] into `p` (cleared first), for a caller that reuses one buffer.
 pub fn make_into(kind: PayloadKind, size: usize, seq: u64, p: &mut Vec<u8>) {
-    use std::io::Write;
+    let parts = Parts::of(kind, size, seq);
     p.clear();
+    p.extend_from_slice(parts.head());
+    let pad_end = parts.len - parts.tail.len();
     match kind {
-        PayloadKind::Text => {
-            let _ = write!(p, "{seq:016x}");
-            p.resize(size.max(16), b'x');
-        }
-        PayloadKind::Binary => {
-            p.extend_from_slice(&seq.to_le_bytes());
-            p.extend((8..size.max(8)).map(|i| (i as u8) ^ (seq as u8)));
-        }
-        PayloadKind::Json => {
-            let _ = write!(p, "{{\"seq\":{seq},\"pad\":\"");
-            let fill = size.saturating_sub(p.len() + 2);
-            p.resize(p.len() + fill, b'x');
-            p.extend_from_slice(b"\"}");
-        }
+        PayloadKind::Binary => p.extend((p.len()..pad_end).map(|i| pad(kind, seq, i))),
+        PayloadKind::Text | PayloadKind::Json => p.resize(pad_end, pad(kind, seq, 0)),
     }
+    p.extend_from_slice(parts.tail);
 }
 
 /// Whether `bytes` are exactly the payload [`make`] builds for message
 /// `seq`, checked in place (an echo checked per message allocates
 /// nothing).
 pub fn is_payload(kind: PayloadKind, size: usize, seq: u64, bytes: &[u8]) -> bool {
-    use std::io::Write;
-    let padded = |head: &[u8], tail: &[u8], len: usize| {
-        bytes.len() == len
-            && bytes.starts_with(head)
-            && bytes.ends_with(tail)
-            && bytes[head.len()..len - tail.len()]
-                .iter()
-                .all(|&b| b == b'x')
-    };
+    let parts = Parts::of(kind, size, seq);
+    let head = parts.head();
+    let pad_end = parts.len - parts.tail.len();
+    bytes.len() == parts.len
+        && bytes.starts_with(head)
+        && bytes.ends_with(parts.tail)
+        && (head.len()..pad_end).all(|i| bytes[i] == pad(kind, seq, i))
+}
+
+/// Message `seq`'s payload in three parts: the head (its tag, and for
+/// JSON the padding field's opening), the padding ([`pad`]) and the tail;
+/// `len` bytes in all, `size` or the least that holds head and tail.
+struct Parts {
+    head: [u8; HEAD_MAX],
+    head_len: usize,
+    tail: &'static [u8],
+    len: usize,
+}
+
+/// The longest head: a JSON tag and `"pad":"`.
+const HEAD_MAX: usize = TAG_MAX + 7;
+
+impl Parts {
+    fn of(kind: PayloadKind, size: usize, seq: u64) -> Parts {
+        let tag = tag(kind, seq);
+        let mut head = [0; HEAD_MAX];
+        head[..tag.len()].copy_from_slice(&tag);
+        let (open, tail): (&[u8], &'static [u8]) = match kind {
+            PayloadKind::Json => (b"\"pad\":\"", b"\"}"),
+            PayloadKind::Text | PayloadKind::Binary => (b"", b""),
+        };
+        let head_len = tag.len() + open.len();
+        head[tag.len()..head_len].copy_from_slice(open);
+        Parts {
+            head,
+            head_len,
+            tail,
+            len: size.max(head_len + tail.len()),
+        }
+    }
+
+    fn head(&self) -> &[u8] {
+        &self.head[..self.head_len]
+    }
+}
+
+/// Byte `i` of message `seq`'s payload, in its padding: `x` in text and
+/// JSON, a pattern of the position and the sequence number in binary.
+fn pad(kind: PayloadKind, seq: u64, i: usize) -> u8 {
     match kind {
-        PayloadKind::Text => {
-            let mut hex = [0u8; 16];
-            let _ = write!(&mut hex[..], "{seq:016x}");
-            padded(&hex, b"", size.max(16))
-        }
-        PayloadKind::Binary => {
-            bytes.len() == size.max(8)
-                && bytes[..8] == seq.to_le_bytes()
-                && (8..bytes.len()).all(|i| bytes[i] == (i as u8) ^ (seq as u8))
-        }
-        PayloadKind::Json => {
-            // `{"seq":` + at most 20 digits + `,"pad":"`.
-            let mut buf = [0u8; 48];
-            let mut w = &mut buf[..];
-            let _ = write!(w, "{{\"seq\":{seq},\"pad\":\"");
-            let head_len = 48 - w.len();
-            let head = &buf[..head_len];
-            let tail = b"\"}";
-            let len = head.len() + size.saturating_sub(head.len() + tail.len()) + tail.len();
-            padded(head, tail, len)
-        }
+        PayloadKind::Binary => (i as u8) ^ (seq as u8),
+        PayloadKind::Text | PayloadKind::Json => b'x',
     }
 }
 
