@@ -22,7 +22,7 @@ from pathlib import Path
 
 WSBENCH = "target/release/wsbench"
 # The least a tokio program does per echo (benches/examples/tokio_floor.rs):
-# built by scripts/floor-compare.sh, used by it and by scripts/profile.py.
+# built by scripts/peer-compare.sh, used by it and by scripts/profile.py.
 FLOOR = "target/release/examples/tokio_floor"
 SERVER_CPU, CLIENT_CPU = "0", "1"
 

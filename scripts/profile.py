@@ -6,7 +6,7 @@ load generator, profiled with perf during the measured window.
 SIDE      client (the load generator, `wsbench run`) or server
 SERVER    own (`wsbench serve`), uws (uWS push_hub, or echo_server for echo)
           or floor (benches/examples/tokio_floor.rs, echo only: the least a
-          tokio server does per echo; build it first, see scripts/floor-compare.sh)
+          tokio server does per echo; build it first, as scripts/peer-compare.sh does)
 WORKLOAD  push-10k   WebSocket push, 10,000 subscribers x 10 msg/s
           push-1k    WebSocket push, 1,000 subscribers x 100 msg/s
           poll-1k    long-poll push, 1,000 x 100 msg/s (server: own only)

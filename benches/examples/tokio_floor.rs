@@ -1,6 +1,6 @@
 //! The least a tokio program does per WebSocket echo: the floor under
 //! wsbench's server and load generator in the echo comparisons of
-//! docs/performance.md, measured the same way (`scripts/floor-compare.sh`).
+//! docs/performance.md, measured the same way (`scripts/peer-compare.sh`).
 //!
 //! ```sh
 //! cargo run --release -p wsbench-benches --example tokio_floor -- server PORT
