@@ -19,6 +19,10 @@
 # steal stayed under 2 %.
 #
 #   scripts/binary-ab.sh OLD NEW [ROUNDS=4]
+#   AB_PARTS="echo client" scripts/binary-ab.sh OLD NEW   # only these parts
+#
+# AB_PARTS names the parts to run, of echo, fanout, client and poll-client
+# (default: all four).
 #
 # OLD and NEW are wsbench binaries, e.g. an older commit's:
 #   git worktree add /tmp/old COMMIT && (cd /tmp/old && cargo build --release -p wsbench)
@@ -31,6 +35,11 @@ if (($# < 2)); then
     exit 2
 fi
 old=$(realpath "$1") new=$(realpath "$2") rounds=${3:-4}
+parts=" ${AB_PARTS:-echo fanout client poll-client} "
+for p in $parts; do
+    [[ " echo fanout client poll-client " == *" $p "* ]] || { echo "binary-ab: AB_PARTS: no part '$p' (echo, fanout, client, poll-client)" >&2; exit 2; }
+done
+want() { [[ $parts == *" $1 "* ]]; }
 uws=target/uws
 [[ -x $uws/load_test ]] || { echo "binary-ab: no $uws/load_test: run scripts/peer-compare.sh --smoke first" >&2; exit 2; }
 tmp=$(mktemp -d)
@@ -96,7 +105,7 @@ print(f"{row} {v} {p['msg_rate']:.0f} {p['client_cpu_s'] * 1e6 / received:.2f} "
 PY
 }
 for _ in $(seq "$rounds"); do
-    for v in old new; do
+    want echo && for v in old new; do
         bin=$old; [[ $v == new ]] && bin=$new
         serve "$bin"; sleep 0.3
         s0=$(steal); t0=$(date +%s.%N)
@@ -116,7 +125,7 @@ cpu_us = (int(rows[-1][1]) - int(rows[0][1])) / tck * 1e6 / (sum(rates) * 4)
 print(f"echo {v} {statistics.median(rates):.0f} {cpu_us:.2f} {100 * st / tck / (t1 - t0) / 2:.1f}")
 PY
     done
-    for shape in "10000 10" "1000 100"; do
+    want fanout && for shape in "10000 10" "1000 100"; do
       read -r conns rate <<< "$shape"
       for v in old new; do
         bin=$old; [[ $v == new ]] && bin=$new
@@ -136,13 +145,13 @@ print(f"{sys.argv[3]} {sys.argv[2]} {p['server_cpu_us_per_msg']:.2f} {p['latency
 PY
       done
     done
-    for v in old new; do
+    want client && for v in old new; do
         bin=$old; [[ $v == new ]] && bin=$new
         serve_uws; sleep 0.3
         printf 'schema_version = 1\nname = "ab"\n[target]\nurl = "http://127.0.0.1:%s"\n[load]\ntransports = ["websocket"]\nconnections = 100\nramp_rate = 5000\nduration = "10s"\nwarmup = "1s"\n[workload]\nkind = "throughput"\nin_flight = 1\npayload_size = 20\npayload = "binary"\n' $port > "$tmp/s.toml"
         client_run client "$v" "$bin" "uWS echo_server"
     done
-    for v in old new; do
+    want poll-client && for v in old new; do
         bin=$old; [[ $v == new ]] && bin=$new
         serve "$new"; sleep 0.3
         printf 'schema_version = 1\nname = "ab"\n[target]\nurl = "http://127.0.0.1:%s"\n[load]\ntransports = ["long-poll"]\nconnections = 1000\nramp_rate = 5000\nduration = "10s"\nwarmup = "3s"\n[workload]\nkind = "push"\nrate = 100\npayload_size = 20\n' $port > "$tmp/s.toml"

@@ -1,6 +1,7 @@
 //! Over loopback TCP, through the public API: a frame encoded once for a
 //! broadcast, the keepalive deadline moved by traffic, what a frame sent
-//! now does, and whether more input is at hand after a message.
+//! now does, whether more input is at hand after a message, and which
+//! waker the keepalive deadline wakes.
 
 use std::time::Duration;
 
@@ -221,4 +222,74 @@ async fn input_is_ready_after_a_read_that_filled_the_buffer() {
     w.queue_binary(&[2; 504]).unwrap();
     w.flush().await.unwrap();
     tokio::time::timeout(LIMIT, server).await.unwrap().unwrap();
+}
+
+/// Counts its wakes.
+#[derive(Default)]
+struct Wakes(std::sync::atomic::AtomicUsize);
+
+impl std::task::Wake for Wakes {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A read that waits is woken by the keepalive deadline through the
+/// waker it was polled with last, also when an earlier poll with another
+/// waker had already armed the timer: the deadline then queues a ping.
+#[tokio::test]
+async fn the_keepalive_wakes_the_waker_a_waiting_read_was_polled_with_last() {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    use std::task::{Context, Poll, Waker};
+    use wsbench_transport::Polled;
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", l.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        // Completes the handshake, then stays silent.
+        let (mut tcp, _) = l.accept().await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = tcp.read(&mut buf).await.unwrap();
+        let req = wsbench_codec::handshake::Request::parse(&buf[..n])
+            .unwrap()
+            .unwrap();
+        let mut out = Vec::new();
+        req.accept().write(&mut out);
+        tcp.write_all(&out).await.unwrap();
+        tokio::time::sleep(LIMIT).await;
+        drop(tcp);
+    });
+    let options = ClientOptions {
+        config: Config {
+            keepalive: Some(Duration::from_millis(100)),
+            ..Config::default()
+        },
+        ..ClientOptions::default()
+    };
+    let c = connect(&url, &options).await.unwrap();
+    let (mut r, _w) = c.socket.split();
+    let (a, b) = (Arc::new(Wakes::default()), Arc::new(Wakes::default()));
+    let (wa, wb) = (Waker::from(Arc::clone(&a)), Waker::from(Arc::clone(&b)));
+    for w in [&wa, &wa, &wb, &wb] {
+        let polled = r.poll_next_event(&mut Context::from_waker(w));
+        assert!(polled.is_pending(), "nothing to read yet: {polled:?}");
+    }
+    let woken = async {
+        while b.0.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), woken)
+        .await
+        .expect("the keepalive deadline woke the last waker");
+    assert_eq!(
+        a.0.load(Ordering::SeqCst),
+        0,
+        "the first waker was replaced"
+    );
+    match r.poll_next_event(&mut Context::from_waker(&wb)) {
+        Poll::Ready(Polled::Write(_)) => {}
+        other => panic!("a ping to write, not {other:?}"),
+    }
+    server.abort();
 }

@@ -4,7 +4,7 @@
 
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker, ready};
 use std::time::Duration;
 
 use tokio::io::{AsyncWrite, ReadBuf};
@@ -14,16 +14,67 @@ use wsbench_protocol::clock::monotonic_ns;
 use super::WsReader;
 use crate::net::ReadReady;
 
-#[derive(Debug)]
-pub(super) struct Timer {
-    sleep: Pin<Box<tokio::time::Sleep>>,
-    /// The deadline armed, CLOCK_MONOTONIC ns.
-    at: u64,
+pin_project_lite::pin_project! {
+    /// The connection's next deadline, armed, in one allocation.
+    #[derive(Debug)]
+    struct Armed {
+        #[pin]
+        sleep: tokio::time::Sleep,
+        // The deadline armed, CLOCK_MONOTONIC ns.
+        at: u64,
+        // The waker the sleep was polled with since it was armed: the sleep
+        // wakes it when it fires, so a read polled with the same waker
+        // again asks only whether it fired, instead of polling it (which
+        // registers the waker again) on every read that waits.
+        registered: Option<Waker>,
+    }
 }
 
+/// The reader's timer. (Boxed: a sleep is large, and a connection without
+/// deadlines holds none.)
+#[derive(Debug)]
+pub(super) struct Timer(Pin<Box<Armed>>);
+
 impl Timer {
+    fn new(at: u64) -> Timer {
+        Timer(Box::pin(Armed {
+            sleep: tokio::time::sleep_until(Timer::instant(at)),
+            at,
+            registered: None,
+        }))
+    }
+
     fn instant(at: u64) -> tokio::time::Instant {
         tokio::time::Instant::now() + Duration::from_nanos(at.saturating_sub(monotonic_ns()))
+    }
+
+    /// Moves the timer to `at`: at once when earlier, and when later only
+    /// once it has fired (a keepalive moved later by reads); fired for
+    /// this very deadline, it stays, to be seen.
+    fn arm(&mut self, at: u64) {
+        let t = self.0.as_mut().project();
+        if at < *t.at || (at > *t.at && t.sleep.is_elapsed()) {
+            t.sleep.reset(Timer::instant(at));
+            *t.at = at;
+            *t.registered = None;
+        }
+    }
+
+    /// Whether the armed deadline passed; if not, `cx` is woken when it
+    /// does.
+    fn poll_fired(&mut self, cx: &mut Context<'_>) -> bool {
+        let t = self.0.as_mut().project();
+        if t.registered
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            return t.sleep.is_elapsed();
+        }
+        if t.sleep.poll(cx).is_ready() {
+            return true;
+        }
+        *t.registered = Some(cx.waker().clone());
+        false
     }
 }
 
@@ -86,21 +137,15 @@ where
         }
     }
 
-    /// Arms the timer for the connection's next deadline, if it has one;
-    /// whether it has. The timer moves to an earlier deadline at once, and
-    /// to a later one only once it has fired (a keepalive moved later by
-    /// reads); fired for this very deadline, it stays, to be seen.
+    /// Arms the timer for the connection's next deadline, if it has one
+    /// ([`Timer::arm`]); whether it has.
     fn arm_deadline(&mut self) -> bool {
         let Some(at) = self.shared.next_timeout() else {
             return false;
         };
-        let t = self.timer.get_or_insert_with(|| Timer {
-            sleep: Box::pin(tokio::time::sleep_until(Timer::instant(at))),
-            at,
-        });
-        if at < t.at || (at > t.at && t.sleep.is_elapsed()) {
-            t.sleep.as_mut().reset(Timer::instant(at));
-            t.at = at;
+        match self.timer.as_mut() {
+            Some(t) => t.arm(at),
+            None => self.timer = Some(Timer::new(at)),
         }
         true
     }
@@ -142,12 +187,11 @@ where
         cx: &mut Context<'_>,
         timed: bool,
     ) -> Poll<io::Result<Option<usize>>> {
-        match self.timer.as_mut() {
-            Some(t) if timed => {
-                ready!(t.sleep.as_mut().poll(cx));
-                Poll::Ready(Ok(None))
-            }
-            _ => Poll::Pending,
+        let fired = timed && self.timer.as_mut().is_some_and(|t| t.poll_fired(cx));
+        if fired {
+            Poll::Ready(Ok(None))
+        } else {
+            Poll::Pending
         }
     }
 }

@@ -61,8 +61,7 @@ pub struct WsReader<R, W> {
     reading: bool,
     /// The connection's deadlines (keepalive, close), checked on every
     /// poll of a read but moved lazily: at once to an earlier deadline, to
-    /// a later one (bytes arrived) only once the timer has fired. (Boxed: a
-    /// sleep is large.)
+    /// a later one (bytes arrived) only once the timer has fired.
     timer: Option<Timer>,
 }
 
