@@ -56,12 +56,13 @@ pub fn make_into(kind: PayloadKind, size: usize, seq: u64, p: &mut Vec<u8>) {
 /// nothing).
 pub fn is_payload(kind: PayloadKind, size: usize, seq: u64, bytes: &[u8]) -> bool {
     let parts = Parts::of(kind, size, seq);
-    let head = parts.head();
-    let pad_end = parts.len - parts.tail.len();
+    // Byte by byte in one pass: at these sizes the entry of a library
+    // compare of slices costs more than the bytes.
     bytes.len() == parts.len
-        && bytes.starts_with(head)
-        && bytes.ends_with(parts.tail)
-        && (head.len()..pad_end).all(|i| bytes[i] == pad(kind, seq, i))
+        && bytes
+            .iter()
+            .enumerate()
+            .all(|(i, &b)| b == parts.byte(kind, seq, i))
 }
 
 /// Message `seq`'s payload in three parts: the head (its tag, and for
@@ -99,6 +100,18 @@ impl Parts {
     fn head(&self) -> &[u8] {
         &self.head[..self.head_len]
     }
+
+    /// Byte `i` (below `len`) of the payload.
+    fn byte(&self, kind: PayloadKind, seq: u64, i: usize) -> u8 {
+        let pad_end = self.len - self.tail.len();
+        if i < self.head_len {
+            self.head[i]
+        } else if i < pad_end {
+            pad(kind, seq, i)
+        } else {
+            self.tail[i - pad_end]
+        }
+    }
 }
 
 /// Byte `i` of message `seq`'s payload, in its padding: `x` in text and
@@ -114,19 +127,46 @@ fn pad(kind: PayloadKind, seq: u64, i: usize) -> u8 {
 /// [`make`] builds): a reply that holds them is the echo of `seq`, right
 /// or wrong; one that does not is some other message.
 pub fn tag(kind: PayloadKind, seq: u64) -> Tag {
-    use std::io::Write;
     let mut t = Tag {
         buf: [0; TAG_MAX],
         len: 0,
     };
-    let mut w = &mut t.buf[..];
-    // (Every tag fits: `{"seq":` + at most 20 digits + `,`.)
-    let _ = match kind {
-        PayloadKind::Text => write!(w, "{seq:016x}"),
-        PayloadKind::Binary => w.write_all(&seq.to_le_bytes()),
-        PayloadKind::Json => write!(w, "{{\"seq\":{seq},"),
+    // Written by hand, not through `fmt`: a tag is made for every message
+    // sent and every reply checked. (Every tag fits: `{"seq":` + at most
+    // 20 digits + `,`.)
+    let len = match kind {
+        // 16 hex digits, most significant first.
+        PayloadKind::Text => {
+            for (k, d) in t.buf[..16].iter_mut().enumerate() {
+                *d = b"0123456789abcdef"[(seq >> (60 - 4 * k)) as usize & 0xf];
+            }
+            16
+        }
+        PayloadKind::Binary => {
+            t.buf[..8].copy_from_slice(&seq.to_le_bytes());
+            8
+        }
+        PayloadKind::Json => {
+            let mut digits = [0; 20];
+            let mut at = digits.len();
+            let mut n = seq;
+            loop {
+                at -= 1;
+                digits[at] = b'0' + (n % 10) as u8;
+                n /= 10;
+                if n == 0 {
+                    break;
+                }
+            }
+            let digits = &digits[at..];
+            let open = b"{\"seq\":";
+            t.buf[..open.len()].copy_from_slice(open);
+            t.buf[open.len()..][..digits.len()].copy_from_slice(digits);
+            t.buf[open.len() + digits.len()] = b',';
+            open.len() + digits.len() + 1
+        }
     };
-    t.len = (TAG_MAX - w.len()) as u8;
+    t.len = len as u8;
     t
 }
 
@@ -184,6 +224,14 @@ mod tests {
         );
         assert_eq!(&*tag(PayloadKind::Text, u64::MAX), b"ffffffffffffffff");
         assert_eq!(&*tag(PayloadKind::Binary, 1), [1, 0, 0, 0, 0, 0, 0, 0]);
+        for seq in [0, 1, 9, 10, 255, 256, 99_999, 1 << 40, u64::MAX - 1] {
+            assert_eq!(
+                &*tag(PayloadKind::Text, seq),
+                format!("{seq:016x}").as_bytes()
+            );
+            let json = format!("{{\"seq\":{seq},");
+            assert_eq!(&*tag(PayloadKind::Json, seq), json.as_bytes());
+        }
         let j = make(PayloadKind::Json, 40, 7);
         let v: serde_json::Value = serde_json::from_slice(&j).unwrap();
         assert_eq!(v["seq"], 7);
