@@ -11,9 +11,10 @@
 #            echo_server: `wsbench run`, 100 connections x 1 in flight
 #            (throughput workload), 10 s window: msg/s and the load
 #            generator's CPU µs per echo;
-#   poll-client  each build as the load generator over long-poll against
+#   push-client  each build as the load generator over WebSocket against
 #            NEW's server, 1,000 subscribers x 100 msg/s, 10 s window:
 #            msg/s, the load generator's CPU µs per message, push p50;
+#   poll-client  the same over long-poll;
 # each run with the steal of the two CPUs over it (% of their time the
 # hypervisor gave to other guests). Ends with the medians of the runs whose
 # steal stayed under 2 %.
@@ -21,8 +22,8 @@
 #   scripts/binary-ab.sh OLD NEW [ROUNDS=4]
 #   AB_PARTS="echo client" scripts/binary-ab.sh OLD NEW   # only these parts
 #
-# AB_PARTS names the parts to run, of echo, fanout, client and poll-client
-# (default: all four).
+# AB_PARTS names the parts to run, of echo, fanout, client, push-client
+# and poll-client (default: all five).
 #
 # OLD and NEW are wsbench binaries, e.g. an older commit's:
 #   git worktree add /tmp/old COMMIT && (cd /tmp/old && cargo build --release -p wsbench)
@@ -35,9 +36,10 @@ if (($# < 2)); then
     exit 2
 fi
 old=$(realpath "$1") new=$(realpath "$2") rounds=${3:-4}
-parts=" ${AB_PARTS:-echo fanout client poll-client} "
+all="echo fanout client push-client poll-client"
+parts=" ${AB_PARTS:-$all} "
 for p in $parts; do
-    [[ " echo fanout client poll-client " == *" $p "* ]] || { echo "binary-ab: AB_PARTS: no part '$p' (echo, fanout, client, poll-client)" >&2; exit 2; }
+    [[ " $all " == *" $p "* ]] || { echo "binary-ab: AB_PARTS: no part '$p' (of $all)" >&2; exit 2; }
 done
 want() { [[ $parts == *" $1 "* ]]; }
 uws=target/uws
@@ -151,11 +153,14 @@ PY
         printf 'schema_version = 1\nname = "ab"\n[target]\nurl = "http://127.0.0.1:%s"\n[load]\ntransports = ["websocket"]\nconnections = 100\nramp_rate = 5000\nduration = "10s"\nwarmup = "1s"\n[workload]\nkind = "throughput"\nin_flight = 1\npayload_size = 20\npayload = "binary"\n' $port > "$tmp/s.toml"
         client_run client "$v" "$bin" "uWS echo_server"
     done
-    want poll-client && for v in old new; do
-        bin=$old; [[ $v == new ]] && bin=$new
-        serve "$new"; sleep 0.3
-        printf 'schema_version = 1\nname = "ab"\n[target]\nurl = "http://127.0.0.1:%s"\n[load]\ntransports = ["long-poll"]\nconnections = 1000\nramp_rate = 5000\nduration = "10s"\nwarmup = "3s"\n[workload]\nkind = "push"\nrate = 100\npayload_size = 20\n' $port > "$tmp/s.toml"
-        client_run poll-client "$v" "$bin" "wsbench serve"
+    for transport in websocket long-poll; do
+        part=push-client; [[ $transport == long-poll ]] && part=poll-client
+        want $part && for v in old new; do
+            bin=$old; [[ $v == new ]] && bin=$new
+            serve "$new"; sleep 0.3
+            printf 'schema_version = 1\nname = "ab"\n[target]\nurl = "http://127.0.0.1:%s"\n[load]\ntransports = ["%s"]\nconnections = 1000\nramp_rate = 5000\nduration = "10s"\nwarmup = "3s"\n[workload]\nkind = "push"\nrate = 100\npayload_size = 20\n' $port $transport > "$tmp/s.toml"
+            client_run $part "$v" "$bin" "wsbench serve"
+        done
     done
 done
 python3 - "$tmp/all" <<'PY'
@@ -164,7 +169,8 @@ runs = [l.split() for l in open(sys.argv[1])]
 print("\nmedians of the runs with steal under 2 % (n = runs kept):")
 fanout = ("server µs/msg", "p99 ms")
 for what, cols in (("echo", ("msg/s", "server µs/echo")), ("fanout-10000x10", fanout), ("fanout-1000x100", fanout),
-                   ("client", ("msg/s", "client µs/echo")), ("poll-client", ("msg/s", "client µs/msg", "p50 ms"))):
+                   ("client", ("msg/s", "client µs/echo")), ("push-client", ("msg/s", "client µs/msg", "p50 ms")),
+                   ("poll-client", ("msg/s", "client µs/msg", "p50 ms"))):
     for v in ("old", "new"):
         kept = [r for r in runs if r[0] == what and r[1] == v and float(r[4]) < 2.0]
         if not kept:

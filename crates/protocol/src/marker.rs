@@ -7,6 +7,7 @@
 //! any relay that passes text through.
 
 use std::fmt::Write as _;
+use std::sync::LazyLock;
 
 use crate::payload::PayloadKind;
 
@@ -36,12 +37,23 @@ impl Marker {
 
     /// The marker in `payload`, if it holds one.
     pub fn find(payload: &str) -> Option<Marker> {
-        // A SIMD substring search (memchr's memmem): every received
-        // message of a foreign target goes through it.
-        let at = memchr::memmem::find(payload.as_bytes(), START.as_bytes())? + START.len();
+        // A SIMD substring search (memchr's memmem), its searcher built
+        // once: every message received goes through it.
+        static FINDER: LazyLock<memchr::memmem::Finder<'static>> =
+            LazyLock::new(|| memchr::memmem::Finder::new(START));
+        let at = FINDER.find(payload.as_bytes())? + START.len();
         let rest = &payload[at..];
-        let body = &rest[..rest.find('~')?];
-        let mut f = body.split('.');
+        let body = &rest[..memchr::memchr(b'~', rest.as_bytes())?];
+        // The fields between dots (memchr: splitting on a `char` compares
+        // each candidate through a library call).
+        let mut from = 0;
+        let mut f = memchr::memchr_iter(b'.', body.as_bytes())
+            .chain([body.len()])
+            .map(|to| {
+                let field = &body[from..to];
+                from = to + 1;
+                field
+            });
         let m = Marker {
             run: u32::from_str_radix(f.next()?, 16).ok()?,
             phase: f.next()?.parse().ok()?,
@@ -97,6 +109,9 @@ mod tests {
         }
         let json = m.body(PayloadKind::Json, 64);
         assert!(simd_json::to_borrowed_value(&mut json.clone().into_bytes()).is_ok());
+        // After other text, multi-byte characters included.
+        let text = m.body(PayloadKind::Text, 48);
+        assert_eq!(Marker::find(&format!("\u{e9}t\u{e9} {text}")), Some(m));
         // Short sizes still carry the whole marker.
         assert_eq!(Marker::find(&m.body(PayloadKind::Text, 4)), Some(m));
         for bad in [
@@ -106,6 +121,8 @@ mod tests {
             "~wsb.zz.1.2.3~",
             "~wsb.1.1.2.3",
             "~wsb.1.1.2.3.4~",
+            "~wsb.1..2.3~",
+            "~wsb.1.1.2.3.~",
         ] {
             assert_eq!(Marker::find(bad), None, "{bad}");
         }
