@@ -2,7 +2,8 @@
 //! transport: `{"seq":N,"ts":T,"payload":"..."}`, where `seq` counts 1, 2,
 //! 3, … in publish order and `ts` is the publish time in CLOCK_MONOTONIC
 //! nanoseconds (see [`crate::clock`]), so a subscriber on the same host can
-//! compute one-way latency.
+//! compute one-way latency. A poll response carries the messages after
+//! the request's cursor: `{"cursor":N,"messages":[M,M,…]}`.
 //!
 //! A publisher may send its own clock with `POST /publish` in the
 //! [`SENT_NS_HEADER`] header; the message then carries that time instead,
@@ -44,25 +45,32 @@ impl PushMessage<'_> {
     }
 }
 
-/// `json` when it is exactly `{"seq":N,"ts":T,"payload":"…"}` as
-/// [`encode`] writes a payload without `"`, `\` or control characters;
-/// `None` for anything else, including what is not JSON.
+/// `json` when it is exactly one message as [`plain_message`] reads one.
 fn parse_plain(json: &[u8]) -> Option<PushMessage<'_>> {
-    let rest = json.strip_prefix(b"{\"seq\":")?;
-    let (seq, rest) = number(rest)?;
-    let rest = rest.strip_prefix(b",\"ts\":")?;
-    let (ts_ns, rest) = number(rest)?;
-    let rest = rest.strip_prefix(b",\"payload\":\"")?;
-    let payload = rest.strip_suffix(b"\"}")?;
-    if payload.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20) {
+    let (m, rest) = plain_message(json)?;
+    rest.is_empty().then_some(m)
+}
+
+/// The message at the start of `b` when it is exactly
+/// `{"seq":N,"ts":T,"payload":"…"}` as [`encode`] writes a payload without
+/// `"`, `\` or control characters, and what follows it; `None` for
+/// anything else, including what is not JSON.
+fn plain_message(b: &[u8]) -> Option<(PushMessage<'_>, &[u8])> {
+    let (seq, rest) = number(b.strip_prefix(SEQ)?)?;
+    let (ts_ns, rest) = number(rest.strip_prefix(TS)?)?;
+    let rest = rest.strip_prefix(PAYLOAD)?.strip_prefix(b"\"")?;
+    let (payload, rest) = rest.split_at(memchr::memchr(b'"', rest)?);
+    let rest = rest.strip_prefix(b"\"}")?;
+    if payload.iter().any(|&b| b == b'\\' || b < 0x20) {
         return None;
     }
     let payload = std::str::from_utf8(payload).ok()?;
-    Some(PushMessage {
+    let m = PushMessage {
         seq,
         ts_ns,
         payload: Cow::Borrowed(payload),
-    })
+    };
+    Some((m, rest))
 }
 
 /// A JSON number that is a `u64` in plain digits (no sign, fraction,
@@ -83,13 +91,29 @@ fn number(b: &[u8]) -> Option<(u64, &[u8])> {
 /// CLOCK_MONOTONIC nanoseconds at sending.
 pub const SENT_NS_HEADER: &str = "x-wsbench-sent-ns";
 
+// The pieces of a message, `{"seq":N,"ts":T,"payload":"…"}`, and of a
+// poll response, `{"cursor":N,"messages":[M,M,…]}`.
+const SEQ: &[u8] = b"{\"seq\":";
+const TS: &[u8] = b",\"ts\":";
+const PAYLOAD: &[u8] = b",\"payload\":";
+const CURSOR: &[u8] = b"{\"cursor\":";
+const MESSAGES: &[u8] = b",\"messages\":[";
+/// Between two messages of a poll response.
+pub const BATCH_SEP: &[u8] = b",";
+/// The end of a poll response, after its last message.
+pub const BATCH_END: &[u8] = b"]}";
+
 /// Encodes a message as the server sends it.
 pub fn encode(seq: u64, ts_ns: u64, payload: &str) -> String {
     use std::io::Write;
     // Sized for a payload with nothing to escape; one with much to escape
     // grows, and is trimmed so a retained message holds no spare room.
     let mut out = Vec::with_capacity(payload.len() + 64);
-    let _ = write!(out, "{{\"seq\":{seq},\"ts\":{ts_ns},\"payload\":");
+    out.extend_from_slice(SEQ);
+    let _ = write!(out, "{seq}");
+    out.extend_from_slice(TS);
+    let _ = write!(out, "{ts_ns}");
+    out.extend_from_slice(PAYLOAD);
     serde_json::to_writer(&mut out, payload).expect("a string always serialises");
     out.push(b'}');
     if out.capacity() - out.len() > 4096 {
@@ -110,10 +134,44 @@ pub struct PollBatch<'a> {
 }
 
 impl PollBatch<'_> {
-    /// Parses a poll response body.
+    /// Parses a poll response body: read straight from the bytes when it
+    /// and its messages are as the server writes them and no payload needs
+    /// escapes (see [`PushMessage::parse`]), else through serde_json.
     pub fn parse(json: &[u8]) -> Result<PollBatch<'_>, BadMessage> {
-        serde_json::from_slice(json).map_err(|e| BadMessage(e.to_string()))
+        match parse_plain_batch(json) {
+            Some(b) => Ok(b),
+            None => serde_json::from_slice(json).map_err(|e| BadMessage(e.to_string())),
+        }
     }
+}
+
+/// The start of a poll response, up to its first message; the messages
+/// follow, [`BATCH_SEP`] between two, then [`BATCH_END`].
+pub fn batch_open(cursor: u64) -> Vec<u8> {
+    let mut out = CURSOR.to_vec();
+    out.extend_from_slice(cursor.to_string().as_bytes());
+    out.extend_from_slice(MESSAGES);
+    out
+}
+
+/// `json` when it is exactly a poll response as the server writes it,
+/// every message as [`plain_message`] reads one; `None` for anything else.
+fn parse_plain_batch(json: &[u8]) -> Option<PollBatch<'_>> {
+    let (cursor, rest) = number(json.strip_prefix(CURSOR)?)?;
+    let mut rest = rest.strip_prefix(MESSAGES)?;
+    let mut messages = Vec::new();
+    if rest != BATCH_END {
+        loop {
+            let (m, after) = plain_message(rest)?;
+            messages.push(m);
+            match after.strip_prefix(BATCH_SEP) {
+                Some(next) => rest = next,
+                None if after == BATCH_END => break,
+                None => return None,
+            }
+        }
+    }
+    Some(PollBatch { cursor, messages })
 }
 
 #[cfg(test)]
@@ -190,6 +248,56 @@ mod tests {
         assert!(parse_plain(&cases[4]).is_some());
         assert!(parse_plain(&encode(1, 2, "a\"q").into_bytes()).is_none());
         assert!(cases.iter().any(|c| serde(c).is_none()));
+    }
+
+    /// Poll responses as the server writes them, and others, parse as
+    /// serde_json parses them: the same cursor and messages, or both an
+    /// error.
+    #[test]
+    fn every_batch_parses_as_serde_json_parses_it() {
+        fn serde(b: &[u8]) -> Option<(u64, Vec<PushMessage<'_>>)> {
+            let b: PollBatch<'_> = serde_json::from_slice(b).ok()?;
+            Some((b.cursor, b.messages))
+        }
+        let batch = |cursor: u64, messages: &[String]| {
+            let mut out = batch_open(cursor);
+            out.extend_from_slice(&messages.join(",").into_bytes());
+            out.extend_from_slice(BATCH_END);
+            out
+        };
+        let m = |seq, payload| encode(seq, seq * 10, payload);
+        let mut cases = vec![
+            batch(5, &[]),
+            batch(8, &[m(8, "x")]),
+            batch(9, &[m(8, "x"), m(9, "y")]),
+            batch(9, &[m(7, "\u{e9}"), m(8, "a\"q"), m(9, "y")]),
+            batch(u64::MAX, &[m(1, ""), m(2, "~wsb.1.2.3.4~")]),
+        ];
+        assert_eq!(&cases[0], br#"{"cursor":5,"messages":[]}"#);
+        for bad in [
+            &br#"{"cursor":5,"messages":[]} "#[..],
+            br#"{"cursor":5,"messages":[],"more":1}"#,
+            br#"{"messages":[],"cursor":5}"#,
+            br#"{"cursor":05,"messages":[]}"#,
+            br#"{"cursor":5,"messages":[,]}"#,
+            br#"{"cursor":5,"messages":[{"seq":1,"ts":2,"payload":"x"},]}"#,
+            br#"{"cursor":5,"messages":[{"seq":1,"ts":2,"payload":"x"}{"seq":2,"ts":2,"payload":"x"}]}"#,
+            br#"{"cursor":5,"messages":[{"seq":1,"ts":2,"payload":"x"}"#,
+            br#"{"cursor":5,"messages":[{"seq":1,"ts":2,"payload":"x"}]}"#,
+            br#"{"cursor":5,"messages":[{"seq":1,"ts":2}]}"#,
+            br#"{"cursor":5}"#,
+        ] {
+            cases.push(bad.to_vec());
+        }
+        for case in &cases {
+            let at = String::from_utf8_lossy(case);
+            let ours = PollBatch::parse(case).ok().map(|b| (b.cursor, b.messages));
+            assert_eq!(ours, serde(case), "{at}");
+        }
+        // Read straight from the bytes: the batches without escapes.
+        for (i, case) in cases[..5].iter().enumerate() {
+            assert_eq!(parse_plain_batch(case).is_some(), i != 3, "batch {i}");
+        }
     }
 
     #[test]

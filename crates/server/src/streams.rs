@@ -4,6 +4,7 @@
 //! hub's own copy of each message: nothing copies the history per client.
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use wsbench_protocol::push;
 use wsbench_transport::net::NetStream;
 
 use crate::Ctx;
@@ -43,15 +44,14 @@ pub(crate) async fn poll(head: &Head, ctx: &Ctx) -> (Vec<Piece>, bool) {
     }
     let keep_alive = head.keep_alive && !*shutdown.borrow();
     let next = messages.last().map_or(cursor, |m| m.seq);
-    let open = format!("{{\"cursor\":{next},\"messages\":[").into_bytes();
-    let mut body = vec![Piece::Owned(open)];
+    let mut body = vec![Piece::Owned(push::batch_open(next))];
     for (i, m) in messages.into_iter().enumerate() {
         if i > 0 {
-            body.push(Piece::Static(b","));
+            body.push(Piece::Static(push::BATCH_SEP));
         }
         body.push(Piece::Message(m));
     }
-    body.push(Piece::Static(b"]}"));
+    body.push(Piece::Static(push::BATCH_END));
     let len = body.iter().map(|p| p.as_bytes().len()).sum();
     let head = http::head(200, "application/json", len, keep_alive);
     body.insert(0, Piece::Owned(head));
