@@ -283,7 +283,7 @@ mod tests {
             br#"{"cursor":5,"messages":[{"seq":1,"ts":2,"payload":"x"},]}"#,
             br#"{"cursor":5,"messages":[{"seq":1,"ts":2,"payload":"x"}{"seq":2,"ts":2,"payload":"x"}]}"#,
             br#"{"cursor":5,"messages":[{"seq":1,"ts":2,"payload":"x"}"#,
-            br#"{"cursor":5,"messages":[{"seq":1,"ts":2,"payload":"x"}]}"#,
+            br#"{"cursor":5,"messages":[{"seq":1,"ts":2,"payload":"x\"}]}"#,
             br#"{"cursor":5,"messages":[{"seq":1,"ts":2}]}"#,
             br#"{"cursor":5}"#,
         ] {
