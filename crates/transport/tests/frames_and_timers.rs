@@ -20,6 +20,21 @@ async fn next(ws: &mut TcpWebSocket) -> Event {
         .expect("an event before close")
 }
 
+/// Accepts one connection on `l` and completes its WebSocket handshake
+/// by hand: the test then speaks raw TCP.
+async fn accept_by_hand(l: &TcpListener) -> tokio::net::TcpStream {
+    let (mut tcp, _) = l.accept().await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tcp.read(&mut buf).await.unwrap();
+    let req = wsbench_codec::handshake::Request::parse(&buf[..n])
+        .unwrap()
+        .unwrap();
+    let mut out = Vec::new();
+    req.accept().write(&mut out);
+    tcp.write_all(&out).await.unwrap();
+    tcp
+}
+
 /// One frame encoded for a broadcast reaches a plain and a compressing
 /// client alike (the latter compressed on its own connection); a client
 /// cannot send it.
@@ -73,15 +88,7 @@ async fn traffic_defers_the_keepalive_ping() {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}/", l.local_addr().unwrap());
     let server = tokio::spawn(async move {
-        let (mut tcp, _) = l.accept().await.unwrap();
-        let mut buf = vec![0u8; 4096];
-        let n = tcp.read(&mut buf).await.unwrap();
-        let req = wsbench_codec::handshake::Request::parse(&buf[..n])
-            .unwrap()
-            .unwrap();
-        let mut out = Vec::new();
-        req.accept().write(&mut out);
-        tcp.write_all(&out).await.unwrap();
+        let mut tcp = accept_by_hand(&l).await;
         // 15 messages 30 ms apart: 450 ms, over four keepalive intervals.
         for _ in 0..15 {
             tcp.write_all(&[0x81, 1, b'x']).await.unwrap();
@@ -247,15 +254,7 @@ async fn the_keepalive_wakes_the_waker_a_waiting_read_was_polled_with_last() {
     let url = format!("ws://{}/", l.local_addr().unwrap());
     let server = tokio::spawn(async move {
         // Completes the handshake, then stays silent.
-        let (mut tcp, _) = l.accept().await.unwrap();
-        let mut buf = vec![0u8; 4096];
-        let n = tcp.read(&mut buf).await.unwrap();
-        let req = wsbench_codec::handshake::Request::parse(&buf[..n])
-            .unwrap()
-            .unwrap();
-        let mut out = Vec::new();
-        req.accept().write(&mut out);
-        tcp.write_all(&out).await.unwrap();
+        let tcp = accept_by_hand(&l).await;
         tokio::time::sleep(LIMIT).await;
         drop(tcp);
     });
