@@ -13,6 +13,15 @@ mod serve;
 
 use std::process::ExitCode;
 
+/// Every wsbench process allocates through mimalloc: its size classes hold
+/// tokio's 128-byte-aligned task cells and I/O registrations without the
+/// padding the C library's aligned allocations leave, which was about a
+/// fifth of a held connection's resident memory (docs/performance.md,
+/// "100,000 connections"). Built without transparent huge pages, which
+/// would grow each process's resident memory in 2 MiB steps.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 use report::{CompareArgs, MergeArgs, ReportArgs};
 use run::{CalibrateArgs, RunArgs};
