@@ -131,9 +131,9 @@ pub fn tag(kind: PayloadKind, seq: u64) -> Tag {
         buf: [0; TAG_MAX],
         len: 0,
     };
-    // Written by hand, not through `fmt`: a tag is made for every message
-    // sent and every reply checked. (Every tag fits: `{"seq":` + at most
-    // 20 digits + `,`.)
+    // Written in place, not through `fmt` (decimal digits by `itoa`): a
+    // tag is made for every message sent and every reply checked. (Every
+    // tag fits: `{"seq":` + at most 20 digits + `,`.)
     let len = match kind {
         // 16 hex digits, most significant first.
         PayloadKind::Text => {
@@ -147,18 +147,8 @@ pub fn tag(kind: PayloadKind, seq: u64) -> Tag {
             8
         }
         PayloadKind::Json => {
-            let mut digits = [0; 20];
-            let mut at = digits.len();
-            let mut n = seq;
-            loop {
-                at -= 1;
-                digits[at] = b'0' + (n % 10) as u8;
-                n /= 10;
-                if n == 0 {
-                    break;
-                }
-            }
-            let digits = &digits[at..];
+            let mut decimal = itoa::Buffer::new();
+            let digits = decimal.format(seq).as_bytes();
             let open = b"{\"seq\":";
             t.buf[..open.len()].copy_from_slice(open);
             t.buf[open.len()..][..digits.len()].copy_from_slice(digits);

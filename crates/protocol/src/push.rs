@@ -105,14 +105,13 @@ pub const BATCH_END: &[u8] = b"]}";
 
 /// Encodes a message as the server sends it.
 pub fn encode(seq: u64, ts_ns: u64, payload: &str) -> String {
-    use std::io::Write;
     // Sized for a payload with nothing to escape; one with much to escape
     // grows, and is trimmed so a retained message holds no spare room.
     let mut out = Vec::with_capacity(payload.len() + 64);
     out.extend_from_slice(SEQ);
-    let _ = write!(out, "{seq}");
+    out.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
     out.extend_from_slice(TS);
-    let _ = write!(out, "{ts_ns}");
+    out.extend_from_slice(itoa::Buffer::new().format(ts_ns).as_bytes());
     out.extend_from_slice(PAYLOAD);
     serde_json::to_writer(&mut out, payload).expect("a string always serialises");
     out.push(b'}');
@@ -149,7 +148,7 @@ impl PollBatch<'_> {
 /// follow, [`BATCH_SEP`] between two, then [`BATCH_END`].
 pub fn batch_open(cursor: u64) -> Vec<u8> {
     let mut out = CURSOR.to_vec();
-    out.extend_from_slice(cursor.to_string().as_bytes());
+    out.extend_from_slice(itoa::Buffer::new().format(cursor).as_bytes());
     out.extend_from_slice(MESSAGES);
     out
 }
