@@ -19,16 +19,6 @@ use run::{CalibrateArgs, RunArgs};
 use wsbench_load::shard::ShardSpec;
 use wsbench_server::args::ServeArgs;
 
-/// Every wsbench process allocates through mimalloc. A held connection's
-/// live heap is about 1,340 bytes (its task cell and tokio's I/O
-/// registration, both 128-byte aligned, and its shared writer state); with
-/// the C library's allocator it cost about 1,790 bytes of resident memory,
-/// with mimalloc's size classes about 1,370 (docs/performance.md, "100,000
-/// connections"). Built without transparent huge pages, which would grow
-/// each process's resident memory in 2 MiB steps.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Benchmark and load-testing harness for WebSocket systems.
 #[derive(Debug, Parser)]
 #[command(name = "wsbench", version, about)]
