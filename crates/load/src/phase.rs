@@ -301,19 +301,22 @@ impl Phase {
 
         // The measured window.
         let subscribers = Counts::get(&rec.counts.open_now);
-        rec.set_measuring(true);
-        let window_start = Instant::now();
         // A restarted server is another process: its CPU is not read.
         let server_pid = builtin
             .as_deref()
             .map(Builtin::pid)
             .or(self.server_pid)
             .filter(|_| !Restarts::of(&s, 0).any());
-        let before = Readings::take(&bytes, &rec, server_pid);
+        // The readings end with the byte counters, next to the flag that
+        // opens and closes the window for the counts of messages, so the
+        // bytes and the messages are counted over the same interval.
+        let before = Readings::take(&bytes, server_pid);
+        rec.set_measuring(true);
+        let window_start = Instant::now();
         if early.is_none() {
             early = watch.window(interrupt, builtin).await;
         }
-        let after = Readings::take(&bytes, &rec, server_pid);
+        let after = Readings::take(&bytes, server_pid);
         rec.set_measuring(false);
         let measured = window_start.elapsed();
         if early.is_none() {
@@ -449,7 +452,8 @@ impl Phase {
                 payload_mismatches: Counts::get(&c.mismatches),
                 bytes_sent: after.bytes_sent - before.bytes_sent,
                 bytes_received: after.bytes_received - before.bytes_received,
-                http_requests: after.http_requests - before.http_requests,
+                // Counted only while the window is open, as `received` is.
+                http_requests: Counts::get(&c.http_requests),
                 errors: rec.errors(),
                 reconnects: Counts::get(&c.reconnects),
                 ..Counters::default()

@@ -1,9 +1,8 @@
-//! What a phase reads at its window's edges (bytes, HTTP requests, CPU
-//! time of the load generator and of the server) to take differences.
+//! What a phase reads at its window's edges (bytes, CPU time of the load
+//! generator and of the server, steal) to take differences.
 
 use wsbench_transport::net::ByteCounters;
 
-use crate::recorder::{Counts, Recorder};
 use crate::sys;
 
 /// Readings at a moment, to take differences over the window.
@@ -11,7 +10,6 @@ use crate::sys;
 pub(crate) struct Readings {
     pub(crate) bytes_sent: u64,
     pub(crate) bytes_received: u64,
-    pub(crate) http_requests: u64,
     pub(crate) client_cpu_ns: u64,
     pub(crate) server_cpu_ns: Option<u64>,
     /// Steal time of the watched cores (ns) and their number.
@@ -19,14 +17,20 @@ pub(crate) struct Readings {
 }
 
 impl Readings {
-    pub(crate) fn take(bytes: &ByteCounters, rec: &Recorder, server_pid: Option<u32>) -> Readings {
+    /// Reads everything, the byte counters last: the caller opens or
+    /// closes the window right after, so the bytes are counted over the
+    /// same interval as the messages (reading a server's process tree can
+    /// take milliseconds).
+    pub(crate) fn take(bytes: &ByteCounters, server_pid: Option<u32>) -> Readings {
+        let client_cpu_ns = sys::cpu_ns(None).unwrap_or(0);
+        let server_cpu_ns = server_pid.map(sys::tree_cpu_ns);
+        let steal = steal(server_pid);
         Readings {
             bytes_sent: bytes.written(),
             bytes_received: bytes.read(),
-            http_requests: Counts::get(&rec.counts.http_requests),
-            client_cpu_ns: sys::cpu_ns(None).unwrap_or(0),
-            server_cpu_ns: server_pid.map(sys::tree_cpu_ns),
-            steal: steal(server_pid),
+            client_cpu_ns,
+            server_cpu_ns,
+            steal,
         }
     }
 }
