@@ -19,6 +19,13 @@ use run::{CalibrateArgs, RunArgs};
 use wsbench_load::shard::ShardSpec;
 use wsbench_server::args::ServeArgs;
 
+/// Every wsbench process allocates through jemalloc (options in
+/// .cargo/config.toml): its size classes hold tokio's 128-byte-aligned task
+/// cells and I/O registrations without the C library's aligned-allocation
+/// overhead (docs/performance.md, "100,000 connections").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Benchmark and load-testing harness for WebSocket systems.
 #[derive(Debug, Parser)]
 #[command(name = "wsbench", version, about)]
