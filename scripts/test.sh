@@ -4,14 +4,14 @@
 #   scripts/test.sh            everything below
 #   scripts/test.sh --quick    unit, property and integration tests only
 #
-# Installs what it needs (Chromium and a font for the report tests, nginx
-# with the Nchan module for the nchan tests, Prometheus for the live
-# metrics test, a Python venv with the
-# websockets package for the targets tests,
-# cargo-fuzz, a nightly toolchain with Miri, Python venvs with kosoku for
-# the Autobahn cases and kubernetes-validate for the manifests) when
-# missing; a step whose tool cannot be installed here is skipped with the
-# reason printed, never silently.
+# Installs what it needs (a C compiler and make for jemalloc, Chromium
+# and a font for the report tests, nginx with the Nchan module for the
+# nchan tests, Prometheus for the live metrics test, a Python venv with
+# the websockets package for the targets tests, cargo-fuzz, a nightly
+# toolchain with Miri, Python venvs with kosoku for the Autobahn cases and
+# kubernetes-validate for the manifests) when missing; a step whose tool
+# cannot be installed here is skipped with the reason printed, never
+# silently.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +25,13 @@ apt_install() {
     [[ $(id -u) != 0 ]] && sudo="sudo -n"
     { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@"; } >/dev/null 2>&1
 }
+
+# jemalloc, wsbench's allocator, is built from source (tikv-jemalloc-sys):
+# it needs a C compiler and make.
+if ! command -v cc >/dev/null || ! command -v make >/dev/null; then
+    step "installing build-essential (apt): a C compiler and make for jemalloc"
+    apt_install build-essential || echo "could not install build-essential: the build needs cc and make" >&2
+fi
 
 if [[ $quick == 0 ]]; then
     # The report test renders report.html in headless Chromium; charts
