@@ -28,7 +28,7 @@ use crate::probe::LagProbe;
 use crate::progress::Progress;
 use crate::publisher::{PublishSpec, Publisher};
 use crate::rates::RateProfile;
-use crate::readings::{Readings, server_cpu_per_msg};
+use crate::readings::{Readings, server_cpu_per_msg, window_edge};
 use crate::receipts::Tally;
 use crate::recorder::{Counts, Recorder};
 use crate::signal::Stop;
@@ -307,17 +307,13 @@ impl Phase {
             .map(Builtin::pid)
             .or(self.server_pid)
             .filter(|_| !Restarts::of(&s, 0).any());
-        // The readings end with the byte counters, next to the flag that
-        // opens and closes the window for the counts of messages, so the
-        // bytes and the messages are counted over the same interval.
-        let before = Readings::take(&bytes, server_pid);
-        rec.set_measuring(true);
+        // Bytes and counts cover the same interval (`window_edge`).
+        let before = window_edge(&rec, &bytes, server_pid, true);
         let window_start = Instant::now();
         if early.is_none() {
             early = watch.window(interrupt, builtin).await;
         }
-        let after = Readings::take(&bytes, server_pid);
-        rec.set_measuring(false);
+        let after = window_edge(&rec, &bytes, server_pid, false);
         let measured = window_start.elapsed();
         if early.is_none() {
             // With stages, subscribers come and go in the window: the

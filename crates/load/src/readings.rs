@@ -3,6 +3,7 @@
 
 use wsbench_transport::net::ByteCounters;
 
+use crate::recorder::Recorder;
 use crate::sys;
 
 /// Readings at a moment, to take differences over the window.
@@ -17,21 +18,49 @@ pub(crate) struct Readings {
 }
 
 impl Readings {
-    /// Reads everything, the byte counters last: the caller opens or
-    /// closes the window right after, so the bytes are counted over the
-    /// same interval as the messages (reading a server's process tree can
-    /// take milliseconds).
-    pub(crate) fn take(bytes: &ByteCounters, server_pid: Option<u32>) -> Readings {
-        let client_cpu_ns = sys::cpu_ns(None).unwrap_or(0);
-        let server_cpu_ns = server_pid.map(sys::tree_cpu_ns);
-        let steal = steal(server_pid);
+    /// Reads everything, the byte counters last (after `slow`, which
+    /// reads the rest: a server's process tree can take milliseconds).
+    fn take(bytes: &ByteCounters, slow: impl FnOnce() -> Readings) -> Readings {
+        let rest = slow();
         Readings {
             bytes_sent: bytes.written(),
             bytes_received: bytes.read(),
-            client_cpu_ns,
-            server_cpu_ns,
-            steal,
+            ..rest
         }
+    }
+}
+
+/// An edge of the measured window: takes the readings, then opens
+/// (`open`) or closes the window of `rec`. The byte counters are read
+/// right next to the flag that decides which messages and requests count,
+/// so the bytes and the counts cover the same interval.
+pub(crate) fn window_edge(
+    rec: &Recorder,
+    bytes: &ByteCounters,
+    server_pid: Option<u32>,
+    open: bool,
+) -> Readings {
+    edge_with(rec, bytes, || slow_readings(server_pid), open)
+}
+
+fn edge_with(
+    rec: &Recorder,
+    bytes: &ByteCounters,
+    slow: impl FnOnce() -> Readings,
+    open: bool,
+) -> Readings {
+    let readings = Readings::take(bytes, slow);
+    rec.set_measuring(open);
+    readings
+}
+
+/// CPU time of the load generator and the server, and steal.
+fn slow_readings(server_pid: Option<u32>) -> Readings {
+    Readings {
+        client_cpu_ns: sys::cpu_ns(None).unwrap_or(0),
+        server_cpu_ns: server_pid.map(sys::tree_cpu_ns),
+        steal: steal(server_pid),
+        ..Readings::default()
     }
 }
 
@@ -68,6 +97,44 @@ pub(crate) fn server_cpu_per_msg(used_ns: Option<u64>, received: u64) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wsbench_model::metric::Metric;
+
+    use crate::recorder::Counts;
+
+    #[test]
+    fn traffic_during_the_edge_readings_falls_on_one_side_for_bytes_and_counts() {
+        let rec = Recorder::new(Metric::PushLatency);
+        let bytes = ByteCounters::default();
+        // One message of 100 bytes in one HTTP answer, counted as the
+        // drivers count it.
+        let message = || {
+            bytes.add_read(100);
+            rec.count_in_window(&rec.counts.received);
+            rec.count_in_window(&rec.counts.http_requests);
+        };
+        let slow = |n: usize| {
+            // Messages that arrive while the slow readings are taken.
+            move || {
+                (0..n).for_each(|_| message());
+                slow_readings(None)
+            }
+        };
+        message();
+        // Unequal traffic at the edges: a window shifted at both edges
+        // the same way would not show.
+        let before = edge_with(&rec, &bytes, slow(3), true);
+        assert!(rec.measuring());
+        (0..10).for_each(|_| message());
+        let after = edge_with(&rec, &bytes, slow(1), false);
+        assert!(!rec.measuring());
+        message();
+        let received = Counts::get(&rec.counts.received);
+        // The 10 in the window and the 1 during the closing readings.
+        assert_eq!(received, 11);
+        assert_eq!(after.bytes_received - before.bytes_received, 100 * received);
+        assert_eq!(Counts::get(&rec.counts.http_requests), received);
+        assert!(after.client_cpu_ns >= before.client_cpu_ns);
+    }
 
     #[test]
     fn the_steal_share_is_stolen_time_over_the_window_and_cores() {

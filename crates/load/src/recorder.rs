@@ -212,6 +212,14 @@ impl Recorder {
         self.measuring.load(Ordering::Acquire)
     }
 
+    /// Adds one to a counter of the window (`received`, `http_requests`)
+    /// when the window is open, by the time of the call.
+    pub fn count_in_window(&self, c: &AtomicU64) {
+        if self.measuring() {
+            Counts::add(c, 1);
+        }
+    }
+
     /// Records `ns`, when the window is open (or
     /// always, with `always`: connect and handshake times). A value past
     /// the histograms' range (1 hour) is recorded as 1 hour and counted as

@@ -58,11 +58,13 @@ impl ByteCounters {
         self.written.load(Ordering::Relaxed)
     }
 
-    fn add_read(&self, n: usize) {
+    /// Counts `n` bytes read (a counted socket does, per read).
+    pub fn add_read(&self, n: usize) {
         self.read.fetch_add(n as u64, Ordering::Relaxed);
     }
 
-    fn add_written(&self, n: usize) {
+    /// Counts `n` bytes written (a counted socket does, per write).
+    pub fn add_written(&self, n: usize) {
         self.written.fetch_add(n as u64, Ordering::Relaxed);
     }
 }

@@ -16,7 +16,6 @@ use wsbench_model::scenario::Role;
 use super::reconnect::Retry;
 use super::{BAD_MESSAGE, ConnOutcome, PhaseCtx, error_kind};
 use crate::receipts::Receipts;
-use crate::recorder::Counts;
 
 /// Long-poll (`wait`) or short poll on an interval. The subscription is a
 /// first poll that answers at once with the current cursor: every message
@@ -87,9 +86,7 @@ pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
                 let recv_ns = client.last_read_ns();
                 retry.succeeded(ctx, &mut receipts, recv_ns);
                 // Counted by answer time, as the messages it brings are.
-                if ctx.rec.measuring() {
-                    Counts::add(&ctx.rec.counts.http_requests, 1);
-                }
+                ctx.rec.count_in_window(&ctx.rec.counts.http_requests);
                 match PollBatch::parse(&body) {
                     Ok(batch) => {
                         for m in &batch.messages {
@@ -209,9 +206,7 @@ async fn poll_dialect(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
             }
         };
         // Counted by answer time, as the messages it brings are.
-        if ctx.rec.measuring() {
-            Counts::add(&ctx.rec.counts.http_requests, 1);
-        }
+        ctx.rec.count_in_window(&ctx.rec.counts.http_requests);
         let recv_ns = client.last_read_ns();
         let refused = on_answer(ctx, (&mut state, &mut receipts), &reply, recv_ns);
         if !refused {
@@ -356,9 +351,7 @@ pub(super) async fn sse(ctx: &PhaseCtx, conn: u64) -> ConnOutcome {
                 };
                 match reconnected {
                     Ok(c) => {
-                        if ctx.rec.measuring() {
-                            Counts::add(&ctx.rec.counts.http_requests, 1);
-                        }
+                        ctx.rec.count_in_window(&ctx.rec.counts.http_requests);
                         client = c;
                         retry.succeeded(ctx, &mut receipts, monotonic_ns());
                     }

@@ -316,9 +316,7 @@ impl PhaseCtx {
 
     fn received(&self) {
         Counts::add(&self.rec.counts.received_total, 1);
-        if self.rec.measuring() {
-            Counts::add(&self.rec.counts.received, 1);
-        }
+        self.rec.count_in_window(&self.rec.counts.received);
     }
 
     /// One pushed payload arrived at `recv_ns` on the connection of `r`: found
