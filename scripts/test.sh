@@ -20,18 +20,8 @@ quick=0
 
 step() { printf '\n==> %s\n' "$*"; }
 
-apt_install() {
-    local sudo=""
-    [[ $(id -u) != 0 ]] && sudo="sudo -n"
-    { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@"; } >/dev/null 2>&1
-}
-
-# jemalloc, wsbench's allocator, is built from source (tikv-jemalloc-sys):
-# it needs a C compiler and make.
-if ! command -v cc >/dev/null || ! command -v make >/dev/null; then
-    step "installing build-essential (apt): a C compiler and make for jemalloc"
-    apt_install build-essential || echo "could not install build-essential: the build needs cc and make" >&2
-fi
+source scripts/apt.sh
+build_tools
 
 if [[ $quick == 0 ]]; then
     # The report test renders report.html in headless Chromium; charts
