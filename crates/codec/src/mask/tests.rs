@@ -1,7 +1,7 @@
 //! Every backend against the scalar reference: all lengths 0..=321 × buffer
 //! offsets 0..=63 × key phases 0..=3, in place and copying, with guard bytes
 //! around the slice; lengths around the larger size classes (AVX-512 hands
-//! buffers over 32 KiB to the 256-bit kernel); then random lengths up to
+//! buffers over 56 KiB to the 128-bit kernel); then random lengths up to
 //! 1 MiB.
 
 use super::*;
@@ -146,17 +146,22 @@ fn exhaustive(backend: Backend) {
     }
 }
 
+/// Where the AVX-512 in-place kernel hands over to 128-bit vectors.
+const HANDOVER: usize = 56 * 1024;
+#[cfg(target_arch = "x86_64")]
+const _: () = assert!(super::x86_64::avx512::LARGE_MIN == HANDOVER);
+
 /// Lengths around the size classes above 321 bytes: a power of two and its
-/// neighbours, the switch of the AVX-512 in-place kernel to 256-bit vectors
-/// at 32 KiB, and one each side of 64 KiB and 1 MiB.
+/// neighbours, the AVX-512 in-place kernel's handover, and one each side of
+/// 64 KiB and 1 MiB.
 const LARGE_LENGTHS: [usize; 11] = [
     1023,
     1024,
     1025,
-    32 * 1024 - 1,
-    32 * 1024,
-    32 * 1024 + 1,
-    32 * 1024 + 63,
+    HANDOVER - 1,
+    HANDOVER,
+    HANDOVER + 1,
+    HANDOVER + 63,
     64 * 1024 - 3,
     64 * 1024 + 37,
     (1 << 20) - 1,

@@ -23,7 +23,7 @@
 //!   buffer is read again, so a later read does not wait on store-to-load
 //!   forwarding (words at the ends would cost a store per word).
 //! - a backend may hand payloads above a size (`large`) to another kernel:
-//!   AVX-512 hands buffers past the L1 cache to the 256-bit body.
+//!   AVX-512 hands buffers past the L1 cache to the 128-bit body.
 //!
 //! Shape of the copying kernel:
 //! - `len < W`: delegate to the next narrower backend (`small_copy`).

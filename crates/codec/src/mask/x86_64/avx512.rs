@@ -1,5 +1,6 @@
-//! 512-bit AVX-512F kernels; copies under 64 bytes, remainders under 64
-//! bytes and in-place buffers over `LARGE_MIN` go to the AVX2 kernels.
+//! 512-bit AVX-512F kernels; copies under 64 bytes and remainders under 64
+//! bytes go to the AVX2 kernels, in-place buffers over `LARGE_MIN` to the
+//! SSE2 kernel.
 //! Compiled in on every x86-64 build, selected only where the CPU has
 //! AVX-512F (and AVX2, which every such CPU has).
 
@@ -23,13 +24,16 @@ vector_kernels! {
     store: |p, v| _mm512_store_si512(p.cast::<__m512i>(), v),
     rest: super::avx2::mask_rest,
     small_copy: super::avx2::copy_impl,
-    large: super::avx2::mask_impl => above LARGE_MIN,
+    large: super::sse2::mask_impl => above LARGE_MIN,
 }
 
-/// In-place masking of buffers longer than this runs on 256-bit vectors.
-/// Past the L1 data cache the loop waits on the L2 cache, and there 256-bit
+/// In-place masking of buffers longer than this runs on 128-bit vectors.
+/// Past the L1 data cache the loop waits on the L2 cache, and there narrower
 /// loads and stores keep it busier than 512-bit ones. On a Xeon with 48 KiB
-/// of L1, the 256-bit body masked 1 MiB at 42-43 GiB/s where the 512-bit
-/// one reached 37-41, level at 64 KiB; at 16 KiB the 512-bit body was ahead,
-/// 158 GiB/s against 107.
-const LARGE_MIN: usize = 32 * 1024;
+/// of L1 (`mask_pairs` with its sizes changed, 2026-12-05), the 512-bit body
+/// masked 40 KiB at 186 GiB/s, 52 KiB at 92 and 56 KiB at 61, where the
+/// 128-bit body reached 78, 60 and 59; at 64 KiB and 1 MiB the 128-bit body
+/// ran level with `fastwebsockets`' 128-bit loop (57 and 56 GiB/s) and the
+/// 512-bit one 2 % behind it; the 256-bit body, the previous choice (above
+/// 32 KiB), reached 136 at 40 KiB and 56 at 64 KiB.
+pub(crate) const LARGE_MIN: usize = 56 * 1024;
