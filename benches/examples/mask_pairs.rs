@@ -12,8 +12,13 @@
 //! SECONDS (default 4) is the time spent on each size. Prints GiB/s per
 //! size and offset for the dispatched entry point, the public peers
 //! (`yawc::mask::apply_mask`, `sockudo_ws::simd::apply_mask`,
-//! `fastwebsockets::unmask`) and `copy_from_slice`, then the targets of
-//! benches/README.md with verdicts; exits 1 when one is missed.
+//! `fastwebsockets::unmask`), `copy_from_slice` and the in-place floor
+//! (`mask::in_place_floor`: one AVX-512 load, xor and store per 64 bytes,
+//! nothing around them; shown at +0 for lengths in the L1 cache that are
+//! a multiple of 64, where it is the most an in-place kernel can be
+//! expected to reach), then the targets of
+//! benches/README.md with verdicts, and the floor's ratios beside them;
+//! exits 1 when a target is missed.
 //!
 //! Every burst starts with one untimed call of its own contender, and each
 //! round starts with a different contender: at 1 MiB the buffers and
@@ -30,17 +35,19 @@ use wsbench_codec::mask;
 
 const KEY: [u8; 4] = [0x12, 0x34, 0x56, 0x78];
 const SIZES: [usize; 5] = [16, 125, 1024, 64 * 1024, 1024 * 1024];
-const CONTENDERS: [&str; 5] = [
+const CONTENDERS: [&str; 6] = [
     "dispatch",
     "yawc",
     "sockudo-ws",
     "fastwebsockets",
     "copy_from_slice",
+    "in-place floor",
 ];
 /// Indices into `CONTENDERS`.
 const DISPATCH: usize = 0;
 const PEERS: [usize; 3] = [1, 2, 3];
 const COPY: usize = 4;
+const FLOOR: usize = 5;
 
 /// Fastest burst, in ns per call, of each contender at offsets +0 and +1.
 type Best = [[f64; 2]; CONTENDERS.len()];
@@ -69,7 +76,14 @@ fn run(c: usize, buf: &mut AlignedBuf, src: &[u8], calls: usize) -> f64 {
             calls,
         ),
         3 => burst(|b| fastwebsockets::unmask(b, black_box(KEY)), buf, calls),
-        _ => burst(|b| b.copy_from_slice(black_box(src)), buf, calls),
+        COPY => burst(|b| b.copy_from_slice(black_box(src)), buf, calls),
+        _ => burst(
+            |b| {
+                mask::in_place_floor(b, black_box(KEY));
+            },
+            buf,
+            calls,
+        ),
     }
 }
 
@@ -82,12 +96,16 @@ fn measure(size: usize, seconds: f64) -> (Best, usize) {
     // `copy_from_slice` reads a source at the destination's offset.
     let mut srcs = [AlignedBuf::new(size, 0), AlignedBuf::new(size, 1)];
     let mut best = [[f64::INFINITY; 2]; CONTENDERS.len()];
+    let floor = floor_applies(size);
     let started = Instant::now();
     let mut rounds = 0;
     while started.elapsed().as_secs_f64() < seconds {
         for turn in 0..CONTENDERS.len() {
             let c = (rounds + turn) % CONTENDERS.len();
             for (off, (buf, src)) in bufs.iter_mut().zip(&mut srcs).enumerate() {
+                if c == FLOOR && !(floor && off == 0) {
+                    continue;
+                }
                 let ns = run(c, buf, src.slice(), calls);
                 best[c][off] = best[c][off].min(ns);
             }
@@ -95,6 +113,14 @@ fn measure(size: usize, seconds: f64) -> (Best, usize) {
         rounds += 1;
     }
     (best, rounds)
+}
+
+/// Whether the in-place floor is measured at `size` (+0 only): a whole
+/// number of its vectors, in the L1 cache (past it narrower vectors
+/// keep the L2 cache busier, and the floor is no bound), on a CPU that
+/// has it.
+fn floor_applies(size: usize) -> bool {
+    size.is_multiple_of(64) && size <= 32 * 1024 && mask::in_place_floor(&mut [], KEY)
 }
 
 fn gibs(size: usize, ns: f64) -> f64 {
@@ -142,6 +168,25 @@ fn checks(size: usize, best: &Best) -> Vec<Check> {
     out
 }
 
+/// The floor against `copy_from_slice` (the most any in-place kernel
+/// could reach of it) and the dispatched mask against the floor, at +0.
+fn floor_ratios(size: usize, best: &Best) -> Vec<(String, f64)> {
+    let floor = best[FLOOR][0];
+    if !floor.is_finite() {
+        return Vec::new();
+    }
+    vec![
+        (
+            format!("{size} B +0: in-place floor / copy_from_slice"),
+            best[COPY][0] / floor,
+        ),
+        (
+            format!("{size} B +0: dispatch / in-place floor"),
+            floor / best[DISPATCH][0],
+        ),
+    ]
+}
+
 fn main() -> ExitCode {
     let seconds: f64 = match std::env::args().nth(1).map(|a| a.parse()) {
         None => 4.0,
@@ -161,16 +206,21 @@ fn main() -> ExitCode {
     );
     println!("|---|---|{}---|", "---|".repeat(CONTENDERS.len()));
     let mut all = Vec::new();
+    let mut bounds = Vec::new();
     for size in SIZES {
         let (best, rounds) = measure(size, seconds);
         for off in 0..2 {
             let row: Vec<String> = best
                 .iter()
-                .map(|contender| format!("{:.1}", gibs(size, contender[off])))
+                .map(|contender| match contender[off] {
+                    ns if ns.is_finite() => format!("{:.1}", gibs(size, ns)),
+                    _ => "–".to_owned(),
+                })
                 .collect();
             println!("| {size} B | +{off} | {} | {rounds} |", row.join(" | "));
         }
         all.extend(checks(size, &best));
+        bounds.extend(floor_ratios(size, &best));
     }
     println!("\n| target | measured | required | verdict |");
     println!("|---|---|---|---|");
@@ -180,6 +230,13 @@ fn main() -> ExitCode {
         missed += usize::from(!ok);
         let verdict = if ok { "pass" } else { "**miss**" };
         println!("| mask {name} | {got:.2} | ≥ {need} | {verdict} |");
+    }
+    if !bounds.is_empty() {
+        println!("\n| the in-place floor (no target) | ratio |");
+        println!("|---|---|");
+        for (name, ratio) in &bounds {
+            println!("| {name} | {ratio:.2} |");
+        }
     }
     if missed == 0 {
         ExitCode::SUCCESS

@@ -234,6 +234,24 @@ pub fn copy_mask(src: &[u8], dst: &mut [u8], key: [u8; 4], phase: usize) {
     }
 }
 
+/// The floor of in-place masking, for benchmarks: XORs each whole 64-byte
+/// vector of `buf` from its start with `key` (phase 0), one AVX-512 load,
+/// xor and store apiece, with none of a kernel's work around them (no
+/// dispatch, no alignment, no ends). Bytes after the last whole vector are
+/// left as they are, so this is not a masking function. On a 64-byte
+/// aligned buffer whose length is a multiple of 64 it shows how fast any
+/// in-place kernel could be. `false` (nothing done) without AVX-512F.
+#[doc(hidden)]
+pub fn in_place_floor(buf: &mut [u8], key: [u8; 4]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return x86_64::avx512::floor(buf, u32::from_le_bytes(key));
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (buf, key);
+        false
+    }
+}
+
 /// The key as a little-endian `u32` whose byte `i` is `key[(phase + i) % 4]`.
 #[inline]
 pub(crate) fn key_word(key: [u8; 4], phase: usize) -> u32 {

@@ -37,3 +37,25 @@ vector_kernels! {
 /// 512-bit one 2 % behind it; the 256-bit body, the previous choice (above
 /// 32 KiB), reached 136 at 40 KiB and 56 at 64 KiB.
 pub(crate) const LARGE_MIN: usize = 56 * 1024;
+
+/// The in-place floor (see `mask::in_place_floor`): whole 64-byte vectors
+/// from the start, each loaded, xored and stored, nothing else. `false`
+/// without AVX-512F.
+pub(crate) fn floor(buf: &mut [u8], key: u32) -> bool {
+    if !is_available() {
+        return false;
+    }
+    // SAFETY: AVX-512F was detected just above.
+    unsafe { floor_impl(buf, key) };
+    true
+}
+
+#[target_feature(enable = "avx512f")]
+fn floor_impl(buf: &mut [u8], key: u32) {
+    let k = _mm512_set1_epi32(key as i32);
+    for v in buf.chunks_exact_mut(64) {
+        let p = v.as_mut_ptr().cast::<__m512i>();
+        // SAFETY: `v` is 64 bytes long: one vector, unaligned access.
+        unsafe { _mm512_storeu_si512(p, _mm512_xor_si512(_mm512_loadu_si512(p), k)) };
+    }
+}
