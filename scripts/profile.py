@@ -90,7 +90,7 @@ def cpu_secs(pid):
     return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def report(data, lines, us, side):
+def report(data, lines, us, side, user_frames=15):
     for line in lines:
         print(line)
     print(f"{side} CPU per message: " + (f"{us:.2f} µs" if us else "not measured"))
@@ -111,7 +111,7 @@ def report(data, lines, us, side):
     for p, name in frames[:20]:
         print(f"  {p:5.1f} %  {name}")
     print("\ntop user-space frames (self):")
-    for p, name in [f for f in frames if f[1].startswith("[.]")][:15]:
+    for p, name in [f for f in frames if f[1].startswith("[.]")][:user_frames]:
         print(f"  {p:5.1f} %  {name}")
 
 
@@ -152,6 +152,9 @@ def main():
     ap.add_argument("workload", choices=list(WORKLOADS))
     ap.add_argument("--secs", type=int, default=14, help="measured window (default 14)")
     ap.add_argument("--uws", default="target/uws")
+    ap.add_argument("--user-frames", type=int, default=15, metavar="N",
+                    help="user-space frames to list (default 15)")
+    ap.add_argument("--keep", metavar="FILE", help="keep perf's recording as FILE")
     a = ap.parse_args()
     if not shutil.which("perf"):
         print("profile: SKIPPED: perf not found (apt-get install linux-perf)", file=sys.stderr)
@@ -175,7 +178,9 @@ def main():
             lines, us = run_figures(pc.finish_scenario(client, results), a.side)
         print(f"# {a.side} profile: {server.name}, {a.workload}, {a.secs} s window, "
               f"perf {SAMPLE_SECS} s at 2,000 Hz")
-        report(data, lines, us, a.side)
+        report(data, lines, us, a.side, a.user_frames)
+        if a.keep:
+            shutil.copyfile(data, a.keep)
     return 0
 
 
