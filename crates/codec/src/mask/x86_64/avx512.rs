@@ -35,7 +35,7 @@ vector_kernels! {
 /// 128-bit body reached 78, 60 and 59; at 64 KiB and 1 MiB the 128-bit body
 /// ran level with `fastwebsockets`' 128-bit loop (57 and 56 GiB/s) and the
 /// 512-bit one 2 % behind it; the 256-bit body, the previous choice (above
-/// 32 KiB), reached 136 at 40 KiB and 56 at 64 KiB.
+/// 32 KiB), reached 139 at 40 KiB and 56 at 64 KiB.
 pub(crate) const LARGE_MIN: usize = 56 * 1024;
 
 /// The in-place floor (see `mask::in_place_floor`): whole 64-byte vectors
