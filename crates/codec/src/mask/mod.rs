@@ -239,8 +239,9 @@ pub fn copy_mask(src: &[u8], dst: &mut [u8], key: [u8; 4], phase: usize) {
 /// xor and store apiece, with none of a kernel's work around them (no
 /// dispatch, no alignment, no ends). Bytes after the last whole vector are
 /// left as they are, so this is not a masking function. On a 64-byte
-/// aligned buffer whose length is a multiple of 64 it shows how fast any
-/// in-place kernel could be. `false` (nothing done) without AVX-512F.
+/// aligned buffer in the L1 cache whose length is a multiple of 64 it
+/// shows how fast an in-place kernel can be expected to get (past L1,
+/// narrower vectors do better). `false` (nothing done) without AVX-512F.
 #[doc(hidden)]
 pub fn in_place_floor(buf: &mut [u8], key: [u8; 4]) -> bool {
     #[cfg(target_arch = "x86_64")]
