@@ -30,12 +30,13 @@ vector_kernels! {
 /// In-place masking of buffers longer than this runs on 128-bit vectors.
 /// Past the L1 data cache the loop waits on the L2 cache, and there narrower
 /// loads and stores keep it busier than 512-bit ones. On a Xeon with 48 KiB
-/// of L1 (`mask_pairs` with its sizes changed, 2026-12-05), the 512-bit body
-/// masked 40 KiB at 186 GiB/s, 52 KiB at 92 and 56 KiB at 61, where the
-/// 128-bit body reached 78, 60 and 59; at 64 KiB and 1 MiB the 128-bit body
-/// ran level with `fastwebsockets`' 128-bit loop (57 and 56 GiB/s) and the
-/// 512-bit one 2 % behind it; the 256-bit body, the previous choice (above
-/// 32 KiB), reached 139 at 40 KiB and 56 at 64 KiB.
+/// of L1 (`mask_pairs 3 40960 53248 57344 65536 1048576`, built with each
+/// hand-over in turn, 2026-12-05), the 512-bit body masked 40 KiB at 186
+/// GiB/s, 52 KiB at 92 and 56 KiB at 61, where the 128-bit body reached 78,
+/// 60 and 59; at 64 KiB and 1 MiB the 128-bit body ran level with
+/// `fastwebsockets`' 128-bit loop (57 and 56 GiB/s) and the 512-bit one 2 %
+/// behind it; the 256-bit body, the previous choice (above 32 KiB), reached
+/// 139 at 40 KiB and 56 at 64 KiB.
 pub(crate) const LARGE_MIN: usize = 56 * 1024;
 
 /// The in-place floor (see `mask::in_place_floor`): whole 64-byte vectors
