@@ -1,5 +1,5 @@
 # Sourced by scripts/test.sh and .ci/run: installing Debian packages, and
-# the tools the build itself needs.
+# what the build itself needs (tools, disk space).
 
 # Installs Debian packages quietly (with sudo when not root); fails when
 # apt cannot.
@@ -15,5 +15,19 @@ build_tools() {
     if ! command -v cc >/dev/null || ! command -v make >/dev/null; then
         printf '\n==> %s\n' "installing build-essential (apt): a C compiler and make for jemalloc"
         apt_install build-essential || echo "could not install build-essential: the build needs cc and make" >&2
+    fi
+}
+
+# The full test command writes about 6 GB under target/ from a clean
+# checkout (`du -sh target` after `CI=true bash .ci/run`; .ci/run turns
+# incremental builds off). A build that runs out of space fails midway with
+# "No space left on device", so the free space is printed first, with a
+# warning under 8 GB.
+disk_room() {
+    local need_gb=8 free_gb
+    free_gb=$(df -Pk . | awk 'NR == 2 { printf "%d", $4 / 1048576 }')
+    echo "disk: ${free_gb} GB free under $PWD"
+    if (( free_gb < need_gb )); then
+        echo "WARNING: ${free_gb} GB free; the full test command writes about 6 GB under target/ from a clean checkout, and may run out of space" >&2
     fi
 }

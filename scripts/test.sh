@@ -22,6 +22,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 source scripts/apt.sh
 build_tools
+disk_room
 
 if [[ $quick == 0 ]]; then
     # The report test renders report.html in headless Chromium; charts

@@ -22,9 +22,14 @@ pub enum Verdict {
     Regression,
     /// Too few repetitions to tell noise from change.
     Inconclusive,
-    /// Changed beyond the noise, but the load generator's own lag moved
-    /// the same way: the change cannot be told from the harness's.
+    /// Regressed, or may have (see [`confounded`]), but the load
+    /// generator's own lag moved too: the target's part cannot be told
+    /// from the harness's.
     HarnessMoved,
+    /// Changed beyond the noise and within its limit, but the load
+    /// generator's own lag moved enough to explain the change: its
+    /// direction cannot be told, and no regression is possible.
+    LagWithin,
     /// One run a side, not a latency: compared directly with its limit.
     Within,
 }
@@ -40,6 +45,7 @@ impl Verdict {
             Verdict::Regression => "REGRESSION",
             Verdict::Inconclusive => "inconclusive",
             Verdict::HarnessMoved => "inconclusive: harness lag moved too",
+            Verdict::LagWithin => "within limit, harness lag moved too",
             Verdict::Within => "within limit",
         }
     }
@@ -106,42 +112,55 @@ fn pct(c: f64) -> String {
     }
 }
 
-/// Latency rows of one phase that changed beyond the noise the same way
-/// as the harness lag (`harness`, that phase's `harness_lag.p99` row),
-/// judged on what the harness cannot explain. The harness lag's shift is
-/// at most what the harness added to (or took from) a latency, so the
-/// target's own change lies between the latency's shift less the lag's
-/// shift (the net) and the whole shift. A verdict stands when the net
-/// alone earns it; it becomes [`Verdict::HarnessMoved`] when the net is
-/// nothing (the harness may explain all of it), or when the whole shift
-/// is beyond the limit but the net is not (it cannot be told whether the
-/// target's part is).
+/// Latency rows of one phase, once the harness lag (`harness`, that
+/// phase's `harness_lag.p99` row) moved beyond the noise. The lag's shift
+/// is at most what the harness added to (or took from) a latency, so the
+/// target's own change lies between the latency's whole shift and that
+/// shift less the lag's ([`own_change`]). A verdict stands when every
+/// change in that range earns it. A regression (or a change that may
+/// hide one: the range reaches past the limit) becomes
+/// [`Verdict::HarnessMoved`], which the gate reports as inconclusive; a
+/// change within the limit whose direction the lag may explain becomes
+/// [`Verdict::LagWithin`], which the gate passes (whatever the harness's
+/// part, no regression is possible).
 pub(super) fn confounded(rows: &mut [Row], harness: &Row) {
-    let direction = |r: &Row| match r.interval {
-        Some((lo, _)) if lo > 0.0 => 1.0,
-        Some((_, hi)) if hi < 0.0 => -1.0,
-        _ => 0.0,
-    };
-    let moved = direction(harness);
-    if moved == 0.0 {
+    let moved = matches!(harness.interval, Some((lo, hi)) if lo > 0.0 || hi < 0.0);
+    if !moved {
         return;
     }
-    let harness_shift = (harness.current - harness.baseline).abs();
+    let lag_shift = harness.current - harness.baseline;
     for r in rows.iter_mut() {
         let is_latency = metric::find(r.metric.split('.').next().unwrap_or_default())
             .is_some_and(|d| d.kind == metric::Kind::Latency);
-        if !is_latency || r.metric == harness.metric || direction(r) != moved {
+        if !is_latency || r.metric == harness.metric || r.interval.is_none() || r.baseline <= 0.0 {
             continue;
         }
-        let net = (r.current - r.baseline).abs() - harness_shift;
-        let net_beyond_limit = r.limit.is_some_and(|l| net > l * r.baseline.abs());
-        let unexplained = match r.verdict {
-            Verdict::Regression | Verdict::Improved => net_beyond_limit,
-            _ => net > 0.0,
-        };
-        if !unexplained {
-            r.verdict = Verdict::HarnessMoved;
-        }
+        let (lo, hi) = own_change(r.change, lag_shift / r.baseline);
+        r.verdict = within_lag(r.verdict, lo, hi, r.limit);
+    }
+}
+
+/// The range of a latency's own relative change (positive: worse) when
+/// its whole change is `change` and the harness lag moved by `lag`
+/// (relative to the latency's baseline, positive: the lag grew): the
+/// harness's part lies between none and all of the lag's shift.
+fn own_change(change: f64, lag: f64) -> (f64, f64) {
+    (change - lag.max(0.0), change - lag.min(0.0))
+}
+
+/// A latency's verdict when its own change is only known to lie in
+/// `[lo, hi]` (relative, positive: worse).
+fn within_lag(verdict: Verdict, lo: f64, hi: f64, limit: Option<f64>) -> Verdict {
+    let beyond = |x: f64| limit.is_some_and(|l| x > l);
+    match verdict {
+        Verdict::Regression if beyond(lo) => Verdict::Regression,
+        Verdict::Regression => Verdict::HarnessMoved,
+        _ if beyond(hi) => Verdict::HarnessMoved,
+        Verdict::Improved if beyond(-hi) => Verdict::Improved,
+        Verdict::Improved | Verdict::Better if hi < 0.0 => Verdict::Better,
+        Verdict::Worse if lo > 0.0 => Verdict::Worse,
+        Verdict::Improved | Verdict::Better | Verdict::Worse => Verdict::LagWithin,
+        other => other,
     }
 }
 
@@ -273,7 +292,7 @@ mod tests {
 
     #[test]
     fn a_change_the_harness_lag_shares_is_not_blamed_on_the_target() {
-        use Verdict::{Better, HarnessMoved, Regression};
+        use Verdict::{Better, HarnessMoved, Improved, LagWithin, Regression, Worse};
         for (why, latency, lag, want) in [
             (
                 "the lag went from 0.5 to 4.8: the latency's 0.19 moved with it",
@@ -310,6 +329,36 @@ mod tests {
                 (150.0, 335.0, 0.1),
                 (4840.0, 510.0),
                 (Regression, Regression),
+            ),
+            (
+                "better within its limit, the lag's fall larger (2.08 -> 1.94 ms, lag 1.50 -> 1.06 ms)",
+                (2.08e6, 1.94e6, 1.0),
+                (1.50e6, 1.06e6),
+                (Better, LagWithin),
+            ),
+            (
+                "worse within its limit, all of it the lag's rise",
+                (10e6, 10.5e6, 0.5),
+                (1e6, 2e6),
+                (Worse, LagWithin),
+            ),
+            (
+                "+5 % while the lag fell by half the latency: +55 % may be the target's",
+                (1e6, 1.05e6, 0.1),
+                (1e6, 0.5e6),
+                (Worse, HarnessMoved),
+            ),
+            (
+                "-60 %, and still -55 % with the lag's fall counted against it",
+                (10e6, 4e6, 0.5),
+                (1e6, 0.5e6),
+                (Improved, Improved),
+            ),
+            (
+                "-60 %, but only -40 % with the lag's fall counted against it",
+                (10e6, 4e6, 0.5),
+                (3e6, 1e6),
+                (Improved, Better),
             ),
         ] {
             assert_eq!(with_lag(latency, lag), want, "{why}");

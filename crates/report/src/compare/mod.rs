@@ -319,10 +319,11 @@ pub fn compare(
          metric's limit, a regression; entirely better and beyond the limit, \"improved\". \
          Latencies need at least {MIN_REPETITIONS} repetitions a side (else \"inconclusive\"); \
          other metrics with fewer are compared with their limit directly. When the phase's \
-         harness_lag.p99 changed beyond the noise the same way as a latency, the latency is \
-         judged on its change less the lag's (what the harness cannot explain): \
-         \"inconclusive: harness lag moved too\" when that is nothing, or when only the whole \
-         change is beyond the limit",
+         harness_lag.p99 changed beyond the noise, a latency's own change is taken to lie between \
+         its whole change and that change less the lag's: \"inconclusive: harness lag moved \
+         too\" when a regression is somewhere in that range but not all of it, \"within limit, \
+         harness lag moved too\" when all of it is within the limit but its direction is not \
+         sure (no regression is possible)",
         CONFIDENCE * 100.0,
         crate::stats::RESAMPLES,
     );
