@@ -135,9 +135,10 @@ impl Comparison {
             format!("REGRESSION in {}", names(regressed))
         } else if !confounded.is_empty() {
             format!(
-                "INCONCLUSIVE: {} changed, and the load generator's own lag (harness_lag.p99) \
-                 changed the same way: the change cannot be told from the harness's; \
-                 rerun both sides on a quiet machine, interleaved",
+                "INCONCLUSIVE: {} may have regressed, and the load generator's own lag \
+                 (harness_lag.p99) changed enough to explain or to hide it: the target's part \
+                 cannot be told from the harness's; rerun both sides on a quiet machine, \
+                 interleaved",
                 names(confounded)
             )
         } else if !unsure.is_empty() {
