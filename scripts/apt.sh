@@ -24,10 +24,10 @@ build_tools() {
 # "No space left on device", so the free space is printed first, with a
 # warning under 8 GB.
 disk_room() {
-    local need_gb=8 free_gb
+    local writes_gb=6 warn_gb=8 free_gb
     free_gb=$(df -Pk . | awk 'NR == 2 { printf "%d", $4 / 1048576 }')
     echo "disk: ${free_gb} GB free under $PWD"
-    if (( free_gb < need_gb )); then
-        echo "WARNING: ${free_gb} GB free; the full test command writes about 6 GB under target/ from a clean checkout, and may run out of space" >&2
+    if (( free_gb < warn_gb )); then
+        echo "WARNING: ${free_gb} GB free; the full test command writes about ${writes_gb} GB under target/ from a clean checkout, and may run out of space" >&2
     fi
 }
