@@ -335,3 +335,43 @@ pub fn compare(
         repetitions: (nb, nc),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A gated latency whose direction the harness lag may explain passes
+    /// the gate; one that may hide a regression does not.
+    #[test]
+    fn the_gate_passes_a_change_within_its_limit_and_not_a_hidden_regression() {
+        let gate = |verdict: Verdict| Comparison {
+            rows: vec![Row {
+                transport: "long-poll".to_owned(),
+                metric: "push_latency.p50".to_owned(),
+                baseline: 2.08e6,
+                current: 1.94e6,
+                change: -0.064,
+                interval: Some((-0.246, -0.001)),
+                limit: Some(1.0),
+                verdict,
+            }],
+            rule: String::new(),
+            scenario: "ci-gate".to_owned(),
+            repetitions: (3, 3),
+        };
+        let within = gate(Verdict::LagWithin);
+        assert_eq!(within.inconclusive().count(), 0);
+        assert!(
+            within.verdict().starts_with("no change"),
+            "{}",
+            within.verdict()
+        );
+        let hidden = gate(Verdict::HarnessMoved);
+        assert_eq!(hidden.inconclusive().count(), 1);
+        assert!(
+            hidden.verdict().starts_with("INCONCLUSIVE"),
+            "{}",
+            hidden.verdict()
+        );
+    }
+}
