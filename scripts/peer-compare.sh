@@ -3,7 +3,9 @@
 # push fan-out (10,000 x 10 msg/s and 1,000 x 100 msg/s over WebSocket),
 # echo at 1 and 32 in flight on the three --impl stacks, and the load
 # generator against uWS load_test, each echo also against the tokio floor
-# (the least a tokio program does per echo, benches/examples/tokio_floor.rs);
+# (the least a tokio program does per echo, benches/examples/tokio_floor.rs)
+# and each push also driven by the push floor (the least a tokio subscriber
+# does per message, benches/examples/push_floor.rs);
 # servers pinned to CPU 0, clients to CPU 1.
 # Prints Markdown tables (median and spread of RUNS runs) and the goals
 # with verdicts (docs/performance.md keeps the latest).
@@ -49,7 +51,8 @@ if [[ ! -x $uws/push_hub || -n $(find "$peers" -newer "$uws/push_hub" -type f -p
     bash "$peers/build.sh" "$uws" > /dev/null
 fi
 cargo build --release -q -p wsbench
-# The tokio floor (benches/examples/tokio_floor.rs): a contender in the echo tables.
-cargo build --release -q -p wsbench-benches --example tokio_floor
+# The tokio floors: a contender in the echo tables (benches/examples/tokio_floor.rs)
+# and a load generator in the push tables (benches/examples/push_floor.rs).
+cargo build --release -q -p wsbench-benches --example tokio_floor --example push_floor
 echo "Measured $(date -u +%F) at $(git rev-parse --short HEAD) on $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; $runs run(s)"
 python3 scripts/peer_compare.py "$uws" "$runs" $smoke

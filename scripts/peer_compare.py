@@ -24,6 +24,9 @@ WSBENCH = "target/release/wsbench"
 # The least a tokio program does per echo (benches/examples/tokio_floor.rs):
 # built by scripts/peer-compare.sh, used by it and by scripts/profile.py.
 FLOOR = "target/release/examples/tokio_floor"
+# The least a tokio program does per pushed message it receives
+# (benches/examples/push_floor.rs): built by scripts/peer-compare.sh.
+PUSH_FLOOR = "target/release/examples/push_floor"
 SERVER_CPU, CLIENT_CPU = "0", "1"
 
 
@@ -261,6 +264,36 @@ def floor_client(port, conns, secs, timed):
     return {"msg/s": float(m.group(1))}
 
 
+def floor_push(port, transport, conns, rate, secs):
+    """The tokio push floor (benches/examples/push_floor.rs) pinned to
+    CLIENT_CPU: `conns` subscribers over `transport` and its own publisher
+    at `rate`, every message timed, over `secs` after its 3 s warm-up; the
+    columns of `push_cells` it measures (the rest "-")."""
+    argv = ["taskset", "-c", CLIENT_CPU, PUSH_FLOOR, transport, str(port), str(conns),
+            str(rate), str(max(1, round(secs))), "--timed"]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=secs + 60).stdout
+    got = dict(re.findall(r"^(p50 ms|p99 ms|client us/msg) ([0-9.]+)$", out, re.M))
+    if len(got) != 3:
+        raise RuntimeError(f"push_floor printed no figures: {out!r}")
+    return {"p50 ms": float(got["p50 ms"]), "p99 ms": float(got["p99 ms"]),
+            "server µs/msg": None, "client µs/msg": float(got["client us/msg"]),
+            "lost": "-", "harness": "-"}
+
+
+def push_rows(uws, kinds):
+    """The push table's rows: the servers of `kinds` driven by `wsbench
+    run`, then `wsbench serve` driven by the push floor."""
+    return servers(uws, kinds) + [("push-floor", servers(uws, ["own"])[0][1])]
+
+
+def push_floors(label, m):
+    """The push floor's figures of one table, among the floors."""
+    floor = m[("push-floor", "client µs/msg")]
+    FLOORS.append((f"{label}: tokio push floor client µs per message", floor))
+    FLOORS.append((f"{label}: wsbench run / tokio push floor client, µs per message",
+                   ratio(m[("own", "client µs/msg")], floor)))
+
+
 def ratio(a, b):
     """a / b, or None when either side is missing or b is zero."""
     return None if a is None or b is None or b == 0 else a / b
@@ -276,14 +309,21 @@ def main():
     names = {"uws-hub": "uWS push_hub", "uws-echo": "uWS echo_server",
              "own": "wsbench serve", "fastwebsockets": "wsbench --impl fastwebsockets",
              "tokio-tungstenite": "wsbench --impl tokio-tungstenite",
-             "floor": "tokio floor (benches/examples/tokio_floor.rs)"}
+             "floor": "tokio floor (benches/examples/tokio_floor.rs)",
+             "push-floor": "wsbench serve, driven by the tokio push floor "
+                           "(benches/examples/push_floor.rs, every message timed)"}
     with tempfile.TemporaryDirectory() as tmp:
+        def push(transport, conns, rate, secs, warmup):
+            def one(k, s):
+                if k == "push-floor":
+                    return floor_push(s.port, transport, conns, rate, secs)
+                return push_cells(run_scenario(
+                    tmp, s.port, s.proc.pid, push_body(transport, conns, rate, secs, warmup)))
+            return one
+
         for conns, rate, secs, warmup in (big, small):
-            got = measure(
-                servers(uws, ["uws-hub", "own"]), runs,
-                lambda k, s: push_cells(run_scenario(
-                    tmp, s.port, s.proc.pid, push_body("websocket", conns, rate, secs, warmup))),
-            )
+            got = measure(push_rows(uws, ["uws-hub", "own"]), runs,
+                          push("websocket", conns, rate, secs, warmup))
             m = table(f"Push fan-out over WebSocket: {conns:,} subscribers × {rate} msg/s, "
                       f"{secs} s window", got, names)
             for col in ("p99 ms", "server µs/msg"):
@@ -291,14 +331,13 @@ def main():
                      ratio(m[("own", col)], m[("uws-hub", col)]), 1.0, True)
             goal(f"push {conns:,}×{rate}: load generator µs per message (websocket)",
                  m[("own", "client µs/msg")], 2.5, True)
+            push_floors(f"push {conns:,}×{rate} over WebSocket", m)
         conns, rate, secs, warmup = small
-        got = measure(
-            servers(uws, ["own"]), runs,
-            lambda k, s: push_cells(run_scenario(
-                tmp, s.port, s.proc.pid, push_body("long-poll", conns, rate, secs, warmup))),
-        )
+        got = measure(push_rows(uws, ["own"]), runs,
+                      push("long-poll", conns, rate, secs, warmup))
         m = table(f"Push over long-poll (wsbench serve only): {conns:,} × {rate} msg/s", got, names)
         goal("load generator µs per message (long-poll)", m[("own", "client µs/msg")], 5.0, True)
+        push_floors(f"push {conns:,}×{rate} over long-poll", m)
 
         stacks = ["uws-echo", "own", "fastwebsockets", "tokio-tungstenite", "floor"]
         got = measure(servers(uws, stacks), runs,
@@ -349,8 +388,9 @@ def main():
         ok = got <= need if lower else got >= need
         verdict = "n/a (smoke)" if smoke else ("pass" if ok else "**miss**")
         print(f"| {name} | {got:.2f} | {sign} {need} | {verdict} |")
-    # What the least a tokio program does per echo reaches, measured in the
-    # same runs: the part of a gap that tokio alone accounts for.
+    # What the least a tokio program does per echo or per pushed message
+    # reaches, measured in the same runs: the part of a gap that tokio and
+    # the kernel alone account for.
     print("\n### The tokio floor\n")
     print("| figure | measured |")
     print("|---|---|")
