@@ -1,7 +1,7 @@
 """Where one side of a peer-compare run spends its CPU: the server or the
 load generator, profiled with perf during the measured window.
 
-    python3 scripts/profile.py SIDE SERVER WORKLOAD [--secs N]
+    python3 scripts/profile.py SIDE SERVER WORKLOAD [--secs N] [--push-floor]
 
 SIDE      client (the load generator, `wsbench run`) or server
 SERVER    own (`wsbench serve`), uws (uWS push_hub, or echo_server for echo)
@@ -12,6 +12,10 @@ WORKLOAD  push-10k   WebSocket push, 10,000 subscribers x 10 msg/s
           poll-1k    long-poll push, 1,000 x 100 msg/s (server: own only)
           echo       100 connections x 1 in flight (throughput workload)
           echo-lt    the same driven by uWS load_test instead of wsbench run
+
+--push-floor drives a push workload with the push floor
+(benches/examples/push_floor.rs, every message timed) instead of
+`wsbench run`: the least a tokio subscriber does per message.
 
 Same scenarios and pinning as scripts/peer-compare.sh (server on CPU 0,
 client on CPU 1). Prints the run's figures, the profiled process's CPU per
@@ -46,6 +50,12 @@ WORKLOADS = {
     "echo-lt": (None, 3),
 }
 SAMPLE_SECS = 5
+# The push floor's arguments per push workload: transport, subscribers, rate.
+FLOOR_ARGS = {
+    "push-10k": ("websocket", 10000, 10),
+    "push-1k": ("websocket", 1000, 100),
+    "poll-1k": ("long-poll", 1000, 100),
+}
 
 
 def perf_report(data, *args):
@@ -145,6 +155,32 @@ def load_test_run(a, server, settle, data):
         cpu * 1e6 / (rate * secs)
 
 
+def push_floor_run(a, server, settle, data):
+    """The push floor pinned to the client's CPU against `server`, the
+    chosen side recorded; its figures, and the side's CPU per message over
+    the recording (the floor's rate over its window)."""
+    transport, conns, rate = FLOOR_ARGS[a.workload]
+    floor = subprocess.Popen(
+        ["taskset", "-c", pc.CLIENT_CPU, pc.PUSH_FLOOR, transport, str(server.port),
+         str(conns), str(rate), str(a.secs), "--timed"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    # Its connections open, then its own 3 s warm-up.
+    time.sleep(settle + 1)
+    pid = floor.pid if a.side == "client" else server.proc.pid
+    c0, t0 = cpu_secs(pid), time.monotonic()
+    record(pid, data)
+    cpu, secs = cpu_secs(pid) - c0, time.monotonic() - t0
+    out = floor.communicate(timeout=a.secs + 60)[0]
+    got = dict(re.findall(r"^(msg/s|p50 ms|p99 ms|client us/msg) ([0-9.]+)$", out, re.M))
+    if len(got) != 4:
+        raise RuntimeError(f"push_floor printed no figures: {out!r}")
+    msgs = float(got["msg/s"])
+    return [f"msg/s {msgs:,.0f}, p50 {got['p50 ms']} ms, p99 {got['p99 ms']} ms "
+            f"(push floor; its own CPU per message {got['client us/msg']} µs)"], \
+        cpu * 1e6 / (msgs * secs)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("side", choices=["client", "server"])
@@ -155,6 +191,9 @@ def main():
     ap.add_argument("--user-frames", type=int, default=15, metavar="N",
                     help="user-space frames to list (default 15)")
     ap.add_argument("--keep", metavar="FILE", help="keep perf's recording as FILE")
+    ap.add_argument("--push-floor", action="store_true",
+                    help="drive a push workload with benches/examples/push_floor.rs "
+                         "(build it first, as scripts/peer-compare.sh does)")
     a = ap.parse_args()
     if not shutil.which("perf"):
         print("profile: SKIPPED: perf not found (apt-get install linux-perf)", file=sys.stderr)
@@ -163,6 +202,8 @@ def main():
         ap.error("uWS push_hub serves WebSocket only")
     if a.server == "floor" and not a.workload.startswith("echo"):
         ap.error("the tokio floor serves echo only")
+    if a.push_floor and (a.workload not in FLOOR_ARGS or a.server != "own"):
+        ap.error("--push-floor drives a push workload against wsbench serve (own)")
     kind = a.server if a.server in ("own", "floor") else ("uws-echo" if a.workload.startswith("echo") else "uws-hub")
     body, settle = WORKLOADS[a.workload]
     if a.secs < SAMPLE_SECS + 2:
@@ -171,6 +212,8 @@ def main():
         data = f"{tmp}/perf.data"
         if body is None:
             lines, us = load_test_run(a, server, settle, data)
+        elif a.push_floor:
+            lines, us = push_floor_run(a, server, settle, data)
         else:
             client, results = pc.start_scenario(tmp, server.port, server.proc.pid, body(a.secs))
             time.sleep(settle)
