@@ -29,7 +29,9 @@ pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
         return ConnOutcome::default();
     };
     let started = Instant::now();
-    let mut client = match PollClient::connect(&url, &options).await {
+    // Boxed, as are the waits after a failure below: rare, and inline they
+    // would make the state every poll touches larger.
+    let mut client = match Box::pin(PollClient::connect(&url, &options)).await {
         Ok(c) => c,
         Err(e) => {
             ctx.failed(&e);
@@ -75,7 +77,7 @@ pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
             at = ctx.dropped(conn, since) => {
                 since = at;
                 client.disconnect();
-                if !retry.dropped(ctx, conn, &mut receipts, at).await {
+                if !Box::pin(retry.dropped(ctx, conn, &mut receipts, at)).await {
                     break;
                 }
                 continue;
@@ -102,7 +104,7 @@ pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
                     break;
                 }
                 ctx.rec.error(error_kind(&e));
-                if !retry.failed(ctx, conn, &mut receipts).await {
+                if !Box::pin(retry.failed(ctx, conn, &mut receipts)).await {
                     break;
                 }
             }

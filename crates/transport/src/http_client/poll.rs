@@ -185,7 +185,9 @@ impl PollClient {
             let reusable = self.conn.as_mut().is_some_and(H1::idle_and_open);
             let mut conn = match self.conn.take() {
                 Some(c) if reusable => c,
-                _ => self.open().await?,
+                // Boxed: opening is rare, and its state inline would make
+                // every request's future larger.
+                _ => Box::pin(self.open()).await?,
             };
             match conn.exchange(&self.out, &method, with_fields).await {
                 Ok((response, reuse)) => {
