@@ -19,16 +19,27 @@ pub(crate) enum Delivery {
     Duplicate,
 }
 
-/// One connection's receipts: which window messages it got (a bitmap over
-/// the window, so its size is bounded by the schedule, whatever arrives).
+/// One connection's receipts: which window messages it got (the latest run
+/// of consecutive ones, and a bitmap over the window for the rest, so its
+/// size is bounded by the schedule, whatever arrives).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Receipts {
     /// When it was subscribed, CLOCK_MONOTONIC ns (`None`: never).
     sub_ns: Option<u64>,
     /// When it ended before the phase did.
     end_ns: Option<u64>,
-    /// (Boxed slices rather than vectors: every subscriber holds them.)
+    /// The latest run of consecutive window messages received, kept apart
+    /// from `bits`: messages that arrive in order extend it and never touch
+    /// the bitmap (a cache line per message, with thousands of subscribers
+    /// taking turns).
+    run: std::ops::Range<u64>,
+    /// The messages received outside `run` (allocated with the first one
+    /// that is not the run's next). (Boxed slices rather than vectors:
+    /// every subscriber holds them.)
     bits: Box<[u64]>,
+    /// One past the largest message marked in `bits` (0: none): none at or
+    /// above it needs a look there.
+    bits_end: u64,
     /// The largest order delivered in order so far (0 before any: no
     /// order is below it).
     highest: u64,
@@ -80,19 +91,14 @@ impl Receipts {
     }
 
     pub(crate) fn on_message(&mut self, j: u64, window: u64, order: u64) -> Delivery {
-        if self.bits.is_empty() {
-            self.bits =
-                vec![0; usize::try_from(window.div_ceil(64)).unwrap_or(0)].into_boxed_slice();
-        }
-        let i = usize::try_from(j).unwrap_or(usize::MAX);
-        let (word, bit) = (i / 64, i % 64);
-        let Some(w) = self.bits.get_mut(word) else {
-            return Delivery::Duplicate;
-        };
-        if *w & (1 << bit) != 0 {
+        if j >= window || self.got(j) {
             return Delivery::Duplicate;
         }
-        *w |= 1 << bit;
+        if j != self.run.end || self.run.is_empty() {
+            self.flush_run(window);
+            self.run = j..j;
+        }
+        self.run.end += 1;
         if order < self.highest {
             Delivery::Late
         } else {
@@ -101,10 +107,36 @@ impl Receipts {
         }
     }
 
-    fn got(&self, j: usize) -> bool {
-        self.bits
-            .get(j / 64)
-            .is_some_and(|w| w & (1 << (j % 64)) != 0)
+    /// Moves the run into the bitmap (a window of `window` messages).
+    fn flush_run(&mut self, window: u64) {
+        if self.run.is_empty() {
+            return;
+        }
+        if self.bits.is_empty() {
+            self.bits =
+                vec![0; usize::try_from(window.div_ceil(64)).unwrap_or(0)].into_boxed_slice();
+        }
+        for j in self.run.clone() {
+            if let Some(w) = usize::try_from(j / 64)
+                .ok()
+                .and_then(|i| self.bits.get_mut(i))
+            {
+                *w |= 1 << (j % 64);
+            }
+        }
+        self.bits_end = self.bits_end.max(self.run.end);
+        self.run = 0..0;
+    }
+
+    fn got(&self, j: u64) -> bool {
+        if self.run.contains(&j) {
+            return true;
+        }
+        j < self.bits_end
+            && usize::try_from(j / 64)
+                .ok()
+                .and_then(|i| self.bits.get(i))
+                .is_some_and(|w| w & (1 << (j % 64)) != 0)
     }
 
     /// The window messages this connection owed, as `from..to` (empty when
@@ -162,7 +194,7 @@ impl Counts {
         self.owed_diff[owed.start] += 1;
         self.owed_diff[owed.end] -= 1;
         for j in owed {
-            if r.got(j) {
+            if r.got(j as u64) {
                 self.got[j] += 1;
             }
         }
@@ -244,12 +276,61 @@ mod tests {
         assert_eq!(r.on_message(1, 10, 1), Delivery::Late);
         assert!(r.got(1) && r.got(3) && !r.got(2));
         assert_eq!(r.bits.len(), 1, "the bitmap is the window's size");
+        // Out of the window: not taken.
+        assert_eq!(r.on_message(10, 10, 10), Delivery::Duplicate);
+        assert!(!r.got(10));
         // Publishes that overlapped reached the target as 7 then 6: in the
         // target's order (its numbers 20, 21) that is not late.
         let mut r = Receipts::default();
         assert_eq!(r.on_message(7, 10, 20), Delivery::New);
         assert_eq!(r.on_message(6, 10, 21), Delivery::New);
         assert_eq!(r.on_message(8, 10, 19), Delivery::Late);
+    }
+
+    /// Messages in order never touch the bitmap; any order gives the
+    /// verdicts and the receipts a plain set of the messages gives.
+    #[test]
+    fn the_run_and_the_bitmap_hold_what_a_set_holds() {
+        let mut r = Receipts::default();
+        for j in 0..500 {
+            assert_eq!(r.on_message(j, 1000, j), Delivery::New);
+        }
+        assert!(r.bits.is_empty(), "in order: no bitmap");
+        assert_eq!(r.on_message(499, 1000, 499), Delivery::Duplicate);
+        assert_eq!(r.on_message(0, 1000, 0), Delivery::Duplicate);
+        // Runs, jumps both ways, repeats of run and bitmap members.
+        let window = 300;
+        let mut x = 12345u64;
+        let mut next = || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            x >> 33
+        };
+        let (mut r, mut seen, mut highest) = (Receipts::default(), Vec::new(), 0);
+        let mut j = 0;
+        for _ in 0..2000 {
+            j = match next() % 8 {
+                0 => next() % (window + 20),
+                1 => j.saturating_sub(next() % 5),
+                _ => j + 1,
+            };
+            let want = if j >= window || seen.contains(&j) {
+                Delivery::Duplicate
+            } else {
+                seen.push(j);
+                if j < highest {
+                    Delivery::Late
+                } else {
+                    highest = j;
+                    Delivery::New
+                }
+            };
+            assert_eq!(r.on_message(j, window, j), want, "message {j}");
+        }
+        for j in 0..window + 20 {
+            assert_eq!(r.got(j), seen.contains(&j), "message {j}");
+        }
     }
 
     #[test]
