@@ -37,9 +37,6 @@ pub(crate) struct Receipts {
     /// that is not the run's next). (Boxed slices rather than vectors:
     /// every subscriber holds them.)
     bits: Box<[u64]>,
-    /// One past the largest message marked in `bits` (0: none): none at or
-    /// above it needs a look there.
-    bits_end: u64,
     /// The largest order delivered in order so far (0 before any: no
     /// order is below it).
     highest: u64,
@@ -124,7 +121,6 @@ impl Receipts {
                 *w |= 1 << (j % 64);
             }
         }
-        self.bits_end = self.bits_end.max(self.run.end);
         self.run = 0..0;
     }
 
@@ -132,11 +128,10 @@ impl Receipts {
         if self.run.contains(&j) {
             return true;
         }
-        j < self.bits_end
-            && usize::try_from(j / 64)
-                .ok()
-                .and_then(|i| self.bits.get(i))
-                .is_some_and(|w| w & (1 << (j % 64)) != 0)
+        usize::try_from(j / 64)
+            .ok()
+            .and_then(|i| self.bits.get(i))
+            .is_some_and(|w| w & (1 << (j % 64)) != 0)
     }
 
     /// The window messages this connection owed, as `from..to` (empty when
