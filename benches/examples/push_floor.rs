@@ -22,8 +22,8 @@
 //! writes: over WebSocket `/push`, the frames' lengths and nothing of
 //! their rules; over long-poll `GET /poll?cursor=N`, the answer's
 //! `Content-Length` and the body's cursor and messages found by their
-//! fixed prefixes (`{"cursor":`, `{"seq":`, `,"ts":`), with no JSON
-//! parse, no loss or order accounting and no reconnects.
+//! fixed prefixes (the protocol crate's `push::CURSOR`, `SEQ` and `TS`),
+//! with no JSON parse, no loss or order accounting and no reconnects.
 //!
 //! Loopback only, and it exits by itself after the warm-up and SECS.
 
@@ -39,6 +39,7 @@ use rustix::time::{ClockId, clock_gettime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::LocalSet;
+use wsbench_protocol::push;
 
 const WARMUP: Duration = Duration::from_secs(3);
 const PAYLOAD: &[u8; 20] = b"push-floor-message-1";
@@ -47,8 +48,9 @@ const UPGRADE: &[u8] = b"GET /push HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: webso
     Sec-WebSocket-Version: 13\r\n\r\n";
 
 // Built once: a searcher built per search costs more than the search.
-static SEQ: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"{\"seq\":"));
-static TS: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b",\"ts\":"));
+// The message's pieces are the protocol crate's, as the server writes them.
+static SEQ: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(push::SEQ));
+static TS: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(push::TS));
 static HEAD_END: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\r\n\r\n"));
 static LENGTH: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"Content-Length: "));
 
@@ -60,7 +62,7 @@ struct Tally {
 }
 
 impl Tally {
-    /// Counts the messages in `text` (each starts `{"seq":`), and records
+    /// Counts the messages in `text` (each starts with `push::SEQ`), and records
     /// the latency of each at `now` when timed.
     fn messages(&self, text: &[u8], now: u64) {
         let mut n = 0;
@@ -68,7 +70,7 @@ impl Tally {
             n += 1;
             if let Some(hist) = &self.hist {
                 let rest = &text[at..];
-                let ts = TS.find(rest).map(|i| number(&rest[i + 6..]).0);
+                let ts = TS.find(rest).map(|i| number(&rest[i + push::TS.len()..]).0);
                 if let Some(ts) = ts {
                     let _ = hist.borrow_mut().record(now.saturating_sub(ts));
                 }
@@ -208,7 +210,7 @@ async fn answer(s: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<std::ops::Ra
             let head = &buf[..end];
             let len = LENGTH
                 .find(head)
-                .map(|i| number(&head[i + 16..]).0 as usize)
+                .map(|i| number(&head[i + LENGTH.needle().len()..]).0 as usize)
                 .ok_or_else(|| io::Error::other("an answer without Content-Length"))?;
             let body = end + 4..end + 4 + len;
             if !head.starts_with(b"HTTP/1.1 200") {
@@ -240,7 +242,7 @@ async fn long_poll(mut s: TcpStream, tally: &Tally) -> io::Result<()> {
         let now = tally.hist.as_ref().map_or(0, |_| now_ns());
         let text = &buf[body.clone()];
         let cursor = text
-            .strip_prefix(b"{\"cursor\":")
+            .strip_prefix(push::CURSOR)
             .map(|rest| number(rest).0)
             .ok_or_else(|| io::Error::other("a poll answer without a cursor"))?;
         tally.messages(text, now);

@@ -93,10 +93,13 @@ pub const SENT_NS_HEADER: &str = "x-wsbench-sent-ns";
 
 // The pieces of a message, `{"seq":N,"ts":T,"payload":"…"}`, and of a
 // poll response, `{"cursor":N,"messages":[M,M,…]}`.
-const SEQ: &[u8] = b"{\"seq\":";
-const TS: &[u8] = b",\"ts\":";
+/// The start of a message as the server writes it, before its `seq`.
+pub const SEQ: &[u8] = b"{\"seq\":";
+/// Before a message's `ts` (CLOCK_MONOTONIC ns of its publishing).
+pub const TS: &[u8] = b",\"ts\":";
 const PAYLOAD: &[u8] = b",\"payload\":";
-const CURSOR: &[u8] = b"{\"cursor\":";
+/// The start of a poll response, before its cursor.
+pub const CURSOR: &[u8] = b"{\"cursor\":";
 const MESSAGES: &[u8] = b",\"messages\":[";
 /// Between two messages of a poll response.
 pub const BATCH_SEP: &[u8] = b",";
