@@ -1,16 +1,28 @@
-//! The harness's scheduling-lag probe. A thread ticks every millisecond on
-//! an absolute schedule and wakes one probe task per runtime worker; each
-//! task records how long after the tick's *intended* instant it got to run
-//! (`harness_lag`). A tick a task could not take in time (the runtime was
-//! busy, or the whole process was stopped) stays pending and its missed
-//! successors are recorded too, one per millisecond, so a 300 ms stall
-//! weighs 300 samples, not one (coordinated omission, corrected).
+//! The harness's scheduling-lag probe. One probe task per runtime worker
+//! waits on its own timer, a `timerfd` on the monotonic clock that expires
+//! every millisecond on an absolute schedule, through the runtime's own
+//! reactor; each time the task runs it records how long after the oldest
+//! tick it had not taken it got to run (`harness_lag`). A tick the task
+//! could not take in time (the runtime was busy, or the whole process was
+//! stopped) stays pending and its missed successors are recorded too, one
+//! per millisecond, so a 300 ms stall weighs 300 samples, not one
+//! (coordinated omission, corrected).
+//!
+//! The kernel fires the timer at the tick's instant (a `timerfd` has no
+//! timer slack), so no thread of the probe's own has to wake first: a load
+//! generator on one CPU stays one thread, and nothing else takes that CPU
+//! every millisecond.
 
+use std::io;
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use rustix::time::{
+    Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, Timespec, timerfd_create,
+    timerfd_settime,
+};
+use tokio::io::unix::AsyncFd;
 use wsbench_protocol::clock::monotonic_ns;
 
 use wsbench_model::metric::Metric;
@@ -20,18 +32,9 @@ use crate::recorder::Recorder;
 /// The probe's period.
 const TICK: Duration = Duration::from_millis(1);
 
-/// One probe task's mailbox: the intended instant of the oldest tick it has
-/// not taken (0: none pending).
-#[derive(Debug, Default)]
-struct Mailbox {
-    due_ns: AtomicU64,
-    wake: Notify,
-}
-
 /// A running probe; stops when dropped.
 #[derive(Debug)]
 pub(crate) struct LagProbe {
-    stop: Arc<AtomicBool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -43,67 +46,115 @@ impl LagProbe {
             .metrics()
             .num_workers()
             .max(1);
-        let boxes: Vec<Arc<Mailbox>> = (0..workers).map(|_| Arc::default()).collect();
-        let stop = Arc::new(AtomicBool::new(false));
-        let tasks = boxes
-            .iter()
-            .map(|b| tokio::spawn(take_ticks(Arc::clone(b), Arc::clone(&rec))))
+        let period = u64::try_from(TICK.as_nanos()).unwrap_or(1_000_000);
+        // Every task's timer ticks at the same instants.
+        let first = monotonic_ns() + period;
+        let tasks = (0..workers)
+            .map(|_| tokio::spawn(take_ticks(first, period, Arc::clone(&rec))))
             .collect();
-        let thread_stop = Arc::clone(&stop);
-        let spawned = std::thread::Builder::new()
-            .name("wsbench-lag-probe".into())
-            .spawn(move || tick(&boxes, &thread_stop));
-        if spawned.is_err() {
-            rec.error("lag-probe");
-        }
-        LagProbe { stop, tasks }
+        LagProbe { tasks }
     }
 }
 
 impl Drop for LagProbe {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
         self.tasks.iter().for_each(tokio::task::JoinHandle::abort);
     }
 }
 
-/// The ticking thread: sleeps to each tick's instant (with the least timer
-/// slack the kernel allows, so its own wake-up adds little), and posts the
-/// tick to every mailbox that has none pending.
-fn tick(boxes: &[Arc<Mailbox>], stop: &AtomicBool) {
-    let _ = rustix::thread::set_current_timer_slack(std::num::NonZeroU64::new(1));
-    let period = u64::try_from(TICK.as_nanos()).unwrap_or(1_000_000);
-    let mut next = monotonic_ns() + period;
-    while !stop.load(Ordering::Relaxed) {
+/// A non-blocking timer on the monotonic clock (the clock of
+/// `monotonic_ns`) that expires at `first_ns` and every `period_ns` after.
+fn ticker(first_ns: u64, period_ns: u64) -> io::Result<AsyncFd<OwnedFd>> {
+    let fd = timerfd_create(
+        TimerfdClockId::Monotonic,
+        TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC,
+    )?;
+    let at = |ns: u64| Timespec {
+        tv_sec: (ns / 1_000_000_000) as _,
+        tv_nsec: (ns % 1_000_000_000) as _,
+    };
+    let spec = Itimerspec {
+        it_interval: at(period_ns),
+        it_value: at(first_ns),
+    };
+    timerfd_settime(&fd, TimerfdTimerFlags::ABSTIME, &spec)?;
+    // `AsyncFd::new` is deprecated for any `T: AsRawFd` whose descriptor
+    // may change or close under it; an `OwnedFd` owns its descriptor until
+    // dropped with the `AsyncFd`, which is the contract of its replacement
+    // (`register`, an unsafe fn).
+    #[allow(deprecated)]
+    AsyncFd::new(fd)
+}
+
+async fn take_ticks(first: u64, period: u64, rec: Arc<Recorder>) {
+    let timer = match ticker(first, period) {
+        Ok(t) => t,
+        Err(_) => return rec.error("lag-probe"),
+    };
+    // The oldest tick not taken yet.
+    let mut due = first;
+    loop {
+        let Ok(mut ready) = timer.readable().await else {
+            return rec.error("lag-probe");
+        };
+        let mut expirations = [0u8; 8];
+        match rustix::io::read(timer.get_ref(), &mut expirations) {
+            // The timer is readable again at its next expiry; a tick that
+            // came after this readiness keeps it set.
+            Ok(_) => ready.clear_ready(),
+            Err(rustix::io::Errno::AGAIN) => {
+                ready.clear_ready();
+                continue;
+            }
+            Err(_) => return rec.error("lag-probe"),
+        }
         let now = monotonic_ns();
-        if now < next {
-            std::thread::sleep(Duration::from_nanos(next - now));
+        if now < due {
             continue;
         }
-        for b in boxes {
-            // The oldest pending tick stays: its lag keeps growing.
-            if b.due_ns
-                .compare_exchange(0, next, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            {
-                b.wake.notify_one();
-            }
-        }
-        // Ticks missed while this thread could not run are not posted: the
-        // pending one accounts for them when taken.
-        next += period * ((now - next) / period + 1);
+        rec.record_lag(now - due, period, Metric::HarnessLag);
+        // The ticks up to now are the pending one's successors, counted
+        // with it; the next to take is the first after now.
+        due += period * ((now - due) / period + 1);
     }
 }
 
-async fn take_ticks(mailbox: Arc<Mailbox>, rec: Arc<Recorder>) {
-    let period = u64::try_from(TICK.as_nanos()).unwrap_or(1_000_000);
-    loop {
-        mailbox.wake.notified().await;
-        let now = monotonic_ns();
-        let due = mailbox.due_ns.swap(0, Ordering::AcqRel);
-        if due == 0 {
-            continue;
-        }
-        rec.record_lag(now.saturating_sub(due), period, Metric::HarnessLag);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A runtime blocked for 60 ms by its only thread: the probe records
+    /// the stall as a lag of about 60 ms with a sample per missed tick,
+    /// and the ticks around it as short lags.
+    #[test]
+    fn a_stalled_runtime_shows_as_lag_with_every_missed_tick() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let rec = Arc::new(Recorder::new(Metric::EchoRtt));
+        rec.set_measuring(true);
+        let t0 = std::time::Instant::now();
+        rt.block_on(async {
+            let _probe = LagProbe::start(Arc::clone(&rec));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            std::thread::sleep(Duration::from_millis(60));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        });
+        let ticks = t0.elapsed().as_millis() as u64;
+        let h = &rec.histograms()[&Metric::HarnessLag];
+        assert!(h.max() >= 59_000_000, "max lag {} ns", h.max());
+        assert!(h.max() < 1_000_000_000, "max lag {} ns", h.max());
+        // A sample per tick of the run (about 20 before the stall, 60 in
+        // it, 20 after); a probe that recorded only the ticks it took
+        // would hold about 40.
+        assert!(h.len() >= 80, "{} samples in {ticks} ms", h.len());
+        assert!(h.len() <= ticks + 1, "{} samples in {ticks} ms", h.len());
+        assert!(
+            h.value_at_quantile(0.1) < 10_000_000,
+            "p10 {} ns",
+            h.value_at_quantile(0.1)
+        );
+        assert!(rec.errors().is_empty(), "{:?}", rec.errors());
     }
 }
