@@ -1,12 +1,13 @@
 """Where one side of a peer-compare run spends its CPU: the server or the
 load generator, profiled with perf during the measured window.
 
-    python3 scripts/profile.py SIDE SERVER WORKLOAD [--secs N] [--push-floor]
+    python3 scripts/profile.py SIDE SERVER WORKLOAD [--secs N] [--push-floor] [--spin NS]
 
 SIDE      client (the load generator, `wsbench run`) or server
 SERVER    own (`wsbench serve`), uws (uWS push_hub, or echo_server for echo)
           or floor (benches/examples/tokio_floor.rs, echo only: the least a
-          tokio server does per echo; build it first, as scripts/peer-compare.sh does)
+          tokio server does per echo; build it first, as scripts/peer-compare.sh does;
+          --spin NS makes it busy-wait NS ns of user space per echo)
 WORKLOAD  push-10k   WebSocket push, 10,000 subscribers x 10 msg/s
           push-1k    WebSocket push, 1,000 subscribers x 100 msg/s
           poll-1k    long-poll push, 1,000 x 100 msg/s (server: own only)
@@ -191,6 +192,9 @@ def main():
     ap.add_argument("--user-frames", type=int, default=15, metavar="N",
                     help="user-space frames to list (default 15)")
     ap.add_argument("--keep", metavar="FILE", help="keep perf's recording as FILE")
+    ap.add_argument("--spin", type=int, default=0, metavar="NS",
+                    help="the tokio floor server busy-waits NS ns of user space per echo "
+                         "(tokio_floor.rs server --spin)")
     ap.add_argument("--push-floor", action="store_true",
                     help="drive a push workload with benches/examples/push_floor.rs "
                          "(build it first, as scripts/peer-compare.sh does)")
@@ -205,10 +209,17 @@ def main():
     if a.push_floor and (a.workload not in FLOOR_ARGS or a.server != "own"):
         ap.error("--push-floor drives a push workload against wsbench serve (own)")
     kind = a.server if a.server in ("own", "floor") else ("uws-echo" if a.workload.startswith("echo") else "uws-hub")
+    if a.spin and a.server != "floor":
+        ap.error("--spin is the tokio floor server's")
     body, settle = WORKLOADS[a.workload]
     if a.secs < SAMPLE_SECS + 2:
         ap.error(f"--secs must be at least {SAMPLE_SECS + 2}")
-    with tempfile.TemporaryDirectory() as tmp, pc.servers(a.uws, [kind])[0][1]() as server:
+    start = pc.servers(a.uws, [kind])[0][1]
+    if a.spin:
+        def start():
+            return pc.Server(f"tokio floor, {a.spin} ns spin per echo",
+                             [pc.FLOOR, "server", "PORT", "--spin", str(a.spin)])
+    with tempfile.TemporaryDirectory() as tmp, start() as server:
         data = f"{tmp}/perf.data"
         if body is None:
             lines, us = load_test_run(a, server, settle, data)

@@ -23,6 +23,11 @@
 //!   round trip in an HDR histogram (what a load generator that measures
 //!   must add), then prints `p50 us` and `p99 us`.
 //!
+//! `server PORT --spin NS` also busy-waits NS nanoseconds of user-space
+//! time per echo before each write: a stand-in for a stack's own work per
+//! message, to see what that much more user space costs a server in all
+//! (its throughput and its kernel time per echo) when nothing else differs.
+//!
 //! Loopback only: the client connects to 127.0.0.1, and both exit by
 //! themselves (the server when killed, the client after SECS).
 
@@ -49,15 +54,22 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let num = |i: usize| args.get(i).and_then(|a| a.parse::<u64>().ok());
     let run = match (args.first().map(String::as_str), num(1), num(2), num(3)) {
-        (Some("server"), Some(port), _, _) => serve(port as u16),
+        (Some("server"), Some(port), _, _) => {
+            let spin = match args.get(2).map(String::as_str) {
+                None => Some(0),
+                Some("--spin") => num(3),
+                Some(_) => None,
+            };
+            match spin {
+                Some(ns) => serve(port as u16, Duration::from_nanos(ns)),
+                None => return usage(),
+            }
+        }
         (Some("client"), Some(port), Some(conns), Some(secs)) => {
             let timed = args.get(4).is_some_and(|a| a == "--timed");
             drive(port as u16, conns as usize, secs, timed)
         }
-        _ => {
-            eprintln!("usage: tokio_floor server PORT | client PORT CONNS SECS [--timed]");
-            return ExitCode::from(2);
-        }
+        _ => return usage(),
     };
     match run {
         Ok(()) => ExitCode::SUCCESS,
@@ -68,6 +80,11 @@ fn main() -> ExitCode {
     }
 }
 
+fn usage() -> ExitCode {
+    eprintln!("usage: tokio_floor server PORT [--spin NS] | client PORT CONNS SECS [--timed]");
+    ExitCode::from(2)
+}
+
 fn runtime() -> io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_io()
@@ -75,21 +92,32 @@ fn runtime() -> io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-fn serve(port: u16) -> io::Result<()> {
+fn serve(port: u16, spin: Duration) -> io::Result<()> {
     runtime()?.block_on(LocalSet::new().run_until(async move {
         let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         loop {
             let (socket, _) = listener.accept().await?;
             tokio::task::spawn_local(async move {
-                let _ = echo(socket).await;
+                let _ = echo(socket, spin).await;
             });
         }
     }))
 }
 
+/// Busy-waits `d` of user-space time (none when zero).
+fn spin_for(d: Duration) {
+    if d.is_zero() {
+        return;
+    }
+    let t = Instant::now();
+    while t.elapsed() < d {
+        std::hint::spin_loop();
+    }
+}
+
 /// One connection of the server: the upgrade, then echoes until the peer
-/// closes.
-async fn echo(mut s: TcpStream) -> io::Result<()> {
+/// closes, each with `spin` of user-space time.
+async fn echo(mut s: TcpStream, spin: Duration) -> io::Result<()> {
     s.set_nodelay(true)?;
     let mut buf = vec![0u8; 64 * 1024];
     let mut end = 0;
@@ -130,6 +158,7 @@ async fn echo(mut s: TcpStream) -> io::Result<()> {
                 }
             }
             out.extend_from_slice(payload);
+            spin_for(spin);
             start += hdr + len;
             if byte0 & 0x0f == 8 {
                 s.write_all(&out).await?;
