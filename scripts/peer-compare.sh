@@ -24,32 +24,20 @@ case "${1:-}" in
     "") ;;
     *) runs=$1 ;;
 esac
-# The uWebSockets sources are not part of this repository: point
-# WSBENCH_UWS_PEERS at a folder with their build.sh (default: the team's
-# shared folder next to the checkout).
-peers=${WSBENCH_UWS_PEERS:-../shared/peers/uws}
-if [[ ! -f $peers/build.sh ]]; then
-    echo "peer-compare: SKIPPED: no uWebSockets peer sources at $peers (set WSBENCH_UWS_PEERS)" >&2
-    exit 0
-fi
-for need in cc c++ taskset stdbuf; do
+for need in taskset stdbuf; do
     if ! command -v "$need" > /dev/null; then
-        echo "peer-compare: SKIPPED: $need not found (apt-get install build-essential util-linux coreutils)" >&2
+        echo "peer-compare: SKIPPED: $need not found (apt-get install util-linux coreutils)" >&2
         exit 0
     fi
 done
-if [[ ! -f /usr/include/zlib.h ]]; then
-    echo "peer-compare: SKIPPED: zlib headers not found (apt-get install zlib1g-dev)" >&2
-    exit 0
-fi
 if (($(nproc) < 2)); then
     echo "peer-compare: SKIPPED: needs 2 cores to pin server and client apart, have $(nproc)" >&2
     exit 0
 fi
-uws=target/uws
-if [[ ! -x $uws/push_hub || -n $(find "$peers" -newer "$uws/push_hub" -type f -print -quit) ]]; then
-    bash "$peers/build.sh" "$uws" > /dev/null
-fi
+# The peers' sources are not in this repository: WSBENCH_UWS_PEERS names
+# a folder with their build.sh (default ../shared/peers/uws).
+source scripts/uws-peers.sh
+uws_peers peer-compare || exit 0
 cargo build --release -q -p wsbench
 # The tokio floors: a contender in the echo tables (benches/examples/tokio_floor.rs)
 # and a load generator in the push tables (benches/examples/push_floor.rs).

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Memory per idle connection and echo throughput of the WebSocket stacks
-# (`wsbench serve --impl own|fastwebsockets|tokio-tungstenite`), and client
+# (`wsbench serve --impl own|fastwebsockets|tokio-tungstenite`, and uWS
+# echo_server when the uWebSockets peers can be built), and client
 # memory per idle connection (wsbench-transport vs tokio-tungstenite).
 # Loopback only; about a minute.
 #
@@ -12,6 +13,12 @@ conns=${2:-100}
 seconds=${3:-10}
 cargo build --release -q -p wsbench --bin wsbench
 cargo build --release -q -p wsbench-server --example stack_compare
+# uWS echo_server in the servers' table too, when its peers can be built
+# (scripts/uws-peers.sh; otherwise it says SKIPPED and why).
+source scripts/uws-peers.sh
+if uws_peers stack-compare; then
+    export WSBENCH_UWS_ECHO=$PWD/$uws/echo_server
+fi
 bin=target/release/examples/stack_compare
 echo "Measured $(date -u +%F) on $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores"
 echo

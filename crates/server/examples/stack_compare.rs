@@ -5,6 +5,8 @@
 //!         for each `wsbench serve --impl`: server RSS per idle connection,
 //!         and echo msg/s with ECHO_CONNS wsbench clients × 32 messages of
 //!         20 bytes in flight
+//!         (and for uWS `echo_server` when `$WSBENCH_UWS_ECHO` names its
+//!         binary: the uWebSockets peer, built by scripts/uws-peers.sh)
 //!     stack_compare client own|tungstenite [IDLE]
 //!         client RSS per idle connection (against `wsbench serve`)
 //!
@@ -59,13 +61,12 @@ struct Served {
 
 impl Served {
     fn start(imp: &str) -> Result<Served, BoxError> {
-        let mut child = Command::new(wsbench_bin())
+        let cmd = Command::new(wsbench_bin())
             .args(["serve", "--listen", "127.0.0.1:0", "--impl", imp])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()?;
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line)?;
+        let (child, line) = first_line(cmd)?;
         let addr = line
             .trim()
             .strip_prefix("listening on ")
@@ -73,6 +74,36 @@ impl Served {
             .to_owned();
         Ok(Served { child, addr })
     }
+
+    /// uWS `echo_server` (echo on every path, its port from `$PORT`) on
+    /// a free loopback port.
+    fn start_uws(bin: &str) -> Result<Served, BoxError> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let cmd = Command::new(bin)
+            .env("PORT", port.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let (child, line) = first_line(cmd)?;
+        if line.trim() != format!("Listening on port {port}") {
+            return Err(format!("{bin} printed {line:?}").into());
+        }
+        let addr = format!("127.0.0.1:{port}");
+        Ok(Served { child, addr })
+    }
+}
+
+/// A server process and the first line it printed.
+fn first_line(mut child: Child) -> Result<(Child, String), BoxError> {
+    let mut line = String::new();
+    let read = BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line);
+    if let Err(e) = read {
+        let _ = child.kill();
+        return Err(e.into());
+    }
+    Ok((child, line))
 }
 
 impl Drop for Served {
@@ -139,8 +170,15 @@ async fn servers(idle: usize, conns: usize, seconds: u64) -> Result<(), BoxError
         "| server stack | server RSS per idle connection | echo msg/s ({conns} conns × {IN_FLIGHT} in flight, 20 B) |"
     );
     println!("|---|---|---|");
-    for imp in ["own", "fastwebsockets", "tokio-tungstenite"] {
-        let served = Served::start(imp)?;
+    const UWS: &str = "uWS echo_server";
+    let uws = std::env::var("WSBENCH_UWS_ECHO").ok();
+    let mut rows = vec!["own", "fastwebsockets", "tokio-tungstenite"];
+    rows.extend(uws.as_ref().map(|_| UWS));
+    for imp in rows {
+        let served = match &uws {
+            Some(bin) if imp == UWS => Served::start_uws(bin)?,
+            _ => Served::start(imp)?,
+        };
         let url = format!("ws://{}/echo", served.addr);
         let pid = Some(served.child.id());
         // Warm the server's allocator and runtime first.
