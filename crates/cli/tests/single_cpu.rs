@@ -1,7 +1,8 @@
 //! A wsbench process allowed one CPU only (pinned with `taskset`) runs on
 //! a single-threaded runtime, and still does all its work: the server
 //! answers echoes, and the load generator with its builtin server delivers
-//! every pushed message over WebSocket and long-poll.
+//! every pushed message over WebSocket and long-poll. The echo load
+//! generator is one thread in all, its lag probe included.
 
 mod common;
 
@@ -68,9 +69,18 @@ fn a_process_pinned_to_one_cpu_runs_on_one_thread_and_does_its_work() {
     .unwrap();
     for file in [&echo, &push] {
         let results = dir.join("results").join(file.file_stem().unwrap());
-        let out = pinned(&cpu, &quiet_run_args(file, &results))
-            .output()
+        let child = pinned(&cpu, &quiet_run_args(file, &results))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .unwrap();
+        if file == &echo {
+            // Mid-run: the load generator's runtime is its only thread
+            // (the lag probe ticks through the runtime's own reactor).
+            std::thread::sleep(std::time::Duration::from_millis(1200));
+            assert_eq!(threads(child.id()), 1, "echo load generator");
+        }
+        let out = child.wait_with_output().unwrap();
         let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
         assert!(out.status.success(), "{}: {report}", file.display());
         let s = summary(&newest_run(&results));
@@ -80,6 +90,9 @@ fn a_process_pinned_to_one_cpu_runs_on_one_thread_and_does_its_work() {
             assert_eq!(c["errors"], serde_json::json!({}), "{c}");
             if file == &echo {
                 assert!(c["received"].as_u64().unwrap() > 1_000, "{c}");
+                // The probe ticked every millisecond of the 2 s window.
+                let lag = &phase["latency"]["harness_lag"];
+                assert!(lag["count"].as_u64().unwrap() >= 1_500, "{lag}");
             } else {
                 let published = c["published"].as_u64().unwrap();
                 assert!(published >= 30, "{c}");
