@@ -61,18 +61,14 @@ struct Served {
 
 impl Served {
     fn start(imp: &str) -> Result<Served, BoxError> {
-        let cmd = Command::new(wsbench_bin())
+        let child = Command::new(wsbench_bin())
             .args(["serve", "--listen", "127.0.0.1:0", "--impl", imp])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()?;
-        let (child, line) = first_line(cmd)?;
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .ok_or_else(|| format!("wsbench serve printed {line:?}"))?
-            .to_owned();
-        Ok(Served { child, addr })
+        Served::listening(child, |line| {
+            line.strip_prefix("listening on ").map(str::to_owned)
+        })
     }
 
     /// uWS `echo_server` (echo on every path, its port from `$PORT`) on
@@ -81,29 +77,32 @@ impl Served {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
-        let cmd = Command::new(bin)
+        let child = Command::new(bin)
             .env("PORT", port.to_string())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()?;
-        let (child, line) = first_line(cmd)?;
-        if line.trim() != format!("Listening on port {port}") {
-            return Err(format!("{bin} printed {line:?}").into());
-        }
-        let addr = format!("127.0.0.1:{port}");
-        Ok(Served { child, addr })
+        Served::listening(child, |line| {
+            (line == format!("Listening on port {port}")).then(|| format!("127.0.0.1:{port}"))
+        })
     }
-}
 
-/// A server process and the first line it printed.
-fn first_line(mut child: Child) -> Result<(Child, String), BoxError> {
-    let mut line = String::new();
-    let read = BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line);
-    if let Err(e) = read {
-        let _ = child.kill();
-        return Err(e.into());
+    /// The server `child`, once its first line says where it listens
+    /// (`addr` of that line); it is stopped if the line does not.
+    fn listening(
+        mut child: Child,
+        addr: impl FnOnce(&str) -> Option<String>,
+    ) -> Result<Served, BoxError> {
+        let stdout = child.stdout.take().expect("piped");
+        let mut served = Served {
+            child,
+            addr: String::new(),
+        };
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        served.addr = addr(line.trim()).ok_or_else(|| format!("the server printed {line:?}"))?;
+        Ok(served)
     }
-    Ok((child, line))
 }
 
 impl Drop for Served {
