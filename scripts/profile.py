@@ -1,7 +1,7 @@
 """Where one side of a peer-compare run spends its CPU: the server or the
 load generator, profiled with perf during the measured window.
 
-    python3 scripts/profile.py SIDE SERVER WORKLOAD [--secs N] [--push-floor] [--spin NS]
+    python3 scripts/profile.py SIDE SERVER WORKLOAD [--secs N] [--push-floor] [--echo-floor] [--spin NS]
 
 SIDE      client (the load generator, `wsbench run`) or server
 SERVER    own (`wsbench serve`), uws (uWS push_hub, or echo_server for echo)
@@ -17,6 +17,9 @@ WORKLOAD  push-10k   WebSocket push, 10,000 subscribers x 10 msg/s
 --push-floor drives a push workload with the push floor
 (benches/examples/push_floor.rs, every message timed) instead of
 `wsbench run`: the least a tokio subscriber does per message.
+--echo-floor drives echo with the tokio floor's client
+(benches/examples/tokio_floor.rs client, every round trip timed): the
+least a tokio load generator does per echo.
 
 Same scenarios and pinning as scripts/peer-compare.sh (server on CPU 0,
 client on CPU 1). Prints the run's figures, the profiled process's CPU per
@@ -182,6 +185,31 @@ def push_floor_run(a, server, settle, data):
         cpu * 1e6 / (msgs * secs)
 
 
+def echo_floor_run(a, server, settle, data):
+    """The tokio floor's client (100 connections, 1 in flight, every round
+    trip timed) pinned to the client's CPU against `server`, the chosen
+    side recorded; its figures, and the side's CPU per echo over the
+    recording (the floor's rate over its window)."""
+    floor = subprocess.Popen(
+        ["taskset", "-c", pc.CLIENT_CPU, pc.FLOOR, "client", str(server.port), "100",
+         str(a.secs), "--timed"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    # Its 1 s warm-up, then the window settles.
+    time.sleep(settle + 1)
+    pid = floor.pid if a.side == "client" else server.proc.pid
+    c0, t0 = cpu_secs(pid), time.monotonic()
+    record(pid, data)
+    cpu, secs = cpu_secs(pid) - c0, time.monotonic() - t0
+    out = floor.communicate(timeout=a.secs + 60)[0]
+    got = dict(re.findall(r"^(msg/s|p50 us|p99 us) ([0-9.]+)$", out, re.M))
+    if len(got) != 3:
+        raise RuntimeError(f"tokio_floor client printed no figures: {out!r}")
+    rate = float(got["msg/s"])
+    return [f"msg/s {rate:,.0f}, round trip p50 {got['p50 us']} µs, p99 {got['p99 us']} µs "
+            "(tokio floor client, every round trip timed)"], cpu * 1e6 / (rate * secs)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("side", choices=["client", "server"])
@@ -198,6 +226,9 @@ def main():
     ap.add_argument("--push-floor", action="store_true",
                     help="drive a push workload with benches/examples/push_floor.rs "
                          "(build it first, as scripts/peer-compare.sh does)")
+    ap.add_argument("--echo-floor", action="store_true",
+                    help="drive echo with the tokio floor's client, every round trip timed "
+                         "(benches/examples/tokio_floor.rs; build it first)")
     a = ap.parse_args()
     if not shutil.which("perf"):
         print("profile: SKIPPED: perf not found (apt-get install linux-perf)", file=sys.stderr)
@@ -208,6 +239,8 @@ def main():
         ap.error("the tokio floor serves echo only")
     if a.push_floor and (a.workload not in FLOOR_ARGS or a.server != "own"):
         ap.error("--push-floor drives a push workload against wsbench serve (own)")
+    if a.echo_floor and a.workload != "echo":
+        ap.error("--echo-floor drives the echo workload")
     kind = a.server if a.server in ("own", "floor") else ("uws-echo" if a.workload.startswith("echo") else "uws-hub")
     if a.spin and a.server != "floor":
         ap.error("--spin is the tokio floor server's")
@@ -225,6 +258,8 @@ def main():
             lines, us = load_test_run(a, server, settle, data)
         elif a.push_floor:
             lines, us = push_floor_run(a, server, settle, data)
+        elif a.echo_floor:
+            lines, us = echo_floor_run(a, server, settle, data)
         else:
             client, results = pc.start_scenario(tmp, server.port, server.proc.pid, body(a.secs))
             time.sleep(settle)
