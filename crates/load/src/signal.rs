@@ -1,12 +1,22 @@
 //! A phase's stop signal: set once by the phase, awaited by every
 //! connection for its whole life, so waiting costs little memory.
 
-use futures_util::future::Either;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
+use tokio::sync::futures::Notified;
 use tokio::sync::{Notify, watch};
 
 /// Set once when the phase stops.
 #[derive(Debug)]
 pub(crate) struct Stop {
+    /// Whether it is set: what a waiter looks at on every poll after its
+    /// first, one atomic load where a poll of its `Notified` would lock
+    /// the list of waiters.
+    flag: AtomicBool,
     set: watch::Sender<bool>,
     waiters: Notify,
 }
@@ -14,6 +24,7 @@ pub(crate) struct Stop {
 impl Stop {
     pub(crate) fn new() -> Stop {
         Stop {
+            flag: AtomicBool::new(false),
             set: watch::Sender::new(false),
             waiters: Notify::new(),
         }
@@ -21,12 +32,13 @@ impl Stop {
 
     /// Stops: every waiter wakes.
     pub(crate) fn set(&self) {
+        self.flag.store(true, Ordering::Release);
         self.set.send_replace(true);
         self.waiters.notify_waiters();
     }
 
     pub(crate) fn is_set(&self) -> bool {
-        *self.set.borrow()
+        self.flag.load(Ordering::Acquire)
     }
 
     /// The signal as a watch receiver, for code that takes one.
@@ -34,16 +46,72 @@ impl Stop {
         self.set.subscribe()
     }
 
-    /// Until the signal is set (at once if it is). A waiter's state is
-    /// one `Notified`: created before the check, it receives a `set` that
-    /// comes after the check without being polled first.
-    pub(crate) fn wait(&self) -> impl Future<Output = ()> + Send + '_ {
-        let notified = self.waiters.notified();
-        if self.is_set() {
-            Either::Left(std::future::ready(()))
-        } else {
-            Either::Right(notified)
+    /// Until the signal is set (at once if it is).
+    pub(crate) fn wait(&self) -> Wait<'_> {
+        Wait {
+            stop: self,
+            waiter: Waiter::new(),
         }
+    }
+}
+
+pin_project! {
+    /// A wait for a [`Stop`] that does not hold the signal: its owner
+    /// passes the same one to every poll (a subscriber holds its waiter
+    /// all its life, and the signal is at hand where it polls). The first
+    /// poll makes its `Notified` and looks at the flag after it (a `set`
+    /// between the two reaches the `Notified`), then registers the task's
+    /// waker with the list of waiters; every later poll (the same task's)
+    /// only looks at the flag, which `set` stores before it wakes the
+    /// list, where a poll of the `Notified` would lock the list.
+    pub(crate) struct Waiter<'a> {
+        #[pin]
+        notified: Option<Notified<'a>>,
+    }
+}
+
+impl<'a> Waiter<'a> {
+    pub(crate) fn new() -> Waiter<'a> {
+        Waiter { notified: None }
+    }
+
+    /// Ready once `stop` is set.
+    pub(crate) fn poll_stop(
+        self: Pin<&mut Self>,
+        stop: &'a Stop,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        let mut notified = self.project().notified;
+        if notified.is_none() {
+            notified.set(Some(stop.waiters.notified()));
+        } else if !stop.is_set() {
+            return Poll::Pending;
+        }
+        if stop.is_set() {
+            return Poll::Ready(());
+        }
+        match notified.as_pin_mut() {
+            Some(n) => n.poll(cx),
+            None => Poll::Pending,
+        }
+    }
+}
+
+pin_project! {
+    /// [`Stop::wait`]'s future.
+    pub(crate) struct Wait<'a> {
+        stop: &'a Stop,
+        #[pin]
+        waiter: Waiter<'a>,
+    }
+}
+
+impl Future for Wait<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        this.waiter.poll_stop(this.stop, cx)
     }
 }
 

@@ -16,8 +16,6 @@ mod ws;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::FutureExt;
-use futures_util::future::Either;
 use wsbench_model::metric::Metric;
 use wsbench_model::results::DROPPED;
 use wsbench_model::scenario::{Role, TemplateError, Vars};
@@ -27,14 +25,14 @@ use wsbench_protocol::correlation::Correlation;
 use wsbench_protocol::push::PushMessage;
 use wsbench_transport::{ClientOptions, Error, Event};
 
-use self::reconnect::End;
 pub(crate) use self::reconnect::GAVE_UP;
+use self::reconnect::{End, Ends};
 use crate::failure::error_kind;
 use crate::plan::{Grid, instant_at};
 use crate::rates::RateProfile;
 use crate::receipts::{Delivery, Receipts};
 use crate::recorder::{Counts, Recorder};
-use crate::signal::Stop;
+use crate::signal::{Stop, Waiter};
 use crate::stages::Lives;
 use crate::target::{Origin, headers};
 use wsbench_protocol::marker::Marker;
@@ -192,16 +190,20 @@ impl PhaseCtx {
     /// storm after `since` takes it down ([`End::Dropped`]). Without a
     /// stage profile only the stop can come, and the future is the stop's
     /// alone (a subscriber holds it all its life: memory per connection).
-    fn ends(&self, conn: u64, since: u64) -> impl Future<Output = End> + Send + '_ {
+    fn ends(&self, conn: u64, since: u64) -> Ends<'_> {
         if self.lives.is_none() {
-            return Either::Left(self.wait_stop().map(|()| End::Stopped));
+            return Ends::Stop {
+                waiter: Waiter::new(),
+            };
         }
-        Either::Right(Box::pin(async move {
-            tokio::select! {
-                () = self.wait_end(conn) => End::Stopped,
-                at = self.dropped(conn, since) => End::Dropped(at),
-            }
-        }))
+        Ends::Lives {
+            both: Box::pin(async move {
+                tokio::select! {
+                    () = self.wait_end(conn) => End::Stopped,
+                    at = self.dropped(conn, since) => End::Dropped(at),
+                }
+            }),
+        }
     }
 
     /// When connection `conn` left on the stage schedule, if its time has

@@ -4,7 +4,12 @@
 //! attempts in a row failed. The time from its end to its new subscribe
 //! point is `reconnect_time`.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
+
+use pin_project_lite::pin_project;
 
 use wsbench_model::metric::Metric;
 use wsbench_protocol::clock::monotonic_ns;
@@ -12,6 +17,7 @@ use wsbench_protocol::clock::monotonic_ns;
 use super::{LEAVE_MARGIN, PhaseCtx, nanos};
 use crate::receipts::Receipts;
 use crate::recorder::Counts;
+use crate::signal::Waiter;
 
 /// The error kind of a connection that gave up reconnecting.
 pub(crate) use wsbench_model::results::RECONNECT_GAVE_UP as GAVE_UP;
@@ -40,6 +46,33 @@ impl End {
             End::Stopped => None,
             End::Lost(at) => Some((at, at)),
             End::Dropped(at) => Some((at, at.saturating_sub(nanos(LEAVE_MARGIN)))),
+        }
+    }
+}
+
+pin_project! {
+    /// Until a subscriber's end that is not its own doing
+    /// ([`PhaseCtx::ends`]): without a stage profile the stop's wait
+    /// alone, held inline (every subscriber holds it all its life), else
+    /// the schedule's and the drop storms' too, boxed.
+    #[project = EndsProj]
+    pub(super) enum Ends<'a> {
+        Stop { #[pin] waiter: Waiter<'a> },
+        Lives { both: Pin<Box<dyn Future<Output = End> + Send + 'a>> },
+    }
+}
+
+impl<'a> Ends<'a> {
+    /// Ready with the end once it comes; `ctx` is the one it was made
+    /// from, every poll.
+    pub(super) fn poll_end(
+        self: Pin<&mut Self>,
+        ctx: &'a PhaseCtx,
+        cx: &mut Context<'_>,
+    ) -> Poll<End> {
+        match self.project() {
+            EndsProj::Stop { waiter } => waiter.poll_stop(&ctx.stop, cx).map(|()| End::Stopped),
+            EndsProj::Lives { both } => both.as_mut().poll(cx),
         }
     }
 }

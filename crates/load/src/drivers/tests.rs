@@ -144,7 +144,7 @@ fn connection_tasks_stay_small() {
     for (name, n, limit) in [
         // A subscriber holds no opening state (boxed apart), and waits
         // for its end with one small future all its life.
-        ("PhaseCtx::ends", size(&ctx.ends(0, 0)), 72),
+        ("PhaseCtx::ends", std::mem::size_of_val(&ctx.ends(0, 0)), 72),
         ("ws::hold", size(&ws::hold(&ctx, 0)), 400),
         (
             "roundtrip::round_trips",

@@ -13,7 +13,7 @@ use wsbench_model::scenario::{Role, Vars};
 use wsbench_protocol::clock::monotonic_ns;
 use wsbench_transport::{Data, Error, Event, Polled, TcpWebSocket, connect};
 
-use super::reconnect::{self, End};
+use super::reconnect::{self, End, Ends};
 use super::{ConnOutcome, LEAVE_CODE, PhaseCtx, ended_early, script, subscriber_ended};
 use crate::receipts::Receipts;
 use crate::recorder::Counts;
@@ -149,16 +149,16 @@ pub(super) fn push(ctx: Arc<PhaseCtx>, conn: u64) -> impl Future<Output = ConnOu
     clippy::manual_async_fn,
     reason = "an async fn keeps its arguments twice"
 )]
-fn listen<'a, E: Future<Output = End>>(
+fn listen<'a, 'e>(
     ctx: &'a PhaseCtx,
-    ws: &'a mut TcpWebSocket,
-    receipts: &'a mut Receipts,
-    mut ends: Pin<&'a mut E>,
-) -> impl Future<Output = End> + 'a {
+    ws: &'e mut TcpWebSocket,
+    receipts: &'e mut Receipts,
+    mut ends: Pin<&'e mut Ends<'a>>,
+) -> impl Future<Output = End> + 'e {
     async move {
         loop {
             let polled = std::future::poll_fn(|cx| {
-                if let Poll::Ready(end) = ends.as_mut().poll(cx) {
+                if let Poll::Ready(end) = ends.as_mut().poll_end(ctx, cx) {
                     return Poll::Ready(Err(end));
                 }
                 loop {
@@ -184,19 +184,19 @@ fn listen<'a, E: Future<Output = End>>(
 /// What interrupted a subscriber's loop: an end, an event other than a
 /// text message or pong, or a write to finish. The subscriber's end, or
 /// `None` when it goes on.
-async fn settle(
-    ctx: &PhaseCtx,
+async fn settle<'a>(
+    ctx: &'a PhaseCtx,
     ws: &mut TcpWebSocket,
     receipts: &mut Receipts,
     polled: Result<Polled, End>,
-    ends: Pin<&mut impl Future<Output = End>>,
+    mut ends: Pin<&mut Ends<'a>>,
 ) -> Option<End> {
     let event = match polled {
         Err(end) => return Some(end),
         Ok(Polled::Event(event)) => event,
         Ok(Polled::Write(write)) => tokio::select! {
             event = ws.finish_write(write) => Some(event?),
-            end = ends => return Some(end),
+            end = std::future::poll_fn(|cx| ends.as_mut().poll_end(ctx, cx)) => return Some(end),
         },
     };
     match event {
