@@ -392,29 +392,53 @@ fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
         .filter(|t| !t.is_empty())
 }
 
-/// Writes a request into `out`: the request line, `host`, the fields in
-/// `headers`, a content-length when there is a body (or the method sends
-/// one), the empty line and the body.
+/// The host field a request carries: `headers`' own, or else the
+/// target's authority.
+pub(super) fn host_field(headers: &HeaderMap, authority: &str) -> Result<HeaderValue, Error> {
+    match headers.get(http::header::HOST) {
+        Some(h) => Ok(h.clone()),
+        None => HeaderValue::try_from(authority).map_err(http_error),
+    }
+}
+
+/// Writes `request` (head and body) into `out`: `method path` with the
+/// host field, `headers` and `body` (and its length when it has one or
+/// the method sends one). `path` is checked to be a URI's path and
+/// query: no spaces, no line breaks.
 pub(super) fn encode(
     out: &mut Vec<u8>,
     method: &Method,
     path: &str,
-    host: &str,
+    authority: &str,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(), Error> {
-    // The request target as a URI's path and query: no spaces, no line
-    // breaks.
     let target = http::uri::PathAndQuery::try_from(path).map_err(http_error)?;
-    // A host field in `headers` stands in for the target's.
-    let host = match headers.get(http::header::HOST) {
-        Some(h) => h.clone(),
-        None => HeaderValue::try_from(host).map_err(http_error)?,
-    };
+    let host = host_field(headers, authority)?;
+    start_request(out, method);
+    out.extend_from_slice(target.as_str().as_bytes());
+    end_request(out, method, &host, headers, body);
+    Ok(())
+}
+
+/// Starts a request in `out` (cleared): the method and the space before
+/// its target, which the caller writes next.
+pub(super) fn start_request(out: &mut Vec<u8>, method: &Method) {
     out.clear();
     out.extend_from_slice(method.as_str().as_bytes());
     out.push(b' ');
-    out.extend_from_slice(target.as_str().as_bytes());
+}
+
+/// Ends a request whose target [`start_request`]'s caller wrote: the
+/// version, the `host` field, `headers` (but their own host and length),
+/// the body's length when it has one or `method` sends one, and `body`.
+pub(super) fn end_request(
+    out: &mut Vec<u8>,
+    method: &Method,
+    host: &HeaderValue,
+    headers: &HeaderMap,
+    body: &[u8],
+) {
     out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
     out.extend_from_slice(host.as_bytes());
     out.extend_from_slice(b"\r\n");
@@ -433,7 +457,6 @@ pub(super) fn encode(
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(body);
-    Ok(())
 }
 
 #[cfg(test)]

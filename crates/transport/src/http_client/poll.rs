@@ -2,7 +2,7 @@
 //! request written and its answer read by the caller's task ([`H1`]).
 
 use bytes::Bytes;
-use http::{HeaderMap, Method};
+use http::{HeaderMap, HeaderValue, Method};
 
 use super::h1::{self, H1};
 use super::{HttpStats, OpenTimes, Reply, option_headers};
@@ -21,6 +21,8 @@ pub struct PollClient {
     options: ClientOptions,
     /// The options' header fields, sent with every request.
     headers: HeaderMap,
+    /// The host field of a request without fields of its own.
+    host: HeaderValue,
     conn: Option<H1>,
     /// The request being sent, reused.
     out: Vec<u8>,
@@ -37,10 +39,12 @@ impl PollClient {
         if target.path == "/" {
             "/poll".clone_into(&mut target.path);
         }
+        let headers = option_headers(options)?;
         let mut client = PollClient {
+            host: h1::host_field(&headers, &target.authority)?,
             target,
             options: options.clone(),
-            headers: option_headers(options)?,
+            headers,
             conn: None,
             out: Vec::new(),
             stats: HttpStats::default(),
@@ -90,22 +94,30 @@ impl PollClient {
     /// timeout passes; a short poll answers at once. Returns the response
     /// body, to parse with `wsbench_protocol::push::PollBatch::parse`.
     pub async fn poll(&mut self, cursor: Option<u64>, wait: bool) -> Result<Bytes, Error> {
-        let sep = if self.target.path.contains('?') {
-            '&'
+        // Written in place: the target's path and query came checked
+        // from its URL, and a cursor's digits and `wait=0` keep them a
+        // URI's path and query.
+        let mut sep = if self.target.path.contains('?') {
+            b'&'
         } else {
-            '?'
+            b'?'
         };
-        let mut uri = String::with_capacity(self.target.path.len() + 40);
-        uri.push_str(&self.target.path);
+        let out = &mut self.out;
+        h1::start_request(out, &Method::GET);
+        out.extend_from_slice(self.target.path.as_bytes());
         if let Some(c) = cursor {
-            use std::fmt::Write;
-            let _ = write!(uri, "{sep}cursor={c}");
+            out.push(sep);
+            out.extend_from_slice(b"cursor=");
+            out.extend_from_slice(itoa::Buffer::new().format(c).as_bytes());
+            sep = b'&';
         }
         if !wait {
-            uri.push(if cursor.is_some() { '&' } else { sep });
-            uri.push_str("wait=0");
+            out.push(sep);
+            out.extend_from_slice(b"wait=0");
         }
-        self.get(&uri).await
+        h1::end_request(out, &Method::GET, &self.host, &self.headers, &[]);
+        let reply = self.exchange_out(&Method::GET, false).await?;
+        body_of(reply, true)
     }
 
     /// `GET path` on the kept-alive connection; the body of a 200 response.
@@ -130,13 +142,7 @@ impl PollClient {
     ) -> Result<Bytes, Error> {
         let get = method == Method::GET;
         let reply = self.send(method, path, body, headers, false).await?;
-        // A GET wants its 200; a publish is done on any 2xx (publishers
-        // answer 201 Created or 202 Accepted, as Nchan does).
-        let done = reply.status == 200 || (!get && (200..300).contains(&reply.status));
-        if !done {
-            return Err(Error::HttpStatus(reply.status));
-        }
-        Ok(reply.body)
+        body_of(reply, get)
     }
 
     /// One request on the kept-alive connection, whatever the status of
@@ -179,6 +185,13 @@ impl PollClient {
             }
             h1::encode(&mut self.out, &method, path, authority, &all, &body)?;
         }
+        self.exchange_out(&method, with_fields).await
+    }
+
+    /// The request in `out` and its answer on the kept-alive connection
+    /// (or a new one), sent again once on a new connection when the
+    /// server had closed the old one and cannot have acted on it.
+    async fn exchange_out(&mut self, method: &Method, with_fields: bool) -> Result<Reply, Error> {
         let mut retried = false;
         loop {
             // Taken for the exchange: dropped with it if it is cancelled.
@@ -189,7 +202,7 @@ impl PollClient {
                 // every request's future larger.
                 _ => Box::pin(self.open()).await?,
             };
-            match conn.exchange(&self.out, &method, with_fields).await {
+            match conn.exchange(&self.out, method, with_fields).await {
                 Ok((response, reuse)) => {
                     self.stats.requests += 1;
                     self.read_ns = conn.last_read_ns();
@@ -209,4 +222,15 @@ impl PollClient {
             }
         }
     }
+}
+
+/// The body of an answer to a GET (`get`) or a publish, or the error its
+/// status is: a GET wants its 200; a publish is done on any 2xx
+/// (publishers answer 201 Created or 202 Accepted, as Nchan does).
+fn body_of(reply: Reply, get: bool) -> Result<Bytes, Error> {
+    let done = reply.status == 200 || (!get && (200..300).contains(&reply.status));
+    if !done {
+        return Err(Error::HttpStatus(reply.status));
+    }
+    Ok(reply.body)
 }

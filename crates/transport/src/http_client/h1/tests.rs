@@ -356,6 +356,26 @@ async fn requests_carry_host_fields_and_length_as_written() {
             "GET /poll?cursor=7 HTTP/1.1\r\nhost: {authority}\r\nauthorization: Bearer t\r\nx-tag: a\r\n\r\n"
         )
     );
+    // A short poll, with and without a cursor; a target with a query of
+    // its own; a host field of the options' standing in for the target's.
+    c.poll(Some(8), false).await.unwrap();
+    c.poll(None, false).await.unwrap();
+    let options_host = ClientOptions {
+        headers: vec![("host".into(), "h.example".into())],
+        ..ClientOptions::default()
+    };
+    let mut q = PollClient::connect(&format!("{url}?ch=a"), &options_host)
+        .await
+        .unwrap();
+    q.poll(Some(3), false).await.unwrap();
+    let auth = "authorization: Bearer t\r\nx-tag: a\r\n\r\n";
+    for want in [
+        format!("GET /poll?cursor=8&wait=0 HTTP/1.1\r\nhost: {authority}\r\n{auth}"),
+        format!("GET /poll?wait=0 HTTP/1.1\r\nhost: {authority}\r\n{auth}"),
+        "GET /poll?ch=a&cursor=3&wait=0 HTTP/1.1\r\nhost: h.example\r\n\r\n".to_string(),
+    ] {
+        assert_eq!(rx.recv().await.unwrap(), want);
+    }
     let tag = [(
         HeaderName::from_static("x-tag"),
         HeaderValue::from_static("b"),
@@ -379,7 +399,7 @@ async fn requests_carry_host_fields_and_length_as_written() {
     // Not a request target: refused before anything is sent.
     let e = c.get("/a b").await.unwrap_err();
     assert!(matches!(e, Error::Http(_)), "{e}");
-    assert_eq!(c.stats().requests, 3);
+    assert_eq!(c.stats().requests, 5);
 }
 
 /// A head's fields are read up to the limit (64) and one more is an
