@@ -159,26 +159,35 @@ def load_test_run(a, server, settle, data):
         cpu * 1e6 / (rate * secs)
 
 
-def push_floor_run(a, server, settle, data):
-    """The push floor pinned to the client's CPU against `server`, the
-    chosen side recorded; its figures, and the side's CPU per message over
-    the recording (the floor's rate over its window)."""
-    transport, conns, rate = FLOOR_ARGS[a.workload]
-    floor = subprocess.Popen(
-        ["taskset", "-c", pc.CLIENT_CPU, pc.PUSH_FLOOR, transport, str(server.port),
-         str(conns), str(rate), str(a.secs), "--timed"],
-        stdout=subprocess.PIPE, text=True,
-    )
-    # Its connections open, then its own 3 s warm-up.
+def floor_run(a, server, settle, data, argv, keys):
+    """A floor client (`argv`, pinned to the client's CPU) against
+    `server`, the chosen side recorded once `settle` and one more second
+    have passed (its connections open, its warm-up); the figures it
+    printed (`keys`, each on a line of its own) and the side's CPU seconds
+    and wall seconds over the recording."""
+    floor = subprocess.Popen(["taskset", "-c", pc.CLIENT_CPU, *argv],
+                             stdout=subprocess.PIPE, text=True)
     time.sleep(settle + 1)
     pid = floor.pid if a.side == "client" else server.proc.pid
     c0, t0 = cpu_secs(pid), time.monotonic()
     record(pid, data)
     cpu, secs = cpu_secs(pid) - c0, time.monotonic() - t0
     out = floor.communicate(timeout=a.secs + 60)[0]
-    got = dict(re.findall(r"^(msg/s|p50 ms|p99 ms|client us/msg) ([0-9.]+)$", out, re.M))
-    if len(got) != 4:
-        raise RuntimeError(f"push_floor printed no figures: {out!r}")
+    pattern = "^(" + "|".join(re.escape(k) for k in keys) + ") ([0-9.]+)$"
+    got = dict(re.findall(pattern, out, re.M))
+    if len(got) != len(keys):
+        raise RuntimeError(f"{argv[0]} printed no figures: {out!r}")
+    return got, cpu, secs
+
+
+def push_floor_run(a, server, settle, data):
+    """The push floor against `server`: its figures, and the side's CPU
+    per message over the recording (the floor's rate over its window)."""
+    transport, conns, rate = FLOOR_ARGS[a.workload]
+    argv = [pc.PUSH_FLOOR, transport, str(server.port), str(conns), str(rate), str(a.secs),
+            "--timed"]
+    got, cpu, secs = floor_run(a, server, settle, data, argv,
+                               ["msg/s", "p50 ms", "p99 ms", "client us/msg"])
     msgs = float(got["msg/s"])
     return [f"msg/s {msgs:,.0f}, p50 {got['p50 ms']} ms, p99 {got['p99 ms']} ms "
             f"(push floor; its own CPU per message {got['client us/msg']} µs)"], \
@@ -187,24 +196,10 @@ def push_floor_run(a, server, settle, data):
 
 def echo_floor_run(a, server, settle, data):
     """The tokio floor's client (100 connections, 1 in flight, every round
-    trip timed) pinned to the client's CPU against `server`, the chosen
-    side recorded; its figures, and the side's CPU per echo over the
-    recording (the floor's rate over its window)."""
-    floor = subprocess.Popen(
-        ["taskset", "-c", pc.CLIENT_CPU, pc.FLOOR, "client", str(server.port), "100",
-         str(a.secs), "--timed"],
-        stdout=subprocess.PIPE, text=True,
-    )
-    # Its 1 s warm-up, then the window settles.
-    time.sleep(settle + 1)
-    pid = floor.pid if a.side == "client" else server.proc.pid
-    c0, t0 = cpu_secs(pid), time.monotonic()
-    record(pid, data)
-    cpu, secs = cpu_secs(pid) - c0, time.monotonic() - t0
-    out = floor.communicate(timeout=a.secs + 60)[0]
-    got = dict(re.findall(r"^(msg/s|p50 us|p99 us) ([0-9.]+)$", out, re.M))
-    if len(got) != 3:
-        raise RuntimeError(f"tokio_floor client printed no figures: {out!r}")
+    trip timed) against `server`: its figures, and the side's CPU per echo
+    over the recording (the floor's rate over its window)."""
+    argv = [pc.FLOOR, "client", str(server.port), "100", str(a.secs), "--timed"]
+    got, cpu, secs = floor_run(a, server, settle, data, argv, ["msg/s", "p50 us", "p99 us"])
     rate = float(got["msg/s"])
     return [f"msg/s {rate:,.0f}, round trip p50 {got['p50 us']} µs, p99 {got['p99 us']} µs "
             "(tokio floor client, every round trip timed)"], cpu * 1e6 / (rate * secs)
