@@ -82,18 +82,22 @@ impl<'a> Waiter<'a> {
         cx: &mut Context<'_>,
     ) -> Poll<()> {
         let mut notified = self.project().notified;
-        if notified.is_none() {
-            notified.set(Some(stop.waiters.notified()));
-        } else if !stop.is_set() {
-            return Poll::Pending;
+        if notified.is_some() {
+            // Registered at the first poll: the flag alone tells.
+            return if stop.is_set() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            };
         }
+        // Made before the flag is looked at: a `set` after this point
+        // completes it, one before has stored the flag.
+        notified.set(Some(stop.waiters.notified()));
         if stop.is_set() {
             return Poll::Ready(());
         }
-        match notified.as_pin_mut() {
-            Some(n) => n.poll(cx),
-            None => Poll::Pending,
-        }
+        // Its first poll registers this task's waker with the list.
+        notified.as_pin_mut().map_or(Poll::Pending, |n| n.poll(cx))
     }
 }
 

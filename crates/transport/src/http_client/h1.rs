@@ -25,11 +25,11 @@ const MAX_HEADERS: usize = 64;
 /// The most a response body may take.
 const MAX_BODY: usize = 64 * 1024 * 1024;
 
-/// A response: status, header fields and the whole body.
+/// A response: its status and whole body (its header fields go to the
+/// map the caller passed, when it passed one).
 #[derive(Debug)]
 pub(super) struct Response {
     pub(super) status: u16,
-    pub(super) headers: HeaderMap,
     pub(super) body: Bytes,
 }
 
@@ -92,14 +92,15 @@ impl H1 {
     }
 
     /// Sends `request` (head and body, as [`encode`] wrote it) and reads
-    /// the whole answer, its header fields in the answer only
-    /// `with_fields`. `Ok` with the answer and whether the connection may
-    /// carry another request.
+    /// the whole answer, its header fields into `fields` when given (a
+    /// poll or a publish needs the body alone: nothing of the fields is
+    /// built or moved then). `Ok` with the answer and whether the
+    /// connection may carry another request.
     pub(super) async fn exchange(
         &mut self,
         request: &[u8],
         method: &Method,
-        with_fields: bool,
+        fields: Option<&mut HeaderMap>,
     ) -> Result<(Response, bool), Failure> {
         let idempotent = *method == Method::GET || *method == Method::HEAD;
         if let Err(e) = self.stream.write_all(request).await {
@@ -117,7 +118,7 @@ impl H1 {
                 retry: self.used && idempotent,
             });
         }
-        match self.read_response(method, with_fields).await {
+        match self.read_response(method, fields).await {
             Ok(r) => {
                 self.used = true;
                 Ok(r)
@@ -141,10 +142,10 @@ impl H1 {
     async fn read_response(
         &mut self,
         method: &Method,
-        with_fields: bool,
+        mut fields: Option<&mut HeaderMap>,
     ) -> Result<(Response, bool), (Error, bool)> {
         let (head, len) = loop {
-            match parse_head(&self.buf, method, with_fields).map_err(|e| (e, true))? {
+            match parse_head(&self.buf, method, fields.as_deref_mut()).map_err(|e| (e, true))? {
                 Some((head, len)) if head.status / 100 == 1 && head.status != 101 => {
                     // An interim answer (100 Continue): the final one follows.
                     self.buf.advance(len);
@@ -166,7 +167,6 @@ impl H1 {
         let reuse = head.keep_alive && !matches!(head.framing, Framing::UntilClose);
         let response = Response {
             status: head.status,
-            headers: head.headers,
             body,
         };
         Ok((response, reuse))
@@ -253,12 +253,11 @@ impl H1 {
     }
 }
 
-/// A response head: status, fields (when asked for), whether the server
-/// keeps the connection, and how the body ends.
+/// A response head: status, whether the server keeps the connection,
+/// and how the body ends.
 #[derive(Debug)]
 struct Head {
     status: u16,
-    headers: HeaderMap,
     keep_alive: bool,
     framing: Framing,
 }
@@ -272,21 +271,21 @@ enum Framing {
 }
 
 /// The head at the start of `buf` and its length, `None` while
-/// incomplete; its fields in a map only `with_fields` (framing and
-/// keep-alive are read from the raw fields either way).
+/// incomplete; its fields replace those in `fields` when given (framing
+/// and keep-alive are read from the raw fields either way).
 fn parse_head(
     buf: &[u8],
     method: &Method,
-    with_fields: bool,
+    fields: Option<&mut HeaderMap>,
 ) -> Result<Option<(Head, usize)>, Error> {
     // Left uninitialised for httparse to fill: initialising 64 empty
     // fields took most of this function's time per answer.
-    let mut fields = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
+    let mut raw_fields = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut []);
     let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
         &mut response,
         buf,
-        &mut fields,
+        &mut raw_fields,
     );
     let len = match parsed {
         Ok(httparse::Status::Complete(len)) => len,
@@ -294,8 +293,8 @@ fn parse_head(
         Err(e) => return Err(http_error(format!("bad response head: {e}"))),
     };
     let status = response.code.unwrap_or(0);
-    let mut headers = HeaderMap::new();
-    if with_fields {
+    if let Some(headers) = fields {
+        headers.clear();
         headers.reserve(response.headers.len());
         for f in response.headers.iter() {
             let name = HeaderName::from_bytes(f.name.as_bytes()).map_err(http_error)?;
@@ -316,7 +315,6 @@ fn parse_head(
     };
     let head = Head {
         status,
-        headers,
         keep_alive,
         framing,
     };

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method};
 
-use super::h1::{self, H1};
+use super::h1::{self, H1, Response};
 use super::{HttpStats, OpenTimes, Reply, option_headers};
 use crate::config::ClientOptions;
 use crate::dial::{Target, parse_target};
@@ -116,8 +116,8 @@ impl PollClient {
             out.extend_from_slice(b"wait=0");
         }
         h1::end_request(out, &Method::GET, &self.host, &self.headers, &[]);
-        let reply = self.exchange_out(&Method::GET, false).await?;
-        body_of(reply, true)
+        let response = self.exchange_out(&Method::GET, None).await?;
+        body_of(response, true)
     }
 
     /// `GET path` on the kept-alive connection; the body of a 200 response.
@@ -141,8 +141,9 @@ impl PollClient {
         headers: &[(http::HeaderName, http::HeaderValue)],
     ) -> Result<Bytes, Error> {
         let get = method == Method::GET;
-        let reply = self.send(method, path, body, headers, false).await?;
-        body_of(reply, get)
+        self.write_request(&method, path, &body, headers)?;
+        let response = self.exchange_out(&method, None).await?;
+        body_of(response, get)
     }
 
     /// One request on the kept-alive connection, whatever the status of
@@ -155,43 +156,45 @@ impl PollClient {
         body: Bytes,
         headers: &[(http::HeaderName, http::HeaderValue)],
     ) -> Result<Reply, Error> {
-        self.send(method, path, body, headers, true).await
+        self.write_request(&method, path, &body, headers)?;
+        let mut fields = HeaderMap::new();
+        let response = self.exchange_out(&method, Some(&mut fields)).await?;
+        Ok(Reply {
+            status: response.status,
+            headers: fields,
+            body: response.body,
+        })
     }
 
-    /// A request and its answer, with the answer's header fields only
-    /// `with_fields` (a poll or a publish needs the body alone).
-    async fn send(
+    /// Writes `method path` with `body` into `out`, with the options'
+    /// header fields and `headers`, which replace those of the same name.
+    fn write_request(
         &mut self,
-        method: Method,
+        method: &Method,
         path: &str,
-        body: Bytes,
+        body: &[u8],
         headers: &[(http::HeaderName, http::HeaderValue)],
-        with_fields: bool,
-    ) -> Result<Reply, Error> {
+    ) -> Result<(), Error> {
         let authority = self.target.authority.as_str();
         if headers.is_empty() {
-            h1::encode(
-                &mut self.out,
-                &method,
-                path,
-                authority,
-                &self.headers,
-                &body,
-            )?;
-        } else {
-            let mut all = self.headers.clone();
-            for (name, value) in headers {
-                all.insert(name.clone(), value.clone());
-            }
-            h1::encode(&mut self.out, &method, path, authority, &all, &body)?;
+            return h1::encode(&mut self.out, method, path, authority, &self.headers, body);
         }
-        self.exchange_out(&method, with_fields).await
+        let mut all = self.headers.clone();
+        for (name, value) in headers {
+            all.insert(name.clone(), value.clone());
+        }
+        h1::encode(&mut self.out, method, path, authority, &all, body)
     }
 
     /// The request in `out` and its answer on the kept-alive connection
     /// (or a new one), sent again once on a new connection when the
-    /// server had closed the old one and cannot have acted on it.
-    async fn exchange_out(&mut self, method: &Method, with_fields: bool) -> Result<Reply, Error> {
+    /// server had closed the old one and cannot have acted on it; the
+    /// answer's header fields into `fields` when given.
+    async fn exchange_out(
+        &mut self,
+        method: &Method,
+        mut fields: Option<&mut HeaderMap>,
+    ) -> Result<Response, Error> {
         let mut retried = false;
         loop {
             // Taken for the exchange: dropped with it if it is cancelled.
@@ -202,18 +205,17 @@ impl PollClient {
                 // every request's future larger.
                 _ => Box::pin(self.open()).await?,
             };
-            match conn.exchange(&self.out, method, with_fields).await {
+            match conn
+                .exchange(&self.out, method, fields.as_deref_mut())
+                .await
+            {
                 Ok((response, reuse)) => {
                     self.stats.requests += 1;
                     self.read_ns = conn.last_read_ns();
                     if reuse {
                         self.conn = Some(conn);
                     }
-                    return Ok(Reply {
-                        status: response.status,
-                        headers: response.headers,
-                        body: response.body,
-                    });
+                    return Ok(response);
                 }
                 // A kept-alive connection the server had closed: the
                 // request once more on a new one.
@@ -227,10 +229,10 @@ impl PollClient {
 /// The body of an answer to a GET (`get`) or a publish, or the error its
 /// status is: a GET wants its 200; a publish is done on any 2xx
 /// (publishers answer 201 Created or 202 Accepted, as Nchan does).
-fn body_of(reply: Reply, get: bool) -> Result<Bytes, Error> {
-    let done = reply.status == 200 || (!get && (200..300).contains(&reply.status));
+fn body_of(response: Response, get: bool) -> Result<Bytes, Error> {
+    let done = response.status == 200 || (!get && (200..300).contains(&response.status));
     if !done {
-        return Err(Error::HttpStatus(reply.status));
+        return Err(Error::HttpStatus(response.status));
     }
-    Ok(reply.body)
+    Ok(response.body)
 }
