@@ -23,7 +23,9 @@ least a tokio load generator does per echo.
 
 Same scenarios and pinning as scripts/peer-compare.sh (server on CPU 0,
 client on CPU 1). Prints the run's figures, the profiled process's CPU per
-message split between the kernel and user space, the system calls' shares
+message split between the kernel and user space, its system calls per
+message (sendto, recvfrom, write, writev, read, epoll_wait: perf stat's
+counts of their tracepoints over the recording), the system calls' shares
 (inclusive), the network receive processing the kernel ran inside them
 (on loopback, a socket's send runs the peer socket's TCP receive in the
 sender's context), and the top frames. Figures include perf's own cost
@@ -54,6 +56,9 @@ WORKLOADS = {
     "echo-lt": (None, 3),
 }
 SAMPLE_SECS = 5
+# The system calls counted per message: a message's socket calls and the
+# event loop's waits.
+SYSCALLS = ("sendto", "recvfrom", "write", "writev", "read", "epoll_wait")
 # The push floor's arguments per push workload: transport, subscribers, rate.
 FLOOR_ARGS = {
     "push-10k": ("websocket", 10000, 10),
@@ -82,8 +87,8 @@ def shares(lines, columns):
 
 
 def run_figures(summary, side):
-    """The run's figures from `wsbench run`'s summary: lines to print and
-    the profiled side's CPU µs per message."""
+    """The run's figures from `wsbench run`'s summary: lines to print,
+    the profiled side's CPU µs per message and the messages per second."""
     c = summary["counters"]
     lines = [f"msg/s {summary['msg_rate']:,.0f}, received {c['received']:,}, lost {c['lost']}, "
              f"harness {summary['health']['verdict']}"]
@@ -94,7 +99,7 @@ def run_figures(summary, side):
         us = summary.get("server_cpu_us_per_msg")
     else:
         us = summary["client_cpu_s"] * 1e6 / max(c["received"], 1)
-    return lines, us
+    return lines, us, summary["msg_rate"]
 
 
 def cpu_secs(pid):
@@ -104,10 +109,20 @@ def cpu_secs(pid):
     return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def report(data, lines, us, side, user_frames=15):
+def report(data, run, side, user_frames=15):
+    """Prints the run's figures (`run`: lines, CPU µs per message,
+    messages per second, system calls per second) and the recording's
+    shares."""
+    lines, us, rate, calls = run
     for line in lines:
         print(line)
     print(f"{side} CPU per message: " + (f"{us:.2f} µs" if us else "not measured"))
+    if calls and rate:
+        print("system calls per message: "
+              + ", ".join(f"{c} {n / rate:.2f}" for c, n in calls.items() if n))
+    else:
+        print("system calls per message: not counted (perf stat cannot count "
+              "the syscalls tracepoints here)")
     dso = shares(perf_report(data, "--no-children", "--sort", "dso"), 1)
     kernel = sum(p for p, name in dso if name.startswith("[kernel"))
     split = f"kernel {kernel:.1f} %, user space and libraries {100 - kernel:.1f} %"
@@ -130,15 +145,30 @@ def report(data, lines, us, side, user_frames=15):
 
 
 def record(pid, data):
+    """perf's samples of process `pid` over SAMPLE_SECS into `data`, and
+    the system calls of SYSCALLS it made meanwhile, per second (perf
+    stat's counts of their tracepoints; empty when they cannot be
+    counted)."""
+    events = ",".join(f"syscalls:sys_enter_{c}" for c in SYSCALLS)
+    stat = subprocess.Popen(["perf", "stat", "-x", ",", "-e", events, "-p", str(pid),
+                             "--", "sleep", str(SAMPLE_SECS)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     subprocess.run(["perf", "record", "-F", "2000", "-g", "-p", str(pid), "-o", data,
                     "--", "sleep", str(SAMPLE_SECS)],
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    calls = {}
+    for line in stat.communicate()[1].splitlines():
+        f = line.split(",")
+        if len(f) > 2 and f[0].isdigit() and f[2].startswith("syscalls:sys_enter_"):
+            calls[f[2].removeprefix("syscalls:sys_enter_")] = int(f[0]) / SAMPLE_SECS
+    return calls
 
 
 def load_test_run(a, server, settle, data):
     """uWS load_test (100 connections, 1 in flight) pinned to the client's
     CPU against `server`, the chosen side recorded; its figures: the median
-    of load_test's 4-second rates and the side's CPU over the recording."""
+    of load_test's 4-second rates, the side's CPU over the recording and
+    its system calls per second."""
     lt = subprocess.Popen(
         ["taskset", "-c", pc.CLIENT_CPU, "stdbuf", "-oL", f"{a.uws}/load_test",
          "100", "127.0.0.1", str(server.port), "0", "0", "20"],
@@ -147,7 +177,7 @@ def load_test_run(a, server, settle, data):
     time.sleep(settle)
     pid = lt.pid if a.side == "client" else server.proc.pid
     c0, t0 = cpu_secs(pid), time.monotonic()
-    record(pid, data)
+    calls = record(pid, data)
     cpu, secs = cpu_secs(pid) - c0, time.monotonic() - t0
     time.sleep(max(0, a.secs - settle - secs))
     lt.kill()
@@ -156,28 +186,28 @@ def load_test_run(a, server, settle, data):
         raise RuntimeError("load_test printed no rate")
     rate = statistics.median(rates[1:] or rates)
     return [f"msg/s {rate:,.0f} (load_test, median of {len(rates)} windows)"], \
-        cpu * 1e6 / (rate * secs)
+        cpu * 1e6 / (rate * secs), rate, calls
 
 
 def floor_run(a, server, settle, data, argv, keys):
     """A floor client (`argv`, pinned to the client's CPU) against
     `server`, the chosen side recorded once `settle` and one more second
     have passed (its connections open, its warm-up); the figures it
-    printed (`keys`, each on a line of its own) and the side's CPU seconds
-    and wall seconds over the recording."""
+    printed (`keys`, each on a line of its own), the side's CPU seconds
+    and wall seconds over the recording, and its system calls per second."""
     floor = subprocess.Popen(["taskset", "-c", pc.CLIENT_CPU, *argv],
                              stdout=subprocess.PIPE, text=True)
     time.sleep(settle + 1)
     pid = floor.pid if a.side == "client" else server.proc.pid
     c0, t0 = cpu_secs(pid), time.monotonic()
-    record(pid, data)
+    calls = record(pid, data)
     cpu, secs = cpu_secs(pid) - c0, time.monotonic() - t0
     out = floor.communicate(timeout=a.secs + 60)[0]
     pattern = "^(" + "|".join(re.escape(k) for k in keys) + ") ([0-9.]+)$"
     got = dict(re.findall(pattern, out, re.M))
     if len(got) != len(keys):
         raise RuntimeError(f"{argv[0]} printed no figures: {out!r}")
-    return got, cpu, secs
+    return got, cpu, secs, calls
 
 
 def push_floor_run(a, server, settle, data):
@@ -186,12 +216,12 @@ def push_floor_run(a, server, settle, data):
     transport, conns, rate = FLOOR_ARGS[a.workload]
     argv = [pc.PUSH_FLOOR, transport, str(server.port), str(conns), str(rate), str(a.secs),
             "--timed"]
-    got, cpu, secs = floor_run(a, server, settle, data, argv,
-                               ["msg/s", "p50 ms", "p99 ms", "client us/msg"])
+    got, cpu, secs, calls = floor_run(a, server, settle, data, argv,
+                                      ["msg/s", "p50 ms", "p99 ms", "client us/msg"])
     msgs = float(got["msg/s"])
     return [f"msg/s {msgs:,.0f}, p50 {got['p50 ms']} ms, p99 {got['p99 ms']} ms "
             f"(push floor; its own CPU per message {got['client us/msg']} µs)"], \
-        cpu * 1e6 / (msgs * secs)
+        cpu * 1e6 / (msgs * secs), msgs, calls
 
 
 def echo_floor_run(a, server, settle, data):
@@ -199,10 +229,11 @@ def echo_floor_run(a, server, settle, data):
     trip timed) against `server`: its figures, and the side's CPU per echo
     over the recording (the floor's rate over its window)."""
     argv = [pc.FLOOR, "client", str(server.port), "100", str(a.secs), "--timed"]
-    got, cpu, secs = floor_run(a, server, settle, data, argv, ["msg/s", "p50 us", "p99 us"])
+    got, cpu, secs, calls = floor_run(a, server, settle, data, argv,
+                                      ["msg/s", "p50 us", "p99 us"])
     rate = float(got["msg/s"])
     return [f"msg/s {rate:,.0f}, round trip p50 {got['p50 us']} µs, p99 {got['p99 us']} µs "
-            "(tokio floor client, every round trip timed)"], cpu * 1e6 / (rate * secs)
+            "(tokio floor client, every round trip timed)"], cpu * 1e6 / (rate * secs), rate, calls
 
 
 def main():
@@ -250,19 +281,19 @@ def main():
     with tempfile.TemporaryDirectory() as tmp, start() as server:
         data = f"{tmp}/perf.data"
         if body is None:
-            lines, us = load_test_run(a, server, settle, data)
+            run = load_test_run(a, server, settle, data)
         elif a.push_floor:
-            lines, us = push_floor_run(a, server, settle, data)
+            run = push_floor_run(a, server, settle, data)
         elif a.echo_floor:
-            lines, us = echo_floor_run(a, server, settle, data)
+            run = echo_floor_run(a, server, settle, data)
         else:
             client, results = pc.start_scenario(tmp, server.port, server.proc.pid, body(a.secs))
             time.sleep(settle)
-            record(client.pid if a.side == "client" else server.proc.pid, data)
-            lines, us = run_figures(pc.finish_scenario(client, results), a.side)
+            calls = record(client.pid if a.side == "client" else server.proc.pid, data)
+            run = (*run_figures(pc.finish_scenario(client, results), a.side), calls)
         print(f"# {a.side} profile: {server.name}, {a.workload}, {a.secs} s window, "
               f"perf {SAMPLE_SECS} s at 2,000 Hz")
-        report(data, lines, us, a.side, a.user_frames)
+        report(data, run, a.side, a.user_frames)
         if a.keep:
             shutil.copyfile(data, a.keep)
     return 0
