@@ -11,6 +11,8 @@ SERVER    own (`wsbench serve`), uws (uWS push_hub, or echo_server for echo)
 WORKLOAD  push-10k   WebSocket push, 10,000 subscribers x 10 msg/s
           push-1k    WebSocket push, 1,000 subscribers x 100 msg/s
           poll-1k    long-poll push, 1,000 x 100 msg/s (server: own only)
+          poll-100   long-poll push, 100 x 1,000 msg/s: the same messages per
+                     second with a tenth of the pollers' state (own only)
           echo       100 connections x 1 in flight (throughput workload)
           echo-lt    the same driven by uWS load_test instead of wsbench run
 
@@ -52,6 +54,7 @@ WORKLOADS = {
     "push-10k": (lambda s: pc.push_body("websocket", 10000, 10, s, 5), 8),
     "push-1k": (lambda s: pc.push_body("websocket", 1000, 100, s, 3), 5),
     "poll-1k": (lambda s: pc.push_body("long-poll", 1000, 100, s, 3), 5),
+    "poll-100": (lambda s: pc.push_body("long-poll", 100, 1000, s, 3), 5),
     "echo": (lambda s: pc.echo_body(100, 1, s), 3),
     "echo-lt": (None, 3),
 }
@@ -64,6 +67,7 @@ FLOOR_ARGS = {
     "push-10k": ("websocket", 10000, 10),
     "push-1k": ("websocket", 1000, 100),
     "poll-1k": ("long-poll", 1000, 100),
+    "poll-100": ("long-poll", 100, 1000),
 }
 
 
@@ -259,7 +263,7 @@ def main():
     if not shutil.which("perf"):
         print("profile: SKIPPED: perf not found (apt-get install linux-perf)", file=sys.stderr)
         return 0
-    if a.server == "uws" and a.workload == "poll-1k":
+    if a.server == "uws" and a.workload.startswith("poll"):
         ap.error("uWS push_hub serves WebSocket only")
     if a.server == "floor" and not a.workload.startswith("echo"):
         ap.error("the tokio floor serves echo only")
