@@ -49,6 +49,7 @@ pub mod stream;
 pub mod sys;
 mod target;
 pub mod timeline;
+mod timer;
 
 use std::path::PathBuf;
 

@@ -8,26 +8,19 @@
 //! per millisecond, so a 300 ms stall weighs 300 samples, not one
 //! (coordinated omission, corrected).
 //!
-//! The kernel fires the timer at the tick's instant (a `timerfd` has no
-//! timer slack), so no thread of the probe's own has to wake first: a load
-//! generator on one CPU stays one thread, and nothing else takes that CPU
-//! every millisecond.
+//! The timer ([`Timer`]) fires at the tick's instant with no thread of
+//! the probe's own: nothing else takes a load generator's CPU every
+//! millisecond.
 
-use std::io;
-use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustix::time::{
-    Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, Timespec, timerfd_create,
-    timerfd_settime,
-};
-use tokio::io::unix::AsyncFd;
 use wsbench_protocol::clock::monotonic_ns;
 
 use wsbench_model::metric::Metric;
 
 use crate::recorder::Recorder;
+use crate::timer::Timer;
 
 /// The probe's period.
 const TICK: Duration = Duration::from_millis(1);
@@ -62,51 +55,16 @@ impl Drop for LagProbe {
     }
 }
 
-/// A non-blocking timer on the monotonic clock (the clock of
-/// `monotonic_ns`) that expires at `first_ns` and every `period_ns` after.
-fn ticker(first_ns: u64, period_ns: u64) -> io::Result<AsyncFd<OwnedFd>> {
-    let fd = timerfd_create(
-        TimerfdClockId::Monotonic,
-        TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC,
-    )?;
-    let at = |ns: u64| Timespec {
-        tv_sec: (ns / 1_000_000_000) as _,
-        tv_nsec: (ns % 1_000_000_000) as _,
-    };
-    let spec = Itimerspec {
-        it_interval: at(period_ns),
-        it_value: at(first_ns),
-    };
-    timerfd_settime(&fd, TimerfdTimerFlags::ABSTIME, &spec)?;
-    // `AsyncFd::new` is deprecated for any `T: AsRawFd` whose descriptor
-    // may change or close under it; an `OwnedFd` owns its descriptor until
-    // dropped with the `AsyncFd`, which is the contract of its replacement
-    // (`register`, an unsafe fn).
-    #[allow(deprecated)]
-    AsyncFd::new(fd)
-}
-
 async fn take_ticks(first: u64, period: u64, rec: Arc<Recorder>) {
-    let timer = match ticker(first, period) {
+    let timer = match Timer::new().and_then(|t| t.arm(first, period).map(|()| t)) {
         Ok(t) => t,
         Err(_) => return rec.error("lag-probe"),
     };
     // The oldest tick not taken yet.
     let mut due = first;
     loop {
-        let Ok(mut ready) = timer.readable().await else {
+        if timer.expired().await.is_err() {
             return rec.error("lag-probe");
-        };
-        let mut expirations = [0u8; 8];
-        match rustix::io::read(timer.get_ref(), &mut expirations) {
-            // The timer is readable again at its next expiry; a tick that
-            // came after this readiness keeps it set.
-            Ok(_) => ready.clear_ready(),
-            Err(rustix::io::Errno::AGAIN) => {
-                ready.clear_ready();
-                continue;
-            }
-            Err(_) => return rec.error("lag-probe"),
         }
         let now = monotonic_ns();
         if now < due {

@@ -3,15 +3,14 @@
 //! its intended time whatever happened to the ones before), through a
 //! `POST` to the target's publish endpoint (`/publish` in the wsbench
 //! profile), and keeps the record every subscriber is accounted
-//! against. A thread wakes at each message's intended time (tokio's timers
-//! tick in milliseconds, which would delay every message by up to two) and
-//! hands it to the sending task. Requests run concurrently on a few
-//! kept-alive connections, so a slow answer never holds back the next
-//! message; when every connection is busy the next message waits, and its
-//! publish lag shows it.
+//! against. The sending task waits for each message's intended time on a
+//! timer fd in the runtime itself (`clock.rs`; tokio's timers tick in
+//! milliseconds, which would delay every message by up to two). Requests
+//! run concurrently on a few kept-alive connections, so a slow answer
+//! never holds back the next message; when every connection is busy the
+//! next message waits, and its publish lag shows it.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,8 +31,10 @@ use wsbench_model::scenario::Vars;
 use wsbench_protocol::correlation::Correlation;
 use wsbench_protocol::steps::{ReplyRule, Step};
 
+mod clock;
 mod ws;
 use crate::plan::Grid;
+use clock::Clock;
 use wsbench_protocol::marker::Marker;
 
 /// Publish requests in flight at most.
@@ -86,7 +87,6 @@ type Entries = Arc<Mutex<BTreeMap<i64, PublishEntry>>>;
 #[derive(Debug)]
 pub(crate) struct Publisher {
     stop: watch::Sender<bool>,
-    ticking: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
     entries: Entries,
     spec: PublishSpec,
@@ -97,20 +97,8 @@ impl Publisher {
     pub(crate) fn start(spec: PublishSpec) -> Publisher {
         let (stop, stop_rx) = watch::channel(false);
         let entries: Entries = Arc::default();
-        let ticking = Arc::new(AtomicBool::new(true));
-        let (due_tx, due) = mpsc::unbounded_channel();
-        let (grid, first) = (
-            spec.grid.clone(),
-            spec.grid.first_of(spec.index, spec.start_ns),
-        );
-        let flag = Arc::clone(&ticking);
-        let spawned = std::thread::Builder::new()
-            .name("wsbench-publish-clock".into())
-            .spawn(move || tick(grid, first, &due_tx, &flag));
-        if let Err(e) = spawned {
-            // No clock thread: nothing is sent, every message is unsent.
-            eprintln!("wsbench: cannot start the publisher's clock thread: {e}");
-        }
+        let first = spec.grid.first_of(spec.index, spec.start_ns);
+        let due = Clock::new(spec.grid.clone(), first);
         let task = if spec.url.starts_with("ws://") || spec.url.starts_with("wss://") {
             tokio::spawn(ws::run(spec.clone(), due, Arc::clone(&entries), stop_rx))
         } else {
@@ -118,7 +106,6 @@ impl Publisher {
         };
         Publisher {
             stop,
-            ticking,
             task,
             entries,
             spec,
@@ -144,7 +131,6 @@ impl Publisher {
     /// message sent: the ones after it were never published (the phase
     /// stopped first), and are not part of the record.
     pub(crate) async fn finish(self) -> (PublishRecord, Histogram<u64>) {
-        self.ticking.store(false, Ordering::Relaxed);
         let _ = self.stop.send(true);
         let _ = self.task.await;
         let stopped = monotonic_ns();
@@ -225,33 +211,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// again after a failure).
 type Slot = Option<PollClient>;
 
-/// The clock thread: sleeps to each message's intended instant (with the
-/// least timer slack the kernel allows) and hands its number on; messages
-/// it could not wake for in time (the process was stopped) follow at once,
-/// each with its own intended time.
-fn tick(grid: Grid, first: i64, due: &mpsc::UnboundedSender<i64>, ticking: &AtomicBool) {
-    let _ = rustix::thread::set_current_timer_slack(std::num::NonZeroU64::new(1));
-    let mut j = first;
-    while ticking.load(Ordering::Relaxed) {
-        let (at, now) = (grid.intended_ns(j), monotonic_ns());
-        if now < at {
-            // In slices, to notice the stop.
-            std::thread::sleep(Duration::from_nanos((at - now).min(50_000_000)));
-            continue;
-        }
-        if due.send(j).is_err() {
-            return;
-        }
-        j += grid.publishers as i64;
-    }
-}
-
-async fn run(
-    spec: PublishSpec,
-    mut due: mpsc::UnboundedReceiver<i64>,
-    entries: Entries,
-    mut stop: watch::Receiver<bool>,
-) {
+async fn run(spec: PublishSpec, mut due: Clock, entries: Entries, mut stop: watch::Receiver<bool>) {
     let url = Arc::new(spec.url.clone());
     let headers = Arc::new(spec.headers.clone());
     let (idle_tx, mut idle) = mpsc::channel::<Slot>(CONNECTIONS);
@@ -261,10 +221,7 @@ async fn run(
     let mut in_flight = JoinSet::new();
     loop {
         let j = tokio::select! {
-            j = due.recv() => match j {
-                Some(j) => j,
-                None => break,
-            },
+            j = due.next() => j,
             _ = stop.wait_for(|&s| s) => break,
         };
         let intended_ns = spec.grid.intended_ns(j);

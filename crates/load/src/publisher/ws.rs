@@ -7,12 +7,12 @@
 
 use std::future::pending;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use wsbench_model::delivery::{Outcome, PublishEntry};
 use wsbench_protocol::clock::monotonic_ns;
 use wsbench_transport::{Data, Event, TcpWebSocket, connect};
 
-use super::{Entries, PublishSpec, body, lock};
+use super::{Clock, Entries, PublishSpec, body, lock};
 use crate::failure::error_kind;
 use crate::steps;
 
@@ -58,17 +58,14 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 /// Sends each due message of this share until the stop.
 pub(super) async fn run(
     spec: PublishSpec,
-    mut due: mpsc::UnboundedReceiver<i64>,
+    mut due: Clock,
     entries: Entries,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut ws: Option<TcpWebSocket> = None;
     loop {
         let j = tokio::select! {
-            j = due.recv() => match j {
-                Some(j) => j,
-                None => break,
-            },
+            j = due.next() => j,
             ev = next_event(&mut ws) => {
                 match ev {
                     Some(Event::Message(Data::Text(t))) => {
