@@ -2,6 +2,7 @@
 load generator, profiled with perf during the measured window.
 
     python3 scripts/profile.py SIDE SERVER WORKLOAD [--secs N] [--push-floor] [--echo-floor] [--spin NS]
+    python3 scripts/profile.py client SERVER WORKLOAD --vs-floor [ROWS]
 
 SIDE      client (the load generator, `wsbench run`) or server
 SERVER    own (`wsbench serve`), uws (uWS push_hub, or echo_server for echo)
@@ -22,6 +23,11 @@ WORKLOAD  push-10k   WebSocket push, 10,000 subscribers x 10 msg/s
 --echo-floor drives echo with the tokio floor's client
 (benches/examples/tokio_floor.rs client, every round trip timed): the
 least a tokio load generator does per echo.
+--vs-floor runs the load generator, then that floor client in its place
+(each against a server started for it), and prints, next to both runs'
+figures, the CPU per message each spends in the kernel and in user space
+and the ROWS frames (default 25) whose self time per message differs most:
+where `wsbench run` spends more than the least a tokio client does.
 
 Same scenarios and pinning as scripts/peer-compare.sh (server on CPU 0,
 client on CPU 1). Prints the run's figures, the profiled process's CPU per
@@ -113,10 +119,10 @@ def cpu_secs(pid):
     return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def report(data, run, side, user_frames=15):
+def report(data, run, side, user_frames=15, frames=True):
     """Prints the run's figures (`run`: lines, CPU µs per message,
-    messages per second, system calls per second) and the recording's
-    shares."""
+    messages per second, system calls per second) and, with `frames`, the
+    recording's shares."""
     lines, us, rate, calls = run
     for line in lines:
         print(line)
@@ -133,6 +139,8 @@ def report(data, run, side, user_frames=15):
     if us:
         split += f" (about {us * kernel / 100:.2f} and {us * (100 - kernel) / 100:.2f} µs)"
     print(split)
+    if not frames:
+        return
     print("\ninclusive share of the samples:")
     inclusive = shares(perf_report(data, "--children", "--sort", "sym"), 2)
     for p, name in inclusive:
@@ -240,6 +248,57 @@ def echo_floor_run(a, server, settle, data):
             "(tokio floor client, every round trip timed)"], cpu * 1e6 / (rate * secs), rate, calls
 
 
+def side_run(a, start, body, settle, tmp, floor):
+    """One recorded run against a server from `start`: `floor` names the
+    floor client that drives it ("push" or "echo"), else `wsbench run`
+    (or load_test for echo-lt) does. Returns the server's name, the
+    recording's path and the run's figures (as `report` takes them)."""
+    data = f"{tmp}/perf-{floor or 'run'}.data"
+    with start() as server:
+        if body is None:
+            run = load_test_run(a, server, settle, data)
+        elif floor == "push":
+            run = push_floor_run(a, server, settle, data)
+        elif floor == "echo":
+            run = echo_floor_run(a, server, settle, data)
+        else:
+            client, results = pc.start_scenario(tmp, server.port, server.proc.pid, body(a.secs))
+            time.sleep(settle)
+            calls = record(client.pid if a.side == "client" else server.proc.pid, data)
+            run = (*run_figures(pc.finish_scenario(client, results), a.side), calls)
+        return server.name, data, run
+
+
+def per_message(data, us):
+    """The recording's frames by self time, as ns per message of a side
+    that took `us` µs of CPU per message: {frame: ns}."""
+    frames = shares(perf_report(data, "--no-children", "--sort", "sym"), 1)
+    return {name: p * us * 10 for p, name in frames}
+
+
+def against_floor(ours, floor, rows):
+    """Prints where `wsbench run` spends more per message than the floor
+    client: the kernel and user-space totals, then the `rows` frames with
+    the largest distance (ns per message, both recordings' self time)."""
+    (_, data_o, run_o), (_, data_f, run_f) = ours, floor
+    if not (run_o[1] and run_f[1]):
+        print("\nno CPU per message for one side: no comparison")
+        return
+    o, f = per_message(data_o, run_o[1]), per_message(data_f, run_f[1])
+    kernel = [sum(v for k, v in d.items() if k.startswith("[k]")) for d in (o, f)]
+    total = [run_o[1] * 1000, run_f[1] * 1000]
+    print(f"\nper message, wsbench run against the floor client (ns): "
+          f"total {total[0]:.0f} / {total[1]:.0f} ({total[0] - total[1]:+.0f}), "
+          f"kernel {kernel[0]:.0f} / {kernel[1]:.0f} ({kernel[0] - kernel[1]:+.0f}), "
+          f"user space {total[0] - kernel[0]:.0f} / {total[1] - kernel[1]:.0f} "
+          f"({total[0] - kernel[0] - total[1] + kernel[1]:+.0f})")
+    print("frames by distance, ns per message (wsbench run, floor, distance):")
+    diff = sorted(set(o) | set(f), key=lambda k: -abs(o.get(k, 0) - f.get(k, 0)))
+    for name in diff[:rows]:
+        x, y = o.get(name, 0), f.get(name, 0)
+        print(f"  {x:6.1f} {y:6.1f} {x - y:+7.1f}  {name}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("side", choices=["client", "server"])
@@ -259,6 +318,11 @@ def main():
     ap.add_argument("--echo-floor", action="store_true",
                     help="drive echo with the tokio floor's client, every round trip timed "
                          "(benches/examples/tokio_floor.rs; build it first)")
+    ap.add_argument("--vs-floor", type=int, nargs="?", const=25, default=0, metavar="ROWS",
+                    help="the load generator, then the floor client (push or echo) in its "
+                         "place, each against a server of its own; prints both runs' "
+                         "figures and the ROWS frames (default 25) whose ns per message "
+                         "differ most")
     a = ap.parse_args()
     if not shutil.which("perf"):
         print("profile: SKIPPED: perf not found (apt-get install linux-perf)", file=sys.stderr)
@@ -271,6 +335,11 @@ def main():
         ap.error("--push-floor drives a push workload against wsbench serve (own)")
     if a.echo_floor and a.workload != "echo":
         ap.error("--echo-floor drives the echo workload")
+    if a.vs_floor and (a.side != "client" or a.push_floor or a.echo_floor or a.keep
+                       or not (a.workload == "echo" or
+                               (a.workload in FLOOR_ARGS and a.server == "own"))):
+        ap.error("--vs-floor profiles the client of the echo workload, or of a push "
+                 "workload against wsbench serve (own), without --keep or a floor flag")
     kind = a.server if a.server in ("own", "floor") else ("uws-echo" if a.workload.startswith("echo") else "uws-hub")
     if a.spin and a.server != "floor":
         ap.error("--spin is the tokio floor server's")
@@ -282,24 +351,23 @@ def main():
         def start():
             return pc.Server(f"tokio floor, {a.spin} ns spin per echo",
                              [pc.FLOOR, "server", "PORT", "--spin", str(a.spin)])
-    with tempfile.TemporaryDirectory() as tmp, start() as server:
-        data = f"{tmp}/perf.data"
-        if body is None:
-            run = load_test_run(a, server, settle, data)
-        elif a.push_floor:
-            run = push_floor_run(a, server, settle, data)
-        elif a.echo_floor:
-            run = echo_floor_run(a, server, settle, data)
-        else:
-            client, results = pc.start_scenario(tmp, server.port, server.proc.pid, body(a.secs))
-            time.sleep(settle)
-            calls = record(client.pid if a.side == "client" else server.proc.pid, data)
-            run = (*run_figures(pc.finish_scenario(client, results), a.side), calls)
-        print(f"# {a.side} profile: {server.name}, {a.workload}, {a.secs} s window, "
-              f"perf {SAMPLE_SECS} s at 2,000 Hz")
-        report(data, run, a.side, a.user_frames)
+    floor_kind = "echo" if a.workload == "echo" else "push"
+    if a.vs_floor:
+        floors = [None, floor_kind]
+    else:
+        floors = ["push" if a.push_floor else "echo" if a.echo_floor else None]
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = [side_run(a, start, body, settle, tmp, f) for f in floors]
+        for (name, data, run), f in zip(runs, floors):
+            driver = f" driven by the {f} floor" if f else ""
+            print(f"# {a.side} profile: {name}, {a.workload}{driver}, {a.secs} s window, "
+                  f"perf {SAMPLE_SECS} s at 2,000 Hz")
+            report(data, run, a.side, 0 if a.vs_floor else a.user_frames,
+                   frames=not a.vs_floor)
+        if a.vs_floor:
+            against_floor(*runs, a.vs_floor)
         if a.keep:
-            shutil.copyfile(data, a.keep)
+            shutil.copyfile(runs[0][1], a.keep)
     return 0
 
 
