@@ -1,7 +1,7 @@
 //! Where connections put what they measure: HDR histograms in shards, one
 //! per core, each thread recording into its own (so threads rarely
-//! contend), counters in atomics, and a short interval histogram for live
-//! progress.
+//! contend), counters in atomics; live progress reads the main latency's
+//! values since its last look as the difference of two merges.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -40,14 +40,12 @@ struct Shard {
     histograms: Vec<Option<Histogram<u64>>>,
     /// With stages: the main latency per stage.
     stages: Vec<Option<Histogram<u64>>>,
-    /// The phase's main latency since the last progress tick.
-    interval: Histogram<u64>,
 }
 
 impl Shard {
-    /// A value of the main latency, in stage `stage` if any.
-    fn record_main(&mut self, ns: u64, stage: Option<usize>) {
-        self.interval.saturating_record(ns);
+    /// A value of the main latency, in stage `stage` if any (the value
+    /// itself is in the main latency's histogram already).
+    fn record_stage(&mut self, ns: u64, stage: Option<usize>) {
         if let Some(h) = stage.and_then(|i| self.stages.get_mut(i)) {
             h.get_or_insert_with(latency_histogram)
                 .saturating_record(ns);
@@ -132,6 +130,8 @@ pub struct Recorder {
     stage_starts: Vec<u64>,
     /// A flow's timers, by the name they are reported under.
     timers: Mutex<BTreeMap<String, Histogram<u64>>>,
+    /// The main latency over the shards at the last [`Recorder::take_interval`].
+    seen: Mutex<Histogram<u64>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -178,7 +178,6 @@ impl Recorder {
                     Mutex::new(Shard {
                         histograms: vec![None; Metric::LATENCIES],
                         stages: vec![None; stage_starts.len()],
-                        interval: latency_histogram(),
                     })
                 })
                 .collect(),
@@ -188,6 +187,7 @@ impl Recorder {
             main,
             stage_starts,
             timers: Mutex::default(),
+            seen: Mutex::new(latency_histogram()),
         }
     }
 
@@ -234,7 +234,7 @@ impl Recorder {
         let h = shard.histograms[slot(metric)].get_or_insert_with(latency_histogram);
         h.saturating_record(ns);
         if metric == self.main {
-            shard.record_main(ns, stage);
+            shard.record_stage(ns, stage);
         }
     }
 
@@ -252,7 +252,7 @@ impl Recorder {
             let h = shard.histograms[slot(metric)].get_or_insert_with(latency_histogram);
             h.saturating_record(ns);
             if metric == self.main {
-                shard.record_main(ns, stage);
+                shard.record_stage(ns, stage);
             }
         }
     }
@@ -330,14 +330,21 @@ impl Recorder {
         lock(&self.errors).values().sum()
     }
 
-    /// The main metric since the last call (for progress), merged.
+    /// The main metric's values recorded since the last call (for
+    /// progress), merged: its histogram over the shards now less the one
+    /// the last call saw. Recording a value costs no second histogram.
     pub fn take_interval(&self) -> Histogram<u64> {
-        let mut out = latency_histogram();
+        let mut seen = lock(&self.seen);
+        let mut now = latency_histogram();
         for s in &self.shards {
-            let mut s = lock(s);
-            out.add(&s.interval).expect("same bounds");
-            s.interval.reset();
+            if let Some(h) = &lock(s).histograms[slot(self.main)] {
+                now.add(h).expect("same bounds");
+            }
         }
+        let mut out = now.clone();
+        // Histograms only grow: every count of `seen` is in `now`.
+        out.subtract(&*seen).expect("a histogram only grows");
+        *seen = now;
         out
     }
 
@@ -408,6 +415,14 @@ mod tests {
         assert_eq!(h[&Metric::ConnectTime].len(), 1);
         assert_eq!(r.take_interval().len(), 100);
         assert_eq!(r.take_interval().len(), 0, "the interval resets");
+        // Values after a look are the next look's alone.
+        for v in [1_500, 1_900] {
+            r.record(Metric::PushLatency, v, false);
+        }
+        r.record_pair([(Metric::PushLatency, 1_700), (Metric::ConnectTime, 1)]);
+        let next = r.take_interval();
+        assert_eq!((next.len(), next.min(), next.max()), (3, 1_500, 1_900));
+        assert_eq!(r.histograms()[&Metric::PushLatency].len(), 103);
     }
 
     #[test]
