@@ -3,6 +3,7 @@ load generator, profiled with perf during the measured window.
 
     python3 scripts/profile.py SIDE SERVER WORKLOAD [--secs N] [--push-floor] [--echo-floor] [--spin NS]
     python3 scripts/profile.py client SERVER WORKLOAD --vs-floor [ROWS]
+    python3 scripts/profile.py server own echo|echo-lt --vs-floor [ROWS]
 
 SIDE      client (the load generator, `wsbench run`) or server
 SERVER    own (`wsbench serve`), uws (uWS push_hub, or echo_server for echo)
@@ -27,7 +28,10 @@ least a tokio load generator does per echo.
 (each against a server started for it), and prints, next to both runs'
 figures, the CPU per message each spends in the kernel and in user space
 and the ROWS frames (default 25) whose self time per message differs most:
-where `wsbench run` spends more than the least a tokio client does.
+where `wsbench run` spends more than the least a tokio client does. With
+`server own echo` (or `echo-lt`), `wsbench serve` and then the tokio
+floor's server, each driven by `wsbench run` (or uWS load_test): where
+the echo server spends more than the least a tokio server does.
 
 Same scenarios and pinning as scripts/peer-compare.sh (server on CPU 0,
 client on CPU 1). Prints the run's figures, the profiled process's CPU per
@@ -248,12 +252,13 @@ def echo_floor_run(a, server, settle, data):
             "(tokio floor client, every round trip timed)"], cpu * 1e6 / (rate * secs), rate, calls
 
 
-def side_run(a, start, body, settle, tmp, floor):
+def side_run(a, start, body, settle, tmp, floor, n=0):
     """One recorded run against a server from `start`: `floor` names the
     floor client that drives it ("push" or "echo"), else `wsbench run`
-    (or load_test for echo-lt) does. Returns the server's name, the
-    recording's path and the run's figures (as `report` takes them)."""
-    data = f"{tmp}/perf-{floor or 'run'}.data"
+    (or load_test for echo-lt) does; `n` numbers the run's files. Returns
+    the server's name, the recording's path and the run's figures (as
+    `report` takes them)."""
+    data = f"{tmp}/perf-{n}.data"
     with start() as server:
         if body is None:
             run = load_test_run(a, server, settle, data)
@@ -276,10 +281,11 @@ def per_message(data, us):
     return {name: p * us * 10 for p, name in frames}
 
 
-def against_floor(ours, floor, rows):
-    """Prints where `wsbench run` spends more per message than the floor
-    client: the kernel and user-space totals, then the `rows` frames with
-    the largest distance (ns per message, both recordings' self time)."""
+def against_floor(ours, floor, rows, names):
+    """Prints where the profiled side of `ours` spends more per message
+    than that of `floor` (`names`: the two, as printed): the kernel and
+    user-space totals, then the `rows` frames with the largest distance
+    (ns per message, both recordings' self time)."""
     (_, data_o, run_o), (_, data_f, run_f) = ours, floor
     if not (run_o[1] and run_f[1]):
         print("\nno CPU per message for one side: no comparison")
@@ -287,12 +293,12 @@ def against_floor(ours, floor, rows):
     o, f = per_message(data_o, run_o[1]), per_message(data_f, run_f[1])
     kernel = [sum(v for k, v in d.items() if k.startswith("[k]")) for d in (o, f)]
     total = [run_o[1] * 1000, run_f[1] * 1000]
-    print(f"\nper message, wsbench run against the floor client (ns): "
+    print(f"\nper message, {names[0]} against {names[1]} (ns): "
           f"total {total[0]:.0f} / {total[1]:.0f} ({total[0] - total[1]:+.0f}), "
           f"kernel {kernel[0]:.0f} / {kernel[1]:.0f} ({kernel[0] - kernel[1]:+.0f}), "
           f"user space {total[0] - kernel[0]:.0f} / {total[1] - kernel[1]:.0f} "
           f"({total[0] - kernel[0] - total[1] + kernel[1]:+.0f})")
-    print("frames by distance, ns per message (wsbench run, floor, distance):")
+    print(f"frames by distance, ns per message ({names[0]}, {names[1]}, distance):")
     diff = sorted(set(o) | set(f), key=lambda k: -abs(o.get(k, 0) - f.get(k, 0)))
     for name in diff[:rows]:
         x, y = o.get(name, 0), f.get(name, 0)
@@ -335,11 +341,13 @@ def main():
         ap.error("--push-floor drives a push workload against wsbench serve (own)")
     if a.echo_floor and a.workload != "echo":
         ap.error("--echo-floor drives the echo workload")
-    if a.vs_floor and (a.side != "client" or a.push_floor or a.echo_floor or a.keep
-                       or not (a.workload == "echo" or
-                               (a.workload in FLOOR_ARGS and a.server == "own"))):
-        ap.error("--vs-floor profiles the client of the echo workload, or of a push "
-                 "workload against wsbench serve (own), without --keep or a floor flag")
+    served = a.side == "server" and a.server == "own" and a.workload.startswith("echo")
+    driven = a.side == "client" and (a.workload == "echo" or
+                                     (a.workload in FLOOR_ARGS and a.server == "own"))
+    if a.vs_floor and (not (served or driven) or a.push_floor or a.echo_floor or a.keep):
+        ap.error("--vs-floor profiles the client of the echo workload or of a push "
+                 "workload against wsbench serve (own), or the server (own) of echo or "
+                 "echo-lt, without --keep or a floor flag")
     kind = a.server if a.server in ("own", "floor") else ("uws-echo" if a.workload.startswith("echo") else "uws-hub")
     if a.spin and a.server != "floor":
         ap.error("--spin is the tokio floor server's")
@@ -352,20 +360,25 @@ def main():
             return pc.Server(f"tokio floor, {a.spin} ns spin per echo",
                              [pc.FLOOR, "server", "PORT", "--spin", str(a.spin)])
     floor_kind = "echo" if a.workload == "echo" else "push"
-    if a.vs_floor:
-        floors = [None, floor_kind]
+    # (server, floor client driving it) per run.
+    if a.vs_floor and a.side == "server":
+        pairs = [(start, None), (pc.servers(a.uws, ["floor"])[0][1], None)]
+        names = ("wsbench serve", "the tokio floor server")
+    elif a.vs_floor:
+        pairs = [(start, None), (start, floor_kind)]
+        names = ("wsbench run", "the floor client")
     else:
-        floors = ["push" if a.push_floor else "echo" if a.echo_floor else None]
+        pairs = [(start, "push" if a.push_floor else "echo" if a.echo_floor else None)]
     with tempfile.TemporaryDirectory() as tmp:
-        runs = [side_run(a, start, body, settle, tmp, f) for f in floors]
-        for (name, data, run), f in zip(runs, floors):
+        runs = [side_run(a, st, body, settle, tmp, f, n) for n, (st, f) in enumerate(pairs)]
+        for (name, data, run), (_, f) in zip(runs, pairs):
             driver = f" driven by the {f} floor" if f else ""
             print(f"# {a.side} profile: {name}, {a.workload}{driver}, {a.secs} s window, "
                   f"perf {SAMPLE_SECS} s at 2,000 Hz")
             report(data, run, a.side, 0 if a.vs_floor else a.user_frames,
                    frames=not a.vs_floor)
         if a.vs_floor:
-            against_floor(*runs, a.vs_floor)
+            against_floor(*runs, a.vs_floor, names)
         if a.keep:
             shutil.copyfile(runs[0][1], a.keep)
     return 0
