@@ -325,10 +325,11 @@ def main():
                     help="drive echo with the tokio floor's client, every round trip timed "
                          "(benches/examples/tokio_floor.rs; build it first)")
     ap.add_argument("--vs-floor", type=int, nargs="?", const=25, default=0, metavar="ROWS",
-                    help="the load generator, then the floor client (push or echo) in its "
-                         "place, each against a server of its own; prints both runs' "
-                         "figures and the ROWS frames (default 25) whose ns per message "
-                         "differ most")
+                    help="the profiled side, then its floor in its place (the push or "
+                         "echo floor client; with server own echo|echo-lt, the tokio "
+                         "floor's server), each with a server of its own; prints both "
+                         "runs' figures and the ROWS frames (default 25) whose ns per "
+                         "message differ most")
     a = ap.parse_args()
     if not shutil.which("perf"):
         print("profile: SKIPPED: perf not found (apt-get install linux-perf)", file=sys.stderr)
