@@ -12,6 +12,8 @@
 # no longer applies to COMMIT stops the script before anything is built.
 # The first run builds everything once (several minutes); later runs
 # rebuild what the patch or COMMIT changed.
+# The patched build stays at target/ab-patch/release/wsbench (to profile
+# it, e.g. with scripts/profile.py, copy it to target/release/wsbench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if (($# < 1)); then
