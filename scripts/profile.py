@@ -1,7 +1,7 @@
 """Where one side of a peer-compare run spends its CPU: the server or the
 load generator, profiled with perf during the measured window.
 
-    python3 scripts/profile.py SIDE SERVER WORKLOAD [--secs N] [--push-floor] [--echo-floor] [--spin NS]
+    python3 scripts/profile.py SIDE SERVER WORKLOAD [--secs N] [--push-floor [--floor-variant V]...] [--echo-floor] [--spin NS]
     python3 scripts/profile.py client SERVER WORKLOAD --vs-floor [ROWS]
     python3 scripts/profile.py server own echo|echo-lt --vs-floor [ROWS]
 
@@ -20,7 +20,10 @@ WORKLOAD  push-10k   WebSocket push, 10,000 subscribers x 10 msg/s
 
 --push-floor drives a push workload with the push floor
 (benches/examples/push_floor.rs, every message timed) instead of
-`wsbench run`: the least a tokio subscriber does per message.
+`wsbench run`: the least a tokio subscriber does per message. With
+--floor-variant epoll (WebSocket workloads) the floor runs without tokio,
+on one epoll set; with --floor-variant delayed-ack its sockets acknowledge
+every second small segment (push_floor.rs --epoll, --delayed-ack).
 --echo-floor drives echo with the tokio floor's client
 (benches/examples/tokio_floor.rs client, every round trip timed): the
 least a tokio load generator does per echo.
@@ -36,13 +39,14 @@ the echo server spends more than the least a tokio server does.
 Same scenarios and pinning as scripts/peer-compare.sh (server on CPU 0,
 client on CPU 1). Prints the run's figures, the profiled process's CPU per
 message split between the kernel and user space, its system calls per
-message (sendto, recvfrom, write, writev, read, epoll_wait: perf stat's
-counts of their tracepoints over the recording), the system calls' shares
-(inclusive), the network receive processing the kernel ran inside them
-(on loopback, a socket's send runs the peer socket's TCP receive in the
-sender's context), and the top frames. Figures include perf's own cost
-during the 5 s it samples. Needs target/release/wsbench, target/uws (built
-by scripts/peer-compare.sh) and perf (Debian: linux-perf).
+message (sendto, recvfrom, write, writev, read, epoll_wait, epoll_pwait:
+perf stat's counts of their tracepoints over the recording), the system
+calls' shares (inclusive), the network receive processing the kernel ran
+inside them (on loopback, a socket's send runs the peer socket's TCP
+receive in the sender's context), and the top frames. Figures include
+perf's own cost during the 5 s it samples. Needs target/release/wsbench,
+target/uws (built by scripts/peer-compare.sh) and perf (Debian:
+linux-perf).
 """
 
 import argparse
@@ -71,7 +75,7 @@ WORKLOADS = {
 SAMPLE_SECS = 5
 # The system calls counted per message: a message's socket calls and the
 # event loop's waits.
-SYSCALLS = ("sendto", "recvfrom", "write", "writev", "read", "epoll_wait")
+SYSCALLS = ("sendto", "recvfrom", "write", "writev", "read", "epoll_wait", "epoll_pwait")
 # The push floor's arguments per push workload: transport, subscribers, rate.
 FLOOR_ARGS = {
     "push-10k": ("websocket", 10000, 10),
@@ -231,7 +235,7 @@ def push_floor_run(a, server, settle, data):
     per message over the recording (the floor's rate over its window)."""
     transport, conns, rate = FLOOR_ARGS[a.workload]
     argv = [pc.PUSH_FLOOR, transport, str(server.port), str(conns), str(rate), str(a.secs),
-            "--timed"]
+            "--timed"] + [f"--{v}" for v in a.floor_variant]
     got, cpu, secs, calls = floor_run(a, server, settle, data, argv,
                                       ["msg/s", "p50 ms", "p99 ms", "client us/msg"])
     msgs = float(got["msg/s"])
@@ -321,6 +325,9 @@ def main():
     ap.add_argument("--push-floor", action="store_true",
                     help="drive a push workload with benches/examples/push_floor.rs "
                          "(build it first, as scripts/peer-compare.sh does)")
+    ap.add_argument("--floor-variant", action="append", default=[], choices=["epoll", "delayed-ack"],
+                    help="with --push-floor: the floor without tokio (epoll, WebSocket only) "
+                         "or its sockets in delayed-ACK mode (push_floor.rs --epoll, --delayed-ack)")
     ap.add_argument("--echo-floor", action="store_true",
                     help="drive echo with the tokio floor's client, every round trip timed "
                          "(benches/examples/tokio_floor.rs; build it first)")
@@ -340,6 +347,10 @@ def main():
         ap.error("the tokio floor serves echo only")
     if a.push_floor and (a.workload not in FLOOR_ARGS or a.server != "own"):
         ap.error("--push-floor drives a push workload against wsbench serve (own)")
+    if a.floor_variant and not a.push_floor:
+        ap.error("--floor-variant is for --push-floor")
+    if "epoll" in a.floor_variant and FLOOR_ARGS[a.workload][0] != "websocket":
+        ap.error("--floor-variant epoll is for the WebSocket workloads")
     if a.echo_floor and a.workload != "echo":
         ap.error("--echo-floor drives the echo workload")
     served = a.side == "server" and a.server == "own" and a.workload.startswith("echo")

@@ -4,7 +4,7 @@
 //! against `wsbench serve`).
 //!
 //! ```sh
-//! cargo run --release -p wsbench-benches --example push_floor -- websocket|long-poll PORT CONNS RATE SECS [--timed]
+//! cargo run --release -p wsbench-benches --example push_floor -- websocket|long-poll PORT CONNS RATE SECS [--timed] [--delayed-ack] [--epoll]
 //! ```
 //!
 //! It runs on tokio's single-threaded runtime, one task per connection,
@@ -25,6 +25,16 @@
 //! fixed prefixes (the protocol crate's `push::CURSOR`, `SEQ` and `TS`),
 //! with no JSON parse, no loss or order accounting and no reconnects.
 //!
+//! Two variants show what the floor itself is made of
+//! (`scripts/floor-ab.sh` runs them side by side): `--epoll` (WebSocket
+//! only) drives the subscribers without tokio, on one epoll set
+//! (`push_floor_parts/epoll.rs`); `--delayed-ack` puts the subscribers'
+//! sockets in delayed-ACK mode (`TCP_QUICKACK` 0), so that the kernel
+//! acknowledges every second small segment instead of each one as it is
+//! read (this holds while messages come faster than the delayed-ACK timer,
+//! 40 ms). It changes what the server sees, so it is a measurement of the
+//! ACK's cost, not a way to run.
+//!
 //! Loopback only, and it exits by itself after the warm-up and SECS.
 
 use std::cell::{Cell, RefCell};
@@ -40,6 +50,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::LocalSet;
 use wsbench_protocol::push;
+
+#[path = "push_floor_parts/epoll.rs"]
+mod epoll;
 
 const WARMUP: Duration = Duration::from_secs(3);
 const PAYLOAD: &[u8; 20] = b"push-floor-message-1";
@@ -62,6 +75,35 @@ struct Tally {
 }
 
 impl Tally {
+    fn new(timed: bool) -> Tally {
+        Tally {
+            received: Cell::new(0),
+            hist: timed.then(|| RefCell::new(Histogram::new(3).expect("3 digits is valid"))),
+        }
+    }
+
+    fn timed(&self) -> bool {
+        self.hist.is_some()
+    }
+
+    /// The latencies recorded so far forgotten (at the window's start).
+    fn reset(&self) {
+        if let Some(h) = &self.hist {
+            h.borrow_mut().reset();
+        }
+    }
+
+    /// Prints the window's figures: `n` messages, `cpu` ns, `secs`.
+    fn print(&self, n: u64, cpu: u64, secs: f64) {
+        println!("msg/s {:.0}", n as f64 / secs);
+        println!("client us/msg {:.3}", cpu as f64 / 1e3 / n.max(1) as f64);
+        if let Some(h) = &self.hist {
+            let h = h.borrow();
+            println!("p50 ms {:.3}", h.value_at_quantile(0.5) as f64 / 1e6);
+            println!("p99 ms {:.3}", h.value_at_quantile(0.99) as f64 / 1e6);
+        }
+    }
+
     /// Counts the messages in `text` (each starts with `push::SEQ`), and records
     /// the latency of each at `now` when timed.
     fn messages(&self, text: &[u8], now: u64) {
@@ -90,11 +132,27 @@ fn main() -> ExitCode {
     };
     let run = match (ws, num(1), num(2), num(3), num(4)) {
         (Some(ws), Some(port), Some(conns), Some(rate), Some(secs)) if rate > 0 => {
-            let timed = args.get(5).is_some_and(|a| a == "--timed");
-            drive(ws, port as u16, conns, rate, secs, timed)
+            let flags = &args[5..];
+            if let Some(f) = flags.iter().find(|f| !FLAGS.contains(&f.as_str())) {
+                eprintln!("push_floor: unknown flag {f} (of {})", FLAGS.join(", "));
+                return ExitCode::from(2);
+            }
+            let has = |f: &str| flags.iter().any(|a| a == f);
+            let how = How {
+                timed: has("--timed"),
+                delayed_ack: has("--delayed-ack"),
+                epoll: has("--epoll"),
+            };
+            if how.epoll && !ws {
+                eprintln!("push_floor: --epoll is for websocket");
+                return ExitCode::from(2);
+            }
+            drive(ws, port as u16, conns, rate, secs, how)
         }
         _ => {
-            eprintln!("usage: push_floor websocket|long-poll PORT CONNS RATE SECS [--timed]");
+            eprintln!(
+                "usage: push_floor websocket|long-poll PORT CONNS RATE SECS [--timed] [--delayed-ack] [--epoll]"
+            );
             return ExitCode::from(2);
         }
     };
@@ -107,11 +165,27 @@ fn main() -> ExitCode {
     }
 }
 
-fn drive(ws: bool, port: u16, conns: u64, rate: u64, secs: u64, timed: bool) -> io::Result<()> {
-    let tally: &'static Tally = Box::leak(Box::new(Tally {
-        received: Cell::new(0),
-        hist: timed.then(|| RefCell::new(Histogram::new(3).expect("3 digits is valid"))),
-    }));
+/// The flags after SECS.
+const FLAGS: [&str; 3] = ["--timed", "--delayed-ack", "--epoll"];
+
+/// What the flags ask for.
+#[derive(Clone, Copy)]
+struct How {
+    /// Record each message's one-way latency.
+    timed: bool,
+    /// Subscribers' sockets in delayed-ACK mode (`TCP_QUICKACK` 0): the
+    /// kernel acknowledges every second small segment received, not
+    /// each one when it is read.
+    delayed_ack: bool,
+    /// WebSocket subscribers on one epoll set, without tokio.
+    epoll: bool,
+}
+
+fn drive(ws: bool, port: u16, conns: u64, rate: u64, secs: u64, how: How) -> io::Result<()> {
+    if how.epoll {
+        return epoll::drive(port, conns, rate, secs, how);
+    }
+    let tally: &'static Tally = Box::leak(Box::new(Tally::new(how.timed)));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
@@ -120,6 +194,9 @@ fn drive(ws: bool, port: u16, conns: u64, rate: u64, secs: u64, timed: bool) -> 
         for _ in 0..conns {
             let s = TcpStream::connect(("127.0.0.1", port)).await?;
             s.set_nodelay(true)?;
+            if how.delayed_ack {
+                rustix::net::sockopt::set_tcp_quickack(&s, false)?;
+            }
             let task = async move {
                 let r = if ws {
                     websocket(s, tally).await
@@ -140,22 +217,14 @@ fn drive(ws: bool, port: u16, conns: u64, rate: u64, secs: u64, timed: bool) -> 
         });
         tokio::time::sleep(WARMUP).await;
         let (n0, c0, t0) = (tally.received.get(), cpu_ns(), now_ns());
-        if let Some(h) = &tally.hist {
-            h.borrow_mut().reset();
-        }
+        tally.reset();
         tokio::time::sleep(Duration::from_secs(secs)).await;
         let (n, cpu, secs) = (
             tally.received.get() - n0,
             cpu_ns() - c0,
             (now_ns() - t0) as f64 / 1e9,
         );
-        println!("msg/s {:.0}", n as f64 / secs);
-        println!("client us/msg {:.3}", cpu as f64 / 1e3 / n.max(1) as f64);
-        if let Some(h) = &tally.hist {
-            let h = h.borrow();
-            println!("p50 ms {:.3}", h.value_at_quantile(0.5) as f64 / 1e6);
-            println!("p99 ms {:.3}", h.value_at_quantile(0.99) as f64 / 1e6);
-        }
+        tally.print(n, cpu, secs);
         Ok(())
     }))
 }
