@@ -1,28 +1,56 @@
 #!/usr/bin/env bash
-# The push floor (benches/examples/push_floor.rs) over WebSocket in several
-# variants side by side, interleaved round by round, each against a
-# `wsbench serve` of its own pinned to CPU 0, the floor on CPU 1, 10 s
-# windows after its 3 s warm-up, every message timed:
+# The floors (benches/examples/push_floor.rs and tokio_floor.rs) in several
+# variants side by side, interleaved round by round, server pinned to CPU 0
+# and client to CPU 1:
 #
-#   scripts/floor-ab.sh CONNS RATE [ROUNDS=3] [VARIANT...]
+#   scripts/floor-ab.sh push CONNS RATE [ROUNDS=3] [VARIANT...]
+#   scripts/floor-ab.sh echo [ROUNDS=3] [VARIANT...]
 #
-# A VARIANT is `tokio` (the floor as peer-compare.sh runs it) or the
-# floor's flags joined by `+`, e.g. `--epoll`, `--delayed-ack`,
-# `--epoll+--delayed-ack` (default: all four). Prints each run, then each
-# variant's median (lowest-highest) of the client's µs per message and of
-# the push p50 and p99, with the steal of the two CPUs over each run (runs
-# with 2 % or more are left out of the medians).
+# push: the push floor over WebSocket as the client, each run against a
+#   `wsbench serve` of its own, 10 s window after its 3 s warm-up, every
+#   message timed. A VARIANT is `tokio` (the floor as peer-compare.sh runs
+#   it) or the floor's flags joined by `+`: `--epoll`, `--delayed-ack`,
+#   `--epoll+--delayed-ack` (default: all four). Figures: the client's µs
+#   per message, the push p50 and p99 (ms).
+# echo: uWS load_test as the client, 100 connections x 1 in flight, 16 s,
+#   against a VARIANT of server: `uws` (uWS echo_server), `tokio` (the
+#   tokio floor's server) or `--epoll` (the tokio floor's server without
+#   tokio) (default: all three). Figures: echoes a second (median of
+#   load_test's 4 s windows after the first) and the server's CPU µs per
+#   echo. Needs target/uws (scripts/peer-compare.sh builds it).
+#
+# Prints each run, then each variant's median (lowest-highest), with the
+# steal of the two CPUs over each run (runs with 2 % or more are left out
+# of the medians).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if (($# < 2)); then
+usage() {
     sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
     exit 2
-fi
-conns=$1 rate=$2 rounds=${3:-3}
-shift $(($# < 3 ? $# : 3))
-variants=("$@")
-((${#variants[@]})) || variants=(tokio --epoll --delayed-ack --epoll+--delayed-ack)
-cargo build --release -q -p wsbench -p wsbench-benches --example push_floor
+}
+mode=${1:-}
+case $mode in
+    push)
+        (($# >= 3)) || usage
+        conns=$2 rate=$3 rounds=${4:-3}
+        shift $(($# < 4 ? $# : 4))
+        variants=("$@")
+        ((${#variants[@]})) || variants=(tokio --epoll --delayed-ack --epoll+--delayed-ack)
+        cols=("client µs/msg" "p50 ms" "p99 ms")
+        ;;
+    echo)
+        rounds=${2:-3}
+        shift $(($# < 2 ? $# : 2))
+        variants=("$@")
+        ((${#variants[@]})) || variants=(uws tokio --epoll)
+        cols=("msg/s" "server µs/echo")
+        uws=target/uws
+        [[ -x $uws/load_test && -x $uws/echo_server ]] ||
+            { echo "floor-ab: no $uws/load_test or echo_server: run scripts/peer-compare.sh --smoke first" >&2; exit 2; }
+        ;;
+    *) usage ;;
+esac
+cargo build --release -q -p wsbench -p wsbench-benches --example push_floor --example tokio_floor
 tmp=$(mktemp -d)
 pid=
 cleanup() {
@@ -32,39 +60,77 @@ cleanup() {
 trap cleanup EXIT
 tck=$(getconf CLK_TCK)
 steal() { awk '/^cpu[01] /{s+=$9} END{print s}' /proc/stat; }
+cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
+accepting() { (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null; }
+# start CMD...: CMD pinned to CPU 0 on a free port (given as PORT and in
+# place of @PORT@), until it accepts connections; sets pid and port.
+start() {
+    port=$((20000 + RANDOM % 12000))
+    PORT=$port taskset -c 0 "${@//@PORT@/$port}" > "$tmp/serve.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 50); do
+        accepting && return 0
+        sleep 0.1
+    done
+    echo "floor-ab: $1 did not start: $(cat "$tmp/serve.log")" >&2
+    exit 1
+}
+stop() {
+    kill "$pid" 2> /dev/null && wait "$pid" 2> /dev/null || true
+    pid=
+}
+# push_run VARIANT: the push floor's figures.
+push_run() {
+    local flags=()
+    [[ $1 == tokio ]] || IFS=+ read -r -a flags <<< "$1"
+    start target/release/wsbench serve --listen "127.0.0.1:@PORT@"
+    out=$(taskset -c 1 target/release/examples/push_floor websocket "$port" "$conns" "$rate" 10 --timed "${flags[@]}" 2>&1) ||
+        { echo "floor-ab: the $1 floor failed: $out" >&2; exit 1; }
+    stop
+    echo "$out" | awk '/client us\/msg/{u=$3} /p50 ms/{a=$3} /p99 ms/{b=$3} END{print u, a, b}'
+}
+# echo_run VARIANT: load_test's echoes a second and the server's CPU per echo.
+echo_run() {
+    case $1 in
+        uws) start "$uws/echo_server" ;;
+        tokio) start target/release/examples/tokio_floor server @PORT@ ;;
+        *) start target/release/examples/tokio_floor server @PORT@ "$1" ;;
+    esac
+    timeout 17 taskset -c 1 stdbuf -oL "$uws/load_test" 100 127.0.0.1 "$port" 0 0 20 2> /dev/null |
+        grep --line-buffered -o "Msg/sec: [0-9.]*" |
+        while read -r _ r; do echo "$r $(cpu "$pid")"; done > "$tmp/echo" || true
+    stop
+    python3 - "$tmp/echo" "$tck" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+rates = [float(r) for r, _ in rows[1:]]
+if not rates:
+    sys.exit("floor-ab: load_test printed too little")
+cpu_us = (int(rows[-1][1]) - int(rows[0][1])) / int(sys.argv[2]) * 1e6 / (sum(rates) * 4)
+print(f"{statistics.median(rates):.0f} {cpu_us:.2f}")
+PY
+}
 for _ in $(seq "$rounds"); do
     for v in "${variants[@]}"; do
-        flags=()
-        [[ $v == tokio ]] || IFS=+ read -r -a flags <<< "$v"
-        port=$((20000 + RANDOM % 12000))
-        taskset -c 0 target/release/wsbench serve --listen "127.0.0.1:$port" > "$tmp/serve.log" 2>&1 &
-        pid=$!
-        for _ in $(seq 50); do
-            grep -q '^listening' "$tmp/serve.log" && break
-            sleep 0.1
-        done
         s0=$(steal) t0=$(date +%s.%N)
-        out=$(taskset -c 1 target/release/examples/push_floor websocket "$port" "$conns" "$rate" 10 --timed "${flags[@]}" 2>&1) ||
-            { echo "floor-ab: the $v floor failed: $out" >&2; exit 1; }
+        figures=$("${mode}_run" "$v")
         s1=$(steal) t1=$(date +%s.%N)
-        kill "$pid" && wait "$pid" 2> /dev/null || true
-        pid=
         st=$(python3 -c "print(f'{100 * $((s1 - s0)) / $tck / ($t1 - $t0) / 2:.1f}')")
-        echo "$v $(echo "$out" | awk '/client us\/msg/{u=$3} /p50 ms/{a=$3} /p99 ms/{b=$3} END{print u, a, b}') $st" |
-            tee -a "$tmp/all"
+        echo "$v $figures $st" | tee -a "$tmp/all"
     done
 done
-python3 - "$tmp/all" "$conns" "$rate" <<'PY'
+python3 - "$tmp/all" "$mode" "${cols[@]}" <<'PY'
 import statistics, sys
 runs = [l.split() for l in open(sys.argv[1])]
-print(f"\n{sys.argv[2]} subscribers x {sys.argv[3]} msg/s, medians of the runs with steal under 2 %:")
+mode, cols = sys.argv[2], sys.argv[3:]
+print(f"\n{mode}: medians of the runs with steal under 2 %:")
 for v in dict.fromkeys(r[0] for r in runs):
-    kept = [r for r in runs if r[0] == v and float(r[4]) < 2.0]
+    kept = [r for r in runs if r[0] == v and float(r[-1]) < 2.0]
     if not kept:
         print(f"{v}: no quiet run")
         continue
     cells = [f"{name} {statistics.median(float(r[i]) for r in kept):.2f} "
              f"({min(float(r[i]) for r in kept):.2f}-{max(float(r[i]) for r in kept):.2f})"
-             for name, i in (("client µs/msg", 1), ("p50 ms", 2), ("p99 ms", 3))]
+             for i, name in enumerate(cols, 1)]
     print(f"{v} (n={len(kept)}): " + ", ".join(cells))
 PY

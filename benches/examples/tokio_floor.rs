@@ -3,7 +3,7 @@
 //! docs/performance.md, measured the same way (`scripts/peer-compare.sh`).
 //!
 //! ```sh
-//! cargo run --release -p wsbench-benches --example tokio_floor -- server PORT
+//! cargo run --release -p wsbench-benches --example tokio_floor -- server PORT [--spin NS] [--epoll]
 //! cargo run --release -p wsbench-benches --example tokio_floor -- client PORT CONNS SECS [--timed]
 //! ```
 //!
@@ -28,6 +28,11 @@
 //! message, to see what that much more user space costs a server in all
 //! (its throughput and its kernel time per echo) when nothing else differs.
 //!
+//! `server PORT --epoll` serves without tokio, on one epoll set
+//! (`tokio_floor_parts/epoll.rs`): each connection read once per
+//! readiness and its frames answered as above. Against uWS `echo_server`
+//! it shows what the runtime costs a server per echo.
+//!
 //! Loopback only: the client connects to 127.0.0.1, and both exit by
 //! themselves (the server when killed, the client after SECS).
 
@@ -44,6 +49,9 @@ use tokio::task::LocalSet;
 use wsbench_codec::handshake::Request;
 use wsbench_codec::mask;
 
+#[path = "tokio_floor_parts/epoll.rs"]
+mod epoll;
+
 const PAYLOAD: usize = 20;
 const KEY: [u8; 4] = [1, 2, 3, 4];
 const UPGRADE: &[u8] = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n\
@@ -55,14 +63,23 @@ fn main() -> ExitCode {
     let num = |i: usize| args.get(i).and_then(|a| a.parse::<u64>().ok());
     let run = match (args.first().map(String::as_str), num(1), num(2), num(3)) {
         (Some("server"), Some(port), _, _) => {
-            let spin = match args.get(2).map(String::as_str) {
-                None => Some(0),
-                Some("--spin") => num(3),
-                Some(_) => None,
-            };
-            match spin {
-                Some(ns) => serve(port as u16, Duration::from_nanos(ns)),
-                None => return usage(),
+            let (mut spin, mut epoll, mut i) = (0, false, 2);
+            while let Some(flag) = args.get(i) {
+                match flag.as_str() {
+                    "--spin" => match num(i + 1) {
+                        Some(ns) => spin = ns,
+                        None => return usage(),
+                    },
+                    "--epoll" => epoll = true,
+                    _ => return usage(),
+                }
+                i += if flag == "--spin" { 2 } else { 1 };
+            }
+            let spin = Duration::from_nanos(spin);
+            if epoll {
+                epoll::serve(port as u16, spin)
+            } else {
+                serve(port as u16, spin)
             }
         }
         (Some("client"), Some(port), Some(conns), Some(secs)) => {
@@ -81,7 +98,9 @@ fn main() -> ExitCode {
 }
 
 fn usage() -> ExitCode {
-    eprintln!("usage: tokio_floor server PORT [--spin NS] | client PORT CONNS SECS [--timed]");
+    eprintln!(
+        "usage: tokio_floor server PORT [--spin NS] [--epoll] | client PORT CONNS SECS [--timed]"
+    );
     ExitCode::from(2)
 }
 
@@ -138,40 +157,17 @@ async fn echo(mut s: TcpStream, spin: Duration) -> io::Result<()> {
     buf.copy_within(head_len..end, 0);
     end -= head_len;
     let mut out = Vec::with_capacity(64 * 1024);
-    let mut start = 0;
     loop {
-        while let Some((hdr, len)) = frame(&buf[start..end]) {
-            let byte0 = buf[start];
-            let key: [u8; 4] = buf[start + hdr - 4..start + hdr].try_into().unwrap();
-            let payload = &mut buf[start + hdr..start + hdr + len];
-            mask::mask(payload, key, 0);
-            out.push(byte0);
-            match len {
-                0..=125 => out.push(len as u8),
-                126..=0xffff => {
-                    out.push(126);
-                    out.extend_from_slice(&(len as u16).to_be_bytes());
-                }
-                _ => {
-                    out.push(127);
-                    out.extend_from_slice(&(len as u64).to_be_bytes());
-                }
-            }
-            out.extend_from_slice(payload);
-            spin_for(spin);
-            start += hdr + len;
-            if byte0 & 0x0f == 8 {
-                s.write_all(&out).await?;
-                return Ok(());
-            }
-        }
+        let (start, closed) = answer(&mut buf[..end], &mut out, spin);
         if !out.is_empty() {
             s.write_all(&out).await?;
             out.clear();
         }
+        if closed {
+            return Ok(());
+        }
         buf.copy_within(start..end, 0);
         end -= start;
-        start = 0;
         if end == buf.len() {
             return Err(io::Error::other("frame larger than the read buffer"));
         }
@@ -181,6 +177,39 @@ async fn echo(mut s: TcpStream, spin: Duration) -> io::Result<()> {
         }
         end += n;
     }
+}
+
+/// Unmasks every complete frame at the start of `buf` and appends its
+/// echo to `out`, each with `spin` of user-space time; the bytes the
+/// frames took, and whether a close frame was among them (the last one
+/// answered).
+fn answer(buf: &mut [u8], out: &mut Vec<u8>, spin: Duration) -> (usize, bool) {
+    let mut start = 0;
+    while let Some((hdr, len)) = frame(&buf[start..]) {
+        let byte0 = buf[start];
+        let key: [u8; 4] = buf[start + hdr - 4..start + hdr].try_into().unwrap();
+        let payload = &mut buf[start + hdr..start + hdr + len];
+        mask::mask(payload, key, 0);
+        out.push(byte0);
+        match len {
+            0..=125 => out.push(len as u8),
+            126..=0xffff => {
+                out.push(126);
+                out.extend_from_slice(&(len as u16).to_be_bytes());
+            }
+            _ => {
+                out.push(127);
+                out.extend_from_slice(&(len as u64).to_be_bytes());
+            }
+        }
+        out.extend_from_slice(payload);
+        spin_for(spin);
+        start += hdr + len;
+        if byte0 & 0x0f == 8 {
+            return (start, true);
+        }
+    }
+    (start, false)
 }
 
 /// The header length and payload length of the masked frame at the start
