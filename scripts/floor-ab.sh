@@ -5,6 +5,7 @@
 #
 #   scripts/floor-ab.sh push CONNS RATE [ROUNDS=3] [VARIANT...]
 #   scripts/floor-ab.sh echo [ROUNDS=3] [VARIANT...]
+#   scripts/floor-ab.sh echo-client [ROUNDS=3] [VARIANT...]
 #
 # push: the push floor over WebSocket as the client, each run against a
 #   `wsbench serve` of its own, 10 s window after its 3 s warm-up, every
@@ -18,6 +19,11 @@
 #   tokio) (default: all three). Figures: echoes a second (median of
 #   load_test's 4 s windows after the first) and the server's CPU µs per
 #   echo. Needs target/uws (scripts/peer-compare.sh builds it).
+# echo-client: a VARIANT of client, 100 connections x 1 in flight, against
+#   uWS echo_server: `load_test` (uWS load_test, its 4 s windows after the
+#   first), or the tokio floor's client for 12 s after a 1 s warm-up,
+#   `tokio` or with its flags joined by `+` (`--epoll`, `--timed`,
+#   `--epoll+--timed`) (default: all five). Figure: echoes a second.
 #
 # Prints each run, then each variant's median (lowest-highest), with the
 # steal of the two CPUs over each run (runs with 2 % or more are left out
@@ -38,12 +44,17 @@ case $mode in
         ((${#variants[@]})) || variants=(tokio --epoll --delayed-ack --epoll+--delayed-ack)
         cols=("client µs/msg" "p50 ms" "p99 ms")
         ;;
-    echo)
+    echo | echo-client)
         rounds=${2:-3}
         shift $(($# < 2 ? $# : 2))
         variants=("$@")
-        ((${#variants[@]})) || variants=(uws tokio --epoll)
-        cols=("msg/s" "server µs/echo")
+        if [[ $mode == echo ]]; then
+            ((${#variants[@]})) || variants=(uws tokio --epoll)
+            cols=("msg/s" "server µs/echo")
+        else
+            ((${#variants[@]})) || variants=(load_test tokio --epoll --timed --epoll+--timed)
+            cols=("msg/s")
+        fi
         uws=target/uws
         [[ -x $uws/load_test && -x $uws/echo_server ]] ||
             { echo "floor-ab: no $uws/load_test or echo_server: run scripts/peer-compare.sh --smoke first" >&2; exit 2; }
@@ -109,6 +120,29 @@ if not rates:
 cpu_us = (int(rows[-1][1]) - int(rows[0][1])) / int(sys.argv[2]) * 1e6 / (sum(rates) * 4)
 print(f"{statistics.median(rates):.0f} {cpu_us:.2f}")
 PY
+}
+# echo-client_run VARIANT: the client's echoes a second against uWS echo_server.
+echo-client_run() {
+    start "$uws/echo_server"
+    if [[ $1 == load_test ]]; then
+        timeout 17 taskset -c 1 stdbuf -oL "$uws/load_test" 100 127.0.0.1 "$port" 0 0 20 2> /dev/null |
+            grep --line-buffered -o "Msg/sec: [0-9.]*" > "$tmp/echo" || true
+        stop
+        python3 - "$tmp/echo" <<'PY'
+import statistics, sys
+rates = [float(l.split()[1]) for l in open(sys.argv[1])][1:]
+if not rates:
+    sys.exit("floor-ab: load_test printed too little")
+print(f"{statistics.median(rates):.0f}")
+PY
+        return
+    fi
+    local flags=()
+    [[ $1 == tokio ]] || IFS=+ read -r -a flags <<< "$1"
+    out=$(taskset -c 1 target/release/examples/tokio_floor client "$port" 100 12 "${flags[@]}" 2>&1) ||
+        { echo "floor-ab: the $1 client failed: $out" >&2; exit 1; }
+    stop
+    echo "$out" | awk '/^msg\/s/{print $2}'
 }
 for _ in $(seq "$rounds"); do
     for v in "${variants[@]}"; do

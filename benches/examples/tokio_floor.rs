@@ -4,7 +4,7 @@
 //!
 //! ```sh
 //! cargo run --release -p wsbench-benches --example tokio_floor -- server PORT [--spin NS] [--epoll]
-//! cargo run --release -p wsbench-benches --example tokio_floor -- client PORT CONNS SECS [--timed]
+//! cargo run --release -p wsbench-benches --example tokio_floor -- client PORT CONNS SECS [--timed] [--epoll]
 //! ```
 //!
 //! Both run on tokio's single-threaded runtime, one task per connection,
@@ -31,7 +31,8 @@
 //! `server PORT --epoll` serves without tokio, on one epoll set
 //! (`tokio_floor_parts/epoll.rs`): each connection read once per
 //! readiness and its frames answered as above. Against uWS `echo_server`
-//! it shows what the runtime costs a server per echo.
+//! it shows what the runtime costs a server per echo. `client … --epoll`
+//! is the client the same way, one message in flight per connection.
 //!
 //! Loopback only: the client connects to 127.0.0.1, and both exit by
 //! themselves (the server when killed, the client after SECS).
@@ -83,8 +84,16 @@ fn main() -> ExitCode {
             }
         }
         (Some("client"), Some(port), Some(conns), Some(secs)) => {
-            let timed = args.get(4).is_some_and(|a| a == "--timed");
-            drive(port as u16, conns as usize, secs, timed)
+            let flags = &args[4..];
+            if flags.iter().any(|f| f != "--timed" && f != "--epoll") {
+                return usage();
+            }
+            let timed = flags.iter().any(|f| f == "--timed");
+            if flags.iter().any(|f| f == "--epoll") {
+                epoll::drive(port as u16, conns as usize, secs, timed)
+            } else {
+                drive(port as u16, conns as usize, secs, timed)
+            }
         }
         _ => return usage(),
     };
@@ -99,7 +108,7 @@ fn main() -> ExitCode {
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: tokio_floor server PORT [--spin NS] [--epoll] | client PORT CONNS SECS [--timed]"
+        "usage: tokio_floor server PORT [--spin NS] [--epoll] | client PORT CONNS SECS [--timed] [--epoll]"
     );
     ExitCode::from(2)
 }
@@ -254,14 +263,28 @@ fn drive(port: u16, conns: usize, secs: u64, timed: bool) -> io::Result<()> {
         hist.borrow_mut().reset();
         tokio::time::sleep(Duration::from_secs(secs)).await;
         let rate = (echoes.get() - n0) as f64 / t0.elapsed().as_secs_f64();
-        println!("msg/s {rate:.0}");
-        if timed {
-            let h = hist.borrow();
-            println!("p50 us {:.1}", h.value_at_quantile(0.5) as f64 / 1e3);
-            println!("p99 us {:.1}", h.value_at_quantile(0.99) as f64 / 1e3);
-        }
+        report(rate, timed.then_some(&*hist.borrow()));
         Ok(())
     }))
+}
+
+/// Prints the client's figures: echoes a second, and the round trips'
+/// p50 and p99 when timed.
+fn report(rate: f64, hist: Option<&Histogram<u64>>) {
+    println!("msg/s {rate:.0}");
+    if let Some(h) = hist {
+        println!("p50 us {:.1}", h.value_at_quantile(0.5) as f64 / 1e3);
+        println!("p99 us {:.1}", h.value_at_quantile(0.99) as f64 / 1e3);
+    }
+}
+
+/// The client's message: a masked 20-byte binary frame.
+fn message() -> [u8; 6 + PAYLOAD] {
+    let mut msg = [0u8; 6 + PAYLOAD];
+    msg[..6].copy_from_slice(&[0x82, 0x80 | PAYLOAD as u8, KEY[0], KEY[1], KEY[2], KEY[3]]);
+    msg[6..].fill(b'T');
+    mask::mask(&mut msg[6..], KEY, 0);
+    msg
 }
 
 /// One connection of the client: the upgrade, then one message in flight
@@ -285,10 +308,7 @@ async fn client(
     if !buf.starts_with(b"HTTP/1.1 101") {
         return Err(io::Error::other("upgrade refused"));
     }
-    let mut msg = [0u8; 6 + PAYLOAD];
-    msg[..6].copy_from_slice(&[0x82, 0x80 | PAYLOAD as u8, KEY[0], KEY[1], KEY[2], KEY[3]]);
-    msg[6..].fill(b'T');
-    mask::mask(&mut msg[6..], KEY, 0);
+    let msg = message();
     loop {
         let sent = hist.map(|_| Instant::now());
         s.write_all(&msg).await?;

@@ -1,18 +1,20 @@
-//! `tokio_floor server PORT --epoll`: the floor's server without a
-//! runtime, on one epoll set of this thread: each connection read once per
-//! readiness, every complete frame in its buffer answered in one write, as
-//! the tokio server does. What is left per echo is the system calls and
-//! the kernel's work for them.
+//! `tokio_floor server PORT --epoll` and `client … --epoll`: the floor's
+//! server and client without a runtime, each on one epoll set of its
+//! thread, each socket read once per readiness. The server answers every
+//! complete frame in its buffer in one write; the client sends a
+//! connection's next message when its echo is whole. What is left per
+//! echo is the system calls and the kernel's work for them.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use hdrhistogram::Histogram;
 use rustix::buffer::spare_capacity;
-use rustix::event::epoll;
+use rustix::event::{Timespec, epoll};
 use wsbench_codec::handshake::Request;
 
-use super::answer;
+use super::{PAYLOAD, UPGRADE, answer, message, report};
 
 /// The listener's token; a connection's is its index.
 const LISTENER: u64 = u64::MAX;
@@ -128,4 +130,111 @@ fn step(c: &mut Conn, out: &mut Vec<u8>, spin: Duration) -> bool {
     c.buf.copy_within(start..c.end, 0);
     c.end -= start;
     !closed && c.end < c.buf.len()
+}
+
+/// One client connection: its socket, the echo's bytes read so far, and
+/// when its message was sent (when timed).
+struct Echoer {
+    s: TcpStream,
+    got: usize,
+    sent: Instant,
+}
+
+/// `conns` connections with one message in flight each; after a 1 s
+/// warm-up counts the echoes for `secs` seconds and prints as the tokio
+/// client does.
+pub(super) fn drive(port: u16, conns: usize, secs: u64, timed: bool) -> io::Result<()> {
+    let ep = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+    let msg = message();
+    let mut all = Vec::with_capacity(conns);
+    for i in 0..conns {
+        let s = upgraded(port)?;
+        epoll::add(
+            &ep,
+            &s,
+            epoll::EventData::new_u64(i as u64),
+            epoll::EventFlags::IN,
+        )?;
+        all.push(Echoer {
+            s,
+            got: 0,
+            sent: Instant::now(),
+        });
+    }
+    for e in &mut all {
+        e.sent = Instant::now();
+        e.s.write_all(&msg)?;
+    }
+    let mut hist = Histogram::<u64>::new(3).expect("3 significant digits is valid");
+    let (mut echoes, mut buf, mut events) = (0u64, [0u8; 2 + PAYLOAD], Vec::with_capacity(1024));
+    let start = Instant::now();
+    let (warm, end) = (
+        start + Duration::from_secs(1),
+        start + Duration::from_secs(1 + secs),
+    );
+    let mut window = None;
+    loop {
+        let now = Instant::now();
+        if window.is_none() && now >= warm {
+            window = Some((echoes, now));
+            hist.reset();
+        }
+        if now >= end {
+            let (n0, t0) = window.unwrap_or((0, start));
+            report(
+                (echoes - n0) as f64 / t0.elapsed().as_secs_f64(),
+                timed.then_some(&hist),
+            );
+            return Ok(());
+        }
+        let wait = (if now < warm { warm } else { end }) - now;
+        let timeout = Timespec {
+            tv_sec: wait.as_secs() as i64,
+            tv_nsec: i64::from(wait.subsec_nanos()),
+        };
+        events.clear();
+        epoll::wait(&ep, spare_capacity(&mut events), Some(&timeout))?;
+        for ev in &events {
+            let e = &mut all[ev.data.u64() as usize];
+            let n = match e.s.read(&mut buf[e.got..]) {
+                Ok(0) => return Err(io::Error::other("closed by the server")),
+                Ok(n) => n,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(err) => return Err(err),
+            };
+            e.got += n;
+            if e.got < buf.len() {
+                continue;
+            }
+            if timed {
+                let _ = hist.record(e.sent.elapsed().as_nanos() as u64);
+            }
+            echoes += 1;
+            e.got = 0;
+            if timed {
+                e.sent = Instant::now();
+            }
+            e.s.write_all(&msg)?;
+        }
+    }
+}
+
+/// A connection to the server, upgraded, non-blocking.
+fn upgraded(port: u16) -> io::Result<TcpStream> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_nodelay(true)?;
+    s.write_all(UPGRADE)?;
+    let (mut head, mut byte) = (Vec::new(), [0u8; 1]);
+    // Byte by byte to the head's end: nothing after it is read.
+    while !head.ends_with(b"\r\n\r\n") {
+        if s.read(&mut byte)? == 0 {
+            return Err(io::Error::other("no upgrade answer"));
+        }
+        head.push(byte[0]);
+    }
+    if !head.starts_with(b"HTTP/1.1 101") {
+        return Err(io::Error::other("upgrade refused"));
+    }
+    s.set_nonblocking(true)?;
+    Ok(s)
 }
