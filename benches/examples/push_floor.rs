@@ -51,6 +51,8 @@ use tokio::net::TcpStream;
 use tokio::task::LocalSet;
 use wsbench_protocol::push;
 
+#[path = "floor_parts/bare.rs"]
+mod bare;
 #[path = "push_floor_parts/epoll.rs"]
 mod epoll;
 
@@ -250,10 +252,8 @@ fn number(b: &[u8]) -> (u64, usize) {
     (n, digits)
 }
 
-/// `POST /publish` of a 20-byte message RATE times a second, each answer
-/// read before the next.
-async fn publish(mut s: TcpStream, rate: u64) -> io::Result<()> {
-    s.set_nodelay(true)?;
+/// `POST /publish` of the 20-byte message.
+fn publish_request() -> io::Result<Vec<u8>> {
     let mut req = Vec::new();
     write!(
         req,
@@ -261,6 +261,14 @@ async fn publish(mut s: TcpStream, rate: u64) -> io::Result<()> {
         PAYLOAD.len()
     )?;
     req.extend_from_slice(PAYLOAD);
+    Ok(req)
+}
+
+/// `POST /publish` of a 20-byte message RATE times a second, each answer
+/// read before the next.
+async fn publish(mut s: TcpStream, rate: u64) -> io::Result<()> {
+    s.set_nodelay(true)?;
+    let req = publish_request()?;
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
     let mut buf = Vec::with_capacity(4096);
     loop {

@@ -50,6 +50,8 @@ use tokio::task::LocalSet;
 use wsbench_codec::handshake::Request;
 use wsbench_codec::mask;
 
+#[path = "floor_parts/bare.rs"]
+mod bare;
 #[path = "tokio_floor_parts/epoll.rs"]
 mod epoll;
 

@@ -9,10 +9,10 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use rustix::buffer::spare_capacity;
-use rustix::event::{Timespec, epoll};
+use rustix::event::epoll;
 
-use super::{HEAD_END, How, PAYLOAD, Tally, UPGRADE, WARMUP, cpu_ns, frame, now_ns};
+use super::bare::{upgrade, wait};
+use super::{How, Tally, UPGRADE, WARMUP, cpu_ns, frame, now_ns, publish_request};
 
 /// One subscriber: its socket, and the start of a frame a read cut.
 struct Sub {
@@ -70,13 +70,7 @@ pub(super) fn drive(port: u16, conns: u64, rate: u64, secs: u64, how: How) -> io
             publisher.write_all(&request)?;
             next += period;
         }
-        let wait = next - now;
-        let timeout = Timespec {
-            tv_sec: wait.as_secs() as i64,
-            tv_nsec: i64::from(wait.subsec_nanos()),
-        };
-        events.clear();
-        epoll::wait(&ep, spare_capacity(&mut events), Some(&timeout))?;
+        wait(&ep, &mut events, next - now)?;
         for e in &events {
             let i = e.data.u64() as usize;
             if let Some(sub) = subs.get_mut(i) {
@@ -98,36 +92,12 @@ fn subscribe(port: u16, how: How) -> io::Result<Sub> {
     if how.delayed_ack {
         rustix::net::sockopt::set_tcp_quickack(&s, false)?;
     }
-    s.write_all(UPGRADE)?;
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    // Byte by byte to the head's end: the frames after it stay unread.
-    while HEAD_END.find(&head).is_none() {
-        if s.read(&mut byte)? == 0 {
-            return Err(io::Error::other("no upgrade answer"));
-        }
-        head.push(byte[0]);
-    }
-    if !head.starts_with(b"HTTP/1.1 101") {
-        return Err(io::Error::other("upgrade refused"));
-    }
+    upgrade(&mut s, UPGRADE)?;
     s.set_nonblocking(true)?;
     Ok(Sub {
         s,
         partial: Vec::new(),
     })
-}
-
-/// `POST /publish` of the 20-byte message.
-fn publish_request() -> io::Result<Vec<u8>> {
-    let mut req = Vec::new();
-    write!(
-        req,
-        "POST /publish HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: {}\r\n\r\n",
-        PAYLOAD.len()
-    )?;
-    req.extend_from_slice(PAYLOAD);
-    Ok(req)
 }
 
 /// One read of a ready subscriber, its whole frames counted.

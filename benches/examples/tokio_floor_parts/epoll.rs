@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use rustix::buffer::spare_capacity;
-use rustix::event::{Timespec, epoll};
+use rustix::event::epoll;
 use wsbench_codec::handshake::Request;
 
+use super::bare::{upgrade, wait};
 use super::{PAYLOAD, UPGRADE, answer, message, report};
 
 /// The listener's token; a connection's is its index.
@@ -187,13 +188,11 @@ pub(super) fn drive(port: u16, conns: usize, secs: u64, timed: bool) -> io::Resu
             );
             return Ok(());
         }
-        let wait = (if now < warm { warm } else { end }) - now;
-        let timeout = Timespec {
-            tv_sec: wait.as_secs() as i64,
-            tv_nsec: i64::from(wait.subsec_nanos()),
-        };
-        events.clear();
-        epoll::wait(&ep, spare_capacity(&mut events), Some(&timeout))?;
+        wait(
+            &ep,
+            &mut events,
+            (if now < warm { warm } else { end }) - now,
+        )?;
         for ev in &events {
             let e = &mut all[ev.data.u64() as usize];
             let n = match e.s.read(&mut buf[e.got..]) {
@@ -223,18 +222,7 @@ pub(super) fn drive(port: u16, conns: usize, secs: u64, timed: bool) -> io::Resu
 fn upgraded(port: u16) -> io::Result<TcpStream> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_nodelay(true)?;
-    s.write_all(UPGRADE)?;
-    let (mut head, mut byte) = (Vec::new(), [0u8; 1]);
-    // Byte by byte to the head's end: nothing after it is read.
-    while !head.ends_with(b"\r\n\r\n") {
-        if s.read(&mut byte)? == 0 {
-            return Err(io::Error::other("no upgrade answer"));
-        }
-        head.push(byte[0]);
-    }
-    if !head.starts_with(b"HTTP/1.1 101") {
-        return Err(io::Error::other("upgrade refused"));
-    }
+    upgrade(&mut s, UPGRADE)?;
     s.set_nonblocking(true)?;
     Ok(s)
 }
