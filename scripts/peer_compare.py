@@ -21,6 +21,9 @@ import time
 from pathlib import Path
 
 WSBENCH = "target/release/wsbench"
+# The binary `start_scenario` runs as the load generator (scripts/profile.py
+# --run-bin sets another, to compare two builds with the same server).
+WSBENCH_RUN = WSBENCH
 # The least a tokio program does per echo (benches/examples/tokio_floor.rs):
 # built by scripts/peer-compare.sh, used by it and by scripts/profile.py.
 FLOOR = "target/release/examples/tokio_floor"
@@ -113,7 +116,7 @@ def start_scenario(tmp, port, pid, body):
     )
     results = Path(tmp) / f"r{port}"
     proc = subprocess.Popen(
-        ["taskset", "-c", CLIENT_CPU, WSBENCH, "run", str(file), "--quiet",
+        ["taskset", "-c", CLIENT_CPU, WSBENCH_RUN, "run", str(file), "--quiet",
          "--no-calibrate", "--server-pid", str(pid), "--results", str(results)],
         stdout=subprocess.DEVNULL,
     )

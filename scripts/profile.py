@@ -337,7 +337,13 @@ def main():
                          "floor's server), each with a server of its own; prints both "
                          "runs' figures and the ROWS frames (default 25) whose ns per "
                          "message differ most")
+    ap.add_argument("--run-bin", metavar="PATH",
+                    help="the wsbench binary that runs the load as `wsbench run` (default "
+                         "target/release/wsbench, which serves as `wsbench serve` either way): "
+                         "two builds' load generators profiled against the same server")
     a = ap.parse_args()
+    if a.run_bin:
+        pc.WSBENCH_RUN = a.run_bin
     if not shutil.which("perf"):
         print("profile: SKIPPED: perf not found (apt-get install linux-perf)", file=sys.stderr)
         return 0
