@@ -76,19 +76,7 @@ pub struct CountedTcp {
     tcp: TcpStream,
     counters: Option<Arc<ByteCounters>>,
     /// CLOCK_MONOTONIC ns right after the last read that returned bytes.
-    stamp: Stamp,
-}
-
-/// Where a socket notes when a read last returned bytes.
-#[derive(Debug, Default)]
-enum Stamp {
-    /// Nowhere.
-    #[default]
-    Off,
-    /// In the socket, for the task that reads it ([`NetStream::last_read_ns`]).
-    Here(u64),
-    /// Where another task reads it (a stream handed to hyper's task).
-    Shared(Arc<AtomicU64>),
+    read_ns: Option<Arc<AtomicU64>>,
 }
 
 impl CountedTcp {
@@ -97,7 +85,7 @@ impl CountedTcp {
         CountedTcp {
             tcp,
             counters,
-            stamp: Stamp::Off,
+            read_ns: None,
         }
     }
 
@@ -119,14 +107,8 @@ impl AsyncRead for CountedTcp {
         if let Some(c) = &self.counters {
             c.add_read(n);
         }
-        if n > 0 {
-            match &mut self.stamp {
-                Stamp::Off => {}
-                Stamp::Here(ns) => *ns = wsbench_protocol::clock::monotonic_ns(),
-                Stamp::Shared(ns) => {
-                    ns.store(wsbench_protocol::clock::monotonic_ns(), Ordering::Relaxed);
-                }
-            }
+        if let (Some(stamp), true) = (&self.read_ns, n > 0) {
+            stamp.store(wsbench_protocol::clock::monotonic_ns(), Ordering::Relaxed);
         }
         Poll::Ready(Ok(()))
     }
@@ -199,30 +181,14 @@ impl NetStream {
         matches!(self, NetStream::Tls(_))
     }
 
-    /// From now on, every socket read that returns bytes notes
-    /// CLOCK_MONOTONIC ns (below TLS: the read, not the decryption), so a
-    /// reader above can tell when what it got arrived: in `shared` when
-    /// given (for a reader in another task), else in the stream
-    /// ([`NetStream::last_read_ns`]). Not kept by [`NetStream::into_split`].
-    pub fn stamp_reads(&mut self, shared: Option<Arc<AtomicU64>>) {
-        let stamp = shared.map_or(Stamp::Here(0), Stamp::Shared);
+    /// From now on, every socket read that returns bytes stores
+    /// CLOCK_MONOTONIC ns in `stamp` (below TLS: the read, not the
+    /// decryption), so a reader above can tell when what it got arrived.
+    /// Not kept by [`NetStream::into_split`].
+    pub fn stamp_reads(&mut self, stamp: Arc<AtomicU64>) {
         match self {
-            NetStream::Tcp(t) => t.stamp = stamp,
-            NetStream::Tls(t) => t.get_mut().0.stamp = stamp,
-        }
-    }
-
-    /// CLOCK_MONOTONIC ns right after the last socket read that returned
-    /// bytes, as [`NetStream::stamp_reads`] noted it (0 before any).
-    pub fn last_read_ns(&self) -> u64 {
-        let t = match self {
-            NetStream::Tcp(t) => t,
-            NetStream::Tls(t) => t.get_ref().0,
-        };
-        match &t.stamp {
-            Stamp::Off => 0,
-            Stamp::Here(ns) => *ns,
-            Stamp::Shared(ns) => ns.load(Ordering::Relaxed),
+            NetStream::Tcp(t) => t.read_ns = Some(stamp),
+            NetStream::Tls(t) => t.get_mut().0.read_ns = Some(stamp),
         }
     }
 

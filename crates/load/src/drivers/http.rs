@@ -1,6 +1,6 @@
 //! HTTP push drivers: long-poll, short poll and Server-Sent Events.
 //! Receive times are the socket read that completed the response or the
-//! event ([`Polled::read_ns`](wsbench_transport::http_client::Polled::read_ns), [`SseClient::last_read_ns`]).
+//! event ([`PollClient::last_read_ns`], [`SseClient::last_read_ns`]).
 
 use std::time::Instant;
 
@@ -41,7 +41,7 @@ pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
     let times = client.open_times();
     let mut receipts = Receipts::default();
     let mut cursor = match client.poll(None, false).await {
-        Ok(answer) => match PollBatch::parse(answer.body) {
+        Ok(body) => match PollBatch::parse(&body) {
             Ok(b) => b.cursor,
             Err(_) => {
                 ctx.failed_as(BAD_MESSAGE);
@@ -84,12 +84,12 @@ pub(super) async fn poll(ctx: &PhaseCtx, conn: u64, wait: bool) -> ConnOutcome {
             }
         };
         match result {
-            Ok(answer) => {
-                let recv_ns = answer.read_ns;
+            Ok(body) => {
+                let recv_ns = client.last_read_ns();
                 retry.succeeded(ctx, &mut receipts, recv_ns);
                 // Counted by answer time, as the messages it brings are.
                 ctx.rec.count_in_window(&ctx.rec.counts.http_requests);
-                match PollBatch::parse(answer.body) {
+                match PollBatch::parse(&body) {
                     Ok(batch) => {
                         for m in &batch.messages {
                             ctx.on_payload(&mut receipts, &m.payload, Some(m.seq), recv_ns);

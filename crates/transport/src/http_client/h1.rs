@@ -4,6 +4,9 @@
 //! parsed with httparse; bodies are framed by Content-Length, the chunked
 //! transfer coding or the end of the connection (RFC 9112 §6.3).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::FutureExt;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
@@ -27,17 +30,7 @@ const MAX_BODY: usize = 64 * 1024 * 1024;
 #[derive(Debug)]
 pub(super) struct Response {
     pub(super) status: u16,
-    pub(super) body: Body,
-}
-
-/// Where a response's body is.
-#[derive(Debug)]
-pub(super) enum Body {
-    /// At the start of the connection's buffer, until its next request
-    /// ([`H1::body`], [`H1::take_body`]): no copy, no shared buffer.
-    Held,
-    /// Its own bytes.
-    Owned(Bytes),
+    pub(super) body: Bytes,
 }
 
 /// Why an exchange failed, and whether the request may be sent again on a
@@ -56,9 +49,7 @@ pub(super) struct Failure {
 pub(super) struct H1 {
     stream: NetStream,
     buf: BytesMut,
-    /// The last answer's body, at the start of `buf` ([`Body::Held`]):
-    /// its length, passed over before the next request.
-    held: usize,
+    read_ns: Arc<AtomicU64>,
     /// Whether a request has been answered on it.
     used: bool,
 }
@@ -70,11 +61,12 @@ impl H1 {
         target: &Target,
         options: &ClientOptions,
     ) -> Result<(H1, OpenTimes), Error> {
-        let (stream, times) = dial(target, options, None).await?;
+        let read_ns = Arc::new(AtomicU64::new(0));
+        let (stream, times) = dial(target, options, Arc::clone(&read_ns)).await?;
         let h1 = H1 {
             stream,
             buf: BytesMut::with_capacity(4096),
-            held: 0,
+            read_ns,
             used: false,
         };
         Ok((h1, times))
@@ -83,31 +75,13 @@ impl H1 {
     /// CLOCK_MONOTONIC ns right after the latest socket read that returned
     /// bytes (below TLS).
     pub(super) fn last_read_ns(&self) -> u64 {
-        self.stream.last_read_ns()
-    }
-
-    /// The last answer's body when it is [`Body::Held`] (else empty).
-    pub(super) fn body(&self) -> &[u8] {
-        &self.buf[..self.held]
-    }
-
-    /// The last answer's body when it is [`Body::Held`], as bytes of its
-    /// own (else empty).
-    pub(super) fn take_body(&mut self) -> Bytes {
-        let n = std::mem::take(&mut self.held);
-        self.buf.split_to(n).freeze()
-    }
-
-    /// Passes over the last answer's body.
-    fn release(&mut self) {
-        self.buf.advance(std::mem::take(&mut self.held));
+        self.read_ns.load(Ordering::Relaxed)
     }
 
     /// Whether a kept-alive connection is still open as far as can be seen
     /// without waiting: the server has not closed it, and sent nothing
     /// unasked.
     pub(super) fn idle_and_open(&mut self) -> bool {
-        self.release();
         if !self.buf.is_empty() {
             return false;
         }
@@ -129,7 +103,6 @@ impl H1 {
         fields: Option<&mut HeaderMap>,
     ) -> Result<(Response, bool), Failure> {
         let idempotent = *method == Method::GET || *method == Method::HEAD;
-        self.release();
         if let Err(e) = self.stream.write_all(request).await {
             // A kept-alive connection the server closed fails here; a
             // new one gets the request then.
@@ -199,7 +172,7 @@ impl H1 {
         Ok((response, reuse))
     }
 
-    async fn read_body(&mut self, framing: Framing) -> Result<Body, Error> {
+    async fn read_body(&mut self, framing: Framing) -> Result<Bytes, Error> {
         match framing {
             Framing::Length(n) => {
                 if n > MAX_BODY {
@@ -210,8 +183,7 @@ impl H1 {
                         return Err(http_error("connection closed inside the body"));
                     }
                 }
-                self.held = n;
-                Ok(Body::Held)
+                Ok(self.buf.split_to(n).freeze())
             }
             Framing::UntilClose => {
                 while self.fill().await? {
@@ -219,9 +191,9 @@ impl H1 {
                         return Err(http_error("response body over 64 MiB"));
                     }
                 }
-                Ok(Body::Owned(self.buf.split().freeze()))
+                Ok(self.buf.split().freeze())
             }
-            Framing::Chunked => self.read_chunked().await.map(Body::Owned),
+            Framing::Chunked => self.read_chunked().await,
         }
     }
 
@@ -486,4 +458,4 @@ pub(super) fn end_request(
 }
 
 #[cfg(test)]
-pub(super) mod tests;
+mod tests;

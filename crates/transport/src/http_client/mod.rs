@@ -24,7 +24,7 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::task::JoinHandle;
 
-pub use poll::{PollClient, Polled};
+pub use poll::PollClient;
 pub use sse::{SseEvent, SseParser};
 
 use crate::config::{ClientOptions, DEFAULT_HANDSHAKE_TIMEOUT};
@@ -69,12 +69,11 @@ pub struct OpenTimes {
 
 /// Opens a connection to `target`: TCP, then TLS when the target asks for
 /// it, within the options' handshake timeout. From then on every socket
-/// read that returns bytes notes CLOCK_MONOTONIC ns: in `read_ns` when
-/// given, else in the stream ([`NetStream::stamp_reads`]).
+/// read that returns bytes stores CLOCK_MONOTONIC ns in `read_ns`.
 async fn dial(
     target: &Target,
     options: &ClientOptions,
-    read_ns: Option<Arc<AtomicU64>>,
+    read_ns: Arc<AtomicU64>,
 ) -> Result<(NetStream, OpenTimes), Error> {
     let limit = options
         .handshake_timeout
@@ -102,7 +101,7 @@ async fn open(target: &Target, options: &ClientOptions) -> Result<(Conn, OpenTim
     let read_ns = Arc::new(AtomicU64::new(0));
     // hyper reads the socket in its own task: the stream notes when each
     // read arrived, before hyper parses it.
-    let (stream, times) = dial(target, options, Some(Arc::clone(&read_ns))).await?;
+    let (stream, times) = dial(target, options, Arc::clone(&read_ns)).await?;
     let (sender, connection) = http1::handshake(TokioIo::new(stream))
         .await
         .map_err(http_error)?;

@@ -18,7 +18,7 @@ use crate::http_client::PollClient;
 
 /// A server on loopback handing each accepted connection, with its index
 /// from 0, to `script`; the URL to poll.
-pub(in crate::http_client) async fn server<F, Fut>(script: F) -> String
+async fn server<F, Fut>(script: F) -> String
 where
     F: Fn(usize, TcpStream) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
@@ -37,7 +37,7 @@ where
 }
 
 /// The next request on `tcp`: head and body as text; `None` at its end.
-pub(in crate::http_client) async fn request(tcp: &mut TcpStream) -> Option<String> {
+async fn request(tcp: &mut TcpStream) -> Option<String> {
     let mut got = Vec::new();
     let mut byte = [0u8; 1];
     while !got.ends_with(b"\r\n\r\n") {
