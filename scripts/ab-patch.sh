@@ -8,12 +8,13 @@
 #   AB_PARTS="echo client" scripts/ab-patch.sh PATCH   # binary-ab's parts
 #
 # AB_PARTS defaults to poll-client here. The patches of scripts/experiments/
-# are measurement-only builds (each says what it takes out); a patch that
+# are measurement-only builds (each says what it takes out) or candidate
+# changes measured and not kept (each says what it changes); a patch that
 # no longer applies to COMMIT stops the script before anything is built.
 # The first run builds everything once (several minutes); later runs
 # rebuild what the patch or COMMIT changed.
 # The patched build stays at target/ab-patch/release/wsbench (to profile
-# it, e.g. with scripts/profile.py, copy it to target/release/wsbench).
+# it as the load generator: scripts/profile.py --run-bin that path).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if (($# < 1)); then
