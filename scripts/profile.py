@@ -343,6 +343,8 @@ def main():
                          "two builds' load generators profiled against the same server")
     a = ap.parse_args()
     if a.run_bin:
+        if not os.access(a.run_bin, os.X_OK):
+            ap.error(f"--run-bin {a.run_bin}: not an executable file")
         pc.WSBENCH_RUN = a.run_bin
     if not shutil.which("perf"):
         print("profile: SKIPPED: perf not found (apt-get install linux-perf)", file=sys.stderr)
