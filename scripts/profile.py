@@ -343,7 +343,7 @@ def main():
                          "two builds' load generators profiled against the same server")
     a = ap.parse_args()
     if a.run_bin:
-        if not os.access(a.run_bin, os.X_OK):
+        if not (os.path.isfile(a.run_bin) and os.access(a.run_bin, os.X_OK)):
             ap.error(f"--run-bin {a.run_bin}: not an executable file")
         pc.WSBENCH_RUN = a.run_bin
     if not shutil.which("perf"):
