@@ -14,16 +14,21 @@
 #   `--epoll+--delayed-ack` (default: all four). Figures: the client's µs
 #   per message, the push p50 and p99 (ms).
 # echo: uWS load_test as the client, 100 connections x 1 in flight, 16 s,
-#   against a VARIANT of server: `uws` (uWS echo_server), `tokio` (the
-#   tokio floor's server) or `--epoll` (the tokio floor's server without
-#   tokio) (default: all three). Figures: echoes a second (median of
-#   load_test's 4 s windows after the first) and the server's CPU µs per
-#   echo. Needs target/uws (scripts/peer-compare.sh builds it).
+#   against a VARIANT of server: `uws` (uWS echo_server), `own` (`wsbench
+#   serve`), `tokio` (the tokio floor's server), or the floor's server
+#   with one flag: `--epoll` (without tokio) or `--codec` (the codec's
+#   connection doing the WebSocket work) (default: uws, tokio, --epoll).
+#   Figures: echoes a second (median of load_test's 4 s windows after the
+#   first) and the server's CPU µs per echo. Needs target/uws
+#   (scripts/peer-compare.sh builds it).
 # echo-client: a VARIANT of client, 100 connections x 1 in flight, against
 #   uWS echo_server: `load_test` (uWS load_test, its 4 s windows after the
-#   first), or the tokio floor's client for 12 s after a 1 s warm-up,
-#   `tokio` or with its flags joined by `+` (`--epoll`, `--timed`,
-#   `--epoll+--timed`) (default: all five). Figure: echoes a second.
+#   first), `run` (`wsbench run`, peer-compare.sh's echo scenario, 12 s
+#   after a 1 s warm-up), or the tokio floor's client for 12 s after a 1 s
+#   warm-up, `tokio` or with its flags joined by `+` (`--epoll`,
+#   `--codec`, `--timed`, `--epoll+--timed`, `--codec+--timed`) (default:
+#   load_test, tokio, --epoll, --timed, --epoll+--timed). Figure: echoes a
+#   second.
 #
 # Prints each run, then each variant's median (lowest-highest), with the
 # steal of the two CPUs over each run (runs with 2 % or more are left out
@@ -61,7 +66,7 @@ case $mode in
         ;;
     *) usage ;;
 esac
-cargo build --release -q -p wsbench -p wsbench-benches --example push_floor --example tokio_floor
+cargo build --release -q -p wsbench -p wsbench-benches --bin wsbench --example push_floor --example tokio_floor
 tmp=$(mktemp -d)
 pid=
 cleanup() {
@@ -104,6 +109,7 @@ push_run() {
 echo_run() {
     case $1 in
         uws) start "$uws/echo_server" ;;
+        own) start target/release/wsbench serve --listen "127.0.0.1:@PORT@" ;;
         tokio) start target/release/examples/tokio_floor server @PORT@ ;;
         *) start target/release/examples/tokio_floor server @PORT@ "$1" ;;
     esac
@@ -121,6 +127,24 @@ cpu_us = (int(rows[-1][1]) - int(rows[0][1])) / int(sys.argv[2]) * 1e6 / (sum(ra
 print(f"{statistics.median(rates):.0f} {cpu_us:.2f}")
 PY
 }
+# run_echo: `wsbench run`'s echoes a second against the server on $port
+# (peer-compare.sh's echo scenario: 100 connections x 1 in flight).
+run_echo() {
+    printf '%s\n' 'schema_version = 1' 'name = "floor-ab"' '[target]' \
+        "url = \"http://127.0.0.1:$port\"" '[load]' 'transports = ["websocket"]' \
+        'connections = 100' 'ramp_rate = 5000' 'duration = "12s"' 'warmup = "1s"' \
+        '[workload]' 'kind = "throughput"' 'in_flight = 1' 'payload_size = 20' \
+        'payload = "binary"' > "$tmp/echo.toml"
+    rm -rf "$tmp/results"
+    taskset -c 1 target/release/wsbench run "$tmp/echo.toml" --quiet --no-calibrate \
+        --results "$tmp/results" > /dev/null ||
+        { echo "floor-ab: wsbench run failed" >&2; exit 1; }
+    stop
+    python3 - "$tmp"/results/*/summary.json <<'PY'
+import json, sys
+print(f"{json.load(open(sys.argv[-1]))['phases'][0]['msg_rate']:.0f}")
+PY
+}
 # echo-client_run VARIANT: the client's echoes a second against uWS echo_server.
 echo-client_run() {
     start "$uws/echo_server"
@@ -135,6 +159,10 @@ if not rates:
     sys.exit("floor-ab: load_test printed too little")
 print(f"{statistics.median(rates):.0f}")
 PY
+        return
+    fi
+    if [[ $1 == run ]]; then
+        run_echo
         return
     fi
     local flags=()

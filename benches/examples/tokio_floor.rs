@@ -3,8 +3,8 @@
 //! docs/performance.md, measured the same way (`scripts/peer-compare.sh`).
 //!
 //! ```sh
-//! cargo run --release -p wsbench-benches --example tokio_floor -- server PORT [--spin NS] [--epoll]
-//! cargo run --release -p wsbench-benches --example tokio_floor -- client PORT CONNS SECS [--timed] [--epoll]
+//! cargo run --release -p wsbench-benches --example tokio_floor -- server PORT [--spin NS | --epoll | --codec]
+//! cargo run --release -p wsbench-benches --example tokio_floor -- client PORT CONNS SECS [--timed] [--epoll | --codec]
 //! ```
 //!
 //! Both run on tokio's single-threaded runtime, one task per connection,
@@ -34,6 +34,12 @@
 //! it shows what the runtime costs a server per echo. `client … --epoll`
 //! is the client the same way, one message in flight per connection.
 //!
+//! `server PORT --codec` and `client … --codec` do the WebSocket work
+//! with the codec's sans-IO connection, every rule wsbench's endpoints
+//! apply, still one task per connection owning its socket
+//! (`tokio_floor_parts/codec.rs`): what the codec costs per echo, and
+//! what wsbench's transport layers above it cost.
+//!
 //! Loopback only: the client connects to 127.0.0.1, and both exit by
 //! themselves (the server when killed, the client after SECS).
 
@@ -52,6 +58,8 @@ use wsbench_codec::mask;
 
 #[path = "floor_parts/bare.rs"]
 mod bare;
+#[path = "tokio_floor_parts/codec.rs"]
+mod codec;
 #[path = "tokio_floor_parts/epoll.rs"]
 mod epoll;
 
@@ -66,7 +74,7 @@ fn main() -> ExitCode {
     let num = |i: usize| args.get(i).and_then(|a| a.parse::<u64>().ok());
     let run = match (args.first().map(String::as_str), num(1), num(2), num(3)) {
         (Some("server"), Some(port), _, _) => {
-            let (mut spin, mut epoll, mut i) = (0, false, 2);
+            let (mut spin, mut epoll, mut codec, mut i) = (0, false, false, 2);
             while let Some(flag) = args.get(i) {
                 match flag.as_str() {
                     "--spin" => match num(i + 1) {
@@ -74,27 +82,36 @@ fn main() -> ExitCode {
                         None => return usage(),
                     },
                     "--epoll" => epoll = true,
+                    "--codec" => codec = true,
                     _ => return usage(),
                 }
                 i += if flag == "--spin" { 2 } else { 1 };
+            }
+            if codec && (epoll || spin > 0) {
+                return usage();
             }
             let spin = Duration::from_nanos(spin);
             if epoll {
                 epoll::serve(port as u16, spin)
             } else {
-                serve(port as u16, spin)
+                serve(port as u16, spin, codec)
             }
         }
         (Some("client"), Some(port), Some(conns), Some(secs)) => {
             let flags = &args[4..];
-            if flags.iter().any(|f| f != "--timed" && f != "--epoll") {
+            let has = |name: &str| flags.iter().any(|f| f == name);
+            let (timed, codec) = (has("--timed"), has("--codec"));
+            if flags
+                .iter()
+                .any(|f| !["--timed", "--epoll", "--codec"].contains(&f.as_str()))
+                || (codec && has("--epoll"))
+            {
                 return usage();
             }
-            let timed = flags.iter().any(|f| f == "--timed");
-            if flags.iter().any(|f| f == "--epoll") {
+            if has("--epoll") {
                 epoll::drive(port as u16, conns as usize, secs, timed)
             } else {
-                drive(port as u16, conns as usize, secs, timed)
+                drive(port as u16, conns as usize, secs, timed, codec)
             }
         }
         _ => return usage(),
@@ -110,7 +127,7 @@ fn main() -> ExitCode {
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: tokio_floor server PORT [--spin NS] [--epoll] | client PORT CONNS SECS [--timed] [--epoll]"
+        "usage: tokio_floor server PORT [--spin NS | --epoll | --codec] | client PORT CONNS SECS [--timed] [--epoll | --codec]"
     );
     ExitCode::from(2)
 }
@@ -122,13 +139,13 @@ fn runtime() -> io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-fn serve(port: u16, spin: Duration) -> io::Result<()> {
+fn serve(port: u16, spin: Duration, codec: bool) -> io::Result<()> {
     runtime()?.block_on(LocalSet::new().run_until(async move {
         let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         loop {
             let (socket, _) = listener.accept().await?;
             tokio::task::spawn_local(async move {
-                let _ = echo(socket, spin).await;
+                let _ = echo(socket, spin, codec).await;
             });
         }
     }))
@@ -146,8 +163,9 @@ fn spin_for(d: Duration) {
 }
 
 /// One connection of the server: the upgrade, then echoes until the peer
-/// closes, each with `spin` of user-space time.
-async fn echo(mut s: TcpStream, spin: Duration) -> io::Result<()> {
+/// closes, each with `spin` of user-space time (with `codec`, by the
+/// codec's connection).
+async fn echo(mut s: TcpStream, spin: Duration, codec: bool) -> io::Result<()> {
     s.set_nodelay(true)?;
     let mut buf = vec![0u8; 64 * 1024];
     let mut end = 0;
@@ -167,6 +185,9 @@ async fn echo(mut s: TcpStream, spin: Duration) -> io::Result<()> {
     };
     buf.copy_within(head_len..end, 0);
     end -= head_len;
+    if codec {
+        return codec::echo(s, buf, end).await;
+    }
     let mut out = Vec::with_capacity(64 * 1024);
     loop {
         let (start, closed) = answer(&mut buf[..end], &mut out, spin);
@@ -245,7 +266,7 @@ fn frame(buf: &[u8]) -> Option<(usize, usize)> {
     (buf.len() >= hdr + len).then_some((hdr, len))
 }
 
-fn drive(port: u16, conns: usize, secs: u64, timed: bool) -> io::Result<()> {
+fn drive(port: u16, conns: usize, secs: u64, timed: bool, codec: bool) -> io::Result<()> {
     let echoes = Rc::new(Cell::new(0u64));
     let hist = Rc::new(RefCell::new(
         Histogram::<u64>::new(3).expect("3 significant digits is valid"),
@@ -255,7 +276,13 @@ fn drive(port: u16, conns: usize, secs: u64, timed: bool) -> io::Result<()> {
             let s = TcpStream::connect(("127.0.0.1", port)).await?;
             let (echoes, hist) = (echoes.clone(), hist.clone());
             tokio::task::spawn_local(async move {
-                if let Err(e) = client(s, &echoes, timed.then_some(&*hist)).await {
+                let hist = timed.then_some(&*hist);
+                let run = if codec {
+                    codec::client(s, &echoes, hist).await
+                } else {
+                    client(s, &echoes, hist).await
+                };
+                if let Err(e) = run {
                     eprintln!("tokio_floor: connection: {e}");
                 }
             });
