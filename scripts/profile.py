@@ -1,7 +1,7 @@
 """Where one side of a peer-compare run spends its CPU: the server or the
 load generator, profiled with perf during the measured window.
 
-    python3 scripts/profile.py SIDE SERVER WORKLOAD [--secs N] [--push-floor [--floor-variant V]...] [--echo-floor] [--spin NS]
+    python3 scripts/profile.py SIDE SERVER WORKLOAD [--secs N] [--push-floor [--floor-variant V]...] [--echo-floor] [--spin NS | --codec]
     python3 scripts/profile.py client SERVER WORKLOAD --vs-floor [ROWS]
     python3 scripts/profile.py server own echo|echo-lt --vs-floor [ROWS]
 
@@ -9,7 +9,8 @@ SIDE      client (the load generator, `wsbench run`) or server
 SERVER    own (`wsbench serve`), uws (uWS push_hub, or echo_server for echo)
           or floor (benches/examples/tokio_floor.rs, echo only: the least a
           tokio server does per echo; build it first, as scripts/peer-compare.sh does;
-          --spin NS makes it busy-wait NS ns of user space per echo)
+          --spin NS makes it busy-wait NS ns of user space per echo;
+          --codec has the codec's connection do its WebSocket work)
 WORKLOAD  push-10k   WebSocket push, 10,000 subscribers x 10 msg/s
           push-1k    WebSocket push, 1,000 subscribers x 100 msg/s
           poll-1k    long-poll push, 1,000 x 100 msg/s (server: own only)
@@ -322,6 +323,9 @@ def main():
     ap.add_argument("--spin", type=int, default=0, metavar="NS",
                     help="the tokio floor server busy-waits NS ns of user space per echo "
                          "(tokio_floor.rs server --spin)")
+    ap.add_argument("--codec", action="store_true",
+                    help="the tokio floor server does its WebSocket work with the codec's "
+                         "connection (tokio_floor.rs server --codec)")
     ap.add_argument("--push-floor", action="store_true",
                     help="drive a push workload with benches/examples/push_floor.rs "
                          "(build it first, as scripts/peer-compare.sh does)")
@@ -369,8 +373,10 @@ def main():
                  "workload against wsbench serve (own), or the server (own) of echo or "
                  "echo-lt, without --keep or a floor flag")
     kind = a.server if a.server in ("own", "floor") else ("uws-echo" if a.workload.startswith("echo") else "uws-hub")
-    if a.spin and a.server != "floor":
-        ap.error("--spin is the tokio floor server's")
+    if (a.spin or a.codec) and a.server != "floor":
+        ap.error("--spin and --codec are the tokio floor server's")
+    if a.spin and a.codec:
+        ap.error("--spin and --codec are two variants of the floor server: one at a time")
     body, settle = WORKLOADS[a.workload]
     if a.secs < SAMPLE_SECS + 2:
         ap.error(f"--secs must be at least {SAMPLE_SECS + 2}")
@@ -379,6 +385,10 @@ def main():
         def start():
             return pc.Server(f"tokio floor, {a.spin} ns spin per echo",
                              [pc.FLOOR, "server", "PORT", "--spin", str(a.spin)])
+    if a.codec:
+        def start():
+            return pc.Server("tokio floor, the codec's connection",
+                             [pc.FLOOR, "server", "PORT", "--codec"])
     floor_kind = "echo" if a.workload == "echo" else "push"
     # (server, floor client driving it) per run.
     if a.vs_floor and a.side == "server":
