@@ -128,22 +128,17 @@ print(f"{statistics.median(rates):.0f} {cpu_us:.2f}")
 PY
 }
 # run_echo: `wsbench run`'s echoes a second against the server on $port
-# (peer-compare.sh's echo scenario: 100 connections x 1 in flight).
+# (peer-compare's echo scenario and runner: scripts/peer_compare.py).
 run_echo() {
-    printf '%s\n' 'schema_version = 1' 'name = "floor-ab"' '[target]' \
-        "url = \"http://127.0.0.1:$port\"" '[load]' 'transports = ["websocket"]' \
-        'connections = 100' 'ramp_rate = 5000' 'duration = "12s"' 'warmup = "1s"' \
-        '[workload]' 'kind = "throughput"' 'in_flight = 1' 'payload_size = 20' \
-        'payload = "binary"' > "$tmp/echo.toml"
-    rm -rf "$tmp/results"
-    taskset -c 1 target/release/wsbench run "$tmp/echo.toml" --quiet --no-calibrate \
-        --results "$tmp/results" > /dev/null ||
-        { echo "floor-ab: wsbench run failed" >&2; exit 1; }
-    stop
-    python3 - "$tmp"/results/*/summary.json <<'PY'
-import json, sys
-print(f"{json.load(open(sys.argv[-1]))['phases'][0]['msg_rate']:.0f}")
+    python3 - "$tmp" "$port" "$pid" <<'PY' || { echo "floor-ab: wsbench run failed" >&2; exit 1; }
+import sys
+sys.path.insert(0, "scripts")
+import peer_compare as pc
+tmp, port, pid = sys.argv[1:]
+phase = pc.run_scenario(tmp, int(port), int(pid), pc.echo_body(100, 1, 12))
+print(f"{phase['msg_rate']:.0f}")
 PY
+    stop
 }
 # echo-client_run VARIANT: the client's echoes a second against uWS echo_server.
 echo-client_run() {
