@@ -316,13 +316,10 @@ fn message() -> [u8; 6 + PAYLOAD] {
     msg
 }
 
-/// One connection of the client: the upgrade, then one message in flight
-/// at a time.
-async fn client(
-    mut s: TcpStream,
-    echoes: &Cell<u64>,
-    hist: Option<&RefCell<Histogram<u64>>>,
-) -> io::Result<()> {
+/// A client connection's upgrade: the request written, its answer read
+/// to the head's end (the server sends nothing after it before a
+/// message); an error unless it is `101`.
+async fn upgrade(s: &mut TcpStream) -> io::Result<()> {
     s.set_nodelay(true)?;
     s.write_all(UPGRADE).await?;
     let mut buf = [0u8; 1024];
@@ -337,6 +334,18 @@ async fn client(
     if !buf.starts_with(b"HTTP/1.1 101") {
         return Err(io::Error::other("upgrade refused"));
     }
+    Ok(())
+}
+
+/// One connection of the client: the upgrade, then one message in flight
+/// at a time.
+async fn client(
+    mut s: TcpStream,
+    echoes: &Cell<u64>,
+    hist: Option<&RefCell<Histogram<u64>>>,
+) -> io::Result<()> {
+    upgrade(&mut s).await?;
+    let mut buf = [0u8; 2 + PAYLOAD];
     let msg = message();
     loop {
         let sent = hist.map(|_| Instant::now());

@@ -26,7 +26,7 @@ use wsbench_codec::connection::{Connection, Incoming, Timeouts};
 use wsbench_codec::{DecoderConfig, FrameKind, Message, OpCode, Role};
 use wsbench_protocol::clock::monotonic_ns;
 
-use super::{PAYLOAD, UPGRADE};
+use super::PAYLOAD;
 
 /// The connection's deadlines: none running (the floor arms no timer).
 const TIMEOUTS: Timeouts = Timeouts {
@@ -131,29 +131,13 @@ pub(super) async fn client(
     echoes: &Cell<u64>,
     hist: Option<&RefCell<Histogram<u64>>>,
 ) -> io::Result<()> {
-    s.set_nodelay(true)?;
-    s.write_all(UPGRADE).await?;
-    let mut buf = vec![0u8; 4096];
-    let mut end = 0;
-    let head_len = loop {
-        let n = s.read(&mut buf[end..]).await?;
-        if n == 0 || end + n == buf.len() {
-            return Err(io::Error::other("no upgrade answer"));
-        }
-        end += n;
-        if let Some(i) = buf[..end].windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-    };
-    if !buf.starts_with(b"HTTP/1.1 101") {
-        return Err(io::Error::other("upgrade refused"));
-    }
+    super::upgrade(&mut s).await?;
     // The seed of the mask keys; a load generator draws it from the OS.
     let mut conn = open(Role::Client, 0x9e37_79b9_7f4a_7c15);
     let (mut out, mut scratch) = (Vec::new(), Vec::new());
     let payload = [b'T'; PAYLOAD];
-    buf.copy_within(head_len..end, 0);
-    end -= head_len;
+    let mut buf = vec![0u8; 4096];
+    let mut end = 0;
     let mut now = monotonic_ns();
     loop {
         let sent = hist.map(|_| Instant::now());
