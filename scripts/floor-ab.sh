@@ -30,9 +30,12 @@
 #   load_test, tokio, --epoll, --timed, --epoll+--timed). Figure: echoes a
 #   second.
 #
-# Prints each run, then each variant's median (lowest-highest), with the
-# steal of the two CPUs over each run (runs with 2 % or more are left out
-# of the medians).
+# Each round runs every variant once, starting from the next one each
+# round. Prints each run, then each variant's median (lowest-highest), with
+# the steal of the two CPUs over each run (runs with 2 % or more are left
+# out), and each variant's first figure against the first VARIANT's in the
+# same round: the median of those ratios, their range, and in how many
+# rounds it was higher.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 usage() {
@@ -167,19 +170,26 @@ PY
     stop
     echo "$out" | awk '/^msg\/s/{print $2}'
 }
-for _ in $(seq "$rounds"); do
-    for v in "${variants[@]}"; do
+# Round k starts with the k-th variant (the order turns each round): a
+# variant's place in the round, first on a machine just idle or after
+# another's load, is then no one variant's own.
+n=${#variants[@]}
+for round in $(seq 0 $((rounds - 1))); do
+    for j in $(seq 0 $((n - 1))); do
+        v=${variants[$(((round + j) % n))]}
         s0=$(steal) t0=$(date +%s.%N)
         figures=$("${mode}_run" "$v")
         s1=$(steal) t1=$(date +%s.%N)
         st=$(python3 -c "print(f'{100 * $((s1 - s0)) / $tck / ($t1 - $t0) / 2:.1f}')")
         echo "$v $figures $st" | tee -a "$tmp/all"
+        echo "$round" >> "$tmp/rounds"
     done
 done
-python3 - "$tmp/all" "$mode" "${cols[@]}" <<'PY'
+python3 - "$tmp/all" "$tmp/rounds" "$mode" "${cols[@]}" <<'PY'
 import statistics, sys
 runs = [l.split() for l in open(sys.argv[1])]
-mode, cols = sys.argv[2], sys.argv[3:]
+rounds = [int(l) for l in open(sys.argv[2])]
+mode, cols = sys.argv[3], sys.argv[4:]
 print(f"\n{mode}: medians of the runs with steal under 2 %:")
 for v in dict.fromkeys(r[0] for r in runs):
     kept = [r for r in runs if r[0] == v and float(r[-1]) < 2.0]
@@ -190,4 +200,22 @@ for v in dict.fromkeys(r[0] for r in runs):
              f"({min(float(r[i]) for r in kept):.2f}-{max(float(r[i]) for r in kept):.2f})"
              for i, name in enumerate(cols, 1)]
     print(f"{v} (n={len(kept)}): " + ", ".join(cells))
+# Each variant against the first, round by round (both runs quiet): the
+# machine's drift between rounds cancels out of a pair.
+variants = list(dict.fromkeys(r[0] for r in runs))
+ref = variants[0]
+by_round = {}
+for k, r in zip(rounds, runs):
+    if float(r[-1]) < 2.0:
+        by_round.setdefault(k, {})[r[0]] = float(r[1])
+if len(variants) > 1:
+    print(f"\n{cols[0]}, each variant / {ref} in the same round:")
+for v in variants[1:]:
+    pairs = [f[v] / f[ref] for f in by_round.values() if v in f and ref in f and f[ref] > 0]
+    if not pairs:
+        print(f"{v}: no round with both runs quiet")
+        continue
+    above = sum(p > 1 for p in pairs)
+    print(f"{v}: {statistics.median(pairs):.2f} ({min(pairs):.2f}-{max(pairs):.2f}), "
+          f"higher in {above} of {len(pairs)} rounds")
 PY

@@ -196,13 +196,16 @@ def steal_ticks():
 
 def measure(rows, runs, one):
     """`one(kind, server)` for every contender of `rows`, interleaved run
-    by run; {kind: [cells, ...]}. Every cell also gets "steal %": the
-    share of the two pinned CPUs' time the hypervisor took during the
-    run, which slows server and client alike."""
+    by run, run r starting with the r-th contender (the order turns, so
+    no contender always runs first or after the same one);
+    {kind: [cells, ...]}. Every cell also gets "steal %": the share of the
+    two pinned CPUs' time the hypervisor took during the run, which slows
+    server and client alike."""
     got = {k: [] for k, _ in rows}
     tick = os.sysconf("SC_CLK_TCK")
-    for _ in range(runs):
-        for kind, start in rows:
+    for r in range(runs):
+        for j in range(len(rows)):
+            kind, start = rows[(r + j) % len(rows)]
             t0, s0 = time.monotonic(), steal_ticks()
             with start() as s:
                 cells = one(kind, s)
