@@ -30,8 +30,10 @@ every second small segment (push_floor.rs --epoll, --delayed-ack).
 least a tokio load generator does per echo.
 --vs-floor runs the load generator, then that floor client in its place
 (each against a server started for it), and prints, next to both runs'
-figures, the CPU per message each spends in the kernel and in user space
-and the ROWS frames (default 25) whose self time per message differs most:
+figures, the CPU per message each spends in the kernel and in user space,
+the user space summed by layer (LAYERS below: the transport, the codec,
+the loop, allocation, tokio's I/O and tasks, ...) and the ROWS frames
+(default 25) whose self time per message differs most:
 where `wsbench run` spends more than the least a tokio client does. With
 `server own echo` (or `echo-lt`), `wsbench serve` and then the tokio
 floor's server, each driven by `wsbench run` (or uWS load_test): where
@@ -279,6 +281,39 @@ def side_run(a, start, body, settle, tmp, floor, n=0):
         return server.name, data, run
 
 
+# The user-space layers --vs-floor sums frames into, by their names (the
+# first layer with a matching part wins; frames of none are "other").
+LAYERS = [
+    ("wsbench transport", ("wsbench_transport", "futures_util::lock")),
+    ("wsbench codec", ("wsbench_codec", "simdutf8", "core::str::converts::from_utf8")),
+    ("clock reads", ("clock_gettime", "monotonic_ns", "Instant")),
+    ("the loop: server, load generator or floor, and their async blocks",
+     ("wsbench_server", "wsbench_load", "wsbench_protocol", "hdrhistogram", "tokio_floor",
+      "push_floor", "Either<", "Pin<P>", "PollFn", "futures_util")),
+    ("allocation and memory copies", ("_rjem", "malloc", "free", "memmove", "memset",
+                                      "memcpy", "raw_vec", "__rust_alloc", "__rust_dealloc")),
+    ("libc system call stubs", ("__send", "__libc_recv", "__libc_send", "__recv", "epoll_wait",
+                                "__writev", "__libc_write", "__libc_read")),
+    ("tokio I/O", ("tokio::net", "tokio::io", "tokio::runtime::io", "mio::", "UnixStream",
+                   "PollEvented")),
+    ("tokio tasks and runtime", ("tokio::",)),
+]
+
+
+def layer_of(frame):
+    """The layer of LAYERS a user-space frame's name belongs to."""
+    return next((name for name, parts in LAYERS if any(p in frame for p in parts)), "other")
+
+
+def by_layer(ns):
+    """{layer: ns per message} of the user-space frames of `ns`."""
+    got = {}
+    for frame, v in ns.items():
+        if frame.startswith("[.]"):
+            got[layer_of(frame)] = got.get(layer_of(frame), 0) + v
+    return got
+
+
 def per_message(data, us):
     """The recording's frames by self time, as ns per message of a side
     that took `us` µs of CPU per message: {frame: ns}."""
@@ -303,6 +338,11 @@ def against_floor(ours, floor, rows, names):
           f"kernel {kernel[0]:.0f} / {kernel[1]:.0f} ({kernel[0] - kernel[1]:+.0f}), "
           f"user space {total[0] - kernel[0]:.0f} / {total[1] - kernel[1]:.0f} "
           f"({total[0] - kernel[0] - total[1] + kernel[1]:+.0f})")
+    lo, lf = by_layer(o), by_layer(f)
+    print(f"user space by layer, ns per message ({names[0]}, {names[1]}, distance):")
+    for name in sorted(set(lo) | set(lf), key=lambda k: -(lo.get(k, 0) - lf.get(k, 0))):
+        x, y = lo.get(name, 0), lf.get(name, 0)
+        print(f"  {x:6.0f} {y:6.0f} {x - y:+7.0f}  {name}")
     print(f"frames by distance, ns per message ({names[0]}, {names[1]}, distance):")
     diff = sorted(set(o) | set(f), key=lambda k: -abs(o.get(k, 0) - f.get(k, 0)))
     for name in diff[:rows]:

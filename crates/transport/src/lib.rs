@@ -39,4 +39,4 @@ pub use ws::server::{Accepted, accept, accept_with_head};
 pub use ws::{
     CloseEvent, Data, Event, PendingWrite, Polled, TcpWebSocket, WebSocket, WsReader, WsWriter,
 };
-pub use wsbench_codec::ReadyState;
+pub use wsbench_codec::{ReadyState, Role};

@@ -98,6 +98,14 @@ where
         }
     }
 
+    /// A connection over streams of the caller's own (an in-memory pipe,
+    /// a Unix socket) whose opening handshake was done elsewhere, without
+    /// permessage-deflate. `leftover`: bytes read past the handshake, the
+    /// first frames.
+    pub fn over(read: R, write: W, role: Role, config: Config, leftover: &[u8]) -> WebSocket<R, W> {
+        WebSocket::open(read, write, role, config, leftover, None)
+    }
+
     /// The reader and writer, to use from separate tasks.
     pub fn split(self) -> (WsReader<R, W>, WsWriter<W>) {
         (self.reader, self.writer)
