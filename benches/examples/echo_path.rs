@@ -5,7 +5,7 @@
 //! the nearest caches, as on a server with many clients).
 //!
 //! ```sh
-//! cargo run --release -p wsbench-benches --example echo_path [-- SECONDS [CONNS]]
+//! cargo run --release -p wsbench-benches --example echo_path [-- SECONDS [CONNS [EVICT_KIB]]]
 //! ```
 //!
 //! Contenders, interleaved in short bursts (each keeps its fastest, as in
@@ -13,17 +13,26 @@
 //! - `transport`: wsbench's `WebSocket` (`wsbench_transport`), each echo
 //!   `next_event` then the writer's `send_text_now`, as `wsbench serve`'s
 //!   echo loop answers a lone message; the stream halves are in memory
-//!   (`WebSocket::over`), always ready, the written bytes dropped.
+//!   (`WebSocket::over`): each read first finds nothing, as a socket the
+//!   last read emptied (the reader waits as between two echoes, its
+//!   buffer given back), then the frame; every write is taken whole and
+//!   dropped.
 //! - `codec`: the codec's sans-IO `Connection` alone doing the same
 //!   WebSocket work, as the floors' `--codec` loop does it (the frame
 //!   copied into the connection's read buffer as a read would, the clock
 //!   read once per read, the message copied out, the echo framed and taken
 //!   for writing).
 //!
+//! With EVICT_KIB (default 0), every echo is followed by a walk over the
+//! next EVICT_KIB KiB of a 64 MiB buffer, one load per cache line, as a
+//! server's kernel work between two echoes of one connection evicts that
+//! connection's state from the nearest caches; the walk alone is timed as
+//! a third contender and taken out of both figures.
+//!
 //! Prints ns per echo for each and the transport's extra over the codec:
 //! the part of an echo's user-space time that the transport's layers
 //! (reader and writer halves, their shared state and locks, events, the
-//! owned message) add, which end-to-end runs cannot resolve from the
+//! owned message, the read buffer given back while waiting) add, which end-to-end runs cannot resolve from the
 //! kernel's time and its spread. Not in it: tokio's socket and task work,
 //! and the server loop's own (its `select!`, limits, cork).
 
@@ -53,16 +62,26 @@ fn frame() -> Vec<u8> {
     f
 }
 
-/// A read half that hands out one client frame per read, always ready.
-struct Frames(Vec<u8>);
+/// A read half that hands out one client frame per read, each time after
+/// one poll that finds nothing, as a socket that the last read emptied:
+/// the reader then waits as it does between two echoes (giving its
+/// buffer back) before the frame arrives.
+struct Frames {
+    frame: Vec<u8>,
+    empty: bool,
+}
 
 impl AsyncRead for Frames {
     fn poll_read(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         _: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        buf.put_slice(&self.0);
+        self.empty = !self.empty;
+        if self.empty {
+            return Poll::Pending;
+        }
+        buf.put_slice(&self.frame);
         Poll::Ready(Ok(()))
     }
 }
@@ -88,18 +107,20 @@ impl AsyncWrite for Drop {
 
 type Socket = WebSocket<Frames, Drop>;
 
-/// Polls `f` once: everything here is ready, so it must be done.
-fn now<T>(f: impl Future<Output = T>) -> T {
-    let mut f = std::pin::pin!(f);
-    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(v) => v,
-        Poll::Pending => panic!("an in-memory echo waited"),
-    }
-}
-
-/// One echo on the transport's connection.
+/// One echo on the transport's connection: the wait for the frame (one
+/// poll that finds nothing), then the message and its echo.
 fn transport_echo(ws: &mut Socket) {
-    match now(ws.next_event()) {
+    let mut cx = Context::from_waker(Waker::noop());
+    let (waited, event) = {
+        let mut next = std::pin::pin!(ws.next_event());
+        let waited = next.as_mut().poll(&mut cx).is_pending();
+        let Poll::Ready(event) = next.as_mut().poll(&mut cx) else {
+            panic!("the frame was not read");
+        };
+        (waited, event)
+    };
+    assert!(waited, "the reader did not wait for the frame");
+    match event {
         Some(Event::Message(Data::Text(t))) => {
             let sent = ws.writer().send_text_now(&t);
             assert!(matches!(sent, Ok(true)), "echo not written: {sent:?}");
@@ -159,31 +180,69 @@ impl Codec {
     }
 }
 
-/// ns per echo of one burst: `PER_CONN` rounds over every connection.
-fn burst<C>(conns: &mut [C], mut echo: impl FnMut(&mut C)) -> f64 {
+/// The walk between echoes: one load per cache line over the next `kib`
+/// KiB of `buf`, wrapping.
+struct Evict {
+    buf: Vec<u8>,
+    at: usize,
+    kib: usize,
+}
+
+impl Evict {
+    fn walk(&mut self) {
+        let mut sum = 0u8;
+        for _ in 0..self.kib * 16 {
+            sum = sum.wrapping_add(self.buf[self.at]);
+            self.at = (self.at + 64) % self.buf.len();
+        }
+        black_box(sum);
+    }
+}
+
+/// ns per echo of one burst: `PER_CONN` rounds over every connection,
+/// each echo followed by `evict`'s walk.
+fn burst<C>(conns: &mut [C], evict: &mut Evict, mut echo: impl FnMut(&mut C)) -> f64 {
     let t = Instant::now();
     for _ in 0..PER_CONN {
         for c in conns.iter_mut() {
             echo(c);
+            evict.walk();
         }
     }
     t.elapsed().as_nanos() as f64 / (PER_CONN * conns.len()) as f64
 }
 
+/// Argument `name` (`default` when absent), or the usage and exit 2.
+fn arg<T: std::str::FromStr>(v: Option<String>, name: &str, default: T) -> T {
+    match v.map(|s| s.parse()) {
+        None => default,
+        Some(Ok(x)) => x,
+        Some(Err(_)) => {
+            eprintln!(
+                "echo_path: {name} is not a number\nusage: echo_path [SECONDS [CONNS [EVICT_KIB]]]"
+            );
+            std::process::exit(2);
+        }
+    }
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
-    let secs: f64 = args
-        .next()
-        .map_or(4.0, |s| s.parse().expect("SECONDS: a number"));
-    let n: usize = args
-        .next()
-        .map_or(100, |s| s.parse().expect("CONNS: a count"));
-    assert!(n > 0, "CONNS: at least 1");
+    let secs: f64 = arg(args.next(), "SECONDS", 4.0);
+    let n: usize = arg(args.next(), "CONNS", 100);
+    if n == 0 {
+        eprintln!("echo_path: CONNS must be at least 1");
+        std::process::exit(2);
+    }
+    let kib: usize = arg(args.next(), "EVICT_KIB", 0);
     let f = frame();
     let mut sockets: Vec<Socket> = (0..n)
         .map(|_| {
             WebSocket::over(
-                Frames(f.clone()),
+                Frames {
+                    frame: f.clone(),
+                    empty: false,
+                },
                 Drop,
                 Role::Server,
                 Config::default(),
@@ -192,26 +251,41 @@ fn main() {
         })
         .collect();
     let mut codecs: Vec<Codec> = (0..n).map(|_| Codec::new()).collect();
-    let (mut best_t, mut best_c) = (f64::MAX, f64::MAX);
+    let mut evict = Evict {
+        buf: vec![1; if kib > 0 { 64 << 20 } else { 64 }],
+        at: 0,
+        kib,
+    };
+    // Fastest burst of: the transport, the codec, the walk alone.
+    let mut best = [f64::MAX; 3];
     let mut bursts = 0;
     let start = Instant::now();
     while start.elapsed().as_secs_f64() < secs {
         // The order turns burst by burst.
-        if bursts % 2 == 0 {
-            best_t = best_t.min(burst(&mut sockets, transport_echo));
-            best_c = best_c.min(burst(&mut codecs, |c| c.echo(&f)));
-        } else {
-            best_c = best_c.min(burst(&mut codecs, |c| c.echo(&f)));
-            best_t = best_t.min(burst(&mut sockets, transport_echo));
+        for k in 0..3 {
+            let c = (bursts + k) % 3;
+            let t = match c {
+                0 => burst(&mut sockets, &mut evict, transport_echo),
+                1 => burst(&mut codecs, &mut evict, |c| c.echo(&f)),
+                _ => burst(&mut vec![(); n], &mut evict, |_| {}),
+            };
+            best[c] = best[c].min(t);
         }
         bursts += 1;
     }
-    println!("{n} connections, {bursts} bursts each, the fastest; ns per echo:");
-    println!("transport {best_t:.1}");
-    println!("codec     {best_c:.1}");
+    let [t, c, walk] = best;
+    let (t, c) = if kib > 0 {
+        (t - walk, c - walk)
+    } else {
+        (t, c)
+    };
     println!(
-        "transport - codec {:.1} ({:.2}x)",
-        best_t - best_c,
-        best_t / best_c
+        "{n} connections, {kib} KiB walked after each echo, {bursts} bursts each, the fastest; ns per echo:"
     );
+    if kib > 0 {
+        println!("(the walk alone: {walk:.1} ns, taken out of both)");
+    }
+    println!("transport {t:.1}");
+    println!("codec     {c:.1}");
+    println!("transport - codec {:.1} ({:.2}x)", t - c, t / c);
 }
