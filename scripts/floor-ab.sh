@@ -170,9 +170,9 @@ PY
     stop
     echo "$out" | awk '/^msg\/s/{print $2}'
 }
-# Round k starts with the k-th variant (the order turns each round): a
-# variant's place in the round, first on a machine just idle or after
-# another's load, is then no one variant's own.
+# Round k starts with the k-th variant (the order turns each round): the
+# first place of a round goes to each variant in turn. (Who runs right
+# before whom stays: the order turns, it is not shuffled.)
 n=${#variants[@]}
 for round in $(seq 0 $((rounds - 1))); do
     for j in $(seq 0 $((n - 1))); do

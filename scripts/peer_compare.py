@@ -196,8 +196,8 @@ def steal_ticks():
 
 def measure(rows, runs, one):
     """`one(kind, server)` for every contender of `rows`, interleaved run
-    by run, run r starting with the r-th contender (the order turns, so
-    no contender always runs first or after the same one);
+    by run, run r starting with the r-th contender (the order turns: the
+    first place of a run goes to each contender in turn);
     {kind: [cells, ...]}. Every cell also gets "steal %": the share of the
     two pinned CPUs' time the hypervisor took during the run, which slows
     server and client alike."""
