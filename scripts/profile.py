@@ -283,6 +283,8 @@ def side_run(a, start, body, settle, tmp, floor, n=0):
 
 # The user-space layers --vs-floor sums frames into, by their names (the
 # first layer with a matching part wins; frames of none are "other").
+# "UnixStream": the linker folds mio's socket read and write into the
+# same code as std's UnixStream's, and perf names them by the latter.
 LAYERS = [
     ("wsbench transport", ("wsbench_transport", "futures_util::lock")),
     ("wsbench codec", ("wsbench_codec", "simdutf8", "core::str::converts::from_utf8")),
@@ -310,7 +312,8 @@ def by_layer(ns):
     got = {}
     for frame, v in ns.items():
         if frame.startswith("[.]"):
-            got[layer_of(frame)] = got.get(layer_of(frame), 0) + v
+            layer = layer_of(frame)
+            got[layer] = got.get(layer, 0) + v
     return got
 
 
