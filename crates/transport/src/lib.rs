@@ -17,7 +17,8 @@
 //! - [`accept`] / [`accept_with_head`]: answer an upgrade request on a
 //!   server's TCP stream.
 //! - [`WebSocket`]: one connection; [`WebSocket::split`] gives a reader and
-//!   a writer usable from separate tasks.
+//!   a writer usable from separate tasks; [`WebSocket::over`] opens one
+//!   over streams of the caller's own, the handshake done elsewhere.
 
 #![forbid(unsafe_code)]
 
