@@ -27,7 +27,7 @@ pub struct Config {
     /// connection when a second interval passes in silence.
     pub keepalive: Option<Duration>,
     /// A compressed message may inflate to this many times its size on the
-    /// wire (past [`INFLATE_RATIO_FLOOR`]; larger: close 1009, a
+    /// wire (past its first MiB, `INFLATE_RATIO_FLOOR`; larger: close 1009, a
     /// compression bomb); 0: no ratio limit, only `max_message_size`.
     pub max_inflate_ratio: u32,
 }
