@@ -89,9 +89,9 @@ impl AsyncRead for Frames {
 impl ReadReady for Frames {}
 
 /// A write half that takes every byte and keeps none.
-struct Drop;
+struct Discard;
 
-impl AsyncWrite for Drop {
+impl AsyncWrite for Discard {
     fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, b: &[u8]) -> Poll<io::Result<usize>> {
         Poll::Ready(Ok(black_box(b).len()))
     }
@@ -105,7 +105,7 @@ impl AsyncWrite for Drop {
     }
 }
 
-type Socket = WebSocket<Frames, Drop>;
+type Socket = WebSocket<Frames, Discard>;
 
 /// One echo on the transport's connection: the wait for the frame (one
 /// poll that finds nothing), then the message and its echo.
@@ -243,7 +243,7 @@ fn main() {
                     frame: f.clone(),
                     empty: false,
                 },
-                Drop,
+                Discard,
                 Role::Server,
                 Config::default(),
                 &[],
