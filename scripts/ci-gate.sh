@@ -45,21 +45,36 @@ if ! git cat-file -e "$rev^{commit}" 2>/dev/null; then
     exit 2
 fi
 
-cargo build --release -p wsbench
-current=target/release/wsbench
-
-# The baseline commit's wsbench, built once per commit.
+# The baseline commit's wsbench, built once per commit, in a git worktree
+# but into this checkout's target directory: the dependencies compiled for
+# the current build serve it too (only the workspace's crates are built
+# again). The build puts its binary at target/release/wsbench; it is kept
+# as $base/wsbench and taken away, and the current build below (its
+# workspace crates only, or nothing when it is fresh) links its own
+# binary in place again.
 base=target/ci-gate-base
-if [[ "$(cat "$base/rev" 2>/dev/null)" != "$rev" || ! -x "$base/target/release/wsbench" ]]; then
+baseline_bin=$base/wsbench
+if [[ "$(cat "$base/rev" 2>/dev/null)" != "$rev" || ! -x "$baseline_bin" ]]; then
     echo "ci-gate: building the baseline $rev" >&2
     git worktree remove --force "$base/src" 2>/dev/null || rm -rf "$base/src"
     git worktree prune
+    rm -rf "$base"
     mkdir -p "$base"
     git worktree add --detach --force "$base/src" "$rev" >/dev/null
-    (cd "$base/src" && CARGO_TARGET_DIR="$PWD/../target" cargo build --release -p wsbench)
+    shared="$PWD/target"
+    (cd "$base/src" && CARGO_TARGET_DIR="$shared" cargo build --release -p wsbench)
+    cp target/release/wsbench "$baseline_bin"
+    # Not to be taken for the current build's.
+    rm target/release/wsbench
     echo "$rev" > "$base/rev"
 fi
-baseline_bin=$base/target/release/wsbench
+
+cargo build --release -p wsbench
+current=target/release/wsbench
+if [[ ! -x $current ]]; then
+    echo "ci-gate: cargo left no $current after the baseline's build" >&2
+    exit 2
+fi
 
 rm -rf "$out"
 mkdir -p "$out/baseline" "$out/runs"

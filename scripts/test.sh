@@ -18,7 +18,9 @@ cd "$(dirname "$0")/.."
 quick=0
 [[ "${1:-}" == "--quick" ]] && quick=1
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step's header carries the time it starts (CI's log then shows
+# where the time goes), and the last line the time it all took.
+step() { printf '\n==> %s  [%s]\n' "$*" "$(date +%T)"; }
 
 source scripts/apt.sh
 build_tools
@@ -138,4 +140,4 @@ else
     echo "SKIPPED Miri: the miri component could not be installed on nightly"
 fi
 echo
-echo "all tests passed"
+echo "all tests passed  [$(date +%T), $((SECONDS / 60)) min $((SECONDS % 60)) s in scripts/test.sh]"
