@@ -11,7 +11,7 @@ use tokio::io::{AsyncWrite, ReadBuf};
 use wsbench_codec::connection::Expired;
 use wsbench_protocol::clock::monotonic_ns;
 
-use super::WsReader;
+use super::{WsReader, spare};
 use crate::net::ReadReady;
 
 pin_project_lite::pin_project! {
@@ -157,16 +157,17 @@ where
 
     /// Fills the buffer from the socket: `Some(n)` bytes, or `None` when
     /// the armed deadline (if `timed`) passed first. A read that finds
-    /// nothing gives the buffer back, so a connection holds none while it
-    /// waits (without a readiness probe before each read); an empty buffer
-    /// waits for readiness first and is allocated after.
+    /// nothing gives the buffer back (as the thread's spare, [`spare`]),
+    /// so a connection holds none while it waits (without a readiness
+    /// probe before each read); an empty buffer waits for readiness first
+    /// and is taken after.
     fn poll_fill(&mut self, cx: &mut Context<'_>, timed: bool) -> Poll<io::Result<Option<usize>>> {
         if self.buf.is_empty() {
             match self.io.poll_read_ready(cx) {
                 Poll::Ready(r) => r?,
                 Poll::Pending => return self.poll_deadline(cx, timed),
             }
-            self.buf.resize(self.initial_buffer(), 0);
+            self.buf = spare::take(self.initial_buffer());
         }
         let mut into = ReadBuf::new(&mut self.buf[..]);
         match Pin::new(&mut self.io).poll_read(cx, &mut into) {
@@ -175,7 +176,7 @@ where
                 Poll::Ready(Ok(Some(into.filled().len())))
             }
             Poll::Pending => {
-                self.buf = Vec::new();
+                spare::give(std::mem::take(&mut self.buf));
                 self.poll_deadline(cx, timed)
             }
         }

@@ -2,6 +2,7 @@
 //! browser-style events, answering pings and close frames on the way.
 
 mod fill;
+mod spare;
 
 use std::io;
 use std::sync::Arc;
