@@ -35,6 +35,11 @@
 //! owned message, the read buffer given back while waiting) add, which end-to-end runs cannot resolve from the
 //! kernel's time and its spread. Not in it: tokio's socket and task work,
 //! and the server loop's own (its `select!`, limits, cork).
+//!
+//! The absolute figures move with the machine's speed from run to run
+//! (by tens of percent on a shared machine), the transport's over the
+//! codec's by a few percent: two builds are compared by that ratio, run
+//! by run in pairs (`AB_PARTS=echo-path scripts/ab-patch.sh PATCH`).
 
 use std::hint::black_box;
 use std::io;

@@ -21,6 +21,7 @@ thread_local! {
 
 /// A buffer of `len` bytes: this thread's spare when it has one, else a
 /// new one (zeroed).
+#[inline]
 pub(super) fn take(len: usize) -> Vec<u8> {
     // During the thread's teardown the slot may be gone: a new buffer.
     let mut buf = SPARE.try_with(Cell::take).unwrap_or_default();
@@ -32,6 +33,7 @@ pub(super) fn take(len: usize) -> Vec<u8> {
 
 /// Keeps `buf` as this thread's spare (freeing the one it held, if any),
 /// or frees it when it is larger than a spare may be.
+#[inline]
 pub(super) fn give(buf: Vec<u8>) {
     if buf.capacity() > SPARE_MAX {
         return;
