@@ -68,7 +68,8 @@ for side in $sides; do
             sleep 0.1
         done
         echo "==> Autobahn client cases: wsbench-transport client against kosoku on 127.0.0.1:$port" >&2
-        timeout 1800 target/release/examples/autobahn_client "ws://127.0.0.1:$port" wsbench \
+        # Two cases at once, as the server cases run (-p 2).
+        timeout 1800 target/release/examples/autobahn_client "ws://127.0.0.1:$port" wsbench 2 \
             2>"$out/driver.log" || true
         timeout 60 tail --pid="$kosoku_pid" -f /dev/null || true
         ;;

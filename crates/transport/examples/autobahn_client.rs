@@ -1,7 +1,11 @@
 //! The Autobahn TestSuite client driver: runs every case the fuzzing server
 //! offers against wsbench-transport's client, echoing each message.
 //!
-//!     cargo run --release -p wsbench-transport --example autobahn_client -- ws://127.0.0.1:9002 [AGENT]
+//!     cargo run --release -p wsbench-transport --example autobahn_client -- ws://127.0.0.1:9002 [AGENT [PARALLEL]]
+//!
+//! PARALLEL cases (default 1) run at once, each on a connection of its
+//! own, as the fuzzing client's `-p` runs the server cases; the cases'
+//! time is mostly the fuzzing server's compressing and checking.
 
 use wsbench_transport::{ClientOptions, Config, Data, DeflateConfig, Event, TcpWebSocket, connect};
 
@@ -44,6 +48,12 @@ async fn main() -> Result<(), BoxError> {
         .next()
         .unwrap_or_else(|| "ws://127.0.0.1:9002".to_owned());
     let agent = args.next().unwrap_or_else(|| "wsbench".to_owned());
+    let parallel: usize = match args.next() {
+        Some(p) => p
+            .parse()
+            .map_err(|_| format!("PARALLEL: not a count: {p}"))?,
+        None => 1,
+    };
 
     let mut ws = open(&format!("{base}/getCaseCount")).await?;
     let count: u32 = match ws.next_event().await {
@@ -53,12 +63,19 @@ async fn main() -> Result<(), BoxError> {
     while ws.next_event().await.is_some() {}
     eprintln!("running {count} cases as agent {agent}");
 
+    let mut running = tokio::task::JoinSet::new();
     for case in 1..=count {
-        let url = format!("{base}/runCase?case={case}&agent={agent}");
-        if let Err(e) = run_case(&url).await {
-            eprintln!("case {case}: {e}");
+        if running.len() >= parallel.max(1) {
+            running.join_next().await;
         }
+        let url = format!("{base}/runCase?case={case}&agent={agent}");
+        running.spawn(async move {
+            if let Err(e) = run_case(&url).await {
+                eprintln!("case {case}: {e}");
+            }
+        });
     }
+    while running.join_next().await.is_some() {}
     let mut ws = open(&format!("{base}/updateReports?agent={agent}")).await?;
     while ws.next_event().await.is_some() {}
     Ok(())
