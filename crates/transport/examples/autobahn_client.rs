@@ -4,8 +4,9 @@
 //!     cargo run --release -p wsbench-transport --example autobahn_client -- ws://127.0.0.1:9002 [AGENT [PARALLEL]]
 //!
 //! PARALLEL cases (default 1) run at once, each on a connection of its
-//! own, as the fuzzing client's `-p` runs the server cases; the cases'
-//! time is mostly the fuzzing server's compressing and checking.
+//! own, as the fuzzing client's `-p` runs the server cases. Most of the
+//! cases' time is permessage-deflate (sections 12 and 13): compressing
+//! and decompressing on both sides.
 
 use wsbench_transport::{ClientOptions, Config, Data, DeflateConfig, Event, TcpWebSocket, connect};
 
