@@ -27,15 +27,18 @@
 #   after a 1 s warm-up), or the tokio floor's client for 12 s after a 1 s
 #   warm-up, `tokio` or with its flags joined by `+` (`--epoll`,
 #   `--codec`, `--timed`, `--epoll+--timed`, `--codec+--timed`) (default:
-#   load_test, tokio, --epoll, --timed, --epoll+--timed). Figure: echoes a
-#   second.
+#   load_test, tokio, --epoll, --timed, --epoll+--timed). Figures: echoes a
+#   second, the client's CPU µs per echo (load_test's from /proc over its
+#   windows, the others' own) and echoes a second per client core (10⁶
+#   over the µs).
 #
 # Each round runs every variant once, starting from the next one each
 # round. Prints each run, then each variant's median (lowest-highest), with
 # the steal of the two CPUs over each run (runs with 2 % or more are left
-# out), and each variant's first figure against the first VARIANT's in the
-# same round: the median of those ratios, their range, and in how many
-# rounds it was higher.
+# out), and each variant's first figure (echo-client: and its echoes a
+# second per client core) against the first VARIANT's in the same round:
+# the median of those ratios, their range, and in how many rounds it was
+# higher.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 usage() {
@@ -61,7 +64,7 @@ case $mode in
             cols=("msg/s" "server µs/echo")
         else
             ((${#variants[@]})) || variants=(load_test tokio --epoll --timed --epoll+--timed)
-            cols=("msg/s")
+            cols=("msg/s" "client µs/echo" "msg/s per client core")
         fi
         uws=target/uws
         [[ -x $uws/load_test && -x $uws/echo_server ]] ||
@@ -130,7 +133,8 @@ cpu_us = (int(rows[-1][1]) - int(rows[0][1])) / int(sys.argv[2]) * 1e6 / (sum(ra
 print(f"{statistics.median(rates):.0f} {cpu_us:.2f}")
 PY
 }
-# run_echo: `wsbench run`'s echoes a second against the server on $port
+# run_echo: `wsbench run`'s echoes a second, its CPU per echo and its
+# echoes a second per client core against the server on $port
 # (peer-compare's echo scenario and runner: scripts/peer_compare.py).
 run_echo() {
     python3 - "$tmp" "$port" "$pid" <<'PY' || { echo "floor-ab: wsbench run failed" >&2; exit 1; }
@@ -139,24 +143,29 @@ sys.path.insert(0, "scripts")
 import peer_compare as pc
 tmp, port, pid = sys.argv[1:]
 phase = pc.run_scenario(tmp, int(port), int(pid), pc.echo_body(100, 1, 12))
-print(f"{phase['msg_rate']:.0f}")
+us = pc.echo_client_us(phase)
+if not us:
+    sys.exit("floor-ab: wsbench run received no echo")
+print(f"{phase['msg_rate']:.0f} {us:.3f} {1e6 / us:.0f}")
 PY
     stop
 }
-# echo-client_run VARIANT: the client's echoes a second against uWS echo_server.
+# echo-client_run VARIANT: the client's echoes a second, CPU µs per echo and
+# echoes a second per client core against uWS echo_server.
 echo-client_run() {
     start "$uws/echo_server"
     if [[ $1 == load_test ]]; then
-        timeout 17 taskset -c 1 stdbuf -oL "$uws/load_test" 100 127.0.0.1 "$port" 0 0 20 2> /dev/null |
-            grep --line-buffered -o "Msg/sec: [0-9.]*" > "$tmp/echo" || true
-        stop
-        python3 - "$tmp/echo" <<'PY'
-import statistics, sys
-rates = [float(l.split()[1]) for l in open(sys.argv[1])][1:]
-if not rates:
+        python3 - "$uws" "$port" <<'PY' || { echo "floor-ab: load_test failed" >&2; exit 1; }
+import sys
+sys.path.insert(0, "scripts")
+import peer_compare as pc
+got = pc.load_test(sys.argv[1], int(sys.argv[2]), 100, 17)
+us = got["client µs/msg"]
+if us is None:
     sys.exit("floor-ab: load_test printed too little")
-print(f"{statistics.median(rates):.0f}")
+print(f"{got['msg/s']:.0f} {us:.3f} {1e6 / us:.0f}")
 PY
+        stop
         return
     fi
     if [[ $1 == run ]]; then
@@ -168,7 +177,7 @@ PY
     out=$(taskset -c 1 target/release/examples/tokio_floor client "$port" 100 12 "${flags[@]}" 2>&1) ||
         { echo "floor-ab: the $1 client failed: $out" >&2; exit 1; }
     stop
-    echo "$out" | awk '/^msg\/s/{print $2}'
+    echo "$out" | awk '/^msg\/s/{r=$2} /^client us\/msg/{u=$3} END{printf "%s %s %.0f\n", r, u, 1e6 / u}'
 }
 # Round k starts with the k-th variant (the order turns each round): the
 # first place of a round goes to each variant in turn. (Who runs right
@@ -207,15 +216,18 @@ ref = variants[0]
 by_round = {}
 for k, r in zip(rounds, runs):
     if float(r[-1]) < 2.0:
-        by_round.setdefault(k, {})[r[0]] = float(r[1])
-if len(variants) > 1:
-    print(f"\n{cols[0]}, each variant / {ref} in the same round:")
-for v in variants[1:]:
-    pairs = [f[v] / f[ref] for f in by_round.values() if v in f and ref in f and f[ref] > 0]
-    if not pairs:
-        print(f"{v}: no round with both runs quiet")
-        continue
-    above = sum(p > 1 for p in pairs)
-    print(f"{v}: {statistics.median(pairs):.2f} ({min(pairs):.2f}-{max(pairs):.2f}), "
-          f"higher in {above} of {len(pairs)} rounds")
+        by_round.setdefault(k, {})[r[0]] = [float(x) for x in r[1:-1]]
+# The first figure, and the last too when it is per client core.
+paired = [0] + [len(cols) - 1] * (len(cols) > 1 and cols[-1].endswith("per client core"))
+for i in paired if len(variants) > 1 else []:
+    print(f"\n{cols[i]}, each variant / {ref} in the same round:")
+    for v in variants[1:]:
+        pairs = [f[v][i] / f[ref][i] for f in by_round.values()
+                 if v in f and ref in f and f[ref][i] > 0]
+        if not pairs:
+            print(f"{v}: no round with both runs quiet")
+            continue
+        above = sum(p > 1 for p in pairs)
+        print(f"{v}: {statistics.median(pairs):.2f} ({min(pairs):.2f}-{max(pairs):.2f}), "
+              f"higher in {above} of {len(pairs)} rounds")
 PY

@@ -17,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -168,7 +169,10 @@ def push_cells(p):
 def load_test(uws, port, conns, secs):
     """uWS load_test (1 message in flight per connection) pinned to
     CLIENT_CPU for `secs`: the median of its 4-second Msg/sec lines after
-    the first."""
+    the first, and of its CPU per echo over the same windows ("client
+    µs/msg": its user + system time between two lines, read from /proc as
+    each line arrives, over the window's echoes; echoes a second per
+    client core are 10⁶ over it)."""
     proc = subprocess.Popen(
         ["taskset", "-c", CLIENT_CPU, "stdbuf", "-oL", f"{uws}/load_test",
          str(conns), "127.0.0.1", str(port), "0", "0", "20"],
@@ -176,13 +180,40 @@ def load_test(uws, port, conns, secs):
         stderr=subprocess.DEVNULL,
         text=True,
     )
+    lines = []  # (monotonic s, CPU s, msg/s) at each Msg/sec line
+
+    def read():
+        for line in proc.stdout:
+            m = re.search(r"Msg/sec: ([0-9.]+)", line)
+            if m:
+                lines.append((time.monotonic(), cpu_s(proc.pid), float(m.group(1))))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     time.sleep(secs)
     proc.kill()
-    out, _ = proc.communicate()
-    rates = [float(m) for m in re.findall(r"Msg/sec: ([0-9.]+)", out)]
+    proc.wait()
+    reader.join(5)
+    rates = [r for _, _, r in lines]
     if not rates:
         raise RuntimeError("load_test printed no rate")
-    return {"msg/s": statistics.median(rates[1:] or rates)}
+    per_msg = [(c1 - c0) / (t1 - t0) / r * 1e6
+               for (t0, c0, _), (t1, c1, r) in zip(lines, lines[1:])
+               if None not in (c0, c1) and t1 > t0 and r > 0]
+    return {"msg/s": statistics.median(rates[1:] or rates),
+            "client µs/msg": statistics.median(per_msg) if per_msg else None}
+
+
+def cpu_s(pid):
+    """User + system CPU seconds of process `pid` so far (all its
+    threads; /proc's clock ticks), or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # utime and stime: fields 14 and 15 of stat(5), 12 and 13 after ")".
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def steal_ticks():
@@ -247,7 +278,8 @@ def table(title, got, names, first="server"):
 
 
 GOALS = []
-# Figures that bound a goal (the tokio floor's), printed after the goals.
+# Figures that bound a goal (the tokio floor's) or stand beside one,
+# printed after the goals.
 FLOORS = []
 
 
@@ -259,15 +291,15 @@ def goal(name, got, need, lower_is_better):
 
 def floor_client(port, conns, secs, timed):
     """The tokio floor's echo client (benches/examples/tokio_floor.rs, 1
-    message in flight per connection) pinned to CLIENT_CPU: its msg/s over
-    `secs` after a 1 s warm-up."""
+    message in flight per connection) pinned to CLIENT_CPU: its msg/s and
+    its CPU per echo over `secs` after a 1 s warm-up."""
     argv = ["taskset", "-c", CLIENT_CPU, FLOOR, "client", str(port), str(conns), str(secs)]
     out = subprocess.run(argv + (["--timed"] if timed else []), capture_output=True,
                          text=True, timeout=secs + 30).stdout
-    m = re.search(r"msg/s ([0-9.]+)", out)
-    if not m:
+    got = dict(re.findall(r"^(msg/s|client us/msg) ([0-9.]+)$", out, re.M))
+    if len(got) != 2:
         raise RuntimeError(f"tokio_floor client printed no rate: {out!r}")
-    return {"msg/s": float(m.group(1))}
+    return {"msg/s": float(got["msg/s"]), "client µs/msg": float(got["client us/msg"])}
 
 
 def floor_push(port, transport, conns, rate, secs):
@@ -298,6 +330,13 @@ def push_floors(label, m):
     FLOORS.append((f"{label}: tokio push floor client µs per message", floor))
     FLOORS.append((f"{label}: wsbench run / tokio push floor client, µs per message",
                    ratio(m[("own", "client µs/msg")], floor)))
+
+
+def echo_client_us(p):
+    """`wsbench run`'s CPU per echo in the window (µs), from its phase
+    summary `p`; None without echoes."""
+    received = p["counters"]["received"]
+    return p["client_cpu_s"] * 1e6 / received if received else None
 
 
 def ratio(a, b):
@@ -347,7 +386,9 @@ def main():
 
         stacks = ["uws-echo", "own", "fastwebsockets", "tokio-tungstenite", "floor"]
         got = measure(servers(uws, stacks), runs,
-                      lambda k, s: load_test(uws, s.port, 100, max(echo_secs, 4.5)))
+                      # 4 s more than the rate's first window: its CPU per
+                      # echo needs a window between two lines.
+                      lambda k, s: load_test(uws, s.port, 100, max(echo_secs, 4.5) + 4))
         one = table("Echo, 100 connections × 1 in flight, driven by uWS load_test", got, names)
         goal("echo 1 in flight: wsbench serve / uWS echo_server",
              ratio(one[("own", "msg/s")], one[("uws-echo", "msg/s")]), 1.0, False)
@@ -369,18 +410,26 @@ def main():
                 # The floor client judges nothing of itself: no harness verdict.
                 return dict(floor_client(s.port, 100, echo_secs, k == "floor-timed"), harness="-")
             p = run_scenario(tmp, s.port, s.proc.pid, echo_body(100, 1, echo_secs))
-            return {"msg/s": p["msg_rate"], "harness": p["health"]["verdict"]}
+            return {"msg/s": p["msg_rate"], "client µs/msg": echo_client_us(p),
+                    "harness": p["health"]["verdict"]}
         uws_echo = servers(uws, ["uws-echo"])[0][1]
         clients = {"run": "wsbench run", "floor": "tokio floor client",
                    "floor-timed": "tokio floor client, every round trip timed"}
         m = table("Load generators, 100 connections × 1 in flight, against uWS echo_server "
                   "(compare load_test's row above)",
                   measure([(k, uws_echo) for k in clients], runs, client1), clients, "client")
-        goal("load generator echo 1 in flight: wsbench run / uWS load_test",
-             ratio(m[("run", "msg/s")], one[("uws-echo", "msg/s")]), 1.0, False)
+        # Per client core: echoes a second over the client's CPU share,
+        # 10⁶ over its µs per echo; one load generator against another,
+        # load_test's µs per echo over this one's.
+        lt_us = one[("uws-echo", "client µs/msg")]
+        goal("load generator echo 1 in flight: wsbench run / uWS load_test, msg/s per client core",
+             ratio(lt_us, m[("run", "client µs/msg")]), 1.0, False)
+        FLOORS.append(("load generator echo 1 in flight: wsbench run / uWS load_test, msg/s "
+                       "(per client core only while both clients' cores are saturated)",
+                       ratio(m[("run", "msg/s")], one[("uws-echo", "msg/s")])))
         for k in ("floor", "floor-timed"):
-            FLOORS.append((f"load generator echo 1 in flight: {clients[k]} / uWS load_test",
-                           ratio(m[(k, "msg/s")], one[("uws-echo", "msg/s")])))
+            FLOORS.append((f"load generator echo 1 in flight: {clients[k]} / uWS load_test, "
+                           "msg/s per client core", ratio(lt_us, m[(k, "client µs/msg")])))
 
     print("\n### Goals\n")
     print("| goal | measured | required | verdict |")
@@ -396,8 +445,8 @@ def main():
         print(f"| {name} | {got:.2f} | {sign} {need} | {verdict} |")
     # What the least a tokio program does per echo or per pushed message
     # reaches, measured in the same runs: the part of a gap that tokio and
-    # the kernel alone account for.
-    print("\n### The tokio floor\n")
+    # the kernel alone account for; and the raw rates beside a goal per core.
+    print("\n### The tokio floor, and figures beside the goals\n")
     print("| figure | measured |")
     print("|---|---|")
     for name, got in FLOORS:

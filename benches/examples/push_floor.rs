@@ -53,6 +53,7 @@ use wsbench_protocol::push;
 
 #[path = "floor_parts/bare.rs"]
 mod bare;
+use bare::cpu_ns;
 #[path = "push_floor_parts/epoll.rs"]
 mod epoll;
 
@@ -234,12 +235,6 @@ fn drive(ws: bool, port: u16, conns: u64, rate: u64, secs: u64, how: How) -> io:
 /// CLOCK_MONOTONIC ns (the clock of the server's `ts`).
 fn now_ns() -> u64 {
     let t = clock_gettime(ClockId::Monotonic);
-    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
-}
-
-/// The CPU time of this process, ns.
-fn cpu_ns() -> u64 {
-    let t = clock_gettime(ClockId::ProcessCPUTime);
     t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
 }
 

@@ -18,7 +18,8 @@
 //!   task and socket machinery cost plus the system calls.
 //! - `client` opens CONNS connections, each with one 20-byte binary
 //!   message in flight (`load_test`'s workload), counts the echoes over
-//!   SECS seconds after a 1 s warm-up and prints `msg/s N`. `--timed`
+//!   SECS seconds after a 1 s warm-up and prints `msg/s N` and `client
+//!   us/msg N` (its CPU time per echo over those seconds). `--timed`
 //!   also reads the clock at each send and at each echo and records every
 //!   round trip in an HDR histogram (what a load generator that measures
 //!   must add), then prints `p50 us` and `p99 us`.
@@ -288,22 +289,41 @@ fn drive(port: u16, conns: usize, secs: u64, timed: bool, codec: bool) -> io::Re
             });
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let (n0, t0) = (echoes.get(), Instant::now());
+        let (n0, c0, t0) = (echoes.get(), bare::cpu_ns(), Instant::now());
         hist.borrow_mut().reset();
         tokio::time::sleep(Duration::from_secs(secs)).await;
-        let rate = (echoes.get() - n0) as f64 / t0.elapsed().as_secs_f64();
-        report(rate, timed.then_some(&*hist.borrow()));
+        let window = Window {
+            echoes: echoes.get() - n0,
+            cpu_ns: bare::cpu_ns() - c0,
+            secs: t0.elapsed().as_secs_f64(),
+        };
+        window.report(timed.then_some(&*hist.borrow()));
         Ok(())
     }))
 }
 
-/// Prints the client's figures: echoes a second, and the round trips'
-/// p50 and p99 when timed.
-fn report(rate: f64, hist: Option<&Histogram<u64>>) {
-    println!("msg/s {rate:.0}");
-    if let Some(h) = hist {
-        println!("p50 us {:.1}", h.value_at_quantile(0.5) as f64 / 1e3);
-        println!("p99 us {:.1}", h.value_at_quantile(0.99) as f64 / 1e3);
+/// A client's measured window: the echoes, the process's CPU time, and
+/// how long it lasted.
+struct Window {
+    echoes: u64,
+    cpu_ns: u64,
+    secs: f64,
+}
+
+impl Window {
+    /// Prints the client's figures: echoes a second, its CPU per echo
+    /// (µs; echoes a second per client core is 10⁶ over it), and the round
+    /// trips' p50 and p99 when timed.
+    fn report(&self, hist: Option<&Histogram<u64>>) {
+        println!("msg/s {:.0}", self.echoes as f64 / self.secs);
+        println!(
+            "client us/msg {:.3}",
+            self.cpu_ns as f64 / 1e3 / self.echoes.max(1) as f64
+        );
+        if let Some(h) = hist {
+            println!("p50 us {:.1}", h.value_at_quantile(0.5) as f64 / 1e3);
+            println!("p99 us {:.1}", h.value_at_quantile(0.99) as f64 / 1e3);
+        }
     }
 }
 

@@ -1,5 +1,5 @@
-//! What the floors' runtime-free loops share: the blocking upgrade of a
-//! client connection, and the wait for ready sockets.
+//! What the floors share: the blocking upgrade of a client connection,
+//! the wait for ready sockets, and the process's CPU clock.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use rustix::buffer::spare_capacity;
 use rustix::event::{Timespec, epoll};
+use rustix::time::{ClockId, clock_gettime};
 
 /// Writes the upgrade `request` on `s` and reads its answer byte by byte
 /// to the head's end (nothing after it is read); an error unless it is
@@ -37,4 +38,11 @@ pub fn wait(ep: impl AsFd, events: &mut Vec<epoll::Event>, wait: Duration) -> io
     events.clear();
     epoll::wait(ep, spare_capacity(events), Some(&timeout))?;
     Ok(())
+}
+
+/// The CPU time of this process (all its threads), ns: a client's CPU
+/// per message is its difference over the window over the messages.
+pub fn cpu_ns() -> u64 {
+    let t = clock_gettime(ClockId::ProcessCPUTime);
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
 }

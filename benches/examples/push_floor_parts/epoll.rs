@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use rustix::event::epoll;
 
-use super::bare::{upgrade, wait};
-use super::{How, Tally, UPGRADE, WARMUP, cpu_ns, frame, now_ns, publish_request};
+use super::bare::{cpu_ns, upgrade, wait};
+use super::{How, Tally, UPGRADE, WARMUP, frame, now_ns, publish_request};
 
 /// One subscriber: its socket, and the start of a frame a read cut.
 struct Sub {

@@ -14,8 +14,8 @@ use rustix::buffer::spare_capacity;
 use rustix::event::epoll;
 use wsbench_codec::handshake::Request;
 
-use super::bare::{upgrade, wait};
-use super::{PAYLOAD, UPGRADE, answer, message, report};
+use super::bare::{cpu_ns, upgrade, wait};
+use super::{PAYLOAD, UPGRADE, Window, answer, message};
 
 /// The listener's token; a connection's is its index.
 const LISTENER: u64 = u64::MAX;
@@ -177,15 +177,17 @@ pub(super) fn drive(port: u16, conns: usize, secs: u64, timed: bool) -> io::Resu
     loop {
         let now = Instant::now();
         if window.is_none() && now >= warm {
-            window = Some((echoes, now));
+            window = Some((echoes, cpu_ns(), now));
             hist.reset();
         }
         if now >= end {
-            let (n0, t0) = window.unwrap_or((0, start));
-            report(
-                (echoes - n0) as f64 / t0.elapsed().as_secs_f64(),
-                timed.then_some(&hist),
-            );
+            let (n0, c0, t0) = window.unwrap_or((0, 0, start));
+            let measured = Window {
+                echoes: echoes - n0,
+                cpu_ns: cpu_ns() - c0,
+                secs: t0.elapsed().as_secs_f64(),
+            };
+            measured.report(timed.then_some(&hist));
             return Ok(());
         }
         wait(
