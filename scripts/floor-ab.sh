@@ -13,7 +13,7 @@
 #   it) or the floor's flags joined by `+`: `--epoll`, `--delayed-ack`,
 #   `--epoll+--delayed-ack` (default: all four). Figures: the client's µs
 #   per message, the push p50 and p99 (ms).
-# echo: uWS load_test as the client, 100 connections x 1 in flight, 16 s,
+# echo: uWS load_test as the client, CONNS connections x 1 in flight, 16 s,
 #   against a VARIANT of server: `uws` (uWS echo_server), `own` (`wsbench
 #   serve`), `tokio` (the tokio floor's server), or the floor's server
 #   with one flag: `--epoll` (without tokio) or `--codec` (the codec's
@@ -21,7 +21,7 @@
 #   Figures: echoes a second (median of load_test's 4 s windows after the
 #   first) and the server's CPU µs per echo. Needs target/uws
 #   (scripts/peer-compare.sh builds it).
-# echo-client: a VARIANT of client, 100 connections x 1 in flight, against
+# echo-client: a VARIANT of client, CONNS connections x 1 in flight, against
 #   uWS echo_server: `load_test` (uWS load_test, its 4 s windows after the
 #   first), `run` (`wsbench run`, peer-compare.sh's echo scenario, 12 s
 #   after a 1 s warm-up), or the tokio floor's client for 12 s after a 1 s
@@ -31,6 +31,8 @@
 #   second, the client's CPU µs per echo (load_test's from /proc over its
 #   windows, the others' own) and echoes a second per client core (10⁶
 #   over the µs).
+#
+# CONNS (echo, echo-client): the connections, 100 unless set.
 #
 # Each round runs every variant once, starting from the next one each
 # round. Prints each run, then each variant's median (lowest-highest), with
@@ -56,6 +58,7 @@ case $mode in
         cols=("client µs/msg" "p50 ms" "p99 ms")
         ;;
     echo | echo-client)
+        conns=${CONNS:-100}
         rounds=${2:-3}
         shift $(($# < 2 ? $# : 2))
         variants=("$@")
@@ -119,7 +122,7 @@ echo_run() {
         tokio) start target/release/examples/tokio_floor server @PORT@ ;;
         *) start target/release/examples/tokio_floor server @PORT@ "$1" ;;
     esac
-    timeout 17 taskset -c 1 stdbuf -oL "$uws/load_test" 100 127.0.0.1 "$port" 0 0 20 2> /dev/null |
+    timeout 17 taskset -c 1 stdbuf -oL "$uws/load_test" "$conns" 127.0.0.1 "$port" 0 0 20 2> /dev/null |
         grep --line-buffered -o "Msg/sec: [0-9.]*" |
         while read -r _ r; do echo "$r $(cpu "$pid")"; done > "$tmp/echo" || true
     stop
@@ -137,12 +140,12 @@ PY
 # echoes a second per client core against the server on $port
 # (peer-compare's echo scenario and runner: scripts/peer_compare.py).
 run_echo() {
-    python3 - "$tmp" "$port" "$pid" <<'PY' || { echo "floor-ab: wsbench run failed" >&2; exit 1; }
+    python3 - "$tmp" "$port" "$pid" "$conns" <<'PY' || { echo "floor-ab: wsbench run failed" >&2; exit 1; }
 import sys
 sys.path.insert(0, "scripts")
 import peer_compare as pc
-tmp, port, pid = sys.argv[1:]
-phase = pc.run_scenario(tmp, int(port), int(pid), pc.echo_body(100, 1, 12))
+tmp, port, pid, conns = sys.argv[1:]
+phase = pc.run_scenario(tmp, int(port), int(pid), pc.echo_body(int(conns), 1, 12))
 us = pc.echo_client_us(phase)
 if not us:
     sys.exit("floor-ab: wsbench run received no echo")
@@ -155,11 +158,11 @@ PY
 echo-client_run() {
     start "$uws/echo_server"
     if [[ $1 == load_test ]]; then
-        python3 - "$uws" "$port" <<'PY' || { echo "floor-ab: load_test failed" >&2; exit 1; }
+        python3 - "$uws" "$port" "$conns" <<'PY' || { echo "floor-ab: load_test failed" >&2; exit 1; }
 import sys
 sys.path.insert(0, "scripts")
 import peer_compare as pc
-got = pc.load_test(sys.argv[1], int(sys.argv[2]), 100, 17)
+got = pc.load_test(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), 17)
 us = got["client µs/msg"]
 if us is None:
     sys.exit("floor-ab: load_test printed too little")
@@ -174,7 +177,7 @@ PY
     fi
     local flags=()
     [[ $1 == tokio ]] || IFS=+ read -r -a flags <<< "$1"
-    out=$(taskset -c 1 target/release/examples/tokio_floor client "$port" 100 12 "${flags[@]}" 2>&1) ||
+    out=$(taskset -c 1 target/release/examples/tokio_floor client "$port" "$conns" 12 "${flags[@]}" 2>&1) ||
         { echo "floor-ab: the $1 client failed: $out" >&2; exit 1; }
     stop
     echo "$out" | awk '/^msg\/s/{r=$2} /^client us\/msg/{u=$3} END{printf "%s %s %.0f\n", r, u, 1e6 / u}'
