@@ -19,8 +19,9 @@
 #   with one flag: `--epoll` (without tokio) or `--codec` (the codec's
 #   connection doing the WebSocket work) (default: uws, tokio, --epoll).
 #   Figures: echoes a second (median of load_test's 4 s windows after the
-#   first) and the server's CPU µs per echo. Needs target/uws
-#   (scripts/peer-compare.sh builds it).
+#   first) and the server's CPU µs per echo (median over the same windows,
+#   read as peer-compare reads it: scripts/peer_compare.py's load_test).
+#   Needs target/uws (scripts/peer-compare.sh builds it).
 # echo-client: a VARIANT of client, CONNS connections x 1 in flight, against
 #   uWS echo_server: `load_test` (uWS load_test, its 4 s windows after the
 #   first), `run` (`wsbench run`, peer-compare.sh's echo scenario, 12 s
@@ -85,7 +86,6 @@ cleanup() {
 trap cleanup EXIT
 tck=$(getconf CLK_TCK)
 steal() { awk '/^cpu[01] /{s+=$9} END{print s}' /proc/stat; }
-cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
 accepting() { (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null; }
 # start CMD...: CMD pinned to CPU 0 on a free port (given as PORT and in
 # place of @PORT@), until it accepts connections; sets pid and port.
@@ -122,19 +122,17 @@ echo_run() {
         tokio) start target/release/examples/tokio_floor server @PORT@ ;;
         *) start target/release/examples/tokio_floor server @PORT@ "$1" ;;
     esac
-    timeout 17 taskset -c 1 stdbuf -oL "$uws/load_test" "$conns" 127.0.0.1 "$port" 0 0 20 2> /dev/null |
-        grep --line-buffered -o "Msg/sec: [0-9.]*" |
-        while read -r _ r; do echo "$r $(cpu "$pid")"; done > "$tmp/echo" || true
-    stop
-    python3 - "$tmp/echo" "$tck" <<'PY'
-import statistics, sys
-rows = [l.split() for l in open(sys.argv[1])]
-rates = [float(r) for r, _ in rows[1:]]
-if not rates:
+    python3 - "$uws" "$port" "$conns" "$pid" <<'PY' || { echo "floor-ab: load_test failed" >&2; exit 1; }
+import sys
+sys.path.insert(0, "scripts")
+import peer_compare as pc
+uws, port, conns, pid = sys.argv[1:]
+got = pc.load_test(uws, int(port), int(conns), 17, int(pid))
+if got["server µs/msg"] is None:
     sys.exit("floor-ab: load_test printed too little")
-cpu_us = (int(rows[-1][1]) - int(rows[0][1])) / int(sys.argv[2]) * 1e6 / (sum(rates) * 4)
-print(f"{statistics.median(rates):.0f} {cpu_us:.2f}")
+print(f"{got['msg/s']:.0f} {got['server µs/msg']:.2f}")
 PY
+    stop
 }
 # run_echo: `wsbench run`'s echoes a second, its CPU per echo and its
 # echoes a second per client core against the server on $port

@@ -166,13 +166,15 @@ def push_cells(p):
     }
 
 
-def load_test(uws, port, conns, secs):
+def load_test(uws, port, conns, secs, server_pid=None):
     """uWS load_test (1 message in flight per connection) pinned to
     CLIENT_CPU for `secs`: the median of its 4-second Msg/sec lines after
     the first, and of its CPU per echo over the same windows ("client
     µs/msg": its user + system time between two lines, read from /proc as
     each line arrives, over the window's echoes; echoes a second per
-    client core are 10⁶ over it)."""
+    client core are 10⁶ over it). With `server_pid`, that process's CPU
+    per echo too, read the same way at the same instants ("server
+    µs/msg")."""
     proc = subprocess.Popen(
         ["taskset", "-c", CLIENT_CPU, "stdbuf", "-oL", f"{uws}/load_test",
          str(conns), "127.0.0.1", str(port), "0", "0", "20"],
@@ -180,13 +182,17 @@ def load_test(uws, port, conns, secs):
         stderr=subprocess.DEVNULL,
         text=True,
     )
-    lines = []  # (monotonic s, CPU s, msg/s) at each Msg/sec line
+    pids = {"client µs/msg": proc.pid}
+    if server_pid is not None:
+        pids["server µs/msg"] = server_pid
+    lines = []  # (monotonic s, {column: CPU s}, msg/s) at each Msg/sec line
 
     def read():
         for line in proc.stdout:
             m = re.search(r"Msg/sec: ([0-9.]+)", line)
             if m:
-                lines.append((time.monotonic(), cpu_s(proc.pid), float(m.group(1))))
+                cpu = {col: cpu_s(pid) for col, pid in pids.items()}
+                lines.append((time.monotonic(), cpu, float(m.group(1))))
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
@@ -197,11 +203,19 @@ def load_test(uws, port, conns, secs):
     rates = [r for _, _, r in lines]
     if not rates:
         raise RuntimeError("load_test printed no rate")
-    per_msg = [(c1 - c0) / (t1 - t0) / r * 1e6
+    got = {"msg/s": statistics.median(rates[1:] or rates)}
+    for col in pids:
+        got[col] = per_echo(lines, col)
+    return got
+
+
+def per_echo(lines, col):
+    """The median over the windows between two of load_test's lines of
+    column `col`'s CPU µs per echo (None without a window)."""
+    per_msg = [(c1[col] - c0[col]) / (t1 - t0) / r * 1e6
                for (t0, c0, _), (t1, c1, r) in zip(lines, lines[1:])
-               if None not in (c0, c1) and t1 > t0 and r > 0]
-    return {"msg/s": statistics.median(rates[1:] or rates),
-            "client µs/msg": statistics.median(per_msg) if per_msg else None}
+               if None not in (c0[col], c1[col]) and t1 > t0 and r > 0]
+    return statistics.median(per_msg) if per_msg else None
 
 
 def cpu_s(pid):
@@ -388,7 +402,8 @@ def main():
         got = measure(servers(uws, stacks), runs,
                       # 4 s more than the rate's first window: its CPU per
                       # echo needs a window between two lines.
-                      lambda k, s: load_test(uws, s.port, 100, max(echo_secs, 4.5) + 4))
+                      lambda k, s: load_test(uws, s.port, 100, max(echo_secs, 4.5) + 4,
+                                             s.proc.pid))
         one = table("Echo, 100 connections × 1 in flight, driven by uWS load_test", got, names)
         goal("echo 1 in flight: wsbench serve / uWS echo_server",
              ratio(one[("own", "msg/s")], one[("uws-echo", "msg/s")]), 1.0, False)
@@ -396,6 +411,9 @@ def main():
                        ratio(one[("floor", "msg/s")], one[("uws-echo", "msg/s")])))
         FLOORS.append(("echo 1 in flight: wsbench serve / tokio floor server",
                        ratio(one[("own", "msg/s")], one[("floor", "msg/s")])))
+        FLOORS.append(("echo 1 in flight: server CPU µs per echo, wsbench serve / uWS "
+                       "echo_server (above 1: more CPU per echo)",
+                       ratio(one[("own", "server µs/msg")], one[("uws-echo", "server µs/msg")])))
 
         def echo32(k, s):
             p = run_scenario(tmp, s.port, s.proc.pid, echo_body(100, 32, echo_secs))
