@@ -334,8 +334,14 @@ def floor_push(port, transport, conns, rate, secs):
 
 def push_rows(uws, kinds):
     """The push table's rows: the servers of `kinds` driven by `wsbench
-    run`, then `wsbench serve` driven by the push floor."""
-    return servers(uws, kinds) + [("push-floor", servers(uws, ["own"])[0][1])]
+    run`, then `wsbench serve` driven by the push floor, and uWS's hub
+    too when it is among them (a client lighter than any load generator
+    that checks what it receives: at 100,000 messages a second every load
+    generator here saturates its core, and then sets the latencies)."""
+    rows = servers(uws, kinds) + [("push-floor", servers(uws, ["own"])[0][1])]
+    if "uws-hub" in kinds:
+        rows.append(("push-floor-uws", servers(uws, ["uws-hub"])[0][1]))
+    return rows
 
 
 def push_floors(label, m):
@@ -344,6 +350,10 @@ def push_floors(label, m):
     FLOORS.append((f"{label}: tokio push floor client µs per message", floor))
     FLOORS.append((f"{label}: wsbench run / tokio push floor client, µs per message",
                    ratio(m[("own", "client µs/msg")], floor)))
+    if ("push-floor-uws", "p99 ms") in m:
+        FLOORS.append((f"{label}: wsbench serve / uWS push_hub p99 ms, both driven by the "
+                       "tokio push floor",
+                       ratio(m[("push-floor", "p99 ms")], m[("push-floor-uws", "p99 ms")])))
 
 
 def echo_client_us(p):
@@ -370,11 +380,12 @@ def main():
              "tokio-tungstenite": "wsbench --impl tokio-tungstenite",
              "floor": "tokio floor (benches/examples/tokio_floor.rs)",
              "push-floor": "wsbench serve, driven by the tokio push floor "
-                           "(benches/examples/push_floor.rs, every message timed)"}
+                           "(benches/examples/push_floor.rs, every message timed)",
+             "push-floor-uws": "uWS push_hub, driven by the tokio push floor"}
     with tempfile.TemporaryDirectory() as tmp:
         def push(transport, conns, rate, secs, warmup):
             def one(k, s):
-                if k == "push-floor":
+                if k.startswith("push-floor"):
                     return floor_push(s.port, transport, conns, rate, secs)
                 return push_cells(run_scenario(
                     tmp, s.port, s.proc.pid, push_body(transport, conns, rate, secs, warmup)))

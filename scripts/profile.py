@@ -43,7 +43,9 @@ Same scenarios and pinning as scripts/peer-compare.sh (server on CPU 0,
 client on CPU 1). Prints the run's figures, the profiled process's CPU per
 message split between the kernel and user space, its system calls per
 message (sendto, recvfrom, write, writev, read, epoll_wait, epoll_pwait:
-perf stat's counts of their tracepoints over the recording), the system
+perf stat's counts of their tracepoints over the recording), its context
+switches and the TCP segments both sides sent per message (the machine's
+OutSegs, /proc/net/snmp: loopback carries only this run), the system
 calls' shares (inclusive), the network receive processing the kernel ran
 inside them (on loopback, a socket's send runs the peer socket's TCP
 receive in the sender's context), and the top frames. Figures include
@@ -79,6 +81,11 @@ SAMPLE_SECS = 5
 # The system calls counted per message: a message's socket calls and the
 # event loop's waits.
 SYSCALLS = ("sendto", "recvfrom", "write", "writev", "read", "epoll_wait", "epoll_pwait")
+# Also counted per message: the profiled process's context switches (a
+# software event perf counts without a PMU), and the TCP segments both
+# sides sent (/proc/net/snmp).
+SWITCHES = "context-switches"
+SEGMENTS = "TCP segments, both sides"
 # The push floor's arguments per push workload: transport, subscribers, rate.
 FLOOR_ARGS = {
     "push-10k": ("websocket", 10000, 10),
@@ -138,6 +145,9 @@ def report(data, run, side, user_frames=15, frames=True):
     for line in lines:
         print(line)
     print(f"{side} CPU per message: " + (f"{us:.2f} µs" if us else "not measured"))
+    other = {k: calls.pop(k) for k in (SWITCHES, SEGMENTS) if k in calls}
+    if other and rate:
+        print("per message: " + ", ".join(f"{k} {n / rate:.3f}" for k, n in other.items()))
     if calls and rate:
         print("system calls per message: "
               + ", ".join(f"{c} {n / rate:.2f}" for c, n in calls.items() if n))
@@ -172,7 +182,8 @@ def record(pid, data):
     the system calls of SYSCALLS it made meanwhile, per second (perf
     stat's counts of their tracepoints; empty when they cannot be
     counted)."""
-    events = ",".join(f"syscalls:sys_enter_{c}" for c in SYSCALLS)
+    events = ",".join([f"syscalls:sys_enter_{c}" for c in SYSCALLS] + [SWITCHES])
+    segs = tcp_out_segments()
     stat = subprocess.Popen(["perf", "stat", "-x", ",", "-e", events, "-p", str(pid),
                              "--", "sleep", str(SAMPLE_SECS)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -184,7 +195,19 @@ def record(pid, data):
         f = line.split(",")
         if len(f) > 2 and f[0].isdigit() and f[2].startswith("syscalls:sys_enter_"):
             calls[f[2].removeprefix("syscalls:sys_enter_")] = int(f[0]) / SAMPLE_SECS
+        elif len(f) > 2 and f[0].isdigit() and f[2] == SWITCHES:
+            calls[SWITCHES] = int(f[0]) / SAMPLE_SECS
+    # Over the time perf stat and perf record took, both SAMPLE_SECS long.
+    calls[SEGMENTS] = (tcp_out_segments() - segs) / SAMPLE_SECS
     return calls
+
+
+def tcp_out_segments():
+    """TCP segments sent so far by every socket of the machine (its
+    OutSegs, /proc/net/snmp): on loopback, the segments of both sides."""
+    with open("/proc/net/snmp") as f:
+        tcp = [l.split()[1:] for l in f if l.startswith("Tcp:")]
+    return int(dict(zip(tcp[0], tcp[1]))["OutSegs"])
 
 
 def load_test_run(a, server, settle, data):
