@@ -11,8 +11,10 @@
 #   `wsbench serve` of its own, 10 s window after its 3 s warm-up, every
 #   message timed. A VARIANT is `tokio` (the floor as peer-compare.sh runs
 #   it) or the floor's flags joined by `+`: `--epoll`, `--delayed-ack`,
-#   `--epoll+--delayed-ack` (default: all four). Figures: the client's µs
-#   per message, the push p50 and p99 (ms).
+#   `--epoll+--delayed-ack` (default: all four); `uws:` before a VARIANT
+#   (`uws:tokio`, `uws:--epoll`) runs it against uWS push_hub instead (needs
+#   target/uws). Figures: the client's µs per message, the push p50 and
+#   p99 (ms).
 # echo: uWS load_test as the client, CONNS connections x 1 in flight, 16 s,
 #   against a VARIANT of server: `uws` (uWS echo_server), `own` (`wsbench
 #   serve`), `tokio` (the tokio floor's server), or the floor's server
@@ -38,8 +40,9 @@
 # Each round runs every variant once, starting from the next one each
 # round. Prints each run, then each variant's median (lowest-highest), with
 # the steal of the two CPUs over each run (runs with 2 % or more are left
-# out), and each variant's first figure (echo-client: and its echoes a
-# second per client core) against the first VARIANT's in the same round:
+# out), and each variant's first figure (push: and its p99; echo-client:
+# and its echoes a second per client core) against the first VARIANT's in
+# the same round:
 # the median of those ratios, their range, and in how many rounds it was
 # higher.
 set -euo pipefail
@@ -49,6 +52,7 @@ usage() {
     exit 2
 }
 mode=${1:-}
+uws=target/uws
 case $mode in
     push)
         (($# >= 3)) || usage
@@ -70,7 +74,6 @@ case $mode in
             ((${#variants[@]})) || variants=(load_test tokio --epoll --timed --epoll+--timed)
             cols=("msg/s" "client µs/echo" "msg/s per client core")
         fi
-        uws=target/uws
         [[ -x $uws/load_test && -x $uws/echo_server ]] ||
             { echo "floor-ab: no $uws/load_test or echo_server: run scripts/peer-compare.sh --smoke first" >&2; exit 2; }
         ;;
@@ -106,9 +109,14 @@ stop() {
 }
 # push_run VARIANT: the push floor's figures.
 push_run() {
-    local flags=()
-    [[ $1 == tokio ]] || IFS=+ read -r -a flags <<< "$1"
-    start target/release/wsbench serve --listen "127.0.0.1:@PORT@"
+    local flags=() v=$1 server=(target/release/wsbench serve --listen "127.0.0.1:@PORT@")
+    if [[ $v == uws:* ]]; then
+        [[ -x $uws/push_hub ]] ||
+            { echo "floor-ab: no $uws/push_hub: run scripts/peer-compare.sh --smoke first" >&2; exit 2; }
+        server=("$uws/push_hub") v=${v#uws:}
+    fi
+    [[ $v == tokio ]] || IFS=+ read -r -a flags <<< "$v"
+    start "${server[@]}"
     out=$(taskset -c 1 target/release/examples/push_floor websocket "$port" "$conns" "$rate" 10 --timed "${flags[@]}" 2>&1) ||
         { echo "floor-ab: the $1 floor failed: $out" >&2; exit 1; }
     stop
@@ -218,8 +226,8 @@ by_round = {}
 for k, r in zip(rounds, runs):
     if float(r[-1]) < 2.0:
         by_round.setdefault(k, {})[r[0]] = [float(x) for x in r[1:-1]]
-# The first figure, and the last too when it is per client core.
-paired = [0] + [len(cols) - 1] * (len(cols) > 1 and cols[-1].endswith("per client core"))
+# The first figure, and the p99 or the echoes per client core too.
+paired = [0] + [i for i, c in enumerate(cols) if i and (c == "p99 ms" or c.endswith("per client core"))]
 for i in paired if len(variants) > 1 else []:
     print(f"\n{cols[i]}, each variant / {ref} in the same round:")
     for v in variants[1:]:
