@@ -5,12 +5,13 @@
 # generator against uWS load_test, each echo also against the tokio floor
 # (the least a tokio program does per echo, benches/examples/tokio_floor.rs)
 # and each push also driven by the push floor (the least a tokio subscriber
-# does per message, benches/examples/push_floor.rs);
+# does per message, benches/examples/push_floor.rs), over WebSocket against
+# both servers;
 # servers pinned to CPU 0, clients to CPU 1.
 # Prints Markdown tables (median and spread of RUNS runs) and the goals
 # with verdicts (docs/performance.md keeps the latest).
 #
-#   scripts/peer-compare.sh [RUNS=3]     about 5 minutes per run
+#   scripts/peer-compare.sh [RUNS=3]     about 8 minutes per run
 #   scripts/peer-compare.sh --smoke      seconds; no goals judged (test command)
 #
 # Needs a C/C++ compiler and zlib headers for the peers (Debian:
