@@ -21,7 +21,8 @@ WORKLOAD  push-10k   WebSocket push, 10,000 subscribers x 10 msg/s
 
 --push-floor drives a push workload with the push floor
 (benches/examples/push_floor.rs, every message timed) instead of
-`wsbench run`: the least a tokio subscriber does per message. With
+`wsbench run` (against `wsbench serve` or uWS push_hub): the least a
+tokio subscriber does per message. With
 --floor-variant epoll (WebSocket workloads) the floor runs without tokio,
 on one epoll set; with --floor-variant delayed-ack its sockets acknowledge
 every second small segment (push_floor.rs --epoll, --delayed-ack).
@@ -423,8 +424,9 @@ def main():
         ap.error("uWS push_hub serves WebSocket only")
     if a.server == "floor" and not a.workload.startswith("echo"):
         ap.error("the tokio floor serves echo only")
-    if a.push_floor and (a.workload not in FLOOR_ARGS or a.server != "own"):
-        ap.error("--push-floor drives a push workload against wsbench serve (own)")
+    if a.push_floor and (a.workload not in FLOOR_ARGS or a.server == "floor"):
+        ap.error("--push-floor drives a push workload against wsbench serve (own) "
+                 "or uWS push_hub (uws)")
     if a.floor_variant and not a.push_floor:
         ap.error("--floor-variant is for --push-floor")
     if "epoll" in a.floor_variant and FLOOR_ARGS[a.workload][0] != "websocket":
