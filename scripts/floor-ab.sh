@@ -122,6 +122,22 @@ push_run() {
     stop
     echo "$out" | awk '/client us\/msg/{u=$3} /p50 ms/{a=$3} /p99 ms/{b=$3} END{print u, a, b}'
 }
+# load_test_figures: uWS load_test against the server on $port, read by
+# peer-compare's runner (scripts/peer_compare.py): its echoes a second, its
+# CPU µs per echo, and the server's ($pid's).
+load_test_figures() {
+    python3 - "$uws" "$port" "$conns" "$pid" <<'PY' || { echo "floor-ab: load_test failed" >&2; exit 1; }
+import sys
+sys.path.insert(0, "scripts")
+import peer_compare as pc
+uws, port, conns, pid = sys.argv[1:]
+got = pc.load_test(uws, int(port), int(conns), 17, int(pid))
+if None in (got["client µs/msg"], got["server µs/msg"]):
+    sys.exit("floor-ab: load_test printed too little")
+print(f"{got['msg/s']:.0f} {got['client µs/msg']:.3f} {got['server µs/msg']:.2f}")
+PY
+    stop
+}
 # echo_run VARIANT: load_test's echoes a second and the server's CPU per echo.
 echo_run() {
     case $1 in
@@ -130,17 +146,7 @@ echo_run() {
         tokio) start target/release/examples/tokio_floor server @PORT@ ;;
         *) start target/release/examples/tokio_floor server @PORT@ "$1" ;;
     esac
-    python3 - "$uws" "$port" "$conns" "$pid" <<'PY' || { echo "floor-ab: load_test failed" >&2; exit 1; }
-import sys
-sys.path.insert(0, "scripts")
-import peer_compare as pc
-uws, port, conns, pid = sys.argv[1:]
-got = pc.load_test(uws, int(port), int(conns), 17, int(pid))
-if got["server µs/msg"] is None:
-    sys.exit("floor-ab: load_test printed too little")
-print(f"{got['msg/s']:.0f} {got['server µs/msg']:.2f}")
-PY
-    stop
+    load_test_figures | awk '{print $1, $3}'
 }
 # run_echo: `wsbench run`'s echoes a second, its CPU per echo and its
 # echoes a second per client core against the server on $port
@@ -164,17 +170,7 @@ PY
 echo-client_run() {
     start "$uws/echo_server"
     if [[ $1 == load_test ]]; then
-        python3 - "$uws" "$port" "$conns" <<'PY' || { echo "floor-ab: load_test failed" >&2; exit 1; }
-import sys
-sys.path.insert(0, "scripts")
-import peer_compare as pc
-got = pc.load_test(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), 17)
-us = got["client µs/msg"]
-if us is None:
-    sys.exit("floor-ab: load_test printed too little")
-print(f"{got['msg/s']:.0f} {us:.3f} {1e6 / us:.0f}")
-PY
-        stop
+        load_test_figures | awk '{printf "%s %s %.0f\n", $1, $2, 1e6 / $2}'
         return
     fi
     if [[ $1 == run ]]; then
