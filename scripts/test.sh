@@ -90,7 +90,7 @@ cargo test --workspace
 step "codec bench gate: comparison logic"
 python3 scripts/test_bench_gate.py
 
-step "peer comparison: load_test's CPU per echo read from its own process"
+step "peer comparison: load_test's and the server's CPU per echo, each read from its own process"
 python3 scripts/test_peer_compare.py
 
 step "Kubernetes manifests (kubernetes-validate)"
